@@ -1,0 +1,43 @@
+# TKE Portal — entry points. `make run` and `make test` work from a clean clone on Debian.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+PIP_FLAGS := --disable-pip-version-check -q
+
+.PHONY: run test lint bench install install-dev clean
+
+$(VENV)/.installed: requirements.txt requirements-lock.txt
+	scripts/apt-deps.sh
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install $(PIP_FLAGS) -r requirements.txt -c requirements-lock.txt
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PIP) install $(PIP_FLAGS) -r requirements-dev.txt -c requirements-lock.txt
+	touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## Start the portal on 127.0.0.1:8000 with a demo tenant (Ctrl-C stops everything).
+run: install
+	scripts/run.sh
+
+## Run the whole test suite against PostgreSQL and Redis (found or started).
+test: install-dev
+	$(PY) scripts/with_services.py -- $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DJANGO_SETTINGS_MODULE=tkeportal.settings.dev $(PY) manage.py check
+	DJANGO_SETTINGS_MODULE=tkeportal.settings.dev $(PY) manage.py makemigrations --check --dry-run
+
+## Run every benchmark under benchmarks/; figures go to benchmarks/results/<name>.json.
+bench: install-dev
+	$(PY) scripts/with_services.py -- $(PY) benchmarks/run.py $(BENCH)
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

@@ -1,0 +1,71 @@
+"""``Authorization: Bearer <api key>`` authentication for the REST API (and, later, the
+kubectl proxy and websockets)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+from rest_framework import authentication, exceptions
+
+from . import keys
+from .models import APIKey
+
+# Writing last_used on every request would turn reads into writes; once a minute is enough.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+def authenticate_api_key(plaintext: str, client_ip: str | None = None) -> APIKey:
+    """The usable key for ``plaintext``, or AuthenticationFailed with a specific code."""
+    prefix = keys.split(plaintext)
+    key = None
+    if prefix is not None:
+        key = (
+            APIKey.objects.select_related("user", "user__tenant", "tenant")
+            .filter(prefix=prefix)
+            .first()
+        )
+    if key is None or not keys.matches(plaintext, key.digest):
+        raise exceptions.AuthenticationFailed("Invalid API key.", code="invalid_api_key")
+    if key.disabled:
+        raise exceptions.AuthenticationFailed(
+            f"API key {key.prefix}… has been disabled.", code="api_key_disabled"
+        )
+    if key.is_expired:
+        raise exceptions.AuthenticationFailed(
+            f"API key {key.prefix}… expired at {key.expires_at:%Y-%m-%d %H:%M:%S} UTC.",
+            code="api_key_expired",
+        )
+    user = key.user
+    if not user.is_active:
+        raise exceptions.AuthenticationFailed("The key's user is disabled.", code="user_disabled")
+    if user.tenant_id is not None and not user.tenant.is_active:
+        raise exceptions.AuthenticationFailed(
+            f"Tenant '{user.tenant.slug}' is disabled.", code="tenant_disabled"
+        )
+    now = timezone.now()
+    if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
+        APIKey.objects.filter(pk=key.pk).update(last_used_at=now, last_used_ip=client_ip)
+    return key
+
+
+class APIKeyAuthentication(authentication.BaseAuthentication):
+    """DRF authentication from a bearer API key; ``request.auth`` is the APIKey row."""
+
+    keyword = "Bearer"
+
+    def authenticate(self, request):
+        header = authentication.get_authorization_header(request).decode("latin-1")
+        if not header:
+            return None
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != self.keyword.lower():
+            return None
+        token = token.strip()
+        if not token:
+            raise exceptions.AuthenticationFailed("Empty bearer token.", code="invalid_api_key")
+        key = authenticate_api_key(token, getattr(request._request, "client_ip", None))
+        return key.user, key
+
+    def authenticate_header(self, request) -> str:
+        return f'{self.keyword} realm="api"'

@@ -1,0 +1,25 @@
+"""Password sign-in for tenant users (``tenant/username``) and platform administrators."""
+
+from django.contrib.auth.backends import ModelBackend
+
+
+class TenantAwareModelBackend(ModelBackend):
+    """Django's ModelBackend, refusing users whose tenant is disabled.
+
+    Name resolution lives in ``PortalUserManager.get_by_natural_key``; an ambiguous bare
+    username raises MultipleObjectsReturned there, which we treat as a failed sign-in.
+    """
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        from .models import User
+
+        try:
+            return super().authenticate(request, username=username, password=password, **kwargs)
+        except User.MultipleObjectsReturned:
+            User().set_password(password)  # same cost as a real check: no timing oracle
+            return None
+
+    def user_can_authenticate(self, user) -> bool:
+        if not super().user_can_authenticate(user):
+            return False
+        return user.tenant_id is None or user.tenant.is_active

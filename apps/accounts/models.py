@@ -1,0 +1,164 @@
+"""People and credentials: users (one tenant each), tenant groups, API keys."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from apps.core.models import TenantScopedManager, TenantScopedModel, TenantScopedQuerySet
+
+from .choices import UserSource
+
+username_validator = RegexValidator(
+    r"^[a-z0-9][a-z0-9._@-]{0,62}$",
+    "Use up to 63 lowercase letters, digits and . _ @ -, starting with a letter or digit.",
+)
+
+
+class PortalUserManager(UserManager.from_queryset(TenantScopedQuerySet)):
+    """Django's user manager plus tenant scoping and tenant-qualified natural keys.
+
+    Sign-in names are ``<tenant>/<username>``; a bare ``<username>`` means a platform
+    administrator, or the only user of that name in any tenant.
+    """
+
+    def get_by_natural_key(self, username):
+        if "/" in username:
+            slug, _, name = username.partition("/")
+            return self.get(tenant__slug=slug, username=name)
+        platform = self.filter(username=username, tenant__isnull=True).first()
+        if platform is not None:
+            return platform
+        return self.get(username=username)
+
+
+class User(AbstractUser):
+    """A person (or robot) signing in to the portal. Belongs to one tenant; a platform
+    administrator (superuser) may have no tenant and acts in every tenant.
+
+    Usernames are unique per tenant, so two tenants may both have an ``alice``.
+    """
+
+    username = models.CharField(max_length=63, validators=[username_validator])
+    tenant = models.ForeignKey(
+        "tenants.Tenant",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="users",
+        help_text="Empty only for platform administrators.",
+    )
+    display_name = models.CharField(max_length=128, blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    source = models.CharField(max_length=16, choices=UserSource.choices, default=UserSource.LOCAL)
+
+    objects = PortalUserManager()
+
+    # Usernames are not globally unique; django.contrib.auth's check is silenced in settings
+    # and sign-in goes through tenant-aware backends.
+    USERNAME_FIELD = "username"
+    REQUIRED_FIELDS = ["email"]
+
+    class Meta:
+        ordering = ["username"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "username"], name="accounts_user_unique_username_per_tenant"
+            ),
+            models.UniqueConstraint(
+                fields=["username"],
+                condition=Q(tenant__isnull=True),
+                name="accounts_user_unique_platform_username",
+            ),
+            models.CheckConstraint(
+                condition=Q(tenant__isnull=False) | Q(is_superuser=True),
+                name="accounts_user_tenant_required_unless_platform_admin",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.username if self.tenant_id is None else f"{self.tenant}/{self.username}"
+
+    @property
+    def authz_resource(self) -> str:
+        return f"user:{self.username}"
+
+    @property
+    def authz_subject(self) -> str:
+        """The Casbin-style subject: ``<tenant>##user##<name>``."""
+        tenant = self.tenant.slug if self.tenant_id else "*"
+        return f"{tenant}##user##{self.username}"
+
+
+class Group(TenantScopedModel):
+    """A tenant's group of users; policies bound to a group apply to its members.
+    LDAP and OIDC groups are mirrored onto these."""
+
+    name = models.CharField(max_length=63, validators=[username_validator])
+    display_name = models.CharField(max_length=128, blank=True)
+    description = models.TextField(blank=True)
+    members = models.ManyToManyField(User, related_name="portal_groups", blank=True)
+    source = models.CharField(max_length=16, choices=UserSource.choices, default=UserSource.LOCAL)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = TenantScopedManager()
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "name"], name="accounts_group_unique_name_per_tenant"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant}/{self.name}"
+
+    @property
+    def authz_resource(self) -> str:
+        return f"group:{self.name}"
+
+
+class APIKeyQuerySet(TenantScopedQuerySet):
+    def usable(self):
+        return self.filter(disabled=False, expires_at__gt=timezone.now())
+
+
+class APIKey(TenantScopedModel):
+    """An access credential with a validity period (TKEStack's APIKey). Acts with its owner's
+    permissions, never more. Only a SHA-256 digest of the secret is stored: the plaintext is
+    shown once, at creation."""
+
+    # Empty for a platform administrator's keys, like the user's own tenant.
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="api_keys")
+    prefix = models.CharField(max_length=16, unique=True, editable=False)
+    digest = models.CharField(max_length=64, editable=False)
+    description = models.CharField(max_length=255, blank=True)
+    expires_at = models.DateTimeField()
+    disabled = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    objects = models.Manager.from_queryset(APIKeyQuerySet)()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.prefix}… ({self.user.username})"
+
+    @property
+    def is_expired(self) -> bool:
+        return self.expires_at <= timezone.now()
+
+    @property
+    def authz_resource(self) -> str:
+        return f"apikey:{self.prefix}"

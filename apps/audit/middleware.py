@@ -1,0 +1,96 @@
+"""Records exactly one audit event for every write request (POST, PUT, PATCH, DELETE) that
+reaches Django, whatever the door (API, admin, console) and however it ends (success,
+validation failure, denied, crash)."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from django.conf import settings
+from django.db import DatabaseError
+
+from .choices import Channel
+from .redaction import redact_body
+from .services import record_event
+
+logger = logging.getLogger("tkeportal.audit")
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# Bodies larger than this are described, not read into memory for the audit trail.
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def _channel_for(path: str) -> str:
+    if path.startswith("/api/"):
+        return Channel.API
+    if path.startswith("/admin/"):
+        return Channel.ADMIN
+    if path.startswith("/k8s/"):
+        return Channel.PROXY
+    return Channel.CONSOLE
+
+
+def _default_action(request, channel: str) -> str:
+    match = getattr(request, "resolver_match", None)
+    if channel == Channel.ADMIN and match is not None:
+        return f"admin:{match.url_name or 'unknown'}"
+    name = match.url_name if match is not None and match.url_name else request.path
+    return f"{request.method.lower()}:{name}"
+
+
+class AuditMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if request.method not in WRITE_METHODS:
+            return self.get_response(request)
+        started = time.monotonic()
+        body = self._capture_body(request)
+        response = self.get_response(request)
+        self._record(request, response, body, started)
+        return response
+
+    def _capture_body(self, request):
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if length > MAX_BODY_BYTES:
+            return {"_omitted": f"{length} bytes (too large to keep)"}
+        raw = request.body  # cached by Django: the view can still read it
+        return redact_body(raw, request.content_type, settings.AUDIT_MAX_BODY_CHARS)
+
+    def _record(self, request, response, body, started):
+        channel = _channel_for(request.path)
+        user = getattr(request, "user", None)
+        scope = getattr(request, "_portal_scope", None)
+        tenant = scope[1].tenant if scope else None
+        api_key = getattr(request, "auth", None)
+        try:
+            record_event(
+                action=getattr(request, "audit_action", None) or _default_action(request, channel),
+                resource=getattr(request, "audit_resource", "") or "",
+                user=user,
+                tenant=tenant,
+                channel=channel,
+                status_code=response.status_code,
+                api_key_id=getattr(api_key, "pk", None),
+                source_ip=getattr(request, "client_ip", None),
+                user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
+                method=request.method,
+                path=request.get_full_path()[:1024],
+                duration_ms=int((time.monotonic() - started) * 1000),
+                request_id=getattr(request, "request_id", ""),
+                request_body=body,
+                username=self._claimed_username(body),
+            )
+        except DatabaseError:
+            # The write itself already happened or failed; losing its audit row is bad, so
+            # make it loud, but do not turn the user's answer into an error after the fact.
+            logger.exception("could not store audit event for %s %s", request.method, request.path)
+
+    @staticmethod
+    def _claimed_username(body) -> str:
+        """For anonymous requests (failed sign-in), the username they claimed."""
+        if isinstance(body, dict) and isinstance(body.get("username"), str):
+            return body["username"][:150]
+        return ""

@@ -1,0 +1,1 @@
+"""Authorization models arrive with the policy layer; the placeholder needs none."""

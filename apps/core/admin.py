@@ -1,0 +1,126 @@
+"""The admin base: tenant scoping and the permission layer for every model admin.
+
+Operators (platform administrators) see every tenant; a tenant administrator signing in to
+the admin sees only their own tenant's rows, may only pick related objects of their tenant,
+and every permission question goes to ``apps.authz.check`` — never to Django model perms.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+
+from apps.authz import check, restrict
+from apps.core.api.viewsets import plural
+
+_ADMIN_VERBS = {"view": "get", "add": "create", "change": "update", "delete": "delete"}
+
+
+class TenantScopedAdmin(admin.ModelAdmin):
+    """Base ModelAdmin. ``tenant_field`` names the path to the owning tenant ("tenant",
+    or "" for the Tenant model itself)."""
+
+    tenant_field = "tenant"
+    # Verbs checked at platform level (no tenant), e.g. adding or deleting a tenant.
+    platform_verbs: frozenset[str] = frozenset()
+    list_per_page = 50
+
+    # -- names -----------------------------------------------------------------------
+    @property
+    def kind(self) -> str:
+        return self.model._meta.object_name
+
+    def action_name(self, verb: str) -> str:
+        return f"{_ADMIN_VERBS[verb]}{self.kind}"
+
+    def resource_of(self, obj=None) -> str:
+        if obj is None:
+            return f"{self.kind.lower()}:*"
+        return getattr(obj, "authz_resource", f"{self.kind.lower()}:{obj.pk}")
+
+    def tenant_of(self, request, obj=None):
+        if obj is None:
+            return request.user.tenant
+        if not self.tenant_field:
+            return obj
+        return getattr(obj, self.tenant_field, None)
+
+    # -- permissions -----------------------------------------------------------------
+    def _allowed(self, request, verb: str, obj=None) -> bool:
+        tenant = None if verb in self.platform_verbs else self.tenant_of(request, obj)
+        return check(request.user, self.action_name(verb), self.resource_of(obj), tenant).allowed
+
+    def has_module_permission(self, request) -> bool:
+        return request.user.is_active and request.user.is_staff and self._allowed(request, "view")
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return self._allowed(request, "view", obj)
+
+    def has_add_permission(self, request) -> bool:
+        return self._allowed(request, "add")
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return self._allowed(request, "change", obj)
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return self._allowed(request, "delete", obj)
+
+    # -- scoping ---------------------------------------------------------------------
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        if not request.user.is_superuser:
+            if self.tenant_field:
+                queryset = queryset.filter(**{self.tenant_field: request.user.tenant_id})
+            else:
+                queryset = queryset.filter(pk=request.user.tenant_id)
+        return restrict(queryset, request.user, f"list{plural(self.kind)}")
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if self.tenant_field == "tenant" and (obj is not None or not request.user.is_superuser):
+            fields.append("tenant")
+        return fields
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_foreignkey(db_field, request, **kwargs)
+        return self._limit_to_tenant(formfield, request)
+
+    def formfield_for_manytomany(self, db_field, request, **kwargs):
+        formfield = super().formfield_for_manytomany(db_field, request, **kwargs)
+        return self._limit_to_tenant(formfield, request)
+
+    def _limit_to_tenant(self, formfield, request):
+        if formfield is None or request.user.is_superuser:
+            return formfield
+        related = formfield.queryset.model
+        if any(f.name == "tenant" for f in related._meta.get_fields()):
+            formfield.queryset = formfield.queryset.filter(tenant_id=request.user.tenant_id)
+        elif related._meta.label_lower == "tenants.tenant":
+            formfield.queryset = formfield.queryset.filter(pk=request.user.tenant_id)
+        return formfield
+
+    def save_model(self, request, obj, form, change):
+        if not change and self.tenant_field == "tenant" and not request.user.is_superuser:
+            obj.tenant = request.user.tenant
+        super().save_model(request, obj, form, change)
+
+    # -- audit names -----------------------------------------------------------------
+    def _name_for_audit(self, request, verb: str, object_id=None):
+        request.audit_action = self.action_name(verb)
+        request.audit_resource = (
+            f"{self.kind.lower()}:{object_id}" if object_id else f"{self.kind.lower()}:*"
+        )
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        self._name_for_audit(request, "change" if object_id else "add", object_id)
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        self._name_for_audit(request, "delete", object_id)
+        return super().delete_view(request, object_id, extra_context)
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "POST":
+            name = request.POST.get("action", "edit")
+            request.audit_action = f"admin:{name}:{self.kind}"
+            request.audit_resource = f"{self.kind.lower()}:*"
+        return super().changelist_view(request, extra_context)

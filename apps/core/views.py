@@ -1,0 +1,55 @@
+"""Project-level views: the console landing page, /healthz, and JSON-aware 404/500."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from .api.errors import error_body
+from .health import run_checks
+
+
+@login_required
+def home(request):
+    return render(request, "core/home.html")
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    """200 with every component ok, 503 naming the failing ones otherwise. Unauthenticated
+    by design (load balancers call it); it reveals component names, never addresses."""
+    healthy, components = run_checks()
+    failing = sorted(name for name, result in components.items() if not result["ok"])
+    body = {"status": "ok" if healthy else "degraded", "failing": failing, "components": components}
+    return JsonResponse(body, status=200 if healthy else 503)
+
+
+def _wants_json(request) -> bool:
+    return request.path.startswith(("/api/", "/k8s/", "/healthz")) or "json" in request.META.get(
+        "HTTP_ACCEPT", ""
+    )
+
+
+def not_found(request, exception=None):
+    if _wants_json(request):
+        return JsonResponse(
+            error_body("not_found", f"No API endpoint at {request.path}."), status=404
+        )
+    return render(request, "404.html", status=404)
+
+
+def server_error(request):
+    request_id = getattr(request, "request_id", "-")
+    if _wants_json(request):
+        return JsonResponse(
+            error_body(
+                "internal_error",
+                f"Internal server error; it was logged with request id {request_id}.",
+            ),
+            status=500,
+        )
+    return render(request, "500.html", {"request_id": request_id}, status=500)

@@ -1,0 +1,50 @@
+"""``manage.py seeddemo``: the demo tenant and its administrator, for ``make run``.
+
+Idempotent: an existing demo tenant is kept; the admin's password is reset to the one given
+(``PORTAL_ADMIN_PASSWORD``) or to a new random one, which is printed.
+"""
+
+import os
+import secrets
+
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from apps.accounts import services as account_services
+from apps.accounts.models import User
+from apps.tenants import services
+from apps.tenants.models import Tenant
+
+
+class Command(BaseCommand):
+    help = "Create (or refresh) the demo tenant and its administrator; print the sign-in."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--tenant", default="demo")
+        parser.add_argument("--admin", default="admin")
+
+    @transaction.atomic
+    def handle(self, *args, tenant, admin, **options):
+        password = os.environ.get("PORTAL_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        obj = Tenant.objects.filter(slug=tenant).first()
+        if obj is None:
+            obj = services.create_tenant(actor=None, slug=tenant, display_name="Demo tenant")
+        user = User.objects.filter(tenant=obj, username=admin).first()
+        if user is None:
+            user = account_services.create_user(
+                actor=None,
+                tenant=obj,
+                username=admin,
+                password=None,
+                is_tenant_admin=True,
+                display_name="Demo administrator",
+            )
+        # The demo password may be weak by choice (PORTAL_ADMIN_PASSWORD); skip validators.
+        user.set_password(password)
+        user.save(update_fields=["password"])
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Demo sign-in: http://127.0.0.1:8000/  user {obj.slug}/{admin}  "
+                f"password {password}"
+            )
+        )

@@ -1,0 +1,32 @@
+"""Tenants: the top-level isolation boundary of the portal."""
+
+from django.core.validators import RegexValidator
+from django.db import models
+
+slug_validator = RegexValidator(
+    r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$",
+    "Use 3–32 lowercase letters, digits and hyphens, starting with a letter.",
+)
+
+
+class Tenant(models.Model):
+    """An organisation using the portal. Users, clusters, projects … belong to exactly one;
+    nothing of one tenant is visible to another."""
+
+    slug = models.CharField(max_length=32, unique=True, validators=[slug_validator])
+    display_name = models.CharField(max_length=128)
+    is_active = models.BooleanField(
+        default=True, help_text="Users of an inactive tenant cannot sign in or use API keys."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["slug"]
+
+    def __str__(self) -> str:
+        return self.slug
+
+    @property
+    def authz_resource(self) -> str:
+        return f"tenant:{self.slug}"

@@ -1,0 +1,11 @@
+"""The /api/v1/ router: each app contributes its routes from ``apps/<app>/api/urls.py``."""
+
+from django.urls import include, path
+
+app_name = "api"
+
+urlpatterns = [
+    path("", include("apps.tenants.api.urls")),
+    path("", include("apps.accounts.api.urls")),
+    path("", include("apps.audit.api.urls")),
+]

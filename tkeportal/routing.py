@@ -1,0 +1,3 @@
+"""Websocket routes. Apps append their consumers here (webtty, live logs, live updates)."""
+
+websocket_urlpatterns: list = []
