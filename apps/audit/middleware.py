@@ -9,9 +9,10 @@ import time
 
 from django.conf import settings
 from django.db import DatabaseError
+from django.http.request import RawPostDataException
 
 from .choices import Channel
-from .redaction import redact_body
+from .redaction import redact, redact_body
 from .services import record_event
 
 logger = logging.getLogger("tkeportal.audit")
@@ -47,10 +48,23 @@ class AuditMiddleware:
         if request.method not in WRITE_METHODS:
             return self.get_response(request)
         started = time.monotonic()
-        body = self._capture_body(request)
+        multipart = request.content_type == "multipart/form-data"
+        body = None if multipart else self._capture_body(request)
         response = self.get_response(request)
+        if multipart:
+            body = self._multipart_body(request)
         self._record(request, response, body, started)
         return response
+
+    @staticmethod
+    def _multipart_body(request):
+        """Form fields (redacted) and file names/sizes, from what Django already parsed."""
+        try:
+            fields = {k: v[0] if len(v) == 1 else v for k, v in request.POST.lists()}
+            files = {name: f"{upload.size} bytes" for name, upload in request.FILES.items()}
+        except RawPostDataException:
+            return {"_omitted": "multipart body consumed by the view"}
+        return redact({**fields, **({"_files": files} if files else {})})
 
     def _capture_body(self, request):
         length = int(request.META.get("CONTENT_LENGTH") or 0)
