@@ -40,7 +40,6 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.authz",
     "apps.audit",
-    "apps.sandbox",
 ]
 
 MIDDLEWARE = [
