@@ -7,6 +7,8 @@ Order of preference for each service:
 3. a throwaway server started here on a free loopback port (installing the Debian package
    first when running as root), stopped and deleted when the command ends.
 
+Set ``PORTAL_THROWAWAY_SERVICES=1`` to skip step 2 (always start private servers).
+
 Usage: scripts/with_services.py -- <command> [args…]
 Standard library only: it runs before the virtualenv matters.
 """
@@ -24,6 +26,7 @@ import sys
 import tempfile
 import time
 
+THROWAWAY = os.environ.get("PORTAL_THROWAWAY_SERVICES") == "1"
 STARTED: list[subprocess.Popen] = []
 CLEANUP: list[str] = []
 
@@ -80,7 +83,7 @@ def postgres_bin(name: str) -> str | None:
 def ensure_postgres() -> str:
     if os.environ.get("DATABASE_URL"):
         return os.environ["DATABASE_URL"]
-    if listening("127.0.0.1", 5432):
+    if not THROWAWAY and listening("127.0.0.1", 5432):
         log("using PostgreSQL on 127.0.0.1:5432")
         return "postgres://postgres@127.0.0.1:5432/tkeportal"
     if not postgres_bin("initdb"):
@@ -127,7 +130,7 @@ def ensure_postgres() -> str:
 def ensure_redis() -> str:
     if os.environ.get("REDIS_URL"):
         return os.environ["REDIS_URL"]
-    if listening("127.0.0.1", 6379):
+    if not THROWAWAY and listening("127.0.0.1", 6379):
         log("using Redis on 127.0.0.1:6379")
         return "redis://127.0.0.1:6379/1"
     if not shutil.which("redis-server"):
