@@ -1,0 +1,92 @@
+"""API base benchmark: latency and query count of list endpoints and API-key auth.
+
+Runs in-process with Django's test client against a throwaway test database on the
+configured PostgreSQL (``make bench`` provides DATABASE_URL / REDIS_URL).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import time
+
+REQUESTS = 300
+
+
+def _percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    p50 = statistics.median(ordered)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return round(p50 * 1000, 3), round(p99 * 1000, 3)
+
+
+def run() -> dict:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tkeportal.settings.test")
+    import django
+
+    django.setup()
+    from django.db import connection
+    from django.test.utils import (
+        CaptureQueriesContext,
+        setup_test_environment,
+        teardown_test_environment,
+    )
+
+    setup_test_environment()
+    old_name = connection.settings_dict["NAME"]
+    connection.creation.create_test_db(verbosity=0, autoclobber=True)
+    try:
+        return _measure(CaptureQueriesContext, connection)
+    finally:
+        connection.creation.destroy_test_db(old_name, verbosity=0)
+        teardown_test_environment()
+
+
+def _measure(CaptureQueriesContext, connection) -> dict:
+    from datetime import timedelta
+
+    from rest_framework.test import APIClient
+
+    from apps.accounts.models import User
+    from apps.accounts.services import create_api_key
+    from apps.audit.models import AuditEvent
+    from apps.tenants.models import Tenant
+
+    tenant = Tenant.objects.create(slug="bench", display_name="Bench")
+    admin = User.objects.create(tenant=tenant, username="admin", is_staff=True)
+    User.objects.bulk_create(
+        [User(tenant=tenant, username=f"user{i:04d}", email=f"u{i}@x.test") for i in range(1000)]
+    )
+    AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(tenant=tenant, user=admin, action="createThing", outcome="success")
+            for _ in range(1000)
+        ]
+    )
+    _, key = create_api_key(actor=admin, user=admin, expires_in=timedelta(hours=1))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+
+    figures: dict = {"requests_per_case": REQUESTS}
+    for name, url in (("users", "/api/v1/users/"), ("audit_events", "/api/v1/audit-events/")):
+        for limit in (50, 500):
+            client.get(url, {"limit": limit})  # warm-up
+            samples = []
+            for _ in range(REQUESTS if limit == 50 else REQUESTS // 5):
+                started = time.perf_counter()
+                response = client.get(url, {"limit": limit})
+                samples.append(time.perf_counter() - started)
+                assert response.status_code == 200
+            p50, p99 = _percentiles(samples)
+            with CaptureQueriesContext(connection) as ctx:
+                client.get(url, {"limit": limit})
+            figures[f"list_{name}_{limit}_p50_ms"] = p50
+            figures[f"list_{name}_{limit}_p99_ms"] = p99
+            figures[f"list_{name}_{limit}_queries"] = len(ctx.captured_queries)
+    samples = []
+    for _ in range(REQUESTS):
+        started = time.perf_counter()
+        client.get("/api/v1/me/")
+        samples.append(time.perf_counter() - started)
+    figures["me_api_key_p50_ms"], figures["me_api_key_p99_ms"] = _percentiles(samples)
+    return figures
