@@ -9,7 +9,7 @@ HOST="${PORTAL_HOST:-127.0.0.1}"
 PORT="${PORTAL_PORT:-8000}"
 
 $PY manage.py migrate --noinput -v 0
-$PY manage.py seeddemo
+PORTAL_HOST="$HOST" PORTAL_PORT="$PORT" $PY manage.py seeddemo
 
 pids=()
 stop() {
@@ -19,7 +19,9 @@ stop() {
 }
 trap stop INT TERM EXIT
 
-if [ -n "${REDIS_URL:-}${CELERY_BROKER_URL:-}" ]; then
+# Ask Django (which also reads .env) whether a broker is configured.
+broker=$($PY -c 'import django; django.setup(); from django.conf import settings; print(settings.CELERY_BROKER_URL)')
+if [ -n "$broker" ]; then
   echo "Broker configured: starting a Celery worker and beat"
   .venv/bin/celery -A tkeportal worker -Q default,cluster-ops,metrics,notify -l warning &
   pids+=($!)

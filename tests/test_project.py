@@ -16,11 +16,12 @@ PROD_ENV = {
     "DATABASE_URL": "sqlite:////tmp/tkeportal-prod-check.sqlite3",
     "ALLOWED_HOSTS": "portal.example.com",
     "PORTAL_ENCRYPTION_KEYS": Fernet.generate_key().decode(),
+    "REDIS_URL": "redis://127.0.0.1:6379/9",
 }
 
 
 def manage(*args, env):
-    base = {k: v for k, v in os.environ.items() if k not in PROD_ENV and k != "REDIS_URL"}
+    base = {k: v for k, v in os.environ.items() if k not in PROD_ENV}
     base["DJANGO_SETTINGS_MODULE"] = "tkeportal.settings.prod"
     return subprocess.run(
         [sys.executable, "manage.py", *args],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 
@@ -16,6 +17,14 @@ from kombu.exceptions import OperationalError as KombuOperationalError
 from redis.exceptions import RedisError
 
 TIMEOUT_S = 2.0
+logger = logging.getLogger("tkeportal.health")
+
+
+def _failure(component: str, exc: BaseException) -> dict:
+    """healthz is unauthenticated: name the failure, log the details (which may hold
+    addresses) instead of returning them."""
+    logger.warning("health check %s failed: %s", component, exc)
+    return {"ok": False, "detail": f"{component} unavailable ({type(exc).__name__})"}
 
 
 def _timed(fn) -> dict:
@@ -31,7 +40,7 @@ def check_database() -> dict:
             cursor.execute("SELECT 1")
             cursor.fetchone()
     except DatabaseError as exc:
-        return {"ok": False, "detail": f"{connection.vendor}: {exc}".strip()}
+        return _failure("database", exc)
     return {"ok": True, "detail": connection.vendor}
 
 
@@ -42,7 +51,7 @@ def check_cache() -> dict:
         ok = cache.get(key) == "1"
         cache.delete(key)
     except (RedisError, OSError) as exc:
-        return {"ok": False, "detail": f"cache: {exc}"}
+        return _failure("cache", exc)
     backend = settings.CACHES["default"]["BACKEND"].rsplit(".", 1)[-1]
     return {"ok": ok, "detail": backend if ok else "value written was not read back"}
 
@@ -64,7 +73,7 @@ def check_channel_layer() -> dict:
     except TimeoutError:
         return {"ok": False, "detail": f"{backend}: no answer within {TIMEOUT_S:g}s"}
     except (RedisError, OSError) as exc:
-        return {"ok": False, "detail": f"{backend}: {exc}"}
+        return _failure("channel layer", exc)
     ok = message.get("type") == "healthz.ping"
     return {"ok": ok, "detail": backend if ok else "message sent was not received"}
 
@@ -77,7 +86,7 @@ def check_broker() -> dict:
         with Connection(url, connect_timeout=TIMEOUT_S) as conn:
             conn.ensure_connection(max_retries=1, timeout=TIMEOUT_S)
     except (KombuOperationalError, OSError) as exc:
-        return {"ok": False, "detail": f"broker: {exc}"}
+        return _failure("broker", exc)
     return {"ok": True, "detail": url.split("://", 1)[0]}
 
 

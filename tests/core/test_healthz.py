@@ -56,3 +56,12 @@ def test_degraded_when_redis_is_down(client, settings, dead_redis_url):
     assert body["status"] == "degraded"
     assert body["failing"] == ["broker", "cache", "channel_layer"]
     assert body["components"]["database"]["ok"] is True
+
+
+@pytest.mark.django_db
+def test_failures_do_not_reveal_addresses(client, settings, dead_redis_url):
+    settings.CELERY_BROKER_URL = dead_redis_url
+    body = client.get("/healthz").json()
+    assert body["failing"] == ["broker"]
+    port = dead_redis_url.rsplit(":", 1)[1].split("/")[0]
+    assert port not in str(body) and "127.0.0.1" not in str(body)

@@ -116,3 +116,12 @@ def test_seeddemo_is_idempotent_and_uses_the_given_password(monkeypatch, client)
     call_command("seeddemo")
     assert Tenant.objects.filter(slug="demo").count() == 1
     assert client.login(username="demo/admin", password="demo-pass-123")
+
+
+def test_seeddemo_keeps_an_existing_password_unless_one_is_given(monkeypatch, client, capsys):
+    monkeypatch.setenv("PORTAL_ADMIN_PASSWORD", "first-pass-123")
+    call_command("seeddemo")
+    monkeypatch.delenv("PORTAL_ADMIN_PASSWORD")
+    call_command("seeddemo")
+    assert "password unchanged" in capsys.readouterr().out
+    assert client.login(username="demo/admin", password="first-pass-123")

@@ -5,7 +5,9 @@ from django.core.exceptions import ImproperlyConfigured
 from .base import *  # noqa: F403
 from .base import env
 
-_REQUIRED = ("SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS", "PORTAL_ENCRYPTION_KEYS")
+# REDIS_URL too: without it every process would keep its own cache and channel layer and run
+# tasks in the web process, which is wrong as soon as there are two replicas.
+_REQUIRED = ("SECRET_KEY", "DATABASE_URL", "ALLOWED_HOSTS", "PORTAL_ENCRYPTION_KEYS", "REDIS_URL")
 _missing = [name for name in _REQUIRED if not env.str(name, default="").strip()]
 if _missing:
     raise ImproperlyConfigured(
@@ -21,6 +23,8 @@ PORTAL_ENCRYPTION_KEYS = env.list("PORTAL_ENCRYPTION_KEYS")
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+# Load balancers probe over plain HTTP inside the cluster.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True

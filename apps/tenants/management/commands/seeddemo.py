@@ -1,7 +1,8 @@
 """``manage.py seeddemo``: the demo tenant and its administrator, for ``make run``.
 
-Idempotent: an existing demo tenant is kept; the admin's password is reset to the one given
-(``PORTAL_ADMIN_PASSWORD``) or to a new random one, which is printed.
+Idempotent: an existing demo tenant and admin are kept. The admin's password is set from
+``PORTAL_ADMIN_PASSWORD`` when given; otherwise a new admin gets a random one (printed) and
+an existing admin keeps theirs.
 """
 
 import os
@@ -25,11 +26,13 @@ class Command(BaseCommand):
 
     @transaction.atomic
     def handle(self, *args, tenant, admin, **options):
-        password = os.environ.get("PORTAL_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        given = os.environ.get("PORTAL_ADMIN_PASSWORD")
+        password = given or secrets.token_urlsafe(12)
         obj = Tenant.objects.filter(slug=tenant).first()
         if obj is None:
             obj = services.create_tenant(actor=None, slug=tenant, display_name="Demo tenant")
         user = User.objects.filter(tenant=obj, username=admin).first()
+        keep = user is not None and not given
         if user is None:
             user = account_services.create_user(
                 actor=None,
@@ -39,12 +42,15 @@ class Command(BaseCommand):
                 is_tenant_admin=True,
                 display_name="Demo administrator",
             )
-        # The demo password may be weak by choice (PORTAL_ADMIN_PASSWORD); skip validators.
-        user.set_password(password)
-        user.save(update_fields=["password"])
+        if not keep:
+            # The demo password may be weak by choice (PORTAL_ADMIN_PASSWORD); no validators.
+            user.set_password(password)
+            user.save(update_fields=["password"])
+        host = os.environ.get("PORTAL_HOST", "127.0.0.1")
+        port = os.environ.get("PORTAL_PORT", "8000")
+        shown = "unchanged (set PORTAL_ADMIN_PASSWORD to reset it)" if keep else password
         self.stdout.write(
             self.style.SUCCESS(
-                f"Demo sign-in: http://127.0.0.1:8000/  user {obj.slug}/{admin}  "
-                f"password {password}"
+                f"Demo sign-in: http://{host}:{port}/  user {obj.slug}/{admin}  password {shown}"
             )
         )
