@@ -1,7 +1,10 @@
 """Shared fixtures: tenants, personas and API clients.
 
-Personas (STYLE.md): platform admin, tenant admin, member (plain tenant user), other-tenant
-user, anonymous. Project personas arrive with projects.
+Personas (STYLE.md), each bound to a predefined policy the way an operator would:
+platform admin (superuser), tenant admin (administrator), member (platform-user: most
+platform functions and reading everything), viewer (login only), project owner / member /
+viewer (bound in project ``prj-test`` only), other-tenant user (their tenant's admin),
+anonymous.
 """
 
 from __future__ import annotations
@@ -9,7 +12,9 @@ from __future__ import annotations
 import pytest
 from rest_framework.test import APIClient
 
-from tests.factories import TenantFactory, UserFactory, make_api_key
+from tests.factories import TenantFactory, UserFactory, bind, make_api_key
+
+PROJECT = "prj-test"
 
 
 @pytest.fixture
@@ -27,19 +32,45 @@ def platform_admin(db):
     return UserFactory(tenant=None, username="operator", is_superuser=True, is_staff=True)
 
 
+def persona(tenant, username, policy, domain="*", **fields):
+    user = UserFactory(tenant=tenant, username=username, **fields)
+    bind(user, policy, domain)
+    return user
+
+
 @pytest.fixture
 def tenant_admin(tenant):
-    return UserFactory(tenant=tenant, username="alice", is_staff=True)
+    return persona(tenant, "alice", "administrator", is_staff=True)
 
 
 @pytest.fixture
 def member(tenant):
-    return UserFactory(tenant=tenant, username="bob")
+    return persona(tenant, "bob", "platform-user")
+
+
+@pytest.fixture
+def viewer(tenant):
+    return persona(tenant, "vic", "viewer")
+
+
+@pytest.fixture
+def project_owner(tenant):
+    return persona(tenant, "olga", "project-owner", PROJECT)
+
+
+@pytest.fixture
+def project_member(tenant):
+    return persona(tenant, "pete", "project-member", PROJECT)
+
+
+@pytest.fixture
+def project_viewer(tenant):
+    return persona(tenant, "quinn", "project-viewer", PROJECT)
 
 
 @pytest.fixture
 def other_user(other_tenant):
-    return UserFactory(tenant=other_tenant, username="mallory", is_staff=True)
+    return persona(other_tenant, "mallory", "administrator", is_staff=True)
 
 
 @pytest.fixture

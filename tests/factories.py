@@ -6,6 +6,8 @@ import factory
 
 from apps.accounts import services as account_services
 from apps.accounts.models import Group, User
+from apps.authz.models import Binding, Policy
+from apps.authz.services import ensure_predefined_policies
 from apps.tenants.models import Tenant
 
 PASSWORD = "Correct-horse-9"
@@ -15,9 +17,15 @@ class TenantFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Tenant
         django_get_or_create = ("slug",)
+        skip_postgeneration_save = True
 
     slug = factory.Sequence(lambda n: f"tenant-{n}")
     display_name = factory.LazyAttribute(lambda o: o.slug.title())
+
+    @factory.post_generation
+    def predefined_policies(self, create, extracted, **kwargs):
+        if create:
+            ensure_predefined_policies(self)
 
 
 class UserFactory(factory.django.DjangoModelFactory):
@@ -43,6 +51,17 @@ class GroupFactory(factory.django.DjangoModelFactory):
 
     tenant = factory.SubFactory(TenantFactory)
     name = factory.Sequence(lambda n: f"group{n}")
+
+
+def bind(subject, policy_name: str, domain: str = "*"):
+    """Bind a predefined (or existing) policy to a user or group, as the operator would."""
+    from apps.accounts.models import Group as PortalGroup
+
+    policy = Policy.objects.get(tenant=subject.tenant, name=policy_name)
+    field = "group" if isinstance(subject, PortalGroup) else "user"
+    return Binding.objects.create(
+        tenant=subject.tenant, policy=policy, domain=domain, **{field: subject}
+    )
 
 
 def make_api_key(user, expires_in=timedelta(hours=1), description="test"):

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from apps.core.models import TenantScopedManager, TenantScopedModel, TenantScopedQuerySet
+from apps.core.paths import path_expression
 
 from .choices import UserSource
 
@@ -86,6 +87,10 @@ class User(AbstractUser):
     def authz_resource(self) -> str:
         return f"user:{self.username}"
 
+    @staticmethod
+    def authz_path_expression():
+        return path_expression("user:", "username")
+
     @property
     def authz_subject(self) -> str:
         """The Casbin-style subject: ``<tenant>##user##<name>``."""
@@ -120,6 +125,10 @@ class Group(TenantScopedModel):
     @property
     def authz_resource(self) -> str:
         return f"group:{self.name}"
+
+    @staticmethod
+    def authz_path_expression():
+        return path_expression("group:", "name")
 
 
 class APIKeyQuerySet(TenantScopedQuerySet):
@@ -161,4 +170,8 @@ class APIKey(TenantScopedModel):
 
     @property
     def authz_resource(self) -> str:
-        return f"apikey:{self.prefix}"
+        return f"user:{self.user.username}/apikey:{self.prefix}"
+
+    @staticmethod
+    def authz_path_expression():
+        return path_expression("user:", "user__username", "/apikey:", "prefix")

@@ -69,25 +69,35 @@ def create_user(
     else:
         user.set_unusable_password()
     user.save()
+    if is_tenant_admin:
+        from apps.authz.services import make_administrator
+
+        make_administrator(actor=actor, user=user, admin=True)
     return user
 
 
 @transaction.atomic
-def update_user(*, actor, user: User, **changes) -> User:
-    allowed = {"display_name", "email", "phone", "is_active", "is_staff"}
+def update_user(*, actor, user: User, is_tenant_admin: bool | None = None, **changes) -> User:
+    """Change a user's profile or status. ``is_tenant_admin`` grants or revokes the
+    administrator policy (and admin-site access); the tenant always keeps one administrator."""
+    from apps.authz.services import assert_administrator_remains, make_administrator
+
+    allowed = {"display_name", "email", "phone", "is_active"}
     unknown = set(changes) - allowed
     if unknown:
         raise ValidationError({name: "This field cannot be changed here." for name in unknown})
-    if actor.pk == user.pk and (
-        changes.get("is_active") is False or changes.get("is_staff") is False
-    ):
-        raise ValidationError(
-            {"is_active": "You cannot disable yourself or remove your own administrator role."}
-        )
+    if getattr(actor, "pk", None) == user.pk and changes.get("is_active") is False:
+        raise ValidationError({"is_active": "You cannot disable yourself."})
     for name, value in changes.items():
         setattr(user, name, value)
+    if is_tenant_admin is not None:
+        user.is_staff = is_tenant_admin
     user.full_clean(exclude=["password"], validate_unique=False)
     user.save()
+    if is_tenant_admin is not None and user.tenant_id is not None:
+        make_administrator(actor=actor, user=user, admin=is_tenant_admin)
+    if user.tenant_id is not None:
+        assert_administrator_remains(user.tenant)
     return user
 
 
@@ -104,9 +114,54 @@ def set_password(*, actor, user: User, password: str) -> User:
 
 @transaction.atomic
 def delete_user(*, actor, user: User) -> None:
-    if actor.pk == user.pk:
+    from apps.authz.services import assert_administrator_remains
+
+    if getattr(actor, "pk", None) == user.pk:
         raise ValidationError({"username": "You cannot delete yourself."})
+    tenant = user.tenant
     user.delete()
+    if tenant is not None:
+        assert_administrator_remains(tenant)
+
+
+# -- groups ----------------------------------------------------------------------------------
+@transaction.atomic
+def create_group(*, actor, tenant, name, display_name="", description="", members=()):
+    from apps.authz.services import add_group_members
+
+    from .models import Group
+
+    if Group.objects.filter(tenant=tenant, name=name).exists():
+        raise ValidationError({"name": f"A group named '{name}' already exists."})
+    group = Group(tenant=tenant, name=name, display_name=display_name, description=description)
+    group.full_clean(validate_unique=False)
+    group.save()
+    if members:
+        add_group_members(actor=actor, group=group, users=list(members))
+    return group
+
+
+@transaction.atomic
+def update_group(*, actor, group, members=None, **changes):
+    from apps.authz.services import set_group_members
+
+    for name in set(changes) - {"display_name", "description"}:
+        raise ValidationError({name: "This field cannot be changed."})
+    for name, value in changes.items():
+        setattr(group, name, value)
+    group.save()
+    if members is not None:
+        set_group_members(actor=actor, group=group, users=list(members))
+    return group
+
+
+@transaction.atomic
+def delete_group(*, actor, group) -> None:
+    from apps.authz.services import assert_administrator_remains
+
+    tenant = group.tenant
+    group.delete()
+    assert_administrator_remains(tenant)
 
 
 @transaction.atomic

@@ -58,3 +58,9 @@ class AuditEvent(models.Model):
     @property
     def authz_resource(self) -> str:
         return f"auditevent:{self.pk}"
+
+    @staticmethod
+    def authz_path_expression():
+        from apps.core.paths import path_expression
+
+        return path_expression("auditevent:", "id")

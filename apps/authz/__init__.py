@@ -1,5 +1,6 @@
-"""Authorization: ``check(user, action, resource, …)`` and ``restrict(queryset, user, action)``."""
+"""Authorization: ``check``, ``explain``, ``restrict`` and ``can_any`` (see enforcer.py)."""
 
-from .enforcer import Decision, check, restrict
+from .enforcer import can_any, check, explain, restrict
+from .engine import Decision
 
-__all__ = ["Decision", "check", "restrict"]
+__all__ = ["Decision", "can_any", "check", "explain", "restrict"]

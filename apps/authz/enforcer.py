@@ -1,72 +1,300 @@
-"""The one decision point of the portal: :func:`check` and :func:`restrict`.
+"""The one decision point of the portal: :func:`check`, :func:`restrict`, :func:`explain`.
 
 Every door (API permission class, admin base, console views, websocket consumers, the
-kubectl proxy, tasks) calls these two functions and nothing else, so the policy behind them
-can change without touching app code.
+kubectl proxy, tasks) calls these and nothing else.
 
-The policy today is the foundation's placeholder:
+Order of a decision:
+1. not signed in or inactive → deny;
+2. resource outside the user's tenant (``tenant`` of the resource differs) → deny, and a
+   platform-level resource (``tenant=None``) is for the platform administrator only;
+3. platform administrator (superuser) → allow;
+4. the tenant's compiled policies (``engine.TenantIndex``): an explicit deny ends it;
+5. self-service: a user's own API keys, own audit trail, own profile (``SELF_ACTIONS``);
+6. django-guardian object grants made in the admin, for a concrete object.
 
-- the platform administrator (superuser) may do anything, in any tenant;
-- a tenant administrator (``is_staff`` user of the tenant) may do anything in their tenant;
-- every other user of the tenant may read (``get*``, ``list*``, ``watch*``) in their tenant,
-  and sees only their own rows of models listed in ``OWNED_BY``;
-- anonymous users may do nothing.
-
-It will be replaced by the Casbin-equivalent policy layer (policies, roles, bindings).
+Each process keeps one compiled index per tenant, rebuilt when the tenant's
+``authz_version`` (read with the user's tenant row, i.e. fresh on every request) changes.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
+import threading
 
-READ_PREFIXES = ("get", "list", "watch")
+from django.db import transaction
+from django.db.models import Q
 
-# Models whose rows a non-administrator sees only when they are the row's owner.
-OWNED_BY = {"audit.auditevent": "user", "accounts.apikey": "user"}
+from .engine import BindingSpec, Decision, Matcher, Statement, TenantIndex
+
+# Rows a user may always act on because they are the user's own, by action.
+SELF_ACTIONS = frozenset(
+    {
+        "listAPIKeys",
+        "getAPIKey",
+        "createAPIKey",
+        "updateAPIKey",
+        "deleteAPIKey",
+        "disableAPIKey",
+        "enableAPIKey",
+        "listAuditEvents",
+        "getAuditEvent",
+        "getUser",
+        "listUsers",
+        "listUserPermissions",
+    }
+)
+# model label → field naming the owner ("pk": the row is the user itself)
+OWNED_BY = {"accounts.apikey": "user", "audit.auditevent": "user", "accounts.user": "pk"}
+
+_GUARDIAN_VERBS = (
+    ("get", "view"),
+    ("list", "view"),
+    ("watch", "view"),
+    ("update", "change"),
+    ("delete", "delete"),
+)
+
+_lock = threading.Lock()
+_indexes: dict[int, TenantIndex] = {}
 
 
-@dataclass(frozen=True)
-class Decision:
-    """The outcome of one check and the rule that decided it (for ``explain``)."""
+# -- index lifecycle -----------------------------------------------------------------------
+def build_index(tenant_id: int, version) -> TenantIndex:
+    """Compile one tenant's rules (5 queries)."""
+    from apps.accounts.models import Group
 
-    allowed: bool
-    reason: str
+    from .models import Binding, Policy, Role
 
-    def __bool__(self) -> bool:
-        return self.allowed
+    policies = {
+        p.name: [Statement.from_dict(s) for s in p.statements]
+        for p in Policy.objects.filter(tenant_id=tenant_id).only("name", "statements")
+    }
+    roles = {
+        r.name: [p.name for p in r.policies.all()]
+        for r in Role.objects.filter(tenant_id=tenant_id).prefetch_related("policies")
+    }
+    bindings = []
+    for b in Binding.objects.filter(tenant_id=tenant_id).select_related("policy", "role"):
+        subject = ("user", b.user_id) if b.user_id else ("group", b.group_id)
+        target = ("policy", b.policy.name) if b.policy_id else ("role", b.role.name)
+        bindings.append(BindingSpec(subject, target, b.domain, ref=b.pk))
+    members: dict[int, list[int]] = {}
+    through = Group.members.through.objects.filter(group__tenant_id=tenant_id)
+    for group_id, user_id in through.values_list("group_id", "user_id"):
+        members.setdefault(group_id, []).append(user_id)
+    return TenantIndex(policies, roles, bindings, members, version=version)
 
 
-def is_read_action(action: str) -> bool:
-    return action.startswith(READ_PREFIXES)
+def index_for_tenant(tenant) -> TenantIndex:
+    version = tenant.authz_version
+    index = _indexes.get(tenant.pk)
+    if index is not None and index.version == version:
+        return index
+    index = build_index(tenant.pk, version)
+    with _lock:
+        _indexes[tenant.pk] = index
+    return index
 
 
-def check(user, action: str, resource: str, tenant=None, project=None) -> Decision:
-    """May ``user`` perform ``action`` on ``resource``?
+def bump_version(tenant_id: int) -> None:
+    """Invalidate every process's compiled rules for a tenant.
 
-    ``tenant`` is the tenant owning the resource; None means a platform-level resource
-    (for example creating a tenant), which only the platform administrator may touch.
+    The version is a random number rather than a counter so that a value written inside a
+    transaction that later rolls back is never reused for different rules.
     """
+    from apps.tenants.models import Tenant
+
+    with _lock:
+        _indexes.pop(tenant_id, None)
+    Tenant.objects.filter(pk=tenant_id).update(authz_version=secrets.randbits(62))
+    transaction.on_commit(lambda: _indexes.pop(tenant_id, None))
+
+
+def forget_all() -> None:
+    with _lock:
+        _indexes.clear()
+
+
+# -- decisions -----------------------------------------------------------------------------
+def _same_tenant(user, tenant) -> bool:
+    return tenant is not None and user.tenant_id == getattr(tenant, "pk", tenant)
+
+
+def check(
+    user,
+    action: str,
+    resource: str,
+    tenant=None,
+    project: str | None = None,
+    owner=None,
+    obj=None,
+) -> Decision:
+    """May ``user`` do ``action`` on ``resource`` (owned by ``tenant``, in ``project``)?
+
+    ``owner`` (a user) enables self-service rules; ``obj`` enables django-guardian grants.
+    """
+    return _decide(user, action, resource, tenant, project, owner, obj, explain=False)
+
+
+def explain(user, action, resource, tenant=None, project=None, owner=None, obj=None) -> Decision:
+    """Like :func:`check`, listing every rule that matched and through which binding."""
+    return _decide(user, action, resource, tenant, project, owner, obj, explain=True)
+
+
+def _decide(user, action, resource, tenant, project, owner, obj, explain) -> Decision:
     if user is None or not user.is_authenticated or not user.is_active:
         return Decision(False, "not authenticated")
     if user.is_superuser:
         return Decision(True, "platform administrator")
-    if tenant is None or user.tenant_id != getattr(tenant, "pk", tenant):
-        return Decision(False, f"{action} on {resource} is outside your tenant")
-    if user.is_staff:
-        return Decision(True, "tenant administrator")
-    if is_read_action(action):
-        return Decision(True, "tenant members may read")
-    return Decision(False, f"only tenant administrators may {action} on {resource}")
+    if tenant is None:
+        return Decision(False, "only the platform administrator may do this")
+    if not _same_tenant(user, tenant):
+        return Decision(False, f"{resource} is outside your tenant")
+    decision = index_for_tenant(user.tenant).decide(user.pk, action, resource, project, explain)
+    if decision.allowed or decision.matched:  # allowed, or explicitly denied
+        return decision
+    if owner is not None and getattr(owner, "pk", owner) == user.pk and action in SELF_ACTIONS:
+        return Decision(True, "your own object (self-service)")
+    if obj is not None and _guardian_allows(user, action, obj):
+        return Decision(True, "object permission granted in the admin")
+    return decision
 
 
-def restrict(queryset, user, action: str):
-    """Limit ``queryset`` (already scoped to the request's tenant) to rows ``user`` may
-    ``action``, in SQL."""
-    if user is None or not user.is_authenticated:
+def can_any(user, action: str, project: str | None = None) -> bool:
+    """Is ``action`` allowed for the user on at least some resource (list endpoints: the rows
+    are then filtered by :func:`restrict`)?"""
+    if user is None or not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser or action in SELF_ACTIONS:
+        return True
+    if user.tenant_id is None:
+        return False
+    allows, _ = _resource_matchers(user, action, project)
+    return bool(allows) or _has_guardian_grants(user, action)
+
+
+def _resource_matchers(user, action, project):
+    index = index_for_tenant(user.tenant)
+    lowered = action.lower()
+    allows: list[Matcher] = []
+    denies: list[Matcher] = []
+    for compiled, _link, _via in index.statements_for(user.pk, project):
+        if any(m.matches(lowered) for m in compiled.actions):
+            (denies if compiled.is_deny else allows).extend(compiled.resources)
+    return allows, denies
+
+
+# -- lists -----------------------------------------------------------------------------------
+def restrict(queryset, user, action: str, project: str | None = None):
+    """``queryset`` limited, in SQL, to rows whose resource path ``user`` may ``action``.
+
+    The model's ``authz_path_expression()`` gives each row's resource path as a database
+    expression, and every allow/deny pattern becomes a case-insensitive regex filter on it.
+    """
+    if user is None or not user.is_authenticated or not user.is_active:
         return queryset.none()
-    if user.is_superuser or user.is_staff:
+    if user.is_superuser:
         return queryset
-    owner_field = OWNED_BY.get(queryset.model._meta.label_lower)
-    if owner_field:
-        return queryset.filter(**{owner_field: user})
+    if user.tenant_id is None:
+        return queryset.none()
+    model = queryset.model
+    allows, denies = _resource_matchers(user, action, project)
+    path_of = getattr(model, "authz_path_expression", None)
+    if any(m.kind == "any" for m in denies):
+        return queryset.none()
+
+    if path_of is not None and (allows or denies):
+        queryset = queryset.annotate(_authz_path=path_of())
+    # (An empty Q() OR-ed with anything is that thing, not "everything": handle "*" apart.)
+    if not any(m.kind == "any" for m in allows):
+        allowed = Q(pk__in=[])
+        if path_of is not None:
+            for matcher in allows:
+                allowed |= Q(_authz_path__iregex=_sql_regex(matcher))
+        owner_field = OWNED_BY.get(model._meta.label_lower)
+        if owner_field and action in SELF_ACTIONS:
+            allowed |= Q(**{owner_field: user.pk})
+        grants = _guardian_queryset(user, action, model)
+        if grants is not None:
+            allowed |= Q(pk__in=grants)
+        queryset = queryset.filter(allowed)
+    if denies and path_of is not None:
+        for matcher in denies:
+            queryset = queryset.exclude(_authz_path__iregex=_sql_regex(matcher))
     return queryset
+
+
+def _sql_regex(matcher: Matcher) -> str:
+    from .engine import pattern_regex
+
+    return pattern_regex(matcher.pattern)
+
+
+# -- django-guardian -------------------------------------------------------------------------
+def _guardian_codename(action: str, model) -> str | None:
+    for prefix, verb in _GUARDIAN_VERBS:
+        if action.startswith(prefix):
+            return f"{model._meta.app_label}.{verb}_{model._meta.model_name}"
+    return None
+
+
+def _guardian_allows(user, action: str, obj) -> bool:
+    codename = _guardian_codename(action, type(obj))
+    if codename is None:
+        return False
+    from guardian.core import ObjectPermissionChecker
+
+    return ObjectPermissionChecker(user).has_perm(codename.split(".", 1)[1], obj)
+
+
+def _guardian_queryset(user, action: str, model):
+    codename = _guardian_codename(action, model)
+    if codename is None:
+        return None
+    from guardian.shortcuts import get_objects_for_user
+
+    return get_objects_for_user(
+        user, codename, klass=model, with_superuser=False, accept_global_perms=False
+    ).values("pk")
+
+
+def _has_guardian_grants(user, action: str) -> bool:
+    from guardian.models import UserObjectPermission
+
+    verb = next((v for prefix, v in _GUARDIAN_VERBS if action.startswith(prefix)), None)
+    if verb is None:
+        return False
+    return UserObjectPermission.objects.filter(
+        user=user, permission__codename__startswith=f"{verb}_"
+    ).exists()
+
+
+def effective_statements(user, project: str | None = None) -> list[dict]:
+    """Every statement the user holds (in ``project`` or platform-wide), with its source."""
+    if user.tenant_id is None:
+        return []
+    index = index_for_tenant(user.tenant)
+    return [
+        {
+            **compiled.statement.as_dict(),
+            "policy": compiled.policy,
+            "domain": link.domain,
+            "via": via,
+        }
+        for compiled, link, via in index.statements_for(user.pk, project)
+    ]
+
+
+def holds(user, statements, project: str | None = None) -> bool:
+    """Does ``user`` hold every statement (privilege-escalation guard)?"""
+    if user is None:
+        return True  # management commands act as the operator
+    if user.is_superuser:
+        return True
+    if user.tenant_id is None:
+        return False
+    index = index_for_tenant(user.tenant)
+    return all(
+        index.holds(user.pk, s if isinstance(s, Statement) else Statement.from_dict(s), project)
+        for s in statements
+    )

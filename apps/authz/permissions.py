@@ -5,12 +5,21 @@ from __future__ import annotations
 
 from rest_framework import exceptions, permissions
 
-from .enforcer import check
+from .enforcer import can_any, check
+
+
+def _deny(action: str, resource: str, reason: str):
+    raise exceptions.PermissionDenied(f"You are not allowed to {action} on {resource}: {reason}.")
 
 
 class PortalPermission(permissions.BasePermission):
-    """Authenticated, then ``authz.check`` on the collection (list, create) or on the
-    object (detail routes, after the queryset has hidden what the user may not see).
+    """Authenticated, then the permission layer:
+
+    - list: the user may do the list action on at least something (rows are then filtered
+      in SQL by ``restrict``);
+    - create and other collection actions: ``check`` on the collection resource;
+    - detail routes: nothing here — ``get_object()`` first answers 404 for what the user
+      cannot see, then :meth:`has_object_permission` checks the object.
 
     Views that are not portal viewsets (no ``authz_action``) only require authentication.
     """
@@ -19,21 +28,21 @@ class PortalPermission(permissions.BasePermission):
         if not request.user or not request.user.is_authenticated:
             raise exceptions.NotAuthenticated()
         get_action = getattr(view, "authz_action", None)
-        if get_action is None:
-            return True
-        if getattr(view, "action", "") is None:
-            return True  # a method this endpoint does not route: DRF answers 405
+        if get_action is None or getattr(view, "action", "") is None:
+            return True  # not a portal viewset, or a method it does not route (405)
         if (view.lookup_url_kwarg or view.lookup_field) in view.kwargs:
-            # Detail routes: get_object() answers 404 for what the user cannot see, then
-            # has_object_permission decides — so other tenants' objects are 404, not 403.
             return True
         action = get_action()
         resource, tenant = view.authz_collection()
-        decision = check(request.user, action, resource, tenant=tenant)
+        if request.method in permissions.SAFE_METHODS:
+            if not can_any(request.user, action):
+                _deny(action, resource, "no policy allows it")
+            return True
+        decision = check(
+            request.user, action, resource, tenant=tenant, owner=view.authz_collection_owner()
+        )
         if not decision:
-            raise exceptions.PermissionDenied(
-                f"You are not allowed to {action} on {resource}: {decision.reason}."
-            )
+            _deny(action, resource, decision.reason)
         return True
 
     def has_object_permission(self, request, view, obj) -> bool:
@@ -42,9 +51,9 @@ class PortalPermission(permissions.BasePermission):
             return True
         action = get_action()
         resource, tenant = view.authz_object(obj)
-        decision = check(request.user, action, resource, tenant=tenant)
+        decision = check(
+            request.user, action, resource, tenant=tenant, owner=view.object_owner(obj), obj=obj
+        )
         if not decision:
-            raise exceptions.PermissionDenied(
-                f"You are not allowed to {action} on {resource}: {decision.reason}."
-            )
+            _deny(action, resource, decision.reason)
         return True

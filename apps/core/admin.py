@@ -7,15 +7,42 @@ and every permission question goes to ``apps.authz.check`` — never to Django m
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
+from guardian.admin import GuardedModelAdminMixin, UserManage
 
-from apps.authz import check, restrict
+from apps.authz import can_any, check, restrict
 from apps.core.api.viewsets import plural
 
 _ADMIN_VERBS = {"view": "get", "add": "create", "change": "update", "delete": "delete"}
 
 
-class TenantScopedAdmin(admin.ModelAdmin):
+class TenantUserManage(UserManage):
+    """Guardian's "grant object permissions to a user" form, resolving ``tenant/username``
+    and never finding users of another tenant."""
+
+    tenant_id = None  # set per request by TenantScopedAdmin
+
+    def clean_user(self):
+        from apps.accounts.models import User
+
+        name = self.cleaned_data["user"].strip()
+        users = User.objects.all()
+        if self.tenant_id is not None:
+            users = users.filter(tenant_id=self.tenant_id)
+            name = name.rsplit("/", 1)[-1]
+            found = users.filter(username=name).first()
+        else:
+            try:
+                found = User.objects.get_by_natural_key(name)
+            except (User.DoesNotExist, User.MultipleObjectsReturned):
+                found = None
+        if found is None:
+            raise forms.ValidationError(self.fields["user"].error_messages["does_not_exist"])
+        return found
+
+
+class TenantScopedAdmin(GuardedModelAdminMixin, admin.ModelAdmin):
     """Base ModelAdmin. ``tenant_field`` names the path to the owning tenant ("tenant",
     or "" for the Tenant model itself)."""
 
@@ -45,14 +72,32 @@ class TenantScopedAdmin(admin.ModelAdmin):
         return getattr(obj, self.tenant_field, None)
 
     # -- permissions -----------------------------------------------------------------
+    owner_field = ""
+
     def _allowed(self, request, verb: str, obj=None) -> bool:
         tenant = None if verb in self.platform_verbs else self.tenant_of(request, obj)
-        return check(request.user, self.action_name(verb), self.resource_of(obj), tenant).allowed
+        owner = None
+        if obj is not None and self.owner_field:
+            owner = obj if self.owner_field == "self" else getattr(obj, self.owner_field, None)
+        return check(
+            request.user,
+            self.action_name(verb),
+            self.resource_of(obj),
+            tenant,
+            owner=owner,
+            obj=obj,
+        ).allowed
 
     def has_module_permission(self, request) -> bool:
-        return request.user.is_active and request.user.is_staff and self._allowed(request, "view")
+        return (
+            request.user.is_active
+            and request.user.is_staff
+            and can_any(request.user, f"list{plural(self.kind)}")
+        )
 
     def has_view_permission(self, request, obj=None) -> bool:
+        if obj is None:
+            return can_any(request.user, f"list{plural(self.kind)}")
         return self._allowed(request, "view", obj)
 
     def has_add_permission(self, request) -> bool:
@@ -63,6 +108,10 @@ class TenantScopedAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return self._allowed(request, "delete", obj)
+
+    def get_obj_perms_user_select_form(self, request):
+        tenant_id = None if request.user.is_superuser else request.user.tenant_id
+        return type("UserManageForTenant", (TenantUserManage,), {"tenant_id": tenant_id})
 
     # -- scoping ---------------------------------------------------------------------
     def get_queryset(self, request):

@@ -24,6 +24,9 @@ def create_tenant(
     tenant = Tenant(slug=slug, display_name=display_name or slug)
     tenant.full_clean()
     tenant.save()
+    from apps.authz.services import ensure_predefined_policies
+
+    ensure_predefined_policies(tenant)
     if admin_username:
         from apps.accounts.services import create_user
 

@@ -7,7 +7,7 @@ from django.core.management.base import CommandError
 from apps.accounts.models import User
 from apps.audit.services import record_event
 from apps.tenants.models import Tenant
-from tests.factories import UserFactory
+from tests.factories import UserFactory, bind
 
 pytestmark = pytest.mark.django_db
 
@@ -24,6 +24,8 @@ def test_other_tenants_user_is_404_and_never_listed(api, tenant_admin, other_use
 def test_same_username_in_two_tenants_are_different_people(api, tenant, other_tenant):
     a = UserFactory(tenant=tenant, username="sam", is_staff=True)
     b = UserFactory(tenant=other_tenant, username="sam", is_staff=True)
+    bind(a, "administrator")
+    bind(b, "administrator")
     response = api(a).patch("/api/v1/users/sam/", {"display_name": "Sam of Acme"})
     assert response.status_code == 200
     b.refresh_from_db()
@@ -125,3 +127,14 @@ def test_seeddemo_keeps_an_existing_password_unless_one_is_given(monkeypatch, cl
     call_command("seeddemo")
     assert "password unchanged" in capsys.readouterr().out
     assert client.login(username="demo/admin", password="first-pass-123")
+
+
+def test_saving_a_stale_tenant_never_rewinds_the_policy_version(tenant):
+    from apps.authz.enforcer import bump_version
+
+    stale = Tenant.objects.get(pk=tenant.pk)
+    bump_version(tenant.pk)
+    fresh_version = Tenant.objects.get(pk=tenant.pk).authz_version
+    stale.display_name = "Renamed"
+    stale.save()
+    assert Tenant.objects.get(pk=tenant.pk).authz_version == fresh_version

@@ -100,12 +100,28 @@ class PortalViewSetMixin:
     def object_tenant(self, obj):
         return getattr(obj, self.tenant_field, None)
 
+    # Self-service (own API keys, own profile): who owns the object or the thing created.
+    owner_field: str = ""
+    self_create: bool = False
+
+    def object_owner(self, obj):
+        if self.owner_field == "self":
+            return obj
+        return getattr(obj, self.owner_field, None) if self.owner_field else None
+
+    def authz_collection_owner(self):
+        return self.request.user if self.self_create else None
+
     # -- querysets ---------------------------------------------------------------------
     def scoped_queryset(self, queryset):
         return queryset.in_scope(self.scope)
 
     def get_queryset(self):
         queryset = self.scoped_queryset(super().get_queryset())
+        if (self.lookup_url_kwarg or self.lookup_field) in self.kwargs:
+            # Detail routes: what the user may get is visible (others are 404); the object
+            # check then decides the action itself (403).
+            return restrict(queryset, self.request.user, f"get{self.authz_kind}")
         return restrict(queryset, self.request.user, self.authz_action())
 
 

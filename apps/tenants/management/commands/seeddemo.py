@@ -13,6 +13,7 @@ from django.db import transaction
 
 from apps.accounts import services as account_services
 from apps.accounts.models import User
+from apps.authz.services import ensure_predefined_policies, make_administrator
 from apps.tenants import services
 from apps.tenants.models import Tenant
 
@@ -42,6 +43,9 @@ class Command(BaseCommand):
                 is_tenant_admin=True,
                 display_name="Demo administrator",
             )
+        # Older demo databases predate the policy layer: bring them up to date.
+        ensure_predefined_policies(obj)
+        make_administrator(actor=None, user=user, admin=True)
         if not keep:
             # The demo password may be weak by choice (PORTAL_ADMIN_PASSWORD); no validators.
             user.set_password(password)
