@@ -1,0 +1,1 @@
+"""The sandbox app: kubesim, a Kubernetes API simulator for tests and the demo."""

@@ -1,0 +1,413 @@
+"""The HTTP surface of one cluster: URL routing, authentication, content negotiation, and the
+REST verbs (get, list, watch, create, update, patch, delete, deletecollection) plus the
+subresources (status, scale, log, exec, attach, eviction, binding).
+
+Errors are :class:`~.errors.ApiError` turned into ``Status`` bodies; responses are JSON, or a
+``meta.k8s.io/v1`` Table / PartialObjectMetadata when the Accept header asks for one.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+import yaml
+from aiohttp import web
+
+from . import discovery, execws, metrics, podlogs, table, watch
+from .errors import ApiError, method_not_allowed, path_not_found
+from .ops import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, _unsupported_patch
+from .selectors import parse_field_selector, parse_label_selector
+
+if TYPE_CHECKING:
+    from .cluster import Cluster, User
+    from .resources import ResourceType
+
+_PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, APPLY_PATCH,
+                "application/apply-patch+cbor")
+_UNAUTHORIZED = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
+                 "message": "Unauthorized", "reason": "Unauthorized", "code": 401}
+_BODY_TYPES = "application/json, application/yaml, application/vnd.kubernetes.protobuf, " \
+              "application/cbor"
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None
+                  ) -> web.Response:
+    raw = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
+    out = web.Response(body=raw, status=status, content_type="application/json")
+    out.headers["Audit-Id"] = str(uuid.uuid4())
+    out.headers["Cache-Control"] = "no-cache, private"
+    for key, value in (headers or {}).items():
+        out.headers.add(key, value)
+    return out
+
+
+def error_response(err: ApiError) -> web.Response:
+    return json_response(err.status(), err.code, err.headers)
+
+
+class Request:
+    """A parsed resource request: who, what, where, and the query options."""
+
+    def __init__(self, http: web.Request, cluster: Cluster, user: User, rt: ResourceType,
+                 namespace: str | None, name: str | None, sub: str | None):
+        self.http = http
+        self.cluster = cluster
+        self.user = user
+        self.rt = rt
+        self.namespace = namespace
+        self.name = name
+        self.sub = sub
+        self.query = http.query
+        self.warnings: list[str] = []
+
+    def flag(self, key: str) -> bool:
+        return self.query.get(key, "").lower() in ("true", "1")
+
+    @property
+    def dry_run(self) -> bool:
+        values = self.query.getall("dryRun", [])
+        for value in values:
+            if value != "All":
+                raise ApiError(400, f'Invalid dry run value: unsupported dry run option: '
+                                    f'"{value}"; supported values: "All"')
+        return bool(values)
+
+    @property
+    def field_validation(self) -> str:
+        value = self.query.get("fieldValidation", "Warn") or "Warn"
+        if value not in ("Strict", "Warn", "Ignore"):
+            raise ApiError(400, f"fieldValidation must be one of Ignore, Warn or Strict, "
+                                f"got {value}")
+        return value
+
+    @property
+    def manager(self) -> str:
+        explicit = self.query.get("fieldManager")
+        if explicit:
+            return explicit
+        agent = self.http.headers.get("User-Agent", "unknown")
+        return agent.split("/", 1)[0][:128] or "unknown"
+
+    def respond(self, body: Any, status: int = 200) -> web.Response:
+        out = json_response(body, status)
+        for warning in self.warnings:
+            out.headers.add("Warning", f'299 - "{warning}"')
+        return out
+
+
+def _accept(http: web.Request) -> tuple[str | None, str]:
+    """(``Table`` / ``PartialObjectMetadata`` / None, includeObject) from the Accept header."""
+    accept = http.headers.get("Accept", "")
+    for part in accept.split(","):
+        params = dict(p.strip().split("=", 1) for p in part.split(";")[1:] if "=" in p)
+        as_ = params.get("as")
+        if as_ in ("Table", "PartialObjectMetadata", "PartialObjectMetadataList"):
+            return as_.replace("List", ""), http.query.get("includeObject", "Metadata")
+        media = part.split(";")[0].strip()
+        if media in ("application/json", "*/*", "application/*", "") or media.endswith("+json"):
+            return None, ""
+    if accept and "json" not in accept and "*/*" not in accept and "yaml" not in accept:
+        raise ApiError(406, "only the following media types are accepted: application/json, "
+                            "application/yaml, application/vnd.kubernetes.protobuf",
+                       reason="NotAcceptable")
+    return None, ""
+
+
+async def read_body(http: web.Request, patch: bool = False) -> tuple[Any, str]:
+    ctype = (http.headers.get("Content-Type") or "application/json").split(";")[0].strip()
+    raw = await http.read()
+    if patch:
+        if ctype not in _PATCH_TYPES:
+            raise _unsupported_patch(ctype)
+    elif ctype not in ("application/json", "application/yaml", "text/yaml", ""):
+        raise ApiError(415, f'Unsupported Media Type "{ctype}": the body of the request was in '
+                            f"an unknown format - accepted media types include: {_BODY_TYPES}",
+                       reason="UnsupportedMediaType")
+    if ctype == "application/apply-patch+cbor":
+        raise ApiError(415, "CBOR apply patches are not supported by this server",
+                       reason="UnsupportedMediaType")
+    try:
+        if "yaml" in ctype:
+            return yaml.safe_load(raw.decode() or "null"), ctype
+        return json.loads(raw or b"null"), ctype
+    except (ValueError, yaml.YAMLError) as exc:
+        raise ApiError(400, f"error decoding body: couldn't get version/kind; json parse error: "
+                            f"{exc}") from exc
+
+
+class ClusterApi:
+    """Routes requests of one cluster (``prefix`` is its URL path prefix, may be empty)."""
+
+    def __init__(self, cluster: Cluster, prefix: str):
+        self.cluster = cluster
+        self.prefix = prefix
+
+    async def handle(self, http: web.Request, path: str) -> web.StreamResponse:
+        try:
+            return await self._handle(http, path)
+        except ApiError as err:
+            return error_response(err)
+
+    def _user(self, http: web.Request) -> User | None:
+        auth = http.headers.get("Authorization", "")
+        if not auth.startswith("Bearer "):
+            return None
+        return self.cluster.users.get(auth[len("Bearer "):].strip())
+
+    async def _handle(self, http: web.Request, path: str) -> web.StreamResponse:
+        path = "/" + path.strip("/") if path.strip("/") else "/"
+        if path in ("/healthz", "/livez", "/readyz"):
+            return web.Response(text="ok", content_type="text/plain")
+        user = self._user(http)
+        if user is None:
+            return json_response(_UNAUTHORIZED, 401)
+        parts = [unquote(p) for p in path.strip("/").split("/") if p]
+        if not parts:
+            return json_response({"paths": ["/api", "/api/v1", "/apis", "/healthz",
+                                            "/openapi/v3", "/version"]})
+        head = parts[0]
+        if head == "version" and len(parts) == 1:
+            return json_response(discovery.VERSION_INFO)
+        if head == "openapi":
+            return self._openapi(parts)
+        if head == "api":
+            if len(parts) == 1:
+                host = http.host or "127.0.0.1"
+                return json_response(discovery.api_versions(host))
+            group, version, rest = "", parts[1], parts[2:]
+        elif head == "apis":
+            if len(parts) == 1:
+                return json_response(discovery.api_group_list(self.cluster))
+            if len(parts) == 2:
+                doc = discovery.api_group(self.cluster, parts[1])
+                if doc is None:
+                    raise path_not_found()
+                return json_response(doc)
+            group, version, rest = parts[1], parts[2], parts[3:]
+        else:
+            raise path_not_found()
+        if not rest:
+            doc = discovery.resource_list(self.cluster, group, version)
+            if doc is None:
+                raise path_not_found()
+            return json_response(doc)
+        return await self._resource(http, user, group, version, rest)
+
+    def _openapi(self, parts: list[str]) -> web.Response:
+        if parts[1:] == ["v3"]:
+            return json_response(discovery.openapi_v3_index(self.cluster, self.prefix))
+        if len(parts) >= 4 and parts[1] == "v3":
+            gv = "/".join(parts[3:]) if parts[2] == "apis" else "v1"
+            found = self.cluster.openapi_document(gv)
+            if found is None:
+                raise path_not_found()
+            out = json_response(found[0])
+            out.headers["Cache-Control"] = "public, immutable"
+            out.headers["Etag"] = f'"{found[1]}"'
+            return out
+        raise path_not_found()
+
+    async def _resource(self, http: web.Request, user: User, group: str, version: str,
+                        rest: list[str]) -> web.StreamResponse:
+        watching = False
+        if rest[0] == "watch":
+            watching, rest = True, rest[1:]
+        namespace = None
+        if len(rest) >= 3 and rest[0] == "namespaces" and rest[2] not in ("status", "finalize"):
+            namespace, rest = rest[1], rest[2:]
+        if not rest or len(rest) > 3:
+            raise path_not_found()
+        plural, name = rest[0], rest[1] if len(rest) > 1 else None
+        sub = rest[2] if len(rest) > 2 else None
+        rt = self.cluster.registry.get(group, version, plural)
+        if rt is None or (namespace is not None and not rt.namespaced):
+            raise path_not_found()
+        if sub is not None and sub not in rt.subresources:
+            raise path_not_found()
+        req = Request(http, self.cluster, user, rt, namespace, name, sub)
+        if group == "metrics.k8s.io":
+            return metrics.handle(req)
+        if group == "authorization.k8s.io":
+            return await self._access_review(req)
+        method = http.method
+        if sub in ("exec", "attach"):
+            self.cluster.authorize(user, "create" if method == "POST" else "get", rt, namespace,
+                                   name or "", sub)
+            return await execws.handle(req)
+        if sub == "log":
+            self.cluster.authorize(user, "get", rt, namespace, name or "", sub)
+            return await podlogs.handle(req)
+        if watching or (name is None and method == "GET" and req.flag("watch")):
+            self.cluster.authorize(user, "watch", rt, namespace, name or "")
+            if name is not None:
+                req.name = None
+                return await watch.serve(req, pinned_name=name)
+            return await watch.serve(req)
+        if name is None:
+            return await self._collection(req, method)
+        return await self._item(req, method)
+
+    async def _collection(self, req: Request, method: str) -> web.StreamResponse:
+        rt, cluster = req.rt, req.cluster
+        if rt.namespaced and req.namespace is None and method not in ("GET",):
+            raise method_not_allowed()
+        if method == "GET":
+            cluster.authorize(req.user, "list", rt, req.namespace, "")
+            return self._list(req)
+        if method == "POST":
+            cluster.authorize(req.user, "create", rt, req.namespace, "")
+            body, _ = await read_body(req.http)
+            obj = cluster.create(rt, req.namespace, body, dry_run=req.dry_run,
+                                 manager=req.manager, validation=req.field_validation,
+                                 warnings=req.warnings)
+            return req.respond(self._versioned(rt, obj), 201)
+        if method == "DELETE":
+            cluster.authorize(req.user, "deletecollection", rt, req.namespace, "")
+            options = await self._delete_options(req)
+            labels = parse_label_selector(req.query.get("labelSelector"))
+            fields = parse_field_selector(req.query.get("fieldSelector"), rt.plural)
+            return req.respond(cluster.delete_collection(
+                rt, req.namespace, labels, fields,
+                propagation=options.get("propagationPolicy"), dry_run=req.dry_run))
+        raise method_not_allowed()
+
+    async def _item(self, req: Request, method: str) -> web.StreamResponse:
+        rt, cluster, name = req.rt, req.cluster, req.name or ""
+        verb = {"GET": "get", "PUT": "update", "PATCH": "patch", "DELETE": "delete",
+                "POST": "create"}.get(method)
+        if verb is None:
+            raise method_not_allowed()
+        cluster.authorize(req.user, verb, rt, req.namespace, name, req.sub)
+        if req.sub == "eviction" and method == "POST":
+            body, _ = await read_body(req.http)
+            return req.respond(cluster.evict(req.namespace or "", name, body,
+                                             dry_run=req.dry_run), 201)
+        if req.sub == "binding" and method == "POST":
+            body, _ = await read_body(req.http)
+            return req.respond(cluster.bind(req.namespace or "", name, body), 201)
+        if method == "GET":
+            entry = cluster.get_entry(rt, req.namespace, name)
+            if req.sub == "scale":
+                return req.respond(cluster.scale_view(rt, entry.obj))
+            as_, include = _accept(req.http)
+            if as_ == "Table":
+                return req.respond(table.to_table(rt, [entry.obj], include,
+                                                  {"resourceVersion": entry.meta[
+                                                      "resourceVersion"]}))
+            if as_ == "PartialObjectMetadata":
+                return req.respond(table.partial_metadata(entry.obj))
+            return req.respond(self._raw(rt, entry))
+        if method == "PUT":
+            body, _ = await read_body(req.http)
+            if req.sub == "scale":
+                entry = cluster.get_entry(rt, req.namespace, name)
+                return req.respond(cluster.write_scale(rt, entry, body, dry_run=req.dry_run,
+                                                       manager=req.manager))
+            if req.sub not in (None, "status", "finalize"):
+                raise method_not_allowed()
+            obj = cluster.update(rt, req.namespace, name, body,
+                                 subresource="status" if req.sub == "status" else None,
+                                 dry_run=req.dry_run, manager=req.manager,
+                                 validation=req.field_validation, warnings=req.warnings)
+            return req.respond(self._versioned(rt, obj))
+        if method == "PATCH":
+            body, ctype = await read_body(req.http, patch=True)
+            force = req.flag("force")
+            if force and ctype != APPLY_PATCH:
+                raise ApiError(400, "force may only be specified with apply patches")
+            obj, created = cluster.patch(rt, req.namespace, name, ctype, body,
+                                         subresource=req.sub, dry_run=req.dry_run,
+                                         manager=req.manager, force=force,
+                                         validation=req.field_validation,
+                                         warnings=req.warnings)
+            return req.respond(self._versioned(rt, obj), 201 if created else 200)
+        if method == "DELETE":
+            if req.sub is not None:
+                raise method_not_allowed()
+            options = await self._delete_options(req)
+            body = cluster.delete(rt, req.namespace, name,
+                                  propagation=options.get("propagationPolicy"),
+                                  preconditions=options.get("preconditions"),
+                                  dry_run=req.dry_run or bool(options.get("dryRun")))
+            if body.get("kind") != "Status":
+                body = self._versioned(rt, body)
+            return req.respond(body)
+        raise method_not_allowed()
+
+    async def _delete_options(self, req: Request) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        if req.http.can_read_body:
+            body, _ = await read_body(req.http)
+            if isinstance(body, dict):
+                options.update(body)
+        if req.query.get("propagationPolicy"):
+            options["propagationPolicy"] = req.query["propagationPolicy"]
+        if options.get("orphanDependents") is True or req.query.get("orphanDependents") == "true":
+            options.setdefault("propagationPolicy", "Orphan")
+        policy = options.get("propagationPolicy")
+        if policy not in (None, "Orphan", "Background", "Foreground"):
+            raise ApiError(422, f'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: '
+                                f'Unsupported value: "{policy}": supported values: "Foreground",'
+                                f' "Background", "Orphan", "nil"', reason="Invalid")
+        return options
+
+    def _versioned(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
+        if obj.get("apiVersion") != rt.group_version and obj.get("kind") == rt.kind:
+            obj = {**obj, "apiVersion": rt.group_version}
+        return obj
+
+    def _raw(self, rt: ResourceType, entry: Any) -> bytes | dict[str, Any]:
+        if entry.obj.get("apiVersion") == rt.group_version:
+            return entry.raw
+        return self._versioned(rt, entry.obj)
+
+    def _list(self, req: Request) -> web.Response:
+        rt, cluster = req.rt, req.cluster
+        labels = parse_label_selector(req.query.get("labelSelector"))
+        fields = parse_field_selector(req.query.get("fieldSelector"), rt.plural)
+        try:
+            limit = int(req.query.get("limit") or 0)
+        except ValueError as exc:
+            raise ApiError(400, f"invalid limit: {req.query.get('limit')}") from exc
+        rv = req.query.get("resourceVersion")
+        ks = cluster.store.kind(rt)
+        if req.query.get("resourceVersionMatch") == "Exact" and rv and rv != "0":
+            if int(rv) < ks.compacted_rv or int(rv) != cluster.store.rv:
+                raise ApiError(410, f"too old resource version: {rv} ({cluster.store.rv})",
+                               reason="Expired")
+        entries, cont, remaining = cluster.list_entries(rt, req.namespace, labels, fields,
+                                                        limit, req.query.get("continue"))
+        meta: dict[str, Any] = {"resourceVersion": str(cluster.store.rv)}
+        if cont:
+            meta["continue"] = cont
+        if remaining is not None and cont:
+            meta["remainingItemCount"] = remaining
+        as_, include = _accept(req.http)
+        if as_ == "Table":
+            return req.respond(table.to_table(rt, [e.obj for e in entries], include, meta))
+        if as_ == "PartialObjectMetadata":
+            return req.respond({"kind": "PartialObjectMetadataList",
+                                "apiVersion": "meta.k8s.io/v1", "metadata": meta,
+                                "items": [table.partial_metadata(e.obj) for e in entries]})
+        head = json.dumps({"kind": rt.list_kind, "apiVersion": rt.group_version,
+                           "metadata": meta}, separators=(",", ":"))
+        if all(e.obj.get("apiVersion") == rt.group_version for e in entries):
+            items = b",".join(e.raw for e in entries)
+        else:
+            items = b",".join(json.dumps(self._versioned(rt, e.obj)).encode() for e in entries)
+        return req.respond(head[:-1].encode() + b',"items":[' + items + b"]}")
+
+    async def _access_review(self, req: Request) -> web.Response:
+        if req.http.method != "POST" or req.rt.plural != "selfsubjectaccessreviews":
+            raise method_not_allowed()
+        body, _ = await read_body(req.http)
+        attrs = ((body or {}).get("spec") or {}).get("resourceAttributes") or {}
+        allowed = req.user.allows(attrs.get("verb", ""), attrs.get("namespace") or None)
+        body = dict(body or {})
+        body.update({"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                     "status": {"allowed": allowed, **({} if allowed else {"reason": ""})}})
+        body.setdefault("metadata", {})["creationTimestamp"] = None
+        return req.respond(body, 201)

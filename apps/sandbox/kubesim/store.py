@@ -1,0 +1,253 @@
+"""The indexed object store of one simulated cluster (its "etcd").
+
+Objects are plain JSON-compatible dicts, never mutated after they are stored: a write stores a
+new :class:`Entry`, so the cached JSON encoding of an entry stays valid and LIST can splice
+pre-encoded bytes. Per resource kind the store keeps objects by namespace and name (O(1) GET),
+a cached name order for paging, an index of owner uid → dependents for garbage collection, and
+a ring of recent events so a watch can resume from any resourceVersion still in the ring (older
+ones are "compacted" and answer 410 Gone, as etcd compaction does).
+
+All methods run on the simulator's event loop thread; nothing here locks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from .resources import ResourceType
+
+_dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+class Entry:
+    """One stored object and, lazily, its compact JSON encoding."""
+
+    __slots__ = ("obj", "_raw")
+
+    def __init__(self, obj: dict[str, Any]):
+        self.obj = obj
+        self._raw: bytes | None = None
+
+    @property
+    def raw(self) -> bytes:
+        if self._raw is None:
+            self._raw = _dumps(self.obj).encode()
+        return self._raw
+
+    @property
+    def meta(self) -> dict[str, Any]:
+        return self.obj["metadata"]
+
+    def copy(self) -> dict[str, Any]:
+        """A deep, mutable copy (JSON round trip beats deepcopy for plain JSON data)."""
+        return json.loads(self.raw)
+
+
+class Watcher:
+    """One open watch: a queue of ``(type, entry)`` filtered by namespace and selectors."""
+
+    def __init__(self, namespace: str | None, match: Callable[[dict[str, Any]], bool],
+                 maxsize: int = 10000):
+        self.namespace = namespace
+        self.match = match
+        self.queue: asyncio.Queue[tuple[str, Entry] | None] = asyncio.Queue(maxsize)
+        self.overflowed = False
+
+    def offer(self, etype: str, entry: Entry, old: Entry | None) -> None:
+        if self.namespace is not None and entry.meta.get("namespace") != self.namespace:
+            return
+        now = self.match(entry.obj)
+        if etype == "MODIFIED" and old is not None:
+            was = self.match(old.obj)
+            if was and not now:
+                etype, now = "DELETED", True
+            elif now and not was:
+                etype = "ADDED"
+        if not now:
+            return
+        try:
+            self.queue.put_nowait((etype, entry))
+        except asyncio.QueueFull:
+            # A real API server closes a watch whose client cannot keep up; the client re-lists.
+            self.overflowed = True
+            self.close()
+
+    def close(self) -> None:
+        try:
+            self.queue.put_nowait(None)
+        except asyncio.QueueFull:
+            self.queue.get_nowait()
+            self.queue.put_nowait(None)
+
+
+class KindStore:
+    """Objects of one resource (group + plural), their event history and their watchers."""
+
+    def __init__(self, rt: ResourceType, history_size: int):
+        self.rt = rt
+        self.by_ns: dict[str, dict[str, Entry]] = {}
+        self.count = 0
+        self.history_size = history_size
+        self.history: list[tuple[int, str, Entry, Entry | None]] = []
+        self.compacted_rv = 0
+        self.watchers: set[Watcher] = set()
+        self._order: dict[str, list[str]] = {}  # namespace → sorted names (cache)
+        self._ns_order: list[str] | None = None
+
+    def get(self, namespace: str, name: str) -> Entry | None:
+        bucket = self.by_ns.get(namespace)
+        return bucket.get(name) if bucket else None
+
+    def names(self, namespace: str) -> list[str]:
+        order = self._order.get(namespace)
+        if order is None:
+            order = sorted(self.by_ns.get(namespace, ()))
+            self._order[namespace] = order
+        return order
+
+    def namespaces(self) -> list[str]:
+        if self._ns_order is None:
+            self._ns_order = sorted(ns for ns, bucket in self.by_ns.items() if bucket)
+        return self._ns_order
+
+    def iter_sorted(self, namespace: str | None, start: tuple[str, str] | None = None
+                    ) -> Iterator[Entry]:
+        """Entries in etcd key order (namespace, then name), from ``start`` exclusive."""
+        spaces = [namespace] if namespace is not None else self.namespaces()
+        for ns in spaces:
+            if start is not None and ns < start[0]:
+                continue
+            names = self.names(ns)
+            first = 0
+            if start is not None and ns == start[0]:
+                first = bisect.bisect_right(names, start[1])
+            bucket = self.by_ns.get(ns, {})
+            for name in names[first:]:
+                yield bucket[name]
+
+    def size(self, namespace: str | None) -> int:
+        if namespace is None:
+            return self.count
+        return len(self.by_ns.get(namespace, ()))
+
+    def _record(self, rv: int, etype: str, entry: Entry, old: Entry | None) -> None:
+        self.history.append((rv, etype, entry, old))
+        if len(self.history) > 2 * self.history_size:
+            cut = len(self.history) - self.history_size
+            self.compacted_rv = self.history[cut - 1][0]
+            del self.history[:cut]
+        for watcher in list(self.watchers):
+            watcher.offer(etype, entry, old)
+
+    def put(self, rv: int, entry: Entry, old: Entry | None) -> None:
+        ns = entry.meta.get("namespace", "")
+        name = entry.meta["name"]
+        bucket = self.by_ns.setdefault(ns, {})
+        if name not in bucket:
+            self.count += 1
+            self._order.pop(ns, None)
+            if len(bucket) == 0:
+                self._ns_order = None
+        bucket[name] = entry
+        self._record(rv, "MODIFIED" if old is not None else "ADDED", entry, old)
+
+    def remove(self, rv: int, entry: Entry) -> None:
+        ns = entry.meta.get("namespace", "")
+        bucket = self.by_ns.get(ns)
+        if bucket is not None and bucket.pop(entry.meta["name"], None) is not None:
+            self.count -= 1
+            self._order.pop(ns, None)
+            if not bucket:
+                self._ns_order = None
+        self._record(rv, "DELETED", entry, None)
+
+    def events_since(self, rv: int) -> list[tuple[int, str, Entry, Entry | None]]:
+        start = bisect.bisect_right(self.history, rv, key=lambda item: item[0])
+        return self.history[start:]
+
+    def compact(self, rv: int) -> None:
+        self.history.clear()
+        self.compacted_rv = rv
+
+
+Listener = Callable[[ResourceType, str, Entry, "Entry | None"], None]
+
+
+class Store:
+    """All objects of one cluster, with a cluster-wide resourceVersion counter."""
+
+    def __init__(self, history_size: int = 10000):
+        self.rv = 1000
+        self.history_size = history_size
+        self.kinds: dict[tuple[str, str], KindStore] = {}
+        self.dependents: dict[str, set[tuple[str, str, str, str]]] = {}
+        self.listeners: list[Listener] = []
+
+    def kind(self, rt: ResourceType) -> KindStore:
+        ks = self.kinds.get(rt.key)
+        if ks is None:
+            ks = self.kinds[rt.key] = KindStore(rt, self.history_size)
+        return ks
+
+    def next_rv(self) -> int:
+        self.rv += 1
+        return self.rv
+
+    def get(self, rt: ResourceType, namespace: str, name: str) -> Entry | None:
+        ks = self.kinds.get(rt.key)
+        return ks.get(namespace, name) if ks else None
+
+    def write(self, rt: ResourceType, obj: dict[str, Any], old: Entry | None) -> Entry:
+        """Store ``obj`` (create when ``old`` is None), stamping a new resourceVersion."""
+        rv = self.next_rv()
+        obj["metadata"]["resourceVersion"] = str(rv)
+        entry = Entry(obj)
+        self._index_owners(rt, entry, old)
+        self.kind(rt).put(rv, entry, old)
+        self._notify(rt, "MODIFIED" if old else "ADDED", entry, old)
+        return entry
+
+    def remove(self, rt: ResourceType, entry: Entry) -> Entry:
+        """Delete; the DELETED event carries the object at a fresh resourceVersion."""
+        rv = self.next_rv()
+        obj = entry.copy()
+        obj["metadata"]["resourceVersion"] = str(rv)
+        gone = Entry(obj)
+        self._index_owners(rt, None, entry)
+        self.kind(rt).remove(rv, gone)
+        self._notify(rt, "DELETED", gone, entry)
+        return gone
+
+    def _notify(self, rt: ResourceType, etype: str, entry: Entry, old: Entry | None) -> None:
+        for listener in self.listeners:
+            listener(rt, etype, entry, old)
+
+    def _index_owners(self, rt: ResourceType, new: Entry | None, old: Entry | None) -> None:
+        def owners(e: Entry | None) -> set[str]:
+            if e is None:
+                return set()
+            return {ref["uid"] for ref in e.meta.get("ownerReferences") or () if ref.get("uid")}
+
+        before, after = owners(old), owners(new)
+        if before == after:
+            return
+        src = new or old
+        assert src is not None
+        ref = (rt.group, rt.plural, src.meta.get("namespace", ""), src.meta["name"])
+        for uid in before - after:
+            deps = self.dependents.get(uid)
+            if deps is not None:
+                deps.discard(ref)
+                if not deps:
+                    del self.dependents[uid]
+        for uid in after - before:
+            self.dependents.setdefault(uid, set()).add(ref)
+
+    def compact(self) -> None:
+        """Forget all watch history (like etcd compaction): older resourceVersions get 410."""
+        for ks in self.kinds.values():
+            ks.compact(self.rv)
