@@ -14,6 +14,9 @@ class APIMatrix:
 
     list_url: str = ""
     read_only: bool = False
+    updatable: bool = True
+    # A persona holding no permission on this endpoint at all (403 on list and create).
+    no_permission: str | None = "viewer"
     # Who may read, as a persona fixture name; writes need ``writer``.
     reader: str = "member"
     writer: str = "tenant_admin"
@@ -66,6 +69,16 @@ class APIMatrix:
     def lookup_from_json(self, row) -> str:
         return str(row["id"])
 
+    def test_no_permission_is_403(self, request, api, tenant):
+        if self.no_permission is None:
+            return
+        client = api(request.getfixturevalue(self.no_permission))
+        response = client.get(self.list_url)
+        assert response.status_code == 403, response.content
+        assert response.json()["code"] == "permission_denied"
+        if not self.read_only:
+            assert client.post(self.list_url, self.create_data(tenant)).status_code == 403
+
     # -- other tenant: 404 -----------------------------------------------------------
     def test_other_tenant_object_is_404(self, api, other_user, tenant):
         obj = self.make_object(tenant)
@@ -74,15 +87,19 @@ class APIMatrix:
         assert response.status_code == 404, response.content
         assert response.json()["code"] == "not_found"
         if not self.read_only:
-            assert client.patch(self.detail_url(obj), self.update_data(obj)).status_code == 404
+            if self.updatable:
+                patched = client.patch(self.detail_url(obj), self.update_data(obj))
+                assert patched.status_code == 404
             assert client.delete(self.detail_url(obj)).status_code == 404
 
     # -- writes ----------------------------------------------------------------------
     def test_non_writer_create_is_403(self, request, api, tenant):
-        if self.read_only or self.non_writer is None:
+        if self.read_only:
             client = api(request.getfixturevalue(self.writer))
             assert client.post(self.list_url, {}).status_code == 405
             return
+        if self.non_writer is None:
+            return  # self-service endpoints: everyone may create their own
         client = api(request.getfixturevalue(self.non_writer))
         response = client.post(self.list_url, self.create_data(tenant))
         assert response.status_code == 403, response.content
@@ -90,10 +107,12 @@ class APIMatrix:
 
     def test_non_writer_delete_is_403(self, request, api, tenant):
         obj = self.make_object(tenant)
-        if self.read_only or self.non_writer is None:
+        if self.read_only:
             client = api(request.getfixturevalue(self.reader))
             assert client.delete(self.detail_url(obj)).status_code == 405
             return
+        if self.non_writer is None:
+            return  # self-service endpoints: others' objects are invisible (404), tested apart
         client = api(request.getfixturevalue(self.non_writer))
         response = client.delete(self.detail_url(obj))
         assert response.status_code == 403, response.content
@@ -109,7 +128,7 @@ class APIMatrix:
         assert created.status_code == 201, created.content
         obj = self.make_object(tenant)
         updated = client.patch(self.detail_url(obj), self.update_data(obj))
-        assert updated.status_code == 200, updated.content
+        assert updated.status_code == (200 if self.updatable else 405), updated.content
         deleted = client.delete(self.detail_url(obj))
         assert deleted.status_code == 204, deleted.content
         assert client.get(self.detail_url(obj)).status_code == 404

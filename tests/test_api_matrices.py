@@ -11,6 +11,14 @@ pytestmark = pytest.mark.django_db
 
 class TestUserMatrix(APIMatrix):
     list_url = "/api/v1/users/"
+    no_permission = None  # everyone may see their own profile: tested below
+
+    def test_viewer_sees_only_themselves(self, api, viewer, member):
+        client = api(viewer)
+        rows = client.get(self.list_url).json()["results"]
+        assert [row["username"] for row in rows] == ["vic"]
+        assert client.get(f"{self.list_url}bob/").status_code == 404
+        assert client.post(self.list_url, self.create_data(None)).status_code == 403
 
     def make_object(self, tenant):
         return UserFactory(tenant=tenant)
@@ -80,6 +88,7 @@ class TestAuditEventMatrix(APIMatrix):
     list_url = "/api/v1/audit-events/"
     read_only = True
     reader = "tenant_admin"
+    no_permission = None  # everyone sees their own trail: tested below
 
     def make_object(self, tenant):
         return record_event(action="createThing", tenant=tenant, status_code=201)

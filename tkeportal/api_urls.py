@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("apps.tenants.api.urls")),
     path("", include("apps.accounts.api.urls")),
     path("", include("apps.audit.api.urls")),
+    path("", include("apps.authz.api.urls")),
 ]

@@ -92,6 +92,13 @@ class User(AbstractUser):
         return path_expression("user:", "username")
 
     @property
+    def is_tenant_admin(self) -> bool:
+        """Holds the administrator policy platform-wide (or is the platform administrator)."""
+        from apps.authz.services import is_administrator
+
+        return is_administrator(self)
+
+    @property
     def authz_subject(self) -> str:
         """The Casbin-style subject: ``<tenant>##user##<name>``."""
         tenant = self.tenant.slug if self.tenant_id else "*"

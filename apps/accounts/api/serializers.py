@@ -1,13 +1,16 @@
 from rest_framework import serializers
 
+from apps.core.api.fields import TenantSlugRelatedField
 from apps.core.api.serializers import TenantSlugField
 
-from ..models import User
+from ..models import APIKey, Group, User
 
 
 class UserSerializer(serializers.ModelSerializer):
     tenant = TenantSlugField()
-    is_tenant_admin = serializers.BooleanField(source="is_staff", required=False)
+    is_tenant_admin = serializers.BooleanField(
+        required=False, help_text="Holds the administrator policy platform-wide."
+    )
     password = serializers.CharField(
         write_only=True,
         required=False,
@@ -43,7 +46,7 @@ class UserSerializer(serializers.ModelSerializer):
 
 class MeSerializer(serializers.ModelSerializer):
     tenant = TenantSlugField()
-    is_tenant_admin = serializers.BooleanField(source="is_staff", read_only=True)
+    is_tenant_admin = serializers.BooleanField(read_only=True)
     is_platform_admin = serializers.BooleanField(source="is_superuser", read_only=True)
 
     class Meta:
@@ -60,3 +63,81 @@ class MeSerializer(serializers.ModelSerializer):
             "is_platform_admin",
         ]
         read_only_fields = fields
+
+
+class GroupSerializer(serializers.ModelSerializer):
+    tenant = TenantSlugField()
+    members = TenantSlugRelatedField(
+        slug_field="username", queryset=User.objects.all(), many=True, required=False
+    )
+
+    class Meta:
+        model = Group
+        fields = [
+            "name",
+            "tenant",
+            "display_name",
+            "description",
+            "source",
+            "members",
+            "created_at",
+        ]
+        read_only_fields = ["source", "created_at"]
+        extra_kwargs = {"name": {"validators": []}}
+
+    def validate_name(self, value):
+        if self.instance is not None and value != self.instance.name:
+            raise serializers.ValidationError("A group's name cannot be changed.")
+        return value
+
+
+class APIKeySerializer(serializers.ModelSerializer):
+    user = serializers.CharField(source="user.username", read_only=True)
+    expires_in = serializers.CharField(
+        write_only=True,
+        help_text="Lifetime: 30m, 12h, 7d, 2w … (one minute to one year).",
+    )
+    key = serializers.SerializerMethodField(
+        help_text="The key itself: returned once, in the create response."
+    )
+
+    class Meta:
+        model = APIKey
+        fields = [
+            "id",
+            "prefix",
+            "user",
+            "description",
+            "expires_in",
+            "expires_at",
+            "disabled",
+            "created_at",
+            "last_used_at",
+            "last_used_ip",
+            "key",
+        ]
+        read_only_fields = [
+            "id",
+            "prefix",
+            "user",
+            "expires_at",
+            "disabled",
+            "created_at",
+            "last_used_at",
+            "last_used_ip",
+        ]
+
+    def get_key(self, obj) -> str | None:
+        return getattr(obj, "plaintext", None)
+
+    def validate_expires_in(self, value):
+        from ..services import parse_duration
+
+        try:
+            return parse_duration(value)
+        except ValueError as exc:
+            raise serializers.ValidationError(str(exc)) from exc
+
+
+class PasswordSerializer(serializers.Serializer):
+    password = serializers.CharField(style={"input_type": "password"}, write_only=True)

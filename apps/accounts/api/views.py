@@ -1,24 +1,42 @@
+from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
-from rest_framework import generics
+from rest_framework import generics, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
 
-from apps.core.api.viewsets import PortalModelViewSet
+from apps.authz.enforcer import effective_statements
+from apps.core.api.viewsets import PortalCreateReadDeleteViewSet, PortalModelViewSet
 
 from .. import services
 from ..filtersets import UserFilterSet
-from ..models import User
-from .serializers import MeSerializer, UserSerializer
+from ..models import APIKey, Group, User
+from .serializers import (
+    APIKeySerializer,
+    GroupSerializer,
+    MeSerializer,
+    PasswordSerializer,
+    UserSerializer,
+)
 
-_USER_FIELDS = ("display_name", "email", "phone", "is_active", "is_staff")
+_USER_FIELDS = ("display_name", "email", "phone", "is_active", "is_tenant_admin")
 
 
 class UserViewSet(PortalModelViewSet):
-    """Users of the current tenant, addressed by username."""
+    """Users of the current tenant, addressed by username. Tenant administrators create,
+    disable, enable, reset passwords and delete; everyone sees their own profile."""
 
     queryset = User.objects.select_related("tenant")
     serializer_class = UserSerializer
     lookup_field = "username"
     lookup_value_regex = r"[a-z0-9][a-z0-9._@-]*"
     authz_kind = "User"
+    authz_extra_actions = {
+        "disable": "disableUser",
+        "enable": "enableUser",
+        "reset_password": "resetUserPassword",
+        "permissions": "listUserPermissions",
+    }
+    owner_field = "self"
     filterset_class = UserFilterSet
     search_fields = ["username", "display_name", "email"]
     ordering_fields = ["username", "date_joined", "last_login"]
@@ -33,7 +51,7 @@ class UserViewSet(PortalModelViewSet):
             email=data.get("email", ""),
             display_name=data.get("display_name", ""),
             phone=data.get("phone", ""),
-            is_tenant_admin=data.get("is_staff", False),
+            is_tenant_admin=data.get("is_tenant_admin", False),
         )
 
     def perform_update(self, serializer):
@@ -50,9 +68,134 @@ class UserViewSet(PortalModelViewSet):
     def perform_destroy(self, instance):
         services.delete_user(actor=self.request.user, user=instance)
 
+    def _set_active(self, active: bool):
+        user = services.update_user(
+            actor=self.request.user, user=self.get_object(), is_active=active
+        )
+        return Response(UserSerializer(user, context=self.get_serializer_context()).data)
+
+    @extend_schema(request=None, responses=UserSerializer)
+    @action(detail=True, methods=["post"])
+    def disable(self, request, username=None):
+        """Disable sign-in and every API key of the user."""
+        return self._set_active(False)
+
+    @extend_schema(request=None, responses=UserSerializer)
+    @action(detail=True, methods=["post"])
+    def enable(self, request, username=None):
+        return self._set_active(True)
+
+    @extend_schema(request=PasswordSerializer, responses={204: None})
+    @action(detail=True, methods=["post"], url_path="reset-password")
+    def reset_password(self, request, username=None):
+        user = self.get_object()
+        body = PasswordSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        services.set_password(
+            actor=request.user, user=user, password=body.validated_data["password"]
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @action(detail=True, methods=["get"])
+    def permissions(self, request, username=None):
+        """The user's effective permissions: every statement they hold and through what."""
+        user = self.get_object()
+        project = request.query_params.get("project") or None
+        return Response(
+            {
+                "user": user.username,
+                "project": project,
+                "platform_administrator": user.is_superuser,
+                "statements": effective_statements(user, project),
+            }
+        )
+
+
+class GroupViewSet(PortalModelViewSet):
+    """Groups of users in the tenant; policies bound to a group apply to its members."""
+
+    queryset = Group.objects.prefetch_related(
+        Prefetch("members", queryset=User.objects.only("id", "username"))
+    ).select_related("tenant")
+    serializer_class = GroupSerializer
+    lookup_field = "name"
+    authz_kind = "Group"
+    search_fields = ["name", "display_name"]
+    ordering_fields = ["name", "created_at"]
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = services.create_group(
+            actor=self.request.user,
+            tenant=self.tenant_for_write(),
+            name=data["name"],
+            display_name=data.get("display_name", ""),
+            description=data.get("description", ""),
+            members=data.get("members", ()),
+        )
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        data.pop("name", None)
+        serializer.instance = services.update_group(
+            actor=self.request.user, group=serializer.instance, **data
+        )
+
+    def perform_destroy(self, instance):
+        services.delete_group(actor=self.request.user, group=instance)
+
+
+class APIKeyViewSet(PortalCreateReadDeleteViewSet):
+    """API keys. Everyone manages their own; administrators see and revoke the tenant's.
+    The key is shown once, in the create response."""
+
+    queryset = APIKey.objects.select_related("user")
+    serializer_class = APIKeySerializer
+    authz_kind = "APIKey"
+    authz_extra_actions = {"disable": "disableAPIKey", "enable": "enableAPIKey"}
+    owner_field = "user"
+    self_create = True
+
+    def authz_resource_path(self) -> str:
+        # Keys live under their owner: user:<name>/apikey:<prefix>.
+        lookup = self.kwargs.get("pk")
+        return f"user:*/apikey:{lookup or '*'}"
+
+    filterset_fields = ["disabled"]
+    ordering_fields = ["created_at", "expires_at", "last_used_at"]
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        key, plaintext = services.create_api_key(
+            actor=self.request.user,
+            user=self.request.user,
+            expires_in=data["expires_in"],
+            description=data.get("description", ""),
+        )
+        key.plaintext = plaintext
+        serializer.instance = key
+
+    def _set_disabled(self, disabled: bool):
+        key = services.set_api_key_disabled(
+            actor=self.request.user, key=self.get_object(), disabled=disabled
+        )
+        return Response(APIKeySerializer(key, context=self.get_serializer_context()).data)
+
+    @extend_schema(request=None, responses=APIKeySerializer)
+    @action(detail=True, methods=["post"])
+    def disable(self, request, pk=None):
+        return self._set_disabled(True)
+
+    @extend_schema(request=None, responses=APIKeySerializer)
+    @action(detail=True, methods=["post"])
+    def enable(self, request, pk=None):
+        return self._set_disabled(False)
+
 
 class MeView(generics.RetrieveAPIView):
     """The signed-in user (whoever the session or API key belongs to)."""
+
+    authz_doc = "any signed-in user (own profile)"
 
     serializer_class = MeSerializer
 

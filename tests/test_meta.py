@@ -1,0 +1,61 @@
+"""Meta-tests: every API endpoint has a permission matrix (or, for the few plain views, a
+named test covering anonymous access and its rule)."""
+
+import importlib
+import inspect
+import pkgutil
+import re
+
+import pytest
+
+import tests
+from apps.authz.routes import api_routes
+from tests.matrix import APIMatrix
+
+# Plain (non-viewset) endpoints and the tests that cover their authorization.
+PLAIN_ENDPOINTS = {
+    "/api/v1/me/": "tests.test_meta.test_plain_endpoints_need_authentication",
+    "/api/v1/authz/check/": "tests.authz.test_api.test_check_for_yourself",
+    "/api/v1/authz/explain/": (
+        "tests.authz.test_api.test_checking_others_needs_permission_and_stays_in_tenant"
+    ),
+}
+
+
+def _matrices() -> set[str]:
+    urls = set()
+    for module_info in pkgutil.walk_packages(tests.__path__, "tests."):
+        if ".sandbox" in module_info.name or module_info.name.endswith("conftest"):
+            continue
+        module = importlib.import_module(module_info.name)
+        for _, obj in inspect.getmembers(module, inspect.isclass):
+            if issubclass(obj, APIMatrix) and obj is not APIMatrix and obj.list_url:
+                urls.add(obj.list_url)
+    return urls
+
+
+def _collection(path: str) -> str:
+    return re.sub(r"\{[^}]+\}/.*$", "", path)
+
+
+def test_every_api_endpoint_has_a_permission_matrix():
+    covered = _matrices()
+    missing = []
+    for route in api_routes():
+        collection = _collection(route.path)
+        if collection in covered:
+            continue
+        test = PLAIN_ENDPOINTS.get(route.path)
+        if test is None:
+            missing.append(f"{route.method} {route.path}")
+            continue
+        module, _, name = test.rpartition(".")
+        assert hasattr(importlib.import_module(module), name), f"{test} does not exist"
+    assert not missing, f"endpoints without a permission matrix: {missing}"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", sorted(PLAIN_ENDPOINTS))
+def test_plain_endpoints_need_authentication(anon_client, path):
+    response = anon_client.post(path) if path.endswith("check/") else anon_client.get(path)
+    assert response.status_code == 401
