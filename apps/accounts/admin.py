@@ -50,6 +50,9 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
             form = type(form.__name__, (form,), {"fixed_tenant": request.user.tenant})
         return form
 
+    def delete_model(self, request, obj):
+        services.delete_user(actor=request.user, user=obj)
+
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
         if obj is None:
@@ -66,6 +69,16 @@ class GroupAdmin(TenantScopedAdmin):
     list_filter = ["source", "tenant"]
     search_fields = ["name", "display_name"]
     filter_horizontal = ["members"]
+
+    def save_related(self, request, form, formsets, change):
+        # Membership goes through the service: adding someone to a group that is bound to
+        # a policy grants it, so the escalation guard applies.
+        services.update_group(
+            actor=request.user, group=form.instance, members=form.cleaned_data["members"]
+        )
+
+    def delete_model(self, request, obj):
+        services.delete_group(actor=request.user, group=obj)
 
 
 @admin.register(APIKey)

@@ -139,3 +139,28 @@ def test_admin_site_respects_the_policy_layer(client, tenant, member, tenant_adm
     assert client.get("/admin/authz/binding/add/").status_code == 403
     client.force_login(tenant_admin)
     assert client.get("/admin/authz/binding/add/").status_code == 200
+
+
+def test_admin_group_membership_goes_through_the_escalation_guard(client, tenant, member):
+    """A staff user allowed to edit groups cannot add themselves to an administrators group
+    through the admin either."""
+    from apps.accounts.models import Group
+
+    admins = Group.objects.create(tenant=tenant, name="admins")
+    bind(admins, "administrator")
+    grant(tenant, member, [{"actions": ["*Group*"], "resources": ["group:*"]}], "groups")
+    member.is_staff = True
+    member.save()
+    client.force_login(member)
+    response = client.post(
+        f"/admin/accounts/group/{admins.pk}/change/",
+        {
+            "name": "admins",
+            "display_name": "",
+            "description": "",
+            "source": "local",
+            "members": [member.pk],
+        },
+    )
+    assert response.status_code == 403
+    assert not admins.members.filter(pk=member.pk).exists()
