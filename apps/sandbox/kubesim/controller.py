@@ -74,6 +74,7 @@ class Controller:
         self._next_periodic = 0.0
         self._next_heartbeat = 0.0
         self._ip = 10
+        self._stopping = False
 
     # ------------------------------------------------------------ lifecycle
 
@@ -82,13 +83,12 @@ class Controller:
         self.resync_all()
 
     async def stop(self) -> None:
+        # A stop flag rather than Task.cancel(): asyncio.wait_for in 3.11 can swallow a
+        # cancellation that races with the wake-up event, leaving the loop running.
+        self._stopping = True
+        self.wake.set()
         if self.task is not None:
-            self.task.cancel()
-            try:
-                await self.task
-            except asyncio.CancelledError:
-                # The task ended because we cancelled it.
-                pass
+            await self.task
             self.task = None
 
     def resync_all(self) -> None:
@@ -157,7 +157,7 @@ class Controller:
     # ------------------------------------------------------------ loop
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             now = time.monotonic()
             due = [t for t in (*self.starting.values(), *self.finishing.values(),
                                *self.crashing.values(), self._next_periodic)]
@@ -167,6 +167,8 @@ class Controller:
             except TimeoutError:
                 pass
             self.wake.clear()
+            if self._stopping:
+                break
             self.process()
             await asyncio.sleep(0)
 

@@ -515,8 +515,15 @@ class Operations:
                         self.forget_pod(namespace, gone.meta["name"])
         ns_rt = self.rt("", "namespaces")
         entry = self.store.get(ns_rt, "", namespace)
-        if entry is not None:
-            self.store.remove(ns_rt, entry)
+        if entry is None:
+            return
+        if entry.meta.get("finalizers"):
+            # Content is gone; the namespace waits for its metadata finalizers to be removed.
+            obj = entry.copy()
+            obj["spec"]["finalizers"] = []
+            self.store.write(ns_rt, obj, entry)
+            return
+        self.store.remove(ns_rt, entry)
 
     def delete_collection(self, rt: ResourceType, namespace: str | None, labels: Any,
                           fields: Any, *, propagation: str | None = None,
