@@ -38,6 +38,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "simulator_only: asserts kubesim-specific behaviour (fault injection, "
                    "seeding, internals); deselected when KUBE_TEST_TARGET names a real cluster")
+    config.addinivalue_line(
+        "markers", "cluster_options(**kw): options for the test's kubesim cluster "
+                   "(nodes, seed, controller, own_port, …)")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

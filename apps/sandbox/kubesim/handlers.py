@@ -320,7 +320,8 @@ class ClusterApi:
                 raise ApiError(400, "force may only be specified with apply patches")
             obj, created = cluster.patch(rt, req.namespace, name, ctype, body,
                                          subresource=req.sub, dry_run=req.dry_run,
-                                         manager=req.manager, force=force,
+                                         manager=req.query.get("fieldManager")
+                                         if ctype == APPLY_PATCH else req.manager, force=force,
                                          validation=req.field_validation,
                                          warnings=req.warnings)
             return req.respond(self._versioned(rt, obj), 201 if created else 200)

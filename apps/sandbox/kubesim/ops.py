@@ -329,7 +329,7 @@ class Operations:
                manager: str | None, force: bool, dry_run: bool, validation: str,
                warnings: list[str] | None) -> tuple[dict[str, Any], bool]:
         if not manager:
-            raise ApiError(400, "PATCH requests with apply content type require fieldManager")
+            raise ApiError(400, "fieldManager is required for apply requests")
         if not isinstance(body, dict) or not body.get("apiVersion") or not body.get("kind"):
             raise ApiError(400, "invalid object type: /, Kind=")
         meta = self._check_body(rt, body, namespace)
