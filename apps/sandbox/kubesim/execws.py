@@ -104,9 +104,17 @@ async def handle(req: Request) -> web.StreamResponse:
 
     async def reader() -> None:
         async for msg in ws:
-            if msg.type != WSMsgType.BINARY or not msg.data:
+            # The API server reads text and binary frames alike (the Python client sends
+            # str stdin as text frames).
+            if msg.type == WSMsgType.TEXT:
+                data = msg.data.encode()
+            elif msg.type == WSMsgType.BINARY:
+                data = msg.data
+            else:
                 continue
-            channel, payload = msg.data[0], msg.data[1:]
+            if not data:
+                continue
+            channel, payload = data[0], data[1:]
             if channel == STDIN and stdin is not None:
                 if payload:
                     stdin.put_nowait(bytes(payload))

@@ -416,7 +416,13 @@ class Shell:
         return 0
 
     async def cmd_cat(self, args, stdin, out) -> int:
-        text, code = await self._input(stdin, [a for a in args if not a.startswith("-")])
+        files = [a for a in args if not a.startswith("-")]
+        if not files and stdin is None:
+            # Like the real cat: copy stdin through as it arrives, until EOF.
+            while (chunk := await self.io._chunk()) is not None:
+                await out(chunk.decode(errors="replace"))
+            return 0
+        text, code = await self._input(stdin, files)
         await out(text)
         return code
 
