@@ -348,7 +348,7 @@ class KubeSim:
             # Shared port: a dead cluster answers nothing; the connection just drops.
             if request.transport is not None:
                 request.transport.abort()
-            raise ConnectionResetError("cluster is down")
+            return web.Response(status=503)  # never reaches the client: the socket is gone
         method = request.method
         rule = faults.take("delay", method, path)
         if rule is not None:
