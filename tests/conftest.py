@@ -2,9 +2,9 @@
 
 Personas (STYLE.md), each bound to a predefined policy the way an operator would:
 platform admin (superuser), tenant admin (administrator), member (platform-user: most
-platform functions and reading everything), viewer (login only), project owner / member /
-viewer (bound in project ``prj-test`` only), other-tenant user (their tenant's admin),
-anonymous.
+platform functions and reading everything), read-only user, viewer (login only), project
+owner / member / viewer (bound in project ``prj-test`` only), other-tenant user (their
+tenant's admin), anonymous.
 """
 
 from __future__ import annotations
@@ -46,6 +46,11 @@ def tenant_admin(tenant):
 @pytest.fixture
 def member(tenant):
     return persona(tenant, "bob", "platform-user")
+
+
+@pytest.fixture
+def read_only_user(tenant):
+    return persona(tenant, "rhea", "read-only")
 
 
 @pytest.fixture
@@ -91,3 +96,25 @@ def client_for(user) -> APIClient:
 def api(db):
     """``api(user)`` → an APIClient authenticated as ``user`` with an API key."""
     return client_for
+
+
+# -- kubesim -----------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def kube_sim():
+    """One Kubernetes API simulator per test session, in a background thread."""
+    from apps.sandbox.kubesim import KubeSim
+
+    sim = KubeSim().start_in_thread()
+    yield sim
+    sim.stop()
+
+
+@pytest.fixture
+def sim_cluster(kube_sim, request):
+    """A fresh simulated cluster (3 nodes: amd64, arm64, a GPU node) for one test."""
+    import uuid
+
+    handle = kube_sim.add_cluster(f"c{uuid.uuid4().hex[:8]}", nodes=3, controller=False)
+    handle.ca_data = open(handle.ca_file).read()  # noqa: SIM115
+    yield handle
+    kube_sim.remove_cluster(handle.name)

@@ -9,4 +9,5 @@ urlpatterns = [
     path("", include("apps.accounts.api.urls")),
     path("", include("apps.audit.api.urls")),
     path("", include("apps.authz.api.urls")),
+    path("", include("apps.clusters.api.urls")),
 ]

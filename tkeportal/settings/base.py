@@ -40,6 +40,8 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.authz",
     "apps.audit",
+    "apps.clusters",
+    "apps.sandbox",
 ]
 
 MIDDLEWARE = [
@@ -148,6 +150,11 @@ CELERY_TASK_TIME_LIMIT = 360
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_TASK_ROUTES = {
+    "apps.clusters.tasks.*": {"queue": "cluster-ops"},
+    "apps.monitoring.tasks.*": {"queue": "metrics"},
+    "apps.notify.tasks.*": {"queue": "notify"},
+}
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -206,3 +213,15 @@ SILENCED_SYSTEM_CHECKS = ["auth.W004"]
 
 # Number of reverse proxies in front of the portal whose X-Forwarded-For we trust.
 PORTAL_TRUSTED_PROXIES = env.int("PORTAL_TRUSTED_PROXIES", default=0)
+
+# Cluster import refuses link-local/metadata addresses always; loopback only when allowed
+# (the demo and tests run kubesim on 127.0.0.1; production should not reach its own host).
+PORTAL_ALLOW_LOOPBACK_CLUSTERS = env.bool("PORTAL_ALLOW_LOOPBACK_CLUSTERS", default=True)
+
+CELERY_BEAT_SCHEDULE = {
+    "cluster-health": {
+        "task": "apps.clusters.tasks.dispatch_health_checks",
+        "schedule": 60.0,
+        "options": {"queue": "cluster-ops"},
+    },
+}

@@ -20,6 +20,7 @@ if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5:
     raise ImproperlyConfigured("SECRET_KEY must be at least 50 characters of random data")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 PORTAL_ENCRYPTION_KEYS = env.list("PORTAL_ENCRYPTION_KEYS")
+PORTAL_ALLOW_LOOPBACK_CLUSTERS = env.bool("PORTAL_ALLOW_LOOPBACK_CLUSTERS", default=False)
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)

@@ -1,0 +1,32 @@
+from django.db import models
+
+
+class ClusterPhase(models.TextChoices):
+    INITIALIZING = "Initializing", "Initializing"
+    RUNNING = "Running", "Running"
+    FAILED = "Failed", "Failed"
+    TERMINATING = "Terminating", "Terminating"
+
+
+class ClusterType(models.TextChoices):
+    IMPORTED = "Imported", "Imported"
+
+
+class ConditionStatus(models.TextChoices):
+    TRUE = "True", "True"
+    FALSE = "False", "False"
+    UNKNOWN = "Unknown", "Unknown"
+
+
+class OperationKind(models.TextChoices):
+    IMPORT = "import", "Import"
+    HEALTH_CHECK = "health-check", "Health check"
+    SYNC = "sync", "Node and version sync"
+    ROTATE_CREDENTIAL = "rotate-credential", "Credential rotation"
+
+
+class OperationPhase(models.TextChoices):
+    PENDING = "Pending", "Pending"
+    RUNNING = "Running", "Running"
+    SUCCEEDED = "Succeeded", "Succeeded"
+    FAILED = "Failed", "Failed"

@@ -1,0 +1,417 @@
+"""Every write to clusters: import, credential rotation, health and inventory updates."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import ipaddress
+import socket
+from dataclasses import dataclass
+from decimal import Decimal
+from urllib.parse import urlsplit
+
+import yaml
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from . import k8s
+from .choices import ClusterPhase, ConditionStatus, OperationKind, OperationPhase
+from .models import Cluster, ClusterCredential, ClusterOperation, Node
+
+# Consecutive failed health checks before a Running cluster turns Failed.
+FAILURE_THRESHOLD = 3
+_METADATA_HOSTS = {"metadata.google.internal", "metadata", "instance-data"}
+GPU_RESOURCES = ("nvidia.com/gpu", "tencent.com/vcuda-core")
+
+
+# -- input -------------------------------------------------------------------------------------
+@dataclass
+class ImportSpec:
+    """What a user gives to import a cluster, from a kubeconfig or field by field."""
+
+    server: str
+    token: str = ""
+    ca_data: str = ""
+    client_cert: str = ""
+    client_key: str = ""
+    insecure: bool = False
+
+    def connection(self, name: str) -> k8s.Connection:
+        return k8s.Connection(
+            name=name,
+            server=self.server,
+            token=self.token,
+            ca_data=self.ca_data,
+            client_cert=self.client_cert,
+            client_key=self.client_key,
+            insecure=self.insecure,
+        )
+
+
+def _b64(value: str, field: str) -> str:
+    try:
+        return base64.b64decode(value, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise ValidationError({field: "Not valid base64 PEM data."}) from exc
+
+
+def spec_from_kubeconfig(text: str, context: str | None = None) -> ImportSpec:
+    """Read server and credential of one context. Only embedded data is accepted: paths to
+    files, exec plugins and auth providers would make the portal read its own disk or run
+    programs."""
+    try:
+        config = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValidationError({"kubeconfig": f"Not valid YAML: {exc}"}) from exc
+    if not isinstance(config, dict) or not config.get("contexts"):
+        raise ValidationError({"kubeconfig": "No contexts in this kubeconfig."})
+    wanted = context or config.get("current-context")
+    contexts = {c.get("name"): c.get("context") or {} for c in config["contexts"]}
+    if wanted not in contexts:
+        raise ValidationError(
+            {"context": f"Context '{wanted}' not found; available: {', '.join(sorted(contexts))}"}
+        )
+    ctx = contexts[wanted]
+    clusters = {c.get("name"): c.get("cluster") or {} for c in config.get("clusters") or []}
+    users = {u.get("name"): u.get("user") or {} for u in config.get("users") or []}
+    cluster = clusters.get(ctx.get("cluster"))
+    user = users.get(ctx.get("user"), {})
+    if cluster is None:
+        raise ValidationError({"kubeconfig": f"Context '{wanted}' names an unknown cluster."})
+    if "certificate-authority" in cluster:
+        raise ValidationError(
+            {
+                "kubeconfig": "certificate-authority points at a file: embed it as "
+                "certificate-authority-data instead."
+            }
+        )
+    for key in ("tokenFile", "exec", "auth-provider", "client-certificate", "client-key"):
+        if key in user:
+            raise ValidationError(
+                {
+                    "kubeconfig": f"user.{key} is not supported: use an embedded token or "
+                    "client-certificate-data/client-key-data."
+                }
+            )
+    spec = ImportSpec(
+        server=cluster.get("server", ""),
+        token=user.get("token", ""),
+        insecure=bool(cluster.get("insecure-skip-tls-verify", False)),
+    )
+    if cluster.get("certificate-authority-data"):
+        spec.ca_data = _b64(cluster["certificate-authority-data"], "kubeconfig")
+    if user.get("client-certificate-data"):
+        spec.client_cert = _b64(user["client-certificate-data"], "kubeconfig")
+        spec.client_key = _b64(user.get("client-key-data", ""), "kubeconfig")
+    return spec
+
+
+def validate_server(server: str) -> str:
+    """An http(s) URL whose host resolves to no link-local, metadata, multicast or
+    unspecified address (and no loopback unless allowed). Raises ValidationError."""
+    parts = urlsplit(server)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError({"server": "Use an http:// or https:// URL with a host."})
+    if parts.username or parts.password:
+        raise ValidationError({"server": "Credentials do not belong in the URL."})
+    host = parts.hostname.lower()
+    if host in _METADATA_HOSTS:
+        raise ValidationError({"server": f"{host} is a cloud metadata address."})
+    try:
+        infos = socket.getaddrinfo(
+            host, parts.port or (443 if parts.scheme == "https" else 80), proto=socket.IPPROTO_TCP
+        )
+    except socket.gaierror as exc:
+        raise ValidationError({"server": f"Cannot resolve {host}: {exc.strerror}."}) from exc
+    allow_loopback = getattr(settings, "PORTAL_ALLOW_LOOPBACK_CLUSTERS", False)
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if (
+            address.is_link_local
+            or address.is_multicast
+            or address.is_unspecified
+            or (address.is_reserved)
+        ):
+            raise ValidationError(
+                {
+                    "server": f"{host} resolves to {address}, which is not allowed "
+                    "(link-local, metadata, multicast or reserved)."
+                }
+            )
+        if address.is_loopback and not allow_loopback:
+            raise ValidationError({"server": f"{host} resolves to loopback {address}."})
+    return server.rstrip("/")
+
+
+# -- conditions ---------------------------------------------------------------------------------
+def set_condition(cluster: Cluster, type_: str, ok: bool, reason: str = "", message: str = ""):
+    now = timezone.now().isoformat()
+    status = ConditionStatus.TRUE if ok else ConditionStatus.FALSE
+    for condition in cluster.conditions:
+        if condition["type"] == type_:
+            if condition["status"] != status:
+                condition["lastTransitionTime"] = now
+            condition.update(status=status, reason=reason, message=message, lastProbeTime=now)
+            return
+    cluster.conditions.append(
+        {
+            "type": type_,
+            "status": status,
+            "reason": reason,
+            "message": message,
+            "lastProbeTime": now,
+            "lastTransitionTime": now,
+        }
+    )
+
+
+def _record_step(op: ClusterOperation, name: str, ok: bool, message: str = "") -> None:
+    now = timezone.now().isoformat()
+    op.steps = [s for s in op.steps if s["name"] != name] + [
+        {"name": name, "status": "True" if ok else "False", "message": message, "time": now}
+    ]
+    op.save(update_fields=["steps", "updated_at"])
+
+
+# -- import ---------------------------------------------------------------------------------------
+def probe(conn: k8s.Connection) -> dict:
+    """GET /version and discovery; returns the version info or raises a ClusterError."""
+    with k8s.KubeClient(conn) as client:
+        version = client.version()
+        client.discovery()
+    return version
+
+
+def _probe_for_import(spec: ImportSpec, display_name: str) -> dict:
+    try:
+        return probe(spec.connection(display_name))
+    except k8s.ClusterCredentialRejected as exc:
+        exc.fields = {"token": ["The cluster rejected this credential."]}
+        raise
+    except k8s.ClusterTLSError as exc:
+        exc.fields = {"ca_data": ["The CA does not match the server's certificate."]}
+        raise
+    except k8s.ClusterError as exc:
+        exc.fields = {"server": [str(exc.detail)]}
+        raise
+
+
+def import_cluster(
+    *, actor, tenant, display_name: str, spec: ImportSpec, labels: dict | None = None
+) -> Cluster:
+    """Validate, probe within a timeout, then store the cluster and its encrypted credential
+    and record the import as an operation. Node inventory follows in a task."""
+    if not display_name:
+        raise ValidationError({"display_name": "Give the cluster a name."})
+    if Cluster.objects.filter(tenant=tenant, display_name=display_name).exists():
+        raise ValidationError({"display_name": f"A cluster named '{display_name}' exists."})
+    spec.server = validate_server(spec.server)
+    if not spec.token and not (spec.client_cert and spec.client_key):
+        raise ValidationError({"token": "Give a bearer token or a client certificate and key."})
+    version = _probe_for_import(spec, display_name)
+    with transaction.atomic():
+        cluster = Cluster.objects.create(
+            tenant=tenant,
+            display_name=display_name,
+            server=spec.server,
+            version=version.get("gitVersion", ""),
+            labels=labels or {},
+            created_by=actor if getattr(actor, "pk", None) else None,
+        )
+        ClusterCredential.objects.create(
+            cluster=cluster,
+            ca_data=spec.ca_data,
+            token=spec.token,
+            client_cert=spec.client_cert,
+            client_key=spec.client_key,
+            insecure_skip_tls_verify=spec.insecure,
+        )
+        op = ClusterOperation.objects.create(
+            tenant=tenant,
+            cluster=cluster,
+            kind=OperationKind.IMPORT,
+            phase=OperationPhase.RUNNING,
+            created_by=cluster.created_by,
+        )
+        _record_step(op, "EnsureAddress", True, spec.server)
+        _record_step(op, "EnsureProbe", True, f"Kubernetes {cluster.version}")
+        _record_step(op, "EnsureCredential", True)
+        set_condition(cluster, "HealthCheck", True, "Probed", "version and discovery answered")
+        cluster.save(update_fields=["conditions"])
+    from .tasks import finish_import
+
+    transaction.on_commit(lambda: finish_import.delay(op.pk))
+    return cluster
+
+
+def connection_for(cluster: Cluster) -> k8s.Connection:
+    cred = cluster.credential
+    return k8s.Connection(
+        name=cluster.name,
+        server=cluster.server,
+        token=cred.token,
+        ca_data=cred.ca_data,
+        client_cert=cred.client_cert,
+        client_key=cred.client_key,
+        insecure=cred.insecure_skip_tls_verify,
+        impersonate_user=cred.impersonate_user,
+        impersonate_groups=list(cred.impersonate_groups),
+    )
+
+
+def client_for(cluster: Cluster, timeout=None) -> k8s.KubeClient:
+    return k8s.KubeClient(connection_for(cluster), timeout=timeout)
+
+
+@transaction.atomic
+def rotate_credential(*, actor, cluster: Cluster, spec: ImportSpec) -> Cluster:
+    """Replace the credential after probing the cluster with the new one."""
+    spec.server = cluster.server
+    if not spec.token and not (spec.client_cert and spec.client_key):
+        raise ValidationError({"token": "Give a bearer token or a client certificate and key."})
+    _probe_for_import(spec, cluster.name)
+    cred = cluster.credential
+    cred.token, cred.ca_data = spec.token, spec.ca_data or cred.ca_data
+    cred.client_cert, cred.client_key = spec.client_cert, spec.client_key
+    cred.save()
+    ClusterOperation.objects.create(
+        tenant=cluster.tenant,
+        cluster=cluster,
+        kind=OperationKind.ROTATE_CREDENTIAL,
+        phase=OperationPhase.SUCCEEDED,
+        steps=[
+            {
+                "name": "EnsureProbe",
+                "status": "True",
+                "message": "",
+                "time": timezone.now().isoformat(),
+            }
+        ],
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
+    return record_health(cluster, ok=True, version=None)
+
+
+# -- health and inventory ----------------------------------------------------------------------
+def record_health(
+    cluster: Cluster, ok: bool, version: str | None, reason: str = "", message: str = ""
+) -> Cluster:
+    """Apply one health probe result: Running on success, Failed after FAILURE_THRESHOLD
+    consecutive failures, back to Running on recovery."""
+    with transaction.atomic():
+        cluster = Cluster.objects.select_for_update().get(pk=cluster.pk)
+        cluster.last_probe_at = timezone.now()
+        if ok:
+            cluster.consecutive_failures = 0
+            if cluster.phase != ClusterPhase.TERMINATING:
+                cluster.phase = ClusterPhase.RUNNING
+            cluster.message = ""
+            if version:
+                cluster.version = version
+            set_condition(cluster, "HealthCheck", True, "Healthy", "")
+        else:
+            cluster.consecutive_failures += 1
+            cluster.message = message
+            set_condition(cluster, "HealthCheck", False, reason, message)
+            if cluster.consecutive_failures >= FAILURE_THRESHOLD and (
+                cluster.phase != ClusterPhase.TERMINATING
+            ):
+                cluster.phase = ClusterPhase.FAILED
+        cluster.save()
+    return cluster
+
+
+def check_health(cluster: Cluster) -> Cluster:
+    try:
+        with client_for(cluster, timeout=(3.0, 5.0)) as client:
+            version = client.version().get("gitVersion", "")
+    except k8s.ClusterError as exc:
+        return record_health(
+            cluster, ok=False, version=None, reason=exc.default_code, message=str(exc.detail)
+        )
+    return record_health(cluster, ok=True, version=version)
+
+
+def _quantity_sum(values: list[str]) -> str:
+    from .quantity import format_quantity, parse_quantity
+
+    return format_quantity(sum((parse_quantity(v) for v in values), start=Decimal(0)))
+
+
+def sync_nodes(cluster: Cluster) -> Cluster:
+    """Refresh the node inventory and the cluster's summary (count, architectures, GPUs,
+    capacity and allocatable). Idempotent."""
+    with client_for(cluster) as client:
+        items = client.list_nodes()
+    seen = set()
+    totals: dict[str, dict[str, list[str]]] = {"capacity": {}, "allocatable": {}}
+    arches, gpu_nodes, gpu_total = set(), [], 0
+    with transaction.atomic():
+        for item in items:
+            meta, status = item.get("metadata", {}), item.get("status", {})
+            info = status.get("nodeInfo", {})
+            capacity, allocatable = status.get("capacity", {}), status.get("allocatable", {})
+            gpus = sum(int(capacity.get(r, 0) or 0) for r in GPU_RESOURCES)
+            ready = any(
+                c.get("type") == "Ready" and c.get("status") == "True"
+                for c in status.get("conditions", [])
+            )
+            Node.objects.update_or_create(
+                cluster=cluster,
+                name=meta["name"],
+                defaults={
+                    "architecture": info.get("architecture", ""),
+                    "os_image": info.get("osImage", ""),
+                    "kubelet_version": info.get("kubeletVersion", ""),
+                    "ready": ready,
+                    "unschedulable": bool(item.get("spec", {}).get("unschedulable")),
+                    "gpus": gpus,
+                    "capacity": capacity,
+                    "allocatable": allocatable,
+                    "labels": meta.get("labels", {}),
+                },
+            )
+            seen.add(meta["name"])
+            if info.get("architecture"):
+                arches.add(info["architecture"])
+            if gpus:
+                gpu_nodes.append(meta["name"])
+                gpu_total += gpus
+            for kind, source in (("capacity", capacity), ("allocatable", allocatable)):
+                for resource in ("cpu", "memory", "pods", *GPU_RESOURCES):
+                    if resource in source:
+                        totals[kind].setdefault(resource, []).append(str(source[resource]))
+        Node.objects.filter(cluster=cluster).exclude(name__in=seen).delete()
+        cluster = Cluster.objects.select_for_update().get(pk=cluster.pk)
+        cluster.node_count = len(seen)
+        cluster.architectures = sorted(arches)
+        cluster.gpu_summary = {"gpus": gpu_total, "nodes": sorted(gpu_nodes)}
+        cluster.capacity = {r: _quantity_sum(v) for r, v in totals["capacity"].items()}
+        cluster.allocatable = {r: _quantity_sum(v) for r, v in totals["allocatable"].items()}
+        cluster.save()
+    return cluster
+
+
+@transaction.atomic
+def update_cluster(*, actor, cluster: Cluster, **changes) -> Cluster:
+    for name in set(changes) - {"display_name", "labels"}:
+        raise ValidationError({name: "This field cannot be changed."})
+    if (
+        "display_name" in changes
+        and Cluster.objects.filter(tenant=cluster.tenant, display_name=changes["display_name"])
+        .exclude(pk=cluster.pk)
+        .exists()
+    ):
+        raise ValidationError({"display_name": "Another cluster has this name."})
+    for name, value in changes.items():
+        setattr(cluster, name, value)
+    cluster.save()
+    return cluster
+
+
+@transaction.atomic
+def delete_cluster(*, actor, cluster: Cluster) -> None:
+    """Forget the cluster (the cluster itself is untouched: it was imported)."""
+    cluster.delete()
