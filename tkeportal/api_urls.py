@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("apps.audit.api.urls")),
     path("", include("apps.authz.api.urls")),
     path("", include("apps.clusters.api.urls")),
+    path("", include("apps.clusters.proxy.urls")),
 ]

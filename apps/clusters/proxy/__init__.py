@@ -1,0 +1,1 @@
+"""The authenticated Kubernetes API proxy for kubectl (/k8s/clusters/<name>/…)."""

@@ -1,0 +1,3 @@
+"""API routes of the proxy package (the kubeconfig endpoint)."""
+
+urlpatterns: list = []
