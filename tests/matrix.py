@@ -13,6 +13,8 @@ class APIMatrix:
     endpoints, ``create_data`` / ``update_data``."""
 
     list_url: str = ""
+    # A URL resolving to the same view as list_url, when list_url is built per test.
+    view_url: str = ""
     read_only: bool = False
     updatable: bool = True
     # A persona holding no permission on this endpoint at all (403 on list and create).

@@ -14,6 +14,7 @@ class Route:
     name: str
     action: str
     resource: str
+    view: type | None = None
 
 
 def _walk(patterns, prefix=""):
@@ -56,7 +57,9 @@ def api_routes() -> list[Route]:
                 )
                 resource = view.authz_resource_path().replace("{name}", "<name>")
                 routes.append(
-                    Route(method.upper(), path, pattern.name or "", view.authz_action(), resource)
+                    Route(
+                        method.upper(), path, pattern.name or "", view.authz_action(), resource, cls
+                    )
                 )
         else:
             methods = [
@@ -64,5 +67,5 @@ def api_routes() -> list[Route]:
             ]
             action = getattr(cls, "authz_doc", "authenticated")
             for method in methods:
-                routes.append(Route(method, path, pattern.name or "", action, "-"))
+                routes.append(Route(method, path, pattern.name or "", action, "-", cls))
     return sorted(routes, key=lambda r: (r.path, r.method))
