@@ -36,11 +36,15 @@ _counter = itertools.count(1)
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "simulator_only: asserts kubesim-specific behaviour (fault injection, "
-                   "seeding, internals); deselected when KUBE_TEST_TARGET names a real cluster")
+        "markers",
+        "simulator_only: asserts kubesim-specific behaviour (fault injection, "
+        "seeding, internals); deselected when KUBE_TEST_TARGET names a real cluster",
+    )
     config.addinivalue_line(
-        "markers", "cluster_options(**kw): options for the test's kubesim cluster "
-                   "(nodes, seed, controller, own_port, …)")
+        "markers",
+        "cluster_options(**kw): options for the test's kubesim cluster "
+        "(nodes, seed, controller, own_port, …)",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -88,8 +92,9 @@ def new_cluster(sim: KubeSim, tmp_path: Path, **options: Any) -> Target:
 
 
 @pytest.fixture
-def cluster(kubesim: KubeSim | None, tmp_path: Path, request: pytest.FixtureRequest
-            ) -> Iterator[Target]:
+def cluster(
+    kubesim: KubeSim | None, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Target]:
     """A fresh 3-node cluster with the controller on (no demo workloads)."""
     if TARGET:
         yield Target(Path(TARGET.split(":", 1)[1]), None)
@@ -103,8 +108,9 @@ def cluster(kubesim: KubeSim | None, tmp_path: Path, request: pytest.FixtureRequ
 def make_api(kubeconfig: Path, retries: int = 0) -> client.ApiClient:
     """An ApiClient for ``kubeconfig``; retries are explicit (0: every failure surfaces)."""
     configuration = client.Configuration()
-    config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration,
-                            persist_config=False)
+    config.load_kube_config(
+        config_file=str(kubeconfig), client_configuration=configuration, persist_config=False
+    )
     configuration.retries = retries
     return client.ApiClient(configuration)
 
@@ -147,8 +153,9 @@ def _has_default_sa(core: client.CoreV1Api, namespace: str) -> bool:
     return True
 
 
-def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 10.0,
-             interval: float = 0.02) -> Any:
+def wait_for(
+    predicate: Callable[[], Any], what: str, timeout: float = 10.0, interval: float = 0.02
+) -> Any:
     """Poll ``predicate`` until it returns something truthy (fails the test on timeout)."""
     deadline = time.monotonic() + timeout
     while True:
@@ -165,37 +172,62 @@ def kubectl(cluster: Target, tmp_path: Path) -> Callable[..., subprocess.Complet
     """Run the real kubectl against the cluster (own HOME and discovery cache)."""
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(home),
-           "KUBECONFIG": str(cluster.kubeconfig), "KUBECACHEDIR": str(home / "cache")}
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "KUBECONFIG": str(cluster.kubeconfig),
+        "KUBECACHEDIR": str(home / "cache"),
+    }
 
-    def run(*args: str, stdin: str | None = None, check: bool = True, timeout: float = 30
-            ) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run([KUBECTL, *args], input=stdin, capture_output=True, text=True,
-                              env=env, timeout=timeout)
+    def run(
+        *args: str, stdin: str | None = None, check: bool = True, timeout: float = 30
+    ) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run(
+            [KUBECTL, *args], input=stdin, capture_output=True, text=True, env=env, timeout=timeout
+        )
         if check and proc.returncode != 0:
-            raise AssertionError(f"kubectl {' '.join(args)} failed ({proc.returncode}):\n"
-                                 f"{proc.stdout}\n{proc.stderr}")
+            raise AssertionError(
+                f"kubectl {' '.join(args)} failed ({proc.returncode}):\n"
+                f"{proc.stdout}\n{proc.stderr}"
+            )
         return proc
 
     run.env = env  # type: ignore[attr-defined]
     return run
 
 
-def deployment(name: str, replicas: int = 2, image: str = "nginx:1.27",
-               labels: dict[str, str] | None = None, **container: Any) -> dict[str, Any]:
+def deployment(
+    name: str,
+    replicas: int = 2,
+    image: str = "nginx:1.27",
+    labels: dict[str, str] | None = None,
+    **container: Any,
+) -> dict[str, Any]:
     labels = labels or {"app": name}
-    return {"apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": name, "labels": labels},
-            "spec": {"replicas": replicas, "selector": {"matchLabels": labels},
-                     "template": {"metadata": {"labels": labels}, "spec": {"containers": [
-                         {"name": name, "image": image, **container}]}}}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": name, "image": image, **container}]},
+            },
+        },
+    }
 
 
-def pod(name: str, image: str = "busybox:1.37", labels: dict[str, str] | None = None,
-        **spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "labels": labels or {"app": name}},
-            "spec": {"containers": [{"name": "main", "image": image}], **spec}}
+def pod(
+    name: str, image: str = "busybox:1.37", labels: dict[str, str] | None = None, **spec: Any
+) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "labels": labels or {"app": name}},
+        "spec": {"containers": [{"name": "main", "image": image}], **spec},
+    }
 
 
 def running_pod(core: client.CoreV1Api, namespace: str, body: dict[str, Any]) -> Any:
@@ -228,19 +260,32 @@ class Raw:
         return json.loads(self.data)
 
 
-def raw(api: client.ApiClient, method: str, path: str, *, body: Any = None,
-        query: list[tuple[str, str]] | None = None, headers: dict[str, str] | None = None,
-        stream: bool = False) -> Any:
+def raw(
+    api: client.ApiClient,
+    method: str,
+    path: str,
+    *,
+    body: Any = None,
+    query: list[tuple[str, str]] | None = None,
+    headers: dict[str, str] | None = None,
+    stream: bool = False,
+) -> Any:
     """Call any path with the client's credentials and transport (no status handling)."""
     head = {"Accept": "application/json"}
     if body is not None:
         head["Content-Type"] = "application/json"
     head.update(headers or {})
     method, url, header_params, body_out, _ = api.param_serialize(
-        method, path, query_params=query or [], header_params=head, body=body,
-        auth_settings=["BearerToken"])
+        method,
+        path,
+        query_params=query or [],
+        header_params=head,
+        body=body,
+        auth_settings=["BearerToken"],
+    )
     if stream:
         return api.rest_client.pool_manager.request(
-            method, url, headers=header_params, preload_content=False)
+            method, url, headers=header_params, preload_content=False
+        )
     resp = api.call_api(method, url, header_params, body_out)
     return Raw(resp.status, resp.headers, resp.read())

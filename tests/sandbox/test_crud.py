@@ -15,8 +15,12 @@ def status_of(err: pytest.ExceptionInfo) -> dict:
 
 
 def test_create_returns_201_with_server_metadata(api, namespace):
-    resp = raw(api, "POST", f"/api/v1/namespaces/{namespace}/configmaps",
-               body={"metadata": {"name": "cfg"}, "data": {"a": "1"}})
+    resp = raw(
+        api,
+        "POST",
+        f"/api/v1/namespaces/{namespace}/configmaps",
+        body={"metadata": {"name": "cfg"}, "data": {"a": "1"}},
+    )
     assert resp.status == 201
     meta = resp.json["metadata"]
     assert meta["namespace"] == namespace
@@ -29,7 +33,8 @@ def test_namespace_is_taken_from_the_url(core, namespace):
     assert created.metadata.namespace == namespace
     with pytest.raises(client.ApiException) as err:
         core.create_namespaced_config_map(
-            namespace, {"metadata": {"name": "y", "namespace": "default"}})
+            namespace, {"metadata": {"name": "y", "namespace": "default"}}
+        )
     assert err.value.status == 400
     assert "does not match the namespace" in status_of(err)["message"]
 
@@ -62,8 +67,9 @@ def test_duplicate_create_is_409_already_exists(apps_api, namespace):
 
 
 def test_stale_resource_version_is_409_conflict(core, namespace):
-    cm = core.create_namespaced_config_map(namespace, {"metadata": {"name": "c"},
-                                                       "data": {"k": "1"}})
+    cm = core.create_namespaced_config_map(
+        namespace, {"metadata": {"name": "c"}, "data": {"k": "1"}}
+    )
     stale = cm.metadata.resource_version
     core.patch_namespaced_config_map("c", namespace, {"data": {"k": "2"}})
     body = {"metadata": {"name": "c", "resourceVersion": stale}, "data": {"k": "3"}}
@@ -76,8 +82,9 @@ def test_stale_resource_version_is_409_conflict(core, namespace):
 
 def test_invalid_object_is_422_with_causes(core, namespace):
     with pytest.raises(client.ApiException) as err:
-        core.create_namespaced_pod(namespace, {"metadata": {"name": "Bad_Name"},
-                                               "spec": {"containers": [{"name": "c"}]}})
+        core.create_namespaced_pod(
+            namespace, {"metadata": {"name": "Bad_Name"}, "spec": {"containers": [{"name": "c"}]}}
+        )
     body = status_of(err)
     assert err.value.status == 422 and body["reason"] == "Invalid"
     fields = {c["field"]: c for c in body["details"]["causes"]}
@@ -102,8 +109,11 @@ def test_wrong_types_and_bad_json_are_400(api, namespace):
     assert resp.status == 400
     assert "cannot unmarshal string into Go struct field" in resp.json["message"]
     _, url, headers, _, _ = api.param_serialize(
-        "POST", f"/api/v1/namespaces/{namespace}/configmaps",
-        header_params={"Content-Type": "application/json"}, auth_settings=["BearerToken"])
+        "POST",
+        f"/api/v1/namespaces/{namespace}/configmaps",
+        header_params={"Content-Type": "application/json"},
+        auth_settings=["BearerToken"],
+    )
     resp = api.rest_client.pool_manager.request("POST", url, headers=headers, body=b"{nope")
     assert resp.status == 400 and json.loads(resp.data)["reason"] == "BadRequest"
 
@@ -116,14 +126,16 @@ def test_unknown_fields_strict_is_400_and_warn_adds_warning(api, namespace):
     assert resp.json["message"] == 'strict decoding error: unknown field "bogus"'
     resp = raw(api, "POST", path, body=body)
     assert resp.status == 201 and "bogus" not in resp.json
-    assert 'unknown field \\"bogus\\"' in resp.headers.get("Warning", "") or \
-        'unknown field "bogus"' in resp.headers.get("Warning", "")
+    assert 'unknown field \\"bogus\\"' in resp.headers.get(
+        "Warning", ""
+    ) or 'unknown field "bogus"' in resp.headers.get("Warning", "")
 
 
 def test_unsupported_content_type_is_415(api, namespace):
     for method, path, ctype in (
-            ("POST", f"/api/v1/namespaces/{namespace}/configmaps", "text/plain"),
-            ("PATCH", f"/api/v1/namespaces/{namespace}/configmaps/x", "application/json")):
+        ("POST", f"/api/v1/namespaces/{namespace}/configmaps", "text/plain"),
+        ("PATCH", f"/api/v1/namespaces/{namespace}/configmaps/x", "application/json"),
+    ):
         _, url, headers, _, _ = api.param_serialize(method, path, auth_settings=["BearerToken"])
         headers["Content-Type"] = ctype
         resp = api.rest_client.pool_manager.request(method, url, headers=headers, body=b"{}")
@@ -138,9 +150,15 @@ def test_wrong_token_is_401(cluster, tmp_path):
     with make_api(bad) as api, pytest.raises(client.ApiException) as err:
         client.CoreV1Api(api).list_namespace()
     assert err.value.status == 401
-    assert status_of(err) == {"kind": "Status", "apiVersion": "v1", "metadata": {},
-                              "status": "Failure", "message": "Unauthorized",
-                              "reason": "Unauthorized", "code": 401}
+    assert status_of(err) == {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": "Unauthorized",
+        "reason": "Unauthorized",
+        "code": 401,
+    }
 
 
 @pytest.mark.simulator_only
@@ -156,7 +174,8 @@ def test_restricted_user_is_403(cluster, tmp_path, namespace):
     assert err.value.status == 403
     assert status_of(err)["message"] == (
         f'configmaps is forbidden: User "viewer" cannot create resource "configmaps" in API '
-        f'group "" in the namespace "{namespace}"')
+        f'group "" in the namespace "{namespace}"'
+    )
 
 
 def test_generate_name_and_generation(apps_api, namespace):
@@ -166,16 +185,18 @@ def test_generate_name_and_generation(apps_api, namespace):
     assert created.metadata.name.startswith("gen-") and len(created.metadata.name) == 9
     assert created.metadata.generation == 1
     name = created.metadata.name
-    labelled = apps_api.patch_namespaced_deployment(name, namespace,
-                                                    {"metadata": {"labels": {"x": "y"}}})
+    labelled = apps_api.patch_namespaced_deployment(
+        name, namespace, {"metadata": {"labels": {"x": "y"}}}
+    )
     assert labelled.metadata.generation == 1
     scaled = apps_api.patch_namespaced_deployment(name, namespace, {"spec": {"replicas": 5}})
     assert scaled.metadata.generation == 2
 
 
 def test_noop_update_keeps_resource_version(core, namespace):
-    cm = core.create_namespaced_config_map(namespace, {"metadata": {"name": "n"},
-                                                       "data": {"a": "1"}})
+    cm = core.create_namespaced_config_map(
+        namespace, {"metadata": {"name": "n"}, "data": {"a": "1"}}
+    )
     again = core.replace_namespaced_config_map("n", namespace, cm)
     assert again.metadata.resource_version == cm.metadata.resource_version
     changed = core.patch_namespaced_config_map("n", namespace, {"data": {"a": "2"}})
@@ -199,8 +220,9 @@ def test_delete_returns_status_or_object_and_finalizers_hold(core, apps_api, nam
     status = apps_api.delete_namespaced_deployment("del", namespace)
     assert status["kind"] == "Status" and status["status"] == "Success"
     assert status["details"]["name"] == "del" and status["details"]["group"] == "apps"
-    core.create_namespaced_config_map(namespace, {"metadata": {
-        "name": "held", "finalizers": ["example.com/hold"]}})
+    core.create_namespaced_config_map(
+        namespace, {"metadata": {"name": "held", "finalizers": ["example.com/hold"]}}
+    )
     core.delete_namespaced_config_map("held", namespace)
     held = core.read_namespaced_config_map("held", namespace)
     assert held.metadata.deletion_timestamp is not None
@@ -213,17 +235,20 @@ def test_delete_returns_status_or_object_and_finalizers_hold(core, apps_api, nam
 def test_delete_precondition_conflict(core, namespace):
     cm = core.create_namespaced_config_map(namespace, {"metadata": {"name": "p"}})
     with pytest.raises(client.ApiException) as err:
-        core.delete_namespaced_config_map("p", namespace, body={
-            "preconditions": {"uid": "00000000-0000-0000-0000-000000000000"}})
+        core.delete_namespaced_config_map(
+            "p", namespace, body={"preconditions": {"uid": "00000000-0000-0000-0000-000000000000"}}
+        )
     assert err.value.status == 409
-    core.delete_namespaced_config_map("p", namespace, body={
-        "preconditions": {"uid": cm.metadata.uid}})
+    core.delete_namespaced_config_map(
+        "p", namespace, body={"preconditions": {"uid": cm.metadata.uid}}
+    )
 
 
 def test_deletecollection_by_label(core, namespace):
     for i, team in enumerate(["a", "a", "b"]):
-        core.create_namespaced_config_map(namespace, {"metadata": {
-            "name": f"c{i}", "labels": {"team": team}}})
+        core.create_namespaced_config_map(
+            namespace, {"metadata": {"name": f"c{i}", "labels": {"team": team}}}
+        )
     core.delete_collection_namespaced_config_map(namespace, label_selector="team=a")
     left = core.list_namespaced_config_map(namespace, label_selector="team").items
     assert [c.metadata.name for c in left] == ["c2"]
@@ -244,8 +269,11 @@ def test_namespace_deletion_cascades(core, apps_api):
         return False
 
     wait_for(gone, "namespace removal", timeout=30)
-    assert not [c for c in core.list_config_map_for_all_namespaces().items
-                if c.metadata.namespace == "doomed"]
+    assert not [
+        c
+        for c in core.list_config_map_for_all_namespaces().items
+        if c.metadata.namespace == "doomed"
+    ]
 
 
 def test_create_in_terminating_namespace_is_forbidden(core):
@@ -259,8 +287,10 @@ def test_create_in_terminating_namespace_is_forbidden(core):
     assert "because it is being terminated" in status_of(err)["message"]
     wait_for(lambda: not core.list_namespaced_config_map("closing").items, "content purge")
     core.patch_namespace("closing", {"metadata": {"finalizers": None}})
-    wait_for(lambda: "closing" not in {n.metadata.name for n in core.list_namespace().items},
-             "namespace removal")
+    wait_for(
+        lambda: "closing" not in {n.metadata.name for n in core.list_namespace().items},
+        "namespace removal",
+    )
 
 
 def test_cluster_scoped_objects_and_pods(core, namespace):

@@ -25,8 +25,17 @@ def shell_pod(core, namespace):
 
 
 def exec_(core, namespace, name, command, **kwargs):
-    return stream(core.connect_get_namespaced_pod_exec, name, namespace, command=command,
-                  stderr=True, stdin=False, stdout=True, tty=False, **kwargs)
+    return stream(
+        core.connect_get_namespaced_pod_exec,
+        name,
+        namespace,
+        command=command,
+        stderr=True,
+        stdin=False,
+        stdout=True,
+        tty=False,
+        **kwargs,
+    )
 
 
 @pytest.mark.simulator_only
@@ -34,31 +43,61 @@ def test_exec_runs_sandboxed_commands(core, namespace, shell_pod):
     assert exec_(core, namespace, shell_pod, ["echo", "hi", "there"]) == "hi there\n"
     assert exec_(core, namespace, shell_pod, ["hostname"]) == "shell\n"
     assert exec_(core, namespace, shell_pod, ["sh", "-c", "echo $GREETING | tr"]).startswith(
-        "sh: tr: not found")
+        "sh: tr: not found"
+    )
     assert exec_(core, namespace, shell_pod, ["cat", "/etc/hostname"]) == "shell\n"
-    out = exec_(core, namespace, shell_pod, ["sh", "-c",
-                                             "echo one > /tmp/f; echo two >> /tmp/f; cat /tmp/f"])
+    out = exec_(
+        core,
+        namespace,
+        shell_pod,
+        ["sh", "-c", "echo one > /tmp/f; echo two >> /tmp/f; cat /tmp/f"],
+    )
     assert out == "one\ntwo\n"
     assert exec_(core, namespace, shell_pod, ["cat", "/tmp/f"]) == "one\ntwo\n"  # persists
     assert "GREETING=hello" in exec_(core, namespace, shell_pod, ["env"])
 
 
 def test_exec_exit_code_on_error_channel(core, namespace, shell_pod):
-    resp = stream(core.connect_get_namespaced_pod_exec, shell_pod, namespace,
-                  command=["sh", "-c", "echo out; echo err >&2; exit 3"], stderr=True,
-                  stdin=False, stdout=True, tty=False, _preload_content=False)
+    resp = stream(
+        core.connect_get_namespaced_pod_exec,
+        shell_pod,
+        namespace,
+        command=["sh", "-c", "echo out; echo err >&2; exit 3"],
+        stderr=True,
+        stdin=False,
+        stdout=True,
+        tty=False,
+        _preload_content=False,
+    )
     resp.run_forever(timeout=5)
     assert resp.returncode == 3
-    ok = stream(core.connect_get_namespaced_pod_exec, shell_pod, namespace,
-                command=["true"], stderr=True, stdin=False, stdout=True, tty=False,
-                _preload_content=False)
+    ok = stream(
+        core.connect_get_namespaced_pod_exec,
+        shell_pod,
+        namespace,
+        command=["true"],
+        stderr=True,
+        stdin=False,
+        stdout=True,
+        tty=False,
+        _preload_content=False,
+    )
     ok.run_forever(timeout=5)
     assert ok.returncode == 0
 
 
 def test_exec_stdin_round_trip(core, namespace, shell_pod):
-    resp = stream(core.connect_get_namespaced_pod_exec, shell_pod, namespace, command=["cat"],
-                  stderr=True, stdin=True, stdout=True, tty=False, _preload_content=False)
+    resp = stream(
+        core.connect_get_namespaced_pod_exec,
+        shell_pod,
+        namespace,
+        command=["cat"],
+        stderr=True,
+        stdin=True,
+        stdout=True,
+        tty=False,
+        _preload_content=False,
+    )
     resp.write_stdin("ping\n")
     out = ""
     deadline = time.monotonic() + 5
@@ -73,14 +112,18 @@ async def _ws_exec(cluster, namespace, name, protocol, query, send=()):
     kube = yaml.safe_load(cluster.kubeconfig.read_text())
     server = kube["clusters"][0]["cluster"]["server"]
     token = kube["users"][0]["user"]["token"]
-    ctx = ssl.create_default_context(cafile=cluster.sim.ca_file) if cluster.sim.ca_file \
-        else None
-    url = server.replace("https", "wss").replace("http", "ws") + \
-        f"/api/v1/namespaces/{namespace}/pods/{name}/exec?{query}"
+    ctx = ssl.create_default_context(cafile=cluster.sim.ca_file) if cluster.sim.ca_file else None
+    url = (
+        server.replace("https", "wss").replace("http", "ws")
+        + f"/api/v1/namespaces/{namespace}/pods/{name}/exec?{query}"
+    )
     frames = []
-    async with aiohttp.ClientSession() as session, session.ws_connect(
-            url, protocols=(protocol,), headers={"Authorization": f"Bearer {token}"},
-            ssl=ctx) as ws:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.ws_connect(
+            url, protocols=(protocol,), headers={"Authorization": f"Bearer {token}"}, ssl=ctx
+        ) as ws,
+    ):
         assert ws.protocol == protocol
         for frame in send:
             await ws.send_bytes(frame)
@@ -94,8 +137,11 @@ async def _ws_exec(cluster, namespace, name, protocol, query, send=()):
 @pytest.mark.parametrize("protocol", ["v4.channel.k8s.io", "v5.channel.k8s.io"])
 def test_exec_channel_protocols_resize_and_close(cluster, core, namespace, shell_pod, protocol):
     query = "command=sh&stdin=true&stdout=true&tty=true"
-    send = [b"\x04" + json.dumps({"Width": 120, "Height": 40}).encode(),
-            b"\x00stty size\r", b"\x00exit 4\r"]
+    send = [
+        b"\x04" + json.dumps({"Width": 120, "Height": 40}).encode(),
+        b"\x00stty size\r",
+        b"\x00exit 4\r",
+    ]
     frames = asyncio.run(_ws_exec(cluster, namespace, shell_pod, protocol, query, send))
     stdout = b"".join(data for ch, data in frames if ch == 1).decode()
     assert "40 120" in stdout and "# " in stdout  # prompt, echo, output
@@ -103,21 +149,37 @@ def test_exec_channel_protocols_resize_and_close(cluster, core, namespace, shell
     assert status["reason"] == "NonZeroExitCode"
     assert status["details"]["causes"] == [{"reason": "ExitCode", "message": "4"}]
     if protocol.startswith("v5"):
-        frames = asyncio.run(_ws_exec(cluster, namespace, shell_pod, protocol,
-                                      "command=cat&stdin=true&stdout=true",
-                                      [b"\x00abc", b"\xff\x00"]))
+        frames = asyncio.run(
+            _ws_exec(
+                cluster,
+                namespace,
+                shell_pod,
+                protocol,
+                "command=cat&stdin=true&stdout=true",
+                [b"\x00abc", b"\xff\x00"],
+            )
+        )
         assert b"".join(d for ch, d in frames if ch == 1) == b"abc"
         assert json.loads(next(d for ch, d in frames if ch == 3))["status"] == "Success"
 
 
 def test_exec_errors(api, core, namespace, shell_pod):
-    core.create_namespaced_pod(namespace, pod("pending", nodeName=None,
-                                              nodeSelector={"no": "such-node"}))
-    resp = raw(api, "GET", f"/api/v1/namespaces/{namespace}/pods/pending/exec",
-               query=[("command", "ls"), ("stdout", "true")])
+    core.create_namespaced_pod(
+        namespace, pod("pending", nodeName=None, nodeSelector={"no": "such-node"})
+    )
+    resp = raw(
+        api,
+        "GET",
+        f"/api/v1/namespaces/{namespace}/pods/pending/exec",
+        query=[("command", "ls"), ("stdout", "true")],
+    )
     assert resp.status == 400
-    resp = raw(api, "GET", f"/api/v1/namespaces/{namespace}/pods/missing/exec",
-               query=[("command", "ls"), ("stdout", "true")])
+    resp = raw(
+        api,
+        "GET",
+        f"/api/v1/namespaces/{namespace}/pods/missing/exec",
+        query=[("command", "ls"), ("stdout", "true")],
+    )
     assert resp.status == 404
 
 
@@ -127,17 +189,19 @@ def test_logs_with_parameters(cluster, core, namespace):
     running_pod(core, namespace, body)
     with pytest.raises(client.ApiException) as err:
         core.read_namespaced_pod_log("logger", namespace)
-    assert err.value.status == 400 and "a container name must be specified" in json.loads(
-        err.value.body)["message"]
+    assert (
+        err.value.status == 400
+        and "a container name must be specified" in json.loads(err.value.body)["message"]
+    )
     full = core.read_namespaced_pod_log("logger", namespace, container="main")
     assert len(full.splitlines()) >= 3
     tail = core.read_namespaced_pod_log("logger", namespace, container="main", tail_lines=1)
     assert tail.splitlines() == full.splitlines()[-1:]
-    stamped = core.read_namespaced_pod_log("logger", namespace, container="main",
-                                           timestamps=True, tail_lines=1)
+    stamped = core.read_namespaced_pod_log(
+        "logger", namespace, container="main", timestamps=True, tail_lines=1
+    )
     assert stamped.split(" ", 1)[0].endswith("Z") and stamped.split(" ", 1)[1] == tail
-    assert core.read_namespaced_pod_log("logger", namespace, container="main",
-                                        since_seconds=3600)
+    assert core.read_namespaced_pod_log("logger", namespace, container="main", since_seconds=3600)
     with pytest.raises(client.ApiException) as err:
         core.read_namespaced_pod_log("logger", namespace, container="main", previous=True)
     assert err.value.status == 400
@@ -146,8 +210,13 @@ def test_logs_with_parameters(cluster, core, namespace):
 @pytest.mark.simulator_only
 def test_logs_follow_streams_new_lines(cluster, api, core, namespace):
     running_pod(core, namespace, pod("follow"))
-    resp = raw(api, "GET", f"/api/v1/namespaces/{namespace}/pods/follow/log", stream=True,
-               query=[("follow", "true"), ("tailLines", "0")])
+    resp = raw(
+        api,
+        "GET",
+        f"/api/v1/namespaces/{namespace}/pods/follow/log",
+        stream=True,
+        query=[("follow", "true"), ("tailLines", "0")],
+    )
     cluster.sim.append_log(namespace, "follow", "main", "first live line")
     started = time.monotonic()
     line = resp.readline()
@@ -164,9 +233,15 @@ def test_attach_streams_container_output(cluster, core, namespace):
         server = kube["clusters"][0]["cluster"]["server"].replace("https", "wss")
         ctx = ssl.create_default_context(cafile=cluster.sim.ca_file)
         url = f"{server}/api/v1/namespaces/{namespace}/pods/att/attach?stdout=true"
-        async with aiohttp.ClientSession() as session, session.ws_connect(
-                url, protocols=("v5.channel.k8s.io",), ssl=ctx, headers={
-                    "Authorization": f"Bearer {kube['users'][0]['user']['token']}"}) as ws:
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(
+                url,
+                protocols=("v5.channel.k8s.io",),
+                ssl=ctx,
+                headers={"Authorization": f"Bearer {kube['users'][0]['user']['token']}"},
+            ) as ws,
+        ):
             await asyncio.sleep(0.1)
             cluster.sim.append_log(namespace, "att", "main", "attached!")
             msg = await asyncio.wait_for(ws.receive(), 5)

@@ -71,8 +71,9 @@ def test_drop_watch_mid_stream(cluster, core, namespace):
     core.create_namespaced_config_map(namespace, {"metadata": {"name": "b"}})
     seen = []
     with pytest.raises(urllib3.exceptions.ProtocolError):
-        for event in watch.Watch().stream(core.list_namespaced_config_map, namespace,
-                                          timeout_seconds=5):
+        for event in watch.Watch().stream(
+            core.list_namespaced_config_map, namespace, timeout_seconds=5
+        ):
             seen.append(event["object"].metadata.name)
     assert len(seen) == 1
 
@@ -80,9 +81,17 @@ def test_drop_watch_mid_stream(cluster, core, namespace):
 def test_drop_exec_mid_stream(cluster, core, namespace):
     running_pod(core, namespace, pod("ex"))
     cluster.sim.faults.drop_exec(after_frames=1)
-    resp = stream(core.connect_get_namespaced_pod_exec, "ex", namespace,
-                  command=["sh", "-c", "echo one; echo two"], stderr=True, stdin=False,
-                  stdout=True, tty=False, _preload_content=False)
+    resp = stream(
+        core.connect_get_namespaced_pod_exec,
+        "ex",
+        namespace,
+        command=["sh", "-c", "echo one; echo two"],
+        stderr=True,
+        stdin=False,
+        stdout=True,
+        tty=False,
+        _preload_content=False,
+    )
     with pytest.raises(WebSocketConnectionClosedException):
         resp.run_forever(timeout=5)
     assert resp.read_stdout() == "one\n"
@@ -93,8 +102,9 @@ def test_clusters_are_isolated_with_their_own_tokens(kubesim, tmp_path, cluster,
     try:
         core.create_namespace({"metadata": {"name": "only-here"}})
         with make_api(other.kubeconfig) as api:
-            assert "only-here" not in {n.metadata.name for n in
-                                       client.CoreV1Api(api).list_namespace().items}
+            assert "only-here" not in {
+                n.metadata.name for n in client.CoreV1Api(api).list_namespace().items
+            }
         mixed = other.kubeconfig.read_text().replace(other.handle.token, cluster.handle.token)
         wrong = tmp_path / "mixed"
         wrong.write_text(mixed)
@@ -116,8 +126,12 @@ def test_seeded_cluster_has_mixed_nodes_gpus_workloads_and_quotas(cluster, api, 
     assert {"web", "data", "ml"} <= {n.metadata.name for n in core.list_namespace().items}
     assert core.list_namespaced_resource_quota("web").items
     apps_api = client.AppsV1Api(api)
-    wait_for(lambda: (apps_api.read_namespaced_deployment("trainer", "ml").status
-                      .ready_replicas or 0) == 1, "GPU workload scheduled")
+    wait_for(
+        lambda: (
+            (apps_api.read_namespaced_deployment("trainer", "ml").status.ready_replicas or 0) == 1
+        ),
+        "GPU workload scheduled",
+    )
     trainer = core.list_namespaced_pod("ml", label_selector="app=trainer").items[0]
     assert trainer.spec.node_name == gpu[0].metadata.name
 
@@ -134,50 +148,113 @@ def test_metrics_api_serves_nodes_and_pods(api, core, namespace):
 
 
 CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
     "metadata": {"name": "widgets.example.com"},
-    "spec": {"group": "example.com", "scope": "Namespaced",
-             "names": {"plural": "widgets", "singular": "widget", "kind": "Widget",
-                       "shortNames": ["wd"]},
-             "versions": [{"name": "v1", "served": True, "storage": True,
-                           "subresources": {"status": {}, "scale": {
-                               "specReplicasPath": ".spec.size",
-                               "statusReplicasPath": ".status.size"}},
-                           "additionalPrinterColumns": [
-                               {"name": "Size", "type": "integer", "jsonPath": ".spec.size"}],
-                           "schema": {"openAPIV3Schema": {"type": "object", "properties": {
-                               "spec": {"type": "object", "properties": {
-                                   "size": {"type": "integer"}, "color": {"type": "string"}}},
-                               "status": {"type": "object", "properties": {
-                                   "size": {"type": "integer"}}}}}}}]}}
+    "spec": {
+        "group": "example.com",
+        "scope": "Namespaced",
+        "names": {
+            "plural": "widgets",
+            "singular": "widget",
+            "kind": "Widget",
+            "shortNames": ["wd"],
+        },
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "subresources": {
+                    "status": {},
+                    "scale": {
+                        "specReplicasPath": ".spec.size",
+                        "statusReplicasPath": ".status.size",
+                    },
+                },
+                "additionalPrinterColumns": [
+                    {"name": "Size", "type": "integer", "jsonPath": ".spec.size"}
+                ],
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "properties": {
+                            "spec": {
+                                "type": "object",
+                                "properties": {
+                                    "size": {"type": "integer"},
+                                    "color": {"type": "string"},
+                                },
+                            },
+                            "status": {
+                                "type": "object",
+                                "properties": {"size": {"type": "integer"}},
+                            },
+                        },
+                    }
+                },
+            }
+        ],
+    },
+}
 
 
 def test_crd_and_custom_resources(api, kubectl, namespace):
     ext = client.ApiextensionsV1Api(api)
     ext.create_custom_resource_definition(CRD)
-    wait_for(lambda: any(c.type == "Established" and c.status == "True" for c in
-                         ext.read_custom_resource_definition(
-                             "widgets.example.com").status.conditions or []), "Established")
+    wait_for(
+        lambda: any(
+            c.type == "Established" and c.status == "True"
+            for c in ext.read_custom_resource_definition("widgets.example.com").status.conditions
+            or []
+        ),
+        "Established",
+    )
     custom = client.CustomObjectsApi(api)
     created = custom.create_namespaced_custom_object(
-        "example.com", "v1", namespace, "widgets",
-        {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w1"},
-         "spec": {"size": 2, "color": "red", "junk": True}})
+        "example.com",
+        "v1",
+        namespace,
+        "widgets",
+        {
+            "apiVersion": "example.com/v1",
+            "kind": "Widget",
+            "metadata": {"name": "w1"},
+            "spec": {"size": 2, "color": "red", "junk": True},
+        },
+    )
     assert created["metadata"]["uid"] and "junk" not in created["spec"]
     with pytest.raises(client.ApiException) as err:
         custom.create_namespaced_custom_object(
-            "example.com", "v1", namespace, "widgets",
-            {"apiVersion": "example.com/v1", "kind": "Widget", "metadata": {"name": "w2"},
-             "spec": {"size": "big"}})
+            "example.com",
+            "v1",
+            namespace,
+            "widgets",
+            {
+                "apiVersion": "example.com/v1",
+                "kind": "Widget",
+                "metadata": {"name": "w2"},
+                "spec": {"size": "big"},
+            },
+        )
     assert err.value.status == 422
-    resp = raw(api, "PATCH", f"/apis/example.com/v1/namespaces/{namespace}/widgets/w1",
-               headers={"Content-Type": "application/strategic-merge-patch+json"},
-               body={"spec": {"size": 3}})
+    resp = raw(
+        api,
+        "PATCH",
+        f"/apis/example.com/v1/namespaces/{namespace}/widgets/w1",
+        headers={"Content-Type": "application/strategic-merge-patch+json"},
+        body={"spec": {"size": 3}},
+    )
     assert resp.status == 415
-    custom.patch_namespaced_custom_object_scale("example.com", "v1", namespace, "widgets",
-                                                "w1", {"spec": {"replicas": 5}})
-    assert custom.get_namespaced_custom_object("example.com", "v1", namespace, "widgets",
-                                               "w1")["spec"]["size"] == 5
+    custom.patch_namespaced_custom_object_scale(
+        "example.com", "v1", namespace, "widgets", "w1", {"spec": {"replicas": 5}}
+    )
+    assert (
+        custom.get_namespaced_custom_object("example.com", "v1", namespace, "widgets", "w1")[
+            "spec"
+        ]["size"]
+        == 5
+    )
     table = kubectl("get", "widgets", "-n", namespace).stdout.splitlines()
     assert table[0].split() == ["NAME", "SIZE"] and table[1].split() == ["w1", "5"]
     assert "w1" in kubectl("get", "wd", "-n", namespace).stdout
@@ -191,8 +268,9 @@ def test_watch_event_delivery_in_other_thread_is_fast(core, namespace):
     got = threading.Event()
 
     def run():
-        for _ in watch.Watch().stream(core.list_namespaced_config_map, namespace,
-                                      resource_version=rv, timeout_seconds=5):
+        for _ in watch.Watch().stream(
+            core.list_namespaced_config_map, namespace, resource_version=rv, timeout_seconds=5
+        ):
             got.set()
             return
 

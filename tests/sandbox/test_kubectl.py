@@ -25,22 +25,27 @@ def test_get_prints_server_side_tables(kubectl, core, namespace):
 
 def test_apply_diff_scale_and_rollout_undo(kubectl, apps_api, namespace):
     manifest = deployment("web", replicas=2, image="nginx:1.27")
-    assert "created" in kubectl("apply", "-n", namespace, "-f", "-",
-                                stdin=to_yaml(manifest)).stdout
+    assert "created" in kubectl("apply", "-n", namespace, "-f", "-", stdin=to_yaml(manifest)).stdout
     kubectl("rollout", "status", "-n", namespace, "deployment/web", "--timeout=20s")
-    assert "unchanged" in kubectl("apply", "-n", namespace, "-f", "-",
-                                  stdin=to_yaml(manifest)).stdout
+    assert (
+        "unchanged" in kubectl("apply", "-n", namespace, "-f", "-", stdin=to_yaml(manifest)).stdout
+    )
     changed = deployment("web", replicas=2, image="nginx:1.28")
     diff = kubectl("diff", "-n", namespace, "-f", "-", stdin=to_yaml(changed), check=False)
     assert diff.returncode == 1
-    assert "-        image: nginx:1.27" in diff.stdout or "-      - image: nginx:1.27" in \
-        diff.stdout
+    assert (
+        "-        image: nginx:1.27" in diff.stdout or "-      - image: nginx:1.27" in diff.stdout
+    )
     assert "+      - image: nginx:1.28" in diff.stdout or "image: nginx:1.28" in diff.stdout
     kubectl("apply", "-n", namespace, "-f", "-", stdin=to_yaml(changed))
     kubectl("rollout", "status", "-n", namespace, "deployment/web", "--timeout=20s")
     kubectl("scale", "-n", namespace, "deployment/web", "--replicas=3")
-    wait_for(lambda: (apps_api.read_namespaced_deployment("web", namespace).status
-                      .ready_replicas or 0) == 3, "3 ready replicas")
+    wait_for(
+        lambda: (
+            (apps_api.read_namespaced_deployment("web", namespace).status.ready_replicas or 0) == 3
+        ),
+        "3 ready replicas",
+    )
     history = kubectl("rollout", "history", "-n", namespace, "deployment/web").stdout
     assert "1 " in history and "2 " in history
     kubectl("rollout", "undo", "-n", namespace, "deployment/web")
@@ -54,22 +59,26 @@ def test_apply_diff_scale_and_rollout_undo(kubectl, apps_api, namespace):
 
 
 def test_server_side_apply_with_kubectl(kubectl, namespace):
-    manifest = to_yaml({"apiVersion": "v1", "kind": "ConfigMap",
-                        "metadata": {"name": "ssa"}, "data": {"a": "1"}})
+    manifest = to_yaml(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ssa"}, "data": {"a": "1"}}
+    )
     kubectl("apply", "--server-side", "-n", namespace, "-f", "-", stdin=manifest)
     kubectl("patch", "-n", namespace, "configmap", "ssa", "-p", '{"data":{"a":"2"}}')
-    conflict = kubectl("apply", "--server-side", "-n", namespace, "-f", "-", stdin=manifest,
-                       check=False)
+    conflict = kubectl(
+        "apply", "--server-side", "-n", namespace, "-f", "-", stdin=manifest, check=False
+    )
     assert conflict.returncode != 0 and "conflict" in conflict.stderr.lower()
-    kubectl("apply", "--server-side", "--force-conflicts", "-n", namespace, "-f", "-",
-            stdin=manifest)
+    kubectl(
+        "apply", "--server-side", "--force-conflicts", "-n", namespace, "-f", "-", stdin=manifest
+    )
     data = json.loads(kubectl("get", "cm", "ssa", "-n", namespace, "-o", "json").stdout)["data"]
     assert data == {"a": "1"}
 
 
 def test_apply_validation_rejects_unknown_fields(kubectl, namespace):
-    bad = to_yaml({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "bad"},
-                   "dataa": {"a": "1"}})
+    bad = to_yaml(
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "bad"}, "dataa": {"a": "1"}}
+    )
     proc = kubectl("apply", "-n", namespace, "-f", "-", stdin=bad, check=False)
     assert proc.returncode != 0 and 'unknown field "dataa"' in proc.stderr
 
@@ -77,9 +86,14 @@ def test_apply_validation_rejects_unknown_fields(kubectl, namespace):
 def test_exec_interactive_through_a_pty(cluster, kubectl, core, namespace):
     running_pod(core, namespace, pod("tty"))
     master, slave = os.openpty()
-    proc = subprocess.Popen([KUBECTL, "exec", "-it", "-n", namespace, "tty", "--", "sh"],
-                            stdin=slave, stdout=slave, stderr=slave, env=kubectl.env,
-                            close_fds=True)
+    proc = subprocess.Popen(
+        [KUBECTL, "exec", "-it", "-n", namespace, "tty", "--", "sh"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=kubectl.env,
+        close_fds=True,
+    )
     os.close(slave)
     output = b""
 
@@ -107,8 +121,12 @@ def test_exec_interactive_through_a_pty(cluster, kubectl, core, namespace):
 @pytest.mark.simulator_only
 def test_logs_follow(cluster, kubectl, core, namespace):
     running_pod(core, namespace, pod("lf"))
-    proc = subprocess.Popen([KUBECTL, "logs", "-f", "-n", namespace, "lf"], env=kubectl.env,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [KUBECTL, "logs", "-f", "-n", namespace, "lf"],
+        env=kubectl.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         first = proc.stdout.readline()
         assert first
@@ -136,16 +154,27 @@ def test_top_nodes_and_pods(kubectl, core, namespace):
 
 def test_cordon_and_drain(kubectl, core, apps_api, namespace):
     apps_api.create_namespaced_deployment(namespace, deployment("d", replicas=3))
-    wait_for(lambda: (apps_api.read_namespaced_deployment("d", namespace).status
-                      .ready_replicas or 0) == 3, "ready deployment")
+    wait_for(
+        lambda: (
+            (apps_api.read_namespaced_deployment("d", namespace).status.ready_replicas or 0) == 3
+        ),
+        "ready deployment",
+    )
     node = core.list_namespaced_pod(namespace).items[0].spec.node_name
     kubectl("cordon", node)
     assert core.read_node(node).spec.unschedulable is True
     assert "SchedulingDisabled" in kubectl("get", "node", node).stdout
-    kubectl("drain", node, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=30s",
-            timeout=60)
-    wait_for(lambda: all(p.spec.node_name != node for p in core.list_namespaced_pod(
-        namespace).items) and (apps_api.read_namespaced_deployment("d", namespace).status
-                               .ready_replicas or 0) == 3, "pods moved off the node", 20)
+    kubectl(
+        "drain", node, "--ignore-daemonsets", "--delete-emptydir-data", "--timeout=30s", timeout=60
+    )
+    wait_for(
+        lambda: (
+            all(p.spec.node_name != node for p in core.list_namespaced_pod(namespace).items)
+            and (apps_api.read_namespaced_deployment("d", namespace).status.ready_replicas or 0)
+            == 3
+        ),
+        "pods moved off the node",
+        20,
+    )
     kubectl("uncordon", node)
     assert not core.read_node(node).spec.unschedulable

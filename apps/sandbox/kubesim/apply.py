@@ -28,8 +28,10 @@ def _schema(rt: ResourceType) -> dict[str, Any] | None:
 
 
 def _sets(obj: dict[str, Any]) -> list[tuple[dict[str, Any], set[fieldset.Path]]]:
-    return [(m, fieldset.from_v1(m.get("fieldsV1") or {}))
-            for m in obj["metadata"].get("managedFields") or []]
+    return [
+        (m, fieldset.from_v1(m.get("fieldsV1") or {}))
+        for m in obj["metadata"].get("managedFields") or []
+    ]
 
 
 def _store(obj: dict[str, Any], entries: list[tuple[dict[str, Any], set[fieldset.Path]]]) -> None:
@@ -46,8 +48,13 @@ def _store(obj: dict[str, Any], entries: list[tuple[dict[str, Any], set[fieldset
         obj["metadata"].pop("managedFields", None)
 
 
-def record_update(rt: ResourceType, new: dict[str, Any], old: dict[str, Any] | None,
-                  manager: str, subresource: str | None = None) -> None:
+def record_update(
+    rt: ResourceType,
+    new: dict[str, Any],
+    old: dict[str, Any] | None,
+    manager: str,
+    subresource: str | None = None,
+) -> None:
     """Give ``manager`` (operation Update) the fields this write set or changed."""
     schema = _schema(rt)
     new_paths = _scoped(fieldset.paths(new, schema), subresource)
@@ -56,19 +63,28 @@ def record_update(rt: ResourceType, new: dict[str, Any], old: dict[str, Any] | N
         entries: list[tuple[dict[str, Any], set[fieldset.Path]]] = []
     else:
         old_paths = _scoped(fieldset.paths(old, schema), subresource)
-        changed = {p for p in new_paths
-                   if p not in old_paths or fieldset.lookup(new, p) != fieldset.lookup(old, p)}
+        changed = {
+            p
+            for p in new_paths
+            if p not in old_paths or fieldset.lookup(new, p) != fieldset.lookup(old, p)
+        }
         gone = old_paths - new_paths
         entries = [(m, s - changed - gone) for m, s in _sets(new)]
     if not changed and old is not None:
         _store(new, entries)
         return
     key = (manager, "Update", subresource)
-    mine = next((s for m, s in entries
-                 if (m["manager"], m["operation"], m.get("subresource")) == key), None)
+    mine = next(
+        (s for m, s in entries if (m["manager"], m["operation"], m.get("subresource")) == key), None
+    )
     if mine is None:
-        meta = {"manager": manager, "operation": "Update", "apiVersion": rt.group_version,
-                "time": now_iso(), "fieldsType": "FieldsV1"}
+        meta = {
+            "manager": manager,
+            "operation": "Update",
+            "apiVersion": rt.group_version,
+            "time": now_iso(),
+            "fieldsType": "FieldsV1",
+        }
         if subresource:
             meta["subresource"] = subresource
         entries.append((meta, set(changed)))
@@ -86,8 +102,13 @@ def _scoped(paths: set[fieldset.Path], subresource: str | None) -> set[fieldset.
     return {p for p in paths if p[:1] != ("f:status",)}
 
 
-def apply(rt: ResourceType, live: dict[str, Any] | None, applied: dict[str, Any],
-          manager: str, force: bool) -> dict[str, Any]:
+def apply(
+    rt: ResourceType,
+    live: dict[str, Any] | None,
+    applied: dict[str, Any],
+    manager: str,
+    force: bool,
+) -> dict[str, Any]:
     """The object after ``manager`` applies ``applied`` to ``live`` (None: create)."""
     schema = _schema(rt)
     applied_paths = {p for p in fieldset.paths(applied, schema) if p[:1] != ("f:status",)}
@@ -109,8 +130,11 @@ def apply(rt: ResourceType, live: dict[str, Any] | None, applied: dict[str, Any]
     if conflicts and not force:
         raise _conflict(rt, conflicts, entries)
     # Fields this manager applied before and dropped now, and nobody else owns, go away.
-    others = set().union(*(s for m, s in entries if (m["manager"], m["operation"]) != key)) \
-        if entries else set()
+    others = (
+        set().union(*(s for m, s in entries if (m["manager"], m["operation"]) != key))
+        if entries
+        else set()
+    )
     for path in sorted(mine - applied_paths - others, key=len, reverse=True):
         fieldset.remove(result, path)
         fieldset.prune_empty(result, path)
@@ -131,8 +155,18 @@ def apply(rt: ResourceType, live: dict[str, Any] | None, applied: dict[str, Any]
     else:
         result = merge_patch(result, body)
     entries = [(m, s) for m, s in entries if (m["manager"], m["operation"]) != key]
-    entries.append(({"manager": manager, "operation": "Apply", "apiVersion": rt.group_version,
-                     "time": now_iso(), "fieldsType": "FieldsV1"}, applied_paths))
+    entries.append(
+        (
+            {
+                "manager": manager,
+                "operation": "Apply",
+                "apiVersion": rt.group_version,
+                "time": now_iso(),
+                "fieldsType": "FieldsV1",
+            },
+            applied_paths,
+        )
+    )
     _store(result, entries)
     return result
 
@@ -145,16 +179,26 @@ def _render(path: fieldset.Path) -> str:
     return out
 
 
-def _conflict(rt: ResourceType, conflicts: list[tuple[str, str]],
-              entries: list[tuple[dict[str, Any], set[fieldset.Path]]]) -> ApiError:
+def _conflict(
+    rt: ResourceType,
+    conflicts: list[tuple[str, str]],
+    entries: list[tuple[dict[str, Any], set[fieldset.Path]]],
+) -> ApiError:
     versions = {m["manager"]: m.get("apiVersion", rt.group_version) for m, _ in entries}
-    causes = [{"reason": "FieldManagerConflict",
-               "message": f'conflict with "{mgr}" using {versions.get(mgr)}',
-               "field": _render(path)} for mgr, path in conflicts]
+    causes = [
+        {
+            "reason": "FieldManagerConflict",
+            "message": f'conflict with "{mgr}" using {versions.get(mgr)}',
+            "field": _render(path),
+        }
+        for mgr, path in conflicts
+    ]
     if len(conflicts) == 1:
         mgr, path = conflicts[0]
-        message = (f'Apply failed with 1 conflict: conflict with "{mgr}" using '
-                   f"{versions.get(mgr)}: {_render(path)}")
+        message = (
+            f'Apply failed with 1 conflict: conflict with "{mgr}" using '
+            f"{versions.get(mgr)}: {_render(path)}"
+        )
     else:
         lines = "\n".join(f"- {c['message']}: {c['field']}" for c in causes)
         message = f"Apply failed with {len(conflicts)} conflicts: {lines}"
@@ -164,4 +208,3 @@ def _conflict(rt: ResourceType, conflicts: list[tuple[str, str]],
 def schema_for(rt: ResourceType) -> dict[str, Any] | None:
     """The schema node used for strategic merge of ``rt`` (None for custom resources)."""
     return _schema(rt)
-

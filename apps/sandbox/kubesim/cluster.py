@@ -55,8 +55,14 @@ class User:
 class Cluster(Operations):
     """State and behaviour of one simulated Kubernetes cluster."""
 
-    def __init__(self, name: str, token: str, loop: asyncio.AbstractEventLoop,
-                 history_size: int = 10000, rng_seed: int | None = None):
+    def __init__(
+        self,
+        name: str,
+        token: str,
+        loop: asyncio.AbstractEventLoop,
+        history_size: int = 10000,
+        rng_seed: int | None = None,
+    ):
         self.name = name
         self.loop = loop
         self.registry = Registry()
@@ -79,8 +85,12 @@ class Cluster(Operations):
         self._openapi_cache: dict[tuple[int, str], tuple[dict[str, Any], str]] = {}
         self.store.listeners.append(self._on_change)
         for ns in SYSTEM_NAMESPACES:
-            self.create(self.rt("", "namespaces"), None, {"metadata": {"name": ns}},
-                        manager="kube-apiserver")
+            self.create(
+                self.rt("", "namespaces"),
+                None,
+                {"metadata": {"name": ns}},
+                manager="kube-apiserver",
+            )
 
     # ------------------------------------------------------------ lookups
 
@@ -96,14 +106,16 @@ class Cluster(Operations):
             raise not_found(rt.group, rt.plural, name)
         return entry
 
-    def find(self, group: str, plural: str, namespace: str | None, name: str
-             ) -> dict[str, Any] | None:
+    def find(
+        self, group: str, plural: str, namespace: str | None, name: str
+    ) -> dict[str, Any] | None:
         """The stored object (read-only) or None."""
         entry = self.store.get(self.rt(group, plural), namespace or "", name)
         return entry.obj if entry else None
 
-    def objects(self, group: str, plural: str, namespace: str | None = None
-                ) -> list[dict[str, Any]]:
+    def objects(
+        self, group: str, plural: str, namespace: str | None = None
+    ) -> list[dict[str, Any]]:
         """Stored objects (read-only), in key order."""
         return [e.obj for e in self.store.kind(self.rt(group, plural)).iter_sorted(namespace)]
 
@@ -120,23 +132,41 @@ class Cluster(Operations):
 
     # ------------------------------------------------------------ auth
 
-    def add_user(self, name: str, token: str, verbs: list[str] | None = None,
-                 namespaces: list[str] | None = None, groups: list[str] | None = None) -> None:
+    def add_user(
+        self,
+        name: str,
+        token: str,
+        verbs: list[str] | None = None,
+        namespaces: list[str] | None = None,
+        groups: list[str] | None = None,
+    ) -> None:
         self.users[token] = User(
-            name, groups or ["system:authenticated"],
+            name,
+            groups or ["system:authenticated"],
             frozenset(verbs) if verbs is not None else None,
             frozenset(namespaces) if namespaces is not None else None,
         )
 
-    def authorize(self, user: User, verb: str, rt: ResourceType, namespace: str | None,
-                  name: str, subresource: str | None = None) -> None:
+    def authorize(
+        self,
+        user: User,
+        verb: str,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str,
+        subresource: str | None = None,
+    ) -> None:
         if user.allows(verb, namespace if rt.namespaced else None):
             return
         resource = f"{rt.plural}/{subresource}" if subresource else rt.plural
         scope = f'in the namespace "{namespace}"' if namespace else "at the cluster scope"
-        raise forbidden(rt.group, resource, name,
-                        f'User "{user.name}" cannot {verb} resource "{resource}" in API group '
-                        f'"{rt.group}" {scope}')
+        raise forbidden(
+            rt.group,
+            resource,
+            name,
+            f'User "{user.name}" cannot {verb} resource "{resource}" in API group '
+            f'"{rt.group}" {scope}',
+        )
 
     # ------------------------------------------------------------ allocators & helpers
 
@@ -156,9 +186,15 @@ class Cluster(Operations):
 
     # ------------------------------------------------------------ reading
 
-    def list_entries(self, rt: ResourceType, namespace: str | None, labels: LabelSelector,
-                     fields: FieldSelector, limit: int = 0, cont: str | None = None
-                     ) -> tuple[list[Entry], str, int | None]:
+    def list_entries(
+        self,
+        rt: ResourceType,
+        namespace: str | None,
+        labels: LabelSelector,
+        fields: FieldSelector,
+        limit: int = 0,
+        cont: str | None = None,
+    ) -> tuple[list[Entry], str, int | None]:
         """Entries matching the selectors, one page; returns (entries, continue, remaining)."""
         ks = self.store.kind(rt)
         start = None
@@ -175,8 +211,9 @@ class Cluster(Operations):
         next_token = ""
         remaining = None
         for entry in source:
-            if filtering and not (labels.matches(entry.meta.get("labels"))
-                                  and fields.matches(entry.obj)):
+            if filtering and not (
+                labels.matches(entry.meta.get("labels")) and fields.matches(entry.obj)
+            ):
                 continue
             if limit and len(out) >= limit:
                 last = out[-1].meta
@@ -199,8 +236,9 @@ class Cluster(Operations):
         return count
 
     def _encode_continue(self, namespace: str, name: str) -> str:
-        raw = json.dumps({"v": "meta.k8s.io/v1", "rv": self.store.rv,
-                          "start": f"{namespace}/{name}\x00"})
+        raw = json.dumps(
+            {"v": "meta.k8s.io/v1", "rv": self.store.rv, "start": f"{namespace}/{name}\x00"}
+        )
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
     def _decode_continue(self, token: str, ks: Any) -> tuple[str, str]:
@@ -212,18 +250,27 @@ class Cluster(Operations):
         except (ValueError, KeyError, TypeError, binascii.Error) as exc:
             raise ApiError(400, f"continue key is not valid: {exc}") from exc
         if rv < ks.compacted_rv:
-            raise gone("The provided continue parameter is too old to display a consistent list "
-                       "result. You can start a new list without the continue parameter, or use "
-                       "the continue token in this response to retrieve the remainder of the "
-                       "results. Continuing with the provided token results in an inconsistent "
-                       "list - objects that were created, modified, or deleted between the time "
-                       "the first chunk was returned and now may show up in the list.")
+            raise gone(
+                "The provided continue parameter is too old to display a consistent list "
+                "result. You can start a new list without the continue parameter, or use "
+                "the continue token in this response to retrieve the remainder of the "
+                "results. Continuing with the provided token results in an inconsistent "
+                "list - objects that were created, modified, or deleted between the time "
+                "the first chunk was returned and now may show up in the list."
+            )
         return (namespace, name)
 
     # ------------------------------------------------------------ events
 
-    def record_event(self, obj: dict[str, Any], etype: str, reason: str, message: str,
-                     component: str = "kubesim", host: str | None = None) -> None:
+    def record_event(
+        self,
+        obj: dict[str, Any],
+        etype: str,
+        reason: str,
+        message: str,
+        component: str = "kubesim",
+        host: str | None = None,
+    ) -> None:
         """Emit (or bump the count of) a core/v1 Event about ``obj``, as components do."""
         meta = obj["metadata"]
         namespace = meta.get("namespace") or "default"
@@ -241,17 +288,32 @@ class Cluster(Operations):
                 return
         name = f"{meta['name']}.{self.rng.getrandbits(64):016x}"
         event = {
-            "apiVersion": "v1", "kind": "Event",
-            "metadata": {"name": name, "namespace": namespace, "uid": self.new_uid(),
-                         "creationTimestamp": stamp},
-            "involvedObject": {"kind": obj.get("kind"), "namespace": meta.get("namespace"),
-                               "name": meta["name"], "uid": meta.get("uid"),
-                               "apiVersion": obj.get("apiVersion"),
-                               "resourceVersion": meta.get("resourceVersion")},
-            "reason": reason, "message": message, "type": etype, "count": 1,
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "uid": self.new_uid(),
+                "creationTimestamp": stamp,
+            },
+            "involvedObject": {
+                "kind": obj.get("kind"),
+                "namespace": meta.get("namespace"),
+                "name": meta["name"],
+                "uid": meta.get("uid"),
+                "apiVersion": obj.get("apiVersion"),
+                "resourceVersion": meta.get("resourceVersion"),
+            },
+            "reason": reason,
+            "message": message,
+            "type": etype,
+            "count": 1,
             "source": {"component": component, **({"host": host} if host else {})},
-            "firstTimestamp": stamp, "lastTimestamp": stamp, "eventTime": None,
-            "reportingComponent": component, "reportingInstance": host or "",
+            "firstTimestamp": stamp,
+            "lastTimestamp": stamp,
+            "eventTime": None,
+            "reportingComponent": component,
+            "reportingInstance": host or "",
         }
         if not meta.get("namespace"):
             event["involvedObject"].pop("namespace")
@@ -294,16 +356,29 @@ class Cluster(Operations):
         stamp = now_iso()
         for cond in obj["status"]["conditions"]:
             if cond["type"] == "Ready":
-                cond.update({"status": "True" if ready else "Unknown",
-                             "reason": "KubeletReady" if ready else "NodeStatusUnknown",
-                             "message": "kubelet is posting ready status" if ready else
-                             "Kubelet stopped posting node status.",
-                             "lastTransitionTime": stamp})
-        taints = [t for t in obj["spec"].get("taints") or []
-                  if t.get("key") != "node.kubernetes.io/unreachable"]
+                cond.update(
+                    {
+                        "status": "True" if ready else "Unknown",
+                        "reason": "KubeletReady" if ready else "NodeStatusUnknown",
+                        "message": "kubelet is posting ready status"
+                        if ready
+                        else "Kubelet stopped posting node status.",
+                        "lastTransitionTime": stamp,
+                    }
+                )
+        taints = [
+            t
+            for t in obj["spec"].get("taints") or []
+            if t.get("key") != "node.kubernetes.io/unreachable"
+        ]
         if not ready:
-            taints.append({"key": "node.kubernetes.io/unreachable", "effect": "NoSchedule",
-                           "timeAdded": stamp})
+            taints.append(
+                {
+                    "key": "node.kubernetes.io/unreachable",
+                    "effect": "NoSchedule",
+                    "timeAdded": stamp,
+                }
+            )
         if taints:
             obj["spec"]["taints"] = taints
         else:

@@ -20,7 +20,7 @@ from collections import Counter
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from . import quantity, workloads
+from . import batch, kubelet, quantity, workloads
 from .clock import now_iso
 from .errors import ApiError
 from .selectors import from_label_selector_object
@@ -33,9 +33,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 _OWNER_KEYS = {"ReplicaSet": "rs", "StatefulSet": "sts", "DaemonSet": "ds", "Job": "job"}
-_SELF_KEYS = {("apps", "deployments"): "deploy", ("apps", "replicasets"): "rs",
-              ("apps", "statefulsets"): "sts", ("apps", "daemonsets"): "ds",
-              ("batch", "jobs"): "job", ("batch", "cronjobs"): "cronjob", ("", "services"): "svc"}
+_SELF_KEYS = {
+    ("apps", "deployments"): "deploy",
+    ("apps", "replicasets"): "rs",
+    ("apps", "statefulsets"): "sts",
+    ("apps", "daemonsets"): "ds",
+    ("batch", "jobs"): "job",
+    ("batch", "cronjobs"): "cronjob",
+    ("", "services"): "svc",
+}
 _ORDER = ["deploy", "rs", "sts", "ds", "job", "cronjob", "svc"]
 _RECONCILE_ERRORS = (ApiError, KeyError, ValueError, TypeError)
 
@@ -48,13 +54,16 @@ def controller_of(obj: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def pod_ready(pod: dict[str, Any]) -> bool:
-    return any(c.get("type") == "Ready" and c.get("status") == "True"
-               for c in (pod.get("status") or {}).get("conditions") or [])
+    return any(
+        c.get("type") == "Ready" and c.get("status") == "True"
+        for c in (pod.get("status") or {}).get("conditions") or []
+    )
 
 
 def pod_active(pod: dict[str, Any]) -> bool:
     return not pod["metadata"].get("deletionTimestamp") and (pod.get("status") or {}).get(
-        "phase") not in ("Succeeded", "Failed")
+        "phase"
+    ) not in ("Succeeded", "Failed")
 
 
 class Controller:
@@ -112,8 +121,11 @@ class Controller:
         if rt.key in (("apps", "replicasets"), ("", "pods")):
             owner = controller_of(obj)
             if owner is not None:
-                kind = "deploy" if owner.get("kind") == "Deployment" else _OWNER_KEYS.get(
-                    owner.get("kind", ""))
+                kind = (
+                    "deploy"
+                    if owner.get("kind") == "Deployment"
+                    else _OWNER_KEYS.get(owner.get("kind", ""))
+                )
                 if kind:
                     self.dirty.add((kind, ns, owner["name"]))
         if rt.key == ("", "pods"):
@@ -125,8 +137,7 @@ class Controller:
                 self.crashing.pop(key, None)
             else:
                 self._track_pod(obj)
-            if old is None or etype == "DELETED" or _endpoint_view(obj) != _endpoint_view(
-                    old.obj):
+            if old is None or etype == "DELETED" or _endpoint_view(obj) != _endpoint_view(old.obj):
                 for svc in self.cluster.objects("", "services", ns):
                     self.dirty.add(("svc", ns, svc["metadata"]["name"]))
         elif rt.key == ("", "nodes"):
@@ -146,12 +157,17 @@ class Controller:
             return
         if not spec.get("nodeName"):
             self.unscheduled.add(key)
-        elif status.get("phase") == "Pending" and key not in self.starting and not any(
-                "running" in (cs.get("state") or {}) for cs in status.get(
-                    "containerStatuses") or []):
+        elif (
+            status.get("phase") == "Pending"
+            and key not in self.starting
+            and not any(
+                "running" in (cs.get("state") or {}) for cs in status.get("containerStatuses") or []
+            )
+        ):
             if not status.get("containerStatuses") or all(
-                    (cs.get("state") or {}).get("waiting", {}).get("reason") == "ContainerCreating"
-                    for cs in status["containerStatuses"]):
+                (cs.get("state") or {}).get("waiting", {}).get("reason") == "ContainerCreating"
+                for cs in status["containerStatuses"]
+            ):
                 self.starting[key] = time.monotonic() + self.pod_startup
 
     # ------------------------------------------------------------ loop
@@ -159,8 +175,15 @@ class Controller:
     async def _run(self) -> None:
         while not self._stopping:
             now = time.monotonic()
-            due = [t for t in (*self.starting.values(), *self.finishing.values(),
-                               *self.crashing.values(), self._next_periodic)]
+            due = [
+                t
+                for t in (
+                    *self.starting.values(),
+                    *self.finishing.values(),
+                    *self.crashing.values(),
+                    self._next_periodic,
+                )
+            ]
             timeout = max(min(due) - now, 0.0) if due else self.tick
             try:
                 await asyncio.wait_for(self.wake.wait(), min(timeout, self.tick))
@@ -175,16 +198,23 @@ class Controller:
     def process(self) -> None:
         """One reconcile round (also callable directly, e.g. from tests of helpers)."""
         dirty, self.dirty = self.dirty, set()
-        for kind, ns, name in sorted(dirty, key=lambda k: (_ORDER.index(k[0])
-                                                           if k[0] in _ORDER else 99, k)):
+        for kind, ns, name in sorted(
+            dirty, key=lambda k: (_ORDER.index(k[0]) if k[0] in _ORDER else 99, k)
+        ):
             try:
                 if kind == "node":
                     self._node_pods_ready(name)
                 else:
                     workloads.reconcile(self, kind, ns, name)
             except _RECONCILE_ERRORS as exc:
-                log.warning("kubesim %s: reconcile %s %s/%s failed: %s",
-                            self.cluster.name, kind, ns, name, exc)
+                log.warning(
+                    "kubesim %s: reconcile %s %s/%s failed: %s",
+                    self.cluster.name,
+                    kind,
+                    ns,
+                    name,
+                    exc,
+                )
         if self.unscheduled:
             self.schedule()
         now = time.monotonic()
@@ -219,8 +249,13 @@ class Controller:
             reasons: Counter[str] = Counter()
             fits = []
             for node in nodes:
-                why = _unfit(node, pod, want, used[node["metadata"]["name"]],
-                             counts[node["metadata"]["name"]])
+                why = _unfit(
+                    node,
+                    pod,
+                    want,
+                    used[node["metadata"]["name"]],
+                    counts[node["metadata"]["name"]],
+                )
                 if why:
                     reasons[why] += 1
                 else:
@@ -228,40 +263,66 @@ class Controller:
             if not fits:
                 n = len(nodes)
                 detail = ", ".join(f"{count} {why}" for why, count in sorted(reasons.items()))
-                message = (f"0/{n} nodes are available: {detail}. preemption: 0/{n} nodes are "
-                           f"available: {n} Preemption is not helpful for scheduling.")
+                message = (
+                    f"0/{n} nodes are available: {detail}. preemption: 0/{n} nodes are "
+                    f"available: {n} Preemption is not helpful for scheduling."
+                )
                 self._set_unschedulable(entry, message)
                 continue
-            best = min(fits, key=lambda nd: (_load(nd, used[nd["metadata"]["name"]]),
-                                             nd["metadata"]["name"]))
+            best = min(
+                fits,
+                key=lambda nd: (_load(nd, used[nd["metadata"]["name"]]), nd["metadata"]["name"]),
+            )
             node_name = best["metadata"]["name"]
             obj = entry.copy()
             obj["spec"]["nodeName"] = node_name
-            conds = [x for x in obj.setdefault("status", {}).get("conditions", [])
-                     if x.get("type") != "PodScheduled"]
-            conds.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
-                          "lastTransitionTime": now_iso()})
+            conds = [
+                x
+                for x in obj.setdefault("status", {}).get("conditions", [])
+                if x.get("type") != "PodScheduled"
+            ]
+            conds.append(
+                {
+                    "type": "PodScheduled",
+                    "status": "True",
+                    "lastProbeTime": None,
+                    "lastTransitionTime": now_iso(),
+                }
+            )
             obj["status"]["conditions"] = conds
             c.store.write(pod_rt, obj, entry)
             counts[node_name] += 1
             for res, amount in want.items():
                 used[node_name][res] += amount
-            c.record_event(obj, "Normal", "Scheduled",
-                           f"Successfully assigned {ns}/{name} to {node_name}",
-                           "default-scheduler")
+            c.record_event(
+                obj,
+                "Normal",
+                "Scheduled",
+                f"Successfully assigned {ns}/{name} to {node_name}",
+                "default-scheduler",
+            )
 
     def _set_unschedulable(self, entry: Entry, message: str) -> None:
         c = self.cluster
         status = entry.obj.get("status") or {}
-        current = next((x for x in status.get("conditions") or []
-                        if x.get("type") == "PodScheduled"), None)
+        current = next(
+            (x for x in status.get("conditions") or [] if x.get("type") == "PodScheduled"), None
+        )
         if current is not None and current.get("message") == message:
             return
         obj = entry.copy()
-        obj["status"]["conditions"] = [x for x in obj["status"].get("conditions", [])
-                                       if x.get("type") != "PodScheduled"] + [{
-            "type": "PodScheduled", "status": "False", "lastProbeTime": None,
-            "lastTransitionTime": now_iso(), "reason": "Unschedulable", "message": message}]
+        obj["status"]["conditions"] = [
+            x for x in obj["status"].get("conditions", []) if x.get("type") != "PodScheduled"
+        ] + [
+            {
+                "type": "PodScheduled",
+                "status": "False",
+                "lastProbeTime": None,
+                "lastTransitionTime": now_iso(),
+                "reason": "Unschedulable",
+                "message": message,
+            }
+        ]
         c.store.write(c.rt("", "pods"), obj, entry)
         c.record_event(obj, "Warning", "FailedScheduling", message, "default-scheduler")
 
@@ -271,15 +332,15 @@ class Controller:
         for key, due in sorted(self.starting.items()):
             if due <= now:
                 del self.starting[key]
-                workloads.start_pod(self, *key)
+                kubelet.start_pod(self, *key)
         for key, due in sorted(self.finishing.items()):
             if due <= now:
                 del self.finishing[key]
-                workloads.finish_pod(self, *key)
+                kubelet.finish_pod(self, *key)
         for key, due in sorted(self.crashing.items()):
             if due <= now:
                 del self.crashing[key]
-                workloads.crash_pod(self, *key)
+                kubelet.crash_pod(self, *key)
 
     def next_pod_ip(self, node_index: int) -> str:
         self._ip += 1
@@ -291,14 +352,16 @@ class Controller:
             if (pod.get("status") or {}).get("phase") == "Running":
                 for cs in pod["status"].get("containerStatuses") or []:
                     if "running" in (cs.get("state") or {}):
-                        c.logs.tick((pod["metadata"]["namespace"], pod["metadata"]["name"],
-                                     cs["name"]), cs.get("image", ""))
+                        c.logs.tick(
+                            (pod["metadata"]["namespace"], pod["metadata"]["name"], cs["name"]),
+                            cs.get("image", ""),
+                        )
         if now >= self._next_heartbeat:
             self._next_heartbeat = now + 30
             self._heartbeat()
         for cj in c.objects("batch", "cronjobs"):
             self.dirty.add(("cronjob", cj["metadata"]["namespace"], cj["metadata"]["name"]))
-        workloads.expire_jobs(self)
+        batch.expire_jobs(self)
         if self.dirty:
             self.wake.set()
 
@@ -337,13 +400,14 @@ class Controller:
 
 
 def _node_ready(node: dict[str, Any]) -> bool:
-    return any(x.get("type") == "Ready" and x.get("status") == "True"
-               for x in (node.get("status") or {}).get("conditions") or [])
+    return any(
+        x.get("type") == "Ready" and x.get("status") == "True"
+        for x in (node.get("status") or {}).get("conditions") or []
+    )
 
 
 def _endpoint_view(pod: dict[str, Any]) -> tuple[Any, ...]:
-    return (pod["metadata"].get("labels"), (pod.get("status") or {}).get("podIP"),
-            pod_ready(pod))
+    return (pod["metadata"].get("labels"), (pod.get("status") or {}).get("podIP"), pod_ready(pod))
 
 
 def _requests(pod: dict[str, Any]) -> dict[str, Decimal]:
@@ -364,8 +428,7 @@ def _tolerates(pod: dict[str, Any], taint: dict[str, Any]) -> bool:
         if tol.get("operator") == "Exists":
             if not tol.get("key") or tol["key"] == taint.get("key"):
                 return True
-        elif tol.get("key") == taint.get("key") and tol.get("value", "") == taint.get("value",
-                                                                                      ""):
+        elif tol.get("key") == taint.get("key") and tol.get("value", "") == taint.get("value", ""):
             return True
     return False
 
@@ -377,36 +440,53 @@ def node_matches(pod: dict[str, Any], node: dict[str, Any]) -> bool:
     for key, value in (spec.get("nodeSelector") or {}).items():
         if labels.get(key) != value:
             return False
-    required = (((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
-        "requiredDuringSchedulingIgnoredDuringExecution") or {})
+    required = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"
+    ) or {}
     terms = required.get("nodeSelectorTerms") or []
     if terms:
+
         def term_ok(term: dict[str, Any]) -> bool:
-            sel = from_label_selector_object({"matchExpressions": [
-                e for e in term.get("matchExpressions") or [] if e["operator"] in (
-                    "In", "NotIn", "Exists", "DoesNotExist")]})
-            fields_ok = all(node["metadata"]["name"] in (e.get("values") or [])
-                            for e in term.get("matchFields") or []
-                            if e.get("key") == "metadata.name" and e.get("operator") == "In")
+            sel = from_label_selector_object(
+                {
+                    "matchExpressions": [
+                        e
+                        for e in term.get("matchExpressions") or []
+                        if e["operator"] in ("In", "NotIn", "Exists", "DoesNotExist")
+                    ]
+                }
+            )
+            fields_ok = all(
+                node["metadata"]["name"] in (e.get("values") or [])
+                for e in term.get("matchFields") or []
+                if e.get("key") == "metadata.name" and e.get("operator") == "In"
+            )
             return sel.matches(labels) and fields_ok
+
         if not any(term_ok(t) for t in terms):
             return False
     return True
 
 
-def _unfit(node: dict[str, Any], pod: dict[str, Any], want: dict[str, Decimal],
-           used: Counter[str], count: int) -> str | None:
+def _unfit(
+    node: dict[str, Any],
+    pod: dict[str, Any],
+    want: dict[str, Decimal],
+    used: Counter[str],
+    count: int,
+) -> str | None:
     spec = node.get("spec") or {}
-    if spec.get("unschedulable") and not _tolerates(pod, {
-            "key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}):
+    if spec.get("unschedulable") and not _tolerates(
+        pod, {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
+    ):
         return "node(s) were unschedulable"
-    if not _node_ready(node) and not _tolerates(pod, {"key": "node.kubernetes.io/not-ready",
-                                                      "effect": "NoSchedule"}):
+    if not _node_ready(node) and not _tolerates(
+        pod, {"key": "node.kubernetes.io/not-ready", "effect": "NoSchedule"}
+    ):
         return "node(s) had untolerated taint {node.kubernetes.io/not-ready: }"
     for taint in spec.get("taints") or []:
         if taint.get("effect") in ("NoSchedule", "NoExecute") and not _tolerates(pod, taint):
-            return (f"node(s) had untolerated taint {{{taint.get('key')}: "
-                    f"{taint.get('value', '')}}}")
+            return f"node(s) had untolerated taint {{{taint.get('key')}: {taint.get('value', '')}}}"
     if not node_matches(pod, node):
         return "node(s) didn't match Pod's node affinity/selector"
     alloc = (node.get("status") or {}).get("allocatable") or {}
@@ -425,4 +505,3 @@ def _load(node: dict[str, Any], used: Counter[str]) -> Decimal:
     alloc = (node.get("status") or {}).get("allocatable") or {}
     cpu = quantity.parse(alloc.get("cpu", "1")) or Decimal(1)
     return used["cpu"] / cpu
-

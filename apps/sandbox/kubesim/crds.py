@@ -41,19 +41,43 @@ def validate(crd: dict[str, Any]) -> list[dict[str, str]]:
     if not names.get("kind"):
         causes.append(fe("spec.names.kind", "Required", ""))
     if spec.get("scope") not in ("Namespaced", "Cluster"):
-        causes.append(fe("spec.scope", "NotSupported", 'supported values: "Cluster", '
-                                                       '"Namespaced"', spec.get("scope")))
+        causes.append(
+            fe(
+                "spec.scope",
+                "NotSupported",
+                'supported values: "Cluster", "Namespaced"',
+                spec.get("scope"),
+            )
+        )
     versions = spec.get("versions") or []
     if not versions:
-        causes.append(fe("spec.versions", "Invalid", "must have exactly one version marked as "
-                                                     "storage version", []))
+        causes.append(
+            fe(
+                "spec.versions",
+                "Invalid",
+                "must have exactly one version marked as storage version",
+                [],
+            )
+        )
     elif sum(1 for v in versions if v.get("storage")) != 1:
-        causes.append(fe("spec.versions", "Invalid", "must have exactly one version marked as "
-                                                     "storage version", len(versions)))
+        causes.append(
+            fe(
+                "spec.versions",
+                "Invalid",
+                "must have exactly one version marked as storage version",
+                len(versions),
+            )
+        )
     expected = f"{names.get('plural')}.{spec.get('group')}"
     if crd["metadata"].get("name") != expected:
-        causes.append(fe("metadata.name", "Invalid",
-                         'must be spec.names.plural+"."+spec.group', crd["metadata"].get("name")))
+        causes.append(
+            fe(
+                "metadata.name",
+                "Invalid",
+                'must be spec.names.plural+"."+spec.group',
+                crd["metadata"].get("name"),
+            )
+        )
     return causes
 
 
@@ -68,18 +92,29 @@ def types_for(crd: dict[str, Any]) -> list[ResourceType]:
         subresources = tuple(k for k in ("status", "scale") if k in sub)
         scale = None
         if "scale" in sub:
-            scale = (_path(sub["scale"].get("specReplicasPath")) or ("spec", "replicas"),
-                     _path(sub["scale"].get("statusReplicasPath")) or ("status", "replicas"),
-                     _path(sub["scale"].get("labelSelectorPath")))
-        out.append(ResourceType(
-            spec["group"], version["name"], names["kind"], names["plural"],
-            spec.get("scope") == "Namespaced", tuple(names.get("shortNames") or ()),
-            tuple(names.get("categories") or ()), subresources=subresources,
-            schema=f"{spec['group']}.{version['name']}.{names['kind']}", custom=True,
-            crd_schema=schemas.crd_version_schema(crd, version),
-            printer_columns=tuple(version.get("additionalPrinterColumns") or ()),
-            status_subresource="status" in sub, scale=scale,
-        ))
+            scale = (
+                _path(sub["scale"].get("specReplicasPath")) or ("spec", "replicas"),
+                _path(sub["scale"].get("statusReplicasPath")) or ("status", "replicas"),
+                _path(sub["scale"].get("labelSelectorPath")),
+            )
+        out.append(
+            ResourceType(
+                spec["group"],
+                version["name"],
+                names["kind"],
+                names["plural"],
+                spec.get("scope") == "Namespaced",
+                tuple(names.get("shortNames") or ()),
+                tuple(names.get("categories") or ()),
+                subresources=subresources,
+                schema=f"{spec['group']}.{version['name']}.{names['kind']}",
+                custom=True,
+                crd_schema=schemas.crd_version_schema(crd, version),
+                printer_columns=tuple(version.get("additionalPrinterColumns") or ()),
+                status_subresource="status" in sub,
+                scale=scale,
+            )
+        )
     return out
 
 
@@ -96,22 +131,36 @@ def establish(cluster: Cluster, entry: Entry) -> None:
     names.setdefault("listKind", names["kind"] + "List")
     status = {
         "conditions": [
-            {"type": "NamesAccepted", "status": "True", "reason": "NoConflicts",
-             "message": "no conflicts found", "lastTransitionTime": stamp},
-            {"type": "Established", "status": "True", "reason": "InitialNamesAccepted",
-             "message": "the initial names have been accepted", "lastTransitionTime": stamp},
+            {
+                "type": "NamesAccepted",
+                "status": "True",
+                "reason": "NoConflicts",
+                "message": "no conflicts found",
+                "lastTransitionTime": stamp,
+            },
+            {
+                "type": "Established",
+                "status": "True",
+                "reason": "InitialNamesAccepted",
+                "message": "the initial names have been accepted",
+                "lastTransitionTime": stamp,
+            },
         ],
         "acceptedNames": names,
         "storedVersions": [v["name"] for v in spec.get("versions") or [] if v.get("storage")],
     }
     old = crd.get("status") or {}
-    if old.get("acceptedNames") == names and old.get("storedVersions") == status[
-            "storedVersions"] and old.get("conditions"):
+    if (
+        old.get("acceptedNames") == names
+        and old.get("storedVersions") == status["storedVersions"]
+        and old.get("conditions")
+    ):
         return
     obj = entry.copy()
     obj["status"] = status
-    cluster.store.write(cluster.registry.by_plural(
-        "apiextensions.k8s.io", "customresourcedefinitions"), obj, entry)
+    cluster.store.write(
+        cluster.registry.by_plural("apiextensions.k8s.io", "customresourcedefinitions"), obj, entry
+    )
 
 
 def remove(cluster: Cluster, gone: Entry) -> None:
@@ -131,6 +180,7 @@ def decode_schema(rt: ResourceType) -> dict[str, Any] | None:
     return rt.crd_schema
 
 
-def scale_paths(rt: ResourceType) -> tuple[tuple[str, ...], tuple[str, ...],
-                                           tuple[str, ...] | None]:
+def scale_paths(
+    rt: ResourceType,
+) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...] | None]:
     return rt.scale if rt.scale is not None else _BUILTIN_SCALE

@@ -9,10 +9,18 @@ import json
 from typing import Any
 
 DEFAULT_TOLERATIONS = [
-    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute",
-     "tolerationSeconds": 300},
-    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute",
-     "tolerationSeconds": 300},
+    {
+        "key": "node.kubernetes.io/not-ready",
+        "operator": "Exists",
+        "effect": "NoExecute",
+        "tolerationSeconds": 300,
+    },
+    {
+        "key": "node.kubernetes.io/unreachable",
+        "operator": "Exists",
+        "effect": "NoExecute",
+        "tolerationSeconds": 300,
+    },
 ]
 
 
@@ -71,7 +79,9 @@ def qos_class(spec: dict[str, Any]) -> str:
     if not any(requests) and not any(limits):
         return "BestEffort"
     guaranteed = all(
-        lim.get("cpu") and lim.get("memory") and req.get("cpu") == lim.get("cpu")
+        lim.get("cpu")
+        and lim.get("memory")
+        and req.get("cpu") == lim.get("cpu")
         and req.get("memory") == lim.get("memory")
         for req, lim in zip(requests, limits, strict=True)
     )
@@ -109,8 +119,10 @@ def apply_defaults(kind: str, obj: dict[str, Any], cluster: Any) -> None:
         strategy = spec.setdefault("updateStrategy", {"type": "RollingUpdate"})
         if strategy.get("type") == "RollingUpdate":
             strategy.setdefault("rollingUpdate", {"partition": 0})
-        spec.setdefault("persistentVolumeClaimRetentionPolicy",
-                        {"whenDeleted": "Retain", "whenScaled": "Retain"})
+        spec.setdefault(
+            "persistentVolumeClaimRetentionPolicy",
+            {"whenDeleted": "Retain", "whenScaled": "Retain"},
+        )
         _template(obj)
     elif kind == "DaemonSet":
         spec = obj.setdefault("spec", {})

@@ -35,9 +35,13 @@ VERSION_INFO = {
 
 
 def api_versions(server_address: str) -> dict[str, Any]:
-    return {"kind": "APIVersions", "versions": ["v1"],
-            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0",
-                                            "serverAddress": server_address}]}
+    return {
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [
+            {"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}
+        ],
+    }
 
 
 def _group(group: str, versions: list[str]) -> dict[str, Any]:
@@ -59,10 +63,14 @@ def api_group(cluster: Cluster, group: str) -> dict[str, Any] | None:
 
 def _resource(rt: ResourceType) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "name": rt.plural, "singularName": rt.singular, "namespaced": rt.namespaced,
-        "kind": rt.kind, "verbs": list(rt.verbs),
+        "name": rt.plural,
+        "singularName": rt.singular,
+        "namespaced": rt.namespaced,
+        "kind": rt.kind,
+        "verbs": list(rt.verbs),
         "storageVersionHash": base64.b64encode(
-            hashlib.sha256(f"{rt.group}/{rt.version}/{rt.kind}".encode()).digest()[:8]).decode(),
+            hashlib.sha256(f"{rt.group}/{rt.version}/{rt.kind}".encode()).digest()[:8]
+        ).decode(),
     }
     if rt.short_names:
         out["shortNames"] = list(rt.short_names)
@@ -72,17 +80,28 @@ def _resource(rt: ResourceType) -> dict[str, Any]:
 
 
 _SUB_VERBS = {
-    "status": ["get", "patch", "update"], "scale": ["get", "patch", "update"],
-    "log": ["get"], "exec": ["create", "get"], "attach": ["create", "get"],
-    "eviction": ["create"], "binding": ["create"], "proxy": ["create", "delete", "get", "patch",
-                                                             "update"],
-    "finalize": ["update"], "token": ["create"], "ephemeralcontainers": ["get", "patch", "update"],
+    "status": ["get", "patch", "update"],
+    "scale": ["get", "patch", "update"],
+    "log": ["get"],
+    "exec": ["create", "get"],
+    "attach": ["create", "get"],
+    "eviction": ["create"],
+    "binding": ["create"],
+    "proxy": ["create", "delete", "get", "patch", "update"],
+    "finalize": ["update"],
+    "token": ["create"],
+    "ephemeralcontainers": ["get", "patch", "update"],
 }
-_SUB_KIND = {"scale": ("Scale", "autoscaling", "v1"), "eviction": ("Eviction", "policy", "v1"),
-             "binding": ("Binding", "", ""), "token": ("TokenRequest", "authentication.k8s.io",
-                                                       "v1"),
-             "log": ("Pod", "", ""), "exec": ("PodExecOptions", "", ""),
-             "attach": ("PodAttachOptions", "", ""), "proxy": ("PodProxyOptions", "", "")}
+_SUB_KIND = {
+    "scale": ("Scale", "autoscaling", "v1"),
+    "eviction": ("Eviction", "policy", "v1"),
+    "binding": ("Binding", "", ""),
+    "token": ("TokenRequest", "authentication.k8s.io", "v1"),
+    "log": ("Pod", "", ""),
+    "exec": ("PodExecOptions", "", ""),
+    "attach": ("PodAttachOptions", "", ""),
+    "proxy": ("PodProxyOptions", "", ""),
+}
 
 
 def resource_list(cluster: Cluster, group: str, version: str) -> dict[str, Any] | None:
@@ -94,14 +113,22 @@ def resource_list(cluster: Cluster, group: str, version: str) -> dict[str, Any] 
         resources.append(_resource(rt))
         for sub in rt.subresources:
             kind, sgroup, sversion = _SUB_KIND.get(sub, (rt.kind, "", ""))
-            entry: dict[str, Any] = {"name": f"{rt.plural}/{sub}", "singularName": "",
-                                     "namespaced": rt.namespaced, "kind": kind,
-                                     "verbs": _SUB_VERBS.get(sub, ["get"])}
+            entry: dict[str, Any] = {
+                "name": f"{rt.plural}/{sub}",
+                "singularName": "",
+                "namespaced": rt.namespaced,
+                "kind": kind,
+                "verbs": _SUB_VERBS.get(sub, ["get"]),
+            }
             if sgroup:
                 entry["group"], entry["version"] = sgroup, sversion
             resources.append(entry)
-    return {"kind": "APIResourceList", "apiVersion": "v1",
-            "groupVersion": f"{group}/{version}" if group else version, "resources": resources}
+    return {
+        "kind": "APIResourceList",
+        "apiVersion": "v1",
+        "groupVersion": f"{group}/{version}" if group else version,
+        "resources": resources,
+    }
 
 
 def openapi_v3_index(cluster: Cluster, prefix: str) -> dict[str, Any]:

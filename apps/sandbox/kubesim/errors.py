@@ -115,8 +115,9 @@ def invalid(kind: str, group: str, name: str, causes: list[dict[str, str]]) -> A
         422,
         f'{qual} "{name}" is invalid: {summary}',
         reason="Invalid",
-        details={"name": name, "group": group, "kind": kind, "causes": causes} if group else
-        {"name": name, "kind": kind, "causes": causes},
+        details={"name": name, "group": group, "kind": kind, "causes": causes}
+        if group
+        else {"name": name, "kind": kind, "causes": causes},
     )
 
 
@@ -152,9 +153,7 @@ def _go_repr(value: Any) -> str:
 
 def forbidden(group: str, plural: str, name: str, why: str) -> ApiError:
     target = f'{qualified(group, plural)} "{name}"' if name else qualified(group, plural)
-    return ApiError(
-        403, f"{target} is forbidden: {why}", details=_details(name, group, plural)
-    )
+    return ApiError(403, f"{target} is forbidden: {why}", details=_details(name, group, plural))
 
 
 def bad_request(message: str) -> ApiError:

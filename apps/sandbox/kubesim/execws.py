@@ -22,8 +22,13 @@ from .shell import Shell, ShellIO, container_env, container_fs
 if TYPE_CHECKING:
     from .handlers import Request
 
-PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io", "v3.channel.k8s.io",
-             "v2.channel.k8s.io", "channel.k8s.io")
+PROTOCOLS = (
+    "v5.channel.k8s.io",
+    "v4.channel.k8s.io",
+    "v3.channel.k8s.io",
+    "v2.channel.k8s.io",
+    "channel.k8s.io",
+)
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
 
 
@@ -31,9 +36,10 @@ def exit_status(code: int, argv: list[str]) -> dict[str, Any]:
     if code == 0:
         return {"metadata": {}, "status": "Success"}
     return {
-        "metadata": {}, "status": "Failure",
+        "metadata": {},
+        "status": "Failure",
         "message": f"command terminated with non-zero exit code: error executing command "
-                   f"[{' '.join(argv)}], exit code {code}",
+        f"[{' '.join(argv)}], exit code {code}",
         "reason": "NonZeroExitCode",
         "details": {"causes": [{"reason": "ExitCode", "message": str(code)}]},
     }
@@ -53,14 +59,17 @@ async def handle(req: Request) -> web.StreamResponse:
     if not spec.get("nodeName"):
         raise ApiError(400, f"pod {name} does not have a host assigned")
     if phase in ("Succeeded", "Failed"):
-        raise ApiError(400, f"cannot exec into a container in a completed pod; current phase "
-                            f"is {phase}")
+        raise ApiError(
+            400, f"cannot exec into a container in a completed pod; current phase is {phase}"
+        )
     statuses = (pod.get("status") or {}).get("containerStatuses") or []
-    running = any(cs.get("name") == container_name and "running" in (cs.get("state") or {})
-                  for cs in statuses)
+    running = any(
+        cs.get("name") == container_name and "running" in (cs.get("state") or {}) for cs in statuses
+    )
     if not running:
-        raise ApiError(400, f'unable to upgrade connection: container not found '
-                            f'("{container_name}")')
+        raise ApiError(
+            400, f'unable to upgrade connection: container not found ("{container_name}")'
+        )
     attach = req.sub == "attach"
     argv = req.query.getall("command", [])
     if not attach and not argv:
@@ -153,9 +162,15 @@ async def handle(req: Request) -> web.StreamResponse:
     return ws
 
 
-async def _attach(cluster: Any, key: tuple[str, str, str], container: dict[str, Any],
-                  shell: Shell, io: ShellIO, want_stdin: bool,
-                  client_gone: Callable[[], bool]) -> int:
+async def _attach(
+    cluster: Any,
+    key: tuple[str, str, str],
+    container: dict[str, Any],
+    shell: Shell,
+    io: ShellIO,
+    want_stdin: bool,
+    client_gone: Callable[[], bool],
+) -> int:
     """Attach to the main process: an interactive shell when the container keeps stdin open,
     else its output (new log lines) until the client detaches."""
     if want_stdin and container.get("stdin"):
@@ -173,7 +188,7 @@ async def _attach(cluster: Any, key: tuple[str, str, str], container: dict[str, 
                 continue
             event.clear()
             current = book.current.get(key, [])
-            fresh = current[max(seen - book.dropped.get(key, 0), 0):]
+            fresh = current[max(seen - book.dropped.get(key, 0), 0) :]
             seen = book.dropped.get(key, 0) + len(current)
             for _, text in fresh:
                 await io.out(text + "\n")

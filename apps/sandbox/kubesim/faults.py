@@ -55,24 +55,49 @@ class Faults:
             self.rules.append(rule)
         return rule
 
-    def fail(self, status: int = 500, *, method: str | None = None, path: str | None = None,
-             times: int | None = None, reason: str | None = None,
-             message: str | None = None) -> Rule:
+    def fail(
+        self,
+        status: int = 500,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        times: int | None = None,
+        reason: str | None = None,
+        message: str | None = None,
+    ) -> Rule:
         """Answer matching requests with ``status`` and a Status body."""
-        return self._add(Rule("fail", method, re.compile(path) if path else None, times,
-                              status=status, reason=reason, message=message))
+        return self._add(
+            Rule(
+                "fail",
+                method,
+                re.compile(path) if path else None,
+                times,
+                status=status,
+                reason=reason,
+                message=message,
+            )
+        )
 
-    def delay(self, seconds: float, *, method: str | None = None, path: str | None = None,
-              times: int | None = None) -> Rule:
+    def delay(
+        self,
+        seconds: float,
+        *,
+        method: str | None = None,
+        path: str | None = None,
+        times: int | None = None,
+    ) -> Rule:
         """Hold matching requests for ``seconds`` before answering."""
-        return self._add(Rule("delay", method, re.compile(path) if path else None, times,
-                              seconds=seconds))
+        return self._add(
+            Rule("delay", method, re.compile(path) if path else None, times, seconds=seconds)
+        )
 
-    def drop_watch(self, after_events: int = 0, *, path: str | None = None,
-                   times: int | None = None) -> Rule:
+    def drop_watch(
+        self, after_events: int = 0, *, path: str | None = None, times: int | None = None
+    ) -> Rule:
         """Cut matching watch streams (no clean end of the chunked body) after N events."""
-        return self._add(Rule("drop_watch", None, re.compile(path) if path else None, times,
-                              after=after_events))
+        return self._add(
+            Rule("drop_watch", None, re.compile(path) if path else None, times, after=after_events)
+        )
 
     def drop_exec(self, after_frames: int = 0, *, times: int | None = None) -> Rule:
         """Close exec/attach websockets abruptly after N output frames, without a status."""

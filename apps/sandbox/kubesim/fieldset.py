@@ -15,9 +15,18 @@ from . import schemas
 Path = tuple[str, ...]
 
 # Metadata the API server manages itself; never part of anyone's field set.
-SYSTEM_META = {"managedFields", "resourceVersion", "uid", "creationTimestamp", "generation",
-               "selfLink", "deletionTimestamp", "deletionGracePeriodSeconds", "name",
-               "namespace"}
+SYSTEM_META = {
+    "managedFields",
+    "resourceVersion",
+    "uid",
+    "creationTimestamp",
+    "generation",
+    "selfLink",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "name",
+    "namespace",
+}
 
 
 def _list_keys(prop: dict[str, Any] | None, items: list[Any]) -> list[str] | None:
@@ -36,12 +45,12 @@ def _is_set(prop: dict[str, Any] | None) -> bool:
 
 
 def item_key(item: dict[str, Any], keys: list[str]) -> str:
-    return "k:" + json.dumps({k: item.get(k) for k in keys if k in item},
-                             separators=(",", ":"))
+    return "k:" + json.dumps({k: item.get(k) for k in keys if k in item}, separators=(",", ":"))
 
 
-def paths(value: Any, schema: dict[str, Any] | None, prefix: Path = (),
-          top: bool = True) -> set[Path]:
+def paths(
+    value: Any, schema: dict[str, Any] | None, prefix: Path = (), top: bool = True
+) -> set[Path]:
     """Every leaf path of ``value`` (lists of maps by key, sets by value)."""
     out: set[Path] = set()
     if isinstance(value, dict):
@@ -107,8 +116,14 @@ def lookup(obj: Any, path: Path) -> tuple[bool, Any]:
             want = json.loads(rest)
             if not isinstance(node, list):
                 return False, None
-            node = next((i for i in node if isinstance(i, dict)
-                         and all(i.get(k) == v for k, v in want.items())), None)
+            node = next(
+                (
+                    i
+                    for i in node
+                    if isinstance(i, dict) and all(i.get(k) == v for k, v in want.items())
+                ),
+                None,
+            )
             if node is None:
                 return False, None
         elif kind == "v":
@@ -131,8 +146,11 @@ def remove(obj: Any, path: Path) -> None:
         parent.pop(rest, None)
     elif kind == "k" and isinstance(parent, list):
         want = json.loads(rest)
-        parent[:] = [i for i in parent if not (isinstance(i, dict) and all(
-            i.get(k) == v for k, v in want.items()))]
+        parent[:] = [
+            i
+            for i in parent
+            if not (isinstance(i, dict) and all(i.get(k) == v for k, v in want.items()))
+        ]
     elif kind == "v" and isinstance(parent, list):
         value = json.loads(rest)
         parent[:] = [i for i in parent if i != value]

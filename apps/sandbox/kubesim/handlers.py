@@ -25,16 +25,30 @@ if TYPE_CHECKING:
     from .cluster import Cluster, User
     from .resources import ResourceType
 
-_PATCH_TYPES = (JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, APPLY_PATCH,
-                "application/apply-patch+cbor")
-_UNAUTHORIZED = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
-                 "message": "Unauthorized", "reason": "Unauthorized", "code": 401}
-_BODY_TYPES = "application/json, application/yaml, application/vnd.kubernetes.protobuf, " \
-              "application/cbor"
+_PATCH_TYPES = (
+    JSON_PATCH,
+    MERGE_PATCH,
+    STRATEGIC_PATCH,
+    APPLY_PATCH,
+    "application/apply-patch+cbor",
+)
+_UNAUTHORIZED = {
+    "kind": "Status",
+    "apiVersion": "v1",
+    "metadata": {},
+    "status": "Failure",
+    "message": "Unauthorized",
+    "reason": "Unauthorized",
+    "code": 401,
+}
+_BODY_TYPES = (
+    "application/json, application/yaml, application/vnd.kubernetes.protobuf, application/cbor"
+)
 
 
-def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None
-                  ) -> web.Response:
+def json_response(
+    body: Any, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
     raw = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
     out = web.Response(body=raw, status=status, content_type="application/json")
     out.headers["Audit-Id"] = str(uuid.uuid4())
@@ -51,8 +65,16 @@ def error_response(err: ApiError) -> web.Response:
 class Request:
     """A parsed resource request: who, what, where, and the query options."""
 
-    def __init__(self, http: web.Request, cluster: Cluster, user: User, rt: ResourceType,
-                 namespace: str | None, name: str | None, sub: str | None):
+    def __init__(
+        self,
+        http: web.Request,
+        cluster: Cluster,
+        user: User,
+        rt: ResourceType,
+        namespace: str | None,
+        name: str | None,
+        sub: str | None,
+    ):
         self.http = http
         self.cluster = cluster
         self.user = user
@@ -71,16 +93,20 @@ class Request:
         values = self.query.getall("dryRun", [])
         for value in values:
             if value != "All":
-                raise ApiError(400, f'Invalid dry run value: unsupported dry run option: '
-                                    f'"{value}"; supported values: "All"')
+                raise ApiError(
+                    400,
+                    f"Invalid dry run value: unsupported dry run option: "
+                    f'"{value}"; supported values: "All"',
+                )
         return bool(values)
 
     @property
     def field_validation(self) -> str:
         value = self.query.get("fieldValidation", "Warn") or "Warn"
         if value not in ("Strict", "Warn", "Ignore"):
-            raise ApiError(400, f"fieldValidation must be one of Ignore, Warn or Strict, "
-                                f"got {value}")
+            raise ApiError(
+                400, f"fieldValidation must be one of Ignore, Warn or Strict, got {value}"
+            )
         return value
 
     @property
@@ -110,9 +136,12 @@ def _accept(http: web.Request) -> tuple[str | None, str]:
         if media in ("application/json", "*/*", "application/*", "") or media.endswith("+json"):
             return None, ""
     if accept and "json" not in accept and "*/*" not in accept and "yaml" not in accept:
-        raise ApiError(406, "only the following media types are accepted: application/json, "
-                            "application/yaml, application/vnd.kubernetes.protobuf",
-                       reason="NotAcceptable")
+        raise ApiError(
+            406,
+            "only the following media types are accepted: application/json, "
+            "application/yaml, application/vnd.kubernetes.protobuf",
+            reason="NotAcceptable",
+        )
     return None, ""
 
 
@@ -123,19 +152,26 @@ async def read_body(http: web.Request, patch: bool = False) -> tuple[Any, str]:
         if ctype not in _PATCH_TYPES:
             raise _unsupported_patch(ctype)
     elif ctype not in ("application/json", "application/yaml", "text/yaml", ""):
-        raise ApiError(415, f'Unsupported Media Type "{ctype}": the body of the request was in '
-                            f"an unknown format - accepted media types include: {_BODY_TYPES}",
-                       reason="UnsupportedMediaType")
+        raise ApiError(
+            415,
+            f'Unsupported Media Type "{ctype}": the body of the request was in '
+            f"an unknown format - accepted media types include: {_BODY_TYPES}",
+            reason="UnsupportedMediaType",
+        )
     if ctype == "application/apply-patch+cbor":
-        raise ApiError(415, "CBOR apply patches are not supported by this server",
-                       reason="UnsupportedMediaType")
+        raise ApiError(
+            415,
+            "CBOR apply patches are not supported by this server",
+            reason="UnsupportedMediaType",
+        )
     try:
         if "yaml" in ctype:
             return yaml.safe_load(raw.decode() or "null"), ctype
         return json.loads(raw or b"null"), ctype
     except (ValueError, yaml.YAMLError) as exc:
-        raise ApiError(400, f"error decoding body: couldn't get version/kind; json parse error: "
-                            f"{exc}") from exc
+        raise ApiError(
+            400, f"error decoding body: couldn't get version/kind; json parse error: {exc}"
+        ) from exc
 
 
 class ClusterApi:
@@ -155,7 +191,7 @@ class ClusterApi:
         auth = http.headers.get("Authorization", "")
         if not auth.startswith("Bearer "):
             return None
-        return self.cluster.users.get(auth[len("Bearer "):].strip())
+        return self.cluster.users.get(auth[len("Bearer ") :].strip())
 
     async def _handle(self, http: web.Request, path: str) -> web.StreamResponse:
         path = "/" + path.strip("/") if path.strip("/") else "/"
@@ -166,8 +202,9 @@ class ClusterApi:
             return json_response(_UNAUTHORIZED, 401)
         parts = [unquote(p) for p in path.strip("/").split("/") if p]
         if not parts:
-            return json_response({"paths": ["/api", "/api/v1", "/apis", "/healthz",
-                                            "/openapi/v3", "/version"]})
+            return json_response(
+                {"paths": ["/api", "/api/v1", "/apis", "/healthz", "/openapi/v3", "/version"]}
+            )
         head = parts[0]
         if head == "version" and len(parts) == 1:
             return json_response(discovery.VERSION_INFO)
@@ -210,8 +247,9 @@ class ClusterApi:
             return out
         raise path_not_found()
 
-    async def _resource(self, http: web.Request, user: User, group: str, version: str,
-                        rest: list[str]) -> web.StreamResponse:
+    async def _resource(
+        self, http: web.Request, user: User, group: str, version: str, rest: list[str]
+    ) -> web.StreamResponse:
         watching = False
         if rest[0] == "watch":
             watching, rest = True, rest[1:]
@@ -234,8 +272,9 @@ class ClusterApi:
             return await self._access_review(req)
         method = http.method
         if sub in ("exec", "attach"):
-            self.cluster.authorize(user, "create" if method == "POST" else "get", rt, namespace,
-                                   name or "", sub)
+            self.cluster.authorize(
+                user, "create" if method == "POST" else "get", rt, namespace, name or "", sub
+            )
             return await execws.handle(req)
         if sub == "log":
             self.cluster.authorize(user, "get", rt, namespace, name or "", sub)
@@ -260,31 +299,50 @@ class ClusterApi:
         if method == "POST":
             cluster.authorize(req.user, "create", rt, req.namespace, "")
             body, _ = await read_body(req.http)
-            obj = cluster.create(rt, req.namespace, body, dry_run=req.dry_run,
-                                 manager=req.manager, validation=req.field_validation,
-                                 warnings=req.warnings)
+            obj = cluster.create(
+                rt,
+                req.namespace,
+                body,
+                dry_run=req.dry_run,
+                manager=req.manager,
+                validation=req.field_validation,
+                warnings=req.warnings,
+            )
             return req.respond(self._versioned(rt, obj), 201)
         if method == "DELETE":
             cluster.authorize(req.user, "deletecollection", rt, req.namespace, "")
             options = await self._delete_options(req)
             labels = parse_label_selector(req.query.get("labelSelector"))
             fields = parse_field_selector(req.query.get("fieldSelector"), rt.plural)
-            return req.respond(cluster.delete_collection(
-                rt, req.namespace, labels, fields,
-                propagation=options.get("propagationPolicy"), dry_run=req.dry_run))
+            return req.respond(
+                cluster.delete_collection(
+                    rt,
+                    req.namespace,
+                    labels,
+                    fields,
+                    propagation=options.get("propagationPolicy"),
+                    dry_run=req.dry_run,
+                )
+            )
         raise method_not_allowed()
 
     async def _item(self, req: Request, method: str) -> web.StreamResponse:
         rt, cluster, name = req.rt, req.cluster, req.name or ""
-        verb = {"GET": "get", "PUT": "update", "PATCH": "patch", "DELETE": "delete",
-                "POST": "create"}.get(method)
+        verb = {
+            "GET": "get",
+            "PUT": "update",
+            "PATCH": "patch",
+            "DELETE": "delete",
+            "POST": "create",
+        }.get(method)
         if verb is None:
             raise method_not_allowed()
         cluster.authorize(req.user, verb, rt, req.namespace, name, req.sub)
         if req.sub == "eviction" and method == "POST":
             body, _ = await read_body(req.http)
-            return req.respond(cluster.evict(req.namespace or "", name, body,
-                                             dry_run=req.dry_run), 201)
+            return req.respond(
+                cluster.evict(req.namespace or "", name, body, dry_run=req.dry_run), 201
+            )
         if req.sub == "binding" and method == "POST":
             body, _ = await read_body(req.http)
             return req.respond(cluster.bind(req.namespace or "", name, body), 201)
@@ -294,9 +352,11 @@ class ClusterApi:
                 return req.respond(cluster.scale_view(rt, entry.obj))
             as_, include = _accept(req.http)
             if as_ == "Table":
-                return req.respond(table.to_table(rt, [entry.obj], include,
-                                                  {"resourceVersion": entry.meta[
-                                                      "resourceVersion"]}))
+                return req.respond(
+                    table.to_table(
+                        rt, [entry.obj], include, {"resourceVersion": entry.meta["resourceVersion"]}
+                    )
+                )
             if as_ == "PartialObjectMetadata":
                 return req.respond(table.partial_metadata(entry.obj))
             return req.respond(self._raw(rt, entry))
@@ -304,35 +364,54 @@ class ClusterApi:
             body, _ = await read_body(req.http)
             if req.sub == "scale":
                 entry = cluster.get_entry(rt, req.namespace, name)
-                return req.respond(cluster.write_scale(rt, entry, body, dry_run=req.dry_run,
-                                                       manager=req.manager))
+                return req.respond(
+                    cluster.write_scale(rt, entry, body, dry_run=req.dry_run, manager=req.manager)
+                )
             if req.sub not in (None, "status", "finalize"):
                 raise method_not_allowed()
-            obj = cluster.update(rt, req.namespace, name, body,
-                                 subresource="status" if req.sub == "status" else None,
-                                 dry_run=req.dry_run, manager=req.manager,
-                                 validation=req.field_validation, warnings=req.warnings)
+            obj = cluster.update(
+                rt,
+                req.namespace,
+                name,
+                body,
+                subresource="status" if req.sub == "status" else None,
+                dry_run=req.dry_run,
+                manager=req.manager,
+                validation=req.field_validation,
+                warnings=req.warnings,
+            )
             return req.respond(self._versioned(rt, obj))
         if method == "PATCH":
             body, ctype = await read_body(req.http, patch=True)
             force = req.flag("force")
             if force and ctype != APPLY_PATCH:
                 raise ApiError(400, "force may only be specified with apply patches")
-            obj, created = cluster.patch(rt, req.namespace, name, ctype, body,
-                                         subresource=req.sub, dry_run=req.dry_run,
-                                         manager=req.query.get("fieldManager")
-                                         if ctype == APPLY_PATCH else req.manager, force=force,
-                                         validation=req.field_validation,
-                                         warnings=req.warnings)
+            obj, created = cluster.patch(
+                rt,
+                req.namespace,
+                name,
+                ctype,
+                body,
+                subresource=req.sub,
+                dry_run=req.dry_run,
+                manager=req.query.get("fieldManager") if ctype == APPLY_PATCH else req.manager,
+                force=force,
+                validation=req.field_validation,
+                warnings=req.warnings,
+            )
             return req.respond(self._versioned(rt, obj), 201 if created else 200)
         if method == "DELETE":
             if req.sub is not None:
                 raise method_not_allowed()
             options = await self._delete_options(req)
-            body = cluster.delete(rt, req.namespace, name,
-                                  propagation=options.get("propagationPolicy"),
-                                  preconditions=options.get("preconditions"),
-                                  dry_run=req.dry_run or bool(options.get("dryRun")))
+            body = cluster.delete(
+                rt,
+                req.namespace,
+                name,
+                propagation=options.get("propagationPolicy"),
+                preconditions=options.get("preconditions"),
+                dry_run=req.dry_run or bool(options.get("dryRun")),
+            )
             if body.get("kind") != "Status":
                 body = self._versioned(rt, body)
             return req.respond(body)
@@ -350,9 +429,13 @@ class ClusterApi:
             options.setdefault("propagationPolicy", "Orphan")
         policy = options.get("propagationPolicy")
         if policy not in (None, "Orphan", "Background", "Foreground"):
-            raise ApiError(422, f'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: '
-                                f'Unsupported value: "{policy}": supported values: "Foreground",'
-                                f' "Background", "Orphan", "nil"', reason="Invalid")
+            raise ApiError(
+                422,
+                f'DeleteOptions.meta.k8s.io "" is invalid: propagationPolicy: '
+                f'Unsupported value: "{policy}": supported values: "Foreground",'
+                f' "Background", "Orphan", "nil"',
+                reason="Invalid",
+            )
         return options
 
     def _versioned(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
@@ -377,10 +460,12 @@ class ClusterApi:
         ks = cluster.store.kind(rt)
         if req.query.get("resourceVersionMatch") == "Exact" and rv and rv != "0":
             if int(rv) < ks.compacted_rv or int(rv) != cluster.store.rv:
-                raise ApiError(410, f"too old resource version: {rv} ({cluster.store.rv})",
-                               reason="Expired")
-        entries, cont, remaining = cluster.list_entries(rt, req.namespace, labels, fields,
-                                                        limit, req.query.get("continue"))
+                raise ApiError(
+                    410, f"too old resource version: {rv} ({cluster.store.rv})", reason="Expired"
+                )
+        entries, cont, remaining = cluster.list_entries(
+            rt, req.namespace, labels, fields, limit, req.query.get("continue")
+        )
         meta: dict[str, Any] = {"resourceVersion": str(cluster.store.rv)}
         if cont:
             meta["continue"] = cont
@@ -390,11 +475,18 @@ class ClusterApi:
         if as_ == "Table":
             return req.respond(table.to_table(rt, [e.obj for e in entries], include, meta))
         if as_ == "PartialObjectMetadata":
-            return req.respond({"kind": "PartialObjectMetadataList",
-                                "apiVersion": "meta.k8s.io/v1", "metadata": meta,
-                                "items": [table.partial_metadata(e.obj) for e in entries]})
-        head = json.dumps({"kind": rt.list_kind, "apiVersion": rt.group_version,
-                           "metadata": meta}, separators=(",", ":"))
+            return req.respond(
+                {
+                    "kind": "PartialObjectMetadataList",
+                    "apiVersion": "meta.k8s.io/v1",
+                    "metadata": meta,
+                    "items": [table.partial_metadata(e.obj) for e in entries],
+                }
+            )
+        head = json.dumps(
+            {"kind": rt.list_kind, "apiVersion": rt.group_version, "metadata": meta},
+            separators=(",", ":"),
+        )
         if all(e.obj.get("apiVersion") == rt.group_version for e in entries):
             items = b",".join(e.raw for e in entries)
         else:
@@ -408,7 +500,12 @@ class ClusterApi:
         attrs = ((body or {}).get("spec") or {}).get("resourceAttributes") or {}
         allowed = req.user.allows(attrs.get("verb", ""), attrs.get("namespace") or None)
         body = dict(body or {})
-        body.update({"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
-                     "status": {"allowed": allowed, **({} if allowed else {"reason": ""})}})
+        body.update(
+            {
+                "apiVersion": "authorization.k8s.io/v1",
+                "kind": "SelfSubjectAccessReview",
+                "status": {"allowed": allowed, **({} if allowed else {"reason": ""})},
+            }
+        )
         body.setdefault("metadata", {})["creationTimestamp"] = None
         return req.respond(body, 201)

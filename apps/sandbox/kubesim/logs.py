@@ -63,12 +63,16 @@ class LogBook:
         if name in ("nginx", "httpd", "caddy", "traefik"):
             path = rng.choice(["/", "/healthz", "/api/v1/items", "/static/app.js", "/login"])
             code = rng.choice([200, 200, 200, 200, 304, 404])
-            text = (f'10.244.0.{rng.randint(2, 250)} - - "GET {path} HTTP/1.1" {code} '
-                    f'{rng.randint(0, 9000)} "-" "kube-probe/1.37"')
+            text = (
+                f'10.244.0.{rng.randint(2, 250)} - - "GET {path} HTTP/1.1" {code} '
+                f'{rng.randint(0, 9000)} "-" "kube-probe/1.37"'
+            )
         else:
             level = rng.choice(["INFO", "INFO", "INFO", "DEBUG", "WARN"])
-            text = (f"{level} {name}: handled request id={rng.getrandbits(32):08x} "
-                    f"latency={rng.randint(1, 250)}ms")
+            text = (
+                f"{level} {name}: handled request id={rng.getrandbits(32):08x} "
+                f"latency={rng.randint(1, 250)}ms"
+            )
         self.append(key, text)
 
     def stop(self, key: Key) -> None:
@@ -109,7 +113,7 @@ def _startup_lines(name: str, key: Key) -> list[str]:
     if name in ("nginx", "httpd"):
         return [
             "/docker-entrypoint.sh: Configuration complete; ready for start up",
-            f"{name}: using the \"epoll\" event method",
+            f'{name}: using the "epoll" event method',
             f"{name}: start worker processes",
         ]
     return [

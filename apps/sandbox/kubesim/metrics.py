@@ -51,12 +51,25 @@ def pod_metrics(pod: dict[str, Any]) -> dict[str, Any]:
     containers = []
     for c in (pod.get("spec") or {}).get("containers") or []:
         cpu, mem = container_usage(meta["name"], c)
-        containers.append({"name": c["name"], "usage": {
-            "cpu": f"{int(cpu * 10**9)}n", "memory": f"{int(mem / 1024)}Ki"}})
-    return {"kind": "PodMetrics", "apiVersion": "metrics.k8s.io/v1beta1",
-            "metadata": {"name": meta["name"], "namespace": meta.get("namespace"),
-                         "creationTimestamp": now_iso(), "labels": meta.get("labels") or {}},
-            "timestamp": now_iso(), "window": WINDOW, "containers": containers}
+        containers.append(
+            {
+                "name": c["name"],
+                "usage": {"cpu": f"{int(cpu * 10**9)}n", "memory": f"{int(mem / 1024)}Ki"},
+            }
+        )
+    return {
+        "kind": "PodMetrics",
+        "apiVersion": "metrics.k8s.io/v1beta1",
+        "metadata": {
+            "name": meta["name"],
+            "namespace": meta.get("namespace"),
+            "creationTimestamp": now_iso(),
+            "labels": meta.get("labels") or {},
+        },
+        "timestamp": now_iso(),
+        "window": WINDOW,
+        "containers": containers,
+    }
 
 
 def node_metrics(node: dict[str, Any], pods: list[dict[str, Any]]) -> dict[str, Any]:
@@ -70,19 +83,27 @@ def node_metrics(node: dict[str, Any], pods: list[dict[str, Any]]) -> dict[str, 
                 c_cpu, c_mem = container_usage(pod["metadata"]["name"], c)
                 cpu += c_cpu
                 mem += c_mem
-    return {"kind": "NodeMetrics", "apiVersion": "metrics.k8s.io/v1beta1",
-            "metadata": {"name": name, "creationTimestamp": now_iso(),
-                         "labels": node["metadata"].get("labels") or {}},
-            "timestamp": now_iso(), "window": WINDOW,
-            "usage": {"cpu": f"{int(cpu * 10**9)}n", "memory": f"{int(mem / 1024)}Ki"}}
+    return {
+        "kind": "NodeMetrics",
+        "apiVersion": "metrics.k8s.io/v1beta1",
+        "metadata": {
+            "name": name,
+            "creationTimestamp": now_iso(),
+            "labels": node["metadata"].get("labels") or {},
+        },
+        "timestamp": now_iso(),
+        "window": WINDOW,
+        "usage": {"cpu": f"{int(cpu * 10**9)}n", "memory": f"{int(mem / 1024)}Ki"},
+    }
 
 
 def handle(req: Request) -> web.Response:
     if req.http.method != "GET":
         raise method_not_allowed()
     cluster = req.cluster
-    cluster.authorize(req.user, "get" if req.name else "list", req.rt, req.namespace,
-                      req.name or "")
+    cluster.authorize(
+        req.user, "get" if req.name else "list", req.rt, req.namespace, req.name or ""
+    )
     labels = parse_label_selector(req.query.get("labelSelector"))
     fields = parse_field_selector(req.query.get("fieldSelector"), "metrics")
     if req.rt.plural == "nodes":
@@ -94,9 +115,11 @@ def handle(req: Request) -> web.Response:
             if node is None:
                 raise not_found("metrics.k8s.io", "nodes", req.name)
             return req.respond(node_metrics(node, by_node.get(req.name, [])))
-        items = [node_metrics(n, by_node.get(n["metadata"]["name"], []))
-                 for n in cluster.objects("", "nodes")
-                 if labels.matches(n["metadata"].get("labels")) and fields.matches(n)]
+        items = [
+            node_metrics(n, by_node.get(n["metadata"]["name"], []))
+            for n in cluster.objects("", "nodes")
+            if labels.matches(n["metadata"].get("labels")) and fields.matches(n)
+        ]
         kind = "NodeMetricsList"
     else:
         if req.name:
@@ -104,9 +127,12 @@ def handle(req: Request) -> web.Response:
             if pod is None or not _running(pod):
                 raise not_found("metrics.k8s.io", "pods", req.name)
             return req.respond(pod_metrics(pod))
-        items = [pod_metrics(p) for p in cluster.objects("", "pods", req.namespace)
-                 if _running(p) and labels.matches(p["metadata"].get("labels"))
-                 and fields.matches(p)]
+        items = [
+            pod_metrics(p)
+            for p in cluster.objects("", "pods", req.namespace)
+            if _running(p) and labels.matches(p["metadata"].get("labels")) and fields.matches(p)
+        ]
         kind = "PodMetricsList"
-    return req.respond({"kind": kind, "apiVersion": "metrics.k8s.io/v1beta1",
-                         "metadata": {}, "items": items})
+    return req.respond(
+        {"kind": kind, "apiVersion": "metrics.k8s.io/v1beta1", "metadata": {}, "items": items}
+    )

@@ -118,8 +118,10 @@ def json_patch(doc: Any, ops: Any) -> Any:
                     continue
                 parent = _walk(doc, parts[:-1])
                 if isinstance(parent, dict) and parts[-1] not in parent:
-                    raise PatchError(f"replace operation does not apply: doc is missing key: "
-                                     f"{op['path']}: missing value")
+                    raise PatchError(
+                        f"replace operation does not apply: doc is missing key: "
+                        f"{op['path']}: missing value"
+                    )
                 _remove(doc, parts)
                 doc = _add(doc, parts, copy.deepcopy(op.get("value")))
             elif kind in ("move", "copy"):
@@ -163,16 +165,23 @@ _DIRECTIVE_PREFIXES = ("$setElementOrder/", "$deleteFromPrimitiveList/")
 def strip_directives(value: Any) -> Any:
     """A patch value with ``$patch``/``$retainKeys``/… removed (for a plain replace)."""
     if isinstance(value, dict):
-        return {k: strip_directives(v) for k, v in value.items()
-                if not k.startswith("$") and v is not None}
+        return {
+            k: strip_directives(v)
+            for k, v in value.items()
+            if not k.startswith("$") and v is not None
+        }
     if isinstance(value, list):
-        return [strip_directives(v) for v in value
-                if not (isinstance(v, dict) and v.get("$patch") == "delete")]
+        return [
+            strip_directives(v)
+            for v in value
+            if not (isinstance(v, dict) and v.get("$patch") == "delete")
+        ]
     return value
 
 
-def strategic_merge(original: dict[str, Any], patch: dict[str, Any],
-                    schema: dict[str, Any] | None) -> dict[str, Any] | None:
+def strategic_merge(
+    original: dict[str, Any], patch: dict[str, Any], schema: dict[str, Any] | None
+) -> dict[str, Any] | None:
     """Apply a strategic merge patch to a map; returns None when ``$patch: delete``."""
     if not isinstance(patch, dict):
         raise invalid_patch("strategic merge patch must be a JSON object")
@@ -218,8 +227,12 @@ def strategic_merge(original: dict[str, Any], patch: dict[str, Any],
         elif isinstance(value, list):
             strategy, merge_key, _ = schemas.list_meta(child)
             if "merge" in strategy.split(","):
-                result[key] = _merge_list(current if isinstance(current, list) else [], value,
-                                          merge_key, schemas.items_schema(child))
+                result[key] = _merge_list(
+                    current if isinstance(current, list) else [],
+                    value,
+                    merge_key,
+                    schemas.items_schema(child),
+                )
             else:
                 result[key] = _replace_list(value)
         else:
@@ -247,11 +260,13 @@ def _replace_list(value: list[Any]) -> list[Any]:
     return strip_directives(value)
 
 
-def _merge_list(current: list[Any], patch: list[Any], merge_key: str | None,
-                item_schema: dict[str, Any] | None) -> list[Any]:
+def _merge_list(
+    current: list[Any], patch: list[Any], merge_key: str | None, item_schema: dict[str, Any] | None
+) -> list[Any]:
     if any(isinstance(v, dict) and v.get("$patch") == "replace" for v in patch):
-        return strip_directives([v for v in patch
-                                 if not (isinstance(v, dict) and v.get("$patch") == "replace")])
+        return strip_directives(
+            [v for v in patch if not (isinstance(v, dict) and v.get("$patch") == "replace")]
+        )
     if merge_key is None:
         # Merge of a primitive list: union, keeping the original order.
         out = list(current)
@@ -264,8 +279,10 @@ def _merge_list(current: list[Any], patch: list[Any], merge_key: str | None,
         if not isinstance(item, dict):
             raise invalid_patch(f"merging an object in a list but found {type(item).__name__}")
         key_value = item.get(merge_key)
-        index = next((i for i, v in enumerate(out)
-                      if isinstance(v, dict) and v.get(merge_key) == key_value), None)
+        index = next(
+            (i for i, v in enumerate(out) if isinstance(v, dict) and v.get(merge_key) == key_value),
+            None,
+        )
         if item.get("$patch") == "delete":
             if index is not None:
                 out.pop(index)

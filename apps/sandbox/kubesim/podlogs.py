@@ -25,7 +25,7 @@ def _int(req: Request, key: str) -> int | None:
     try:
         return int(raw)
     except ValueError as exc:
-        raise ApiError(400, f"{key}: Invalid value: \"{raw}\": must be an integer") from exc
+        raise ApiError(400, f'{key}: Invalid value: "{raw}": must be an integer') from exc
 
 
 def pick_container(pod: dict, name: str, wanted: str | None, what: str = "logs") -> str:
@@ -33,15 +33,18 @@ def pick_container(pod: dict, name: str, wanted: str | None, what: str = "logs")
     inits = [c["name"] for c in (pod.get("spec") or {}).get("initContainers") or []]
     if not wanted:
         default = (pod["metadata"].get("annotations") or {}).get(
-            "kubectl.kubernetes.io/default-container")
+            "kubectl.kubernetes.io/default-container"
+        )
         if default in containers:
             return default
         if len(containers) == 1 or what != "logs":
             return containers[0]
-        raise ApiError(400, f"a container name must be specified for pod {name}, choose one of: "
-                            f"[{' '.join(containers)}]" + (
-                                f" or one of the init containers: [{' '.join(inits)}]"
-                                if inits else ""))
+        raise ApiError(
+            400,
+            f"a container name must be specified for pod {name}, choose one of: "
+            f"[{' '.join(containers)}]"
+            + (f" or one of the init containers: [{' '.join(inits)}]" if inits else ""),
+        )
     if wanted not in containers and wanted not in inits:
         raise ApiError(400, f"container {wanted} is not valid for pod {name}")
     return wanted
@@ -57,14 +60,24 @@ async def handle(req: Request) -> web.StreamResponse:
     book = cluster.logs
     if previous:
         if key not in book.previous:
-            raise ApiError(400, f'previous terminated container "{container}" in pod "{name}" '
-                                "not found")
+            raise ApiError(
+                400, f'previous terminated container "{container}" in pod "{name}" not found'
+            )
     elif key not in book.current:
         statuses = (pod.get("status") or {}).get("containerStatuses") or []
-        reason = next((cs.get("state", {}).get("waiting", {}).get("reason")
-                       for cs in statuses if cs.get("name") == container), None)
-        raise ApiError(400, f'container "{container}" in pod "{name}" is waiting to start: '
-                            f"{reason or 'ContainerCreating'}")
+        reason = next(
+            (
+                cs.get("state", {}).get("waiting", {}).get("reason")
+                for cs in statuses
+                if cs.get("name") == container
+            ),
+            None,
+        )
+        raise ApiError(
+            400,
+            f'container "{container}" in pod "{name}" is waiting to start: '
+            f"{reason or 'ContainerCreating'}",
+        )
     tail = _int(req, "tailLines")
     since_seconds = _int(req, "sinceSeconds")
     limit_bytes = _int(req, "limitBytes")
@@ -75,8 +88,10 @@ async def handle(req: Request) -> web.StreamResponse:
     follow = req.flag("follow") and not previous
 
     def render(lines: list[tuple[datetime, str]]) -> bytes:
-        return b"".join(((format_ts(ts) + " ") if stamps else "").encode() + text.encode()
-                        + b"\n" for ts, text in lines)
+        return b"".join(
+            ((format_ts(ts) + " ") if stamps else "").encode() + text.encode() + b"\n"
+            for ts, text in lines
+        )
 
     lines = book.lines(key, previous)
     seen = book.dropped.get(key, 0) + len(lines)
@@ -98,19 +113,21 @@ async def handle(req: Request) -> web.StreamResponse:
     event = book.waiter(key)
     try:
         while limit_bytes is None or written < limit_bytes:
-            if key in book.closed and book.dropped.get(key, 0) + len(
-                    book.current.get(key, [])) <= seen:
+            if (
+                key in book.closed
+                and book.dropped.get(key, 0) + len(book.current.get(key, [])) <= seen
+            ):
                 break
             await event.wait()
             event.clear()
             current = book.current.get(key, [])
             start = seen - book.dropped.get(key, 0)
-            fresh = current[max(start, 0):]
+            fresh = current[max(start, 0) :]
             seen = book.dropped.get(key, 0) + len(current)
             if fresh:
                 chunk = render(fresh)
                 if limit_bytes is not None:
-                    chunk = chunk[:limit_bytes - written]
+                    chunk = chunk[: limit_bytes - written]
                 await resp.write(chunk)
                 written += len(chunk)
             if key not in book.current:

@@ -7,9 +7,16 @@ from decimal import Decimal, InvalidOperation
 
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 _DECIMAL = {
-    "n": Decimal("1e-9"), "u": Decimal("1e-6"), "m": Decimal("1e-3"), "": Decimal(1),
-    "k": Decimal("1e3"), "M": Decimal("1e6"), "G": Decimal("1e9"), "T": Decimal("1e12"),
-    "P": Decimal("1e15"), "E": Decimal("1e18"),
+    "n": Decimal("1e-9"),
+    "u": Decimal("1e-6"),
+    "m": Decimal("1e-3"),
+    "": Decimal(1),
+    "k": Decimal("1e3"),
+    "M": Decimal("1e6"),
+    "G": Decimal("1e9"),
+    "T": Decimal("1e12"),
+    "P": Decimal("1e15"),
+    "E": Decimal("1e18"),
 }
 _RE = re.compile(r"^([+-]?[0-9.]+)([eE][+-]?[0-9]+|Ki|Mi|Gi|Ti|Pi|Ei|n|u|m|k|M|G|T|P|E|)$")
 
@@ -67,8 +74,14 @@ def format_quantity(amount: Decimal, like: str | None = None) -> str:
             return str(int(amount))
     if amount == amount.to_integral_value():
         whole = int(amount)
-        for suffix, unit in (("E", 10**18), ("P", 10**15), ("T", 10**12), ("G", 10**9),
-                             ("M", 10**6), ("k", 10**3)):
+        for suffix, unit in (
+            ("E", 10**18),
+            ("P", 10**15),
+            ("T", 10**12),
+            ("G", 10**9),
+            ("M", 10**6),
+            ("k", 10**3),
+        ):
             if whole % unit == 0 and whole >= unit:
                 return f"{whole // unit}{suffix}"
         return str(whole)

@@ -16,8 +16,11 @@ if TYPE_CHECKING:
 
 # Legacy object-count names and the resource they count.
 _LEGACY_COUNTS = {
-    "pods": ("", "pods"), "services": ("", "services"), "configmaps": ("", "configmaps"),
-    "secrets": ("", "secrets"), "persistentvolumeclaims": ("", "persistentvolumeclaims"),
+    "pods": ("", "pods"),
+    "services": ("", "services"),
+    "configmaps": ("", "configmaps"),
+    "secrets": ("", "secrets"),
+    "persistentvolumeclaims": ("", "persistentvolumeclaims"),
     "replicationcontrollers": ("", "replicationcontrollers"),
     "resourcequotas": ("", "resourcequotas"),
 }
@@ -28,7 +31,7 @@ def _count_key(name: str) -> tuple[str, str] | None:
     if name in _LEGACY_COUNTS:
         return _LEGACY_COUNTS[name]
     if name.startswith("count/"):
-        resource = name[len("count/"):]
+        resource = name[len("count/") :]
         plural, _, group = resource.partition(".")
         return (group, plural)
     return None
@@ -68,8 +71,9 @@ def usage(cluster: Cluster, namespace: str, names: list[str]) -> dict[str, Decim
             continue
         ks = cluster.store.kind(rt)
         if target == ("", "pods"):
-            used[name] = Decimal(sum(1 for e in ks.by_ns.get(namespace, {}).values()
-                                     if not _pod_terminal(e.obj)))
+            used[name] = Decimal(
+                sum(1 for e in ks.by_ns.get(namespace, {}).values() if not _pod_terminal(e.obj))
+            )
         else:
             used[name] = Decimal(ks.size(namespace))
     compute = [n for n in names if count_targets[n] is None]
@@ -109,8 +113,9 @@ def _delta(rt: ResourceType, obj: dict[str, Any], names: list[str]) -> dict[str,
 
 
 def _pretty(values: dict[str, Decimal], like: dict[str, str]) -> str:
-    return ",".join(f"{k}={quantity.format_quantity(values[k], like.get(k))}"
-                    for k in sorted(values))
+    return ",".join(
+        f"{k}={quantity.format_quantity(values[k], like.get(k))}" for k in sorted(values)
+    )
 
 
 def admit(cluster: Cluster, rt: ResourceType, namespace: str, obj: dict[str, Any]) -> None:
@@ -126,9 +131,12 @@ def admit(cluster: Cluster, rt: ResourceType, namespace: str, obj: dict[str, Any
         if rt.key == ("", "pods"):
             missing = _missing_specs(obj, names)
             if missing:
-                raise forbidden(rt.group, rt.plural, name,
-                                f"failed quota: {quota_entry.meta['name']}: must specify "
-                                + ",".join(missing))
+                raise forbidden(
+                    rt.group,
+                    rt.plural,
+                    name,
+                    f"failed quota: {quota_entry.meta['name']}: must specify " + ",".join(missing),
+                )
         delta = _delta(rt, obj, names)
         if not delta:
             continue
@@ -137,7 +145,9 @@ def admit(cluster: Cluster, rt: ResourceType, namespace: str, obj: dict[str, Any
         exceeded = [k for k, v in delta.items() if used[k] + v > hard[k]]
         if exceeded:
             raise forbidden(
-                rt.group, rt.plural, name,
+                rt.group,
+                rt.plural,
+                name,
                 f"exceeded quota: {quota_entry.meta['name']}, "
                 f"requested: {_pretty({k: delta[k] for k in exceeded}, hard_raw)}, "
                 f"used: {_pretty({k: used[k] for k in exceeded}, hard_raw)}, "
@@ -147,13 +157,19 @@ def admit(cluster: Cluster, rt: ResourceType, namespace: str, obj: dict[str, Any
 
 def _missing_specs(pod: dict[str, Any], names: list[str]) -> list[str]:
     """Quota on requests/limits of compute resources obliges every container to set them."""
-    needed = [n for n in names if n.split(".", 1)[0] in ("requests", "limits")
-              and n.split(".", 1)[1] in _COMPUTE] + [n for n in names if n in _COMPUTE]
+    needed = [
+        n
+        for n in names
+        if n.split(".", 1)[0] in ("requests", "limits") and n.split(".", 1)[1] in _COMPUTE
+    ] + [n for n in names if n in _COMPUTE]
     out = []
     for n in sorted(set(needed)):
         section, _, res = n.partition(".") if "." in n else ("requests", ".", n)
-        lacking = [c.get("name", "") for c in (pod.get("spec") or {}).get("containers") or []
-                   if res not in ((c.get("resources") or {}).get(section) or {})]
+        lacking = [
+            c.get("name", "")
+            for c in (pod.get("spec") or {}).get("containers") or []
+            if res not in ((c.get("resources") or {}).get(section) or {})
+        ]
         if lacking:
             out.append(f"{n} for: {','.join(lacking)}")
     return ["; ".join(out)] if out else []
@@ -163,5 +179,7 @@ def status_for(cluster: Cluster, quota: dict[str, Any]) -> dict[str, Any]:
     """``status`` of a ResourceQuota: hard as declared and current ``used``."""
     hard = dict((quota.get("spec") or {}).get("hard") or {})
     used = usage(cluster, quota["metadata"]["namespace"], list(hard))
-    return {"hard": hard,
-            "used": {k: quantity.format_quantity(v, hard.get(k)) for k, v in used.items()}}
+    return {
+        "hard": hard,
+        "used": {k: quantity.format_quantity(v, hard.get(k)) for k, v in used.items()},
+    }

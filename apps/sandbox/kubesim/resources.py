@@ -35,7 +35,8 @@ class ResourceType:
     status_subresource: bool = False
     # (spec replicas, status replicas, label selector) paths of a custom scale subresource
     scale: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...] | None] | None = field(
-        default=None, compare=False, hash=False)
+        default=None, compare=False, hash=False
+    )
 
     @property
     def singular(self) -> str:
@@ -60,16 +61,35 @@ class ResourceType:
 
 def _core(kind, plural, namespaced=True, short=(), cats=(), sub=(), verbs=ALL_VERBS):
     return ResourceType(
-        "", "v1", kind, plural, namespaced, tuple(short), tuple(cats), tuple(verbs), tuple(sub),
-        schema=f"io.k8s.api.core.v1.{kind}", status_subresource="status" in sub,
+        "",
+        "v1",
+        kind,
+        plural,
+        namespaced,
+        tuple(short),
+        tuple(cats),
+        tuple(verbs),
+        tuple(sub),
+        schema=f"io.k8s.api.core.v1.{kind}",
+        status_subresource="status" in sub,
     )
 
 
-def _grp(group, version, pkg, kind, plural, namespaced=True, short=(), cats=(), sub=(),
-         verbs=ALL_VERBS):
+def _grp(
+    group, version, pkg, kind, plural, namespaced=True, short=(), cats=(), sub=(), verbs=ALL_VERBS
+):
     return ResourceType(
-        group, version, kind, plural, namespaced, tuple(short), tuple(cats), tuple(verbs),
-        tuple(sub), schema=f"io.k8s.api.{pkg}.{version}.{kind}", status_subresource="status" in sub,
+        group,
+        version,
+        kind,
+        plural,
+        namespaced,
+        tuple(short),
+        tuple(cats),
+        tuple(verbs),
+        tuple(sub),
+        schema=f"io.k8s.api.{pkg}.{version}.{kind}",
+        status_subresource="status" in sub,
     )
 
 
@@ -77,8 +97,14 @@ _NO_DC = ("create", "delete", "get", "list", "patch", "update", "watch")
 
 BUILTIN: list[ResourceType] = [
     _core("Namespace", "namespaces", False, ("ns",), sub=("status", "finalize"), verbs=_NO_DC),
-    _core("Pod", "pods", True, ("po",), ("all",),
-          ("status", "log", "exec", "attach", "eviction", "binding", "ephemeralcontainers")),
+    _core(
+        "Pod",
+        "pods",
+        True,
+        ("po",),
+        ("all",),
+        ("status", "log", "exec", "attach", "eviction", "binding", "ephemeralcontainers"),
+    ),
     _core("Service", "services", True, ("svc",), ("all",), ("status", "proxy")),
     _core("ConfigMap", "configmaps", True, ("cm",)),
     _core("Secret", "secrets", True),
@@ -90,39 +116,124 @@ BUILTIN: list[ResourceType] = [
     _core("PersistentVolumeClaim", "persistentvolumeclaims", True, ("pvc",), sub=("status",)),
     _core("ResourceQuota", "resourcequotas", True, ("quota",), sub=("status",)),
     _core("LimitRange", "limitranges", True, ("limits",)),
-    _core("ReplicationController", "replicationcontrollers", True, ("rc",), ("all",),
-          ("status", "scale")),
-    _grp("apps", "v1", "apps", "Deployment", "deployments", True, ("deploy",), ("all",),
-         ("status", "scale")),
-    _grp("apps", "v1", "apps", "ReplicaSet", "replicasets", True, ("rs",), ("all",),
-         ("status", "scale")),
-    _grp("apps", "v1", "apps", "StatefulSet", "statefulsets", True, ("sts",), ("all",),
-         ("status", "scale")),
+    _core(
+        "ReplicationController",
+        "replicationcontrollers",
+        True,
+        ("rc",),
+        ("all",),
+        ("status", "scale"),
+    ),
+    _grp(
+        "apps",
+        "v1",
+        "apps",
+        "Deployment",
+        "deployments",
+        True,
+        ("deploy",),
+        ("all",),
+        ("status", "scale"),
+    ),
+    _grp(
+        "apps",
+        "v1",
+        "apps",
+        "ReplicaSet",
+        "replicasets",
+        True,
+        ("rs",),
+        ("all",),
+        ("status", "scale"),
+    ),
+    _grp(
+        "apps",
+        "v1",
+        "apps",
+        "StatefulSet",
+        "statefulsets",
+        True,
+        ("sts",),
+        ("all",),
+        ("status", "scale"),
+    ),
     _grp("apps", "v1", "apps", "DaemonSet", "daemonsets", True, ("ds",), ("all",), ("status",)),
     _grp("apps", "v1", "apps", "ControllerRevision", "controllerrevisions", True),
     _grp("batch", "v1", "batch", "Job", "jobs", True, (), ("all",), ("status",)),
     _grp("batch", "v1", "batch", "CronJob", "cronjobs", True, ("cj",), ("all",), ("status",)),
-    _grp("networking.k8s.io", "v1", "networking", "Ingress", "ingresses", True, ("ing",),
-         sub=("status",)),
+    _grp(
+        "networking.k8s.io",
+        "v1",
+        "networking",
+        "Ingress",
+        "ingresses",
+        True,
+        ("ing",),
+        sub=("status",),
+    ),
     _grp("networking.k8s.io", "v1", "networking", "IngressClass", "ingressclasses", False),
-    _grp("networking.k8s.io", "v1", "networking", "NetworkPolicy", "networkpolicies", True,
-         ("netpol",)),
-    _grp("autoscaling", "v2", "autoscaling", "HorizontalPodAutoscaler",
-         "horizontalpodautoscalers", True, ("hpa",), ("all",), ("status",)),
-    _grp("policy", "v1", "policy", "PodDisruptionBudget", "poddisruptionbudgets", True, ("pdb",),
-         sub=("status",)),
+    _grp(
+        "networking.k8s.io",
+        "v1",
+        "networking",
+        "NetworkPolicy",
+        "networkpolicies",
+        True,
+        ("netpol",),
+    ),
+    _grp(
+        "autoscaling",
+        "v2",
+        "autoscaling",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        True,
+        ("hpa",),
+        ("all",),
+        ("status",),
+    ),
+    _grp(
+        "policy",
+        "v1",
+        "policy",
+        "PodDisruptionBudget",
+        "poddisruptionbudgets",
+        True,
+        ("pdb",),
+        sub=("status",),
+    ),
     _grp("rbac.authorization.k8s.io", "v1", "rbac", "Role", "roles", True),
     _grp("rbac.authorization.k8s.io", "v1", "rbac", "RoleBinding", "rolebindings", True),
     _grp("rbac.authorization.k8s.io", "v1", "rbac", "ClusterRole", "clusterroles", False),
-    _grp("rbac.authorization.k8s.io", "v1", "rbac", "ClusterRoleBinding",
-         "clusterrolebindings", False),
+    _grp(
+        "rbac.authorization.k8s.io",
+        "v1",
+        "rbac",
+        "ClusterRoleBinding",
+        "clusterrolebindings",
+        False,
+    ),
     _grp("storage.k8s.io", "v1", "storage", "StorageClass", "storageclasses", False, ("sc",)),
     _grp("coordination.k8s.io", "v1", "coordination", "Lease", "leases", True),
-    _grp("authorization.k8s.io", "v1", "authorization", "SelfSubjectAccessReview",
-         "selfsubjectaccessreviews", False, verbs=("create",)),
+    _grp(
+        "authorization.k8s.io",
+        "v1",
+        "authorization",
+        "SelfSubjectAccessReview",
+        "selfsubjectaccessreviews",
+        False,
+        verbs=("create",),
+    ),
     ResourceType(
-        "apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions",
-        False, ("crd", "crds"), ("api-extensions",), ALL_VERBS, ("status",),
+        "apiextensions.k8s.io",
+        "v1",
+        "CustomResourceDefinition",
+        "customresourcedefinitions",
+        False,
+        ("crd", "crds"),
+        ("api-extensions",),
+        ALL_VERBS,
+        ("status",),
         schema="io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition",
         status_subresource=True,
     ),
@@ -153,8 +264,9 @@ class Registry:
         self.generation += 1
 
     def remove_group_resource(self, group: str, plural: str) -> None:
-        for key in [k for k, rt in self._by_gvr.items()
-                    if (rt.group, rt.plural) == (group, plural)]:
+        for key in [
+            k for k, rt in self._by_gvr.items() if (rt.group, rt.plural) == (group, plural)
+        ]:
             rt = self._by_gvr.pop(key)
             self._by_gk.pop((rt.group, rt.kind), None)
             self._by_gr.pop((rt.group, rt.plural), None)

@@ -32,13 +32,13 @@ def definitions() -> dict[str, dict[str, Any]]:
 def resolve(node: dict[str, Any] | None) -> dict[str, Any] | None:
     """Follow a ``$ref`` to its definition."""
     while node is not None and "$ref" in node:
-        node = definitions().get(node["$ref"][len(_REF):])
+        node = definitions().get(node["$ref"][len(_REF) :])
     return node
 
 
 def ref_name(node: dict[str, Any] | None) -> str | None:
     if node and "$ref" in node:
-        return node["$ref"][len(_REF):]
+        return node["$ref"][len(_REF) :]
     return None
 
 
@@ -140,16 +140,18 @@ def decode(obj: dict[str, Any], def_name: str, prune: bool) -> DecodeResult:
     return result
 
 
-def decode_with(obj: dict[str, Any], schema: dict[str, Any], kind: str,
-                prune: bool) -> DecodeResult:
+def decode_with(
+    obj: dict[str, Any], schema: dict[str, Any], kind: str, prune: bool
+) -> DecodeResult:
     """Like :func:`decode` for an inline schema (a CRD version's ``openAPIV3Schema``)."""
     result = DecodeResult()
     _walk(obj, schema, "", kind, result, prune)
     return result
 
 
-def _walk(value: Any, node: dict[str, Any], path: str, parent: str, result: DecodeResult,
-          prune: bool) -> None:
+def _walk(
+    value: Any, node: dict[str, Any], path: str, parent: str, result: DecodeResult, prune: bool
+) -> None:
     name = ref_name(node) or ""
     node = resolve(node) or {}
     if value is None:
@@ -166,7 +168,8 @@ def _walk(value: Any, node: dict[str, Any], path: str, parent: str, result: Deco
         field = path.lstrip(".")
         wanted = next(iter(expected), "object")
         result.custom_errors.append(
-            (field, f'{field} in body must be of type {wanted}: "{_json_type(value)}"', value))
+            (field, f'{field} in body must be of type {wanted}: "{_json_type(value)}"', value)
+        )
         result.type_errors.append(
             f"json: cannot unmarshal {_json_type(value)} into Go struct field "
             f"{parent}.{field} of type {go or 'string'}"
@@ -211,7 +214,7 @@ def _convert(node: Any) -> Any:
     out: dict[str, Any] = {}
     for key, value in node.items():
         if key == "$ref" and isinstance(value, str):
-            out[key] = "#/components/schemas/" + value[len(_REF):]
+            out[key] = "#/components/schemas/" + value[len(_REF) :]
         elif key == "type" and isinstance(value, list):
             real = [t for t in value if t != "null"]
             out[key] = real[0] if real else "object"
@@ -219,9 +222,14 @@ def _convert(node: Any) -> Any:
             out[key] = {name: _convert(sub) for name, sub in value.items()}
         elif key in ("items", "additionalProperties", "not") and isinstance(value, dict):
             out[key] = _convert(value)
-        elif key == "oneOf" and isinstance(value, list) and all(
+        elif (
+            key == "oneOf"
+            and isinstance(value, list)
+            and all(
                 isinstance(alt, dict) and types_of(alt) <= {"string", "integer", "number"}
-                for alt in value):
+                for alt in value
+            )
+        ):
             out["x-kubernetes-int-or-string"] = True
             out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
         elif key in ("allOf", "anyOf", "oneOf") and isinstance(value, list):
@@ -249,7 +257,7 @@ def _refs(node: Any) -> list[str]:
     if isinstance(node, dict):
         for key, value in node.items():
             if key == "$ref" and isinstance(value, str):
-                out.append(value[len(_REF):])
+                out.append(value[len(_REF) :])
             else:
                 out.extend(_refs(value))
     elif isinstance(node, list):
@@ -259,8 +267,12 @@ def _refs(node: Any) -> list[str]:
 
 
 _QUERY = ("dryRun", "fieldManager", "fieldValidation", "force", "pretty")
-_PATCH_TYPES = ("application/json-patch+json", "application/merge-patch+json",
-                "application/strategic-merge-patch+json", "application/apply-patch+yaml")
+_PATCH_TYPES = (
+    "application/json-patch+json",
+    "application/merge-patch+json",
+    "application/strategic-merge-patch+json",
+    "application/apply-patch+yaml",
+)
 
 
 def _op(rt, action: str, schema_ref: dict[str, Any], params: tuple[str, ...] = ()) -> dict:
@@ -269,10 +281,13 @@ def _op(rt, action: str, schema_ref: dict[str, Any], params: tuple[str, ...] = (
         "operationId": f"{action}{rt.kind}",
         "x-kubernetes-action": action,
         "x-kubernetes-group-version-kind": gvk,
-        "parameters": [{"name": p, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
-                       for p in params],
-        "responses": {"200": {"description": "OK",
-                              "content": {"application/json": {"schema": schema_ref}}}},
+        "parameters": [
+            {"name": p, "in": "query", "schema": {"type": "string", "uniqueItems": True}}
+            for p in params
+        ],
+        "responses": {
+            "200": {"description": "OK", "content": {"application/json": {"schema": schema_ref}}}
+        },
     }
     if action in ("post", "put", "patch"):
         types = _PATCH_TYPES if action == "patch" else ("application/json", "application/yaml")
@@ -300,8 +315,11 @@ def openapi_v3_document(resources: list, custom_schemas: dict[str, dict[str, Any
             continue
         ref = {"$ref": "#/components/schemas/" + schema_name}
         base = "/api/v1" if not rt.group else f"/apis/{rt.group}/{rt.version}"
-        coll = f"{base}/namespaces/{{namespace}}/{rt.plural}" if rt.namespaced else \
-            f"{base}/{rt.plural}"
+        coll = (
+            f"{base}/namespaces/{{namespace}}/{rt.plural}"
+            if rt.namespaced
+            else f"{base}/{rt.plural}"
+        )
         write = _QUERY
         paths[coll] = {"get": _op(rt, "list", ref), "post": _op(rt, "post", ref, write)}
         paths[coll + "/{name}"] = {
@@ -323,7 +341,7 @@ def openapi_v3_document(resources: list, custom_schemas: dict[str, dict[str, Any
 def crd_version_schema(crd: dict[str, Any], version: dict[str, Any]) -> dict[str, Any]:
     """An OpenAPI schema for one served version of a CRD, with its GVK extension."""
     spec = crd["spec"]
-    raw = ((version.get("schema") or {}).get("openAPIV3Schema") or {"type": "object"})
+    raw = (version.get("schema") or {}).get("openAPIV3Schema") or {"type": "object"}
     schema = json.loads(json.dumps(raw))
     props = schema.setdefault("properties", {})
     props["apiVersion"] = {"type": "string"}

@@ -79,8 +79,11 @@ def parse_label_selector(text: str | None) -> LabelSelector:
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if not match or match.end() == pos:
-            raise ApiError(400, f"unable to parse requirement: found '{text[pos:]}', "
-                                "expected: identifier", reason="BadRequest")
+            raise ApiError(
+                400,
+                f"unable to parse requirement: found '{text[pos:]}', expected: identifier",
+                reason="BadRequest",
+            )
         if match.group("neg"):
             reqs.append(_req(match.group("nkey"), "!", []))
         elif match.group("setop"):
@@ -89,8 +92,11 @@ def parse_label_selector(text: str | None) -> LabelSelector:
         elif match.group("op"):
             op, val = match.group("op"), match.group("val")
             if op in (">", "<") and not val.lstrip("-").isdigit():
-                raise ApiError(400, f"unable to parse requirement: for 'Gt', 'Lt' operators, "
-                                    f"the value must be an integer: {val}")
+                raise ApiError(
+                    400,
+                    f"unable to parse requirement: for 'Gt', 'Lt' operators, "
+                    f"the value must be an integer: {val}",
+                )
             reqs.append(_req(match.group("key"), op, [val]))
         else:
             reqs.append(_req(match.group("key"), "exists", []))
@@ -131,6 +137,7 @@ def selector_to_string(sel: dict[str, Any] | None) -> str:
 
 # ---------------------------------------------------------------- field selectors
 
+
 def _get(obj: dict[str, Any], dotted: str) -> str:
     node: Any = obj
     for part in dotted.split("."):
@@ -146,14 +153,31 @@ def _get(obj: dict[str, Any], dotted: str) -> str:
 
 _COMMON = ("metadata.name", "metadata.namespace")
 FIELD_LABELS: dict[str, tuple[str, ...]] = {
-    "pods": _COMMON + ("spec.nodeName", "spec.restartPolicy", "spec.schedulerName",
-                       "spec.serviceAccountName", "spec.hostNetwork", "status.phase",
-                       "status.podIP", "status.nominatedNodeName"),
-    "events": _COMMON + ("involvedObject.kind", "involvedObject.namespace",
-                         "involvedObject.name", "involvedObject.uid",
-                         "involvedObject.apiVersion", "involvedObject.resourceVersion",
-                         "involvedObject.fieldPath", "reason", "reportingComponent", "source",
-                         "type"),
+    "pods": _COMMON
+    + (
+        "spec.nodeName",
+        "spec.restartPolicy",
+        "spec.schedulerName",
+        "spec.serviceAccountName",
+        "spec.hostNetwork",
+        "status.phase",
+        "status.podIP",
+        "status.nominatedNodeName",
+    ),
+    "events": _COMMON
+    + (
+        "involvedObject.kind",
+        "involvedObject.namespace",
+        "involvedObject.name",
+        "involvedObject.uid",
+        "involvedObject.apiVersion",
+        "involvedObject.resourceVersion",
+        "involvedObject.fieldPath",
+        "reason",
+        "reportingComponent",
+        "source",
+        "type",
+    ),
     "nodes": _COMMON + ("spec.unschedulable",),
     "secrets": _COMMON + ("type",),
     "namespaces": _COMMON + ("status.phase",),
@@ -210,8 +234,10 @@ def parse_field_selector(text: str | None, plural: str) -> FieldSelector:
         path = path.strip()
         if path not in allowed:
             raise ApiError(
-                400, f'field label not supported: {path}' if plural in FIELD_LABELS else
-                f'"{path}" is not a known field selector: only "metadata.name", '
+                400,
+                f"field label not supported: {path}"
+                if plural in FIELD_LABELS
+                else f'"{path}" is not a known field selector: only "metadata.name", '
                 f'"metadata.namespace"',
             )
         terms.append((path, op != "!=", value.strip()))

@@ -68,8 +68,13 @@ class ClusterHandle:
     def faults(self) -> Any:
         return self.cluster.faults
 
-    def kubeconfig(self, path: str | Path | None = None, *, token: str | None = None,
-                   namespace: str = "default") -> dict[str, Any]:
+    def kubeconfig(
+        self,
+        path: str | Path | None = None,
+        *,
+        token: str | None = None,
+        namespace: str = "default",
+    ) -> dict[str, Any]:
         """A kubeconfig dict for this cluster (written as YAML when ``path`` is given)."""
         config = kubeconfig_for([(self, token or self.token, namespace)])
         if path is not None:
@@ -85,8 +90,14 @@ class ClusterHandle:
     async def _call(self, fn: Callable[[Cluster], T]) -> T:
         return fn(self.cluster)
 
-    def add_user(self, name: str, token: str | None = None, *, verbs: list[str] | None = None,
-                 namespaces: list[str] | None = None) -> str:
+    def add_user(
+        self,
+        name: str,
+        token: str | None = None,
+        *,
+        verbs: list[str] | None = None,
+        namespaces: list[str] | None = None,
+    ) -> str:
         """Add a bearer-token user limited to ``verbs`` / ``namespaces``; returns the token."""
         token = token or secrets.token_hex(16)
         self.call(lambda c: c.add_user(name, token, verbs, namespaces))
@@ -116,15 +127,28 @@ def kubeconfig_for(entries: list[tuple[ClusterHandle, str, str]]) -> dict[str, A
     for handle, token, namespace in entries:
         server: dict[str, Any] = {"server": handle.url}
         if handle.sim.tls:
-            server["certificate-authority-data"] = base64.b64encode(
-                serving_cert().ca_pem).decode()
+            server["certificate-authority-data"] = base64.b64encode(serving_cert().ca_pem).decode()
         clusters.append({"name": handle.name, "cluster": server})
         users.append({"name": f"{handle.name}-admin", "user": {"token": token}})
-        contexts.append({"name": handle.name, "context": {
-            "cluster": handle.name, "user": f"{handle.name}-admin", "namespace": namespace}})
-    return {"apiVersion": "v1", "kind": "Config", "preferences": {}, "clusters": clusters,
-            "users": users, "contexts": contexts,
-            "current-context": contexts[0]["name"] if contexts else ""}
+        contexts.append(
+            {
+                "name": handle.name,
+                "context": {
+                    "cluster": handle.name,
+                    "user": f"{handle.name}-admin",
+                    "namespace": namespace,
+                },
+            }
+        )
+    return {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "preferences": {},
+        "clusters": clusters,
+        "users": users,
+        "contexts": contexts,
+        "current-context": contexts[0]["name"] if contexts else "",
+    }
 
 
 class KubeSim:
@@ -163,7 +187,7 @@ class KubeSim:
             path = request.path
             if not path.startswith("/clusters/"):
                 return error_response(path_not_found())
-            name, _, rest = path[len("/clusters/"):].partition("/")
+            name, _, rest = path[len("/clusters/") :].partition("/")
             return await self._serve(name, request, "/" + rest)
 
         app.router.add_route("*", "/{tail:.*}", dispatch)
@@ -172,11 +196,13 @@ class KubeSim:
     async def start(self, port: int = 0) -> KubeSim:
         """Start serving on the current event loop."""
         self.loop = asyncio.get_running_loop()
-        self._runner = web.AppRunner(self._app(), handle_signals=False, access_log=None,
-                                     shutdown_timeout=0.5)
+        self._runner = web.AppRunner(
+            self._app(), handle_signals=False, access_log=None, shutdown_timeout=0.5
+        )
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, port, reuse_address=True,
-                           ssl_context=self._ssl())
+        site = web.TCPSite(
+            self._runner, self.host, port, reuse_address=True, ssl_context=self._ssl()
+        )
         await site.start()
         self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         return self
@@ -231,32 +257,66 @@ class KubeSim:
 
     # ------------------------------------------------------------ clusters
 
-    def add_cluster(self, name: str, nodes: int = 3, *, token: str | None = None,
-                    seed: bool = True, controller: bool = True, own_port: bool | int = False,
-                    history_size: int = 10000, pod_startup: float = 0.05,
-                    gpu_nodes: int | None = None) -> ClusterHandle:
+    def add_cluster(
+        self,
+        name: str,
+        nodes: int = 3,
+        *,
+        token: str | None = None,
+        seed: bool = True,
+        controller: bool = True,
+        own_port: bool | int = False,
+        history_size: int = 10000,
+        pod_startup: float = 0.05,
+        gpu_nodes: int | None = None,
+    ) -> ClusterHandle:
         """Create a cluster (thread-safe); see :class:`ClusterHandle`."""
-        return self.run(self.add_cluster_async(
-            name, nodes, token=token, seed=seed, controller=controller, own_port=own_port,
-            history_size=history_size, pod_startup=pod_startup, gpu_nodes=gpu_nodes))
+        return self.run(
+            self.add_cluster_async(
+                name,
+                nodes,
+                token=token,
+                seed=seed,
+                controller=controller,
+                own_port=own_port,
+                history_size=history_size,
+                pod_startup=pod_startup,
+                gpu_nodes=gpu_nodes,
+            )
+        )
 
-    async def add_cluster_async(self, name: str, nodes: int = 3, *, token: str | None = None,
-                                seed: bool = True, controller: bool = True,
-                                own_port: bool | int = False, history_size: int = 10000,
-                                pod_startup: float = 0.05, gpu_nodes: int | None = None
-                                ) -> ClusterHandle:
+    async def add_cluster_async(
+        self,
+        name: str,
+        nodes: int = 3,
+        *,
+        token: str | None = None,
+        seed: bool = True,
+        controller: bool = True,
+        own_port: bool | int = False,
+        history_size: int = 10000,
+        pod_startup: float = 0.05,
+        gpu_nodes: int | None = None,
+    ) -> ClusterHandle:
         if name in self.handles:
             raise ValueError(f"cluster {name!r} already exists")
-        options = {"nodes": nodes, "token": token or secrets.token_hex(16), "seed": seed,
-                   "controller": controller, "history_size": history_size,
-                   "pod_startup": pod_startup, "gpu_nodes": gpu_nodes}
+        options = {
+            "nodes": nodes,
+            "token": token or secrets.token_hex(16),
+            "seed": seed,
+            "controller": controller,
+            "history_size": history_size,
+            "pod_startup": pod_startup,
+            "gpu_nodes": gpu_nodes,
+        }
         handle = ClusterHandle(self, name, options)
         self._build(handle)
         self.handles[name] = handle
         if own_port is not False:
             port = 0 if own_port is True else int(own_port)
-            handle._runner = web.AppRunner(self._app(name), handle_signals=False,
-                                           access_log=None, shutdown_timeout=0.5)
+            handle._runner = web.AppRunner(
+                self._app(name), handle_signals=False, access_log=None, shutdown_timeout=0.5
+            )
             await handle._runner.setup()
             await self._open_site(handle, port)
         return handle
@@ -272,8 +332,7 @@ class KubeSim:
         if cluster.controller is not None:
             cluster.controller.start()
         self._apis[handle.name] = ClusterApi(cluster, f"/clusters/{handle.name}")
-        cluster.faults.on_down_change.append(
-            lambda down, h=handle: self._on_down(h, down))
+        cluster.faults.on_down_change.append(lambda down, h=handle: self._on_down(h, down))
 
     def _on_down(self, handle: ClusterHandle, down: bool) -> None:
         if handle._runner is None:
@@ -290,8 +349,9 @@ class KubeSim:
 
     async def _open_site(self, handle: ClusterHandle, port: int) -> None:
         assert handle._runner is not None
-        site = web.TCPSite(handle._runner, self.host, port, reuse_address=True,
-                           ssl_context=self._ssl())
+        site = web.TCPSite(
+            handle._runner, self.host, port, reuse_address=True, ssl_context=self._ssl()
+        )
         await site.start()
         handle._site = site
         handle.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
@@ -355,8 +415,9 @@ class KubeSim:
             await asyncio.sleep(rule.seconds)
         rule = faults.take("fail", method, path)
         if rule is not None:
-            return error_response(ApiError(
-                rule.status, rule.message or _default_message(rule.status), rule.reason))
+            return error_response(
+                ApiError(rule.status, rule.message or _default_message(rule.status), rule.reason)
+            )
         return await api.handle(request, path)
 
 
@@ -366,5 +427,5 @@ def _default_message(status: int) -> str:
         503: "the server is currently unable to handle the request",
         429: "the server has received too many requests and has asked us to try again later",
         504: "the server was unable to return a response in the time allotted, but may still "
-             "be processing the request",
+        "be processing the request",
     }.get(status, f"injected fault (HTTP {status})")

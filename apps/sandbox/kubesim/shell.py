@@ -18,6 +18,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 Write = Callable[[bytes], Awaitable[None]]
+# Directories every simulated container has (in memory, never the host's).
+SKELETON_DIRS = "/bin /etc /home /root /tmp /usr/bin /var/log /proc /app".split()
 
 
 class Interrupt(Exception):
@@ -44,8 +46,11 @@ class FileSystem:
         if path not in self.dirs:
             return None
         prefix = path.rstrip("/") + "/"
-        names = {p[len(prefix):].split("/", 1)[0] for p in list(self.files) + list(self.dirs)
-                 if p.startswith(prefix) and p != prefix}
+        names = {
+            p[len(prefix) :].split("/", 1)[0]
+            for p in list(self.files) + list(self.dirs)
+            if p.startswith(prefix) and p != prefix
+        }
         return sorted(n for n in names if n)
 
 
@@ -55,39 +60,47 @@ def container_fs(cluster: Any, pod: dict[str, Any], container: dict[str, Any]) -
     meta, spec = pod["metadata"], pod.get("spec") or {}
     ip = (pod.get("status") or {}).get("podIP", "10.244.0.10")
     # Directories of the simulated container (in memory, never the host's).
-    for d in ("/bin", "/etc", "/home", "/root", "/tmp", "/usr/bin", "/var/log", "/proc",  # noqa: S108
-              "/app"):
+    for d in SKELETON_DIRS:
         fs.mkdir(d)
     fs.write("/etc/hostname", meta["name"] + "\n")
     fs.write("/etc/hosts", f"127.0.0.1\tlocalhost\n{ip}\t{meta['name']}\n")
-    fs.write("/etc/resolv.conf", f"search {meta.get('namespace')}.svc.cluster.local "
-                                 "svc.cluster.local cluster.local\nnameserver 10.96.0.10\n"
-                                 "options ndots:5\n")
+    fs.write(
+        "/etc/resolv.conf",
+        f"search {meta.get('namespace')}.svc.cluster.local "
+        "svc.cluster.local cluster.local\nnameserver 10.96.0.10\n"
+        "options ndots:5\n",
+    )
     image = container.get("image", "")
     if "alpine" in image or "busybox" in image:
         fs.write("/etc/os-release", 'NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.22.0\n')
     else:
-        fs.write("/etc/os-release", 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n'
-                                    'NAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n')
+        fs.write(
+            "/etc/os-release",
+            'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n'
+            'NAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n',
+        )
     fs.write("/proc/1/cmdline", " ".join(container.get("command") or [image.split(":")[0]]))
     sa_dir = "/var/run/secrets/kubernetes.io/serviceaccount"
     fs.write(f"{sa_dir}/namespace", meta.get("namespace", "default"))
     fs.write(f"{sa_dir}/token", "eyJhbGciOiJSUzI1NiJ9.kubesim-projected-token.c2ln")
-    fs.write(f"{sa_dir}/ca.crt", "-----BEGIN CERTIFICATE-----\n(kubesim)\n"
-                                 "-----END CERTIFICATE-----\n")
+    fs.write(
+        f"{sa_dir}/ca.crt", "-----BEGIN CERTIFICATE-----\n(kubesim)\n-----END CERTIFICATE-----\n"
+    )
     volumes = {v.get("name"): v for v in spec.get("volumes") or []}
     for mount in container.get("volumeMounts") or []:
         volume = volumes.get(mount.get("name")) or {}
         path = mount.get("mountPath", "/mnt")
         fs.mkdir(path)
         if "configMap" in volume:
-            cm = cluster.find("", "configmaps", meta.get("namespace"),
-                              volume["configMap"].get("name", ""))
+            cm = cluster.find(
+                "", "configmaps", meta.get("namespace"), volume["configMap"].get("name", "")
+            )
             for key, value in ((cm or {}).get("data") or {}).items():
                 fs.write(f"{path.rstrip('/')}/{key}", value)
         elif "secret" in volume:
-            secret = cluster.find("", "secrets", meta.get("namespace"),
-                                  volume["secret"].get("secretName", ""))
+            secret = cluster.find(
+                "", "secrets", meta.get("namespace"), volume["secret"].get("secretName", "")
+            )
             for key, value in ((secret or {}).get("data") or {}).items():
                 try:
                     text = base64.b64decode(value).decode()
@@ -99,10 +112,15 @@ def container_fs(cluster: Any, pod: dict[str, Any], container: dict[str, Any]) -
 
 def container_env(cluster: Any, pod: dict[str, Any], container: dict[str, Any]) -> dict[str, str]:
     meta = pod["metadata"]
-    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-           "HOSTNAME": meta["name"], "HOME": "/root", "TERM": "xterm",
-           "KUBERNETES_SERVICE_HOST": "10.96.0.1", "KUBERNETES_SERVICE_PORT": "443",
-           "KUBERNETES_PORT": "tcp://10.96.0.1:443"}
+    env = {
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOSTNAME": meta["name"],
+        "HOME": "/root",
+        "TERM": "xterm",
+        "KUBERNETES_SERVICE_HOST": "10.96.0.1",
+        "KUBERNETES_SERVICE_PORT": "443",
+        "KUBERNETES_PORT": "tcp://10.96.0.1:443",
+    }
     for item in container.get("env") or []:
         name = item.get("name", "")
         if "value" in item:
@@ -111,9 +129,12 @@ def container_env(cluster: Any, pod: dict[str, Any], container: dict[str, Any]) 
         source = item.get("valueFrom") or {}
         if "fieldRef" in source:
             path = source["fieldRef"].get("fieldPath", "")
-            env[name] = {"metadata.name": meta["name"], "metadata.namespace": meta.get(
-                "namespace", ""), "spec.nodeName": (pod.get("spec") or {}).get("nodeName", ""),
-                "status.podIP": (pod.get("status") or {}).get("podIP", "")}.get(path, "")
+            env[name] = {
+                "metadata.name": meta["name"],
+                "metadata.namespace": meta.get("namespace", ""),
+                "spec.nodeName": (pod.get("spec") or {}).get("nodeName", ""),
+                "status.podIP": (pod.get("status") or {}).get("podIP", ""),
+            }.get(path, "")
         elif "configMapKeyRef" in source:
             ref = source["configMapKeyRef"]
             cm = cluster.find("", "configmaps", meta.get("namespace"), ref.get("name", ""))
@@ -129,8 +150,9 @@ def container_env(cluster: Any, pod: dict[str, Any], container: dict[str, Any]) 
 class ShellIO:
     """The streams of one exec: stdin chunks from a queue, stdout/stderr writers."""
 
-    def __init__(self, stdin: asyncio.Queue[bytes | None] | None, out: Write, err: Write,
-                 tty: bool):
+    def __init__(
+        self, stdin: asyncio.Queue[bytes | None] | None, out: Write, err: Write, tty: bool
+    ):
         self.stdin = stdin
         self._out, self._err = out, err
         self.tty = tty
@@ -216,8 +238,9 @@ _OPS = {";", "&&", "||", "|", ">", ">>", "&"}
 class Shell:
     """One shell session in one container."""
 
-    def __init__(self, fs: FileSystem, env: dict[str, str], io: ShellIO, hostname: str,
-                 image: str = ""):
+    def __init__(
+        self, fs: FileSystem, env: dict[str, str], io: ShellIO, hostname: str, image: str = ""
+    ):
         self.fs = fs
         self.env = dict(env)
         self.io = io
@@ -361,8 +384,9 @@ class Shell:
                 parts.append(part)
         return "/" + "/".join(parts)
 
-    async def command(self, argv: list[str], stdin: str | None,
-                      capture: list[str] | None = None) -> int:
+    async def command(
+        self, argv: list[str], stdin: str | None, capture: list[str] | None = None
+    ) -> int:
         if not argv:
             return 0
         if "=" in argv[0] and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", argv[0]):
@@ -447,8 +471,10 @@ class Shell:
                     full = self._abs(f"{path}/{n}")
                     is_dir = full in self.fs.dirs or n in (".", "..")
                     size = len(self.fs.files.get(full, "")) if not is_dir else 4096
-                    await out(f"{'d' if is_dir else '-'}rw-r--r--    1 root     root  "
-                              f"{size:>8} Jan  1 00:00 {n}\n")
+                    await out(
+                        f"{'d' if is_dir else '-'}rw-r--r--    1 root     root  "
+                        f"{size:>8} Jan  1 00:00 {n}\n"
+                    )
             elif names:
                 await out(("\n" if "1" in flags or not self.io.tty else "  ").join(names) + "\n")
         return code
@@ -460,8 +486,9 @@ class Shell:
     async def cmd_cd(self, args, stdin, out) -> int:
         target = self._abs(args[0]) if args else "/root"
         if target not in self.fs.dirs:
-            await self.io.err(f"sh: cd: can't cd to {args[0] if args else target}: No such file "
-                              "or directory\n")
+            await self.io.err(
+                f"sh: cd: can't cd to {args[0] if args else target}: No such file or directory\n"
+            )
             return 2
         self.cwd = target
         return 0
@@ -561,8 +588,9 @@ class Shell:
                 del self.fs.files[path]
             elif path in self.fs.dirs and "-r" in " ".join(args):
                 self.fs.dirs = {d for d in self.fs.dirs if not d.startswith(path)}
-                self.fs.files = {f: v for f, v in self.fs.files.items()
-                                 if not f.startswith(path + "/")}
+                self.fs.files = {
+                    f: v for f, v in self.fs.files.items() if not f.startswith(path + "/")
+                }
             elif "-f" not in args:
                 await self.io.err(f"rm: can't remove '{a}': No such file or directory\n")
                 code = 1
@@ -638,8 +666,10 @@ class Shell:
 
     async def cmd_ps(self, args, stdin, out) -> int:
         cmdline = self.fs.files.get("/proc/1/cmdline", "app")
-        await out(f"PID   USER     TIME  COMMAND\n    1 root      0:00 {cmdline}\n"
-                  f"   42 root      0:00 sh\n")
+        await out(
+            f"PID   USER     TIME  COMMAND\n    1 root      0:00 {cmdline}\n"
+            f"   42 root      0:00 sh\n"
+        )
         return 0
 
     async def cmd_nproc(self, args, stdin, out) -> int:
@@ -668,8 +698,11 @@ class Shell:
         args = [a for a in args if a != "]"]
         if len(args) == 2 and args[0] in ("-f", "-e", "-d"):
             path = self._abs(args[1])
-            ok = path in self.fs.dirs if args[0] == "-d" else (
-                path in self.fs.files or (args[0] == "-e" and path in self.fs.dirs))
+            ok = (
+                path in self.fs.dirs
+                if args[0] == "-d"
+                else (path in self.fs.files or (args[0] == "-e" and path in self.fs.dirs))
+            )
             return 0 if ok else 1
         if len(args) == 3 and args[1] in ("=", "==", "!="):
             return 0 if (args[0] == args[2]) == (args[1] != "!=") else 1

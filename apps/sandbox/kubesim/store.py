@@ -50,8 +50,9 @@ class Entry:
 class Watcher:
     """One open watch: a queue of ``(type, entry)`` filtered by namespace and selectors."""
 
-    def __init__(self, namespace: str | None, match: Callable[[dict[str, Any]], bool],
-                 maxsize: int = 10000):
+    def __init__(
+        self, namespace: str | None, match: Callable[[dict[str, Any]], bool], maxsize: int = 10000
+    ):
         self.namespace = namespace
         self.match = match
         self.queue: asyncio.Queue[tuple[str, Entry] | None] = asyncio.Queue(maxsize)
@@ -114,8 +115,9 @@ class KindStore:
             self._ns_order = sorted(ns for ns, bucket in self.by_ns.items() if bucket)
         return self._ns_order
 
-    def iter_sorted(self, namespace: str | None, start: tuple[str, str] | None = None
-                    ) -> Iterator[Entry]:
+    def iter_sorted(
+        self, namespace: str | None, start: tuple[str, str] | None = None
+    ) -> Iterator[Entry]:
         """Entries in etcd key order (namespace, then name), from ``start`` exclusive."""
         spaces = [namespace] if namespace is not None else self.namespaces()
         for ns in spaces:

@@ -50,20 +50,36 @@ def _labels(labels: Any, path: str) -> list[dict[str, str]]:
     causes = []
     for key, value in (labels or {}).items():
         prefix, _, name = key.rpartition("/")
-        if not name or len(name) > 63 or not _QUALIFIED.match(name) or (
-                prefix and not DNS1123_SUBDOMAIN.match(prefix)):
-            causes.append(fe(f"{path}", "Invalid",
-                             "name part must consist of alphanumeric characters, '-', '_' or '.', "
-                             "and must start and end with an alphanumeric character (e.g. "
-                             "'MyName',  or 'my.name',  or '123-abc', regex used for validation "
-                             "is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')", key))
+        if (
+            not name
+            or len(name) > 63
+            or not _QUALIFIED.match(name)
+            or (prefix and not DNS1123_SUBDOMAIN.match(prefix))
+        ):
+            causes.append(
+                fe(
+                    f"{path}",
+                    "Invalid",
+                    "name part must consist of alphanumeric characters, '-', '_' or '.', "
+                    "and must start and end with an alphanumeric character (e.g. "
+                    "'MyName',  or 'my.name',  or '123-abc', regex used for validation "
+                    "is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')",
+                    key,
+                )
+            )
         if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.match(value):
-            causes.append(fe(f"{path}", "Invalid",
-                             "a valid label must be an empty string or consist of alphanumeric "
-                             "characters, '-', '_' or '.', and must start and end with an "
-                             "alphanumeric character (e.g. 'MyValue',  or 'my_value',  or "
-                             "'12345', regex used for validation is "
-                             "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')", value))
+            causes.append(
+                fe(
+                    f"{path}",
+                    "Invalid",
+                    "a valid label must be an empty string or consist of alphanumeric "
+                    "characters, '-', '_' or '.', and must start and end with an "
+                    "alphanumeric character (e.g. 'MyValue',  or 'my_value',  or "
+                    "'12345', regex used for validation is "
+                    "'(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')",
+                    value,
+                )
+            )
     return causes
 
 
@@ -88,14 +104,26 @@ def _resources(res: dict[str, Any], path: str) -> list[dict[str, str]]:
                 causes.append(fe(f"{path}.{section}[{name}]", "Invalid", str(exc), value))
                 continue
             if amount < 0:
-                causes.append(fe(f"{path}.{section}[{name}]", "Invalid",
-                                 "must be greater than or equal to 0", value))
+                causes.append(
+                    fe(
+                        f"{path}.{section}[{name}]",
+                        "Invalid",
+                        "must be greater than or equal to 0",
+                        value,
+                    )
+                )
     for name, value in (res.get("requests") or {}).items():
         limit = (res.get("limits") or {}).get(name)
         try:
             if limit is not None and quantity.parse(value) > quantity.parse(limit):
-                causes.append(fe(f"{path}.requests", "Invalid",
-                                 f"must be less than or equal to {name} limit of {limit}", value))
+                causes.append(
+                    fe(
+                        f"{path}.requests",
+                        "Invalid",
+                        f"must be less than or equal to {name} limit of {limit}",
+                        value,
+                    )
+                )
         except quantity.QuantityError:
             continue
     return causes
@@ -123,13 +151,25 @@ def pod_spec(spec: dict[str, Any], path: str, template: bool = False) -> list[di
             for j, port in enumerate(c.get("ports") or []):
                 cp = port.get("containerPort")
                 if not isinstance(cp, int) or not 0 < cp < 65536:
-                    causes.append(fe(f"{cpath}.ports[{j}].containerPort", "Invalid",
-                                     "must be between 1 and 65535, inclusive", cp))
+                    causes.append(
+                        fe(
+                            f"{cpath}.ports[{j}].containerPort",
+                            "Invalid",
+                            "must be between 1 and 65535, inclusive",
+                            cp,
+                        )
+                    )
             causes += _resources(c.get("resources") or {}, f"{cpath}.resources")
     policy = spec.get("restartPolicy")
     if policy not in (None, "Always", "OnFailure", "Never"):
-        causes.append(fe(f"{path}.restartPolicy", "NotSupported",
-                         'supported values: "Always", "OnFailure", "Never"', policy))
+        causes.append(
+            fe(
+                f"{path}.restartPolicy",
+                "NotSupported",
+                'supported values: "Always", "OnFailure", "Never"',
+                policy,
+            )
+        )
     return causes
 
 
@@ -137,31 +177,52 @@ def _workload(kind: str, obj: dict[str, Any]) -> list[dict[str, str]]:
     spec = obj.get("spec") or {}
     causes = []
     if spec.get("replicas") is not None and spec["replicas"] < 0:
-        causes.append(fe("spec.replicas", "Invalid", "must be greater than or equal to 0",
-                         spec["replicas"]))
+        causes.append(
+            fe("spec.replicas", "Invalid", "must be greater than or equal to 0", spec["replicas"])
+        )
     selector = spec.get("selector")
     tpl_labels = ((spec.get("template") or {}).get("metadata") or {}).get("labels") or {}
     if kind != "Job" or spec.get("manualSelector"):
         if not selector or not (selector.get("matchLabels") or selector.get("matchExpressions")):
             causes.append(fe("spec.selector", "Required", ""))
             if kind != "Job":
-                causes.append(fe("spec.selector", "Invalid",
-                                 "empty selector is invalid for deployment"
-                                 if kind == "Deployment" else "empty selector is invalid", {}))
+                causes.append(
+                    fe(
+                        "spec.selector",
+                        "Invalid",
+                        "empty selector is invalid for deployment"
+                        if kind == "Deployment"
+                        else "empty selector is invalid",
+                        {},
+                    )
+                )
         elif not from_label_selector_object(selector).matches(tpl_labels):
-            causes.append(fe("spec.template.metadata.labels", "Invalid",
-                             "`selector` does not match template `labels`",
-                             "map[string]string{" + ", ".join(
-                                 f'"{k}":"{v}"' for k, v in sorted(tpl_labels.items())) + "}"))
+            causes.append(
+                fe(
+                    "spec.template.metadata.labels",
+                    "Invalid",
+                    "`selector` does not match template `labels`",
+                    "map[string]string{"
+                    + ", ".join(f'"{k}":"{v}"' for k, v in sorted(tpl_labels.items()))
+                    + "}",
+                )
+            )
     tpl_spec = (spec.get("template") or {}).get("spec") or {}
     causes += pod_spec(tpl_spec, "spec.template.spec", template=True)
     policy = tpl_spec.get("restartPolicy", "Always")
     if kind == "Job" and policy not in ("OnFailure", "Never"):
-        causes.append(fe("spec.template.spec.restartPolicy", "Required",
-                         'valid values: "OnFailure", "Never"'))
+        causes.append(
+            fe("spec.template.spec.restartPolicy", "Required", 'valid values: "OnFailure", "Never"')
+        )
     if kind in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet") and policy != "Always":
-        causes.append(fe("spec.template.spec.restartPolicy", "NotSupported",
-                         'supported values: "Always"', policy))
+        causes.append(
+            fe(
+                "spec.template.spec.restartPolicy",
+                "NotSupported",
+                'supported values: "Always"',
+                policy,
+            )
+        )
     return causes
 
 
@@ -177,8 +238,11 @@ def validate(kind: str, obj: dict[str, Any]) -> list[dict[str, str]]:
         if not spec.get("schedule"):
             causes.append(fe("spec.schedule", "Required", ""))
         job = (spec.get("jobTemplate") or {}).get("spec") or {}
-        causes += pod_spec((job.get("template") or {}).get("spec") or {},
-                           "spec.jobTemplate.spec.template.spec", template=True)
+        causes += pod_spec(
+            (job.get("template") or {}).get("spec") or {},
+            "spec.jobTemplate.spec.template.spec",
+            template=True,
+        )
     elif kind == "Service":
         stype = spec.get("type", "ClusterIP")
         if stype != "ExternalName" and not spec.get("ports") and spec.get("clusterIP") != "None":
@@ -186,8 +250,14 @@ def validate(kind: str, obj: dict[str, Any]) -> list[dict[str, str]]:
         for i, port in enumerate(spec.get("ports") or []):
             p = port.get("port")
             if not isinstance(p, int) or not 0 < p < 65536:
-                causes.append(fe(f"spec.ports[{i}].port", "Invalid",
-                                 "must be between 1 and 65535, inclusive", p))
+                causes.append(
+                    fe(
+                        f"spec.ports[{i}].port",
+                        "Invalid",
+                        "must be between 1 and 65535, inclusive",
+                        p,
+                    )
+                )
         if len(spec.get("ports") or []) > 1:
             for i, port in enumerate(spec["ports"]):
                 if not port.get("name"):
@@ -195,11 +265,16 @@ def validate(kind: str, obj: dict[str, Any]) -> list[dict[str, str]]:
     elif kind == "ConfigMap":
         for key in list(obj.get("data") or {}) + list(obj.get("binaryData") or {}):
             if not re.match(r"^[-._a-zA-Z0-9]+$", key):
-                causes.append(fe("data", "Invalid",
-                                 "a valid config key must consist of alphanumeric characters, "
-                                 "'-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or "
-                                 "'key-name', regex used for validation is '[-._a-zA-Z0-9]+')",
-                                 key))
+                causes.append(
+                    fe(
+                        "data",
+                        "Invalid",
+                        "a valid config key must consist of alphanumeric characters, "
+                        "'-', '_' or '.' (e.g. 'key.name',  or 'KEY_NAME',  or "
+                        "'key-name', regex used for validation is '[-._a-zA-Z0-9]+')",
+                        key,
+                    )
+                )
     elif kind == "ResourceQuota":
         for name, value in (spec.get("hard") or {}).items():
             try:
@@ -215,9 +290,11 @@ IMMUTABLE: dict[str, list[tuple[tuple[str, ...], str]]] = {
     "ReplicaSet": [(("spec", "selector"), "field is immutable")],
     "StatefulSet": [(("spec", "selector"), "field is immutable")],
     "DaemonSet": [(("spec", "selector"), "field is immutable")],
-    "Job": [(("spec", "selector"), "field is immutable"),
-            (("spec", "template"), "field is immutable"),
-            (("spec", "completions"), "field is immutable")],
+    "Job": [
+        (("spec", "selector"), "field is immutable"),
+        (("spec", "template"), "field is immutable"),
+        (("spec", "completions"), "field is immutable"),
+    ],
     "Service": [(("spec", "clusterIP"), "field is immutable")],
     "PersistentVolumeClaim": [(("spec", "storageClassName"), "field is immutable")],
 }
@@ -240,8 +317,9 @@ def validate_update(kind: str, new: dict[str, Any], old: dict[str, Any]) -> list
     if kind == "Pod":
         causes += _pod_update(new, old)
     if kind == "ConfigMap" or kind == "Secret":
-        if old.get("immutable") and (new.get("data") != old.get("data")
-                                     or new.get("binaryData") != old.get("binaryData")):
+        if old.get("immutable") and (
+            new.get("data") != old.get("data") or new.get("binaryData") != old.get("binaryData")
+        ):
             causes.append(fe("data", "Forbidden", "field is immutable when `immutable` is set"))
     return causes
 
@@ -257,19 +335,26 @@ def _pod_update(new: dict[str, Any], old: dict[str, Any]) -> list[dict[str, str]
     for spec in (a, b):
         spec.pop("activeDeadlineSeconds", None)
         spec.pop("tolerations", None)
-        spec["containers"] = [{k: v for k, v in c.items() if k != "image"}
-                              for c in spec.get("containers") or []]
-        spec["initContainers"] = [{k: v for k, v in c.items() if k != "image"}
-                                  for c in spec.get("initContainers") or []]
+        spec["containers"] = [
+            {k: v for k, v in c.items() if k != "image"} for c in spec.get("containers") or []
+        ]
+        spec["initContainers"] = [
+            {k: v for k, v in c.items() if k != "image"} for c in spec.get("initContainers") or []
+        ]
         if spec.get("nodeName") is None:
             spec.pop("nodeName", None)
     if old.get("spec", {}).get("nodeName") is None:
         a.pop("nodeName", None)
     if a != b:
-        return [fe("spec", "Forbidden",
-                   "pod updates may not change fields other than `spec.containers[*].image`,"
-                   "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,"
-                   "`spec.tolerations` (only additions to existing tolerations),"
-                   "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was "
-                   "previously negative)")]
+        return [
+            fe(
+                "spec",
+                "Forbidden",
+                "pod updates may not change fields other than `spec.containers[*].image`,"
+                "`spec.initContainers[*].image`,`spec.activeDeadlineSeconds`,"
+                "`spec.tolerations` (only additions to existing tolerations),"
+                "`spec.terminationGracePeriodSeconds` (allow it to be set to 1 if it was "
+                "previously negative)",
+            )
+        ]
     return []

@@ -86,8 +86,10 @@ async def serve(req: Request, pinned_name: str | None = None) -> web.StreamRespo
                     initial.append(item)
     start_rv = cluster.store.rv
     ks.watchers.add(watcher)  # registered in the same loop tick as the snapshot: no gap
-    resp = web.StreamResponse(status=200, headers={"Content-Type": "application/json",
-                                                   "Cache-Control": "no-cache, private"})
+    resp = web.StreamResponse(
+        status=200,
+        headers={"Content-Type": "application/json", "Cache-Control": "no-cache, private"},
+    )
     resp.enable_chunked_encoding()
     drop = cluster.faults.take("drop_watch", "GET", req.http.path)
     sent = 0
@@ -107,8 +109,12 @@ async def serve(req: Request, pinned_name: str | None = None) -> web.StreamRespo
             if drop is not None and sent >= drop.after:
                 return False
             if as_table:
-                body = table.to_table(rt, [entry.obj], table_include or "Metadata",
-                                      {"resourceVersion": entry.meta["resourceVersion"]})
+                body = table.to_table(
+                    rt,
+                    [entry.obj],
+                    table_include or "Metadata",
+                    {"resourceVersion": entry.meta["resourceVersion"]},
+                )
                 raw = json.dumps(body, separators=(",", ":")).encode()
             else:
                 raw = entry.raw

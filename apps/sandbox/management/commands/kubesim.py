@@ -1,0 +1,104 @@
+"""``manage.py kubesim``: run simulated clusters for the demo or local development.
+
+    manage.py kubesim --clusters prod:3,staging:2 --port 18080 --kubeconfig out.yaml
+
+Starts one kubesim server (HTTPS on 127.0.0.1) with a cluster per ``name:nodes`` entry (seeded,
+controller on), writes a kubeconfig with one context per cluster, and serves until interrupted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+import yaml
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from apps.sandbox.kubesim import KubeSim, kubeconfig_for
+
+
+def parse_clusters(spec: str) -> list[tuple[str, int]]:
+    """``prod:3,staging:2`` → ``[("prod", 3), ("staging", 2)]``."""
+    out = []
+    for part in filter(None, (p.strip() for p in spec.split(","))):
+        name, _, nodes = part.partition(":")
+        try:
+            count = int(nodes or "3")
+        except ValueError as exc:
+            raise CommandError(f"bad node count in {part!r}: use name:N") from exc
+        if not name or count < 1:
+            raise CommandError(f"bad cluster spec {part!r}: use name:N with N >= 1")
+        out.append((name, count))
+    if not out:
+        raise CommandError("--clusters names no cluster")
+    return out
+
+
+class Command(BaseCommand):
+    help = "Run kubesim, a Kubernetes API simulator, with the given clusters."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--clusters",
+            default="prod:3,staging:2",
+            help="comma-separated name:nodes (default prod:3,staging:2)",
+        )
+        parser.add_argument("--port", type=int, default=18080, help="listen port on 127.0.0.1")
+        parser.add_argument(
+            "--kubeconfig",
+            default="kubesim.kubeconfig",
+            help="where to write the kubeconfig (one context per cluster)",
+        )
+        parser.add_argument("--no-seed", action="store_true", help="nodes only, no workloads")
+        parser.add_argument(
+            "--no-controller", action="store_true", help="do not run the controller loop"
+        )
+        parser.add_argument(
+            "--token",
+            default=None,
+            help="bearer token for every cluster (default: random per cluster)",
+        )
+
+    def handle(self, *args: object, **options: object) -> None:
+        clusters = parse_clusters(str(options["clusters"]))
+        try:
+            asyncio.run(self._serve(clusters, options))
+        except KeyboardInterrupt:
+            self.stdout.write("kubesim stopped")
+
+    async def _serve(self, clusters: list[tuple[str, int]], options: dict) -> None:
+        sim = KubeSim()
+        try:
+            await sim.start(int(options["port"]))
+        except OSError as exc:
+            raise CommandError(f"cannot listen on 127.0.0.1:{options['port']}: {exc}") from exc
+        handles = []
+        for name, nodes in clusters:
+            handles.append(
+                await sim.add_cluster_async(
+                    name,
+                    nodes,
+                    token=options["token"] or None,
+                    seed=not options["no_seed"],
+                    controller=not options["no_controller"],
+                )
+            )
+        path = Path(str(options["kubeconfig"]))
+        path.write_text(
+            yaml.safe_dump(
+                kubeconfig_for([(h, h.token, "default") for h in handles]), sort_keys=False
+            )
+        )
+        for handle in handles:
+            self.stdout.write(f"cluster {handle.name}: {handle.url}")
+        self.stdout.write(
+            f"kubeconfig written to {path} (contexts: {', '.join(h.name for h in handles)})"
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await sim._shutdown()
+        self.stdout.write("kubesim stopped")
