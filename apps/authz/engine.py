@@ -41,7 +41,7 @@ def pattern_regex(pattern: str) -> str:
         out.append("/[^/]+")
         pos = placeholder.end()
     out.append(_glob_regex(pattern[pos:]))
-    return "^" + "".join(out) + "$"
+    return "^" + "".join(out) + r"\Z"
 
 
 def _glob_regex(text: str) -> str:
@@ -50,7 +50,7 @@ def _glob_regex(text: str) -> str:
 
 def key_match(key: str, pattern: str) -> bool:
     """Reference implementation of the match function (also registered in pycasbin)."""
-    return re.match(pattern_regex(pattern), key, re.IGNORECASE | re.DOTALL) is not None
+    return re.match(pattern_regex(pattern.lower()), key.lower(), re.DOTALL) is not None
 
 
 class Matcher:
@@ -70,7 +70,7 @@ class Matcher:
             self.kind, self.text = "prefix", lowered[:-1]
         else:
             self.kind, self.text = "regex", lowered
-            self.regex = re.compile(pattern_regex(pattern), re.IGNORECASE | re.DOTALL)
+            self.regex = re.compile(pattern_regex(lowered), re.DOTALL)
 
     def matches(self, lowered_key: str) -> bool:
         kind = self.kind
@@ -83,9 +83,41 @@ class Matcher:
         return self.regex.match(lowered_key) is not None
 
     def covers(self, other_pattern: str) -> bool:
-        """Does every key matching ``other_pattern`` also match this one? Sound because our
-        ``*`` can absorb whatever the other pattern's ``*`` expands to."""
-        return self.matches(other_pattern.lower())
+        """Does every key matching ``other_pattern`` also match this one? The other pattern's
+        ``*`` becomes a sentinel only our ``*`` can absorb, its ``/:name`` a sentinel segment
+        only our ``*`` or ``/:name`` can absorb (sound; may say no when the answer is yes)."""
+        if self.kind == "any":
+            return True
+        other = _PLACEHOLDER.sub("/" + _SEGMENT, other_pattern.lower()).replace("*", _STAR)
+        if self.kind != "regex":
+            return self.matches(other)
+        return re.match(_cover_regex(self.text), other, re.DOTALL) is not None
+
+
+_STAR, _SEGMENT = "\x01", "\x00"
+
+
+def _cover_regex(lowered: str) -> str:
+    return pattern_regex(lowered).replace("/[^/]+", "/[^/\x01]+")
+
+
+def _literal_ends(lowered: str) -> tuple[str, str]:
+    """The literal text before the first and after the last wildcard of a pattern."""
+    marks = [(m.start() + 1, m.end()) for m in _PLACEHOLDER.finditer(lowered)]
+    marks += [(i, i + 1) for i, c in enumerate(lowered) if c == "*"]
+    if not marks:
+        return lowered, lowered
+    return lowered[: min(a for a, _ in marks)], lowered[max(b for _, b in marks) :]
+
+
+def may_overlap(a: str, b: str) -> bool:
+    """Can some key match both patterns? Conservative: True unless provably disjoint."""
+    ma, mb = Matcher(a), Matcher(b)
+    if ma.kind == "exact" or mb.kind == "exact":
+        exact, other = (ma, mb) if ma.kind == "exact" else (mb, ma)
+        return other.matches(exact.text)
+    (pa, sa), (pb, sb) = _literal_ends(a.lower()), _literal_ends(b.lower())
+    return (pa.startswith(pb) or pb.startswith(pa)) and (sa.endswith(sb) or sb.endswith(sa))
 
 
 @dataclass(frozen=True)
@@ -98,6 +130,8 @@ class Statement:
 
     @classmethod
     def from_dict(cls, data: dict) -> Statement:
+        if data.get("effect", ALLOW) not in (ALLOW, DENY):
+            raise ValueError(f"statement effect must be allow or deny, not {data['effect']!r}")
         return cls(
             actions=tuple(data["actions"]),
             resources=tuple(data["resources"]),
@@ -200,6 +234,12 @@ class TenantIndex:
         self._decisions: dict[tuple, Decision] = {}
         self._cache_size = cache_size
 
+    def clear_caches(self, policy_lists: bool = True) -> None:
+        """Forget memoised decisions (and the per-user policy lists): cold-path benchmarks."""
+        self._decisions.clear()
+        if policy_lists:
+            self._policies_cache.clear()
+
     # -- which policies apply -----------------------------------------------------------
     def links_for(self, user_id, project: str | None) -> list[tuple[Link, str]]:
         """(link, via) for every policy the user holds in ``project`` (or platform-wide)."""
@@ -214,6 +254,8 @@ class TenantIndex:
             for link in self.links_of.get(subject, ()):
                 if link.domain == ALL_DOMAINS or link.domain == project:
                     found.append((link, f"{who} → {link.via}"))
+        if len(self._policies_cache) >= self._cache_size:
+            self._policies_cache.clear()
         self._policies_cache[key] = found
         return found
 
@@ -224,15 +266,22 @@ class TenantIndex:
 
     # -- decisions ------------------------------------------------------------------------
     def decide(
-        self, user_id, action: str, resource: str, project: str | None = None, explain: bool = False
+        self,
+        user_id,
+        action: str,
+        resource: str,
+        project: str | None = None,
+        explain: bool = False,
+        use_cache: bool = True,
     ) -> Decision:
+        """The decision; memoised unless ``explain`` or ``use_cache=False`` (benchmarks)."""
         key = (user_id, project, resource, action)
-        if not explain:
+        if not explain and use_cache:
             cached = self._decisions.get(key)
             if cached is not None:
                 return cached
         decision = self._evaluate(user_id, action.lower(), resource.lower(), project, explain)
-        if not explain:
+        if not explain and use_cache:
             if len(self._decisions) >= self._cache_size:
                 self._decisions.clear()
             self._decisions[key] = decision
@@ -292,12 +341,8 @@ def _covered(held, action: str, resource: str) -> bool:
         resource_hit = any(m.covers(resource) for m in compiled.resources)
         if compiled.is_deny:
             # Any overlap with a deny means the holder does not hold all of it.
-            overlap_action = action_hit or any(
-                Matcher(action).covers(m.pattern) for m in compiled.actions
-            )
-            overlap_resource = resource_hit or any(
-                Matcher(resource).covers(m.pattern) for m in compiled.resources
-            )
+            overlap_action = any(may_overlap(action, m.pattern) for m in compiled.actions)
+            overlap_resource = any(may_overlap(resource, m.pattern) for m in compiled.resources)
             if overlap_action and overlap_resource:
                 return False
         elif action_hit and resource_hit:
