@@ -165,7 +165,8 @@ def test_unschedulable_pod_reports_why(core, namespace):
 
     cond = wait_for(reason, "Unschedulable condition")
     assert cond.reason == "Unschedulable"
-    assert cond.message.startswith("0/3 nodes are available:")
+    nodes = len(core.list_node().items)
+    assert cond.message.startswith(f"0/{nodes} nodes are available:")
     assert "Insufficient cpu" in cond.message
 
 
