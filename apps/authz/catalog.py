@@ -43,7 +43,8 @@ KINDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "Service": ("Services", "cluster", ()),
     "Ingress": ("Ingresses", "cluster", ()),
     "ConfigMap": ("ConfigMaps", "cluster", ()),
-    "Secret": ("Secrets", "cluster", ()),
+    "Secret": ("Secrets", "cluster", ("revealSecret",)),
+    "ReplicaSet": ("ReplicaSets", "cluster", ()),
     "PersistentVolumeClaim": ("PersistentVolumeClaims", "cluster", ()),
     "PersistentVolume": ("PersistentVolumes", "cluster", ()),
     "StorageClass": ("StorageClasses", "cluster", ()),
@@ -73,7 +74,7 @@ KINDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
 }
 
 # Verbs that are not about one kind.
-GLOBAL_ACTIONS = ("listPortal", "checkAuthz", "explainAuthz")
+GLOBAL_ACTIONS = ("listPortal", "checkAuthz", "explainAuthz", "applyManifest")
 
 
 def actions_of(kind: str) -> list[str]:

@@ -62,9 +62,13 @@ def api_routes() -> list[Route]:
                     )
                 )
         else:
-            methods = [
-                m.upper() for m in ("get", "post", "put", "patch", "delete") if hasattr(cls, m)
-            ]
+            methods = (
+                [m.upper() for m in actions]
+                if actions
+                else [
+                    m.upper() for m in ("get", "post", "put", "patch", "delete") if hasattr(cls, m)
+                ]
+            )
             action = getattr(cls, "authz_doc", "authenticated")
             for method in methods:
                 routes.append(Route(method, path, pattern.name or "", action, "-", cls))

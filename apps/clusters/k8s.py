@@ -14,7 +14,7 @@ TLS verification failure  502     cluster_tls_error ("CA does not match")
 403                       403     cluster_forbidden
 404                       404     not_found
 409                       409     conflict
-422                       422     invalid (fields from the Status causes)
+422                       422     invalid_object (fields from the Status causes)
 other 4xx                 400     cluster_bad_request
 5xx / redirect            502     cluster_error
 ========================  ======  ================================================
@@ -83,7 +83,7 @@ class ClusterConflict(ClusterError):
 
 class ClusterInvalid(ClusterError):
     status_code = status.HTTP_422_UNPROCESSABLE_ENTITY
-    default_code = "invalid"
+    default_code = "invalid_object"
 
 
 class ClusterBadRequest(ClusterError):

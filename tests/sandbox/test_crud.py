@@ -299,3 +299,17 @@ def test_cluster_scoped_objects_and_pods(core, namespace):
     assert created.spec.containers[0].termination_message_path == "/dev/termination-log"
     deleted = core.delete_namespaced_pod("p1", namespace)
     assert deleted.metadata.name == "p1"
+
+
+def test_secret_string_data_is_merged_into_data(core, namespace):
+    """As the API server: stringData is write-only and lands base64-encoded in data."""
+    from kubernetes import client as k8s_client
+
+    created = core.create_namespaced_secret(
+        namespace,
+        k8s_client.V1Secret(
+            metadata=k8s_client.V1ObjectMeta(name="s1"), string_data={"password": "hunter2"}
+        ),
+    )
+    assert created.string_data is None
+    assert created.data == {"password": "aHVudGVyMg=="}

@@ -1,7 +1,83 @@
+from django.urls import path, register_converter
 from rest_framework.routers import SimpleRouter
 
+from ..resources import KINDS
+from .resources import (
+    ApplyViewSet,
+    ClusterResourceViewSet,
+    NodeOperationViewSet,
+    OverviewViewSet,
+    WorkloadOperationViewSet,
+)
 from .views import ClusterViewSet
+
+
+class KindConverter:
+    regex = "|".join(sorted(KINDS, key=len, reverse=True))
+
+    def to_python(self, value):
+        return value
+
+    def to_url(self, value):
+        return value
+
+
+class NameConverter:
+    """Kubernetes object names (DNS subdomain)."""
+
+    regex = r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?"
+
+    def to_python(self, value):
+        return value
+
+    def to_url(self, value):
+        return value
+
+
+register_converter(KindConverter, "kind")
+register_converter(NameConverter, "kname")
 
 router = SimpleRouter()
 router.register("clusters", ClusterViewSet, basename="cluster")
-urlpatterns = router.urls
+
+_collection = ClusterResourceViewSet.as_view({"get": "list", "post": "create"})
+_object = ClusterResourceViewSet.as_view({"get": "retrieve", "put": "update", "delete": "destroy"})
+C = "clusters/<str:cluster>"
+NS = f"{C}/namespaces/<kname:namespace>"
+
+
+def _op(name, method="post"):
+    return WorkloadOperationViewSet.as_view({method: name})
+
+
+def _node(name):
+    return NodeOperationViewSet.as_view({"post": name})
+
+
+urlpatterns = [
+    path("clusters/overview/", OverviewViewSet.as_view({"get": "list"}), name="cluster-overview"),
+    *router.urls,
+    path(f"{C}/apply/", ApplyViewSet.as_view({"post": "apply"}), name="cluster-apply"),
+    path(f"{C}/nodes/<kname:name>/cordon/", _node("cordon"), name="node-cordon"),
+    path(f"{C}/nodes/<kname:name>/uncordon/", _node("uncordon"), name="node-uncordon"),
+    path(f"{C}/nodes/<kname:name>/drain/", _node("drain"), name="node-drain"),
+    path(f"{NS}/<kind:kind>/", _collection, name="resource-namespaced-list"),
+    path(f"{NS}/<kind:kind>/<kname:name>/", _object, name="resource-namespaced-detail"),
+    path(f"{NS}/<kind:kind>/<kname:name>/scale/", _op("scale"), name="resource-scale"),
+    path(f"{NS}/<kind:kind>/<kname:name>/restart/", _op("restart"), name="resource-restart"),
+    path(
+        f"{NS}/<kind:kind>/<kname:name>/revisions/",
+        _op("revisions", "get"),
+        name="resource-revisions",
+    ),
+    path(f"{NS}/<kind:kind>/<kname:name>/rollback/", _op("rollback"), name="resource-rollback"),
+    path(f"{NS}/<kind:kind>/<kname:name>/log/", _op("log", "get"), name="resource-log"),
+    path(f"{NS}/<kind:kind>/<kname:name>/events/", _op("events", "get"), name="resource-events"),
+    path(f"{C}/<kind:kind>/", _collection, name="resource-list"),
+    path(f"{C}/<kind:kind>/<kname:name>/", _object, name="resource-detail"),
+    path(
+        f"{C}/<kind:kind>/<kname:name>/events/",
+        _op("events", "get"),
+        name="resource-cluster-events",
+    ),
+]

@@ -29,7 +29,7 @@ class ClusterViewSet(PortalModelViewSet):
         "sync": "updateCluster",
         "rotate_credential": "updateCluster",
         "operations": "getCluster",
-        "nodes": "listNodes",
+        "inventory": "listNodes",
     }
     filterset_fields = ["phase", "type"]
     search_fields = ["name", "display_name", "server"]
@@ -102,6 +102,6 @@ class ClusterViewSet(PortalModelViewSet):
 
     @extend_schema(responses=NodeSerializer(many=True))
     @action(detail=True, methods=["get"])
-    def nodes(self, request, name=None):
+    def inventory(self, request, name=None):
         """The node inventory as last synced (live node objects: the resources API)."""
         return Response(NodeSerializer(self.get_object().nodes.all(), many=True).data)

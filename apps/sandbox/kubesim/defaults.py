@@ -4,6 +4,7 @@ for fields nobody set): pod spec defaults, workload strategies, service IP alloc
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 from typing import Any
@@ -174,6 +175,12 @@ def apply_defaults(kind: str, obj: dict[str, Any], cluster: Any) -> None:
         labels["kubernetes.io/metadata.name"] = obj["metadata"]["name"]
     elif kind == "Secret":
         obj.setdefault("type", "Opaque")
+        # As the API server does: stringData is write-only, merged into data (base64).
+        string_data = obj.pop("stringData", None) or {}
+        if string_data:
+            data = obj.setdefault("data", {})
+            for key, value in string_data.items():
+                data[key] = base64.b64encode(str(value).encode()).decode()
     elif kind == "PersistentVolumeClaim":
         spec = obj.setdefault("spec", {})
         spec.setdefault("volumeMode", "Filesystem")

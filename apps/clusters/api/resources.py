@@ -1,0 +1,428 @@
+"""REST endpoints for the Kubernetes resources of a cluster.
+
+Every request: the cluster must be visible to the user (404 otherwise, other tenants
+included), then ``authz.check`` decides the TKEStack action on the resource path
+(``cluster:<name>/namespace:<ns>/<kind>:<name>``), the audit row is named, and the call goes
+through ``resources.py`` → ``k8s.py``. Cluster failures come back as the portal's errors
+(503 unreachable, 404, 409, 422 with causes, 403 from the cluster).
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor, wait
+
+from django.http import HttpResponse
+from drf_spectacular.utils import extend_schema
+from rest_framework import exceptions, serializers, viewsets
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
+
+from apps.authz import check, restrict
+from apps.authz.catalog import KINDS as CATALOG
+from apps.tenants.scope import resolve_scope
+
+from .. import k8s, resources, services
+from ..models import Cluster
+
+OVERVIEW_WORKERS = 8
+OVERVIEW_TIMEOUT = (2.0, 4.0)
+
+
+class _ClusterResourceBase(viewsets.ViewSet):
+    """Shared plumbing: cluster lookup, action names, authorization, audit names."""
+
+    permission_classes = [IsAuthenticated]
+    # for manage.py authz_actions: how each action is named
+    authz_names = {}
+
+    # -- names ---------------------------------------------------------------------------------
+    def _kind(self) -> resources.Kind:
+        return resources.kind_for(self.kwargs.get("kind", ""))
+
+    def _plural_name(self, kind: resources.Kind) -> str:
+        entry = CATALOG.get(kind.kind)
+        return entry[0] if entry else kind.kind + "s"
+
+    def authz_action(self) -> str:
+        template = self.authz_names.get(getattr(self, "action", ""), "{verb}{Kind}")
+        if "kind" not in self.kwargs:
+            return template.replace("{Kinds}", "<Kinds>").replace("{Kind}", "<Kind>")
+        kind = self._kind()
+        return template.format(Kind=kind.kind, Kinds=self._plural_name(kind), verb="")
+
+    def authz_resource_path(self) -> str:
+        if "kind" not in self.kwargs:
+            return "cluster:<cluster>/[namespace:<ns>/]<kind>:<name>"
+        return resources.resource_path(
+            self.kwargs.get("cluster", "<cluster>"),
+            self._kind(),
+            self.kwargs.get("namespace"),
+            self.kwargs.get("name"),
+        )
+
+    # -- cluster and permission ------------------------------------------------------------------
+    def cluster(self) -> Cluster:
+        cached = getattr(self, "_cluster", None)
+        if cached is not None:
+            return cached
+        scope = resolve_scope(self.request)
+        visible = restrict(Cluster.objects.in_scope(scope), self.request.user, "getCluster")
+        cluster = (
+            visible.select_related("credential", "tenant")
+            .filter(name=self.kwargs["cluster"])
+            .first()
+        )
+        if cluster is None:
+            raise exceptions.NotFound(f"Cluster '{self.kwargs['cluster']}' not found.")
+        self._cluster = cluster
+        return cluster
+
+    def authorize(self, action: str, resource: str) -> None:
+        raw = self.request._request
+        raw.audit_action, raw.audit_resource = action, resource
+        cluster = self.cluster()
+        decision = check(self.request.user, action, resource, tenant=cluster.tenant)
+        if not decision:
+            raise exceptions.PermissionDenied(
+                f"You are not allowed to {action} on {resource}: {decision.reason}."
+            )
+
+    def client(self) -> k8s.KubeClient:
+        return services.client_for(self.cluster())
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if "kind" in self.kwargs:
+            self._kind()  # unknown kinds are 404 before anything else
+
+
+class ClusterResourceViewSet(_ClusterResourceBase):
+    """List, get, create, replace and delete one kind of resource of a cluster."""
+
+    authz_names = {
+        "list": "list{Kinds}",
+        "create": "create{Kind}",
+        "retrieve": "get{Kind}",
+        "update": "update{Kind}",
+        "destroy": "delete{Kind}",
+    }
+
+    def _names(self, name=None):
+        kind = self._kind()
+        namespace = self.kwargs.get("namespace") if kind.namespaced else None
+        return (
+            kind,
+            namespace,
+            resources.resource_path(self.kwargs["cluster"], kind, namespace, name),
+        )
+
+    @extend_schema(responses={200: serializers.DictField()})
+    def list(self, request, **kwargs):
+        """Query: ``labelSelector``, ``fieldSelector``, ``search`` (name contains),
+        ``limit`` and ``continue`` (pagination as Kubernetes does it)."""
+        kind, namespace, path = self._names()
+        self.authorize(self.authz_action(), path)
+        params = request.query_params
+        limit = params.get("limit")
+        with self.client() as client:
+            page = resources.list_objects(
+                client,
+                kind,
+                namespace,
+                label_selector=params.get("labelSelector"),
+                field_selector=params.get("fieldSelector"),
+                limit=int(limit) if limit and limit.isdigit() else None,
+                cont=params.get("continue"),
+                search=params.get("search"),
+            )
+        if kind.kind == "Secret":
+            page["items"] = [resources.mask_secret(item) for item in page["items"]]
+        return Response(page)
+
+    def retrieve(self, request, name=None, **kwargs):
+        kind, namespace, path = self._names(name)
+        self.authorize(self.authz_action(), path)
+        with self.client() as client:
+            obj = resources.get_object(client, kind, namespace, name)
+        return Response(self._reveal(kind, path, obj))
+
+    def _reveal(self, kind, path, obj):
+        """Secret values only for those who may revealSecret (get alone shows keys)."""
+        if kind.kind != "Secret":
+            return obj
+        if check(self.request.user, "revealSecret", path, tenant=self.cluster().tenant):
+            return obj
+        return resources.mask_secret(obj)
+
+    def create(self, request, **kwargs):
+        kind, namespace, _ = self._names()
+        name = (
+            (request.data.get("metadata") or {}).get("name")
+            if isinstance(request.data, dict)
+            else None
+        )
+        path = resources.resource_path(self.kwargs["cluster"], kind, namespace, name)
+        self.authorize(self.authz_action(), path)
+        dry_run = request.query_params.get("dryRun") in ("true", "All", "1")
+        with self.client() as client:
+            obj = resources.create_object(client, kind, namespace, request.data, dry_run)
+        return Response(self._reveal(kind, path, obj), status=200 if dry_run else 201)
+
+    def update(self, request, name=None, **kwargs):
+        kind, namespace, path = self._names(name)
+        self.authorize(self.authz_action(), path)
+        with self.client() as client:
+            obj = resources.replace_object(client, kind, namespace, name, request.data)
+        return Response(self._reveal(kind, path, obj))
+
+    def destroy(self, request, name=None, **kwargs):
+        kind, namespace, path = self._names(name)
+        self.authorize(self.authz_action(), path)
+        with self.client() as client:
+            resources.delete_object(client, kind, namespace, name)
+        return Response(status=204)
+
+
+class ScaleSerializer(serializers.Serializer):
+    replicas = serializers.IntegerField(min_value=0, max_value=10000)
+
+
+class RollbackSerializer(serializers.Serializer):
+    revision = serializers.IntegerField(
+        min_value=0, required=False, help_text="Default: the previous revision"
+    )
+
+
+class WorkloadOperationViewSet(_ClusterResourceBase):
+    """Scale, restart, revision history and rollback of workloads; logs and events."""
+
+    authz_names = {
+        "scale": "scale{Kind}",
+        "restart": "restart{Kind}",
+        "revisions": "get{Kind}",
+        "rollback": "rollback{Kind}",
+        "log": "getPodLog",
+        "events": "listEvents",
+    }
+
+    def _target(self, name):
+        kind = self._kind()
+        namespace = self.kwargs.get("namespace") if kind.namespaced else None
+        path = resources.resource_path(self.kwargs["cluster"], kind, namespace, name)
+        self.authorize(self.authz_action(), path)
+        return kind, namespace
+
+    @extend_schema(request=ScaleSerializer, responses={200: serializers.DictField()})
+    def scale(self, request, name=None, **kwargs):
+        kind, namespace = self._target(name)
+        body = ScaleSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        with self.client() as client:
+            return Response(
+                resources.scale(client, kind, namespace, name, body.validated_data["replicas"])
+            )
+
+    @extend_schema(request=None, responses={200: serializers.DictField()})
+    def restart(self, request, name=None, **kwargs):
+        kind, namespace = self._target(name)
+        with self.client() as client:
+            return Response(resources.restart(client, kind, namespace, name))
+
+    def revisions(self, request, name=None, **kwargs):
+        kind, namespace = self._target(name)
+        if kind.plural != "deployments":
+            raise exceptions.NotFound("Revision history exists for deployments.")
+        with self.client() as client:
+            return Response({"revisions": resources.revisions(client, namespace, name)})
+
+    @extend_schema(request=RollbackSerializer, responses={200: serializers.DictField()})
+    def rollback(self, request, name=None, **kwargs):
+        kind, namespace = self._target(name)
+        if kind.plural != "deployments":
+            raise exceptions.NotFound("Rollback exists for deployments.")
+        body = RollbackSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        with self.client() as client:
+            return Response(
+                resources.rollback(client, namespace, name, body.validated_data.get("revision"))
+            )
+
+    def log(self, request, name=None, **kwargs):
+        """Query: container, tailLines, sinceSeconds, timestamps, previous, download."""
+        kind, namespace = self._target(name)
+        if kind.plural != "pods":
+            raise exceptions.NotFound("Logs exist for pods.")
+        params = request.query_params
+
+        def number(key):
+            value = params.get(key)
+            if value is None:
+                return None
+            if not value.isdigit():
+                raise exceptions.ValidationError({key: "A whole number."})
+            return int(value)
+
+        with self.client() as client:
+            text = resources.pod_log(
+                client,
+                namespace,
+                name,
+                container=params.get("container"),
+                tail_lines=number("tailLines"),
+                since_seconds=number("sinceSeconds"),
+                timestamps=params.get("timestamps") == "true",
+                previous=params.get("previous") == "true",
+            )
+        response = HttpResponse(text, content_type="text/plain; charset=utf-8")
+        if params.get("download"):
+            response["Content-Disposition"] = f'attachment; filename="{namespace}-{name}.log"'
+        return response
+
+    def events(self, request, name=None, **kwargs):
+        kind, namespace = self._target(name)
+        with self.client() as client:
+            return Response({"items": resources.events_for(client, kind, namespace, name)})
+
+
+class NodeOperationViewSet(_ClusterResourceBase):
+    """Cordon, uncordon and drain (drain respects DaemonSets and reports what it evicted)."""
+
+    authz_names = {"cordon": "cordonNode", "uncordon": "uncordonNode", "drain": "drainNode"}
+
+    def _authorize_node(self, name):
+        self.kwargs["kind"] = "nodes"
+        path = resources.resource_path(self.kwargs["cluster"], resources.KINDS["nodes"], None, name)
+        self.authorize(self.authz_action(), path)
+
+    @extend_schema(request=None, responses={200: serializers.DictField()})
+    def cordon(self, request, name=None, **kwargs):
+        self._authorize_node(name)
+        with self.client() as client:
+            return Response(resources.set_unschedulable(client, name, True))
+
+    @extend_schema(request=None, responses={200: serializers.DictField()})
+    def uncordon(self, request, name=None, **kwargs):
+        self._authorize_node(name)
+        with self.client() as client:
+            return Response(resources.set_unschedulable(client, name, False))
+
+    @extend_schema(request=None, responses={200: serializers.DictField()})
+    def drain(self, request, name=None, **kwargs):
+        self._authorize_node(name)
+        with self.client() as client:
+            return Response(resources.drain(client, name))
+
+
+class ApplySerializer(serializers.Serializer):
+    manifest = serializers.CharField(help_text="One or more YAML/JSON documents")
+    namespace = serializers.CharField(required=False, default="default")
+
+
+class ApplyViewSet(_ClusterResourceBase):
+    """Apply YAML/JSON documents. Every document is dry-run first (server-side); with
+    ``?dryRun=true`` only the diffs come back, otherwise all are applied — and nothing is
+    applied if any dry run fails."""
+
+    authz_names = {"apply": "create{Kind} / update{Kind} per document"}
+
+    @extend_schema(request=ApplySerializer, responses={200: serializers.DictField()})
+    def apply(self, request, **kwargs):
+        body = ApplySerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        docs = resources.parse_documents(body.validated_data["manifest"])
+        namespace = body.validated_data["namespace"]
+        cluster = self.cluster()
+        for doc in docs:
+            kind = resources.kind_of_document(doc)
+            meta = doc.get("metadata", {})
+            ns = (meta.get("namespace") or namespace) if kind.namespaced else None
+            path = resources.resource_path(cluster.name, kind, ns, meta["name"])
+            for action in (f"create{kind.kind}", f"update{kind.kind}"):
+                self.authorize(action, path)
+        self.request._request.audit_action = "applyManifest"
+        self.request._request.audit_resource = f"cluster:{cluster.name}"
+        manager = f"tkeportal-{request.user.username}"[:128]
+        dry_only = request.query_params.get("dryRun") in ("true", "All", "1")
+        with self.client() as client:
+            previews = [
+                resources.apply_document(client, dict(doc), namespace, True, manager)
+                for doc in docs
+            ]
+            if dry_only:
+                return Response({"dry_run": True, "results": previews})
+            results = [
+                resources.apply_document(client, dict(doc), namespace, False, manager)
+                for doc in docs
+            ]
+        return Response({"dry_run": False, "results": results})
+
+
+class OverviewViewSet(viewsets.ViewSet):
+    """Every cluster the user can see: phase, version, nodes, capacity, pods — fetched
+    concurrently (bounded pool, per-cluster timeout), so a dead cluster never slows the
+    rest."""
+
+    permission_classes = [IsAuthenticated]
+    authz_doc = "listClusters (rows filtered by getCluster per cluster, in SQL)"
+
+    def list(self, request):
+        scope = resolve_scope(request)
+        clusters = list(
+            restrict(Cluster.objects.in_scope(scope), request.user, "listClusters").select_related(
+                "credential"
+            )
+        )
+        rows = {c.name: self._base(c) for c in clusters}
+        with ThreadPoolExecutor(max_workers=OVERVIEW_WORKERS) as pool:
+            futures = {pool.submit(self._live, c): c.name for c in clusters}
+            done, _ = wait(futures, timeout=sum(OVERVIEW_TIMEOUT) + 1)
+            for future in done:
+                rows[futures[future]].update(future.result())
+        return Response({"count": len(rows), "results": list(rows.values())})
+
+    @staticmethod
+    def _base(cluster):
+        return {
+            "name": cluster.name,
+            "display_name": cluster.display_name,
+            "phase": cluster.phase,
+            "version": cluster.version,
+            "reachable": False,
+            "error": "no answer in time",
+        }
+
+    @staticmethod
+    def _live(cluster) -> dict:
+        try:
+            with services.client_for(cluster, timeout=OVERVIEW_TIMEOUT) as client:
+                version = client.version().get("gitVersion", "")
+                nodes = client.list_nodes()
+                pods = client.list_pods_count()
+        except k8s.ClusterError as exc:
+            return {"reachable": False, "error": str(exc.detail)}
+        capacity, allocatable = {}, {}
+        for node in nodes:
+            for target, source in (
+                (capacity, node.get("status", {}).get("capacity", {})),
+                (allocatable, node.get("status", {}).get("allocatable", {})),
+            ):
+                for res in ("cpu", "memory"):
+                    if res in source:
+                        target.setdefault(res, []).append(source[res])
+        return {
+            "reachable": True,
+            "error": "",
+            "version": version,
+            "nodes": len(nodes),
+            "ready_nodes": sum(
+                1
+                for n in nodes
+                if any(
+                    c.get("type") == "Ready" and c.get("status") == "True"
+                    for c in n.get("status", {}).get("conditions", [])
+                )
+            ),
+            "pods": pods,
+            "capacity": {k: services._quantity_sum(v) for k, v in capacity.items()},
+            "allocatable": {k: services._quantity_sum(v) for k, v in allocatable.items()},
+        }

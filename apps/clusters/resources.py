@@ -1,0 +1,450 @@
+"""Kubernetes resources of a cluster: the kinds the portal knows, and the operations on them.
+
+Everything here goes through ``KubeClient`` (k8s.py). Views call these functions after the
+permission layer has decided; nothing here checks permissions.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import yaml
+from django.core.exceptions import ValidationError
+
+from . import k8s
+
+
+@dataclass(frozen=True)
+class Kind:
+    """A resource kind: its API location and its TKEStack name (for authorization)."""
+
+    kind: str
+    plural: str
+    group: str = ""
+    version: str = "v1"
+    namespaced: bool = True
+
+    @property
+    def api_prefix(self) -> str:
+        return f"/api/{self.version}" if not self.group else f"/apis/{self.group}/{self.version}"
+
+    @property
+    def api_version(self) -> str:
+        return self.version if not self.group else f"{self.group}/{self.version}"
+
+    def path(
+        self, namespace: str | None = None, name: str | None = None, subresource: str | None = None
+    ) -> str:
+        parts = [self.api_prefix]
+        if self.namespaced and namespace:
+            parts.append(f"namespaces/{namespace}")
+        parts.append(self.plural)
+        if name:
+            parts.append(name)
+        if subresource:
+            parts.append(subresource)
+        return "/".join(parts)
+
+
+KINDS: dict[str, Kind] = {
+    k.plural: k
+    for k in (
+        Kind("Namespace", "namespaces", namespaced=False),
+        Kind("Node", "nodes", namespaced=False),
+        Kind("Deployment", "deployments", "apps"),
+        Kind("StatefulSet", "statefulsets", "apps"),
+        Kind("DaemonSet", "daemonsets", "apps"),
+        Kind("ReplicaSet", "replicasets", "apps"),
+        Kind("Job", "jobs", "batch"),
+        Kind("CronJob", "cronjobs", "batch"),
+        Kind("Pod", "pods"),
+        Kind("Service", "services"),
+        Kind("Ingress", "ingresses", "networking.k8s.io"),
+        Kind("ConfigMap", "configmaps"),
+        Kind("Secret", "secrets"),
+        Kind("PersistentVolumeClaim", "persistentvolumeclaims"),
+        Kind("PersistentVolume", "persistentvolumes", namespaced=False),
+        Kind("StorageClass", "storageclasses", "storage.k8s.io", namespaced=False),
+        Kind("HorizontalPodAutoscaler", "horizontalpodautoscalers", "autoscaling", "v2"),
+        Kind("ResourceQuota", "resourcequotas"),
+        Kind("LimitRange", "limitranges"),
+        Kind("Event", "events"),
+    )
+}
+_BY_API_KIND = {(k.api_version, k.kind): k for k in KINDS.values()}
+WORKLOADS_WITH_RESTART = ("deployments", "statefulsets", "daemonsets")
+SCALABLE = ("deployments", "statefulsets")
+MASK = "******"
+
+
+def kind_for(plural: str) -> Kind:
+    try:
+        return KINDS[plural]
+    except KeyError:
+        raise k8s.ClusterNotFound(f"Unknown resource kind '{plural}'.") from None
+
+
+def resource_path(cluster_name: str, kind: Kind, namespace: str | None, name: str | None) -> str:
+    """The authorization resource path, e.g. ``cluster:cls-1/namespace:web/deployment:api``."""
+    parts = [f"cluster:{cluster_name}"]
+    if kind.namespaced and namespace:
+        parts.append(f"namespace:{namespace}")
+    if kind.kind == "Namespace" and name:
+        return "/".join([*parts, f"namespace:{name}"])
+    parts.append(f"{kind.kind.lower()}:{name or '*'}")
+    return "/".join(parts)
+
+
+# -- reading -----------------------------------------------------------------------------------
+def list_objects(
+    client: k8s.KubeClient,
+    kind: Kind,
+    namespace: str | None = None,
+    *,
+    label_selector: str | None = None,
+    field_selector: str | None = None,
+    limit: int | None = None,
+    cont: str | None = None,
+    search: str | None = None,
+) -> dict:
+    data = client.get(
+        kind.path(namespace),
+        query={
+            "labelSelector": label_selector or None,
+            "fieldSelector": field_selector or None,
+            "limit": limit,
+            "continue": cont or None,
+        },
+    )
+    items = data.get("items", [])
+    if search:
+        needle = search.lower()
+        items = [i for i in items if needle in i.get("metadata", {}).get("name", "").lower()]
+    meta = data.get("metadata", {})
+    return {
+        "items": items,
+        "continue": meta.get("continue") or None,
+        "remaining": meta.get("remainingItemCount"),
+    }
+
+
+def get_object(client, kind: Kind, namespace, name) -> dict:
+    return client.get(kind.path(namespace, name))
+
+
+def mask_secret(obj: dict) -> dict:
+    """A Secret with every value replaced (keys stay visible)."""
+    masked = copy.deepcopy(obj)
+    for field in ("data", "stringData"):
+        if isinstance(masked.get(field), dict):
+            masked[field] = {key: MASK for key in masked[field]}
+    annotations = masked.get("metadata", {}).get("annotations") or {}
+    annotations.pop("kubectl.kubernetes.io/last-applied-configuration", None)
+    return masked
+
+
+# -- writing ------------------------------------------------------------------------------------
+def _check_body(kind: Kind, body: dict, namespace: str | None, name: str | None = None) -> dict:
+    if not isinstance(body, dict):
+        raise ValidationError({"body": "Send one Kubernetes object as a JSON object."})
+    body = dict(body)
+    body.setdefault("apiVersion", kind.api_version)
+    body.setdefault("kind", kind.kind)
+    if body["kind"] != kind.kind:
+        raise ValidationError({"kind": f"Expected {kind.kind}, got {body['kind']}."})
+    meta = body.setdefault("metadata", {})
+    if name is not None and meta.get("name", name) != name:
+        raise ValidationError({"metadata.name": "The name in the body differs from the URL."})
+    if kind.namespaced and namespace:
+        if meta.get("namespace", namespace) != namespace:
+            raise ValidationError({"metadata.namespace": "Differs from the URL's namespace."})
+        meta["namespace"] = namespace
+    return body
+
+
+def create_object(client, kind, namespace, body, dry_run=False) -> dict:
+    body = _check_body(kind, body, namespace)
+    return client.request(
+        "POST",
+        kind.path(namespace),
+        body=body,
+        query={"dryRun": "All" if dry_run else None, "fieldValidation": "Strict"},
+    )
+
+
+def replace_object(client, kind, namespace, name, body) -> dict:
+    body = _check_body(kind, body, namespace, name)
+    return client.request(
+        "PUT", kind.path(namespace, name), body=body, query={"fieldValidation": "Strict"}
+    )
+
+
+def delete_object(client, kind, namespace, name) -> dict:
+    return client.request(
+        "DELETE",
+        kind.path(namespace, name),
+        body={"kind": "DeleteOptions", "apiVersion": "v1", "propagationPolicy": "Background"},
+    )
+
+
+def patch_object(client, kind, namespace, name, patch: dict, subresource=None) -> dict:
+    return client.request(
+        "PATCH",
+        kind.path(namespace, name, subresource),
+        body=patch,
+        content_type="application/strategic-merge-patch+json"
+        if kind.group in ("", "apps", "batch")
+        else "application/merge-patch+json",
+    )
+
+
+def scale(client, kind: Kind, namespace, name, replicas: int) -> dict:
+    if kind.plural not in SCALABLE:
+        raise ValidationError({"kind": f"{kind.kind} cannot be scaled."})
+    if not isinstance(replicas, int) or replicas < 0:
+        raise ValidationError({"replicas": "A whole number ≥ 0."})
+    return client.request(
+        "PATCH",
+        kind.path(namespace, name, "scale"),
+        body={"spec": {"replicas": replicas}},
+        content_type="application/merge-patch+json",
+    )
+
+
+def restart(client, kind: Kind, namespace, name) -> dict:
+    """``kubectl rollout restart``: bump a pod-template annotation."""
+    if kind.plural not in WORKLOADS_WITH_RESTART:
+        raise ValidationError({"kind": f"{kind.kind} cannot be restarted."})
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    patch = {
+        "spec": {
+            "template": {"metadata": {"annotations": {"kubectl.kubernetes.io/restartedAt": stamp}}}
+        }
+    }
+    return patch_object(client, kind, namespace, name, patch)
+
+
+def _revision(obj) -> int:
+    return int(
+        (obj.get("metadata", {}).get("annotations") or {}).get(
+            "deployment.kubernetes.io/revision", 0
+        )
+    )
+
+
+def revisions(client, namespace, name) -> list[dict]:
+    """A Deployment's ReplicaSets, newest revision first."""
+    deployment = client.get(KINDS["deployments"].path(namespace, name))
+    uid = deployment["metadata"]["uid"]
+    sets = client.get(KINDS["replicasets"].path(namespace)).get("items", [])
+    owned = [
+        rs
+        for rs in sets
+        if any(o.get("uid") == uid for o in rs["metadata"].get("ownerReferences") or [])
+    ]
+    out = []
+    for rs in sorted(owned, key=_revision, reverse=True):
+        containers = rs["spec"]["template"]["spec"].get("containers", [])
+        out.append(
+            {
+                "revision": _revision(rs),
+                "replicaset": rs["metadata"]["name"],
+                "images": [c.get("image") for c in containers],
+                "created": rs["metadata"].get("creationTimestamp"),
+                "replicas": rs.get("status", {}).get("replicas", 0),
+            }
+        )
+    return out
+
+
+def rollback(client, namespace, name, revision: int | None = None) -> dict:
+    """Roll a Deployment back to ``revision`` (default: the previous one), as
+    ``kubectl rollout undo`` does: copy that ReplicaSet's pod template."""
+    deployment = client.get(KINDS["deployments"].path(namespace, name))
+    uid = deployment["metadata"]["uid"]
+    sets = [
+        rs
+        for rs in client.get(KINDS["replicasets"].path(namespace)).get("items", [])
+        if any(o.get("uid") == uid for o in rs["metadata"].get("ownerReferences") or [])
+    ]
+    current = _revision(deployment)
+    if revision in (None, 0):
+        older = [rs for rs in sets if _revision(rs) < current]
+        if not older:
+            raise ValidationError({"revision": "There is no previous revision."})
+        target = max(older, key=_revision)
+    else:
+        target = next((rs for rs in sets if _revision(rs) == revision), None)
+        if target is None:
+            raise ValidationError({"revision": f"Revision {revision} not found."})
+    template = copy.deepcopy(target["spec"]["template"])
+    (template.get("metadata", {}).get("labels") or {}).pop("pod-template-hash", None)
+    patch = [{"op": "replace", "path": "/spec/template", "value": template}]
+    return client.request(
+        "PATCH",
+        KINDS["deployments"].path(namespace, name),
+        body=patch,
+        content_type="application/json-patch+json",
+    )
+
+
+def set_unschedulable(client, node: str, unschedulable: bool) -> dict:
+    return client.request(
+        "PATCH",
+        KINDS["nodes"].path(None, node),
+        body={"spec": {"unschedulable": unschedulable}},
+        content_type="application/strategic-merge-patch+json",
+    )
+
+
+def drain(client, node: str) -> dict:
+    """Cordon, then evict every pod on the node except DaemonSet pods and mirror pods.
+    Returns what was evicted and what was skipped (with why)."""
+    set_unschedulable(client, node, True)
+    pods = client.get("/api/v1/pods", query={"fieldSelector": f"spec.nodeName={node}"})
+    evicted, skipped = [], []
+    for pod in pods.get("items", []):
+        meta = pod["metadata"]
+        ident = f"{meta['namespace']}/{meta['name']}"
+        owners = meta.get("ownerReferences") or []
+        if any(o.get("kind") == "DaemonSet" for o in owners):
+            skipped.append({"pod": ident, "reason": "managed by a DaemonSet"})
+            continue
+        if "kubernetes.io/config.mirror" in (meta.get("annotations") or {}):
+            skipped.append({"pod": ident, "reason": "mirror pod"})
+            continue
+        client.request(
+            "POST",
+            KINDS["pods"].path(meta["namespace"], meta["name"], "eviction"),
+            body={
+                "apiVersion": "policy/v1",
+                "kind": "Eviction",
+                "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
+            },
+        )
+        evicted.append(ident)
+    return {"node": node, "cordoned": True, "evicted": evicted, "skipped": skipped}
+
+
+def pod_log(
+    client,
+    namespace,
+    name,
+    *,
+    container=None,
+    tail_lines=None,
+    since_seconds=None,
+    timestamps=False,
+    previous=False,
+) -> str:
+    text = client.get(
+        KINDS["pods"].path(namespace, name, "log"),
+        query={
+            "container": container or None,
+            "tailLines": tail_lines,
+            "sinceSeconds": since_seconds,
+            "timestamps": "true" if timestamps else None,
+            "previous": "true" if previous else None,
+        },
+    )
+    return text if isinstance(text, str) else json.dumps(text)
+
+
+def events_for(client, kind: Kind, namespace, name) -> list[dict]:
+    selector = f"involvedObject.kind={kind.kind},involvedObject.name={name}"
+    path = KINDS["events"].path(namespace if kind.namespaced else None)
+    if not kind.namespaced:
+        path = "/api/v1/events"
+    items = client.get(path, query={"fieldSelector": selector}).get("items", [])
+    return sorted(items, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
+
+
+# -- apply ----------------------------------------------------------------------------------------
+def parse_documents(text: str) -> list[dict]:
+    try:
+        docs = [d for d in yaml.safe_load_all(text) if d]
+    except yaml.YAMLError as exc:
+        raise ValidationError({"manifest": f"Not valid YAML/JSON: {exc}"}) from exc
+    out = []
+    for doc in docs:
+        if isinstance(doc, dict) and doc.get("kind") == "List":
+            out.extend(doc.get("items") or [])
+        else:
+            out.append(doc)
+    if not out:
+        raise ValidationError({"manifest": "No objects in the manifest."})
+    for index, doc in enumerate(out):
+        if not isinstance(doc, dict) or not doc.get("kind") or not doc.get("apiVersion"):
+            raise ValidationError({f"manifest[{index}]": "Each object needs apiVersion and kind."})
+        if not (doc.get("metadata") or {}).get("name"):
+            raise ValidationError({f"manifest[{index}].metadata.name": "Missing."})
+    return out
+
+
+def kind_of_document(doc: dict) -> Kind:
+    kind = _BY_API_KIND.get((doc["apiVersion"], doc["kind"]))
+    if kind is None:
+        raise ValidationError(
+            {"manifest": f"{doc['apiVersion']}/{doc['kind']} is not a kind the portal applies."}
+        )
+    return kind
+
+
+_NOISE = ("resourceVersion", "uid", "creationTimestamp", "generation", "managedFields", "selfLink")
+
+
+def _comparable(obj: dict | None) -> str:
+    if obj is None:
+        return ""
+    clean = copy.deepcopy(obj)
+    clean.pop("status", None)
+    meta = clean.get("metadata", {})
+    for key in _NOISE:
+        meta.pop(key, None)
+    if clean.get("kind") == "Secret":
+        clean = mask_secret(clean)
+    return yaml.safe_dump(clean, sort_keys=True)
+
+
+def apply_document(
+    client, doc: dict, namespace_default: str, dry_run: bool, field_manager: str
+) -> dict:
+    """Server-side apply one object (dry-run first when asked); returns the diff and result."""
+    kind = kind_of_document(doc)
+    meta = doc.setdefault("metadata", {})
+    namespace = (meta.get("namespace") or namespace_default) if kind.namespaced else None
+    if kind.namespaced:
+        meta["namespace"] = namespace
+    name = meta["name"]
+    try:
+        live = client.get(kind.path(namespace, name))
+    except k8s.ClusterNotFound:
+        live = None
+    result = client.request(
+        "PATCH",
+        kind.path(namespace, name),
+        body=doc,
+        content_type="application/apply-patch+yaml",
+        query={
+            "fieldManager": field_manager,
+            "force": "true",
+            "dryRun": "All" if dry_run else None,
+            "fieldValidation": "Strict",
+        },
+    )
+    before, after = _comparable(live), _comparable(result)
+    ident = f"{kind.kind}/{namespace + '/' if namespace else ''}{name}"
+    diff = "".join(
+        difflib.unified_diff(
+            before.splitlines(keepends=True),
+            after.splitlines(keepends=True),
+            fromfile=f"live/{ident}",
+            tofile=f"applied/{ident}",
+        )
+    )
+    action = "created" if live is None else ("unchanged" if before == after else "configured")
+    return {"object": ident, "action": action, "diff": diff, "dry_run": dry_run}
