@@ -344,3 +344,47 @@ def test_overview_fans_out_and_a_dead_cluster_does_not_block(
     assert rows[cluster.name]["nodes"] == 3 and rows[cluster.name]["pods"] > 0
     assert rows[dead_cluster.name]["reachable"] is False
     assert elapsed < 8  # bounded by the per-cluster timeout, not the 30 s delay
+
+
+OPERATIONS = [
+    ("post", "namespaces/web/deployments/frontend/scale/", {"replicas": 1}),
+    ("post", "namespaces/web/deployments/frontend/restart/", {}),
+    ("get", "namespaces/web/deployments/frontend/revisions/", None),
+    ("post", "namespaces/web/deployments/frontend/rollback/", {}),
+    ("get", "namespaces/web/pods/nope/log/", None),
+    ("get", "namespaces/web/deployments/frontend/events/", None),
+    ("post", "nodes/n1/cordon/", None),
+    ("post", "nodes/n1/uncordon/", None),
+    ("post", "nodes/n1/drain/", None),
+    ("post", "apply/", {"manifest": MANIFEST, "namespace": "web"}),
+]
+
+
+@pytest.mark.parametrize(("method", "suffix", "body"), OPERATIONS)
+def test_operation_permission_matrix(
+    api, anon_client, viewer, other_user, tenant, cluster, method, suffix, body
+):
+    """Anonymous 401; cannot see the cluster (viewer, other tenant) 404; sees the cluster but
+    may not do the operation 403 (permitted cases: the functional tests above)."""
+    from apps.authz.models import Binding, Policy
+    from tests.factories import UserFactory
+
+    url = f"{base(cluster)}/{suffix}"
+    assert getattr(anon_client, method)(url, body).status_code == 401
+    assert getattr(api(viewer), method)(url, body).status_code == 404
+    assert getattr(api(other_user), method)(url, body).status_code == 404
+    policy = Policy.objects.create(
+        tenant=tenant,
+        name="see-cluster",
+        statements=[{"actions": ["getCluster"], "resources": ["cluster:*"], "effect": "allow"}],
+    )
+    seer = UserFactory(tenant=tenant, username="seer")
+    Binding.objects.create(tenant=tenant, user=seer, policy=policy)
+    assert getattr(api(seer), method)(url, body).status_code == 403
+
+
+def test_overview_permission_matrix(api, anon_client, viewer, member, cluster, other_user):
+    assert anon_client.get("/api/v1/clusters/overview/").status_code == 401
+    assert api(viewer).get("/api/v1/clusters/overview/").json()["count"] == 0
+    assert api(other_user).get("/api/v1/clusters/overview/").json()["count"] == 0
+    assert api(member).get("/api/v1/clusters/overview/").json()["count"] == 1
