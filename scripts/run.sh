@@ -9,7 +9,6 @@ HOST="${PORTAL_HOST:-127.0.0.1}"
 PORT="${PORTAL_PORT:-8000}"
 
 $PY manage.py migrate --noinput -v 0
-PORTAL_HOST="$HOST" PORTAL_PORT="$PORT" $PY manage.py seeddemo
 
 pids=()
 stop() {
@@ -18,6 +17,23 @@ stop() {
   wait 2>/dev/null || true
 }
 trap stop INT TERM EXIT
+
+# Simulated clusters for the demo (PORTAL_KUBESIM=0 to skip): kubesim serves "prod" (amd64,
+# arm64 and GPU nodes) and "staging"; seeddemo imports them into the demo tenant.
+seed_args=()
+if [ "${PORTAL_KUBESIM:-1}" = "1" ]; then
+  mkdir -p var
+  kubeconfig=var/kubesim.kubeconfig
+  rm -f "$kubeconfig"
+  $PY manage.py kubesim --clusters "${KUBESIM_CLUSTERS:-prod:4,staging:2}" \
+    --port "${KUBESIM_PORT:-18080}" --kubeconfig "$kubeconfig" &
+  pids+=($!)
+  for _ in $(seq 1 100); do [ -s "$kubeconfig" ] && break; sleep 0.2; done
+  [ -s "$kubeconfig" ] || { echo "kubesim did not start"; exit 1; }
+  seed_args=(--kubeconfig "$kubeconfig")
+  echo "kubesim: kubectl --kubeconfig $kubeconfig get nodes (direct, without the portal)"
+fi
+PORTAL_HOST="$HOST" PORTAL_PORT="$PORT" $PY manage.py seeddemo "${seed_args[@]}"
 
 # Ask Django (which also reads .env) whether a broker is configured.
 broker=$($PY -c 'import django; django.setup(); from django.conf import settings; print(settings.CELERY_BROKER_URL)')

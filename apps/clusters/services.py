@@ -266,8 +266,12 @@ def client_for(cluster: Cluster, timeout=None) -> k8s.KubeClient:
 
 
 @transaction.atomic
-def rotate_credential(*, actor, cluster: Cluster, spec: ImportSpec) -> Cluster:
-    """Replace the credential after probing the cluster with the new one."""
+def rotate_credential(*, actor, cluster: Cluster, spec: ImportSpec, move: bool = False) -> Cluster:
+    """Replace the credential after probing the cluster with the new one. With ``move`` the
+    server address may change too (validated like an import)."""
+    if move:
+        cluster.server = validate_server(spec.server)
+        cluster.save(update_fields=["server", "updated_at"])
     spec.server = cluster.server
     if not spec.token and not (spec.client_cert and spec.client_key):
         raise ValidationError({"token": "Give a bearer token or a client certificate and key."})

@@ -7,6 +7,9 @@ an existing admin keeps theirs.
 
 import os
 import secrets
+from pathlib import Path
+
+import yaml
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
@@ -24,9 +27,48 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--tenant", default="demo")
         parser.add_argument("--admin", default="admin")
+        parser.add_argument(
+            "--kubeconfig",
+            help="import (or reconnect) every context of this kubeconfig as a cluster",
+        )
+
+    def handle(self, *args, tenant, admin, kubeconfig=None, **options):
+        obj = self._seed(tenant, admin)
+        if kubeconfig:
+            self._clusters(obj, Path(kubeconfig))
+
+    def _clusters(self, tenant, path: Path) -> None:
+        """Each context becomes a cluster named after it; an existing one is reconnected
+        (kubesim gets a new address, CA and token every time it starts)."""
+        from apps.clusters import k8s
+        from apps.clusters import services as cluster_services
+        from apps.clusters.models import Cluster
+
+        text = path.read_text()
+        for context in [c["name"] for c in yaml.safe_load(text).get("contexts", [])]:
+            spec = cluster_services.spec_from_kubeconfig(text, context)
+            existing = Cluster.objects.filter(tenant=tenant, display_name=context).first()
+            try:
+                if existing is None:
+                    cluster = cluster_services.import_cluster(
+                        actor=None, tenant=tenant, display_name=context, spec=spec
+                    )
+                else:
+                    cluster = cluster_services.rotate_credential(
+                        actor=None, cluster=existing, spec=spec, move=True
+                    )
+                cluster_services.sync_nodes(cluster)
+                cluster = cluster_services.check_health(cluster)
+            except k8s.ClusterError as exc:
+                self.stderr.write(f"cluster {context}: {exc.detail}")
+                continue
+            self.stdout.write(
+                f"Cluster {context} ({cluster.name}): {cluster.node_count} nodes, "
+                f"{', '.join(cluster.architectures)}, {cluster.gpu_summary.get('gpus', 0)} GPUs"
+            )
 
     @transaction.atomic
-    def handle(self, *args, tenant, admin, **options):
+    def _seed(self, tenant, admin):
         given = os.environ.get("PORTAL_ADMIN_PASSWORD")
         password = given or secrets.token_urlsafe(12)
         obj = Tenant.objects.filter(slug=tenant).first()
@@ -58,3 +100,4 @@ class Command(BaseCommand):
                 f"Demo sign-in: http://{host}:{port}/  user {obj.slug}/{admin}  password {shown}"
             )
         )
+        return obj
