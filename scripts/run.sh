@@ -37,7 +37,7 @@ PORTAL_HOST="$HOST" PORTAL_PORT="$PORT" $PY manage.py seeddemo "${seed_args[@]}"
 
 # Ask Django (which also reads .env) whether a broker is configured.
 broker=$($PY -c 'import django; django.setup(); from django.conf import settings; print(settings.CELERY_BROKER_URL)')
-if [ -n "$broker" ]; then
+if [ "$broker" != "memory://" ]; then
   echo "Broker configured: starting a Celery worker and beat"
   .venv/bin/celery -A tkeportal worker -Q default,cluster-ops,metrics,notify -l warning &
   pids+=($!)

@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels consumers."""
+"""ASGI entry point: HTTP through Django, websockets through Channels consumers, and
+``/k8s/`` (HTTP and websocket) through the kubectl proxy, ahead of both."""
 
 import os
 
@@ -12,9 +13,10 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from apps.clusters.proxy import mount  # noqa: E402
 from tkeportal.routing import websocket_urlpatterns  # noqa: E402
 
-application = ProtocolTypeRouter(
+portal = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
         "websocket": AllowedHostsOriginValidator(
@@ -22,3 +24,5 @@ application = ProtocolTypeRouter(
         ),
     }
 )
+
+application = mount(portal)

@@ -80,7 +80,7 @@ def check_channel_layer() -> dict:
 
 def check_broker() -> dict:
     url = settings.CELERY_BROKER_URL
-    if not url:
+    if not url or url == settings.EMBEDDED_BROKER:
         return {"ok": True, "detail": "embedded (tasks run in-process)"}
     try:
         with Connection(url, connect_timeout=TIMEOUT_S) as conn:

@@ -10,7 +10,6 @@ import secrets
 from pathlib import Path
 
 import yaml
-
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
