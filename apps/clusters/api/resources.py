@@ -12,6 +12,8 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor, wait
 
 from django.http import HttpResponse
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, viewsets
 from rest_framework.permissions import IsAuthenticated
@@ -28,10 +30,25 @@ OVERVIEW_WORKERS = 8
 OVERVIEW_TIMEOUT = (2.0, 4.0)
 
 
+class ResourceSchema(AutoSchema):
+    """Operation ids from the path's fixed words (``{kind}`` → "resources"), so the same
+    viewset mounted at cluster and namespace level gets distinct ids."""
+
+    def get_operation_id(self):
+        words = []
+        for segment in self.path.strip("/").split("/")[2:]:  # after api/v1
+            if segment == "{kind}":
+                words.append("resources")
+            elif not segment.startswith("{"):
+                words.append(segment.replace("-", "_"))
+        return "_".join([*words, self.view.action or self.method.lower()])
+
+
 class _ClusterResourceBase(viewsets.ViewSet):
     """Shared plumbing: cluster lookup, action names, authorization, audit names."""
 
     permission_classes = [IsAuthenticated]
+    schema = ResourceSchema()
     # for manage.py authz_actions: how each action is named
     authz_names = {}
 
@@ -116,7 +133,7 @@ class ClusterResourceViewSet(_ClusterResourceBase):
             resources.resource_path(self.kwargs["cluster"], kind, namespace, name),
         )
 
-    @extend_schema(responses={200: serializers.DictField()})
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def list(self, request, **kwargs):
         """Query: ``labelSelector``, ``fieldSelector``, ``search`` (name contains),
         ``limit`` and ``continue`` (pagination as Kubernetes does it)."""
@@ -139,6 +156,7 @@ class ClusterResourceViewSet(_ClusterResourceBase):
             page["items"] = [resources.mask_secret(item) for item in page["items"]]
         return Response(page)
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def retrieve(self, request, name=None, **kwargs):
         kind, namespace, path = self._names(name)
         self.authorize(self.authz_action(), path)
@@ -154,6 +172,7 @@ class ClusterResourceViewSet(_ClusterResourceBase):
             return obj
         return resources.mask_secret(obj)
 
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def create(self, request, **kwargs):
         kind, namespace, _ = self._names()
         name = (
@@ -168,6 +187,7 @@ class ClusterResourceViewSet(_ClusterResourceBase):
             obj = resources.create_object(client, kind, namespace, request.data, dry_run)
         return Response(self._reveal(kind, path, obj), status=200 if dry_run else 201)
 
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def update(self, request, name=None, **kwargs):
         kind, namespace, path = self._names(name)
         self.authorize(self.authz_action(), path)
@@ -175,6 +195,7 @@ class ClusterResourceViewSet(_ClusterResourceBase):
             obj = resources.replace_object(client, kind, namespace, name, request.data)
         return Response(self._reveal(kind, path, obj))
 
+    @extend_schema(responses={204: None})
     def destroy(self, request, name=None, **kwargs):
         kind, namespace, path = self._names(name)
         self.authorize(self.authz_action(), path)
@@ -212,7 +233,7 @@ class WorkloadOperationViewSet(_ClusterResourceBase):
         self.authorize(self.authz_action(), path)
         return kind, namespace
 
-    @extend_schema(request=ScaleSerializer, responses={200: serializers.DictField()})
+    @extend_schema(request=ScaleSerializer, responses=OpenApiTypes.OBJECT)
     def scale(self, request, name=None, **kwargs):
         kind, namespace = self._target(name)
         body = ScaleSerializer(data=request.data)
@@ -222,12 +243,13 @@ class WorkloadOperationViewSet(_ClusterResourceBase):
                 resources.scale(client, kind, namespace, name, body.validated_data["replicas"])
             )
 
-    @extend_schema(request=None, responses={200: serializers.DictField()})
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
     def restart(self, request, name=None, **kwargs):
         kind, namespace = self._target(name)
         with self.client() as client:
             return Response(resources.restart(client, kind, namespace, name))
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def revisions(self, request, name=None, **kwargs):
         kind, namespace = self._target(name)
         if kind.plural != "deployments":
@@ -235,7 +257,7 @@ class WorkloadOperationViewSet(_ClusterResourceBase):
         with self.client() as client:
             return Response({"revisions": resources.revisions(client, namespace, name)})
 
-    @extend_schema(request=RollbackSerializer, responses={200: serializers.DictField()})
+    @extend_schema(request=RollbackSerializer, responses=OpenApiTypes.OBJECT)
     def rollback(self, request, name=None, **kwargs):
         kind, namespace = self._target(name)
         if kind.plural != "deployments":
@@ -247,6 +269,7 @@ class WorkloadOperationViewSet(_ClusterResourceBase):
                 resources.rollback(client, namespace, name, body.validated_data.get("revision"))
             )
 
+    @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR})
     def log(self, request, name=None, **kwargs):
         """Query: container, tailLines, sinceSeconds, timestamps, previous, download."""
         kind, namespace = self._target(name)
@@ -278,6 +301,7 @@ class WorkloadOperationViewSet(_ClusterResourceBase):
             response["Content-Disposition"] = f'attachment; filename="{namespace}-{name}.log"'
         return response
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def events(self, request, name=None, **kwargs):
         kind, namespace = self._target(name)
         with self.client() as client:
@@ -294,19 +318,19 @@ class NodeOperationViewSet(_ClusterResourceBase):
         path = resources.resource_path(self.kwargs["cluster"], resources.KINDS["nodes"], None, name)
         self.authorize(self.authz_action(), path)
 
-    @extend_schema(request=None, responses={200: serializers.DictField()})
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
     def cordon(self, request, name=None, **kwargs):
         self._authorize_node(name)
         with self.client() as client:
             return Response(resources.set_unschedulable(client, name, True))
 
-    @extend_schema(request=None, responses={200: serializers.DictField()})
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
     def uncordon(self, request, name=None, **kwargs):
         self._authorize_node(name)
         with self.client() as client:
             return Response(resources.set_unschedulable(client, name, False))
 
-    @extend_schema(request=None, responses={200: serializers.DictField()})
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
     def drain(self, request, name=None, **kwargs):
         self._authorize_node(name)
         with self.client() as client:
@@ -325,7 +349,7 @@ class ApplyViewSet(_ClusterResourceBase):
 
     authz_names = {"apply": "create{Kind} / update{Kind} per document"}
 
-    @extend_schema(request=ApplySerializer, responses={200: serializers.DictField()})
+    @extend_schema(request=ApplySerializer, responses=OpenApiTypes.OBJECT)
     def apply(self, request, **kwargs):
         body = ApplySerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -363,8 +387,10 @@ class OverviewViewSet(viewsets.ViewSet):
     rest."""
 
     permission_classes = [IsAuthenticated]
+    schema = ResourceSchema()
     authz_doc = "listClusters (rows filtered by getCluster per cluster, in SQL)"
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def list(self, request):
         scope = resolve_scope(request)
         clusters = list(
