@@ -50,10 +50,15 @@ def _measure(CaptureQueriesContext, connection) -> dict:
     from apps.accounts.models import User
     from apps.accounts.services import create_api_key
     from apps.audit.models import AuditEvent
+    from apps.authz.services import ensure_predefined_policies
     from apps.tenants.models import Tenant
 
     tenant = Tenant.objects.create(slug="bench", display_name="Bench")
+    ensure_predefined_policies(tenant)
     admin = User.objects.create(tenant=tenant, username="admin", is_staff=True)
+    from apps.authz.services import make_administrator
+
+    make_administrator(actor=None, user=admin, admin=True)
     User.objects.bulk_create(
         [User(tenant=tenant, username=f"user{i:04d}", email=f"u{i}@x.test") for i in range(1000)]
     )
@@ -89,4 +94,28 @@ def _measure(CaptureQueriesContext, connection) -> dict:
         client.get("/api/v1/me/")
         samples.append(time.perf_counter() - started)
     figures["me_api_key_p50_ms"], figures["me_api_key_p99_ms"] = _percentiles(samples)
+    figures.update(_check_throughput(tenant))
     return figures
+
+
+def _check_throughput(tenant) -> dict:
+    """authz.check() as the portal calls it (user object, tenant, resource path), cached."""
+    from apps.accounts.models import User
+    from apps.authz import check
+    from apps.authz.models import Binding, Policy
+
+    user = User.objects.select_related("tenant").get(tenant=tenant, username="user0001")
+    Binding.objects.create(
+        tenant=tenant, user=user, policy=Policy.objects.get(tenant=tenant, name="read-only")
+    )
+    user = User.objects.select_related("tenant").get(pk=user.pk)
+    resources = [f"cluster:cls-{i % 10}/namespace:ns{i % 7}/pod:p{i}" for i in range(200)]
+    for resource in resources:
+        check(user, "getPod", resource, tenant=user.tenant)
+    rounds = 200
+    started = time.perf_counter()
+    for _ in range(rounds):
+        for resource in resources:
+            check(user, "getPod", resource, tenant=user.tenant)
+    rate = rounds * len(resources) / (time.perf_counter() - started)
+    return {"authz_check_cached_decisions_per_s": round(rate)}
