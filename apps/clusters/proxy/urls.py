@@ -1,3 +1,11 @@
-"""API routes of the proxy package (the kubeconfig endpoint)."""
+from django.urls import path
 
-urlpatterns: list = []
+from .views import ClusterKubeconfigView
+
+urlpatterns = [
+    path(
+        "clusters/<str:name>/kubeconfig",
+        ClusterKubeconfigView.as_view(),
+        name="cluster-kubeconfig",
+    ),
+]

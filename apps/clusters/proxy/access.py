@@ -1,0 +1,160 @@
+"""The synchronous half of a proxied request: who is calling, which cluster, may they.
+
+Run from the ASGI app through ``database_sync_to_async`` (one hop per request for the
+decision, one for the audit row).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from rest_framework.exceptions import AuthenticationFailed
+
+from apps.accounts.authentication import authenticate_api_key
+from apps.audit.choices import Channel
+from apps.audit.redaction import redact_body
+from apps.audit.services import record_event
+from apps.authz.enforcer import check
+from apps.clusters import k8s
+from apps.clusters.models import Cluster
+from apps.clusters.services import connection_for
+
+from .mapping import Target, classify
+from .status import Denial
+
+# Request bodies larger than this are described in the audit row, not parsed.
+MAX_AUDITED_BODY = 1024 * 1024
+
+
+@dataclass
+class Access:
+    """The outcome of authenticating and authorizing one request."""
+
+    user: object = None
+    api_key_id: int | None = None
+    tenant: object = None
+    cluster: Cluster | None = None
+    target: Target | None = None
+    conn: k8s.Connection | None = None
+    denial: Denial | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def action(self) -> str:
+        return self.target.action if self.target else "proxy"
+
+    @property
+    def resource(self) -> str:
+        if self.target:
+            return self.target.resource
+        return self.cluster.authz_resource if self.cluster else ""
+
+
+def not_found(name: str) -> Denial:
+    return Denial(
+        404,
+        f'clusters.portal "{name}" not found',
+        {"name": name, "group": "portal", "kind": "clusters"},
+    )
+
+
+def forbidden(user, target: Target, reason: str) -> Denial:
+    what = (
+        f'{target.qualified_resource} "{target.name}"'
+        if target.name
+        else (target.qualified_resource or "this cluster")
+    )
+    message = (
+        f'{what} is forbidden: portal user "{user.username}" may not {target.action} on '
+        f"{target.resource} ({reason})"
+    )
+    details = {"kind": target.plural or "clusters", "group": target.group}
+    if target.name:
+        details["name"] = target.name
+    return Denial(403, message, details)
+
+
+def resolve(
+    token: str,
+    client_ip: str | None,
+    cluster_name: str,
+    method: str,
+    path: str,
+    query: Mapping[str, Sequence[str]],
+) -> Access:
+    """Authenticate the API key, find the cluster in the key owner's tenant, map the request
+    and ask the permission layer. Never raises for a refusal: ``Access.denial`` says why."""
+    access = Access()
+    try:
+        key = authenticate_api_key(token, client_ip)
+    except AuthenticationFailed as exc:
+        access.denial = Denial(401, str(exc.detail))
+        return access
+    user = key.user
+    access.user, access.api_key_id, access.tenant = user, key.pk, user.tenant
+    clusters = Cluster.objects.select_related("tenant", "credential").filter(name=cluster_name)
+    if not user.is_superuser:
+        clusters = clusters.filter(tenant_id=user.tenant_id)
+    cluster = clusters.first()
+    # A cluster the user may not even see is answered like an unknown one.
+    if cluster is None or not check(
+        user, "getCluster", cluster.authz_resource, tenant=cluster.tenant
+    ):
+        access.denial = not_found(cluster_name)
+        return access
+    access.cluster, access.tenant = cluster, cluster.tenant
+    target = classify(cluster.name, method, path, query)
+    if target is None:
+        access.denial = Denial(
+            403, f"{method} {path} is not available through the portal's kubectl proxy"
+        )
+        return access
+    access.target = target
+    decision = check(user, target.action, target.resource, tenant=cluster.tenant)
+    if not decision:
+        access.denial = forbidden(user, target, decision.reason)
+        return access
+    access.conn = connection_for(cluster)
+    return access
+
+
+def audit(
+    access: Access,
+    *,
+    method: str,
+    path: str,
+    status_code: int | None,
+    duration_ms: int,
+    source_ip: str | None,
+    user_agent: str,
+    request_id: str,
+    body: bytes = b"",
+    content_type: str = "",
+    message: str = "",
+) -> None:
+    """One audit row for a proxied request (or an exec/attach session opening or closing)."""
+    request_body = None
+    if body:
+        if len(body) > MAX_AUDITED_BODY:
+            request_body = {"_omitted": f"{len(body)} bytes (too large to keep)"}
+        else:
+            request_body = redact_body(body, content_type, settings.AUDIT_MAX_BODY_CHARS)
+    record_event(
+        action=access.action,
+        resource=access.resource,
+        user=access.user,
+        tenant=access.tenant,
+        channel=Channel.PROXY,
+        status_code=status_code,
+        api_key_id=access.api_key_id,
+        source_ip=source_ip,
+        user_agent=user_agent[:512],
+        method=method,
+        path=path[:1024],
+        duration_ms=duration_ms,
+        request_id=request_id,
+        request_body=request_body,
+        message=message[:2000],
+    )

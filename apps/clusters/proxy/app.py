@@ -1,0 +1,522 @@
+"""The ASGI application behind ``/k8s/clusters/<cluster-name>/…``.
+
+HTTP: authenticate the bearer API key, authorize (see :mod:`.access`), forward with the
+cluster's credential and relay the answer chunk by chunk (watches and ``logs -f`` stream).
+Websocket: ``pods/<p>/exec``, ``attach`` and ``portforward`` are relayed frame by frame in both
+directions, accepting the subprotocol the cluster chose. Every request is audited once;
+exec/attach/port-forward sessions are audited when they open and when they close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
+
+import aiohttp
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db import DatabaseError
+from django.http.request import split_domain_port, validate_host
+
+from apps.clusters import k8s
+
+from . import access as access_mod
+from .status import Denial, status_body
+from .upstream import Upstreams, connection_error, request_headers, response_headers
+
+logger = logging.getLogger("tkeportal.proxy")
+
+PREFIX = "/k8s/clusters/"
+# Kubernetes itself refuses bodies over 3 MiB; the proxy buffers up to this much.
+MAX_REQUEST_BODY = 8 * 1024 * 1024
+# Largest websocket message relayed from a cluster (exec output arrives in small frames).
+MAX_WS_MESSAGE = 4 * 1024 * 1024
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+def connect_timeout() -> float:
+    return float(getattr(settings, "PORTAL_PROXY_CONNECT_TIMEOUT", k8s.CONNECT_TIMEOUT_S))
+
+
+def read_timeout() -> float:
+    """Seconds the cluster may take to start answering (and between chunks of a plain
+    answer); watches and ``logs -f`` have no read timeout once they started."""
+    return float(getattr(settings, "PORTAL_PROXY_READ_TIMEOUT", k8s.READ_TIMEOUT_S))
+
+
+def _client_ip(scope, headers: dict[str, str]) -> str | None:
+    """Like ``apps.core.middleware.client_ip``: the peer, or the right-most untrusted
+    X-Forwarded-For hop behind ``PORTAL_TRUSTED_PROXIES`` reverse proxies."""
+    hops = getattr(settings, "PORTAL_TRUSTED_PROXIES", 0)
+    forwarded = headers.get("x-forwarded-for", "")
+    if hops and forwarded:
+        chain = [part.strip() for part in forwarded.split(",") if part.strip()]
+        if len(chain) >= hops:
+            return chain[-hops]
+    client = scope.get("client")
+    return client[0] if client else None
+
+
+@dataclass
+class Incoming:
+    """The parts of an ASGI scope the proxy needs."""
+
+    scope: dict
+    cluster_name: str
+    method: str
+    path: str  # cluster-relative, decoded
+    raw_path: str  # cluster-relative, as sent (still percent-encoded)
+    query_string: str
+    headers: dict[str, str]  # last value wins; the raw list stays in scope["headers"]
+    client_ip: str | None
+    request_id: str
+
+    @classmethod
+    def from_scope(cls, scope) -> Incoming:
+        headers = {n.decode("latin-1").lower(): v.decode("latin-1") for n, v in scope["headers"]}
+        path = scope["path"]
+        raw = scope.get("raw_path")
+        raw_path = raw.decode("latin-1") if raw else path
+        name, _, rest = path[len(PREFIX) :].partition("/")
+        raw_rest = (
+            raw_path[len(PREFIX) :].partition("/")[2] if raw_path.startswith(PREFIX) else rest
+        )
+        return cls(
+            scope=scope,
+            cluster_name=name,
+            method=scope.get("method", "GET").upper(),
+            path="/" + rest,
+            raw_path="/" + raw_rest,
+            query_string=scope.get("query_string", b"").decode("latin-1"),
+            headers=headers,
+            client_ip=_client_ip(scope, headers),
+            request_id=uuid.uuid4().hex,
+        )
+
+    @property
+    def full_path(self) -> str:
+        path = self.scope["path"]
+        return f"{path}?{self.query_string}" if self.query_string else path
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        return parse_qs(self.query_string, keep_blank_values=True)
+
+    def bearer(self) -> str:
+        scheme, _, token = self.headers.get("authorization", "").partition(" ")
+        return token.strip() if scheme.lower() == "bearer" else ""
+
+    def upstream_url(self, conn: k8s.Connection) -> str:
+        url = conn.server.rstrip("/") + self.raw_path
+        return f"{url}?{self.query_string}" if self.query_string else url
+
+
+class KubeProxy:
+    """ASGI app for ``/k8s/clusters/<name>/…`` (HTTP and websocket scopes)."""
+
+    def __init__(self) -> None:
+        self.upstreams = Upstreams()
+        # Requests and sessions being handled, audit row included (drain before shutdown).
+        self.active = 0
+
+    async def __call__(self, scope, receive, send) -> None:
+        self.active += 1
+        try:
+            if scope["type"] == "http":
+                await self.http(scope, receive, send)
+            elif scope["type"] == "websocket":
+                await self.websocket(scope, receive, send)
+            else:
+                raise ValueError(f"KubeProxy does not handle {scope['type']!r} scopes")
+        finally:
+            self.active -= 1
+
+    async def close(self) -> None:
+        await self.upstreams.close()
+
+    # -- shared ------------------------------------------------------------------------------
+    async def _authorize(self, req: Incoming) -> access_mod.Access:
+        if not req.cluster_name:
+            return access_mod.Access(denial=access_mod.not_found(""))
+        token = req.bearer()
+        if not token:
+            return access_mod.Access(
+                denial=Denial(
+                    401,
+                    "Unauthorized: use a portal API key as bearer token (download a kubeconfig "
+                    f"from /api/v1/clusters/{req.cluster_name}/kubeconfig)",
+                )
+            )
+        return await database_sync_to_async(access_mod.resolve)(
+            token, req.client_ip, req.cluster_name, req.method, req.path, req.query
+        )
+
+    async def _audit(self, req: Incoming, access, started: float, status_code, **kw) -> None:
+        try:
+            await database_sync_to_async(access_mod.audit)(
+                access,
+                method=req.method,
+                path=req.full_path,
+                status_code=status_code,
+                duration_ms=int((time.monotonic() - started) * 1000),
+                source_ip=req.client_ip,
+                user_agent=req.headers.get("user-agent", ""),
+                request_id=req.request_id,
+                **kw,
+            )
+        except DatabaseError:
+            # The answer is already sent; a lost audit row must be loud, not a second error.
+            logger.exception("could not store the audit event of %s %s", req.method, req.path)
+
+    # -- HTTP --------------------------------------------------------------------------------
+    async def http(self, scope, receive, send) -> None:
+        started = time.monotonic()
+        req = Incoming.from_scope(scope)
+        body, complete = await _read_body(receive)
+        content_type = req.headers.get("content-type", "")
+        access = await self._authorize(req)
+        denial = access.denial
+        if denial is None and not complete:
+            denial = Denial(413, f"request body larger than {MAX_REQUEST_BODY} bytes")
+        if denial is None and "upgrade" in req.headers:
+            denial = Denial(
+                400,
+                "the portal's kubectl proxy relays exec, attach and port-forward over "
+                "WebSocket only (use kubectl 1.30 or newer)",
+            )
+        audited_body = body if req.method in WRITE_METHODS else b""
+        if denial is not None:
+            await _send_status(send, denial.code, denial.body, req.request_id)
+            await self._audit(
+                req, access, started, denial.code, body=audited_body,
+                content_type=content_type, message=denial.message,
+            )  # fmt: skip
+            return
+        status_code, message = await self._forward(req, access, body, send, receive)
+        await self._audit(
+            req, access, started, status_code, body=audited_body,
+            content_type=content_type, message=message,
+        )  # fmt: skip
+
+    async def _forward(self, req: Incoming, access, body: bytes, send, receive):
+        """Forward and relay; returns (status sent, audit message)."""
+        conn, target = access.conn, access.target
+        read_s, connect_s = read_timeout(), connect_timeout()
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            sock_connect=connect_s,
+            sock_read=None if target.streaming else read_s,
+        )
+        session = self.upstreams.session()
+        headers = request_headers(req.scope["headers"], conn)
+        rewrite = req.method == "GET" and req.path.rstrip("/") == "/openapi/v3"
+        if rewrite:
+            headers.popall("accept-encoding", None)  # the index is rewritten: plain JSON
+        try:
+            response = await asyncio.wait_for(
+                session.request(
+                    req.method,
+                    req.upstream_url(conn),
+                    headers=headers,
+                    data=body or None,
+                    ssl=self.upstreams.ssl_for(conn),
+                    allow_redirects=False,
+                    timeout=timeout,
+                    skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
+                ),
+                timeout=connect_s + read_s,
+            )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            error = connection_error(conn, exc, read_s)
+            await _send_status(send, error.status_code, _error_body(error), req.request_id)
+            return error.status_code, str(error.detail)
+        try:
+            if response.status == 401 or 300 <= response.status < 400:
+                error = k8s.error_for_status(conn.name, response.status, b"")
+                await _send_status(send, error.status_code, _error_body(error), req.request_id)
+                return error.status_code, str(error.detail)
+            headers = response_headers(response.headers)
+            headers.append((b"x-request-id", req.request_id.encode()))
+            if rewrite and response.status == 200:
+                message = await _send_openapi_index(req, conn, response, headers, send)
+                return response.status, message
+            await send(
+                {"type": "http.response.start", "status": response.status, "headers": headers}
+            )
+            if target.streaming:
+                message = await _relay_stream(response, send, receive)
+            else:
+                message = await _relay(response, send)
+            return response.status, message
+        finally:
+            response.close()
+
+    # -- websocket ---------------------------------------------------------------------------
+    async def websocket(self, scope, receive, send) -> None:
+        started = time.monotonic()
+        req = Incoming.from_scope(scope)
+        first = await receive()
+        if first["type"] != "websocket.connect":
+            return
+        access = await self._authorize(req)
+        denial = access.denial or _origin_denial(req)
+        if denial is None and access.target.session is None:
+            denial = Denial(
+                400, "only pods/exec, pods/attach and pods/portforward are relayed over WebSocket"
+            )
+        if denial is not None:
+            await _deny_websocket(scope, send, denial)
+            await self._audit(req, access, started, denial.code, message=denial.message)
+            return
+        conn = access.conn
+        read_s, connect_s = read_timeout(), connect_timeout()
+        session = self.upstreams.session()
+        try:
+            upstream = await asyncio.wait_for(
+                session.ws_connect(
+                    req.upstream_url(conn),
+                    protocols=scope.get("subprotocols") or (),
+                    headers=request_headers(scope["headers"], conn),
+                    ssl=self.upstreams.ssl_for(conn),
+                    autoping=True,
+                    autoclose=False,
+                    max_msg_size=MAX_WS_MESSAGE,
+                    timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0),
+                ),
+                timeout=connect_s + read_s,
+            )
+        except aiohttp.WSServerHandshakeError as exc:
+            denial = Denial(
+                exc.status if 400 <= exc.status < 600 else 502,
+                f"cluster {conn.name} refused the {access.target.session} session "
+                f"({exc.status} {exc.message})",
+            )
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            error = connection_error(conn, exc, read_s)
+            denial = Denial(error.status_code, str(error.detail))
+        if denial is not None:
+            await _deny_websocket(scope, send, denial)
+            await self._audit(req, access, started, denial.code, message=denial.message)
+            return
+        try:
+            await send({"type": "websocket.accept", "subprotocol": upstream.protocol})
+            await self._audit(
+                req, access, started, 101,
+                message=f"{access.target.session} session opened ({upstream.protocol or '-'})",
+            )  # fmt: skip
+            summary = await _relay_frames(upstream, receive, send)
+        finally:
+            await upstream.close()
+        seconds = time.monotonic() - started
+        await self._audit(
+            req, access, started, 101,
+            message=f"{access.target.session} session closed after {seconds:.1f}s: {summary}",
+        )  # fmt: skip
+
+
+# -- helpers -----------------------------------------------------------------------------------
+def _error_body(error: k8s.ClusterError) -> bytes:
+    return status_body(error.status_code, str(error.detail))
+
+
+async def _send_status(send, code: int, body: bytes, request_id: str) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": code,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-request-id", request_id.encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def _read_body(receive) -> tuple[bytes, bool]:
+    """The request body, up to MAX_REQUEST_BODY; (body, complete)."""
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b"".join(chunks), True
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > MAX_REQUEST_BODY:
+            return b"", False
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks), True
+
+
+async def _relay(response: aiohttp.ClientResponse, send) -> str:
+    try:
+        async for chunk in response.content.iter_any():
+            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        # Headers are gone already: end without the final chunk so the client sees the cut.
+        return f"answer cut by the cluster ({type(exc).__name__})"
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+    return ""
+
+
+async def _relay_stream(response: aiohttp.ClientResponse, send, receive) -> str:
+    """Relay a watch or ``logs -f`` until either side ends; stop the other side then."""
+
+    async def client_gone() -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+
+    relay = asyncio.ensure_future(_relay(response, send))
+    gone = asyncio.ensure_future(client_gone())
+    try:
+        done, _ = await asyncio.wait({relay, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (relay, gone):
+            task.cancel()
+    if relay in done:
+        return relay.result()
+    return "stream closed by the client"
+
+
+async def _send_openapi_index(req: Incoming, conn, response, headers, send) -> str:
+    """Relay ``/openapi/v3`` with each ``serverRelativeURL`` moved under the proxy's prefix.
+
+    kubectl fetches those URLs as they are (client-go ``RequestURI``, which does not add the
+    server URL's path), so an index pointing at ``/openapi/v3/…`` would send it outside
+    ``/k8s/clusters/<name>``: rewrite them (minus the cluster's own base path, if any).
+    """
+    raw = await response.read()
+    try:
+        index = json.loads(raw)
+    except ValueError:
+        index = None
+    if isinstance(index, dict) and isinstance(index.get("paths"), dict):
+        base = urlsplit(conn.server).path.rstrip("/")
+        mine = f"{PREFIX}{req.cluster_name}"
+        for entry in index["paths"].values():
+            url = entry.get("serverRelativeURL") if isinstance(entry, dict) else None
+            if isinstance(url, str) and url.startswith("/"):
+                if base and url.startswith(base + "/"):
+                    url = url[len(base) :]
+                entry["serverRelativeURL"] = mine + url
+        raw = json.dumps(index).encode()
+    headers = [(n, v) for n, v in headers if n not in (b"content-length", b"content-encoding")]
+    headers.append((b"content-length", str(len(raw)).encode()))
+    await send({"type": "http.response.start", "status": response.status, "headers": headers})
+    await send({"type": "http.response.body", "body": raw, "more_body": False})
+    return ""
+
+
+def _origin_denial(req: Incoming) -> Denial | None:
+    """Browsers send Origin: accept only the portal's own hosts. kubectl sends none."""
+    origin = req.headers.get("origin")
+    if not origin:
+        return None
+    host = origin.split("://", 1)[-1].split("/", 1)[0]
+    domain, _port = split_domain_port(host)
+    if domain and validate_host(domain, settings.ALLOWED_HOSTS):
+        return None
+    return Denial(403, f"origin {origin} is not allowed")
+
+
+async def _deny_websocket(scope, send, denial: Denial) -> None:
+    """Refuse the upgrade with a Status body when the server supports it (kubectl prints
+    the message), else close the handshake."""
+    if "websocket.http.response" in (scope.get("extensions") or {}):
+        body = denial.body
+        await send(
+            {
+                "type": "websocket.http.response.start",
+                "status": denial.code,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "websocket.http.response.body", "body": body})
+    else:
+        await send({"type": "websocket.close", "code": 1008})
+
+
+async def _relay_frames(upstream: aiohttp.ClientWebSocketResponse, receive, send) -> str:
+    """Frames both ways until one side closes. Buffers are bounded: aiohttp's reader pauses
+    the cluster socket when unread, the server's queue bounds the client side, and each
+    direction awaits the other's send (backpressure). Returns a summary for the audit row."""
+    last_status: list[bytes] = []
+    close_code: list[int] = []
+
+    async def to_cluster() -> str:
+        while True:
+            message = await receive()
+            if message["type"] == "websocket.disconnect":
+                return "closed by the client"
+            if message.get("bytes") is not None:
+                await upstream.send_bytes(message["bytes"])
+            elif message.get("text") is not None:
+                await upstream.send_str(message["text"])
+
+    async def to_client() -> str:
+        while True:
+            message = await upstream.receive()
+            if message.type == aiohttp.WSMsgType.BINARY:
+                data = message.data
+                if data[:1] == b"\x03":  # the error channel carries the exit Status
+                    last_status[:] = [data[1:4097]]
+                await send({"type": "websocket.send", "bytes": data})
+            elif message.type == aiohttp.WSMsgType.TEXT:
+                await send({"type": "websocket.send", "text": message.data})
+            elif message.type == aiohttp.WSMsgType.CLOSE:
+                # autoclose is off: the cluster's own code counts, even when its socket is
+                # gone before our close reply (aiohttp would then report 1006).
+                close_code[:] = [message.data]
+                break
+            elif message.type != aiohttp.WSMsgType.PING:  # ERROR, CLOSING, CLOSED
+                break
+        code = close_code[0] if close_code else upstream.close_code
+        await send({"type": "websocket.close", "code": _client_close_code(code)})
+        return "closed by the cluster"
+
+    tasks = [asyncio.ensure_future(to_cluster()), asyncio.ensure_future(to_client())]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        summary = next(iter(done)).result()
+    except (OSError, aiohttp.ClientError):  # one side vanished while we were sending to it
+        summary = "connection lost"
+    finally:
+        for task in tasks:
+            task.cancel()
+    if last_status:
+        summary += f"; {_exit_summary(last_status[0])}"
+    return summary
+
+
+def _client_close_code(code: int | None) -> int:
+    """The cluster's close code, unless it is one that must not be sent on the wire
+    (1005 no status, 1006 abnormal, 1015 TLS failure): then normal or internal error."""
+    if code is None or code == 1005:
+        return 1000
+    if code in (1006, 1015) or not (1000 <= code <= 4999):
+        return 1011
+    return code
+
+
+def _exit_summary(raw: bytes) -> str:
+    try:
+        status = json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", "replace")[:200]
+    if not isinstance(status, dict):
+        return ""
+    if status.get("status") == "Success":
+        return "exit code 0"
+    causes = (status.get("details") or {}).get("causes") or []
+    code = next((c.get("message") for c in causes if c.get("reason") == "ExitCode"), None)
+    return f"exit code {code}" if code else str(status.get("message", ""))[:200]

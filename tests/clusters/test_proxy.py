@@ -1,0 +1,520 @@
+"""kubectl through the portal: the real kubectl 1.37 against the portal's ASGI app served by
+uvicorn (HTTPS, a background thread), proxying to a kubesim cluster imported into the tenant.
+
+Two users with different permissions (platform user "bob", read-only "rhea"), another
+tenant's administrator ("mallory"), impersonation attempts, the cluster going down or slow,
+dead API keys, and the audit trail of it all.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import select
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import requests
+import yaml
+from django.utils import timezone
+
+from apps.accounts.models import APIKey
+from apps.audit.models import AuditEvent
+from apps.clusters import services
+from tests.factories import make_api_key
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+KUBECTL = str(Path(__file__).resolve().parents[2] / ".venv" / "bin" / "kubectl")
+
+
+def wait_for(predicate, what: str, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.05)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# -- the portal under uvicorn -------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def portal():
+    """The portal's real ASGI application (Django + Channels + the proxy) under uvicorn, over
+    HTTPS (kubectl sends bearer tokens over TLS only), with kubesim's throwaway CA."""
+    import uvicorn
+
+    from apps.sandbox.kubesim.tls import serving_cert
+    from tkeportal.asgi import application
+
+    cert = serving_cert()
+    port = _free_port()
+    config = uvicorn.Config(
+        application,
+        host="127.0.0.1",
+        port=port,
+        ssl_certfile=str(cert.dir / "tls.crt"),
+        ssl_keyfile=str(cert.dir / "tls.key"),
+        log_level="warning",
+        lifespan="on",
+        access_log=False,
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="portal-uvicorn", daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, "uvicorn to start")
+    yield SimpleNamespace(
+        url=f"https://127.0.0.1:{port}",
+        ca_file=str(cert.ca_file),
+        ca_pem=cert.ca_pem,
+        proxy=application.proxy,
+    )
+    server.should_exit = True
+    thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def live_cluster(kube_sim):
+    """A kubesim cluster with its controller on (pods become Running), for this module."""
+    handle = kube_sim.add_cluster(f"px{uuid.uuid4().hex[:6]}", nodes=2, seed=False)
+    handle.ca_data = open(handle.ca_file).read()  # noqa: SIM115
+    yield handle
+    kube_sim.remove_cluster(handle.name)
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(transactional_db, live_cluster, settings, portal):
+    """Faults cleared; and before the database is flushed, every proxied request finished
+    (audit row written) — a late audit insert would race the flush."""
+    settings.PORTAL_KUBECONFIG_CA_DATA = base64.b64encode(portal.ca_pem).decode()
+    live_cluster.faults.clear()
+    yield
+    live_cluster.faults.clear()
+    wait_for(lambda: portal.proxy.active == 0, "proxied requests to finish")
+
+
+@pytest.fixture
+def cluster(tenant, member, live_cluster):
+    spec = services.ImportSpec(
+        server=live_cluster.url, token=live_cluster.token, ca_data=live_cluster.ca_data
+    )
+    return services.import_cluster(actor=member, tenant=tenant, display_name="prod", spec=spec)
+
+
+def fetch_kubeconfig(portal, user, cluster, expires_in="1h") -> tuple[str, str]:
+    """The kubeconfig of ``user`` fetched through the real server, and its token."""
+    _, plaintext = make_api_key(user)
+    response = requests.get(
+        f"{portal.url}/api/v1/clusters/{cluster.name}/kubeconfig",
+        params={"expires_in": expires_in},
+        headers={"Authorization": f"Bearer {plaintext}", "Accept": "application/yaml"},
+        verify=portal.ca_file,
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/yaml")
+    text = response.text
+    config = yaml.safe_load(text)
+    assert config["clusters"][0]["cluster"]["server"] == (
+        f"{portal.url}/k8s/clusters/{cluster.name}"
+    )
+    return text, config["users"][0]["user"]["token"]
+
+
+class Kubectl:
+    """The real kubectl with its own HOME, discovery cache and kubeconfig."""
+
+    def __init__(self, kubeconfig: str, home: Path, token: str):
+        home.mkdir(parents=True, exist_ok=True)
+        path = home / "kubeconfig"
+        path.write_text(kubeconfig)
+        self.token = token
+        self.env = {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(home),
+            "KUBECONFIG": str(path),
+            "KUBECACHEDIR": str(home / "cache"),
+        }
+
+    def __call__(self, *args, stdin=None, check=True, timeout=30):
+        proc = subprocess.run(
+            [KUBECTL, *args],
+            input=stdin,
+            capture_output=True,
+            text=True,
+            env=self.env,
+            timeout=timeout,
+        )
+        if check and proc.returncode != 0:
+            command = " ".join(args)
+            raise AssertionError(
+                f"kubectl {command} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+            )
+        return proc
+
+    def popen(self, *args, **kwargs):
+        kwargs.setdefault("stdout", subprocess.PIPE)
+        kwargs.setdefault("stderr", subprocess.PIPE)
+        return subprocess.Popen([KUBECTL, *args], env=self.env, **kwargs)
+
+
+@pytest.fixture
+def kubectl_as(portal, cluster, tmp_path):
+    def make(user, expires_in="1h"):
+        text, token = fetch_kubeconfig(portal, user, cluster, expires_in)
+        return Kubectl(text, tmp_path / user.username, token)
+
+    return make
+
+
+@pytest.fixture
+def bob(kubectl_as, member):
+    """The platform user: may read and write cluster resources, exec into pods."""
+    return kubectl_as(member)
+
+
+@pytest.fixture
+def namespace(bob):
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    # (apply, not "create namespace": kubectl sends that one as protobuf, which kubesim lacks)
+    manifest = yaml.safe_dump({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    bob("apply", "-f", "-", stdin=manifest)
+    return name
+
+
+def pod_manifest(name: str) -> str:
+    return yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "labels": {"app": name}},
+            "spec": {"containers": [{"name": "main", "image": "busybox:1.37"}]},
+        }
+    )
+
+
+@pytest.fixture
+def running_pod(bob, namespace):
+    bob("apply", "-n", namespace, "-f", "-", stdin=pod_manifest("box"))
+    bob("wait", "-n", namespace, "--for=condition=Ready", "pod/box", "--timeout=20s")
+    return "box"
+
+
+def deployment_manifest(name: str, replicas: int = 1) -> str:
+    labels = {"app": name}
+    return yaml.safe_dump(
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": name, "labels": labels},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels},
+                    "spec": {"containers": [{"name": name, "image": "nginx:1.27"}]},
+                },
+            },
+        }
+    )
+
+
+def proxy_events(**filters):
+    return AuditEvent.objects.filter(channel="proxy", **filters)
+
+
+def assert_no_secret_in_audit(*secrets: str) -> None:
+    rows = list(AuditEvent.objects.values())
+    dumped = json.dumps(rows, default=str)
+    for secret in secrets:
+        assert secret not in dumped
+
+
+# -- a kubectl session ---------------------------------------------------------------------------
+def test_kubectl_session_reads_writes_and_is_audited(bob, namespace, running_pod, live_cluster):
+    """get -A, apply, get -o json, logs, exec, delete through the proxy, each audited once with
+    the user, the key, the action and resource, and never a token."""
+    table = bob("get", "pods", "-A").stdout.splitlines()
+    assert table[0].split()[:2] == ["NAMESPACE", "NAME"]
+    assert any(line.split()[:2] == [namespace, "box"] for line in table[1:])
+
+    applied = bob("apply", "-n", namespace, "-f", "-", stdin=deployment_manifest("web"))
+    assert "deployment.apps/web created" in applied.stdout
+    deploy = json.loads(bob("get", "deploy", "web", "-n", namespace, "-o", "json").stdout)
+    assert deploy["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
+
+    live_cluster.append_log(namespace, "box", "main", "hello-from-the-log")
+    assert "hello-from-the-log" in bob("logs", "-n", namespace, "box").stdout
+    assert bob("exec", "-n", namespace, "box", "--", "echo", "hi").stdout == "hi\n"
+    assert "deleted" in bob("delete", "deploy", "web", "-n", namespace, "--wait=false").stdout
+
+    key = APIKey.objects.get(prefix=bob.token.split("_")[1])
+    created = wait_for(
+        lambda: proxy_events(action="createDeployment", status_code=201).first(), "create audit"
+    )
+    assert created.resource == f"cluster:{created.resource.split(':')[1].split('/')[0]}" + (
+        f"/namespace:{namespace}/deployment:*"
+    ) or created.resource.endswith(f"/namespace:{namespace}/deployment:*")
+    assert created.user.username == "bob" and created.api_key_id == key.pk
+    assert created.method == "POST" and created.source_ip == "127.0.0.1"
+    assert created.user_agent.startswith("kubectl/")
+    assert created.request_body["metadata"]["name"] == "web"
+    deleted = wait_for(lambda: proxy_events(action="deleteDeployment").first(), "delete audit")
+    assert deleted.status_code == 200 and deleted.outcome == "success"
+    assert deleted.resource.endswith(f"/namespace:{namespace}/deployment:web")
+    assert proxy_events(action="getPodLog", status_code=200).exists()
+    sessions = wait_for(
+        lambda: list(proxy_events(action="execPod").order_by("id")) or None, "exec audit"
+    )
+    closed = wait_for(
+        lambda: proxy_events(action="execPod", message__contains="closed").first(), "close"
+    )
+    assert "opened" in sessions[0].message and "exit code 0" in closed.message
+    assert proxy_events(action="listPods", resource__endswith="/namespace:*/pod:*").exists()
+    assert_no_secret_in_audit(bob.token, live_cluster.token)
+
+
+def test_logs_follow_streams_chunk_by_chunk(bob, namespace, running_pod, live_cluster):
+    live_cluster.append_log(namespace, "box", "main", "first-line")
+    proc = bob.popen("logs", "-f", "-n", namespace, "box")
+    try:
+        wait_for(lambda: b"first-line" in proc.stdout.readline(), "the first line")
+        live_cluster.append_log(namespace, "box", "main", "streamed-line")
+        wait_for(lambda: b"streamed-line" in proc.stdout.readline(), "the streamed line")
+    finally:
+        proc.kill()
+        proc.wait()
+    # The upstream stream is closed and the request audited once kubectl hangs up.
+    event = wait_for(
+        lambda: proxy_events(action="getPodLog", path__contains="follow=true").first(),
+        "the audit row of the closed stream",
+    )
+    assert event.status_code == 200 and "closed by the client" in event.message
+
+
+def test_watch_streams_events(bob, namespace, running_pod):
+    proc = bob.popen("get", "pods", "-w", "-n", namespace)
+    try:
+        assert proc.stdout.readline().split()[:1] == [b"NAME"]
+        assert proc.stdout.readline().split()[:1] == [b"box"]
+        bob("apply", "-n", namespace, "-f", "-", stdin=pod_manifest("late"))
+        wait_for(lambda: proc.stdout.readline().startswith(b"late"), "the new pod's event")
+    finally:
+        proc.kill()
+        proc.wait()
+    # (kubectl wait watched pod:box before; this is the -w watch of every pod)
+    event = wait_for(
+        lambda: proxy_events(action="watchPods", resource__endswith="/pod:*").first(),
+        "the watch audit",
+    )
+    assert event.resource.endswith(f"/namespace:{namespace}/pod:*")
+    assert "closed by the client" in event.message
+
+
+def test_exec_interactive_through_a_pty(bob, namespace, running_pod):
+    master, slave = os.openpty()
+    proc = bob.popen(
+        "exec", "-it", "-n", namespace, "box", "--", "sh", stdin=slave, stdout=slave, stderr=slave
+    )
+    os.close(slave)
+    output = b""
+
+    def read_until(marker: bytes, timeout: float = 10) -> None:
+        nonlocal output
+        deadline = time.monotonic() + timeout
+        while marker not in output and time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    output += os.read(master, 4096)
+                except OSError:
+                    return
+
+    read_until(b"# ")
+    os.write(master, b"echo hello-from-$HOSTNAME\r")
+    read_until(b"hello-from-box\r\n")
+    os.write(master, b"exit 5\r")
+    code = proc.wait(timeout=15)
+    read_until(b"never", timeout=0.3)
+    os.close(master)
+    assert code == 5, output
+    assert b"hello-from-box" in output
+    closed = wait_for(
+        lambda: proxy_events(action="execPod", message__contains="closed").first(), "close"
+    )
+    assert "exit code 5" in closed.message
+    assert proxy_events(action="execPod", message__contains="opened").count() == 1
+
+
+# -- two users, two tenants ------------------------------------------------------------------------
+def test_read_only_user_reads_but_may_not_delete_or_exec(
+    bob, kubectl_as, read_only_user, namespace, running_pod
+):
+    rhea = kubectl_as(read_only_user)
+    bob("apply", "-n", namespace, "-f", "-", stdin=deployment_manifest("api"))
+    assert "api" in rhea("get", "deploy", "-n", namespace).stdout
+    denied = rhea("delete", "deploy", "api", "-n", namespace, check=False)
+    assert denied.returncode != 0
+    assert "Error from server (Forbidden)" in denied.stderr
+    assert 'portal user "rhea" may not deleteDeployment on cluster:' in denied.stderr
+    assert f"/namespace:{namespace}/deployment:api" in denied.stderr
+    assert "api" in bob("get", "deploy", "-n", namespace).stdout  # still there
+    no_exec = rhea("exec", "-n", namespace, "box", "--", "echo", "hi", check=False)
+    assert no_exec.returncode != 0 and "may not execPod" in no_exec.stderr
+    event = wait_for(
+        lambda: proxy_events(action="deleteDeployment", user=read_only_user).first(), "audit"
+    )
+    assert event.status_code == 403 and event.outcome == "denied"
+
+
+def test_other_tenants_user_gets_not_found(portal, cluster, other_user, tmp_path):
+    _, plaintext = make_api_key(other_user)
+    config = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [
+            {
+                "name": "c",
+                "cluster": {
+                    "server": f"{portal.url}/k8s/clusters/{cluster.name}",
+                    "certificate-authority-data": base64.b64encode(portal.ca_pem).decode(),
+                },
+            }
+        ],
+        "users": [{"name": "u", "user": {"token": plaintext}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
+        "current-context": "c",
+    }
+    mallory = Kubectl(yaml.safe_dump(config), tmp_path / "mallory", plaintext)
+    proc = mallory("get", "--raw", "/api/v1/namespaces/default/pods", check=False)
+    assert proc.returncode != 0
+    assert f'clusters.portal \\"{cluster.name}\\" not found' in proc.stderr or (
+        f'clusters.portal "{cluster.name}" not found' in proc.stderr
+    )
+    response = requests.get(
+        f"{portal.url}/k8s/clusters/{cluster.name}/api/v1/pods",
+        headers={"Authorization": f"Bearer {plaintext}"},
+        verify=portal.ca_file,
+        timeout=10,
+    )
+    assert response.status_code == 404
+    assert response.json()["message"] == f'clusters.portal "{cluster.name}" not found'
+    assert response.json()["kind"] == "Status"
+
+
+def test_impersonation_headers_never_reach_the_cluster(
+    kube_sim, live_cluster, bob, kubectl_as, read_only_user, namespace, running_pod
+):
+    seen: list[dict] = []
+    api = kube_sim._apis[live_cluster.name]
+    original = api.handle
+
+    async def recording(http, path):
+        seen.append({k.lower(): v for k, v in http.headers.items()})
+        return await original(http, path)
+
+    api.handle = recording
+    try:
+        out = bob("--as=admin", "--as-group=system:masters", "get", "pods", "-n", namespace)
+        assert "box" in out.stdout
+        rhea = kubectl_as(read_only_user)
+        denied = rhea("--as=system:admin", "delete", "pod", "box", "-n", namespace, check=False)
+    finally:
+        api.handle = original
+    assert seen, "the cluster saw no request"
+    for headers in seen:
+        assert not any(name.startswith("impersonate-") for name in headers)
+        assert headers["authorization"] == f"Bearer {live_cluster.token}"
+        assert "cookie" not in headers
+    assert denied.returncode != 0 and "may not deletePod" in denied.stderr
+    bob("get", "pod", "box", "-n", namespace)  # still there
+
+
+# -- failures ------------------------------------------------------------------------------------
+def test_cluster_down_mid_session_is_503_naming_the_cluster(bob, namespace, cluster, live_cluster):
+    bob("get", "pods", "-n", namespace)
+    live_cluster.faults.down()
+    proc = bob("get", "pods", "-n", namespace, check=False, timeout=20)
+    assert proc.returncode != 0
+    assert f"Cluster {cluster.name} is unreachable" in proc.stderr
+    assert "Internal" not in proc.stderr
+    event = wait_for(lambda: proxy_events(status_code=503).first(), "503 audit")
+    assert event.outcome == "failure" and cluster.name in event.message
+    live_cluster.faults.up()
+    bob("get", "pods", "-n", namespace)
+
+
+def test_slow_cluster_is_a_timeout_not_a_500(
+    portal, bob, namespace, cluster, live_cluster, settings
+):
+    settings.PORTAL_PROXY_READ_TIMEOUT = 0.5
+    live_cluster.faults.delay(2.0, path=f"/namespaces/{namespace}/configmaps")
+    started = time.monotonic()
+    proc = bob("get", "configmaps", "-n", namespace, check=False, timeout=20)
+    assert proc.returncode != 0
+    assert f"Cluster {cluster.name} is unreachable" in proc.stderr
+    assert "within 0.5s" in proc.stderr
+    assert time.monotonic() - started < 10
+    response = requests.get(
+        f"{portal.url}/k8s/clusters/{cluster.name}/api/v1/namespaces/{namespace}/configmaps",
+        headers={"Authorization": f"Bearer {bob.token}"},
+        verify=portal.ca_file,
+        timeout=10,
+    )
+    assert response.status_code == 503
+    assert response.json()["reason"] == "ServiceUnavailable"
+
+
+def test_dead_api_keys_are_401(portal, bob, cluster, member):
+    url = f"{portal.url}/k8s/clusters/{cluster.name}/api/v1/namespaces"
+
+    def get(token):
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        return requests.get(url, headers=headers, verify=portal.ca_file, timeout=10)
+
+    assert get(bob.token).status_code == 200
+    key = APIKey.objects.get(prefix=bob.token.split("_")[1])
+    APIKey.objects.filter(pk=key.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+    expired = get(bob.token)
+    assert expired.status_code == 401
+    assert expired.json()["kind"] == "Status" and "expired" in expired.json()["message"]
+    proc = bob("get", "pods", check=False)
+    assert proc.returncode != 0 and "You must be logged in to the server" in proc.stderr
+
+    _, fresh = make_api_key(member)
+    APIKey.objects.filter(prefix=fresh.split("_")[1]).update(disabled=True)
+    assert "disabled" in get(fresh).json()["message"]
+    assert get("not-a-key").status_code == 401
+    assert get(None).status_code == 401
+    assert proxy_events(status_code=401).count() >= 4
+    assert_no_secret_in_audit(bob.token, fresh)
+
+
+def test_spdy_upgrades_and_non_resource_paths_are_refused(portal, bob, cluster):
+    base = f"{portal.url}/k8s/clusters/{cluster.name}"
+    auth = {"Authorization": f"Bearer {bob.token}"}
+    metrics = requests.get(f"{base}/metrics", headers=auth, verify=portal.ca_file, timeout=10)
+    assert metrics.status_code == 403 and "not available" in metrics.json()["message"]
+    spdy = requests.post(
+        f"{base}/api/v1/namespaces/default/pods/x/exec?command=sh",
+        headers={**auth, "Connection": "Upgrade", "Upgrade": "SPDY/3.1"},
+        verify=portal.ca_file,
+        timeout=10,
+    )
+    assert spdy.status_code == 400 and "WebSocket" in spdy.json()["message"]
