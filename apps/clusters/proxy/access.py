@@ -7,7 +7,7 @@ decision, one for the audit row).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from django.conf import settings
 from rest_framework.exceptions import AuthenticationFailed
@@ -39,7 +39,6 @@ class Access:
     target: Target | None = None
     conn: k8s.Connection | None = None
     denial: Denial | None = None
-    extra: dict = field(default_factory=dict)
 
     @property
     def action(self) -> str:
