@@ -247,7 +247,9 @@ def assert_no_secret_in_audit(*secrets: str) -> None:
 
 
 # -- a kubectl session ---------------------------------------------------------------------------
-def test_kubectl_session_reads_writes_and_is_audited(bob, namespace, running_pod, live_cluster):
+def test_kubectl_session_reads_writes_and_is_audited(
+    bob, namespace, running_pod, live_cluster, cluster
+):
     """get -A, apply, get -o json, logs, exec, delete through the proxy, each audited once with
     the user, the key, the action and resource, and never a token."""
     table = bob("get", "pods", "-A").stdout.splitlines()
@@ -268,9 +270,7 @@ def test_kubectl_session_reads_writes_and_is_audited(bob, namespace, running_pod
     created = wait_for(
         lambda: proxy_events(action="createDeployment", status_code=201).first(), "create audit"
     )
-    assert created.resource == f"cluster:{created.resource.split(':')[1].split('/')[0]}" + (
-        f"/namespace:{namespace}/deployment:*"
-    ) or created.resource.endswith(f"/namespace:{namespace}/deployment:*")
+    assert created.resource == f"cluster:{cluster.name}/namespace:{namespace}/deployment:*"
     assert created.user.username == "bob" and created.api_key_id == key.pk
     assert created.method == "POST" and created.source_ip == "127.0.0.1"
     assert created.user_agent.startswith("kubectl/")
