@@ -48,6 +48,6 @@ else
 fi
 
 echo "Portal on http://$HOST:$PORT/  (admin: /admin/, API docs: /api/docs/)"
-.venv/bin/uvicorn tkeportal.asgi:application --host "$HOST" --port "$PORT" --lifespan off &
+.venv/bin/uvicorn tkeportal.asgi:application --host "$HOST" --port "$PORT" --lifespan on &
 pids+=($!)
 wait -n "${pids[@]}"

@@ -22,6 +22,9 @@ VIEW_TESTS = {
 }
 # Plain (non-viewset) endpoints and the tests that cover their authorization.
 PLAIN_ENDPOINTS = {
+    "/api/v1/clusters/<str:name>/kubeconfig": (
+        "tests.clusters.test_kubeconfig.test_kubeconfig_permissions"
+    ),
     "/api/v1/me/": "tests.test_meta.test_plain_endpoints_need_authentication",
     "/api/v1/authz/check/": "tests.authz.test_api.test_check_for_yourself",
     "/api/v1/authz/explain/": (

@@ -236,6 +236,10 @@ def deployment_manifest(name: str, replicas: int = 1) -> str:
 
 
 def proxy_events(**filters):
+    """Audit rows of proxied requests, once the proxy has written what it queued."""
+    from tkeportal.asgi import application
+
+    wait_for(lambda: application.proxy.active == 0, "audit rows to be written")
     return AuditEvent.objects.filter(channel="proxy", **filters)
 
 

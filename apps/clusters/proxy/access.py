@@ -96,7 +96,7 @@ def resolve(
     clusters = Cluster.objects.select_related("tenant", "credential").filter(name=cluster_name)
     if not user.is_superuser:
         clusters = clusters.filter(tenant_id=user.tenant_id)
-    cluster = clusters.first()
+    cluster = next(iter(clusters.order_by()[:1]), None)  # unique name: no ORDER BY needed
     # A cluster the user may not even see is answered like an unknown one.
     if cluster is None or not check(
         user, "getCluster", cluster.authz_resource, tenant=cluster.tenant

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import DatabaseError
 from django.http.request import split_domain_port, validate_host
@@ -26,6 +25,7 @@ from django.http.request import split_domain_port, validate_host
 from apps.clusters import k8s
 
 from . import access as access_mod
+from . import db as proxy_db
 from .status import Denial, status_body
 from .upstream import Upstreams, connection_error, request_headers, response_headers
 
@@ -138,6 +138,7 @@ class KubeProxy:
 
     async def close(self) -> None:
         await self.upstreams.close()
+        await asyncio.get_running_loop().run_in_executor(None, proxy_db.close_all)
 
     # -- shared ------------------------------------------------------------------------------
     async def _authorize(self, req: Incoming) -> access_mod.Access:
@@ -152,13 +153,20 @@ class KubeProxy:
                     f"from /api/v1/clusters/{req.cluster_name}/kubeconfig)",
                 )
             )
-        return await database_sync_to_async(access_mod.resolve)(
-            token, req.client_ip, req.cluster_name, req.method, req.path, req.query
+        return await proxy_db.run(
+            access_mod.resolve,
+            token,
+            req.client_ip,
+            req.cluster_name,
+            req.method,
+            req.path,
+            req.query,
         )
 
     async def _audit(self, req: Incoming, access, started: float, status_code, **kw) -> None:
         try:
-            await database_sync_to_async(access_mod.audit)(
+            await proxy_db.run(
+                access_mod.audit,
                 access,
                 method=req.method,
                 path=req.full_path,

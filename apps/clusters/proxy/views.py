@@ -16,6 +16,8 @@ from datetime import timedelta
 import yaml
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
@@ -115,6 +117,13 @@ class ClusterKubeconfigView(APIView):
 
     renderer_classes = [JSONRenderer, YAMLRenderer]
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("expires_in", str, description="e.g. 8h (default)"),
+            OpenApiParameter("format", str, enum=["json", "yaml"]),
+        ],
+        responses={200: OpenApiTypes.OBJECT, (200, "application/yaml"): OpenApiTypes.STR},
+    )
     def get(self, request, name: str):
         raw = request._request
         raw.audit_action = ACTION
