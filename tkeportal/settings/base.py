@@ -229,3 +229,11 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"queue": "cluster-ops"},
     },
 }
+
+# kubectl through the portal (apps/clusters/proxy): upstream timeouts in seconds, the longest
+# lifetime of a kubeconfig's API key, and the portal's own CA (base64 PEM) to embed in
+# kubeconfigs when the portal's certificate is signed by a private CA.
+PORTAL_PROXY_CONNECT_TIMEOUT = env.float("PORTAL_PROXY_CONNECT_TIMEOUT", default=3.0)
+PORTAL_PROXY_READ_TIMEOUT = env.float("PORTAL_PROXY_READ_TIMEOUT", default=15.0)
+PORTAL_KUBECONFIG_MAX_LIFETIME = env.str("PORTAL_KUBECONFIG_MAX_LIFETIME", default="7d")
+PORTAL_KUBECONFIG_CA_DATA = env.str("PORTAL_KUBECONFIG_CA_DATA", default="")
