@@ -46,6 +46,18 @@ def wait_for(predicate, timeout=5.0):
     raise AssertionError("condition not reached in time")
 
 
+def update_with_retry(client, url, change, attempts=5):
+    """GET, change, PUT — again on 409: the controller updates status (and so the
+    resourceVersion) concurrently, exactly as on a real cluster."""
+    for _ in range(attempts):
+        obj = client.get(url).json()
+        change(obj)
+        response = client.put(url, obj)
+        if response.status_code != 409:
+            return response
+    return response
+
+
 class TestResourceMatrix(APIMatrix):
     """ConfigMaps in namespace web: anonymous 401, viewer 403, other tenant 404, member 2xx."""
 
@@ -173,9 +185,11 @@ def test_scale_restart_revisions_and_rollback(api, member, cluster):
     assert client.post(f"{dep}/scale/", {"replicas": 5}).json()["spec"]["replicas"] == 5
     bad = client.post(f"{dep}/scale/", {"replicas": -1})
     assert bad.status_code == 400 and "replicas" in bad.json()["fields"]
-    current = client.get(f"{dep}/").json()
-    current["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.28"
-    assert client.put(f"{dep}/", current).status_code == 200
+
+    def new_image(obj):
+        obj["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.28"
+
+    assert update_with_retry(client, f"{dep}/", new_image).status_code == 200
     revisions = wait_for(
         lambda: (r := client.get(f"{dep}/revisions/").json()["revisions"]) and len(r) >= 2 and r
     )
@@ -197,14 +211,20 @@ def test_pod_logs_and_events(api, member, cluster):
         ).json()["items"]
     )
     name = pods[0]["metadata"]["name"]
-    log = wait_for(
-        lambda: client.get(f"{base(cluster, 'web')}/pods/{name}/log/", {"tailLines": 2}).content
-    )
+    log_url = f"{base(cluster, 'web')}/pods/{name}/log/"
+
+    def log_lines():
+        response = client.get(log_url, {"tailLines": 2})
+        return response.content if response.status_code == 200 and response.content else None
+
+    log = wait_for(log_lines)
     assert 0 < len(log.decode().strip().splitlines()) <= 2
-    download = client.get(f"{base(cluster, 'web')}/pods/{name}/log/", {"download": 1})
+    download = client.get(log_url, {"download": 1})
+    assert download.status_code == 200, download.content
     assert "attachment" in download["Content-Disposition"]
-    events = client.get(f"{base(cluster, 'web')}/pods/{name}/events/").json()["items"]
-    assert all(e["involvedObject"]["name"] == name for e in events)
+    response = client.get(f"{base(cluster, 'web')}/pods/{name}/events/")
+    assert response.status_code == 200, response.content
+    assert all(e["involvedObject"]["name"] == name for e in response.json()["items"])
 
 
 def test_cordon_and_drain_respects_daemonsets(api, tenant_admin, cluster):
