@@ -53,6 +53,7 @@ KINDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "LimitRange": ("LimitRanges", "cluster", ()),
     "Event": ("Events", "cluster", ()),
     "CustomResource": ("CustomResources", "cluster", ()),
+    "CustomResourceDefinition": ("CustomResourceDefinitions", "cluster", ()),
     "ClusterAddon": ("ClusterAddons", "addon", ()),
     # business
     "Project": ("Projects", "project", ("listProjectMembers",)),

@@ -27,6 +27,13 @@ class Kind:
     group: str = ""
     version: str = "v1"
     namespaced: bool = True
+    # The TKEStack kind authorization uses; custom resources all use "CustomResource", like
+    # the kubectl proxy does.
+    authz_kind: str = ""
+
+    @property
+    def authz_name(self) -> str:
+        return self.authz_kind or self.kind
 
     @property
     def api_prefix(self) -> str:
@@ -73,6 +80,12 @@ KINDS: dict[str, Kind] = {
         Kind("ResourceQuota", "resourcequotas"),
         Kind("LimitRange", "limitranges"),
         Kind("Event", "events"),
+        Kind(
+            "CustomResourceDefinition",
+            "customresourcedefinitions",
+            "apiextensions.k8s.io",
+            namespaced=False,
+        ),
     )
 }
 _BY_API_KIND = {(k.api_version, k.kind): k for k in KINDS.values()}
@@ -95,8 +108,35 @@ def resource_path(cluster_name: str, kind: Kind, namespace: str | None, name: st
         parts.append(f"namespace:{namespace}")
     if kind.kind == "Namespace" and name:
         return "/".join([*parts, f"namespace:{name}"])
-    parts.append(f"{kind.kind.lower()}:{name or '*'}")
+    parts.append(f"{kind.authz_name.lower()}:{name or '*'}")
     return "/".join(parts)
+
+
+def custom_kind(client, group: str, version: str, plural: str) -> Kind:
+    """The Kind of an installed CRD's resource (404 when the CRD or version is not served)."""
+    try:
+        crd = client.get(
+            f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{plural}.{group}"
+        )
+    except k8s.ClusterNotFound:
+        raise k8s.ClusterNotFound(
+            f"No custom resource {plural}.{group} is installed in this cluster."
+        ) from None
+    spec = crd.get("spec", {})
+    served = {v.get("name") for v in spec.get("versions", []) if v.get("served")}
+    if version not in served:
+        raise k8s.ClusterNotFound(
+            f"{plural}.{group} does not serve version {version} (served: "
+            f"{', '.join(sorted(served)) or 'none'})."
+        )
+    return Kind(
+        spec.get("names", {}).get("kind", plural),
+        plural,
+        group,
+        version,
+        namespaced=spec.get("scope") == "Namespaced",
+        authz_kind="CustomResource",
+    )
 
 
 # -- reading -----------------------------------------------------------------------------------

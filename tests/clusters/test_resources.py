@@ -408,3 +408,64 @@ def test_overview_permission_matrix(api, anon_client, viewer, member, cluster, o
     assert api(viewer).get("/api/v1/clusters/overview/").json()["count"] == 0
     assert api(other_user).get("/api/v1/clusters/overview/").json()["count"] == 0
     assert api(member).get("/api/v1/clusters/overview/").json()["count"] == 1
+
+
+WIDGET_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1",
+    "kind": "CustomResourceDefinition",
+    "metadata": {"name": "widgets.example.com"},
+    "spec": {
+        "group": "example.com",
+        "scope": "Namespaced",
+        "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
+        "versions": [
+            {
+                "name": "v1",
+                "served": True,
+                "storage": True,
+                "schema": {
+                    "openAPIV3Schema": {
+                        "type": "object",
+                        "properties": {
+                            "spec": {"type": "object", "properties": {"size": {"type": "integer"}}}
+                        },
+                    }
+                },
+            }
+        ],
+    },
+}
+
+
+def test_custom_resources_of_installed_crds(api, tenant_admin, read_only_user, cluster):
+    admin = api(tenant_admin)
+    created = admin.post(f"{base(cluster)}/customresourcedefinitions/", WIDGET_CRD)
+    assert created.status_code == 201, created.content
+    widgets = f"{base(cluster, 'web')}/custom/example.com/v1/widgets/"
+
+    def established():
+        return admin.get(widgets).status_code == 200
+
+    wait_for(established)
+    widget = {
+        "apiVersion": "example.com/v1",
+        "kind": "Widget",
+        "metadata": {"name": "w1"},
+        "spec": {"size": 2},
+    }
+    assert admin.post(widgets, widget).status_code == 201
+    invalid = admin.post(widgets, {**widget, "metadata": {"name": "w2"}, "spec": {"size": "big"}})
+    assert invalid.status_code == 422
+    listed = api(read_only_user).get(widgets).json()["items"]
+    assert [w["metadata"]["name"] for w in listed] == ["w1"]
+    everywhere = admin.get(f"{base(cluster)}/custom/example.com/v1/widgets/").json()["items"]
+    assert [w["metadata"]["namespace"] for w in everywhere] == ["web"]
+    denied = api(read_only_user).delete(f"{widgets}w1/")
+    assert denied.status_code == 403
+    assert "deleteCustomResource" in denied.json()["detail"]
+    assert admin.get(f"{widgets}w1/").json()["spec"] == {"size": 2}
+    assert admin.delete(f"{widgets}w1/").status_code == 204
+    missing = admin.get(f"{base(cluster, 'web')}/custom/example.com/v1/gadgets/")
+    assert missing.status_code == 404
+    assert "gadgets.example.com" in missing.json()["detail"]
+    assert admin.get(f"{base(cluster, 'web')}/custom/example.com/v2/widgets/").status_code == 404

@@ -58,21 +58,33 @@ class _ClusterResourceBase(viewsets.ViewSet):
 
     # -- names ---------------------------------------------------------------------------------
     def _kind(self) -> resources.Kind:
+        if "plural" in self.kwargs:  # a custom resource of an installed CRD
+            cached = getattr(self, "_custom_kind", None)
+            if cached is None:
+                with self.client() as client:
+                    cached = resources.custom_kind(
+                        client,
+                        self.kwargs["group"],
+                        self.kwargs["version"],
+                        self.kwargs["plural"],
+                    )
+                self._custom_kind = cached
+            return cached
         return resources.kind_for(self.kwargs.get("kind", ""))
 
     def _plural_name(self, kind: resources.Kind) -> str:
-        entry = CATALOG.get(kind.kind)
-        return entry[0] if entry else kind.kind + "s"
+        entry = CATALOG.get(kind.authz_name)
+        return entry[0] if entry else kind.authz_name + "s"
 
     def authz_action(self) -> str:
         template = self.authz_names.get(getattr(self, "action", ""), "{verb}{Kind}")
-        if "kind" not in self.kwargs:
+        if "kind" not in self.kwargs and "plural" not in self.kwargs:
             return template.replace("{Kinds}", "<Kinds>").replace("{Kind}", "<Kind>")
         kind = self._kind()
-        return template.format(Kind=kind.kind, Kinds=self._plural_name(kind), verb="")
+        return template.format(Kind=kind.authz_name, Kinds=self._plural_name(kind), verb="")
 
     def authz_resource_path(self) -> str:
-        if "kind" not in self.kwargs:
+        if "kind" not in self.kwargs and "plural" not in self.kwargs:
             return "cluster:<cluster>/[namespace:<ns>/]<kind>:<name>"
         return resources.resource_path(
             self.kwargs.get("cluster", "<cluster>"),
@@ -115,6 +127,9 @@ class _ClusterResourceBase(viewsets.ViewSet):
         super().initial(request, *args, **kwargs)
         if "kind" in self.kwargs:
             self._kind()  # unknown kinds are 404 before anything else
+        elif "plural" in self.kwargs:
+            self.cluster()  # an invisible cluster is 404 before the CRD is looked up
+            self._kind()
 
 
 class ClusterResourceViewSet(_ClusterResourceBase):

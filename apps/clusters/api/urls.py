@@ -34,6 +34,28 @@ class NameConverter:
         return value
 
 
+class GroupConverter:
+    regex = r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?"
+
+    def to_python(self, value):
+        return value
+
+    def to_url(self, value):
+        return value
+
+
+class VersionConverter:
+    regex = r"v[0-9]+(alpha[0-9]+|beta[0-9]+)?"
+
+    def to_python(self, value):
+        return value
+
+    def to_url(self, value):
+        return value
+
+
+register_converter(GroupConverter, "group")
+register_converter(VersionConverter, "version")
 register_converter(KindConverter, "kind")
 register_converter(NameConverter, "kname")
 
@@ -44,6 +66,7 @@ _collection = ClusterResourceViewSet.as_view({"get": "list", "post": "create"})
 _object = ClusterResourceViewSet.as_view({"get": "retrieve", "put": "update", "delete": "destroy"})
 C = "clusters/<str:cluster>"
 NS = f"{C}/namespaces/<kname:namespace>"
+CR = "<group:group>/<version:version>/<kname:plural>"
 
 
 def _op(name, method="post"):
@@ -73,6 +96,10 @@ urlpatterns = [
     path(f"{NS}/<kind:kind>/<kname:name>/rollback/", _op("rollback"), name="resource-rollback"),
     path(f"{NS}/<kind:kind>/<kname:name>/log/", _op("log", "get"), name="resource-log"),
     path(f"{NS}/<kind:kind>/<kname:name>/events/", _op("events", "get"), name="resource-events"),
+    path(f"{NS}/custom/{CR}/", _collection, name="custom-namespaced-list"),
+    path(f"{NS}/custom/{CR}/<kname:name>/", _object, name="custom-namespaced-detail"),
+    path(f"{C}/custom/{CR}/", _collection, name="custom-list"),
+    path(f"{C}/custom/{CR}/<kname:name>/", _object, name="custom-detail"),
     path(f"{C}/<kind:kind>/", _collection, name="resource-list"),
     path(f"{C}/<kind:kind>/<kname:name>/", _object, name="resource-detail"),
     path(
