@@ -464,6 +464,35 @@ def test_cluster_down_mid_session_is_503_naming_the_cluster(bob, namespace, clus
     bob("get", "pods", "-n", namespace)
 
 
+def test_watch_dropped_by_the_cluster_is_cut_for_the_client(
+    portal, bob, namespace, running_pod, cluster, live_cluster
+):
+    """The cluster cuts a watch mid-stream: the client's stream ends without the closing
+    chunk (so it knows to re-list), never with a clean end, and the cut is audited."""
+    live_cluster.faults.drop_watch(after_events=1)
+    url = f"{portal.url}/k8s/clusters/{cluster.name}/api/v1/namespaces/{namespace}/pods"
+    response = requests.get(
+        url,
+        params={"watch": "1"},
+        headers={"Authorization": f"Bearer {bob.token}"},
+        verify=portal.ca_file,
+        stream=True,
+        timeout=10,
+    )
+    assert response.status_code == 200
+    received = b""
+    with pytest.raises(requests.exceptions.ChunkedEncodingError):
+        for chunk in response.iter_content(chunk_size=None):
+            received += chunk
+    events = [json.loads(line) for line in received.splitlines() if line.strip()]
+    assert events and events[0]["type"] == "ADDED"
+    event = wait_for(
+        lambda: proxy_events(action="watchPods", message__contains="cut by the cluster").first(),
+        "the cut watch's audit",
+    )
+    assert event.status_code == 200
+
+
 def test_slow_cluster_is_a_timeout_not_a_500(
     portal, bob, namespace, cluster, live_cluster, settings
 ):

@@ -368,6 +368,11 @@ async def _relay(response: aiohttp.ClientResponse, send) -> str:
         async for chunk in response.content.iter_any():
             await send({"type": "http.response.body", "body": chunk, "more_body": True})
     except (aiohttp.ClientError, TimeoutError) as exc:
+        # aiohttp raises as soon as it sees the cut, even when the events received just
+        # before it are still buffered: deliver those (a watch must not lose them) — its
+        # reader keeps them in ``_buffer``, which has no public accessor.
+        for chunk in list(getattr(response.content, "_buffer", ())):
+            await send({"type": "http.response.body", "body": bytes(chunk), "more_body": True})
         # Headers are gone already: end without the final chunk so the client sees the cut.
         return f"answer cut by the cluster ({type(exc).__name__})"
     await send({"type": "http.response.body", "body": b"", "more_body": False})

@@ -157,8 +157,10 @@ async def serve(req: Request, pinned_name: str | None = None) -> web.StreamRespo
 
 
 def _abort(req: Request, resp: web.StreamResponse) -> web.StreamResponse:
-    """Cut the connection without ending the chunked body (a dropped watch)."""
+    """Cut the connection without ending the chunked body (a dropped watch). ``close()``
+    rather than ``abort()``: the events already written are delivered first, as when a real
+    API server's connection breaks after them."""
     transport = req.http.transport
     if transport is not None:
-        transport.abort()
+        transport.close()
     return resp
