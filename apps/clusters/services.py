@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import ipaddress
+import logging
 import socket
 from dataclasses import dataclass
 from decimal import Decimal
@@ -19,6 +20,8 @@ from django.utils import timezone
 from . import k8s
 from .choices import ClusterPhase, ConditionStatus, OperationKind, OperationPhase
 from .models import Cluster, ClusterCredential, ClusterOperation, Node
+
+logger = logging.getLogger("tkeportal.clusters")
 
 # Consecutive failed health checks before a Running cluster turns Failed.
 FAILURE_THRESHOLD = 3
@@ -332,6 +335,7 @@ def check_health(cluster: Cluster) -> Cluster:
         with client_for(cluster, timeout=(3.0, 5.0)) as client:
             version = client.version().get("gitVersion", "")
     except k8s.ClusterError as exc:
+        logger.info("health check of %s failed: %s", cluster.name, exc.detail)
         return record_health(
             cluster, ok=False, version=None, reason=exc.default_code, message=str(exc.detail)
         )

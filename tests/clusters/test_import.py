@@ -189,8 +189,9 @@ def test_slow_cluster_times_out_cleanly(api, tenant_admin, sim_cluster, settings
 
 
 def test_secrets_never_leak(
-    api, tenant_admin, sim_cluster, client, django_capture_on_commit_callbacks
+    api, tenant_admin, sim_cluster, client, django_capture_on_commit_callbacks, caplog
 ):
+    caplog.set_level("DEBUG")
     api_client = api(tenant_admin)
     with django_capture_on_commit_callbacks(execute=True):
         created = api_client.post("/api/v1/clusters/", import_body(sim_cluster))
@@ -207,6 +208,16 @@ def test_secrets_never_leak(
     pages.append(json.dumps(list(AuditEvent.objects.values()), default=str).encode())
     for page in pages:
         assert sim_cluster.token.encode() not in page
+    # Failures are logged too: a rejected credential and an unreachable cluster.
+    api_client.post(
+        "/api/v1/clusters/", import_body(sim_cluster, display_name="x2", token="wrong-token-abc")
+    )
+    sim_cluster.faults.down()
+    api_client.post(f"/api/v1/clusters/{name}/health-check/")
+    assert "Starting new HTTPS connection" in caplog.text  # the client's own logging is in
+    assert f"health check of {name} failed" in caplog.text
+    for secret in (sim_cluster.token, "wrong-token-abc"):
+        assert secret not in caplog.text
     assert repr(cluster.credential).count(sim_cluster.token) == 0
 
 
