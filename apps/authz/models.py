@@ -21,19 +21,15 @@ domain_validator = RegexValidator(
 )
 
 
-class Policy(TenantScopedModel):
-    """A named set of statements ``{actions[], resources[], effect}``. Predefined policies are
-    created with the tenant and cannot be edited or deleted."""
+class NamedAuthzObject(TenantScopedModel):
+    """Shared shape of policies and roles: a per-tenant name, addressed in authorization as
+    ``<kind>:<name>`` (``authz_prefix``)."""
+
+    authz_prefix = ""
 
     name = models.CharField(max_length=63, validators=[name_validator])
     display_name = models.CharField(max_length=128, blank=True)
     description = models.TextField(blank=True)
-    category = models.CharField(max_length=32, blank=True)
-    scope = models.CharField(
-        max_length=16, choices=PolicyScope.choices, default=PolicyScope.PLATFORM
-    )
-    statements = models.JSONField(default=list)
-    predefined = models.BooleanField(default=False, editable=False)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -47,7 +43,35 @@ class Policy(TenantScopedModel):
     objects = TenantScopedManager()
 
     class Meta:
+        abstract = True
         ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.display_name or self.name
+
+    @property
+    def authz_resource(self) -> str:
+        return f"{self.authz_prefix}:{self.name}"
+
+    @classmethod
+    def authz_path_expression(cls):
+        return path_expression(f"{cls.authz_prefix}:", "name")
+
+
+class Policy(NamedAuthzObject):
+    """A named set of statements ``{actions[], resources[], effect}``. Predefined policies are
+    created with the tenant and cannot be edited or deleted."""
+
+    authz_prefix = "policy"
+
+    category = models.CharField(max_length=32, blank=True)
+    scope = models.CharField(
+        max_length=16, choices=PolicyScope.choices, default=PolicyScope.PLATFORM
+    )
+    statements = models.JSONField(default=list)
+    predefined = models.BooleanField(default=False, editable=False)
+
+    class Meta(NamedAuthzObject.Meta):
         verbose_name_plural = "policies"
         constraints = [
             models.UniqueConstraint(
@@ -55,55 +79,20 @@ class Policy(TenantScopedModel):
             )
         ]
 
-    def __str__(self) -> str:
-        return self.display_name or self.name
 
-    @property
-    def authz_resource(self) -> str:
-        return f"policy:{self.name}"
-
-    @staticmethod
-    def authz_path_expression():
-        return path_expression("policy:", "name")
-
-
-class Role(TenantScopedModel):
+class Role(NamedAuthzObject):
     """A set of policies, bound as one."""
 
-    name = models.CharField(max_length=63, validators=[name_validator])
-    display_name = models.CharField(max_length=128, blank=True)
-    description = models.TextField(blank=True)
+    authz_prefix = "role"
+
     policies = models.ManyToManyField(Policy, related_name="roles", blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        on_delete=models.SET_NULL,
-        null=True,
-        blank=True,
-        related_name="+",
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
 
-    objects = TenantScopedManager()
-
-    class Meta:
-        ordering = ["name"]
+    class Meta(NamedAuthzObject.Meta):
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "name"], name="authz_role_unique_name_per_tenant"
             )
         ]
-
-    def __str__(self) -> str:
-        return self.display_name or self.name
-
-    @property
-    def authz_resource(self) -> str:
-        return f"role:{self.name}"
-
-    @staticmethod
-    def authz_path_expression():
-        return path_expression("role:", "name")
 
 
 class Binding(TenantScopedModel):

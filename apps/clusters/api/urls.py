@@ -12,52 +12,21 @@ from .resources import (
 from .views import ClusterViewSet
 
 
-class KindConverter:
-    regex = "|".join(sorted(KINDS, key=len, reverse=True))
-
-    def to_python(self, value):
-        return value
-
-    def to_url(self, value):
-        return value
-
-
-class NameConverter:
-    """Kubernetes object names (DNS subdomain)."""
-
-    regex = r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?"
-
-    def to_python(self, value):
-        return value
-
-    def to_url(self, value):
-        return value
+def _converter(pattern: str) -> type:
+    """A path converter matching ``pattern`` and passing the text through."""
+    return type(
+        "Converter",
+        (),
+        {"regex": pattern, "to_python": lambda self, v: v, "to_url": lambda self, v: v},
+    )
 
 
-class GroupConverter:
-    regex = r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?"
-
-    def to_python(self, value):
-        return value
-
-    def to_url(self, value):
-        return value
-
-
-class VersionConverter:
-    regex = r"v[0-9]+(alpha[0-9]+|beta[0-9]+)?"
-
-    def to_python(self, value):
-        return value
-
-    def to_url(self, value):
-        return value
-
-
-register_converter(GroupConverter, "group")
-register_converter(VersionConverter, "version")
-register_converter(KindConverter, "kind")
-register_converter(NameConverter, "kname")
+# Kubernetes object names (DNS subdomains) and API groups share one shape.
+_DNS_NAME = r"[a-z0-9]([-a-z0-9.]*[a-z0-9])?"
+register_converter(_converter("|".join(sorted(KINDS, key=len, reverse=True))), "kind")
+register_converter(_converter(_DNS_NAME), "kname")
+register_converter(_converter(_DNS_NAME), "group")
+register_converter(_converter(r"v[0-9]+(alpha[0-9]+|beta[0-9]+)?"), "version")
 
 router = SimpleRouter()
 router.register("clusters", ClusterViewSet, basename="cluster")
