@@ -73,3 +73,14 @@ def test_every_api_endpoint_has_a_permission_matrix():
 def test_plain_endpoints_need_authentication(anon_client, path):
     response = anon_client.post(path) if path.endswith("check/") else anon_client.get(path)
     assert response.status_code == 401
+
+
+def test_the_action_table_in_docs_is_current():
+    """docs/authz-actions.md is generated from the code; regenerate it when this fails:
+    ``manage.py authz_actions --markdown > docs/authz-actions.md``."""
+    from pathlib import Path
+
+    from apps.authz.management.commands.authz_actions import render_markdown
+
+    path = Path(__file__).resolve().parent.parent / "docs" / "authz-actions.md"
+    assert path.read_text() == render_markdown()
