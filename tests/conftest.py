@@ -17,6 +17,14 @@ from tests.factories import TenantFactory, UserFactory, bind, make_api_key
 PROJECT = "prj-test"
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache (sign-in failure counters live there)."""
+    from django.core.cache import cache
+
+    cache.clear()
+
+
 @pytest.fixture
 def tenant(db):
     return TenantFactory(slug="acme", display_name="Acme")

@@ -11,8 +11,17 @@ class TenantAwareModelBackend(ModelBackend):
     """
 
     def authenticate(self, request, username=None, password=None, **kwargs):
+        from django.core.exceptions import PermissionDenied
+
+        from apps.core.middleware import client_ip
+
+        from . import throttle
         from .models import User
 
+        if throttle.locked(username or "", client_ip(request) if request else None):
+            # PermissionDenied stops Django trying other backends; the attempt still counts
+            # as a failure (user_login_failed), so hammering a locked name keeps it locked.
+            raise PermissionDenied("too many failed sign-ins")
         try:
             return super().authenticate(request, username=username, password=password, **kwargs)
         except User.MultipleObjectsReturned:

@@ -1,5 +1,5 @@
 from django import forms
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import AuthenticationForm, UserCreationForm
 
 from .models import User
 
@@ -27,3 +27,26 @@ class PortalUserCreationForm(UserCreationForm):
         if tenant is not None:
             self.instance.tenant = tenant
         return cleaned
+
+
+class PortalAuthenticationForm(AuthenticationForm):
+    """Console sign-in: says so when the name is locked after too many failures."""
+
+    error_messages = {
+        **AuthenticationForm.error_messages,
+        "invalid_login": "Wrong tenant/username or password, or the account is disabled.",
+    }
+
+    def clean(self):
+        from apps.core.middleware import client_ip
+
+        from . import throttle
+
+        username = self.cleaned_data.get("username", "")
+        if username and throttle.locked(username, client_ip(self.request)):
+            raise forms.ValidationError(
+                "Too many failed sign-ins for this account; try again in "
+                f"{throttle.lockout_minutes()} minutes.",
+                code="locked",
+            )
+        return super().clean()
