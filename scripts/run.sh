@@ -47,7 +47,33 @@ else
   echo "No REDIS_URL: Celery tasks run in-process, channel layer and cache in memory"
 fi
 
+# kubectl sends tokens over TLS only: the portal also listens with HTTPS (a throwaway CA
+# kept in var/tls), and kubeconfigs it hands out embed that CA.
+TLS_PORT="${PORTAL_TLS_PORT:-8443}"
+mkdir -p var/tls
+if [ ! -s var/tls/tls.key ]; then
+  $PY - <<'PYEOF'
+import shutil
+from apps.sandbox.kubesim.tls import serving_cert
+cert = serving_cert()
+for name in ("ca.crt", "tls.crt", "tls.key"):
+    shutil.copy(cert.dir / name, f"var/tls/{name}")
+PYEOF
+fi
+PORTAL_KUBECONFIG_CA_DATA=$(base64 -w0 var/tls/ca.crt)
+export PORTAL_KUBECONFIG_CA_DATA
+
 echo "Portal on http://$HOST:$PORT/  (admin: /admin/, API docs: /api/docs/)"
 .venv/bin/uvicorn tkeportal.asgi:application --host "$HOST" --port "$PORT" --lifespan on &
 pids+=($!)
+.venv/bin/uvicorn tkeportal.asgi:application --host "$HOST" --port "$TLS_PORT" --lifespan on \
+  --ssl-certfile var/tls/tls.crt --ssl-keyfile var/tls/tls.key --log-level warning &
+pids+=($!)
+cat <<EOT
+kubectl through the portal (HTTPS on $TLS_PORT):
+  KEY=\$(.venv/bin/python manage.py createapikey --user demo/admin --expires 8h)
+  curl -s --cacert var/tls/ca.crt -H "Authorization: Bearer \$KEY" \\
+    "https://$HOST:$TLS_PORT/api/v1/clusters/<cls-name>/kubeconfig?format=yaml" > portal.kubeconfig
+  .venv/bin/kubectl --kubeconfig portal.kubeconfig get pods -A
+EOT
 wait -n "${pids[@]}"
