@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import select
 import socket
 import subprocess
 import threading
@@ -30,6 +29,7 @@ from apps.accounts.models import APIKey
 from apps.audit.models import AuditEvent
 from apps.clusters import services
 from tests.factories import make_api_key
+from tests.pty_session import PtySession
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -332,33 +332,14 @@ def test_watch_streams_events(bob, namespace, running_pod):
 
 
 def test_exec_interactive_through_a_pty(bob, namespace, running_pod):
-    master, slave = os.openpty()
-    proc = bob.popen(
-        "exec", "-it", "-n", namespace, "box", "--", "sh", stdin=slave, stdout=slave, stderr=slave
-    )
-    os.close(slave)
-    output = b""
-
-    def read_until(marker: bytes, timeout: float = 10) -> None:
-        nonlocal output
-        deadline = time.monotonic() + timeout
-        while marker not in output and time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.2)
-            if ready:
-                try:
-                    output += os.read(master, 4096)
-                except OSError:
-                    return
-
-    read_until(b"# ")
-    os.write(master, b"echo hello-from-$HOSTNAME\r")
-    read_until(b"hello-from-box\r\n")
-    os.write(master, b"exit 5\r")
-    code = proc.wait(timeout=15)
-    read_until(b"never", timeout=0.3)
-    os.close(master)
-    assert code == 5, output
-    assert b"hello-from-box" in output
+    session = PtySession([KUBECTL, "exec", "-it", "-n", namespace, "box", "--", "sh"], bob.env)
+    session.read_until(b"# ")
+    session.type(b"echo hello-from-$HOSTNAME\r")
+    session.read_until(b"hello-from-box\r\n")
+    session.type(b"exit 5\r")
+    code = session.finish()
+    assert code == 5, session.output
+    assert b"hello-from-box" in session.output
     closed = wait_for(
         lambda: proxy_events(action="execPod", message__contains="closed").first(), "close"
     )

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import select
 import subprocess
 import time
 
 import pytest
+
+from tests.pty_session import PtySession
 
 from .conftest import KUBECTL, deployment, pod, running_pod, to_yaml, wait_for
 
@@ -85,37 +85,13 @@ def test_apply_validation_rejects_unknown_fields(kubectl, namespace):
 
 def test_exec_interactive_through_a_pty(cluster, kubectl, core, namespace):
     running_pod(core, namespace, pod("tty"))
-    master, slave = os.openpty()
-    proc = subprocess.Popen(
-        [KUBECTL, "exec", "-it", "-n", namespace, "tty", "--", "sh"],
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
-        env=kubectl.env,
-        close_fds=True,
-    )
-    os.close(slave)
-    output = b""
-
-    def read_until(marker: bytes, timeout: float = 10) -> None:
-        nonlocal output
-        deadline = time.monotonic() + timeout
-        while marker not in output and time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 0.2)
-            if ready:
-                try:
-                    output += os.read(master, 4096)
-                except OSError:
-                    return
-
-    read_until(b"# ")
-    os.write(master, b"echo hello-from-$HOSTNAME\r")
-    read_until(b"hello-from-tty\r\n")
-    os.write(master, b"exit 5\r")
-    assert proc.wait(timeout=15) == 5
-    read_until(b"never", timeout=0.3)
-    os.close(master)
-    assert b"hello-from-tty" in output
+    session = PtySession([KUBECTL, "exec", "-it", "-n", namespace, "tty", "--", "sh"], kubectl.env)
+    session.read_until(b"# ")
+    session.type(b"echo hello-from-$HOSTNAME\r")
+    session.read_until(b"hello-from-tty\r\n")
+    session.type(b"exit 5\r")
+    assert session.finish() == 5
+    assert b"hello-from-tty" in session.output
 
 
 @pytest.mark.simulator_only
