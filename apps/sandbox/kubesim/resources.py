@@ -60,19 +60,7 @@ class ResourceType:
 
 
 def _core(kind, plural, namespaced=True, short=(), cats=(), sub=(), verbs=ALL_VERBS):
-    return ResourceType(
-        "",
-        "v1",
-        kind,
-        plural,
-        namespaced,
-        tuple(short),
-        tuple(cats),
-        tuple(verbs),
-        tuple(sub),
-        schema=f"io.k8s.api.core.v1.{kind}",
-        status_subresource="status" in sub,
-    )
+    return _grp("", "v1", "core", kind, plural, namespaced, short, cats, sub, verbs)
 
 
 def _grp(

@@ -257,33 +257,10 @@ class KubeSim:
 
     # ------------------------------------------------------------ clusters
 
-    def add_cluster(
-        self,
-        name: str,
-        nodes: int = 3,
-        *,
-        token: str | None = None,
-        seed: bool = True,
-        controller: bool = True,
-        own_port: bool | int = False,
-        history_size: int = 10000,
-        pod_startup: float = 0.05,
-        gpu_nodes: int | None = None,
-    ) -> ClusterHandle:
-        """Create a cluster (thread-safe); see :class:`ClusterHandle`."""
-        return self.run(
-            self.add_cluster_async(
-                name,
-                nodes,
-                token=token,
-                seed=seed,
-                controller=controller,
-                own_port=own_port,
-                history_size=history_size,
-                pod_startup=pod_startup,
-                gpu_nodes=gpu_nodes,
-            )
-        )
+    def add_cluster(self, name: str, nodes: int = 3, **options: Any) -> ClusterHandle:
+        """Create a cluster (thread-safe); options as :meth:`add_cluster_async`, see
+        :class:`ClusterHandle`."""
+        return self.run(self.add_cluster_async(name, nodes, **options))
 
     async def add_cluster_async(
         self,
