@@ -1,4 +1,4 @@
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -112,6 +112,13 @@ class BindingViewSet(PortalCreateReadDeleteViewSet):
         services.delete_binding(actor=self.request.user, binding=instance)
 
 
+# Asking about another user names them: an unknown name (or another tenant's) is 404.
+_DECISION_RESPONSES = {
+    200: DecisionSerializer,
+    404: OpenApiResponse(description="No user of that name in your tenant."),
+}
+
+
 class _DecisionView(APIView):
     """Shared by check and explain: whose decision, and may the caller ask about them."""
 
@@ -157,7 +164,7 @@ class _DecisionView(APIView):
 class AuthzCheckView(_DecisionView):
     """Is an action allowed? For yourself, or (with explainAuthz) for a user of your tenant."""
 
-    @extend_schema(request=CheckRequestSerializer, responses=DecisionSerializer)
+    @extend_schema(request=CheckRequestSerializer, responses=_DECISION_RESPONSES)
     def post(self, request):
         return self.decide(request, request.data)
 
@@ -174,7 +181,7 @@ class AuthzExplainView(_DecisionView):
             OpenApiParameter("project", str),
             OpenApiParameter("user", str),
         ],
-        responses=DecisionSerializer,
+        responses=_DECISION_RESPONSES,
     )
     def get(self, request):
         return self.decide(request, request.query_params.dict())

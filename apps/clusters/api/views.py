@@ -94,14 +94,15 @@ class ClusterViewSet(PortalModelViewSet):
         )
         return Response(ClusterSerializer(cluster).data)
 
+    # Bounded lists (the latest 50 operations, the cluster's nodes): not paginated.
     @extend_schema(responses=ClusterOperationSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def operations(self, request, name=None):
         ops = self.get_object().operations.all()[:50]
         return Response(ClusterOperationSerializer(ops, many=True).data)
 
     @extend_schema(responses=NodeSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None)
     def inventory(self, request, name=None):
         """The node inventory as last synced (live node objects: the resources API)."""
         return Response(NodeSerializer(self.get_object().nodes.all(), many=True).data)
