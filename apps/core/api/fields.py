@@ -18,3 +18,10 @@ class TenantSlugRelatedField(serializers.SlugRelatedField):
         if scope.tenant is None:
             return queryset.none()
         return queryset.filter(tenant=scope.tenant)
+
+    def to_internal_value(self, data):
+        # PostgreSQL refuses to compare text containing NUL (an error, not "no row"), and no
+        # stored name can contain one: such a name simply does not exist.
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("does_not_exist", slug_name=self.slug_field, value=data)
+        return super().to_internal_value(data)

@@ -11,7 +11,7 @@ An app viewset declares ``authz_kind = "User"`` (TKEStack kind name) and gets:
 
 from __future__ import annotations
 
-from rest_framework import mixins, viewsets
+from rest_framework import exceptions, mixins, viewsets
 
 from apps.authz import restrict
 from apps.core.errors import TenantRequired
@@ -113,6 +113,14 @@ class PortalViewSetMixin:
         return self.request.user if self.self_create else None
 
     # -- querysets ---------------------------------------------------------------------
+    def get_object(self):
+        lookup = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field)
+        # PostgreSQL raises on text containing NUL instead of matching nothing, and no stored
+        # name contains one: answer what the lookup means, "not found", without asking.
+        if isinstance(lookup, str) and "\x00" in lookup:
+            raise exceptions.NotFound(f"No {self.authz_kind} matches the given query.")
+        return super().get_object()
+
     def scoped_queryset(self, queryset):
         return queryset.in_scope(self.scope)
 
