@@ -187,18 +187,26 @@ def probe(conn: k8s.Connection) -> dict:
     return version
 
 
+class ClusterProbeFailed(k8s.ClusterError):
+    """Probing with a credential the caller has just given failed. That is an answer about
+    their input (a rejected token, a CA that does not match, an address that does not
+    answer), so it is a 400 naming the field to fix and keeping the cluster error's code: a
+    5xx would say the portal failed."""
+
+    status_code = 400
+
+
 def _probe_for_import(spec: ImportSpec, display_name: str) -> dict:
     try:
         return probe(spec.connection(display_name))
     except k8s.ClusterCredentialRejected as exc:
-        exc.fields = {"token": ["The cluster rejected this credential."]}
-        raise
+        failure, fields = exc, {"token": ["The cluster rejected this credential."]}
     except k8s.ClusterTLSError as exc:
-        exc.fields = {"ca_data": ["The CA does not match the server's certificate."]}
-        raise
+        failure, fields = exc, {"ca_data": ["The CA does not match the server's certificate."]}
     except k8s.ClusterError as exc:
-        exc.fields = {"server": [str(exc.detail)]}
-        raise
+        failure, fields = exc, {"server": [str(exc.detail)]}
+    code = getattr(failure.detail, "code", None) or failure.default_code
+    raise ClusterProbeFailed(str(failure.detail), code=code, fields=fields) from failure
 
 
 def import_cluster(
