@@ -39,6 +39,9 @@ class Access:
     target: Target | None = None
     conn: k8s.Connection | None = None
     denial: Denial | None = None
+    # The target is a Secret and the user may not revealSecret on it: values are masked in
+    # the answer (get, list, watch, Table, writes' echoes alike).
+    mask_secrets: bool = False
 
     @property
     def action(self) -> str:
@@ -115,7 +118,24 @@ def resolve(
     if not decision:
         access.denial = forbidden(user, target, decision.reason)
         return access
+    if target.kind == "Secret":
+        access.mask_secrets = not check(
+            user, "revealSecret", target.resource, tenant=cluster.tenant
+        )
     access.conn = connection_for(cluster)
+    return access
+
+
+def identify(token: str, client_ip: str | None) -> Access:
+    """Only who is calling (for a request refused before it could be mapped): the audit row
+    of a malformed request names its author."""
+    access = Access()
+    try:
+        key = authenticate_api_key(token, client_ip)
+    except AuthenticationFailed as exc:
+        access.denial = Denial(401, str(exc.detail))
+        return access
+    access.user, access.api_key_id, access.tenant = key.user, key.pk, key.user.tenant
     return access
 
 

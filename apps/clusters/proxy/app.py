@@ -12,30 +12,37 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import time
 import uuid
 from dataclasses import dataclass
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import aiohttp
 from django.conf import settings
 from django.db import DatabaseError
 from django.http.request import split_domain_port, validate_host
+from yarl import URL
 
 from apps.clusters import k8s
+from apps.clusters.masking import holds_mask
 
 from . import access as access_mod
 from . import db as proxy_db
+from .canonical import PREFIX, CanonicalRequest, canonicalize
+from .masking import prepare_headers as prepare_masked_request
+from .masking import relay_masked, relay_masked_stream
 from .status import Denial, status_body
 from .upstream import Upstreams, connection_error, request_headers, response_headers
 
 logger = logging.getLogger("tkeportal.proxy")
 
-PREFIX = "/k8s/clusters/"
 # Kubernetes itself refuses bodies over 3 MiB; the proxy buffers up to this much.
 MAX_REQUEST_BODY = 8 * 1024 * 1024
 # Largest websocket message relayed from a cluster (exec output arrives in small frames).
 MAX_WS_MESSAGE = 4 * 1024 * 1024
+# Bodies checked for masked Secret values written back (a Secret is at most 1 MiB).
+MAX_MASK_CHECK = 4 * 1024 * 1024
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
@@ -62,58 +69,75 @@ def _client_ip(scope, headers: dict[str, str]) -> str | None:
     return client[0] if client else None
 
 
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
+
+
+def _request_id(headers: dict[str, str]) -> str:
+    """The client's ``X-Request-ID`` when it is a sane token (so a caller can follow its
+    request through the portal's audit trail and the cluster's logs), else a fresh one."""
+    given = headers.get("x-request-id", "")
+    return given if _REQUEST_ID.match(given) else uuid.uuid4().hex
+
+
 @dataclass
 class Incoming:
-    """The parts of an ASGI scope the proxy needs."""
+    """One request to the proxy, parsed once (:mod:`.canonical`): ``canonical`` is what is
+    judged and forwarded; ``error`` says why there is no single reading of it."""
 
     scope: dict
-    cluster_name: str
     method: str
-    path: str  # cluster-relative, decoded
-    raw_path: str  # cluster-relative, as sent (still percent-encoded)
-    query_string: str
     headers: dict[str, str]  # last value wins; the raw list stays in scope["headers"]
     client_ip: str | None
     request_id: str
+    raw_target: str  # as sent, for the audit trail of refused requests
+    canonical: CanonicalRequest | None
+    error: Denial | None
 
     @classmethod
     def from_scope(cls, scope) -> Incoming:
         headers = {n.decode("latin-1").lower(): v.decode("latin-1") for n, v in scope["headers"]}
-        path = scope["path"]
         raw = scope.get("raw_path")
-        raw_path = raw.decode("latin-1") if raw else path
-        name, _, rest = path[len(PREFIX) :].partition("/")
-        raw_rest = (
-            raw_path[len(PREFIX) :].partition("/")[2] if raw_path.startswith(PREFIX) else rest
-        )
+        # Without raw_path (not every server sends it) the decoded path is all there is; it
+        # is then parsed as if sent that way, so judged and forwarded still agree.
+        raw_path = raw.decode("latin-1") if raw else scope["path"]
+        raw_path = raw_path.split("?", 1)[0]
+        query = scope.get("query_string", b"").decode("latin-1")
+        canonical, error = None, None
+        try:
+            canonical = canonicalize(raw_path, query)
+        except Denial as denial:
+            error = denial
         return cls(
             scope=scope,
-            cluster_name=name,
             method=scope.get("method", "GET").upper(),
-            path="/" + rest,
-            raw_path="/" + raw_rest,
-            query_string=scope.get("query_string", b"").decode("latin-1"),
             headers=headers,
             client_ip=_client_ip(scope, headers),
-            request_id=uuid.uuid4().hex,
+            request_id=_request_id(headers),
+            raw_target=f"{raw_path}?{query}" if query else raw_path,
+            canonical=canonical,
+            error=error,
         )
+
+    @property
+    def cluster_name(self) -> str:
+        return self.canonical.cluster_name if self.canonical else ""
+
+    @property
+    def path(self) -> str:
+        return self.canonical.path if self.canonical else self.raw_target
 
     @property
     def full_path(self) -> str:
-        path = self.scope["path"]
-        return f"{path}?{self.query_string}" if self.query_string else path
-
-    @property
-    def query(self) -> dict[str, list[str]]:
-        return parse_qs(self.query_string, keep_blank_values=True)
+        return self.canonical.full_path if self.canonical else self.raw_target
 
     def bearer(self) -> str:
         scheme, _, token = self.headers.get("authorization", "").partition(" ")
         return token.strip() if scheme.lower() == "bearer" else ""
 
-    def upstream_url(self, conn: k8s.Connection) -> str:
-        url = conn.server.rstrip("/") + self.raw_path
-        return f"{url}?{self.query_string}" if self.query_string else url
+    def upstream_url(self, conn: k8s.Connection) -> URL:
+        """The cluster URL built from the canonical parts, marked as already encoded so
+        yarl neither re-encodes nor normalises it."""
+        return URL(conn.server.rstrip("/") + self.canonical.target, encoded=True)
 
 
 class KubeProxy:
@@ -142,25 +166,32 @@ class KubeProxy:
 
     # -- shared ------------------------------------------------------------------------------
     async def _authorize(self, req: Incoming) -> access_mod.Access:
-        if not req.cluster_name:
-            return access_mod.Access(denial=access_mod.not_found(""))
+        """Who is calling and may they — before anything else about the request is read.
+        A request without a single reading is refused after the key is identified (so the
+        refusal is attributed in the audit trail), never forwarded."""
         token = req.bearer()
         if not token:
+            where = req.cluster_name or "<cluster>"
             return access_mod.Access(
                 denial=Denial(
                     401,
                     "Unauthorized: use a portal API key as bearer token (download a kubeconfig "
-                    f"from /api/v1/clusters/{req.cluster_name}/kubeconfig)",
+                    f"from /api/v1/clusters/{where}/kubeconfig)",
                 )
             )
+        if req.error is not None:
+            access = await proxy_db.run(access_mod.identify, token, req.client_ip)
+            access.denial = access.denial or req.error
+            return access
+        canonical = req.canonical
         return await proxy_db.run(
             access_mod.resolve,
             token,
             req.client_ip,
-            req.cluster_name,
+            canonical.cluster_name,
             req.method,
-            req.path,
-            req.query,
+            canonical.path,
+            canonical.query_dict,
         )
 
     async def _audit(self, req: Incoming, access, started: float, status_code, **kw) -> None:
@@ -185,18 +216,31 @@ class KubeProxy:
     async def http(self, scope, receive, send) -> None:
         started = time.monotonic()
         req = Incoming.from_scope(scope)
-        body, complete = await _read_body(receive)
         content_type = req.headers.get("content-type", "")
         access = await self._authorize(req)
         denial = access.denial
-        if denial is None and not complete:
-            denial = Denial(413, f"request body larger than {MAX_REQUEST_BODY} bytes")
         if denial is None and "upgrade" in req.headers:
             denial = Denial(
                 400,
                 "the portal's kubectl proxy relays exec, attach and port-forward over "
                 "WebSocket only (use kubectl 1.30 or newer)",
             )
+        body = b""
+        if denial is None:
+            # Read only for an authenticated, authorized caller: an anonymous one cannot make
+            # the portal buffer megabytes.
+            body, complete = await _read_body(receive)
+            if not complete:
+                body, denial = (
+                    b"",
+                    Denial(413, f"request body larger than {MAX_REQUEST_BODY} bytes"),
+                )
+            elif access.target.kind == "Secret" and _writes_mask(req.method, body):
+                denial = Denial(
+                    422,
+                    "the Secret holds the portal's mask (******) instead of values: it was read "
+                    "without revealSecret and would overwrite the real values",
+                )
         audited_body = body if req.method in WRITE_METHODS else b""
         if denial is not None:
             await _send_status(send, denial.code, denial.body, req.request_id)
@@ -221,10 +265,12 @@ class KubeProxy:
             sock_read=None if target.streaming else read_s,
         )
         session = self.upstreams.session()
-        headers = request_headers(req.scope["headers"], conn)
+        headers = _with_request_id(request_headers(req.scope["headers"], conn), req)
         rewrite = req.method == "GET" and req.path.rstrip("/") == "/openapi/v3"
         if rewrite:
             headers.popall("accept-encoding", None)  # the index is rewritten: plain JSON
+        if access.mask_secrets:
+            prepare_masked_request(headers)
         try:
             response = await asyncio.wait_for(
                 session.request(
@@ -248,16 +294,18 @@ class KubeProxy:
                 error = k8s.error_for_status(conn.name, response.status, b"")
                 await _send_status(send, error.status_code, _error_body(error), req.request_id)
                 return error.status_code, str(error.detail)
-            headers = response_headers(response.headers)
+            headers = [h for h in response_headers(response.headers) if h[0] != b"x-request-id"]
             headers.append((b"x-request-id", req.request_id.encode()))
             if rewrite and response.status == 200:
                 message = await _send_openapi_index(req, conn, response, headers, send)
                 return response.status, message
+            if access.mask_secrets:
+                return await _relay_masked(response, headers, send, receive, target.streaming)
             await send(
                 {"type": "http.response.start", "status": response.status, "headers": headers}
             )
             if target.streaming:
-                message = await _relay_stream(response, send, receive)
+                message = await _relay_stream(_relay(response, send), receive)
             else:
                 message = await _relay(response, send)
             return response.status, message
@@ -278,7 +326,7 @@ class KubeProxy:
                 400, "only pods/exec, pods/attach and pods/portforward are relayed over WebSocket"
             )
         if denial is not None:
-            await _deny_websocket(scope, send, denial)
+            await _deny_websocket(scope, send, denial, req.request_id)
             await self._audit(req, access, started, denial.code, message=denial.message)
             return
         conn = access.conn
@@ -289,7 +337,7 @@ class KubeProxy:
                 session.ws_connect(
                     req.upstream_url(conn),
                     protocols=scope.get("subprotocols") or (),
-                    headers=request_headers(scope["headers"], conn),
+                    headers=_with_request_id(request_headers(scope["headers"], conn), req),
                     ssl=self.upstreams.ssl_for(conn),
                     autoping=True,
                     autoclose=False,
@@ -308,11 +356,17 @@ class KubeProxy:
             error = connection_error(conn, exc, read_s)
             denial = Denial(error.status_code, str(error.detail))
         if denial is not None:
-            await _deny_websocket(scope, send, denial)
+            await _deny_websocket(scope, send, denial, req.request_id)
             await self._audit(req, access, started, denial.code, message=denial.message)
             return
         try:
-            await send({"type": "websocket.accept", "subprotocol": upstream.protocol})
+            await send(
+                {
+                    "type": "websocket.accept",
+                    "subprotocol": upstream.protocol,
+                    "headers": [(b"x-request-id", req.request_id.encode())],
+                }
+            )
             await self._audit(
                 req, access, started, 101,
                 message=f"{access.target.session} session opened ({upstream.protocol or '-'})",
@@ -328,6 +382,12 @@ class KubeProxy:
 
 
 # -- helpers -----------------------------------------------------------------------------------
+def _with_request_id(headers, req: Incoming):
+    """The cluster's audit log and the portal's share one id per request."""
+    headers["X-Request-ID"] = req.request_id
+    return headers
+
+
 def _error_body(error: k8s.ClusterError) -> bytes:
     return status_body(error.status_code, str(error.detail))
 
@@ -379,23 +439,39 @@ async def _relay(response: aiohttp.ClientResponse, send) -> str:
     return ""
 
 
-async def _relay_stream(response: aiohttp.ClientResponse, send, receive) -> str:
-    """Relay a watch or ``logs -f`` until either side ends; stop the other side then."""
+async def _relay_stream(relay, receive) -> str:
+    """Run ``relay`` (a watch or ``logs -f``) until either side ends; stop the other then."""
 
     async def client_gone() -> None:
         while (await receive())["type"] != "http.disconnect":
             pass
 
-    relay = asyncio.ensure_future(_relay(response, send))
+    relaying = asyncio.ensure_future(relay)
     gone = asyncio.ensure_future(client_gone())
     try:
-        done, _ = await asyncio.wait({relay, gone}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait({relaying, gone}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in (relay, gone):
+        for task in (relaying, gone):
             task.cancel()
-    if relay in done:
-        return relay.result()
+    if relaying in done:
+        return relaying.result()
     return "stream closed by the client"
+
+
+async def _relay_masked(response, headers, send, receive, streaming: bool) -> tuple[int, str]:
+    if not streaming:
+        return await relay_masked(response, headers, send)
+    message = await _relay_stream(relay_masked_stream(response, headers, send), receive)
+    return response.status, message
+
+
+def _writes_mask(method: str, body: bytes) -> bool:
+    if method not in ("POST", "PUT", "PATCH") or not body or len(body) > MAX_MASK_CHECK:
+        return False
+    try:
+        return holds_mask(json.loads(body))
+    except (ValueError, RecursionError):
+        return False  # not JSON (YAML, protobuf): the cluster parses it, nothing to compare
 
 
 async def _send_openapi_index(req: Incoming, conn, response, headers, send) -> str:
@@ -439,7 +515,7 @@ def _origin_denial(req: Incoming) -> Denial | None:
     return Denial(403, f"origin {origin} is not allowed")
 
 
-async def _deny_websocket(scope, send, denial: Denial) -> None:
+async def _deny_websocket(scope, send, denial: Denial, request_id: str) -> None:
     """Refuse the upgrade with a Status body when the server supports it (kubectl prints
     the message), else close the handshake."""
     if "websocket.http.response" in (scope.get("extensions") or {}):
@@ -451,6 +527,7 @@ async def _deny_websocket(scope, send, denial: Denial) -> None:
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),
+                    (b"x-request-id", request_id.encode()),
                 ],
             }
         )
