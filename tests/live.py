@@ -11,9 +11,11 @@ to read the proxy's audit rows. Test modules import the fixtures they use:
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import os
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -46,6 +48,9 @@ __all__ = [
     "pod_manifest",
     "portal",
     "proxy_events",
+    "raw_request",
+    "Recorder",
+    "recorder",
     "running_pod",
     "wait_for",
 ]
@@ -263,3 +268,71 @@ def assert_no_secret_in_audit(*secrets: str) -> None:
     dumped = json.dumps(rows, default=str)
     for secret in secrets:
         assert secret not in dumped
+
+
+class Recorder:
+    """Every request kubesim's cluster receives: raw target and its own reading of it."""
+
+    def __init__(self, kube_sim, cluster_handle):
+        self.api = kube_sim._apis[cluster_handle.name]
+        self.prefix = f"/clusters/{cluster_handle.name}"
+        self.original = self.api.handle
+        self.seen: list[dict] = []
+        self.lock = threading.Lock()
+
+    async def _recording(self, http_request, path):
+        with self.lock:
+            self.seen.append(
+                {
+                    "raw": http_request.raw_path,
+                    "method": http_request.method,
+                    "path": path,
+                    "query": {k: http_request.query.getall(k) for k in http_request.query},
+                    "request_id": http_request.headers.get("X-Request-ID", ""),
+                }
+            )
+        return await self.original(http_request, path)
+
+    def __enter__(self):
+        self.api.handle = self._recording
+        return self
+
+    def __exit__(self, *exc):
+        self.api.handle = self.original
+
+    def take(self) -> list[dict]:
+        with self.lock:
+            seen, self.seen = self.seen, []
+        return seen
+
+
+def raw_request(portal, method: str, target: str, token: str, request_id: str, read=True):
+    """Send ``method target`` exactly as written; (status, parsed JSON body or None, the
+    answer's X-Request-ID). ``read=False`` leaves the body (a watch never ends)."""
+    context = ssl.create_default_context(cafile=portal.ca_file)
+    host, port = portal.url.removeprefix("https://").split(":")
+    conn = http.client.HTTPSConnection(host, int(port), context=context, timeout=15)
+    try:
+        conn.putrequest(method, target, skip_accept_encoding=True)
+        conn.putheader("Authorization", f"Bearer {token}")
+        conn.putheader("X-Request-ID", request_id)
+        conn.putheader("Content-Length", "0")
+        conn.endheaders()
+        response = conn.getresponse()
+        if not read:
+            return response.status, None, response.getheader("X-Request-ID")
+        body = response.read()
+        try:
+            parsed = json.loads(body) if body else None
+        except ValueError:
+            parsed = None
+        return response.status, parsed, response.getheader("X-Request-ID")
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def recorder(kube_sim, live_cluster):
+    """What the live cluster receives, while the test runs."""
+    with Recorder(kube_sim, live_cluster) as rec:
+        yield rec
