@@ -306,7 +306,9 @@ class Recorder:
         return seen
 
 
-def raw_request(portal, method: str, target: str, token: str, request_id: str, read=True):
+def raw_request(
+    portal, method: str, target: str, token: str, request_id: str, read=True, headers=None
+):
     """Send ``method target`` exactly as written; (status, parsed JSON body or None, the
     answer's X-Request-ID). ``read=False`` leaves the body (a watch never ends)."""
     context = ssl.create_default_context(cafile=portal.ca_file)
@@ -316,6 +318,8 @@ def raw_request(portal, method: str, target: str, token: str, request_id: str, r
         conn.putrequest(method, target, skip_accept_encoding=True)
         conn.putheader("Authorization", f"Bearer {token}")
         conn.putheader("X-Request-ID", request_id)
+        for name, value in (headers or {}).items():
+            conn.putheader(name, value)
         conn.putheader("Content-Length", "0")
         conn.endheaders()
         response = conn.getresponse()

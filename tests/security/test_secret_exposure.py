@@ -1,0 +1,218 @@
+"""Secret values through the kubectl proxy, for users who may read Secrets but not
+``revealSecret``.
+
+The review's finding: the REST API masked Secret values but the proxy relayed them on get,
+list, watch, ``-o yaml`` and inside kubectl's last-applied annotation. The rule now is one for
+every door (``apps/clusters/masking.py``): values masked, keys visible, ``data`` still valid
+base64 so typed clients decode it; the proxy asks the cluster for JSON it can rewrite; writing
+masked values back is refused. Peers have shipped the same class of leak (Rancher
+CVE-2022-21953 / CVE-2023-22649 exposed secret values to users with read access through
+other endpoints and logs); this module keeps every read verb covered.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+
+import pytest
+import requests
+import yaml
+
+from apps.authz.models import Policy
+from apps.clusters.masking import MASK, MASK_B64
+from tests.factories import UserFactory, bind
+from tests.live import *  # noqa: F403
+from tests.live import raw_request
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("live_state")]
+
+PASSWORD = "hunter2-" + uuid.uuid4().hex[:8]
+TOKEN = "tok-" + uuid.uuid4().hex[:8]
+
+
+def secret_manifest(name: str = "db") -> str:
+    return yaml.safe_dump(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": name, "labels": {"app": "db"}},
+            "type": "Opaque",
+            "data": {"password": base64.b64encode(PASSWORD.encode()).decode()},
+            "stringData": {"token": TOKEN},
+        }
+    )
+
+
+def leaks(text: str) -> bool:
+    encoded = [base64.b64encode(v.encode()).decode() for v in (PASSWORD, TOKEN)]
+    return any(v in text for v in (PASSWORD, TOKEN, *encoded))
+
+
+@pytest.fixture
+def secret(bob, namespace):
+    """Created by a revealer with kubectl apply, so last-applied holds the values too."""
+    bob("apply", "-n", namespace, "-f", "-", stdin=secret_manifest())
+    live = json.loads(bob("get", "secret", "db", "-n", namespace, "-o", "json").stdout)
+    assert leaks(json.dumps(live))  # the revealer sees the real values
+    assert "kubectl.kubernetes.io/last-applied-configuration" in live["metadata"]["annotations"]
+    return "db"
+
+
+@pytest.fixture
+def rhea(kubectl_as, read_only_user):
+    """Reads everything (get*, list*, watch*), reveals nothing."""
+    return kubectl_as(read_only_user)
+
+
+@pytest.fixture
+def editor(kubectl_as, tenant):
+    """May read and update Secrets, not reveal them."""
+    Policy.objects.create(
+        tenant=tenant,
+        name="secret-editor",
+        statements=[
+            {
+                "actions": ["getCluster", "getClusterKubeconfig", "get*", "list*", "watch*"],
+                "resources": ["*"],
+                "effect": "allow",
+            },
+            {"actions": ["updateSecret"], "resources": ["cluster:*"], "effect": "allow"},
+        ],
+    )
+    user = UserFactory(tenant=tenant, username="eddie")
+    bind(user, "secret-editor")
+    return kubectl_as(user)
+
+
+def test_get_yaml_and_json_are_masked(rhea, namespace, secret):
+    for output in ("yaml", "json"):
+        text = rhea("get", "secret", secret, "-n", namespace, "-o", output).stdout
+        assert not leaks(text), output
+    obj = json.loads(rhea("get", "secret", secret, "-n", namespace, "-o", "json").stdout)
+    assert obj["data"] == {"password": MASK_B64, "token": MASK_B64}
+    assert base64.b64decode(obj["data"]["password"]).decode() == MASK
+    applied = json.loads(
+        obj["metadata"]["annotations"]["kubectl.kubernetes.io/last-applied-configuration"]
+    )
+    assert applied["data"] == {"password": MASK_B64}
+    assert applied["stringData"] == {"token": MASK}
+    assert obj["metadata"]["labels"] == {"app": "db"}  # the rest of the object is intact
+
+
+def test_list_table_and_describe_are_masked_and_still_work(rhea, namespace, secret):
+    listed = rhea("get", "secrets", "-n", namespace, "-o", "json").stdout
+    assert not leaks(listed) and '"db"' in listed
+    table = rhea("get", "secrets", "-n", namespace).stdout
+    assert table.split()[:4] == ["NAME", "TYPE", "DATA", "AGE"] and "db" in table
+    described = rhea("describe", "secret", secret, "-n", namespace).stdout
+    assert "password:  6 bytes" in described and not leaks(described)
+
+
+def test_table_with_full_objects_is_masked(portal, cluster, read_only_user, namespace, secret):
+    """``includeObject=Object`` puts whole Secrets in the Table rows; metadata-only rows
+    still carry the last-applied annotation."""
+    from tests.factories import make_api_key
+
+    token = make_api_key(read_only_user)[1]
+    for include in ("Object", "Metadata"):
+        status, body, _ = raw_request(
+            portal,
+            "GET",
+            f"/k8s/clusters/{cluster.name}/api/v1/namespaces/{namespace}/secrets"
+            f"?includeObject={include}",
+            token,
+            uuid.uuid4().hex,
+            headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"},
+        )
+        assert status == 200 and body["kind"] == "Table"
+        assert body["rows"] and not leaks(json.dumps(body)), include
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Accept": "application/vnd.kubernetes.protobuf"},
+        {"Accept": "application/cbor, application/json"},
+        {"Accept": "application/json", "Accept-Encoding": "gzip"},
+    ],
+)
+def test_forms_the_portal_could_not_rewrite_are_not_asked_for(
+    portal, cluster, read_only_user, namespace, secret, headers
+):
+    """Protobuf, CBOR or gzip answers would slip past the masking: the proxy asks the
+    cluster for plain JSON whatever the client accepts."""
+    from tests.factories import make_api_key
+
+    token = make_api_key(read_only_user)[1]
+    status, body, _ = raw_request(
+        portal,
+        "GET",
+        f"/k8s/clusters/{cluster.name}/api/v1/namespaces/{namespace}/secrets/{secret}",
+        token,
+        uuid.uuid4().hex,
+        headers=headers,
+    )
+    assert status == 200
+    assert body["data"]["password"] == MASK_B64 and not leaks(json.dumps(body))
+
+
+def test_watch_events_are_masked(portal, cluster, bob, read_only_user, namespace, secret):
+    from tests.factories import make_api_key
+
+    token = make_api_key(read_only_user)[1]
+    response = requests.get(
+        f"{portal.url}/k8s/clusters/{cluster.name}/api/v1/namespaces/{namespace}/secrets",
+        params={"watch": "true", "timeoutSeconds": "5"},
+        headers={"Authorization": f"Bearer {token}"},
+        verify=portal.ca_file,
+        stream=True,
+        timeout=15,
+    )
+    assert response.status_code == 200
+    lines = response.iter_lines()
+    first = json.loads(next(lines))
+    assert first["type"] == "ADDED" and first["object"]["data"]["password"] == MASK_B64
+    bob("label", "secret", secret, "-n", namespace, "tier=backend")
+    second = json.loads(next(lines))
+    assert second["type"] == "MODIFIED"
+    assert second["object"]["metadata"]["labels"]["tier"] == "backend"
+    assert not leaks(json.dumps([first, second]))
+    response.close()
+
+
+def test_kubectl_watch_is_masked(rhea, bob, namespace, secret):
+    proc = rhea.popen("get", "secret", secret, "-n", namespace, "-w", "-o", "json")
+    try:
+        bob("label", "secret", secret, "-n", namespace, "seen=yes")
+        out = b""
+        while out.count(b'"seen"') < 1:
+            line = proc.stdout.readline()
+            assert line, "the watch ended"
+            out += line
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not leaks(out.decode())
+
+
+def test_writing_masked_values_back_is_refused(editor, bob, namespace, secret):
+    """``get -o yaml | apply`` by someone who cannot reveal would store the mask over the real
+    values: refused, and the values survive."""
+    dumped = editor("get", "secret", secret, "-n", namespace, "-o", "json").stdout
+    proc = editor("replace", "-f", "-", stdin=dumped, check=False)
+    assert proc.returncode != 0 and "portal's mask" in proc.stderr
+    editor("label", "secret", secret, "-n", namespace, "edited=true")  # a real edit works
+    live = json.loads(bob("get", "secret", secret, "-n", namespace, "-o", "json").stdout)
+    assert base64.b64decode(live["data"]["password"]).decode() == PASSWORD
+    assert live["metadata"]["labels"]["edited"] == "true"
+
+
+def test_revealer_sees_values_and_reader_cannot_reveal_through_any_verb(
+    bob, rhea, namespace, secret
+):
+    revealed = json.loads(bob("get", "secret", secret, "-n", namespace, "-o", "json").stdout)
+    assert base64.b64decode(revealed["data"]["password"]).decode() == PASSWORD
+    proc = rhea("delete", "secret", secret, "-n", namespace, check=False)
+    assert proc.returncode != 0 and not leaks(proc.stdout + proc.stderr)
