@@ -8,11 +8,15 @@ import logging
 import time
 
 from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.db import DatabaseError
+from django.http.multipartparser import MultiPartParserError
 from django.http.request import RawPostDataException
 
+from apps.core.middleware import body_size
+
 from .choices import Channel
-from .redaction import redact, redact_body
+from .redaction import redact, redact_body, storable
 from .services import record_event
 
 logger = logging.getLogger("tkeportal.audit")
@@ -40,6 +44,13 @@ def _default_action(request, channel: str) -> str:
     return f"{request.method.lower()}:{name}"
 
 
+def targets_secret(request) -> bool:
+    """Whether the request addresses Secrets (the REST resource API's ``…/secrets/…``): its
+    body may say no kind (a patch), so the URL is what tells redaction. Any ``secrets`` path
+    segment counts: redacting a harmless body's ``data`` costs less than keeping a secret."""
+    return "secrets" in request.path.lower().split("/")
+
+
 class AuditMiddleware:
     def __init__(self, get_response):
         self.get_response = get_response
@@ -48,8 +59,15 @@ class AuditMiddleware:
         if request.method not in WRITE_METHODS:
             return self.get_response(request)
         started = time.monotonic()
-        multipart = request.content_type == "multipart/form-data"
-        body = None if multipart else self._capture_body(request)
+        # Measured without reading: a chunked body has no Content-Length, but ASGI has
+        # already buffered it in a file whose size is known.
+        length = body_size(request)
+        oversize = length > MAX_BODY_BYTES
+        multipart = request.content_type == "multipart/form-data" and not oversize
+        if oversize:
+            body = {"_omitted": f"{length} bytes (too large to keep)"}
+        else:
+            body = None if multipart else self._capture_body(request)
         response = self.get_response(request)
         if multipart:
             body = self._multipart_body(request)
@@ -64,14 +82,19 @@ class AuditMiddleware:
             files = {name: f"{upload.size} bytes" for name, upload in request.FILES.items()}
         except RawPostDataException:
             return {"_omitted": "multipart body consumed by the view"}
-        return redact({**fields, **({"_files": files} if files else {})})
+        except (MultiPartParserError, SuspiciousOperation):
+            return {"_omitted": "multipart body that could not be parsed"}
+        return storable(redact({**fields, **({"_files": files} if files else {})}))
 
-    def _capture_body(self, request):
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-        if length > MAX_BODY_BYTES:
-            return {"_omitted": f"{length} bytes (too large to keep)"}
-        raw = request.body  # cached by Django: the view can still read it
-        return redact_body(raw, request.content_type, settings.AUDIT_MAX_BODY_CHARS)
+    @staticmethod
+    def _capture_body(request):
+        try:
+            raw = request.body  # cached by Django: the view can still read it
+        except RequestDataTooBig:
+            return {"_omitted": "a body over the request size limit"}
+        return redact_body(
+            raw, request.content_type, settings.AUDIT_MAX_BODY_CHARS, secret=targets_secret(request)
+        )
 
     def _record(self, request, response, body, started):
         channel = _channel_for(request.path)

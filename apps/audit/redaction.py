@@ -1,9 +1,21 @@
 """Redaction of request bodies before they are stored in the audit trail.
 
-Keys that name secrets are replaced, whatever their value; values that look like secrets
-(PEM blocks, JWTs, portal API keys) are replaced wherever they are; a Kubernetes Secret's
-``data``/``stringData`` are replaced. Bodies that cannot be parsed are not stored, only
-described.
+- Keys that name secrets are replaced, whatever their value; values that look like secrets
+  (PEM blocks, JWTs, portal API keys) are replaced wherever they are.
+- A Kubernetes Secret's ``data``/``stringData`` are replaced: in any object of kind Secret
+  (also inside ``List`` / ``SecretList`` items), and at the top of a body the caller says
+  targets a Secret (``secret=True``: a merge or strategic patch says no kind). In a JSON patch
+  of a Secret, the ``value`` of every operation on ``/data``, ``/stringData``, the whole
+  object or the last-applied annotation is replaced.
+- kubectl's ``last-applied-configuration`` annotation is the whole object again as a JSON
+  string: on a Secret it is replaced whole; elsewhere it is parsed and redacted like any body
+  (replaced whole when it cannot be parsed).
+- Strings that are manifests (the apply endpoint's ``manifest``: YAML or JSON, one or several
+  documents) are parsed and stored as the list of their redacted documents; a manifest that
+  cannot be parsed is described, never stored.
+- Bodies that cannot be parsed are not stored, only described.
+- NUL characters become U+FFFD: PostgreSQL cannot store them in JSON, and the row must not be
+  lost to a body that holds one.
 """
 
 from __future__ import annotations
@@ -12,9 +24,10 @@ import json
 import re
 from urllib.parse import parse_qsl
 
-import yaml
+from apps.core import safejson, safeyaml
 
 REDACTED = "[redacted]"
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 _SECRET_KEY = re.compile(
     r"pass(word|wd|phrase)?|secret|token|api[-_]?key|private|credential|kubeconfig|"
@@ -24,28 +37,106 @@ _SECRET_KEY = re.compile(
 _SECRET_VALUE = re.compile(
     r"-----BEGIN [A-Z ]+-----|^eyJ[A-Za-z0-9_-]{8,}\.|tkp_[0-9a-f]{12}_|^Bearer\s", re.M
 )
+_SECRET_FIELDS = ("data", "stringData")
+# Fields whose string value is a manifest (YAML or JSON text of Kubernetes objects).
+_MANIFEST_KEYS = frozenset({"manifest", "manifests"})
+# JSON-patch paths whose value may carry Secret values ("" and "/" are the whole object).
+_SECRET_PATCH_PATH = re.compile(
+    r"^/?$|^/(data|stringData)(/|$)|^/metadata(/annotations)?/?$|last-applied-configuration"
+)
 
 
-def redact(value, _key: str = ""):
-    """A deep copy of ``value`` with secrets replaced by ``[redacted]``."""
+def redact(value, _key: str = "", *, secret: bool = False):
+    """A deep copy of ``value`` with secrets replaced by ``[redacted]``. ``secret``: the body
+    targets a Secret, whatever it says (or does not say) about its kind."""
     if isinstance(value, dict):
-        is_secret_kind = value.get("kind") == "Secret"
-        out = {}
-        for key, item in value.items():
-            if _SECRET_KEY.search(str(key)) or (is_secret_kind and key in ("data", "stringData")):
-                out[key] = REDACTED
-            else:
-                out[key] = redact(item, str(key))
-        return out
+        return _redact_object(value, secret)
     if isinstance(value, list):
-        return [redact(item, _key) for item in value]
+        if secret and _is_json_patch(value):
+            return [_redact_patch_op(op) for op in value]
+        return [redact(item, _key, secret=secret) for item in value]
     if isinstance(value, str) and _SECRET_VALUE.search(value):
         return REDACTED
     return value
 
 
-def redact_body(raw: bytes, content_type: str, max_chars: int):
-    """Parse and redact a request body; returns something JSON-serialisable or None."""
+def _redact_object(value: dict, secret: bool) -> dict:
+    kind = value.get("kind")
+    is_secret = secret or kind == "Secret"
+    items_are_secrets = is_secret or kind == "SecretList"
+    out = {}
+    for key, item in value.items():
+        name = str(key)
+        if _SECRET_KEY.search(name) or (is_secret and name in _SECRET_FIELDS):
+            out[key] = REDACTED
+        elif name == LAST_APPLIED:
+            out[key] = REDACTED if is_secret else _redact_last_applied(item)
+        elif name == "metadata" and isinstance(item, dict):
+            out[key] = _redact_metadata(item, is_secret)
+        elif name == "items" and isinstance(item, list):
+            out[key] = [redact(entry, secret=items_are_secrets) for entry in item]
+        elif name in _MANIFEST_KEYS and isinstance(item, str):
+            out[key] = redact_manifest(item)
+        else:
+            out[key] = redact(item, name)
+    return out
+
+
+def _redact_metadata(meta: dict, is_secret: bool) -> dict:
+    out = {}
+    for key, item in meta.items():
+        if key == "annotations" and isinstance(item, dict):
+            out[key] = {
+                name: (
+                    (REDACTED if is_secret else _redact_last_applied(value))
+                    if name == LAST_APPLIED
+                    else redact(value, name)
+                )
+                for name, value in item.items()
+            }
+        else:
+            out[key] = redact(item, str(key))
+    return out
+
+
+def _redact_last_applied(value):
+    if not isinstance(value, str):
+        return REDACTED
+    try:
+        parsed = safejson.loads(value)
+    except ValueError:
+        return REDACTED
+    return json.dumps(redact(parsed), separators=(",", ":"))
+
+
+def _is_json_patch(value: list) -> bool:
+    return bool(value) and all(isinstance(op, dict) and "op" in op for op in value)
+
+
+def _redact_patch_op(op: dict) -> dict:
+    out = {key: redact(item, str(key)) for key, item in op.items() if key != "value"}
+    if "value" in op:
+        path = op.get("path")
+        if not isinstance(path, str) or _SECRET_PATCH_PATH.search(path):
+            out["value"] = REDACTED
+        else:
+            out["value"] = redact(op["value"])
+    return out
+
+
+def redact_manifest(text: str):
+    """The redacted documents of a manifest string, or a description when it cannot be read
+    (a manifest that fails to parse may still hold a Secret's values)."""
+    try:
+        docs = safeyaml.load_all(text, field="manifest")
+    except safeyaml.YAMLInputError:
+        return {"_omitted": f"{len(text)} characters of unparseable manifest"}
+    return [redact(doc) for doc in docs]
+
+
+def redact_body(raw: bytes, content_type: str, max_chars: int, *, secret: bool = False):
+    """Parse and redact a request body; returns something JSON-serialisable or None.
+    ``secret``: the request targets a Secret (its URL says so), see ``redact``."""
     if not raw:
         return None
     ctype = (content_type or "").split(";")[0].strip().lower()
@@ -56,14 +147,31 @@ def redact_body(raw: bytes, content_type: str, max_chars: int):
     parsed = _parse(text, ctype)
     if parsed is _UNPARSEABLE:
         return {"_omitted": f"{len(raw)} bytes of unparseable {ctype or 'data'}"}
-    cleaned = redact(parsed)
+    if parsed is _TOO_DEEP:
+        return {"_omitted": f"{len(raw)} bytes of {ctype or 'data'} nested too deep to read"}
+    cleaned = redact(parsed, secret=secret)
     encoded = json.dumps(cleaned, default=str)
+    if "\\u0000" in encoded:
+        cleaned = storable(cleaned)
+        encoded = json.dumps(cleaned, default=str)
     if len(encoded) > max_chars:
         return {"_truncated": encoded[:max_chars]}
     return cleaned
 
 
+def storable(value):
+    """``value`` with every NUL (in keys and strings) replaced by U+FFFD."""
+    if isinstance(value, dict):
+        return {storable(key): storable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [storable(item) for item in value]
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    return value
+
+
 _UNPARSEABLE = object()
+_TOO_DEEP = object()
 
 
 def _parse(text: str, ctype: str):
@@ -75,14 +183,16 @@ def _parse(text: str, ctype: str):
         return {k: v[0] if len(v) == 1 else v for k, v in form.items()}
     if ctype.endswith("json") or ctype == "":
         try:
-            return json.loads(text)
+            return safejson.loads(text)
+        except safejson.TooDeep:
+            return _TOO_DEEP
         except ValueError:
             if ctype:
                 return _UNPARSEABLE
     if "yaml" in ctype or ctype == "":
         try:
-            docs = [d for d in yaml.safe_load_all(text) if d is not None]
-        except yaml.YAMLError:
+            docs = safeyaml.load_all(text, field="body")
+        except safeyaml.YAMLInputError:
             return _UNPARSEABLE
         return docs[0] if len(docs) == 1 else docs
     return _UNPARSEABLE

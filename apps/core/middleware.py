@@ -1,11 +1,15 @@
-"""Per-request context: a request id, the client IP and the start time."""
+"""Per-request context (a request id, the client IP) and request limits."""
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 
 from django.conf import settings
+from django.http import HttpResponse, JsonResponse
+
+from .api.errors import error_body
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
@@ -33,3 +37,51 @@ class RequestContextMiddleware:
         response = self.get_response(request)
         response["X-Request-ID"] = request.request_id
         return response
+
+
+def body_size(request) -> int:
+    """The body's size without reading it: the larger of Content-Length and what the server
+    has buffered (a chunked body has no Content-Length; under ASGI it sits in a seekable
+    file)."""
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    stream = getattr(request, "_stream", None)
+    buffered = 0
+    if stream is not None and getattr(request, "_read_started", False) is False:
+        seekable = getattr(stream, "seekable", None)
+        if seekable is not None and seekable():
+            position = stream.tell()
+            buffered = stream.seek(0, os.SEEK_END) - position
+            stream.seek(position)
+    return max(declared, buffered)
+
+
+class RequestLimitsMiddleware:
+    """Bodies over ``DATA_UPLOAD_MAX_MEMORY_SIZE`` are a 413 before anything reads them, and
+    every error answer under /api/ is in the API's error shape, even those Django writes
+    itself (its HTML 404 when DEBUG is on, its 400 for a suspicious request). Sits inside the
+    audit middleware, so a refused request still has its audit row."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        if limit is not None and body_size(request) > limit:
+            return too_large(request, limit)
+        response = self.get_response(request)
+        if request.path.startswith("/api/") and response.status_code == 404:
+            if not response.get("Content-Type", "").startswith("application/json"):
+                from .views import not_found  # (views import this module)
+
+                return not_found(request)
+        return response
+
+
+def too_large(request, limit: int):
+    detail = f"The request body is larger than {limit} bytes, the most the portal accepts."
+    if request.path.startswith(("/api/", "/k8s/")) or "json" in request.META.get("HTTP_ACCEPT", ""):
+        return JsonResponse(error_body("request_too_large", detail), status=413)
+    return HttpResponse(detail, status=413, content_type="text/plain; charset=utf-8")

@@ -156,10 +156,24 @@ def audit(
     """One audit row for a proxied request (or an exec/attach session opening or closing)."""
     request_body = None
     if body:
+        from urllib.parse import unquote  # (here: another change owns this module's header)
+
+        # A patch of a Secret says no kind: the target does. A request refused before it was
+        # mapped has no target, so its path decides (any ``secrets`` segment: erring on the
+        # side of redacting).
+        target = access.target
+        secret = (
+            target is not None and (target.kind == "Secret" or target.plural == "secrets")
+        ) or ("secrets" in unquote(path.split("?", 1)[0]).lower().split("/"))
         if len(body) > MAX_AUDITED_BODY:
             request_body = {"_omitted": f"{len(body)} bytes (too large to keep)"}
         else:
-            request_body = redact_body(body, content_type, settings.AUDIT_MAX_BODY_CHARS)
+            request_body = redact_body(
+                body,
+                content_type,
+                settings.AUDIT_MAX_BODY_CHARS,
+                secret=secret,
+            )
     record_event(
         action=access.action,
         resource=access.resource,
