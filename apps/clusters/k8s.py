@@ -8,6 +8,7 @@ becomes a portal error with a stable code and a sentence naming the cluster:
 cluster answer            status  portal error (code)
 ========================  ======  ================================================
 connection refused/reset  503     cluster_unreachable
+address refused (policy)  502     cluster_address_refused (see addresses.py)
 timeout                   503     cluster_unreachable ("did not answer within …")
 TLS verification failure  502     cluster_tls_error ("CA does not match")
 401                       502     cluster_credential_rejected
@@ -27,7 +28,9 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
 import ssl
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,8 +40,13 @@ import urllib3
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 from rest_framework import status
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.util.connection import create_connection
 
 from apps.core.errors import PortalError
+
+from . import addresses
 
 logger = logging.getLogger("tkeportal.k8s")
 
@@ -56,6 +64,17 @@ class ClusterError(PortalError):
 class ClusterUnreachable(ClusterError):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_code = "cluster_unreachable"
+
+
+class ClusterAddressRefused(ClusterError):
+    """The cluster's host is, or now resolves to, an address the portal never connects to
+    (:mod:`apps.clusters.addresses`); refused before any connection is attempted."""
+
+    default_code = "cluster_address_refused"
+
+
+def address_refused(cluster: str, exc: addresses.AddressRefused) -> ClusterAddressRefused:
+    return ClusterAddressRefused(f"Cluster {cluster}: {exc}.")
 
 
 class ClusterTLSError(ClusterError):
@@ -152,6 +171,11 @@ def error_for_status(cluster: str, status_code: int, body: bytes) -> ClusterErro
 
 def _connection_error(conn: Connection, exc: BaseException) -> ClusterError:
     reason = exc.reason if isinstance(exc, urllib3.exceptions.MaxRetryError) else exc
+    if isinstance(reason, _AddressRefusedError):
+        return address_refused(conn.name, reason.refused)
+    if isinstance(reason, urllib3.exceptions.NameResolutionError):
+        host = urllib3.util.parse_url(conn.server).host
+        return ClusterUnreachable(f"Cluster {conn.name} is unreachable: cannot resolve {host}.")
     if isinstance(reason, urllib3.exceptions.SSLError | ssl.SSLError) or (
         isinstance(exc, ApiException) and exc.status == 0 and "SSL" in str(exc.reason)
     ):
@@ -171,6 +195,75 @@ def _connection_error(conn: Connection, exc: BaseException) -> ClusterError:
     return ClusterUnreachable(
         f"Cluster {conn.name} is unreachable at {conn.server} ({type(reason).__name__})."
     )
+
+
+class _AddressRefusedError(urllib3.exceptions.NewConnectionError):
+    """The address policy refused every address of the host: no socket was opened."""
+
+    def __init__(self, conn: HTTPConnection, refused: addresses.AddressRefused):
+        self.refused = refused
+        super().__init__(conn, str(refused))
+
+
+class _CheckedConnectionMixin:
+    """Connects only to addresses the policy allows, resolved at this very connection.
+
+    Only the socket's destination changes: ``host`` stays the name from the server URL, so
+    the Host header, the TLS server name and certificate verification use that name."""
+
+    _dns_host: str
+    host: str
+    port: int
+    timeout: float | None
+    source_address: tuple[str, int] | None
+    socket_options: list | None
+
+    def _new_conn(self) -> socket.socket:
+        try:
+            infos = addresses.resolve_checked(self._dns_host, self.port)
+        except addresses.AddressRefused as exc:
+            raise _AddressRefusedError(self, exc) from None  # type: ignore[arg-type]
+        except socket.gaierror as exc:
+            raise urllib3.exceptions.NameResolutionError(self.host, self, exc) from exc  # type: ignore[arg-type]
+        error: OSError | None = None
+        for info in infos:
+            try:
+                sock = create_connection(
+                    info[4][:2],
+                    self.timeout,
+                    source_address=self.source_address,
+                    socket_options=self.socket_options,
+                )
+                break
+            except OSError as exc:  # try the next allowed address, as create_connection would
+                error = exc
+        else:
+            if isinstance(error, TimeoutError):
+                raise urllib3.exceptions.ConnectTimeoutError(
+                    self, f"Connection to {self.host} timed out. (connect timeout={self.timeout})"
+                ) from error
+            raise urllib3.exceptions.NewConnectionError(
+                self,  # type: ignore[arg-type]
+                f"Failed to establish a new connection: {error}",
+            ) from error
+        sys.audit("http.client.connect", self, self.host, self.port)
+        return sock
+
+
+class _CheckedHTTPConnection(_CheckedConnectionMixin, HTTPConnection):
+    pass
+
+
+class _CheckedHTTPSConnection(_CheckedConnectionMixin, HTTPSConnection):
+    pass
+
+
+class _CheckedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _CheckedHTTPConnection
+
+
+class _CheckedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _CheckedHTTPSConnection
 
 
 class KubeClient:
@@ -193,7 +286,20 @@ class KubeClient:
         config.retries = urllib3.Retry(
             total=0, connect=0, read=0, redirect=0, raise_on_redirect=False, status=0
         )
+        # No proxy from the environment (as the kubectl proxy's sessions): a proxy would
+        # connect to addresses the address policy never sees.
+        config.proxy = None
         self.api = k8s.ApiClient(config)
+        pool_manager = self.api.rest_client.pool_manager
+        if type(pool_manager) is not urllib3.PoolManager:  # a proxy or SOCKS manager
+            self.close()
+            raise ClusterError(f"Cluster {conn.name}: the portal connects to clusters directly.")
+        # Every connection the client opens goes through the address policy. (An instance
+        # attribute: the module-level mapping urllib3 hands out is shared by every manager.)
+        pool_manager.pool_classes_by_scheme = {
+            "http": _CheckedHTTPConnectionPool,
+            "https": _CheckedHTTPSConnectionPool,
+        }
 
     def _private_file(self, content: str) -> str:
         fd, path = tempfile.mkstemp(prefix="tkeportal-", suffix=".pem")

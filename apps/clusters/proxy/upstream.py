@@ -12,15 +12,17 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import socket
 import ssl
 import tempfile
 import weakref
 from collections import OrderedDict
 
 import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
 from multidict import CIMultiDict
 
-from apps.clusters import k8s
+from apps.clusters import addresses, k8s
 
 # Hop-by-hop headers (RFC 9110 §7.6.1) and what the proxy sets itself.
 HOP_BY_HOP = frozenset(
@@ -118,6 +120,13 @@ def _ssl_context(conn: k8s.Connection) -> ssl.SSLContext:
 
 def connection_error(conn: k8s.Connection, exc: BaseException, timeout: float) -> k8s.ClusterError:
     """The portal error for a failure to reach the cluster (before any answer)."""
+    cause = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else exc
+    if isinstance(cause, addresses.AddressRefused):
+        return k8s.address_refused(conn.name, cause)
+    if isinstance(exc, aiohttp.ClientConnectorDNSError):
+        return k8s.ClusterUnreachable(
+            f"Cluster {conn.name} is unreachable: cannot resolve {exc.host}."
+        )
     if isinstance(exc, aiohttp.ClientConnectorCertificateError | aiohttp.ClientSSLError):
         return k8s.ClusterTLSError(
             f"Cluster {conn.name} at {conn.server}: TLS verification failed "
@@ -140,6 +149,47 @@ def connection_error(conn: k8s.Connection, exc: BaseException, timeout: float) -
     )
 
 
+class CheckedResolver(AbstractResolver):
+    """Name resolution through the client address policy: a refused answer fails the lookup
+    (``AddressRefused``, an ``OSError`` that aiohttp turns into ``ClientConnectorDNSError``),
+    so no socket is opened to it."""
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        # In a thread: getaddrinfo blocks (uvloop's own resolver would also bypass the
+        # module-level lookup the policy uses).
+        loop = asyncio.get_running_loop()
+        infos = await loop.run_in_executor(None, addresses.resolve_checked, host, port)
+        return [
+            {
+                "hostname": host,  # the TLS server name stays the URL's host
+                "host": info[4][0],
+                "port": info[4][1],
+                "family": info[0],
+                "proto": info[2],
+                "flags": socket.AI_NUMERICHOST | socket.AI_NUMERICSERV,
+            }
+            for info in infos
+            if family in (socket.AF_UNSPEC, info[0])
+        ]
+
+    async def close(self) -> None:
+        return None
+
+
+class CheckedConnector(aiohttp.TCPConnector):
+    """A connector whose every connection is resolved by :class:`CheckedResolver`, IP literals
+    included (aiohttp does not ask the resolver about those), and never from a cache (a cached
+    answer would not be re-checked, and the loopback setting is read at each connection)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(resolver=CheckedResolver(), use_dns_cache=False, **kwargs)
+
+    async def _resolve_host(self, host: str, port: int, traces=None) -> list[ResolveResult]:
+        return await self._resolver.resolve(host, port, family=self._family)
+
+
 class Upstreams:
     """One aiohttp session per event loop and a bounded cache of TLS contexts (so that
     connections to a cluster are pooled and reused between requests)."""
@@ -153,7 +203,7 @@ class Upstreams:
         loop = asyncio.get_running_loop()
         session = self._sessions.get(loop)
         if session is None or session.closed:
-            connector = aiohttp.TCPConnector(limit=0, limit_per_host=64, keepalive_timeout=30)
+            connector = CheckedConnector(limit=0, limit_per_host=64, keepalive_timeout=30)
             session = aiohttp.ClientSession(
                 connector=connector,
                 auto_decompress=False,  # bodies pass through as the cluster encoded them
