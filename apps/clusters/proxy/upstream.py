@@ -43,34 +43,49 @@ _DROPPED_REQUEST = frozenset(
     {"authorization", "cookie", "forwarded", "x-portal-tenant", "x-real-ip", "origin"}
 )
 _DROPPED_PREFIXES = ("proxy-", "impersonate-", "x-forwarded-", "x-remote-", "sec-websocket-")
+# Set by the proxy itself: the client's own value is replaced, and a look-alike name dropped.
+_SET_BY_PROXY = frozenset({"x-request-id"})
 _DROPPED_RESPONSE = frozenset({"set-cookie", "www-authenticate", "proxy-authenticate"})
 SSL_CACHE_SIZE = 256
+
+
+def _canonical(name: str) -> str:
+    """A header name as servers that map names to CGI-style variables read it (WSGI and
+    Django's ``HTTP_X_REMOTE_USER``, Rack, PHP: ``_`` and ``-`` become one): a client must not
+    pass ``Impersonate_User`` where ``Impersonate-User`` is stripped."""
+    return name.lower().replace("_", "-")
 
 
 def _connection_tokens(headers: list[tuple[str, str]]) -> set[str]:
     """Headers a client declared hop-by-hop in its ``Connection`` header."""
     out = set()
     for name, value in headers:
-        if name == "connection":
-            out.update(token.strip().lower() for token in value.split(",") if token.strip())
+        if _canonical(name) == "connection":
+            out.update(_canonical(token.strip()) for token in value.split(",") if token.strip())
     return out
 
 
+def _dropped(name: str, declared: set[str]) -> bool:
+    canonical = _canonical(name)
+    return (
+        canonical in HOP_BY_HOP
+        or canonical in declared
+        or canonical in _DROPPED_REQUEST
+        or canonical.startswith(_DROPPED_PREFIXES)
+        or (canonical != name and canonical in _SET_BY_PROXY)
+    )
+
+
 def request_headers(raw: list[tuple[bytes, bytes]], conn: k8s.Connection) -> CIMultiDict:
-    """The client's headers minus hop-by-hop, credentials and impersonation, plus the
-    cluster credential (and the credential's impersonation, when it has one)."""
+    """The client's headers minus hop-by-hop, credentials and impersonation (in any spelling
+    that folds to one of those names), plus the cluster credential (and the credential's
+    impersonation, when it has one)."""
     decoded = [(n.decode("latin-1").lower(), v.decode("latin-1")) for n, v in raw]
     declared = _connection_tokens(decoded)
     out: CIMultiDict = CIMultiDict()
     for name, value in decoded:
-        if (
-            name in HOP_BY_HOP
-            or name in declared
-            or name in _DROPPED_REQUEST
-            or name.startswith(_DROPPED_PREFIXES)
-        ):
-            continue
-        out.add(name, value)
+        if not _dropped(name, declared):
+            out.add(name, value)
     if conn.token:
         out["Authorization"] = f"Bearer {conn.token}"
     if conn.impersonate_user:
