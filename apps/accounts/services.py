@@ -17,14 +17,24 @@ API_KEY_MIN_LIFETIME = timedelta(minutes=1)
 API_KEY_MAX_LIFETIME = timedelta(days=366)
 _DURATION = re.compile(r"^(\d+)\s*([smhdw])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+# No lifetime the portal grants comes near this; it only keeps arithmetic on dates in range.
+MAX_DURATION = timedelta(days=3660)
 
 
 def parse_duration(text: str) -> timedelta:
-    """``90s``, ``30m``, ``12h``, ``7d``, ``2w`` → timedelta; ValueError otherwise."""
+    """``90s``, ``30m``, ``12h``, ``7d``, ``2w`` → timedelta; ValueError otherwise, also for
+    anything longer than ``MAX_DURATION`` (callers name their field and apply their own,
+    smaller limits; ``99999999999999999999d`` must not reach timedelta's OverflowError)."""
     match = _DURATION.match(text.strip().lower())
     if not match:
         raise ValueError(f"'{text}' is not a duration like 30m, 12h, 7d or 2w")
-    return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
+    digits, unit = match.groups()
+    seconds_per_unit = _UNIT_SECONDS[unit]
+    # Compared as integers first: a 20-digit count would overflow timedelta itself.
+    if len(digits) > 12 or int(digits) * seconds_per_unit > MAX_DURATION.total_seconds():
+        raise ValueError(f"'{text}' is longer than the longest lifetime, {MAX_DURATION.days}d")
+    return timedelta(**{_UNITS[unit]: int(digits)})
 
 
 @transaction.atomic

@@ -9,11 +9,14 @@ from __future__ import annotations
 import copy
 import difflib
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import yaml
 from django.core.exceptions import ValidationError
+
+from apps.core import safeyaml
 
 from . import k8s
 
@@ -405,24 +408,80 @@ def events_for(client, kind: Kind, namespace, name) -> list[dict]:
 
 # -- apply ----------------------------------------------------------------------------------------
 def parse_documents(text: str) -> list[dict]:
-    try:
-        docs = [d for d in yaml.safe_load_all(text) if d]
-    except yaml.YAMLError as exc:
-        raise ValidationError({"manifest": f"Not valid YAML/JSON: {exc}"}) from exc
-    out = []
-    for doc in docs:
+    """The objects of a YAML/JSON manifest (``kind: List`` items spread out), each checked for
+    the shape Kubernetes needs; errors name the field: ``manifest[1].metadata.name``,
+    ``manifest[0].items[2].kind``. The text goes through the one untrusted-YAML loader (no
+    aliases, bounded depth and size)."""
+    docs = safeyaml.load_all(text, field="manifest")
+    labelled: list[tuple[str, object]] = []
+    for index, doc in enumerate(docs):
+        where = f"manifest[{index}]"
         if isinstance(doc, dict) and doc.get("kind") == "List":
-            out.extend(doc.get("items") or [])
+            items = doc.get("items")
+            if not isinstance(items, list):
+                raise ValidationError({f"{where}.items": "A List needs a list of objects."})
+            labelled.extend((f"{where}.items[{i}]", item) for i, item in enumerate(items))
         else:
-            out.append(doc)
-    if not out:
+            labelled.append((where, doc))
+    if not labelled:
         raise ValidationError({"manifest": "No objects in the manifest."})
-    for index, doc in enumerate(out):
-        if not isinstance(doc, dict) or not doc.get("kind") or not doc.get("apiVersion"):
-            raise ValidationError({f"manifest[{index}]": "Each object needs apiVersion and kind."})
-        if not (doc.get("metadata") or {}).get("name"):
-            raise ValidationError({f"manifest[{index}].metadata.name": "Missing."})
-    return out
+    errors: dict[str, str] = {}
+    for where, doc in labelled:
+        errors.update(object_shape_errors(doc, where, identity=True))
+    if errors:
+        raise ValidationError(errors)
+    return [doc for _, doc in labelled]
+
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+
+
+def object_shape_errors(obj, where: str = "", *, identity: bool = False) -> dict[str, str]:
+    """What in ``obj`` has the wrong type for a Kubernetes object, by field path (``where``
+    prefixes each). ``identity``: apiVersion, kind and metadata.name must be there (a manifest
+    document; the REST endpoints take them from the URL)."""
+
+    def at(field: str) -> str:
+        return f"{where}.{field}" if where else field
+
+    if not isinstance(obj, dict):
+        return {where or "body": "Each object must be a mapping (a JSON object)."}
+    errors: dict[str, str] = {}
+    for field in ("apiVersion", "kind"):
+        value = obj.get(field)
+        if (identity or value is not None) and not (isinstance(value, str) and value):
+            errors[at(field)] = "Required: a non-empty string." if identity else "A string."
+    meta = obj.get("metadata")
+    if meta is None:
+        if identity:
+            errors[at("metadata.name")] = "Required: a non-empty string."
+        return errors
+    if not isinstance(meta, dict):
+        errors[at("metadata")] = "A mapping (name, namespace, labels, …)."
+        return errors
+    name = meta.get("name")
+    if identity and name is None:
+        errors[at("metadata.name")] = "Required: a non-empty string."
+    elif name is not None and not (isinstance(name, str) and name):
+        errors[at("metadata.name")] = "A non-empty string."
+    for field in ("namespace", "generateName", "resourceVersion", "uid"):
+        if meta.get(field) is not None and not isinstance(meta[field], str):
+            errors[at(f"metadata.{field}")] = "A string."
+    for field in ("labels", "annotations"):
+        value = meta.get(field)
+        if value is None:
+            continue
+        if not isinstance(value, dict):
+            errors[at(f"metadata.{field}")] = "A mapping of strings to strings."
+            continue
+        for key, item in value.items():
+            if not isinstance(item, str):
+                errors[at(f"metadata.{field}.{key}")] = "A string (quote numbers and booleans)."
+    for field in ("creationTimestamp", "deletionTimestamp"):
+        value = meta.get(field)
+        if value is not None and not (isinstance(value, str) and _RFC3339.match(value)):
+            errors[at(f"metadata.{field}")] = "An RFC 3339 time (2024-01-31T12:00:00Z) or null."
+    return errors
 
 
 def kind_of_document(doc: dict) -> Kind:

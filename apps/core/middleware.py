@@ -47,13 +47,17 @@ def body_size(request) -> int:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         declared = 0
+    if hasattr(request, "_body"):  # already read (and so within Django's own limit)
+        return max(declared, len(request._body))
     stream = getattr(request, "_stream", None)
     buffered = 0
     if stream is not None and getattr(request, "_read_started", False) is False:
         seekable = getattr(stream, "seekable", None)
         if seekable is not None and seekable():
+            # The whole buffer, wherever the stream stands (Django's own size check leaves
+            # it at the end when it refuses).
             position = stream.tell()
-            buffered = stream.seek(0, os.SEEK_END) - position
+            buffered = stream.seek(0, os.SEEK_END)
             stream.seek(position)
     return max(declared, buffered)
 

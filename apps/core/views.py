@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
-from django.http import JsonResponse
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from .api.errors import error_body
 from .health import run_checks
+from .middleware import too_large
 
 
 @login_required
@@ -40,6 +43,16 @@ def not_found(request, exception=None):
             error_body("not_found", f"No API endpoint at {request.path}."), status=404
         )
     return render(request, "404.html", status=404)
+
+
+def bad_request(request, exception=None):
+    """Django's own 400s (a body over the limit found while reading it, too many form
+    fields, a suspicious host): 413 for the first, the API's error shape under /api/."""
+    if isinstance(exception, RequestDataTooBig):
+        return too_large(request, settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
+    if _wants_json(request):
+        return JsonResponse(error_body("bad_request", "The request was refused."), status=400)
+    return HttpResponseBadRequest("Bad request.", content_type="text/plain; charset=utf-8")
 
 
 def server_error(request):

@@ -53,6 +53,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "apps.core.middleware.RequestContextMiddleware",
     "apps.audit.middleware.AuditMiddleware",
+    "apps.core.middleware.RequestLimitsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -177,6 +178,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "apps.core.api.errors.portal_exception_handler",
+    # JSON nested deeper than 200 levels is a 400 before json.loads recurses into it.
+    "DEFAULT_PARSER_CLASSES": [
+        "apps.core.api.parsers.PortalJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_VERSIONING_CLASS": None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
 }
@@ -206,6 +213,10 @@ ANONYMOUS_USER_NAME = None
 
 # How long an audit event keeps the (already redacted) request body, in characters.
 AUDIT_MAX_BODY_CHARS = env.int("AUDIT_MAX_BODY_CHARS", default=16384)
+# Request bodies over this are a 413 before anything reads them (the API server's own limit is
+# 3 MiB, so no manifest Kubernetes accepts is refused here). Multipart bodies count whole: the
+# portal takes no file uploads.
+DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("PORTAL_MAX_REQUEST_BYTES", default=3 * 1024 * 1024)
 
 LOGGING = {
     "version": 1,

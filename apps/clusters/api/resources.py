@@ -132,6 +132,14 @@ class _ClusterResourceBase(viewsets.ViewSet):
             self._kind()
 
 
+def _check_shape(body) -> None:
+    """A body whose metadata has the wrong types is a 400 naming the field, not a crash in
+    the code that reads it or an opaque answer from the cluster."""
+    errors = resources.object_shape_errors(body)
+    if errors:
+        raise exceptions.ValidationError(errors)
+
+
 class ClusterResourceViewSet(_ClusterResourceBase):
     """List, get, create, replace and delete one kind of resource of a cluster."""
 
@@ -194,11 +202,8 @@ class ClusterResourceViewSet(_ClusterResourceBase):
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def create(self, request, **kwargs):
         kind, namespace, _ = self._names()
-        name = (
-            (request.data.get("metadata") or {}).get("name")
-            if isinstance(request.data, dict)
-            else None
-        )
+        _check_shape(request.data)  # before reading the name the decision needs
+        name = (request.data.get("metadata") or {}).get("name")
         path = resources.resource_path(self.kwargs["cluster"], kind, namespace, name)
         self.authorize(self.authz_action(), path)
         dry_run = request.query_params.get("dryRun") in ("true", "All", "1")
@@ -210,6 +215,7 @@ class ClusterResourceViewSet(_ClusterResourceBase):
     def update(self, request, name=None, **kwargs):
         kind, namespace, path = self._names(name)
         self.authorize(self.authz_action(), path)
+        _check_shape(request.data)
         with self.client() as client:
             obj = resources.replace_object(client, kind, namespace, name, request.data)
         return Response(self._reveal(kind, path, obj))
