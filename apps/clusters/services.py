@@ -4,21 +4,19 @@ from __future__ import annotations
 
 import base64
 import binascii
-import ipaddress
 import logging
 import socket
 from dataclasses import dataclass
 from decimal import Decimal
 from urllib.parse import urlsplit
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from apps.core import safeyaml
 
-from . import k8s
+from . import addresses, k8s
 from .choices import ClusterPhase, ConditionStatus, OperationKind, OperationPhase
 from .models import Cluster, ClusterCredential, ClusterOperation, Node
 
@@ -26,7 +24,6 @@ logger = logging.getLogger("tkeportal.clusters")
 
 # Consecutive failed health checks before a Running cluster turns Failed.
 FAILURE_THRESHOLD = 3
-_METADATA_HOSTS = {"metadata.google.internal", "metadata", "instance-data"}
 GPU_RESOURCES = ("nvidia.com/gpu", "tencent.com/vcuda-core")
 
 
@@ -110,39 +107,25 @@ def spec_from_kubeconfig(text: str, context: str | None = None) -> ImportSpec:
 
 
 def validate_server(server: str) -> str:
-    """An http(s) URL whose host resolves to no link-local, metadata, multicast or
-    unspecified address (and no loopback unless allowed). Raises ValidationError."""
+    """An http(s) URL without credentials whose host passes the client address policy
+    (:mod:`apps.clusters.addresses`) as it resolves now. Every connection checks again: this
+    check alone would not stop a name that resolves elsewhere later. Raises ValidationError."""
     parts = urlsplit(server)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise ValidationError({"server": "Use an http:// or https:// URL with a host."})
     if parts.username or parts.password:
         raise ValidationError({"server": "Credentials do not belong in the URL."})
-    host = parts.hostname.lower()
-    if host in _METADATA_HOSTS:
-        raise ValidationError({"server": f"{host} is a cloud metadata address."})
     try:
-        infos = socket.getaddrinfo(
-            host, parts.port or (443 if parts.scheme == "https" else 80), proto=socket.IPPROTO_TCP
-        )
-    except socket.gaierror as exc:
-        raise ValidationError({"server": f"Cannot resolve {host}: {exc.strerror}."}) from exc
-    allow_loopback = getattr(settings, "PORTAL_ALLOW_LOOPBACK_CLUSTERS", False)
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%")[0])
-        if (
-            address.is_link_local
-            or address.is_multicast
-            or address.is_unspecified
-            or (address.is_reserved)
-        ):
-            raise ValidationError(
-                {
-                    "server": f"{host} resolves to {address}, which is not allowed "
-                    "(link-local, metadata, multicast or reserved)."
-                }
-            )
-        if address.is_loopback and not allow_loopback:
-            raise ValidationError({"server": f"{host} resolves to loopback {address}."})
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:
+        raise ValidationError({"server": f"Not a valid port: {exc}."}) from exc
+    try:
+        addresses.resolve_checked(parts.hostname, port)
+    except addresses.AddressRefused as exc:
+        raise ValidationError({"server": f"{exc}."}) from exc
+    except (socket.gaierror, UnicodeError) as exc:
+        reason = exc.strerror if isinstance(exc, socket.gaierror) else "not a valid host name"
+        raise ValidationError({"server": f"Cannot resolve {parts.hostname}: {reason}."}) from exc
     return server.rstrip("/")
 
 
