@@ -165,6 +165,60 @@ def test_yaml_and_unparseable_bodies():
     assert len(truncated["_truncated"]) == 100
 
 
+def test_last_applied_of_other_kinds_is_parsed_and_redacted_inside():
+    """On a ConfigMap the annotation stays (it is the readable history of the object), minus
+    whatever would be redacted in the object itself; unreadable, it is dropped whole."""
+    from apps.audit.redaction import LAST_APPLIED
+
+    embedded = {"kind": "ConfigMap", "data": {"mode": "fast", "db_password": "hunter2-xyz"}}
+    body = {
+        "kind": "ConfigMap",
+        "metadata": {"name": "c", "annotations": {LAST_APPLIED: json.dumps(embedded)}},
+    }
+    stored = redact(body)["metadata"]["annotations"][LAST_APPLIED]
+    assert json.loads(stored) == {
+        "kind": "ConfigMap",
+        "data": {"mode": "fast", "db_password": REDACTED},
+    }
+    broken = {"metadata": {"annotations": {LAST_APPLIED: '{"data": {"k": "hunter2-xyz"'}}}
+    assert redact(broken)["metadata"]["annotations"][LAST_APPLIED] == REDACTED
+
+
+def test_json_patch_values_are_redacted_only_for_secrets():
+    ops = [
+        {"op": "add", "path": "/data/k", "value": "v1"},
+        {"op": "replace", "path": "/", "value": {"data": {"k": "v2"}}},
+        {"op": "add", "path": "/metadata/labels/app", "value": "web"},
+        {"op": "move", "from": "/data/a", "path": "/data/b"},
+    ]
+    assert [op.get("value") for op in redact(ops, secret=True)] == [REDACTED, REDACTED, "web", None]
+    assert redact(ops) == ops
+
+
+def test_body_with_nul_characters_keeps_its_row(api, tenant_admin):
+    """PostgreSQL cannot store NUL in JSON: the row keeps the body with U+FFFD instead of
+    being lost (or failing the request)."""
+    client = api(tenant_admin)
+    AuditEvent.objects.all().delete()
+    client.generic(
+        "POST",
+        "/api/v1/policies/",
+        json.dumps({"name": "nul\u0000name", "st\u0000": ["x"]}),
+        content_type="application/json",
+    )
+    assert only_event().request_body == {"name": "nul\ufffdname", "st\ufffd": ["x"]}
+
+
+def test_deep_body_keeps_its_row_described(api, tenant_admin):
+    AuditEvent.objects.all().delete()
+    api(tenant_admin).generic(
+        "POST", "/api/v1/policies/", "{" * 10_000, content_type="application/json"
+    )
+    event = only_event()
+    assert event.status_code == 400
+    assert "nested too deep" in event.request_body["_omitted"]
+
+
 def test_audit_events_are_read_only_in_the_admin(client, tenant_admin, member):
     client.force_login(tenant_admin)
     make_api_key(member)
