@@ -94,3 +94,19 @@ def test_500_is_json_with_request_id_and_no_traceback(api, tenant_admin, monkeyp
     body = assert_error(response, 500, "internal_error")
     assert "secret internals" not in body["detail"]
     assert response["X-Request-ID"] in body["detail"]
+
+
+def test_400_too_many_form_fields(api, tenant_admin):
+    """Django's field-count limit met while DRF parses a form body is a 400, not a 500."""
+    body = "&".join(f"f{i}=x" for i in range(1100))
+    response = api(tenant_admin).generic(
+        "POST", "/api/v1/policies/", body, content_type="application/x-www-form-urlencoded"
+    )
+    body = assert_error(response, 400, "malformed_request")
+    assert "DATA_UPLOAD_MAX_NUMBER_FIELDS" in body["detail"]
+
+
+def test_400_written_by_django_itself_is_in_the_error_shape(api, tenant_admin):
+    """A request Django refuses before any view (a host not allowed) under /api/."""
+    response = api(tenant_admin).get("/api/v1/users/", HTTP_HOST="not-allowed.example")
+    assert_error(response, 400, "bad_request")
