@@ -237,3 +237,11 @@ def test_audit_api_filters(api, tenant_admin, member):
     assert [e["action"] for e in failures] == ["createUser"]
     by_resource = client.get("/api/v1/audit-events/", {"resource": "user:bob"}).json()
     assert [e["action"] for e in by_resource["results"]] == ["updateUser"]
+
+
+@pytest.mark.parametrize("since", ["2020-01-01T00:00:00+23:51", "2020-01-01T00:00:00-15:00"])
+def test_audit_filter_offsets_beyond_iso_are_a_field_error(api, tenant_admin, since):
+    """PostgreSQL refuses such offsets with a DataError (a 503 before); now 400 naming since."""
+    response = api(tenant_admin).get("/api/v1/audit-events/", {"since": since})
+    assert response.status_code == 400
+    assert response.json()["fields"]["since"] == ["UTC offsets are at most ±14:00."]

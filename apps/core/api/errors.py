@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig, SuspiciousOperation
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import DatabaseError, IntegrityError
+from django.db import DatabaseError, DataError, IntegrityError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -109,6 +109,15 @@ def portal_exception_handler(exc, context):
 
     request = context.get("request")
     request_id = getattr(getattr(request, "_request", request), "request_id", "-")
+    if isinstance(exc, DataError):
+        # A value the database cannot hold (out of range, malformed): the caller's mistake,
+        # not an outage. Fields validate their own ranges; this is the backstop.
+        logger.info("data error mapped to 400 (request %s): %s", request_id, exc)
+        set_rollback()
+        return Response(
+            error_body("invalid_value", "A value in the request is out of range or malformed."),
+            status=status.HTTP_400_BAD_REQUEST,
+        )
     if isinstance(exc, DatabaseError):
         logger.exception("database error in %s (request %s)", context.get("view"), request_id)
         set_rollback()
