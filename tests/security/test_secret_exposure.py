@@ -216,3 +216,19 @@ def test_revealer_sees_values_and_reader_cannot_reveal_through_any_verb(
     assert base64.b64decode(revealed["data"]["password"]).decode() == PASSWORD
     proc = rhea("delete", "secret", secret, "-n", namespace, check=False)
     assert proc.returncode != 0 and not leaks(proc.stdout + proc.stderr)
+
+
+def test_head_of_a_secret_is_relayed_as_for_a_revealer(
+    portal, cluster, read_only_user, member, namespace, secret
+):
+    """HEAD has no body to mask: the reader gets the cluster's own answer, as a revealer
+    does (not a 502 from a failed rewrite)."""
+    from tests.factories import make_api_key
+
+    path = f"/k8s/clusters/{cluster.name}/api/v1/namespaces/{namespace}/secrets/{secret}"
+    answers = [
+        raw_request(portal, "HEAD", path, make_api_key(user)[1], uuid.uuid4().hex)[:2]
+        for user in (read_only_user, member)
+    ]
+    assert answers[0] == answers[1]
+    assert answers[0][0] != 502 and answers[0][1] is None

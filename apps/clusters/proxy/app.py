@@ -269,7 +269,8 @@ class KubeProxy:
         rewrite = req.method == "GET" and req.path.rstrip("/") == "/openapi/v3"
         if rewrite:
             headers.popall("accept-encoding", None)  # the index is rewritten: plain JSON
-        if access.mask_secrets:
+        masking = access.mask_secrets and req.method != "HEAD"  # HEAD has no body to mask
+        if masking:
             prepare_masked_request(headers)
         try:
             response = await asyncio.wait_for(
@@ -299,7 +300,7 @@ class KubeProxy:
             if rewrite and response.status == 200:
                 message = await _send_openapi_index(req, conn, response, headers, send)
                 return response.status, message
-            if access.mask_secrets:
+            if masking:
                 return await _relay_masked(response, headers, send, receive, target.streaming)
             await send(
                 {"type": "http.response.start", "status": response.status, "headers": headers}
