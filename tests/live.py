@@ -20,6 +20,7 @@ import subprocess
 import threading
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -138,11 +139,12 @@ def cluster(tenant, member, live_cluster):
 
 
 def fetch_kubeconfig(portal, user, cluster, expires_in="1h") -> tuple[str, str]:
-    """The kubeconfig of ``user`` fetched through the real server, and its token."""
-    _, plaintext = make_api_key(user)
-    response = requests.get(
+    """The kubeconfig of ``user`` fetched (POST) through the real server, and its token, which
+    works only for ``cluster``. The calling key outlives it: a key never mints a longer one."""
+    _, plaintext = make_api_key(user, expires_in=timedelta(days=1))
+    response = requests.post(
         f"{portal.url}/api/v1/clusters/{cluster.name}/kubeconfig",
-        params={"expires_in": expires_in},
+        json={"expires_in": expires_in},
         headers={"Authorization": f"Bearer {plaintext}", "Accept": "application/yaml"},
         verify=portal.ca_file,
         timeout=10,

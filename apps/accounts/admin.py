@@ -1,7 +1,13 @@
+"""Admin for users, groups and API keys. Every write that acts on a user, a membership or
+a key goes through the services, so "no one acts above themselves" holds here as in the API
+(a refusal is the admin's 403 page naming why)."""
+
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group as DjangoGroup
 
+from apps.authz.services import assert_may_act_on
 from apps.core.admin import TenantScopedAdmin
 
 from . import services
@@ -50,8 +56,25 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
             form = type(form.__name__, (form,), {"fixed_tenant": request.user.tenant})
         return form
 
+    def save_model(self, request, obj, form, change):
+        if change:
+            # The stored row: the guard must judge who the user is, not what the form says.
+            assert_may_act_on(request.user, User.objects.get(pk=obj.pk), "edit")
+        super().save_model(request, obj, form, change)
+
+    def user_change_password(self, request, id, form_url=""):
+        user = self.get_object(request, unquote(id))
+        if user is not None:
+            assert_may_act_on(request.user, user, "reset the password of")
+        return super().user_change_password(request, id, form_url)
+
     def delete_model(self, request, obj):
         services.delete_user(actor=request.user, user=obj)
+
+    def delete_queryset(self, request, queryset):
+        # "Delete selected" would otherwise delete rows without the services' guards.
+        for user in queryset:
+            services.delete_user(actor=request.user, user=user)
 
     def get_readonly_fields(self, request, obj=None):
         fields = list(super().get_readonly_fields(request, obj))
@@ -80,6 +103,10 @@ class GroupAdmin(TenantScopedAdmin):
     def delete_model(self, request, obj):
         services.delete_group(actor=request.user, group=obj)
 
+    def delete_queryset(self, request, queryset):
+        for group in queryset:
+            services.delete_group(actor=request.user, group=group)
+
 
 @admin.register(APIKey)
 class APIKeyAdmin(TenantScopedAdmin):
@@ -90,17 +117,29 @@ class APIKeyAdmin(TenantScopedAdmin):
         "description",
         "expires_at",
         "disabled",
+        "cluster",
         "last_used_at",
     ]
     list_filter = ["disabled", "tenant"]
     search_fields = ["prefix", "user__username", "description"]
-    readonly_fields = ["prefix", "user", "expires_at", "created_at", "last_used_at", "last_used_ip"]
+    readonly_fields = [
+        "prefix",
+        "user",
+        "expires_at",
+        "disabled_by",
+        "cluster",
+        "created_at",
+        "last_used_at",
+        "last_used_ip",
+    ]
     fields = [
         "prefix",
         "user",
         "description",
         "expires_at",
         "disabled",
+        "disabled_by",
+        "cluster",
         "created_at",
         "last_used_at",
         "last_used_ip",
@@ -110,6 +149,23 @@ class APIKeyAdmin(TenantScopedAdmin):
     def has_add_permission(self, request) -> bool:
         # Keys are minted by the API or `manage.py createapikey`, which show the secret once.
         return False
+
+    def save_model(self, request, obj, form, change):
+        if change and obj.user_id != request.user.pk:
+            assert_may_act_on(request.user, obj.user, "edit API keys of")
+        if change and "disabled" in form.changed_data:
+            # Through the service: who disabled it is kept, and an enable is judged.
+            stored = APIKey.objects.get(pk=obj.pk)
+            services.set_api_key_disabled(actor=request.user, key=stored, disabled=obj.disabled)
+            obj.disabled_by_id = stored.disabled_by_id
+        super().save_model(request, obj, form, change)
+
+    def delete_model(self, request, obj):
+        services.delete_api_key(actor=request.user, key=obj)
+
+    def delete_queryset(self, request, queryset):
+        for key in queryset:
+            services.delete_api_key(actor=request.user, key=key)
 
     @admin.action(description="Disable the selected keys")
     def revoke_keys(self, request, queryset):

@@ -1,5 +1,10 @@
-"""``Authorization: Bearer <api key>`` authentication for the REST API (and, later, the
-kubectl proxy and websockets)."""
+"""``Authorization: Bearer <api key>`` authentication for the REST API, the kubectl proxy
+and websockets.
+
+A kubeconfig key (``APIKey.cluster`` set) is refused by the REST API except at its own
+cluster's kubeconfig endpoint: it lives in a file on a laptop, so it reaches kubectl on one
+cluster and nothing else (the proxy checks the cluster in ``apps/clusters/proxy/access.py``).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,8 @@ from .models import APIKey
 
 # Writing last_used on every request would turn reads into writes; once a minute is enough.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+# The one REST endpoint a kubeconfig key may call (for its own cluster): a fresh kubeconfig.
+KUBECONFIG_VIEW = "api:cluster-kubeconfig"
 
 
 def authenticate_api_key(plaintext: str, client_ip: str | None = None) -> APIKey:
@@ -21,7 +28,11 @@ def authenticate_api_key(plaintext: str, client_ip: str | None = None) -> APIKey
     key = None
     if prefix is not None:
         # order_by(): no ORDER BY on a unique lookup that every API request pays for.
-        rows = APIKey.objects.select_related("user__tenant").filter(prefix=prefix).order_by()
+        rows = (
+            APIKey.objects.select_related("user__tenant", "cluster")
+            .filter(prefix=prefix)
+            .order_by()
+        )
         key = next(iter(rows[:1]), None)
     if key is None or not keys.matches(plaintext, key.digest):
         raise exceptions.AuthenticationFailed("Invalid API key.", code="invalid_api_key")
@@ -63,6 +74,19 @@ class APIKeyAuthentication(authentication.BaseAuthentication):
         if not token:
             raise exceptions.AuthenticationFailed("Empty bearer token.", code="invalid_api_key")
         key = authenticate_api_key(token, getattr(request._request, "client_ip", None))
+        if key.cluster_id is not None:
+            match = request._request.resolver_match
+            here = (
+                match.kwargs.get("name") if match and match.view_name == KUBECONFIG_VIEW else None
+            )
+            if here is None or not key.allows_cluster(here):
+                raise exceptions.PermissionDenied(
+                    f"API key {key.prefix}… was issued in a kubeconfig for cluster "
+                    f"{key.cluster.name}: it works only for kubectl on that cluster "
+                    "(/k8s/clusters/…) and its kubeconfig endpoint, not for the REST API. "
+                    "Use a general API key or sign in.",
+                    code="api_key_limited_to_cluster",
+                )
         return key.user, key
 
     def authenticate_header(self, request) -> str:

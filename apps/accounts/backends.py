@@ -19,8 +19,9 @@ class TenantAwareModelBackend(ModelBackend):
         from .models import User
 
         if throttle.locked(username or "", client_ip(request) if request else None):
-            # PermissionDenied stops Django trying other backends; the attempt still counts
-            # as a failure (user_login_failed), so hammering a locked name keeps it locked.
+            # PermissionDenied stops Django trying other backends; authenticate() then sends
+            # user_login_failed, which counts the attempt and restarts the lock's window
+            # (throttle.record_failure): hammering a locked account keeps it locked.
             raise PermissionDenied("too many failed sign-ins")
         try:
             return super().authenticate(request, username=username, password=password, **kwargs)

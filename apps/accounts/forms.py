@@ -43,7 +43,11 @@ class PortalAuthenticationForm(AuthenticationForm):
         from . import throttle
 
         username = self.cleaned_data.get("username", "")
-        if username and throttle.locked(username, client_ip(self.request)):
+        ip = client_ip(self.request)
+        if username and throttle.locked(username, ip):
+            # Refused without asking the backends, so counted here: an attempt at a locked
+            # account restarts its window like any other failure.
+            throttle.record_failure(username, ip)
             raise forms.ValidationError(
                 "Too many failed sign-ins for this account; try again in "
                 f"{throttle.lockout_minutes()} minutes.",

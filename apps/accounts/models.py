@@ -146,7 +146,13 @@ class APIKeyQuerySet(TenantScopedQuerySet):
 class APIKey(TenantScopedModel):
     """An access credential with a validity period (TKEStack's APIKey). Acts with its owner's
     permissions, never more. Only a SHA-256 digest of the secret is stored: the plaintext is
-    shown once, at creation."""
+    shown once, at creation.
+
+    A key with a ``cluster`` was minted for a kubeconfig: it works only for kubectl through
+    the portal's proxy to that cluster and for that cluster's kubeconfig endpoint, not for
+    the rest of the REST API. ``disabled_by`` remembers who disabled a key, so an owner
+    cannot undo an administrator's disable.
+    """
 
     # Empty for a platform administrator's keys, like the user's own tenant.
     tenant = models.ForeignKey(
@@ -158,6 +164,22 @@ class APIKey(TenantScopedModel):
     description = models.CharField(max_length=255, blank=True)
     expires_at = models.DateTimeField()
     disabled = models.BooleanField(default=False)
+    disabled_by = models.ForeignKey(
+        User,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Who disabled the key (empty: not disabled, or disabled by an operator).",
+    )
+    cluster = models.ForeignKey(
+        "clusters.Cluster",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Set for kubeconfig keys: usable only for kubectl on this cluster.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     last_used_ip = models.GenericIPAddressField(null=True, blank=True)
@@ -174,6 +196,11 @@ class APIKey(TenantScopedModel):
     @property
     def is_expired(self) -> bool:
         return self.expires_at <= timezone.now()
+
+    def allows_cluster(self, cluster_name: str) -> bool:
+        """May this key be used for ``cluster_name``'s proxy and kubeconfig endpoint? (Every
+        unlimited key may; a kubeconfig key only for its own cluster.)"""
+        return self.cluster_id is None or self.cluster.name == cluster_name
 
     @property
     def authz_resource(self) -> str:

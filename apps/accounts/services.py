@@ -6,7 +6,7 @@ import re
 from datetime import timedelta
 
 from django.contrib.auth.password_validation import validate_password
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -90,12 +90,17 @@ def create_user(
 def update_user(*, actor, user: User, is_tenant_admin: bool | None = None, **changes) -> User:
     """Change a user's profile or status. ``is_tenant_admin`` grants or revokes the
     administrator policy (and admin-site access); the tenant always keeps one administrator."""
-    from apps.authz.services import assert_administrator_remains, make_administrator
+    from apps.authz.services import (
+        assert_administrator_remains,
+        assert_may_act_on,
+        make_administrator,
+    )
 
     allowed = {"display_name", "email", "phone", "is_active"}
     unknown = set(changes) - allowed
     if unknown:
         raise ValidationError({name: "This field cannot be changed here." for name in unknown})
+    assert_may_act_on(actor, user, _verb_for(changes, is_tenant_admin))
     if getattr(actor, "pk", None) == user.pk and changes.get("is_active") is False:
         raise ValidationError({"is_active": "You cannot disable yourself."})
     for name, value in changes.items():
@@ -111,8 +116,21 @@ def update_user(*, actor, user: User, is_tenant_admin: bool | None = None, **cha
     return user
 
 
+def _verb_for(changes: dict, is_tenant_admin: bool | None) -> str:
+    if changes.get("is_active") is False:
+        return "disable"
+    if changes.get("is_active") is True:
+        return "enable"
+    if is_tenant_admin is not None:
+        return "change the administrator status of"
+    return "edit"
+
+
 @transaction.atomic
 def set_password(*, actor, user: User, password: str) -> User:
+    from apps.authz.services import assert_may_act_on
+
+    assert_may_act_on(actor, user, "reset the password of")
     try:
         validate_password(password, user)
     except ValidationError as exc:
@@ -124,10 +142,11 @@ def set_password(*, actor, user: User, password: str) -> User:
 
 @transaction.atomic
 def delete_user(*, actor, user: User) -> None:
-    from apps.authz.services import assert_administrator_remains
+    from apps.authz.services import assert_administrator_remains, assert_may_act_on
 
     if getattr(actor, "pk", None) == user.pk:
         raise ValidationError({"username": "You cannot delete yourself."})
+    assert_may_act_on(actor, user, "delete")
     tenant = user.tenant
     user.delete()
     if tenant is not None:
@@ -165,24 +184,66 @@ def update_group(*, actor, group, members=None, **changes):
     return group
 
 
-@transaction.atomic
 def delete_group(*, actor, group) -> None:
-    from apps.authz.services import assert_administrator_remains
+    from apps.authz.services import delete_group as delete_guarded
 
-    tenant = group.tenant
-    group.delete()
-    assert_administrator_remains(tenant)
+    delete_guarded(actor=actor, group=group)
 
 
 @transaction.atomic
 def create_api_key(
-    *, actor, user: User, expires_in: timedelta, description: str = ""
+    *,
+    actor,
+    user: User,
+    expires_in: timedelta,
+    description: str = "",
+    parent: APIKey | None = None,
+    fit_parent: bool = False,
+    cluster=None,
 ) -> tuple[APIKey, str]:
-    """Create a key for ``user``; returns the row and the plaintext, which is never stored."""
+    """Create a key for ``user``; returns the row and the plaintext, which is never stored.
+
+    ``parent`` is the key the request was authenticated with, if any: the new key cannot
+    outlive it (a 7-day kubeconfig key must not mint a 1-year key) nor reach further than it
+    (a key limited to a cluster only mints keys limited to that cluster): a longer lifetime is
+    refused, or with ``fit_parent`` (a default the caller did not choose) shortened to fit.
+    ``cluster`` limits
+    the new key to kubectl on that cluster (:meth:`APIKey.allows_cluster`).
+    """
+    from apps.authz.services import assert_may_act_on
+
     if not (API_KEY_MIN_LIFETIME <= expires_in <= API_KEY_MAX_LIFETIME):
         raise ValidationError(
-            {"expires": "The key's lifetime must be between one minute and one year."}
+            {"expires_in": "The key's lifetime must be between one minute and one year."}
         )
+    if actor is not None and actor.pk != user.pk:
+        assert_may_act_on(actor, user, "create an API key for")
+    now = timezone.now()
+    expires_at = now + expires_in
+    if parent is not None:
+        if parent.cluster_id is not None and getattr(cluster, "pk", None) != parent.cluster_id:
+            raise PermissionDenied(
+                f"API key {parent.prefix}… is limited to cluster {parent.cluster.name}: "
+                "it cannot create keys for anything else."
+            )
+        if expires_at > parent.expires_at and fit_parent:
+            expires_at = parent.expires_at
+            if expires_at - now < API_KEY_MIN_LIFETIME:
+                raise ValidationError(
+                    {"expires_in": f"API key {parent.prefix}… expires in under a minute."}
+                )
+        if expires_at > parent.expires_at:
+            left = max(parent.expires_at - now, timedelta(0))
+            raise ValidationError(
+                {
+                    "expires_in": (
+                        f"A key created with API key {parent.prefix}… cannot outlive it: it "
+                        f"expires at {parent.expires_at:%Y-%m-%d %H:%M:%S} UTC, in "
+                        f"{int(left.total_seconds()) // 60} minutes. Ask for less, or sign in "
+                        "with your password."
+                    )
+                }
+            )
     plaintext, prefix, digest = keys.generate()
     key = APIKey.objects.create(
         tenant_id=user.tenant_id,
@@ -190,13 +251,60 @@ def create_api_key(
         prefix=prefix,
         digest=digest,
         description=description,
-        expires_at=timezone.now() + expires_in,
+        expires_at=expires_at,
+        cluster=cluster,
     )
     return key, plaintext
 
 
+def _assert_may_enable(actor, key: APIKey) -> None:
+    """An administrator's disable sticks: a key disabled by someone else is enabled again
+    only by that person or by someone who may act on them (holds at least what they hold).
+    A key whose disabler is unknown (deleted, a command, or disabled before the portal kept
+    track) needs a tenant administrator."""
+    from apps.authz.services import assert_may_act_on, is_administrator
+
+    if actor is None or actor.is_superuser or key.disabled_by_id == actor.pk:
+        return
+    if key.disabled_by_id is None:
+        if is_administrator(actor) and actor.tenant_id == key.tenant_id:
+            return
+        raise PermissionDenied(
+            f"API key {key.prefix}… was disabled by an administrator; only a tenant "
+            "administrator can enable it again."
+        )
+    disabler = key.disabled_by
+    try:
+        assert_may_act_on(actor, disabler, "undo a key disable made by")
+    except PermissionDenied as exc:
+        raise PermissionDenied(
+            f"API key {key.prefix}… was disabled by {disabler.username}; only they or someone "
+            f"holding at least what they hold can enable it again ({exc})"
+        ) from exc
+
+
 @transaction.atomic
 def set_api_key_disabled(*, actor, key: APIKey, disabled: bool) -> APIKey:
-    key.disabled = disabled
-    key.save(update_fields=["disabled"])
+    from apps.authz.services import assert_may_act_on
+
+    if actor is not None and actor.pk != key.user_id:
+        verb = "disable API keys of" if disabled else "enable API keys of"
+        assert_may_act_on(actor, key.user, verb)
+    if disabled:
+        if not key.disabled:
+            key.disabled = True
+            key.disabled_by = actor if getattr(actor, "pk", None) else None
+    elif key.disabled:
+        _assert_may_enable(actor, key)
+        key.disabled, key.disabled_by = False, None
+    key.save(update_fields=["disabled", "disabled_by"])
     return key
+
+
+@transaction.atomic
+def delete_api_key(*, actor, key: APIKey) -> None:
+    from apps.authz.services import assert_may_act_on
+
+    if actor is not None and actor.pk != key.user_id:
+        assert_may_act_on(actor, key.user, "delete API keys of")
+    key.delete()

@@ -1,6 +1,14 @@
-"""Sign-in hardening: too many failed sign-ins lock the name (and, more loosely, the client
+"""Sign-in hardening: too many failed sign-ins lock the account (and, more loosely, the client
 address) for a while. Counters live in the cache (Redis in production), so every process
-sees them."""
+sees them.
+
+Failures count per *account*, whatever form of its name was typed: ``acme/bob``, ``bob``
+(when that names one user) and ``ACME/Bob`` all resolve to the same user, so an attacker
+cannot get five more guesses by spelling the name differently. A name that resolves to no
+one (or to several users) counts under its normalised spelling. Every failure — the refused
+attempts at a locked account included — restarts the lock's window, so hammering a locked
+account keeps it locked.
+"""
 
 from __future__ import annotations
 
@@ -21,13 +29,42 @@ def _limits() -> tuple[int, int]:
     )
 
 
-def _keys(username: str, ip: str | None) -> tuple[str, str]:
+def _account(username: str):
+    """The user a typed sign-in name designates, case-insensitively, or None (unknown or
+    ambiguous). Mirrors ``PortalUserManager.get_by_natural_key``: ``tenant/name``, else a
+    platform administrator of that name, else the only user of that name."""
+    from .models import User
+
+    name = (username or "").strip()
+    if not name:
+        return None
+    if "/" in name:
+        slug, _, bare = name.partition("/")
+        users = User.objects.filter(tenant__slug__iexact=slug, username__iexact=bare)
+    else:
+        platform = User.objects.filter(username__iexact=name, tenant__isnull=True)
+        users = platform if platform.exists() else User.objects.filter(username__iexact=name)
+    found = list(users.only("pk", "tenant_id")[:2])
+    return found[0] if len(found) == 1 else None
+
+
+def _user_key(user) -> str:
+    return f"login-fail:account:{user.tenant_id or '-'}:{user.pk}"
+
+
+def _name_key(username: str) -> str:
     name = hashlib.sha256((username or "").strip().lower().encode()).hexdigest()[:32]
-    return f"login-fail:user:{name}", f"login-fail:ip:{ip or '-'}"
+    return f"login-fail:name:{name}"
+
+
+def _keys(username: str, ip: str | None) -> tuple[str, str]:
+    account = _account(username)
+    user_key = _user_key(account) if account is not None else _name_key(username)
+    return user_key, f"login-fail:ip:{ip or '-'}"
 
 
 def locked(username: str, ip: str | None) -> bool:
-    """Is this name locked, or has this address failed far too often?"""
+    """Is this account (or name) locked, or has this address failed far too often?"""
     max_failures, _ = _limits()
     user_key, ip_key = _keys(username, ip)
     counts = cache.get_many([user_key, ip_key])
@@ -42,10 +79,12 @@ def record_failure(username: str, ip: str | None) -> None:
             cache.incr(key)
         except ValueError:  # expired between add() and incr()
             cache.set(key, 1, timeout=window)
+        # incr keeps the first failure's expiry; the window runs from the latest failure.
+        cache.touch(key, window)
 
 
-def reset(username: str, ip: str | None) -> None:
-    cache.delete(_keys(username, ip)[0])
+def reset_account(user) -> None:
+    cache.delete(_user_key(user))
 
 
 def lockout_minutes() -> int:
@@ -59,4 +98,4 @@ def _on_failure(sender, credentials, request=None, **kwargs):
 
 @receiver(user_logged_in)
 def _on_success(sender, request, user, **kwargs):
-    reset(request.POST.get("username", "") if request else "", client_ip(request))
+    reset_account(user)

@@ -1,5 +1,5 @@
-"""Admin for policies, roles and bindings. Writes go through the services, so the
-escalation and last-administrator guards hold in the admin too."""
+"""Admin for policies, roles and bindings. Writes go through the services (bulk deletes
+too), so the escalation, deny-lifting and last-administrator guards hold in the admin too."""
 
 from django import forms
 from django.contrib import admin
@@ -72,6 +72,11 @@ class PolicyAdmin(TenantScopedAdmin):
     def delete_model(self, request, obj):
         services.delete_policy(actor=request.user, policy=obj)
 
+    def delete_queryset(self, request, queryset):
+        # "Delete selected" would otherwise bypass the services' guards.
+        for obj in queryset:
+            services.delete_policy(actor=request.user, policy=obj)
+
 
 @admin.register(Role)
 class RoleAdmin(TenantScopedAdmin):
@@ -87,6 +92,11 @@ class RoleAdmin(TenantScopedAdmin):
 
     def delete_model(self, request, obj):
         services.delete_role(actor=request.user, role=obj)
+
+    def delete_queryset(self, request, queryset):
+        # "Delete selected" would otherwise bypass the services' guards.
+        for obj in queryset:
+            services.delete_role(actor=request.user, role=obj)
 
 
 class BindingForm(forms.ModelForm):
@@ -129,3 +139,8 @@ class BindingAdmin(TenantScopedAdmin):
 
     def delete_model(self, request, obj):
         services.delete_binding(actor=request.user, binding=obj)
+
+    def delete_queryset(self, request, queryset):
+        # "Delete selected" would otherwise bypass the services' guards.
+        for obj in queryset:
+            services.delete_binding(actor=request.user, binding=obj)

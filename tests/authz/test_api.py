@@ -101,7 +101,7 @@ class TestAPIKeyMatrix(APIMatrix):
         return make_api_key(UserFactory(tenant=tenant))[0]
 
     def create_data(self, tenant):
-        return {"expires_in": "2h", "description": "ci"}
+        return {"expires_in": "30m", "description": "ci"}
 
 
 # -- policies -----------------------------------------------------------------------------
@@ -405,7 +405,7 @@ def test_others_keys_are_invisible_but_admins_revoke_them(api, viewer, member, t
 
 def test_keys_act_with_owner_permissions_never_more(api, viewer):
     client = api(viewer)
-    created = client.post("/api/v1/api-keys/", {"expires_in": "1h"}).json()
+    created = client.post("/api/v1/api-keys/", {"expires_in": "30m"}).json()
     from rest_framework.test import APIClient
 
     by_key = APIClient()

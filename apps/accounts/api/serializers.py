@@ -93,6 +93,16 @@ class GroupSerializer(serializers.ModelSerializer):
 
 class APIKeySerializer(serializers.ModelSerializer):
     user = serializers.CharField(source="user.username", read_only=True)
+    disabled_by = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        help_text="Who disabled the key; a key someone else disabled stays disabled for its owner.",
+    )
+    cluster = serializers.SlugRelatedField(
+        slug_field="name",
+        read_only=True,
+        help_text="Set for kubeconfig keys: they work only for kubectl on this cluster.",
+    )
     expires_in = serializers.CharField(
         write_only=True,
         help_text="Lifetime: 30m, 12h, 7d, 2w … (one minute to one year).",
@@ -111,6 +121,8 @@ class APIKeySerializer(serializers.ModelSerializer):
             "expires_in",
             "expires_at",
             "disabled",
+            "disabled_by",
+            "cluster",
             "created_at",
             "last_used_at",
             "last_used_ip",
@@ -122,6 +134,8 @@ class APIKeySerializer(serializers.ModelSerializer):
             "user",
             "expires_at",
             "disabled",
+            "disabled_by",
+            "cluster",
             "created_at",
             "last_used_at",
             "last_used_ip",

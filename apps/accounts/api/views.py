@@ -147,9 +147,10 @@ class GroupViewSet(PortalModelViewSet):
 
 class APIKeyViewSet(PortalCreateReadDeleteViewSet):
     """API keys. Everyone manages their own; administrators see and revoke the tenant's.
-    The key is shown once, in the create response."""
+    The key is shown once, in the create response. Acting on someone else's key needs at
+    least what its owner holds; a key someone else disabled stays disabled for its owner."""
 
-    queryset = APIKey.objects.select_related("user")
+    queryset = APIKey.objects.select_related("user", "disabled_by", "cluster")
     serializer_class = APIKeySerializer
     authz_kind = "APIKey"
     authz_extra_actions = {"disable": "disableAPIKey", "enable": "enableAPIKey"}
@@ -166,14 +167,20 @@ class APIKeyViewSet(PortalCreateReadDeleteViewSet):
 
     def perform_create(self, serializer):
         data = serializer.validated_data
+        auth = self.request.auth
         key, plaintext = services.create_api_key(
             actor=self.request.user,
             user=self.request.user,
             expires_in=data["expires_in"],
             description=data.get("description", ""),
+            # Created with a key: the new one may not outlive (or out-reach) it.
+            parent=auth if isinstance(auth, APIKey) else None,
         )
         key.plaintext = plaintext
         serializer.instance = key
+
+    def perform_destroy(self, instance):
+        services.delete_api_key(actor=self.request.user, key=instance)
 
     def _set_disabled(self, disabled: bool):
         key = services.set_api_key_disabled(

@@ -96,6 +96,11 @@ def resolve(
         return access
     user = key.user
     access.user, access.api_key_id, access.tenant = user, key.pk, user.tenant
+    if not key.allows_cluster(cluster_name):  # a kubeconfig key works for its cluster only
+        access.denial = Denial(
+            403, f"API key {key.prefix}… was issued for cluster {key.cluster.name} only"
+        )
+        return access
     clusters = Cluster.objects.select_related("tenant", "credential").filter(name=cluster_name)
     if not user.is_superuser:
         clusters = clusters.filter(tenant_id=user.tenant_id)

@@ -1,5 +1,5 @@
-"""``GET /api/v1/clusters/<name>/kubeconfig``: a kubeconfig for the current user that points
-kubectl at the portal's proxy, with a fresh API key of that user.
+"""``POST /api/v1/clusters/<name>/kubeconfig``: a kubeconfig for the current user that points
+kubectl at the portal's proxy, with a fresh API key of that user limited to that cluster.
 
 Who may have one: anyone allowed ``getClusterKubeconfig`` on ``cluster:<name>`` among those who
 can see the cluster (``getCluster``; others get 404 like for any invisible object). Predefined
@@ -7,6 +7,13 @@ policies give it to everyone who may read the cluster (administrator, platform u
 — their ``get*`` includes it), because a kubeconfig grants nothing by itself: every request
 made with it is authorized again by the proxy with the user's own permissions. An operator who
 wants "console only" users denies ``getClusterKubeconfig`` explicitly.
+
+Why a POST: it mints a credential. A GET could be triggered cross-site (an ``<img>`` or a
+link prefetch) and is not audited as a write; a POST needs the CSRF token with a session and
+gets exactly one audit row from the audit middleware (the response, holding the key, is never
+audited). The key it mints works only for kubectl on that cluster and this endpoint for that
+cluster (``APIKey.cluster``), and, when the request itself came with an API key, expires no
+later than that key.
 """
 
 from __future__ import annotations
@@ -18,14 +25,13 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.accounts.models import APIKey
 from apps.accounts.services import create_api_key, parse_duration
-from apps.audit.choices import Channel
-from apps.audit.services import record_event
 from apps.authz import restrict
 from apps.authz.enforcer import check
 from apps.clusters.models import Cluster
@@ -106,25 +112,49 @@ def build_kubeconfig(*, server: str, cluster: Cluster, user, token: str) -> dict
     }
 
 
-class ClusterKubeconfigView(APIView):
-    """A kubeconfig for kubectl through the portal, with a new API key of yours.
+class KubeconfigRequestSerializer(serializers.Serializer):
+    expires_in = serializers.CharField(
+        required=False,
+        help_text="Lifetime of the key: 30m, 8h, 7d … (default 8h, at most "
+        "PORTAL_KUBECONFIG_MAX_LIFETIME; never beyond the API key making the request).",
+    )
 
-    ``expires_in`` (``30m``, ``8h``, ``7d``; default 8h, at most
-    ``PORTAL_KUBECONFIG_MAX_LIFETIME``, 7 days unless configured) sets the key's lifetime.
-    JSON ``{"kubeconfig", "expires_at", "cluster", "server"}``, or the YAML itself with
+
+def _requested_lifetime(request) -> tuple[timedelta, bool]:
+    """(lifetime, whether the caller chose it): ``expires_in`` from the body, else the query."""
+    raw = None
+    if hasattr(request.data, "get"):
+        raw = request.data.get("expires_in")
+    raw = raw or request.query_params.get("expires_in")
+    if raw is not None and not isinstance(raw, str):
+        raise ValidationError({"expires_in": "Give a duration such as 8h."})
+    return _lifetime(raw or DEFAULT_LIFETIME), bool(raw)
+
+
+class ClusterKubeconfigView(APIView):
+    """A kubeconfig for kubectl through the portal, with a new API key of yours that works
+    only for this cluster.
+
+    ``expires_in`` (body or query: ``30m``, ``8h``, ``7d``; default 8h, at most
+    ``PORTAL_KUBECONFIG_MAX_LIFETIME``, 7 days unless configured) sets the key's lifetime; a
+    request made with an API key gets a key that expires no later than that one (the default
+    is shortened to fit, an explicit longer lifetime is a 400). JSON
+    ``{"kubeconfig", "expires_at", "cluster", "server"}``, or the YAML itself with
     ``Accept: application/yaml`` / ``?format=yaml``.
     """
 
+    authz_doc = "getClusterKubeconfig on cluster:<name> (getCluster to see it)"
     renderer_classes = [JSONRenderer, YAMLRenderer]
 
     @extend_schema(
+        request=KubeconfigRequestSerializer,
         parameters=[
-            OpenApiParameter("expires_in", str, description="e.g. 8h (default)"),
+            OpenApiParameter("expires_in", str, description="e.g. 8h (default); or in the body"),
             OpenApiParameter("format", str, enum=["json", "yaml"]),
         ],
         responses={200: OpenApiTypes.OBJECT, (200, "application/yaml"): OpenApiTypes.STR},
     )
-    def get(self, request, name: str):
+    def post(self, request, name: str):
         raw = request._request
         raw.audit_action = ACTION
         raw.audit_resource = f"cluster:{name}"
@@ -142,32 +172,20 @@ class ClusterKubeconfigView(APIView):
             raise exceptions.PermissionDenied(
                 f"You are not allowed to {ACTION} on {cluster.authz_resource}: {decision.reason}."
             )
-        lifetime = _lifetime(request.query_params.get("expires_in") or DEFAULT_LIFETIME)
+        lifetime, chosen = _requested_lifetime(request)
         key, plaintext = create_api_key(
             actor=request.user,
             user=request.user,
             expires_in=lifetime,
             description=f"kubeconfig for {cluster.name}",
+            parent=request.auth if isinstance(request.auth, APIKey) else None,
+            # The default shrinks to fit the calling key rather than failing.
+            fit_parent=not chosen,
+            cluster=cluster,
         )
         server = f"{request.scheme}://{request.get_host()}{PROXY_ROOT}clusters/{cluster.name}"
         config = build_kubeconfig(
             server=server, cluster=cluster, user=request.user, token=plaintext
-        )
-        # A GET that mints a credential: audited here (the middleware records writes only).
-        record_event(
-            action=ACTION,
-            resource=cluster.authz_resource,
-            user=request.user,
-            tenant=cluster.tenant,
-            channel=Channel.API,
-            status_code=200,
-            api_key_id=getattr(request.auth, "pk", None),
-            source_ip=getattr(raw, "client_ip", None),
-            user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
-            method=request.method,
-            path=request.get_full_path()[:1024],
-            request_id=getattr(raw, "request_id", ""),
-            message=f"API key {key.prefix}… issued, expires {key.expires_at.isoformat()}",
         )
         response = Response(
             {
