@@ -72,7 +72,7 @@ pids+=($!)
 cat <<EOT
 kubectl through the portal (HTTPS on $TLS_PORT):
   KEY=\$(.venv/bin/python manage.py createapikey --user demo/admin --expires 8h)
-  curl -s --cacert var/tls/ca.crt -H "Authorization: Bearer \$KEY" \\
+  curl -s --cacert var/tls/ca.crt -X POST -H "Authorization: Bearer \$KEY" \\
     "https://$HOST:$TLS_PORT/api/v1/clusters/<cls-name>/kubeconfig?format=yaml" > portal.kubeconfig
   .venv/bin/kubectl --kubeconfig portal.kubeconfig get pods -A
 EOT

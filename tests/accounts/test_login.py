@@ -56,3 +56,24 @@ def test_lock_expires(client, member, settings):
 
     time.sleep(1.2)
     assert client.post("/login/", GOOD).status_code == 302
+
+
+def test_hammering_a_locked_account_keeps_it_locked(client, member, settings):
+    """Every refused attempt at a locked account restarts the window (console form and
+    ``authenticate()`` alike), so the lock lasts until the attempts stop; then it expires."""
+    import time
+
+    from django.contrib.auth import authenticate
+
+    settings.PORTAL_LOGIN_LOCKOUT_SECONDS = 2
+    for _ in range(settings.PORTAL_LOGIN_MAX_FAILURES):
+        client.post("/login/", BAD)
+    locked_at = time.monotonic()
+    while time.monotonic() - locked_at < 3:  # past the first failure's window
+        assert "Too many" in client.post("/login/", BAD).content.decode()
+        assert authenticate(username="acme/bob", password="wrong") is None
+        time.sleep(0.4)
+    assert "Too many" in client.post("/login/", GOOD).content.decode()
+    assert "_auth_user_id" not in client.session
+    time.sleep(2.2)  # no attempt for a whole window
+    assert client.post("/login/", GOOD).status_code == 302

@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "channels",
     "django_celery_beat",
     "django_celery_results",
+    "csp",
     "apps.core",
     "apps.tenants",
     "apps.accounts",
@@ -46,6 +47,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -210,6 +212,29 @@ SPECTACULAR_SETTINGS = {
 
 GUARDIAN_RAISE_403 = False
 ANONYMOUS_USER_NAME = None
+
+# Browser hardening on every page (django-csp). Scripts only from the portal itself: no inline
+# or injected script runs, which is what makes an HTML-injection bug not an account takeover.
+# Inline styles stay allowed (the base layout, the admin and Swagger UI use them; CSS cannot
+# run code). Images may be data: URIs (the admin's and Swagger UI's icons). Nobody frames the
+# portal (clickjacking), forms post only to the portal, and no plugin or <base> rewrites URLs.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    }
+}
+X_FRAME_OPTIONS = "DENY"  # for browsers without frame-ancestors
+SECURE_REFERRER_POLICY = "same-origin"  # no portal URL (cluster, namespace names) leaks out
+SECURE_CONTENT_TYPE_NOSNIFF = True
 
 # How long an audit event keeps the (already redacted) request body, in characters.
 AUDIT_MAX_BODY_CHARS = env.int("AUDIT_MAX_BODY_CHARS", default=16384)
