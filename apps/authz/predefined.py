@@ -2,11 +2,18 @@
 
 They are marked predefined: nobody can edit or delete them. Platform policies apply when
 bound in domain ``*``; project policies are meant to be bound in a project's domain.
+
+Policies that grant an area (``platform-user``, ``project-member``, ``clusters-full``) grant
+area ``cluster``, never ``clusteraccess``: writing RBAC objects, minting service account
+tokens, approving CSRs, admission webhooks, CRDs and the other privilege-bearing kinds
+(``catalog`` says which and why) is for the administrator (``*``), the project owner inside
+the project's namespaces, and whoever is bound to ``cluster-access-full``. Reading them is
+``get*``/``list*``/``watch*`` like everything else.
 """
 
 from __future__ import annotations
 
-from .catalog import area_actions
+from .catalog import CLUSTER_ACCESS, area_actions
 from .choices import PolicyScope
 
 READ = ["get*", "list*", "watch*"]
@@ -90,6 +97,15 @@ PREDEFINED: list[dict] = [
         "description": "Clusters, their resources and addons.",
         "category": "cluster",
         "statements": _area("cluster", ["cluster:*"]) + _area("addon", ["cluster:*"]),
+    },
+    {
+        "name": "cluster-access-full",
+        "display_name": "ClusterAccessFullAccess",
+        "description": "The privilege-bearing Kubernetes kinds of every cluster: RBAC, service "
+        "account tokens, certificate signing requests, admission webhooks and policies, CRDs, "
+        "API services, flow control, priority classes, endpoints and access reviews.",
+        "category": "cluster",
+        "statements": _area(CLUSTER_ACCESS, ["cluster:*"]),
     },
     {
         "name": "projects-full",

@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from apps.core import safeyaml
 
 from . import k8s
+from .proxy.mapping import BUILTIN, CUSTOM, custom_resource_segment, is_builtin_group
 
 
 @dataclass(frozen=True)
@@ -30,13 +31,17 @@ class Kind:
     group: str = ""
     version: str = "v1"
     namespaced: bool = True
-    # The TKEStack kind authorization uses; custom resources all use "CustomResource", like
-    # the kubectl proxy does.
+    # The TKEStack kind authorization uses when it is not the proxy's for (group, plural):
+    # objects of CRDs are "CustomResource", told apart by their resource path.
     authz_kind: str = ""
 
     @property
     def authz_name(self) -> str:
-        return self.authz_kind or self.kind
+        """The same authorization kind the kubectl proxy uses for this resource."""
+        if self.authz_kind:
+            return self.authz_kind
+        api = BUILTIN.get((self.group, self.plural))
+        return api.kind if api is not None else self.kind
 
     @property
     def api_prefix(self) -> str:
@@ -105,18 +110,31 @@ def kind_for(plural: str) -> Kind:
 
 
 def resource_path(cluster_name: str, kind: Kind, namespace: str | None, name: str | None) -> str:
-    """The authorization resource path, e.g. ``cluster:cls-1/namespace:web/deployment:api``."""
+    """The authorization resource path, e.g. ``cluster:cls-1/namespace:web/deployment:api``;
+    for an object of a CRD the same as the kubectl proxy's:
+    ``cluster:cls-1/namespace:web/customresource:widgets.example.com/name:w1``."""
     parts = [f"cluster:{cluster_name}"]
     if kind.namespaced and namespace:
         parts.append(f"namespace:{namespace}")
     if kind.kind == "Namespace" and name:
         return "/".join([*parts, f"namespace:{name}"])
-    parts.append(f"{kind.authz_name.lower()}:{name or '*'}")
+    if kind.authz_name == CUSTOM:
+        parts.append(custom_resource_segment(kind.group, kind.plural, name))
+    else:
+        parts.append(f"{kind.authz_name.lower()}:{name or '*'}")
     return "/".join(parts)
 
 
 def custom_kind(client, group: str, version: str, plural: str) -> Kind:
-    """The Kind of an installed CRD's resource (404 when the CRD or version is not served)."""
+    """The Kind of an installed CRD's resource (404 when the CRD or version is not served).
+
+    A built-in API group is never a custom resource, whatever CRD a cluster may hold under its
+    name: its kinds are authorized as themselves, never through a grant on custom resources."""
+    if is_builtin_group(group):
+        raise k8s.ClusterNotFound(
+            f"{plural}.{group or 'core'} is a built-in Kubernetes resource, not a custom "
+            "resource; use its own endpoint or kubectl."
+        )
     try:
         crd = client.get(
             f"/apis/apiextensions.k8s.io/v1/customresourcedefinitions/{plural}.{group}"
@@ -138,7 +156,7 @@ def custom_kind(client, group: str, version: str, plural: str) -> Kind:
         group,
         version,
         namespaced=spec.get("scope") == "Namespaced",
-        authz_kind="CustomResource",
+        authz_kind=CUSTOM,
     )
 
 

@@ -386,7 +386,7 @@ class ApplyViewSet(_ClusterResourceBase):
             meta = doc.get("metadata", {})
             ns = (meta.get("namespace") or namespace) if kind.namespaced else None
             path = resources.resource_path(cluster.name, kind, ns, meta["name"])
-            for action in (f"create{kind.kind}", f"update{kind.kind}"):
+            for action in (f"create{kind.authz_name}", f"update{kind.authz_name}"):
                 self.authorize(action, path)
         self.request._request.audit_action = "applyManifest"
         self.request._request.audit_resource = f"cluster:{cluster.name}"

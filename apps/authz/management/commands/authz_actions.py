@@ -6,7 +6,7 @@ is out of date: regenerate it with ``manage.py authz_actions --markdown > docs/a
 
 from django.core.management.base import BaseCommand
 
-from apps.authz.catalog import KINDS, actions_of
+from apps.authz.catalog import CLUSTER_ACCESS, KINDS, actions_of, area_of
 from apps.authz.routes import api_routes
 
 HEADER = ("Method", "Path", "Action", "Resource")
@@ -26,9 +26,24 @@ def render_markdown() -> str:
     ]
     for r in api_routes():
         lines.append(f"| {r.method} | `{r.path}` | `{r.action}` | `{r.resource}` |")
-    lines += ["", "## Known actions by kind", ""]
+    lines += [
+        "",
+        "## Known actions by kind",
+        "",
+        "Each Kubernetes kind has its own actions; objects of installed CRDs are `CustomResource`",
+        "on `cluster:<c>/[namespace:<ns>/]customresource:<plural>.<group>/name:<n>` (the kubectl",
+        "proxy's table is `apps/clusters/proxy/mapping.py`). Predefined policies grant whole",
+        f"areas (in brackets); *{CLUSTER_ACCESS}* (privilege-bearing kinds and actions) is granted",
+        "only by `administrator`, `project-owner` (in its project) and `cluster-access-full`.",
+        "",
+    ]
     for kind in KINDS:
-        lines.append(f"- **{kind}**: " + ", ".join(f"`{a}`" for a in actions_of(kind)))
+        cells = []
+        for action in actions_of(kind):
+            area = area_of(kind, action)
+            mark = f" *{area}*" if area != KINDS[kind][1] else ""
+            cells.append(f"`{action}`{mark}")
+        lines.append(f"- **{kind}** [{KINDS[kind][1]}]: " + ", ".join(cells))
     return "\n".join(lines) + "\n"
 
 
