@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from apps.core import safeyaml
 
 from . import k8s
+from .masking import mask_secrets
 from .proxy.mapping import BUILTIN, CUSTOM, custom_resource_segment, is_builtin_group
 
 
@@ -99,7 +100,6 @@ KINDS: dict[str, Kind] = {
 _BY_API_KIND = {(k.api_version, k.kind): k for k in KINDS.values()}
 WORKLOADS_WITH_RESTART = ("deployments", "statefulsets", "daemonsets")
 SCALABLE = ("deployments", "statefulsets")
-MASK = "******"
 
 
 def kind_for(plural: str) -> Kind:
@@ -198,14 +198,9 @@ def get_object(client, kind: Kind, namespace, name) -> dict:
 
 
 def mask_secret(obj: dict) -> dict:
-    """A Secret with every value replaced (keys stay visible)."""
-    masked = copy.deepcopy(obj)
-    for field in ("data", "stringData"):
-        if isinstance(masked.get(field), dict):
-            masked[field] = {key: MASK for key in masked[field]}
-    annotations = masked.get("metadata", {}).get("annotations") or {}
-    annotations.pop("kubectl.kubernetes.io/last-applied-configuration", None)
-    return masked
+    """A Secret (or list of them) with every value hidden, keys visible — the rule the proxy
+    and the console apply too (:mod:`apps.clusters.masking`)."""
+    return mask_secrets(obj)
 
 
 # -- writing ------------------------------------------------------------------------------------

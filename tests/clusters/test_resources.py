@@ -1,11 +1,13 @@
 """The Kubernetes resource API against kubesim: CRUD, operations, apply, errors, overview."""
 
+import base64
 import time
 
 import pytest
 import yaml
 
 from apps.clusters import services
+from apps.clusters.masking import MASK_B64
 from tests.matrix import APIMatrix
 
 pytestmark = pytest.mark.django_db
@@ -172,11 +174,12 @@ def test_secrets_are_masked_unless_revealable(api, tenant_admin, read_only_user,
     secret = {"metadata": {"name": "db"}, "stringData": {"password": "hunter2"}}
     assert api(tenant_admin).post(url, secret).status_code == 201
     listed = api(tenant_admin).get(url).json()["items"]
-    assert all(v == "******" for s in listed for v in (s.get("data") or {}).values())
-    assert api(tenant_admin).get(f"{url}db/").json()["data"]["password"] != "******"
+    assert [s["data"] for s in listed if s["metadata"]["name"] == "db"] == [{"password": MASK_B64}]
+    revealed = api(tenant_admin).get(f"{url}db/").json()["data"]["password"]
+    assert base64.b64decode(revealed) == b"hunter2"
     reader_view = api(read_only_user).get(f"{url}db/").json()
-    assert reader_view["data"]["password"] == "******"
-    assert "hunter2" not in str(reader_view)
+    assert reader_view["data"]["password"] == MASK_B64  # the same mask as through kubectl
+    assert "hunter2" not in str(reader_view) and "aHVudGVyMg" not in str(reader_view)
 
 
 def test_scale_restart_revisions_and_rollback(api, member, cluster):
