@@ -195,3 +195,12 @@ def test_issuing_a_kubeconfig_is_audited_once_without_the_key(member, cluster):
     assert event.request_body == {"expires_in": "1m"}
     assert token not in str(AuditEvent.objects.values())
     assert token.split("_")[-1] not in str(AuditEvent.objects.values())
+
+
+def test_a_refusal_is_json_even_when_yaml_was_asked_for(api, member, cluster):
+    """The error shape is JSON whatever the format: a YAML error saved as a kubeconfig would
+    only confuse kubectl (found by the schemathesis run)."""
+    response = api(member).post(url(cluster, format="yaml"), {"expires_in": "soon"})
+    assert response.status_code == 400
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["fields"]["expires_in"]

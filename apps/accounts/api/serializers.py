@@ -96,11 +96,13 @@ class APIKeySerializer(serializers.ModelSerializer):
     disabled_by = serializers.SlugRelatedField(
         slug_field="username",
         read_only=True,
+        allow_null=True,
         help_text="Who disabled the key; a key someone else disabled stays disabled for its owner.",
     )
     cluster = serializers.SlugRelatedField(
         slug_field="name",
         read_only=True,
+        allow_null=True,
         help_text="Set for kubeconfig keys: they work only for kubectl on this cluster.",
     )
     expires_in = serializers.CharField(
@@ -155,3 +157,15 @@ class APIKeySerializer(serializers.ModelSerializer):
 
 class PasswordSerializer(serializers.Serializer):
     password = serializers.CharField(style={"input_type": "password"}, write_only=True)
+
+
+class UserPermissionsSerializer(serializers.Serializer):
+    """A user's effective permissions (``GET /api/v1/users/<name>/permissions/``)."""
+
+    user = serializers.CharField()
+    project = serializers.CharField(allow_null=True)
+    platform_administrator = serializers.BooleanField()
+    statements = serializers.ListField(
+        child=serializers.DictField(),
+        help_text="Every statement held: actions, resources, effect, policy, domain, via.",
+    )

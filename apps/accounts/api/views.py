@@ -1,5 +1,5 @@
 from django.db.models import Prefetch
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -15,6 +15,7 @@ from .serializers import (
     GroupSerializer,
     MeSerializer,
     PasswordSerializer,
+    UserPermissionsSerializer,
     UserSerializer,
 )
 
@@ -96,6 +97,10 @@ class UserViewSet(PortalModelViewSet):
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(
+        parameters=[OpenApiParameter("project", str, description="a project id, e.g. prj-web")],
+        responses=UserPermissionsSerializer,
+    )
     @action(detail=True, methods=["get"])
     def permissions(self, request, username=None):
         """The user's effective permissions: every statement they hold and through what."""

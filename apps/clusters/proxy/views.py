@@ -146,6 +146,13 @@ class ClusterKubeconfigView(APIView):
     authz_doc = "getClusterKubeconfig on cluster:<name> (getCluster to see it)"
     renderer_classes = [JSONRenderer, YAMLRenderer]
 
+    def handle_exception(self, exc):
+        # A refusal is the API's JSON error whatever format was asked for: a YAML error body
+        # saved as a kubeconfig would only confuse kubectl (and is not what the schema says).
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return super().handle_exception(exc)
+
     @extend_schema(
         request=KubeconfigRequestSerializer,
         parameters=[
