@@ -136,6 +136,28 @@ def check(
     return _decide(user, action, resource, tenant, project, owner, obj, explain=False)
 
 
+def check_collection(
+    user, action: str, resource: str, tenant=None, project: str | None = None
+) -> Decision:
+    """Like :func:`check`, for a request on a set of objects that cannot be filtered row by row
+    (a Kubernetes list, watch or delete-all: ``resource`` holds ``*``). Allowed only if no deny
+    covers any member of the set — a deny on one namespace or one object refuses the whole
+    collection rather than being skipped by it; the reason names the deny so the caller can
+    ask for a narrower set."""
+    decision = check(user, action, resource, tenant=tenant, project=project)
+    if not decision or "*" not in resource or user.is_superuser:
+        return decision
+    deny = index_for_tenant(user.tenant).overlapping_deny(user.pk, action, resource, project)
+    if deny is None:
+        return decision
+    return Decision(
+        False,
+        f"policy {deny['policy']} denies {action} on {deny['resource_pattern']}, which is "
+        "part of this collection; ask for the objects outside it (a namespace, a name)",
+        [{**deny, "effect": "deny"}],
+    )
+
+
 def explain(user, action, resource, tenant=None, project=None, owner=None, obj=None) -> Decision:
     """Like :func:`check`, listing every rule that matched and through which binding."""
     return _decide(user, action, resource, tenant, project, owner, obj, explain=True)

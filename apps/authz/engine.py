@@ -120,6 +120,43 @@ def may_overlap(a: str, b: str) -> bool:
     return (pa.startswith(pb) or pb.startswith(pa)) and (sa.endswith(sb) or sb.endswith(sa))
 
 
+def key_set_meets(key_set: str, pattern: str) -> bool:
+    """Is there a key in ``key_set`` that ``pattern`` matches? ``key_set`` is a request key
+    naming a set of objects (``cluster:c/namespace:*/secret:*``): its ``*`` stands for one name,
+    never crossing ``/``. ``pattern`` is a policy pattern: ``*`` is any string, a ``/:name``
+    placeholder is read as ``/*`` (a superset, so no meeting is missed). A search over pairs
+    of positions (the product of the two patterns' automata); exact, no regex."""
+    ka = re.sub(r"\*+", "*", key_set.lower())
+    pb = re.sub(r"\*+", "*", _PLACEHOLDER.sub("/*", pattern.lower()))
+    seen: set[tuple[int, int]] = set()
+    stack = [(0, 0)]
+    while stack:
+        i, j = stack.pop()
+        if (i, j) in seen:
+            continue
+        seen.add((i, j))
+        end_a, end_b = i == len(ka), j == len(pb)
+        if end_a and end_b:
+            return True
+        star_a = not end_a and ka[i] == "*"
+        star_b = not end_b and pb[j] == "*"
+        if star_a:
+            stack.append((i + 1, j))  # the name ends
+        if star_b:
+            stack.append((i, j + 1))  # the pattern's star matches nothing more
+        if end_a or end_b:
+            continue
+        if not star_a and not star_b:
+            if ka[i] == pb[j]:
+                stack.append((i + 1, j + 1))
+        elif star_a and not star_b:
+            if pb[j] != "/":  # a name never holds '/'
+                stack.append((i, j + 1))
+        elif star_b and not star_a:
+            stack.append((i + 1, j))
+    return False
+
+
 @dataclass(frozen=True)
 class Statement:
     """One policy statement: these actions on these resources are allowed (or denied)."""
@@ -322,6 +359,23 @@ class TenantIndex:
                 True, f"allowed by policy {allows[0]['policy']}", allows if explain else allows[:1]
             )
         return Decision(False, "no policy allows it")
+
+    def overlapping_deny(
+        self, user_id, action: str, resource: str, project: str | None = None
+    ) -> dict | None:
+        """For a request on a *set* of objects (a resource key with ``*``, such as a list of
+        every Secret): the first deny of ``action`` that covers some member of the set.
+        ``decide`` matches a deny against the key as a string, so ``…/namespace:vault/*``
+        never matches ``…/namespace:*/secret:*`` although the set includes vault's Secrets."""
+        action = action.lower()
+        for compiled, link, _via in self.statements_for(user_id, project):
+            if not compiled.is_deny or not any(m.matches(action) for m in compiled.actions):
+                continue
+            for res in compiled.resources:
+                if key_set_meets(resource, res.pattern):
+                    return {"policy": compiled.policy, "resource_pattern": res.pattern,
+                            "domain": link.domain}  # fmt: skip
+        return None
 
     # -- coverage (privilege-escalation checks) ------------------------------------------
     def holds(self, user_id, statement: Statement, project: str | None = None) -> bool:

@@ -114,8 +114,10 @@ def resource_path(cluster_name: str, kind: Kind, namespace: str | None, name: st
     for an object of a CRD the same as the kubectl proxy's:
     ``cluster:cls-1/namespace:web/customresource:widgets.example.com/name:w1``."""
     parts = [f"cluster:{cluster_name}"]
-    if kind.namespaced and namespace:
-        parts.append(f"namespace:{namespace}")
+    if kind.namespaced:
+        # Across all namespaces is namespace:*, as in the kubectl proxy: one path per request
+        # whichever door it comes through, and a namespace deny meets it.
+        parts.append(f"namespace:{namespace or '*'}")
     if kind.kind == "Namespace" and name:
         return "/".join([*parts, f"namespace:{name}"])
     if kind.authz_name == CUSTOM:

@@ -19,7 +19,7 @@ from rest_framework import exceptions, serializers, viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 
-from apps.authz import check, restrict
+from apps.authz import check, check_collection, restrict
 from apps.authz.catalog import KINDS as CATALOG
 from apps.tenants.scope import resolve_scope
 
@@ -114,7 +114,9 @@ class _ClusterResourceBase(viewsets.ViewSet):
         raw = self.request._request
         raw.audit_action, raw.audit_resource = action, resource
         cluster = self.cluster()
-        decision = check(self.request.user, action, resource, tenant=cluster.tenant)
+        # A set of objects (a list, a create without a name) must not skip a deny on a member.
+        judge = check_collection if "*" in resource else check
+        decision = judge(self.request.user, action, resource, tenant=cluster.tenant)
         if not decision:
             raise exceptions.PermissionDenied(
                 f"You are not allowed to {action} on {resource}: {decision.reason}."
@@ -195,7 +197,7 @@ class ClusterResourceViewSet(_ClusterResourceBase):
         """Secret values only for those who may revealSecret (get alone shows keys)."""
         if kind.kind != "Secret":
             return obj
-        if check(self.request.user, "revealSecret", path, tenant=self.cluster().tenant):
+        if check_collection(self.request.user, "revealSecret", path, tenant=self.cluster().tenant):
             return obj
         return resources.mask_secret(obj)
 

@@ -6,20 +6,23 @@ decision, one for the audit row).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework.exceptions import AuthenticationFailed
 
 from apps.accounts.authentication import authenticate_api_key
 from apps.audit.choices import Channel
 from apps.audit.redaction import redact_body
 from apps.audit.services import record_event
-from apps.authz.enforcer import check
+from apps.authz.enforcer import check, check_collection
 from apps.clusters import k8s
 from apps.clusters.models import Cluster
 from apps.clusters.services import connection_for
+from apps.core import safejson, safeyaml
 
 from .mapping import Target, classify
 from .status import Denial
@@ -119,16 +122,61 @@ def resolve(
         )
         return access
     access.target = target
-    decision = check(user, target.action, target.resource, tenant=cluster.tenant)
+    # A list, watch or delete-all acts on a set: a deny on any member refuses it (a create's
+    # set is narrowed to the body's name once the body is read: judge_create).
+    judge = check_collection if target.verb in COLLECTION_VERBS else check
+    decision = judge(user, target.action, target.resource, tenant=cluster.tenant)
     if not decision:
         access.denial = forbidden(user, target, decision.reason)
         return access
     if target.kind == "Secret":
-        access.mask_secrets = not check(
+        access.mask_secrets = not check_collection(
             user, "revealSecret", target.resource, tenant=cluster.tenant
         )
     access.conn = connection_for(cluster)
     return access
+
+
+COLLECTION_VERBS = frozenset({"list", "watch", "deletecollection"})
+
+
+def judge_create(access: Access, body: bytes, content_type: str) -> Denial | None:
+    """A create is judged on the name the cluster will give the object: ``metadata.name`` of
+    the body (JSON or YAML). Without one (``generateName``, a body the portal cannot read) it
+    is judged as the set of every name, so a deny on any of them refuses it."""
+    target = access.target
+    name = _body_name(body, content_type)
+    if name is not None:
+        named = replace(target, resource=target.resource[:-1] + name, name=name)
+        decision = check(access.user, named.action, named.resource, tenant=access.tenant)
+        access.target = named
+    else:
+        decision = check_collection(
+            access.user, target.action, target.resource, tenant=access.tenant
+        )
+    if decision:
+        return None
+    return forbidden(access.user, access.target, decision.reason)
+
+
+def _body_name(body: bytes, content_type: str) -> str | None:
+    ctype = content_type.split(";")[0].strip().lower()
+    try:
+        if "yaml" in ctype:
+            doc = safeyaml.load(body.decode("utf-8"), field="body")
+        else:
+            doc = safejson.loads(body)
+    except (ValueError, UnicodeDecodeError, DjangoValidationError):
+        return None
+    metadata = doc.get("metadata") if isinstance(doc, dict) else None
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    if isinstance(name, str) and _NAME.match(name):
+        return name
+    return None
+
+
+# A name the portal may put in a resource path (the API server refuses the others anyway).
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,252}$")
 
 
 def identify(token: str, client_ip: str | None) -> Access:

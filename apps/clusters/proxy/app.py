@@ -235,7 +235,9 @@ class KubeProxy:
                     b"",
                     Denial(413, f"request body larger than {MAX_REQUEST_BODY} bytes"),
                 )
-            elif access.target.kind == "Secret" and _writes_mask(req.method, body):
+            elif _names_in_body(access.target):
+                denial = await proxy_db.run(access_mod.judge_create, access, body, content_type)
+            if denial is None and access.target.kind == "Secret" and _writes_mask(req.method, body):
                 denial = Denial(
                     422,
                     "the Secret holds the portal's mask (******) instead of values: it was read "
@@ -464,6 +466,11 @@ async def _relay_masked(response, headers, send, receive, streaming: bool) -> tu
         return await relay_masked(response, headers, send)
     message = await _relay_stream(relay_masked_stream(response, headers, send), receive)
     return response.status, message
+
+
+def _names_in_body(target) -> bool:
+    """A create on a collection: the object's name is in the body, not the URL."""
+    return target.verb == "create" and target.name is None and target.resource.endswith("*")
 
 
 def _writes_mask(method: str, body: bytes) -> bool:
