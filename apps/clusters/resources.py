@@ -12,6 +12,7 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 import yaml
 from django.core.exceptions import ValidationError
@@ -55,12 +56,14 @@ class Kind:
     def path(
         self, namespace: str | None = None, name: str | None = None, subresource: str | None = None
     ) -> str:
+        # Each name is one escaped segment: a name can never add, remove or end a segment of
+        # the URL that was authorized (names are validated too: path_segment_error).
         parts = [self.api_prefix]
         if self.namespaced and namespace:
-            parts.append(f"namespaces/{namespace}")
+            parts.append(f"namespaces/{quote(namespace, safe='')}")
         parts.append(self.plural)
         if name:
-            parts.append(name)
+            parts.append(quote(name, safe=":@"))
         if subresource:
             parts.append(subresource)
         return "/".join(parts)
@@ -451,6 +454,23 @@ def parse_documents(text: str) -> list[dict]:
 _RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
 
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
+# '*' too: it is the policies' wildcard, so a name holding it could not be judged as itself.
+_SEGMENT_FORBIDDEN = re.compile(r"[/%?#*\\\x00-\x20\x7f]")
+
+
+def path_segment_error(name: str) -> str | None:
+    """Why ``name`` cannot be an object name in a URL (the API server's
+    ``ValidatePathSegmentName``, plus what would end or split a URL segment), or None."""
+    if name in (".", ".."):
+        return "'.' and '..' are not names."
+    if _SEGMENT_FORBIDDEN.search(name):
+        return "A name has no '/', '%', '?', '#', '*', '\\', spaces or control characters."
+    if len(name) > 253:
+        return "At most 253 characters."
+    return None
+
+
 def object_shape_errors(obj, where: str = "", *, identity: bool = False) -> dict[str, str]:
     """What in ``obj`` has the wrong type for a Kubernetes object, by field path (``where``
     prefixes each). ``identity``: apiVersion, kind and metadata.name must be there (a manifest
@@ -479,9 +499,17 @@ def object_shape_errors(obj, where: str = "", *, identity: bool = False) -> dict
         errors[at("metadata.name")] = "Required: a non-empty string."
     elif name is not None and not (isinstance(name, str) and name):
         errors[at("metadata.name")] = "A non-empty string."
+    elif name is not None and (problem := path_segment_error(name)):
+        errors[at("metadata.name")] = problem
     for field in ("namespace", "generateName", "resourceVersion", "uid"):
         if meta.get(field) is not None and not isinstance(meta[field], str):
             errors[at(f"metadata.{field}")] = "A string."
+    namespace = meta.get("namespace")
+    if isinstance(namespace, str) and namespace and not DNS_LABEL.match(namespace):
+        errors[at("metadata.namespace")] = (
+            "A namespace name: up to 63 lowercase letters, digits and '-', starting and ending "
+            "with a letter or digit."
+        )
     for field in ("labels", "annotations"):
         value = meta.get(field)
         if value is None:

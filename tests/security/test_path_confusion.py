@@ -289,3 +289,50 @@ def test_live_proxy_forwards_exactly_what_it_judged(
     )
     assert received is not None
     assert (event.action, event.resource) == (received.action, received.resource)
+
+
+@pytest.mark.parametrize(
+    ("metadata", "field"),
+    [
+        ({"name": "victim", "namespace": "ta/../tb"}, "metadata.namespace"),
+        ({"name": "x/../../../tb/configmaps/victim", "namespace": "ta"}, "metadata.name"),
+        ({"name": "victim#", "namespace": "ta"}, "metadata.name"),
+        ({"name": "victim?dryRun=", "namespace": "ta"}, "metadata.name"),
+        ({"name": "..", "namespace": "ta"}, "metadata.name"),
+        ({"name": "v%2F..", "namespace": "ta"}, "metadata.name"),
+        ({"name": "adm*", "namespace": "ta"}, "metadata.name"),
+    ],
+)
+def test_rest_apply_names_cannot_move_the_request(api, member, cluster, recorder, metadata, field):
+    """Red-team finding: apply judged ``namespace:ta/../tb`` (matching ``namespace:ta/*``) but
+    the client library sent ``/namespaces/tb/…``, and ``name: victim#`` cut ``?dryRun=All``
+    off a dry run. Names and namespaces that are not one URL segment are refused, naming the
+    field; the cluster receives nothing."""
+    manifest = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": metadata})
+    recorder.take()
+    response = api(member).post(
+        f"/api/v1/clusters/{cluster.name}/apply/?dryRun=true",
+        {"manifest": manifest},
+        format="json",
+    )
+    assert response.status_code == 400, response.content
+    assert f"manifest[0].{field}" in response.json()["fields"]
+    assert not [r for r in recorder.take() if "configmaps" in r["raw"]]
+
+
+def test_rest_apply_default_namespace_is_one_segment(api, member, cluster, recorder):
+    manifest = json.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "v"}})
+    recorder.take()
+    response = api(member).post(
+        f"/api/v1/clusters/{cluster.name}/apply/?dryRun=true",
+        {"manifest": manifest, "namespace": "ta/../tb"},
+        format="json",
+    )
+    assert response.status_code == 400 and "namespace" in response.json()["fields"]
+    assert not [r for r in recorder.take() if "configmaps" in r["raw"]]
+
+
+def test_a_wildcard_is_never_a_name_at_the_proxy():
+    with pytest.raises(Denial) as refused:
+        canonicalize("/k8s/clusters/cls-a1/api/v1/namespaces/web/secrets/%2A", "")
+    assert "wildcard" in refused.value.message

@@ -366,7 +366,13 @@ class NodeOperationViewSet(_ClusterResourceBase):
 
 class ApplySerializer(serializers.Serializer):
     manifest = serializers.CharField(help_text="One or more YAML/JSON documents")
-    namespace = serializers.CharField(required=False, default="default")
+    namespace = serializers.RegexField(
+        resources.DNS_LABEL,
+        required=False,
+        default="default",
+        help_text="Namespace of documents that name none",
+        error_messages={"invalid": "A namespace name (lowercase letters, digits and '-')."},
+    )
 
 
 class ApplyViewSet(_ClusterResourceBase):

@@ -102,6 +102,8 @@ def _decode_segment(raw: str) -> str:
         raise bad_request(f"path segment {raw[:80]!r} is not UTF-8") from None
     if decoded in (".", ".."):
         raise bad_request("dot segments ('.' and '..') are not allowed in the path")
+    if "*" in decoded:
+        raise bad_request("'*' is the policies' wildcard and part of no Kubernetes name")
     if "/" in decoded or "\\" in decoded or "%" in decoded or _CONTROL.search(decoded):
         raise bad_request(
             f"path segment {raw[:80]!r} contains an encoded separator, '%' or a control "
