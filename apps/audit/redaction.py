@@ -37,12 +37,14 @@ _SECRET_KEY = re.compile(
 _SECRET_VALUE = re.compile(
     r"-----BEGIN [A-Z ]+-----|^eyJ[A-Za-z0-9_-]{8,}\.|tkp_[0-9a-f]{12}_|^Bearer\s", re.M
 )
-_SECRET_FIELDS = ("data", "stringData")
+_SECRET_FIELDS = ("data", "stringdata")  # compared lower-cased (Go decodes ignoring case)
 # Fields whose string value is a manifest (YAML or JSON text of Kubernetes objects).
 _MANIFEST_KEYS = frozenset({"manifest", "manifests"})
 # JSON-patch paths whose value may carry Secret values ("" and "/" are the whole object).
+# Case-insensitive: the API server decodes JSON into its types ignoring case ("Data" is data).
 _SECRET_PATCH_PATH = re.compile(
-    r"^/?$|^/(data|stringData)(/|$)|^/metadata(/annotations)?/?$|last-applied-configuration"
+    r"^/?$|^/(data|stringData)(/|$)|^/metadata(/annotations)?/?$|last-applied-configuration",
+    re.IGNORECASE,
 )
 
 
@@ -52,8 +54,13 @@ def redact(value, _key: str = "", *, secret: bool = False):
     if isinstance(value, dict):
         return _redact_object(value, secret)
     if isinstance(value, list):
-        if secret and _is_json_patch(value):
-            return [_redact_patch_op(op) for op in value]
+        if secret:
+            # A list sent to a Secret is a JSON patch, well-formed or not: one malformed
+            # operation must not turn the others back into plain objects with their values.
+            return [
+                _redact_patch_op(op) if isinstance(op, dict) else redact(op, _key, secret=True)
+                for op in value
+            ]
         return [redact(item, _key, secret=secret) for item in value]
     if isinstance(value, str) and _SECRET_VALUE.search(value):
         return REDACTED
@@ -67,7 +74,7 @@ def _redact_object(value: dict, secret: bool) -> dict:
     out = {}
     for key, item in value.items():
         name = str(key)
-        if _SECRET_KEY.search(name) or (is_secret and name in _SECRET_FIELDS):
+        if _SECRET_KEY.search(name) or (is_secret and name.lower() in _SECRET_FIELDS):
             out[key] = REDACTED
         elif name == LAST_APPLIED:
             out[key] = REDACTED if is_secret else _redact_last_applied(item)
@@ -109,12 +116,8 @@ def _redact_last_applied(value):
     return json.dumps(redact(parsed), separators=(",", ":"))
 
 
-def _is_json_patch(value: list) -> bool:
-    return bool(value) and all(isinstance(op, dict) and "op" in op for op in value)
-
-
 def _redact_patch_op(op: dict) -> dict:
-    out = {key: redact(item, str(key)) for key, item in op.items() if key != "value"}
+    out = {key: redact(item, str(key), secret=True) for key, item in op.items() if key != "value"}
     if "value" in op:
         path = op.get("path")
         if not isinstance(path, str) or _SECRET_PATCH_PATH.search(path):

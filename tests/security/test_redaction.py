@@ -337,3 +337,25 @@ def test_kubectl_apply_twice_and_patches_store_no_secret_value(bob, namespace, c
     assert created.request_body["metadata"]["annotations"] == {LAST_APPLIED: REDACTED}
     kept = json.dumps(list(proxy_events(path__contains="configmaps").values("request_body")))
     assert visible in kept
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # one malformed operation (no "op") beside a real one: still a patch of a Secret
+        [{"op": "add", "path": "/data/c", "value": "czNjcjN0"}, {"path": "/x"}],
+        [{"path": "/data/c", "value": "czNjcjN0"}],
+        # the API server decodes JSON ignoring case: "Data" and "/StringData" are data
+        [{"op": "add", "path": "/Data/c", "value": "czNjcjN0"}],
+        {"Data": {"c": "czNjcjN0"}},
+        {"STRINGDATA": {"c": "s3cr3t"}},
+    ],
+)
+def test_secret_bodies_of_any_shape_are_redacted(body):
+    """Red-team finding: a JSON patch with one operation lacking ``op`` was stored whole."""
+    stored = redact_body(
+        json.dumps(body).encode(), "application/json-patch+json", 10_000, secret=True
+    )
+    dumped = json.dumps(stored)
+    assert "czNjcjN0" not in dumped and "s3cr3t" not in dumped
+    assert REDACTED in dumped
