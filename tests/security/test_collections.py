@@ -207,3 +207,33 @@ def test_proxy_and_rest_judge_a_cross_namespace_list_on_one_path(portal, cluster
     proxied = wait_for(lambda: AuditEvent.objects.filter(request_id=request_id).first(), "audit")
     assert proxied.resource == f"cluster:{cluster.name}/namespace:*/configmap:*"
     assert resource_path(cluster.name, KINDS["configmaps"], None, None) == proxied.resource
+
+
+def test_namespace_deny_refuses_custom_resources_across_namespaces(
+    tenant, kubectl_as, bob, live_cluster, vault
+):
+    """Second red-team pass: ``kubectl get widgets -A`` (a namespaced CRD) was judged without a
+    namespace segment — the proxy does not know a CRD's scope — so a namespace deny never met
+    it. Now also judged as ``…/namespace:*/customresource:…``."""
+    from tests.security.test_kinds import _crd, _install_crd
+
+    _install_crd(live_cluster, _crd("vwidgets", "VWidget"))
+    widget = {"apiVersion": "example.com/v1", "kind": "VWidget", "metadata": {"name": "w"}}
+    bob(
+        "apply",
+        "-n",
+        vault["vault"],
+        "-f",
+        "-",
+        stdin=json.dumps({**widget, "spec": {"p": "vault-payload"}}),
+    )
+    user = restricted_user(
+        tenant, "cora", [{"actions": ["*"], "resources": ["cluster:*/namespace:vault-*"]},
+                         {"actions": ["*"], "resources": ["cluster:*/namespace:vault-*/*"]}],
+    )  # fmt: skip
+    kubectl = kubectl_as(user)
+    across = kubectl("get", "vwidgets", "-A", "-o", "json", check=False)
+    assert across.returncode != 0 and "part of this collection" in across.stderr
+    assert "vault-payload" not in across.stdout
+    web = kubectl("get", "vwidgets", "-n", vault["web"], "-o", "json")
+    assert json.loads(web.stdout)["items"] == []

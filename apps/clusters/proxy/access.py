@@ -24,7 +24,7 @@ from apps.clusters.models import Cluster
 from apps.clusters.services import connection_for
 from apps.core import safejson, safeyaml
 
-from .mapping import Target, classify
+from .mapping import CUSTOM, Target, classify
 from .status import Denial
 
 # Request bodies larger than this are described in the audit row, not parsed.
@@ -126,6 +126,11 @@ def resolve(
     # set is narrowed to the body's name once the body is read: judge_create).
     judge = check_collection if target.verb in COLLECTION_VERBS else check
     decision = judge(user, target.action, target.resource, tenant=cluster.tenant)
+    if decision and judge is check_collection and _custom_across(target):
+        # The proxy does not know a CRD's scope: a list across namespaces of a namespaced
+        # CRD is also the set …/namespace:*/customresource:…, which a namespace deny meets.
+        across = target.resource.replace("/", "/namespace:*/", 1)
+        decision = check_collection(user, target.action, across, tenant=cluster.tenant)
     if not decision:
         access.denial = forbidden(user, target, decision.reason)
         return access
@@ -138,6 +143,10 @@ def resolve(
 
 
 COLLECTION_VERBS = frozenset({"list", "watch", "deletecollection"})
+
+
+def _custom_across(target: Target) -> bool:
+    return target.kind == CUSTOM and target.namespace is None
 
 
 def judge_create(access: Access, body: bytes, content_type: str) -> Denial | None:
