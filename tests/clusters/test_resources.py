@@ -472,3 +472,41 @@ def test_custom_resources_of_installed_crds(api, tenant_admin, read_only_user, c
     assert missing.status_code == 404
     assert "gadgets.example.com" in missing.json()["detail"]
     assert admin.get(f"{base(cluster, 'web')}/custom/example.com/v2/widgets/").status_code == 404
+
+
+def test_drain_needs_delete_pod_on_every_namespace(api, tenant, cluster):
+    """Second red-team pass: drain evicted pods of a namespace whose pods the user may not
+    delete. Draining is deleting every pod on the node: a deny on any namespace refuses it."""
+    from apps.authz.models import Policy
+    from tests.factories import UserFactory, bind
+
+    Policy.objects.create(
+        tenant=tenant,
+        name="drain-but-not-vault",
+        statements=[
+            {"actions": ["*"], "resources": ["cluster:*"], "effect": "allow"},
+            {
+                "actions": ["deletePod"],
+                "resources": ["cluster:*/namespace:vault/*"],
+                "effect": "deny",
+            },
+        ],
+    )
+    user = UserFactory(tenant=tenant, username="dora")
+    bind(user, "drain-but-not-vault")
+    node = api(user).get(f"{base(cluster)}/nodes/").json()["items"][0]["metadata"]["name"]
+    response = api(user).post(f"{base(cluster)}/nodes/{node}/drain/")
+    assert response.status_code == 403 and "deletePod" in response.json()["detail"]
+    assert not api(user).get(f"{base(cluster)}/nodes/{node}/").json()["spec"].get("unschedulable")
+
+
+def test_rest_update_refuses_to_write_the_mask_back(api, tenant_admin, read_only_user, cluster):
+    url = f"{base(cluster, 'web')}/secrets/"
+    secret = {"metadata": {"name": "kept"}, "stringData": {"password": "hunter2"}}
+    assert api(tenant_admin).post(url, secret).status_code == 201
+    masked = api(tenant_admin).get(url).json()["items"]
+    body = next(s for s in masked if s["metadata"]["name"] == "kept")
+    response = api(tenant_admin).put(f"{url}kept/", body, format="json")
+    assert response.status_code == 400 and "data" in response.json()["fields"]
+    revealed = api(tenant_admin).get(f"{url}kept/").json()["data"]["password"]
+    assert base64.b64decode(revealed) == b"hunter2"

@@ -24,6 +24,7 @@ from apps.authz.catalog import KINDS as CATALOG
 from apps.tenants.scope import resolve_scope
 
 from .. import k8s, resources, services
+from ..masking import holds_mask
 from ..models import Cluster
 
 # The overview answers within OVERVIEW_BUDGET_S however many clusters are down or slow:
@@ -218,6 +219,7 @@ class ClusterResourceViewSet(_ClusterResourceBase):
         kind, namespace, path = self._names(name)
         self.authorize(self.authz_action(), path)
         _check_shape(request.data)
+        _refuse_mask(kind, request.data)
         with self.client() as client:
             obj = resources.replace_object(client, kind, namespace, name, request.data)
         return Response(self._reveal(kind, path, obj))
@@ -359,9 +361,29 @@ class NodeOperationViewSet(_ClusterResourceBase):
 
     @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
     def drain(self, request, name=None, **kwargs):
+        """Draining evicts (deletes) the node's pods in any namespace: it needs deletePod on
+        every pod too, so a deny on a namespace's pods also refuses the drain."""
         self._authorize_node(name)
+        cluster = self.cluster()
+        pods = f"cluster:{cluster.name}/namespace:*/pod:*"
+        decision = check_collection(request.user, "deletePod", pods, tenant=cluster.tenant)
+        if not decision:
+            raise exceptions.PermissionDenied(
+                f"Draining evicts pods: you are not allowed to deletePod on {pods}: "
+                f"{decision.reason}."
+            )
         with self.client() as client:
             return Response(resources.drain(client, name))
+
+
+def _refuse_mask(kind, body) -> None:
+    """A Secret read without revealSecret and sent back would store the mask over the real
+    values: refused, as the kubectl proxy does."""
+    if kind.kind == "Secret" and holds_mask(body):
+        raise exceptions.ValidationError(
+            {"data": "The Secret holds the portal's mask (******) instead of values; "
+             "send the real values or leave the field out."}
+        )  # fmt: skip
 
 
 class ApplySerializer(serializers.Serializer):
@@ -391,6 +413,7 @@ class ApplyViewSet(_ClusterResourceBase):
         cluster = self.cluster()
         for doc in docs:
             kind = resources.kind_of_document(doc)
+            _refuse_mask(kind, doc)
             meta = doc.get("metadata", {})
             ns = (meta.get("namespace") or namespace) if kind.namespaced else None
             path = resources.resource_path(cluster.name, kind, ns, meta["name"])
