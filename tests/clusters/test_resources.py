@@ -510,3 +510,23 @@ def test_rest_update_refuses_to_write_the_mask_back(api, tenant_admin, read_only
     assert response.status_code == 400 and "data" in response.json()["fields"]
     revealed = api(tenant_admin).get(f"{url}kept/").json()["data"]["password"]
     assert base64.b64decode(revealed) == b"hunter2"
+
+
+def test_object_events_honour_a_deny_on_events(api, tenant, cluster):
+    """Second red-team pass: ``…/pods/<p>/events/`` was judged on the pod alone."""
+    from apps.authz.models import Policy
+    from tests.factories import UserFactory, bind
+
+    Policy.objects.create(
+        tenant=tenant,
+        name="no-web-events",
+        statements=[
+            {"actions": ["*"], "resources": ["cluster:*"], "effect": "allow"},
+            {"actions": ["*Events"], "resources": ["cluster:*/namespace:web/*"], "effect": "deny"},
+        ],
+    )
+    user = UserFactory(tenant=tenant, username="evan")
+    bind(user, "no-web-events")
+    pod = api(user).get(f"{base(cluster, 'web')}/pods/").json()["items"][0]["metadata"]["name"]
+    response = api(user).get(f"{base(cluster, 'web')}/pods/{pod}/events/")
+    assert response.status_code == 403 and "listEvents" in response.json()["detail"]

@@ -333,6 +333,14 @@ class WorkloadOperationViewSet(_ClusterResourceBase):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def events(self, request, name=None, **kwargs):
         kind, namespace = self._target(name)
+        # The answer is a list of Events: judged as one too, so a deny on events holds here.
+        cluster = self.cluster()
+        events = f"cluster:{cluster.name}/namespace:{namespace or '*'}/event:*"
+        decision = check_collection(request.user, "listEvents", events, tenant=cluster.tenant)
+        if not decision:
+            raise exceptions.PermissionDenied(
+                f"You are not allowed to listEvents on {events}: {decision.reason}."
+            )
         with self.client() as client:
             return Response({"items": resources.events_for(client, kind, namespace, name)})
 
