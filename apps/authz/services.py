@@ -399,13 +399,15 @@ def update_policy(*, actor, policy: Policy, **changes) -> Policy:
 @transaction.atomic
 def delete_policy(*, actor, policy: Policy) -> None:
     _refuse_predefined(policy)
-    tenant = policy.tenant
+    _delete_guarded(actor, policy, f"delete policy '{policy.name}'", policy=policy)
+
+
+def _delete_guarded(actor, obj, what: str, **holder) -> None:
+    """Delete a policy, role, binding or group: it takes what it granted and what it denied
+    from everyone who held it, so the deny guard runs, and an administrator must remain."""
+    tenant = obj.tenant
     guard_change(
-        actor=actor,
-        tenant=tenant,
-        affected=holders(policy=policy),
-        apply=policy.delete,
-        what=f"delete policy '{policy.name}'",
+        actor=actor, tenant=tenant, affected=holders(**holder), apply=obj.delete, what=what
     )
     assert_administrator_remains(tenant)
 
@@ -460,15 +462,7 @@ def update_role(*, actor, role: Role, policies=None, **changes) -> Role:
 
 @transaction.atomic
 def delete_role(*, actor, role: Role) -> None:
-    tenant = role.tenant
-    guard_change(
-        actor=actor,
-        tenant=tenant,
-        affected=holders(role=role),
-        apply=role.delete,
-        what=f"delete role '{role.name}'",
-    )
-    assert_administrator_remains(tenant)
+    _delete_guarded(actor, role, f"delete role '{role.name}'", role=role)
 
 
 # -- bindings ----------------------------------------------------------------------------------
@@ -505,15 +499,7 @@ def create_binding(
 
 @transaction.atomic
 def delete_binding(*, actor, binding: Binding) -> None:
-    tenant = binding.tenant
-    guard_change(
-        actor=actor,
-        tenant=tenant,
-        affected=holders(binding=binding),
-        apply=binding.delete,
-        what=f"delete the binding {binding}",
-    )
-    assert_administrator_remains(tenant)
+    _delete_guarded(actor, binding, f"delete the binding {binding}", binding=binding)
 
 
 def make_administrator(*, actor, user, admin: bool) -> None:
@@ -580,12 +566,4 @@ def set_group_members(*, actor, group, users) -> None:
 @transaction.atomic
 def delete_group(*, actor, group) -> None:
     """Deleting a group takes its bindings (its denies too) from every member."""
-    tenant = group.tenant
-    guard_change(
-        actor=actor,
-        tenant=tenant,
-        affected=holders(group=group),
-        apply=group.delete,
-        what=f"delete group '{group.name}'",
-    )
-    assert_administrator_remains(tenant)
+    _delete_guarded(actor, group, f"delete group '{group.name}'", group=group)
