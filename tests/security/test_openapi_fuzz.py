@@ -65,6 +65,7 @@ from apps.accounts import services as account_services
 from apps.authz import services as authz_services
 from apps.clusters import k8s, resources
 from apps.clusters import services as cluster_services
+from tests.clusters.test_resources import WIDGET_CRD
 from tests.conftest import persona
 from tests.factories import make_api_key
 
@@ -118,31 +119,6 @@ def loopback_only(monkeypatch):
 
 
 # -- the tenant under test ------------------------------------------------------------------------
-WIDGET_CRD = {
-    "apiVersion": "apiextensions.k8s.io/v1",
-    "kind": "CustomResourceDefinition",
-    "metadata": {"name": "widgets.example.com"},
-    "spec": {
-        "group": "example.com",
-        "scope": "Namespaced",
-        "names": {"plural": "widgets", "singular": "widget", "kind": "Widget"},
-        "versions": [
-            {
-                "name": "v1",
-                "served": True,
-                "storage": True,
-                "schema": {
-                    "openAPIV3Schema": {
-                        "type": "object",
-                        "properties": {
-                            "spec": {"type": "object", "properties": {"size": {"type": "integer"}}}
-                        },
-                    }
-                },
-            }
-        ],
-    },
-}
 WIDGET = {
     "apiVersion": "example.com/v1",
     "kind": "Widget",
