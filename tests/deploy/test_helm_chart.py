@@ -22,7 +22,6 @@ import yaml
 
 from tests.live import KUBECTL, wait_for
 
-STORAGE = "memory"
 ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "deploy" / "helm" / "tke-portal"
 
@@ -369,17 +368,20 @@ def test_kubesim_refuses_a_job_whose_name_cannot_be_a_label_as_the_api_server_do
 
 
 def test_helm_installs_the_chart_and_waits_for_it(chart, target):
-    """The real Helm install: hooks (ConfigMap, Secret, ServiceAccount, then the migrate Job,
-    waited for), then the release's objects, waited for until ready."""
+    """The real Helm install with its default release storage (a Secret per revision):
+    hooks (ConfigMap, Secret, ServiceAccount, then the migrate Job, waited for), then the
+    release's objects, waited for until ready; uninstall removes them and the release."""
     namespace = f"tke-{uuid.uuid4().hex[:6]}"
-    with helm.Config(
-        kubeconfig_content=target.kubeconfig, namespace=namespace, storage_driver=STORAGE
-    ) as config:
+    with helm.Config(kubeconfig_content=target.kubeconfig, namespace=namespace) as config:
         release = config.install(
             chart, "portal", REQUIRED, create_namespace=True, wait="watcher", timeout=60
         )
         assert release["status"] == "deployed"
         assert release["revision"] == 1
+        stored = json.loads(
+            target("get", "-n", namespace, "secrets", "-l", "owner=helm", "-o", "json").stdout
+        )
+        assert [s["metadata"]["name"] for s in stored["items"]] == ["sh.helm.release.v1.portal.v1"]
         web = read_back(
             target,
             namespace,
@@ -395,6 +397,7 @@ def test_helm_installs_the_chart_and_waits_for_it(chart, target):
         jobs = json.loads(target("get", "-n", namespace, "jobs", "-o", "json").stdout)["items"]
         assert jobs == []
         config.uninstall("portal", wait="watcher", timeout=60)
+        assert config.list(all_states=True) == []
         left = json.loads(
             target("get", "-n", namespace, "deployments,services,configmaps", "-o", "json").stdout
         )["items"]
