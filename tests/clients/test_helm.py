@@ -15,35 +15,13 @@ from pathlib import Path
 
 import helm_python as helm
 import pytest
-import yaml
-from kubernetes import client, config
+from kubernetes import client
 
 from tests.live import *  # noqa: F403
-from tests.live import fetch_kubeconfig
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("live_state")]
 
 CHART = Path(__file__).resolve().parents[1] / "fixtures" / "charts" / "hello"
-
-
-@pytest.fixture
-def sim(live_cluster):
-    """The cluster as kubesim holds it, read directly (not through the portal)."""
-    configuration = client.Configuration()
-    config.load_kube_config_from_dict(live_cluster.kubeconfig(), client_configuration=configuration)
-    with client.ApiClient(configuration) as api:
-        yield api
-
-
-@pytest.fixture(params=["portal", "direct"])
-def kubeconfig(request, live_cluster):
-    """A kubeconfig through the portal (a member's API key, for this cluster only) or straight
-    to kubesim (the cluster's own token)."""
-    if request.param == "direct":
-        return yaml.safe_dump(live_cluster.kubeconfig())
-    portal, member = request.getfixturevalue("portal"), request.getfixturevalue("member")
-    text, _ = fetch_kubeconfig(portal, member, request.getfixturevalue("cluster"))
-    return text
 
 
 def release_secrets(sim, namespace: str, release: str) -> dict[int, dict]:
