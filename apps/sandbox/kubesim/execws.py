@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
+from .containerfs import container_env, container_fs
 from .errors import ApiError
 from .podlogs import pick_container
-from .shell import Shell, ShellIO, container_env, container_fs
+from .shell import Shell, ShellIO
 
 if TYPE_CHECKING:
     from .handlers import Request
