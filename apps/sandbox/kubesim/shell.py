@@ -28,6 +28,7 @@ from .shellsyntax import (
     find_arithmetic,
     mark_redirections,
     parse_marker,
+    split_chains,
 )
 from .shelltar import run_tar
 
@@ -132,8 +133,9 @@ class ShellIO:
                 await self._out(ch)
 
 
-_VAR = re.compile(r"\$(\?|\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)")
-_OPS = {";", "&&", "||", "|", ">", ">>", "&"}
+_VAR = re.compile(
+    r"\$(?:(\?)|\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))"
+)
 
 
 class Shell:
@@ -224,8 +226,11 @@ class Shell:
             elif ch == "$" and quote != "'":
                 match = _VAR.match(line, i)
                 if match:
-                    name = match.group(1).strip("{}")
-                    value = str(self.status) if name == "?" else self.env.get(name, "")
+                    if match.group(1):
+                        value = str(self.status)
+                    else:  # $NAME, ${NAME}, ${NAME:-default}
+                        value = self.env.get(match.group(2) or match.group(4), "")
+                        value = value or (match.group(3) or "")
                     out.append(shlex.quote(value) if quote is None and value else value)
                     i = match.end()
                     continue
@@ -262,37 +267,36 @@ class Shell:
         if not line or line.startswith("#"):
             return
         try:
-            marked, _ = mark_redirections(self.expand(line))
-            lexer = shlex.shlex(marked, posix=True, punctuation_chars=";&|")
-            lexer.whitespace_split = True
-            lexer.wordchars += MARK
-            tokens = list(lexer)
-        except ArithmeticError_ as exc:
-            await self.io.err(f"sh: {exc}\n")
-            self.status = 2
-            return
+            chains = split_chains(line)
         except ValueError as exc:
             await self.io.err(f"sh: syntax error: {exc}\n")
             self.status = 2
             return
-        chains: list[tuple[str, list[str]]] = []
-        current: list[str] = []
-        joiner = ";"
-        for tok in tokens:
-            if tok in (";", "&&", "||", "&"):
-                chains.append((joiner, current))
-                current, joiner = [], tok
-            else:
-                current.append(tok)
-        chains.append((joiner, current))
-        for joiner, words in chains:
+        docs = list(heredocs or [])
+        for joiner, command in chains:
             if self.exited is not None:
                 return
-            if not words:
-                continue
+            # Each command's here-documents, in order of appearance on the line.
+            mine = [docs.pop(0) if docs else "" for _ in mark_redirections(command)[1]]
             if joiner == "&&" and self.status != 0 or joiner == "||" and self.status == 0:
                 continue
-            self.status = await self.pipeline(words, heredocs or [])
+            # Expanded when it runs, not before: "n=1; echo $n" sees the assignment.
+            try:
+                marked, _ = mark_redirections(self.expand(command))
+                lexer = shlex.shlex(marked, posix=True, punctuation_chars="|")
+                lexer.whitespace_split = True
+                lexer.wordchars += MARK
+                words = list(lexer)
+            except ArithmeticError_ as exc:
+                await self.io.err(f"sh: {exc}\n")
+                self.status = 2
+                continue
+            except ValueError as exc:
+                await self.io.err(f"sh: syntax error: {exc}\n")
+                self.status = 2
+                return
+            if words:
+                self.status = await self.pipeline(words, mine)
 
     async def pipeline(self, words: list[str], heredocs: list[str] | None = None) -> int:
         stages: list[list[str]] = [[]]

@@ -88,6 +88,45 @@ def _spec(line: str, match: re.Match, docs: list[HereDoc]) -> tuple[str | None, 
     return f"{'A' if op == '>>' else 'W'}{digit or 1}:", end
 
 
+def split_chains(line: str) -> list[tuple[str, str]]:
+    """``line`` cut at unquoted ``;``, ``&&``, ``||`` and ``&`` into (joiner, command) pairs;
+    the first joiner is ``;``. Pipes stay inside a command; ``>&``, ``$((…))`` are not cuts.
+    Raises ValueError for an unterminated quote."""
+    chains: list[tuple[str, str]] = []
+    joiner, start, quote, depth = ";", 0, None, 0
+    i = 0
+    while i < len(line):
+        ch = line[i]
+        if ch == "\\" and quote != "'":
+            i += 2
+            continue
+        if ch in "'\"" and quote in (None, ch):
+            quote = None if quote == ch else ch
+        elif quote is None:
+            if line.startswith("$((", i):
+                depth += 1
+                i += 3
+                continue
+            if depth and line.startswith("))", i):
+                depth -= 1
+                i += 2
+                continue
+            if not depth:
+                op = next((o for o in ("&&", "||", ";", "&") if line.startswith(o, i)), None)
+                if op == "&" and i and line[i - 1] in "<>":
+                    op = None  # 2>&1, >&2
+                if op:
+                    chains.append((joiner, line[start:i]))
+                    joiner, start = op, i + len(op)
+                    i += len(op)
+                    continue
+        i += 1
+    if quote is not None:
+        raise ValueError("No closing quotation")
+    chains.append((joiner, line[start:]))
+    return [(j, c) for j, c in chains if c.strip() or j != ";"]
+
+
 def parse_marker(word: str) -> Redirect | None:
     if not (len(word) > 2 and word[0] == MARK and word[-1] == MARK):
         return None
