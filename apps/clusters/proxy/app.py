@@ -29,6 +29,7 @@ from apps.clusters.masking import holds_mask
 
 from . import access as access_mod
 from . import db as proxy_db
+from . import reviews
 from .canonical import PREFIX, CanonicalRequest, canonicalize
 from .masking import prepare_headers as prepare_masked_request
 from .masking import relay_masked, relay_masked_stream
@@ -226,6 +227,9 @@ class KubeProxy:
             # Read only for an authenticated, authorized caller: an anonymous one cannot make
             # the portal buffer megabytes.
             body, complete = await _read_body(receive)
+            if complete and reviews.answers(access.target, req.method):
+                await self._answer_review(req, access, body, content_type, send, started)
+                return
             if not complete:
                 body, denial = (
                     b"",
@@ -251,6 +255,23 @@ class KubeProxy:
         await self._audit(
             req, access, started, status_code, body=audited_body,
             content_type=content_type, message=message,
+        )  # fmt: skip
+
+    async def _answer_review(self, req, access, body, content_type, send, started) -> None:
+        """whoami / can-i: the portal's own answer for the signed-in user (reviews.py)."""
+        answer = await proxy_db.run(
+            reviews.respond, access, body, content_type, req.headers.get("accept", "")
+        )
+        headers = [
+            (b"content-type", answer.content_type.encode()),
+            (b"content-length", str(len(answer.body)).encode()),
+            (b"x-request-id", req.request_id.encode()),
+        ]
+        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+        await send({"type": "http.response.body", "body": answer.body, "more_body": False})
+        await self._audit(
+            req, access, started, answer.status, body=body,
+            content_type=content_type, message=answer.message,
         )  # fmt: skip
 
     async def _forward(self, req: Incoming, access, body: bytes, send, receive):
