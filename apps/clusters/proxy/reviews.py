@@ -34,9 +34,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from django.core.exceptions import ValidationError as DjangoValidationError
-
-from apps.core import kubeproto, safejson, safeyaml
+from apps.core import bodies, kubeproto
 
 from .access import SELF_REVIEWS, Access, judge_target
 from .mapping import BUILTIN, SESSION_SUBRESOURCES, Target, classify
@@ -115,15 +113,9 @@ def _protobuf_only(accept: str) -> bool:
 
 
 def _parse(body: bytes, content_type: str) -> dict[str, Any]:
-    ctype = content_type.split(";")[0].strip().lower()
     try:
-        if ctype == kubeproto.CONTENT_TYPE:
-            doc = kubeproto.decode(body)
-        elif "yaml" in ctype:
-            doc = safeyaml.load(body.decode("utf-8"), field="body")
-        else:
-            doc = safejson.loads(body)
-    except (ValueError, UnicodeDecodeError, DjangoValidationError) as exc:
+        doc = bodies.read(body, content_type)
+    except bodies.Unreadable as exc:
         raise Denial(400, f"the request body could not be decoded: {exc}") from exc
     if not isinstance(doc, dict):
         raise Denial(400, "the request body must be an object")
