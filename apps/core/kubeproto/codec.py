@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
+from .. import safejson
 from . import schema
 
 MAGIC = b"k8s\x00"
@@ -248,8 +249,8 @@ def _json_raw(data: bytes, path: str) -> Any:
     if data.startswith(MAGIC):
         return decode(data)
     try:
-        return json.loads(data)
-    except ValueError as exc:
+        return safejson.loads(data)
+    except (ValueError, UnicodeDecodeError) as exc:
         raise ProtobufError(f"{path}: embedded raw object is not JSON: {exc}") from exc
 
 
@@ -349,7 +350,10 @@ def decode(data: bytes) -> dict[str, Any]:
     key = message_for(api_version, kind)
     if key is None:
         raise UnknownKindError(f"no kind {kind!r} is registered for version {api_version!r}")
-    body = decode_message(key, envelope.get(2, b""), "")
+    try:
+        body = decode_message(key, envelope.get(2, b""), "")
+    except RecursionError as exc:
+        raise ProtobufError("objects embedded too deep") from exc
     if not isinstance(body, dict):
         raise ProtobufError(f"{kind} is not an object kind")
     return {"kind": kind, "apiVersion": api_version, **body}
