@@ -136,14 +136,17 @@ def redact_manifest(text: str):
     return [redact(doc) for doc in docs]
 
 
-def redact_body(raw: bytes, content_type: str, max_chars: int, *, secret: bool = False):
+def redact_body(
+    raw: bytes | bodies.Body, content_type: str, max_chars: int, *, secret: bool = False
+):
     """Parse and redact a request body; returns something JSON-serialisable or None.
     ``secret``: the request targets a Secret (its URL says so), see ``redact``. The body is
-    read by :func:`apps.core.bodies.read`, as the proxy judges it (protobuf included)."""
+    read by :func:`apps.core.bodies.read`, as the proxy judges it (protobuf included), or is
+    the :class:`apps.core.bodies.Body` the proxy already read."""
     if not raw:
         return None
     try:
-        parsed = bodies.read(raw, content_type)
+        parsed = bodies.read_once(raw, content_type)
     except bodies.Unreadable as exc:
         return {"_omitted": str(exc)}
     cleaned = redact(parsed, secret=secret)

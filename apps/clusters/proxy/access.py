@@ -159,7 +159,7 @@ def _custom_across(target: Target) -> bool:
     return target.kind == CUSTOM and target.namespace is None
 
 
-def judge_create(access: Access, body: bytes, content_type: str) -> Denial | None:
+def judge_create(access: Access, body: bytes | bodies.Body, content_type: str) -> Denial | None:
     """A create is judged on the name the cluster will give the object: ``metadata.name`` of
     the body (JSON, YAML or protobuf). Without one (``generateName``, a body the portal cannot
     read) it is judged as the set of every name, so a deny on any of them refuses it."""
@@ -178,9 +178,9 @@ def judge_create(access: Access, body: bytes, content_type: str) -> Denial | Non
     return forbidden(access.user, access.target, decision.reason)
 
 
-def _body_name(body: bytes, content_type: str) -> str | None:
+def _body_name(body: bytes | bodies.Body, content_type: str) -> str | None:
     try:
-        doc = bodies.read(body, content_type)
+        doc = bodies.read_once(body, content_type)
     except bodies.Unreadable:
         return None
     metadata = doc.get("metadata") if isinstance(doc, dict) else None
@@ -217,11 +217,12 @@ def audit(
     source_ip: str | None,
     user_agent: str,
     request_id: str,
-    body: bytes = b"",
+    body: bytes | bodies.Body = b"",
     content_type: str = "",
     message: str = "",
 ) -> None:
-    """One audit row for a proxied request (or an exec/attach session opening or closing)."""
+    """One audit row for a proxied request (or an exec/attach session opening or closing).
+    ``body`` may be the :class:`bodies.Body` the proxy judged (not read again)."""
     request_body = None
     if body:
         from urllib.parse import unquote  # (here: another change owns this module's header)

@@ -228,8 +228,9 @@ class KubeProxy:
             # Read only for an authenticated, authorized caller: an anonymous one cannot make
             # the portal buffer megabytes.
             body, complete = await _read_body(receive)
+            read = bodies.Body(body, content_type)  # read at most once, by all below
             if complete and reviews.answers(access.target, req.method):
-                await self._answer_review(req, access, body, content_type, send, started)
+                await self._answer_review(req, access, read, content_type, send, started)
                 return
             if not complete:
                 body, denial = (
@@ -237,18 +238,10 @@ class KubeProxy:
                     Denial(413, f"request body larger than {MAX_REQUEST_BODY} bytes"),
                 )
             elif _names_in_body(access.target):
-                denial = await proxy_db.run(access_mod.judge_create, access, body, content_type)
-            if (
-                denial is None
-                and access.target.kind == "Secret"
-                and _writes_mask(req.method, body, content_type)
-            ):
-                denial = Denial(
-                    422,
-                    "the Secret holds the portal's mask (******) instead of values: it was read "
-                    "without revealSecret and would overwrite the real values",
-                )
-        audited_body = body if req.method in WRITE_METHODS else b""
+                denial = await proxy_db.run(access_mod.judge_create, access, read, content_type)
+            if denial is None and access.target.kind == "Secret":
+                denial = _secret_write_denial(req.method, read)
+        audited_body = read if req.method in WRITE_METHODS and body else b""
         if denial is not None:
             await _send_status(send, denial.code, denial.body, req.request_id)
             await self._audit(
@@ -497,13 +490,30 @@ def _names_in_body(target) -> bool:
     return target.verb == "create" and target.name is None and target.resource.endswith("*")
 
 
-def _writes_mask(method: str, body: bytes, content_type: str) -> bool:
-    if method not in ("POST", "PUT", "PATCH") or not body or len(body) > MAX_MASK_CHECK:
-        return False
+def _secret_write_denial(method: str, body: bodies.Body) -> Denial | None:
+    """A Secret written with the portal's mask in it, or with a body the portal cannot read
+    (and so cannot check: refused, never relayed on the guess that the cluster refuses it)."""
+    if method not in ("POST", "PUT", "PATCH") or not body:
+        return None
+    if len(body) > MAX_MASK_CHECK:
+        return Denial(413, f"a Secret body larger than {MAX_MASK_CHECK} bytes is not relayed")
     try:
-        return holds_mask(bodies.read(body, content_type))
-    except bodies.Unreadable:
-        return False  # the cluster refuses what it cannot read either
+        doc = body.read()
+    except bodies.TooLarge as exc:
+        return Denial(413, f"the request body is too large: {exc}")
+    except bodies.Unreadable as exc:
+        return Denial(
+            422,
+            "the portal could not read this Secret's body, so cannot check it for the portal's "
+            f"mask (******): {exc}",
+        )
+    if holds_mask(doc):
+        return Denial(
+            422,
+            "the Secret holds the portal's mask (******) instead of values: it was read "
+            "without revealSecret and would overwrite the real values",
+        )
+    return None
 
 
 async def _send_openapi_index(req: Incoming, conn, response, headers, send) -> str:

@@ -79,11 +79,12 @@ class Answer:
     message: str  # for the audit row
 
 
-def respond(access: Access, body: bytes, content_type: str, accept: str) -> Answer:
-    """The review's answer (or a Status naming what is wrong with the request)."""
+def respond(access: Access, body: bytes | bodies.Body, content_type: str, accept: str) -> Answer:
+    """The review's answer (or a Status naming what is wrong with the request). ``body`` may
+    be a :class:`bodies.Body` the caller shares with the audit trail (read once)."""
     kind = access.target.kind
     try:
-        review = _parse(body, content_type)
+        review = _parse(body, content_type, kind)
         _check_kind(review, kind)
         if kind == "SelfSubjectReview":
             status, message = _whoami(access), "whoami"
@@ -112,14 +113,41 @@ def _protobuf_only(accept: str) -> bool:
     return bool(types) and all(t == kubeproto.CONTENT_TYPE for t in types)
 
 
-def _parse(body: bytes, content_type: str) -> dict[str, Any]:
+def _parse(body: bytes | bodies.Body, content_type: str, kind: str) -> dict[str, Any]:
+    raw = body.raw if isinstance(body, bodies.Body) else body
+    if bodies.media_type(content_type) == kubeproto.CONTENT_TYPE:
+        _check_envelope(raw, kind)
     try:
-        doc = bodies.read(body, content_type)
+        doc = bodies.read_once(body, content_type)
+    except bodies.TooLarge as exc:
+        raise Denial(413, f"the request body is too large: {exc}") from exc
     except bodies.Unreadable as exc:
         raise Denial(400, f"the request body could not be decoded: {exc}") from exc
     if not isinstance(doc, dict):
         raise Denial(400, "the request body must be an object")
     return doc
+
+
+def _check_envelope(raw: bytes, kind: str) -> None:
+    """A protobuf body says its kind before its object: any other kind than the endpoint's is
+    refused unread (the envelope's kind picks the schema, so it would decode anything)."""
+    if len(raw) > bodies.MAX_PROTOBUF_BODY:
+        raise Denial(
+            413,
+            f"the request body is too large: {len(raw)} bytes of {kubeproto.CONTENT_TYPE} "
+            f"(the API server's limit is {bodies.MAX_PROTOBUF_BODY} bytes)",
+        )
+    try:
+        api_version, given, _ = kubeproto.envelope(raw)
+    except kubeproto.ProtobufError as exc:
+        raise Denial(400, f"the request body could not be decoded: {exc}") from exc
+    expected = f"{_GROUPS[kind]}/v1"
+    if given != kind or api_version not in (expected, f"{_GROUPS[kind]}/v1beta1"):
+        raise Denial(
+            400,
+            f"kind: the protobuf body is a {given or 'nameless kind'} of "
+            f"{api_version or 'no version'}, this endpoint takes a {kind} of {expected}",
+        )
 
 
 def _check_kind(review: dict[str, Any], kind: str) -> None:
