@@ -109,6 +109,7 @@ class Incoming:
             canonical = canonicalize(raw_path, query)
         except Denial as denial:
             error = denial
+        error = error or _repeated_header(scope["headers"])
         return cls(
             scope=scope,
             method=scope.get("method", "GET").upper(),
@@ -402,6 +403,23 @@ class KubeProxy:
 
 
 # -- helpers -----------------------------------------------------------------------------------
+# Headers read as one value, by the portal (last value wins in ``Incoming.headers``) and by the
+# API server (Go's Header.Get: the first): sent twice, each would read another request.
+SINGLE_VALUED = ("content-type", "accept", "authorization", "content-encoding", "upgrade", "origin")
+
+
+def _repeated_header(raw_headers) -> Denial | None:
+    seen: set[str] = set()
+    for name, _ in raw_headers:
+        lowered = name.decode("latin-1").lower()
+        if lowered in SINGLE_VALUED and lowered in seen:
+            return Denial(
+                400, f"the {lowered} header is sent more than once: send it once, with one value"
+            )
+        seen.add(lowered)
+    return None
+
+
 def _with_request_id(headers, req: Incoming):
     """The cluster's audit log and the portal's share one id per request."""
     headers["X-Request-ID"] = req.request_id
