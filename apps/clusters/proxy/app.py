@@ -25,7 +25,7 @@ from django.http.request import split_domain_port, validate_host
 from yarl import URL
 
 from apps.clusters import k8s
-from apps.clusters.masking import holds_mask
+from apps.clusters.masking import holds_mask, json_patch_reading_secret
 from apps.core import bodies
 
 from . import access as access_mod
@@ -241,7 +241,7 @@ class KubeProxy:
             elif _names_in_body(access.target):
                 denial = await proxy_db.run(access_mod.judge_create, access, read, content_type)
             if denial is None and access.target.kind == "Secret":
-                denial = _secret_write_denial(req.method, read)
+                denial = _secret_write_denial(req.method, read, access.mask_secrets)
         audited_body = read if req.method in WRITE_METHODS and body else b""
         if denial is not None:
             await _send_status(send, denial.code, denial.body, req.request_id)
@@ -508,9 +508,10 @@ def _names_in_body(target) -> bool:
     return target.verb == "create" and target.name is None and target.resource.endswith("*")
 
 
-def _secret_write_denial(method: str, body: bodies.Body) -> Denial | None:
+def _secret_write_denial(method: str, body: bodies.Body, masked: bool = False) -> Denial | None:
     """A Secret written with the portal's mask in it, or with a body the portal cannot read
-    (and so cannot check: refused, never relayed on the guess that the cluster refuses it)."""
+    (and so cannot check: refused, never relayed on the guess that the cluster refuses it);
+    for one who may not reveal (``masked``), a JSON patch that reads the values."""
     if method not in ("POST", "PUT", "PATCH") or not body:
         return None
     if len(body) > MAX_MASK_CHECK:
@@ -525,6 +526,9 @@ def _secret_write_denial(method: str, body: bodies.Body) -> Denial | None:
             "the portal could not read this Secret's body, so cannot check it for the portal's "
             f"mask (******): {exc}",
         )
+    reading = masked and method == "PATCH" and json_patch_reading_secret(doc)
+    if reading:
+        return Denial(403, f"Forbidden: {reading}")
     if holds_mask(doc):
         return Denial(
             422,
