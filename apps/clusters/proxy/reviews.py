@@ -30,6 +30,7 @@ unless the client accepts protobuf only.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -181,19 +182,54 @@ def _field(spec: dict[str, Any], name: str, path: str) -> str:
     return value
 
 
+_LABEL = r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?"
+# Each attribute becomes one segment of the path judged: each must be one segment, of the form
+# Kubernetes gives it (never '/', '%', '..'), or the question asked is about another request.
+_SEGMENTS = {
+    "group": (
+        re.compile(rf"^(?=.{{0,253}}$)(?:{_LABEL}(?:\.{_LABEL})*)?$"),
+        "an API group (a DNS subdomain such as apps or example.com)",
+    ),
+    "version": (re.compile(rf"^(?:{_LABEL})?$"), "a version (a DNS label such as v1)"),
+    "namespace": (re.compile(rf"^(?:{_LABEL})?$"), "a namespace name (a DNS label)"),
+    "resource": (
+        re.compile(r"^[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?$"),
+        "a resource such as deployments",
+    ),
+    "subresource": (
+        re.compile(r"^(?:[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)?$"),
+        "a subresource such as status",
+    ),
+    "name": (re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._:@-]{0,252})?$"), "an object name"),
+}
+
+
+def _segment(attrs: dict[str, Any], name: str, path: str) -> str:
+    value = _field(attrs, name, path)
+    pattern, what = _SEGMENTS[name]
+    if not pattern.match(value):
+        raise Denial(
+            422,
+            f"{path}.{name}: Invalid value: {value[:100]!r}: must be {what} "
+            "(one path segment: no '/', '%' or '..')",
+        )
+    return value
+
+
 def attributes_request(attrs: dict[str, Any]) -> tuple[str, str, dict[str, list[str]]]:
     """The request (method, cluster-relative path, query) that ``resourceAttributes``
     describe. A missing name is ``*``: the question is about every name."""
     path = "spec.resourceAttributes"
     verb = _field(attrs, "verb", path)
-    group, version = _field(attrs, "group", path), _field(attrs, "version", path) or "v1"
-    resource, sub = _field(attrs, "resource", path), _field(attrs, "subresource", path)
-    namespace, name = _field(attrs, "namespace", path), _field(attrs, "name", path)
     if verb not in _METHODS:
         raise Denial(422, f"{path}.verb: Unsupported value: {verb!r}: the portal judges "
                      f"{', '.join(_METHODS)}")  # fmt: skip
+    resource = _field(attrs, "resource", path)
     if not resource or resource == "*":
         raise Denial(422, f"{path}.resource: Required value: name one resource (not *)")
+    group, version = _segment(attrs, "group", path), _segment(attrs, "version", path) or "v1"
+    resource, sub = _segment(attrs, "resource", path), _segment(attrs, "subresource", path)
+    namespace, name = _segment(attrs, "namespace", path), _segment(attrs, "name", path)
     parts = ["api", "v1"] if not group else ["apis", group, version]
     if namespace and resource != "namespaces":
         parts += ["namespaces", namespace]
