@@ -189,6 +189,18 @@ def apply_defaults(kind: str, obj: dict[str, Any], cluster: Any) -> None:
         obj.setdefault("spec", {})
     elif kind == "HorizontalPodAutoscaler" and spec is not None:
         spec.setdefault("minReplicas", 1)
+        if not spec.get("metrics"):  # autoscaling/v2 defaulting: 80% average CPU
+            spec["metrics"] = [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": 80},
+                    },
+                }
+            ]
+    elif kind == "PriorityClass":
+        obj.setdefault("preemptionPolicy", "PreemptLowerPriority")
 
 
 def template_hash(template: dict[str, Any]) -> str:

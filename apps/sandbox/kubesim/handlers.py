@@ -16,7 +16,7 @@ from urllib.parse import unquote
 import yaml
 from aiohttp import web
 
-from . import discovery, execws, metrics, podlogs, table, watch
+from . import convert, discovery, execws, metrics, podlogs, reviews, table, watch
 from .errors import ApiError, method_not_allowed, path_not_found
 from .ops import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, _unsupported_patch
 from .selectors import parse_field_selector, parse_label_selector
@@ -84,6 +84,9 @@ class Request:
         self.sub = sub
         self.query = http.query
         self.warnings: list[str] = []
+        # The version the client addressed; ``rt`` is where its objects are stored (differs
+        # for autoscaling/v1 HPAs and events.k8s.io events, see :mod:`.convert`).
+        self.served: ResourceType = rt
 
     def flag(self, key: str) -> bool:
         return self.query.get(key, "").lower() in ("true", "1")
@@ -265,11 +268,14 @@ class ClusterApi:
             raise path_not_found()
         if sub is not None and sub not in rt.subresources:
             raise path_not_found()
-        req = Request(http, self.cluster, user, rt, namespace, name, sub)
+        req = Request(
+            http, self.cluster, user, self.cluster.registry.storage_of(rt), namespace, name, sub
+        )
+        req.served = rt
         if group == "metrics.k8s.io":
             return metrics.handle(req)
-        if group == "authorization.k8s.io":
-            return await self._access_review(req)
+        if rt.verbs == ("create",) and group in ("authorization.k8s.io", "authentication.k8s.io"):
+            return await reviews.handle(req)
         method = http.method
         if sub in ("exec", "attach"):
             self.cluster.authorize(
@@ -299,6 +305,7 @@ class ClusterApi:
         if method == "POST":
             cluster.authorize(req.user, "create", rt, req.namespace, "")
             body, _ = await read_body(req.http)
+            body = convert.admit_create(req.served, rt, body)
             obj = cluster.create(
                 rt,
                 req.namespace,
@@ -308,7 +315,7 @@ class ClusterApi:
                 validation=req.field_validation,
                 warnings=req.warnings,
             )
-            return req.respond(self._versioned(rt, obj), 201)
+            return req.respond(self._versioned(req.served, obj), 201)
         if method == "DELETE":
             cluster.authorize(req.user, "deletecollection", rt, req.namespace, "")
             options = await self._delete_options(req)
@@ -359,7 +366,7 @@ class ClusterApi:
                 )
             if as_ == "PartialObjectMetadata":
                 return req.respond(table.partial_metadata(entry.obj))
-            return req.respond(self._raw(rt, entry))
+            return req.respond(self._raw(req.served, entry))
         if method == "PUT":
             body, _ = await read_body(req.http)
             if req.sub == "scale":
@@ -373,20 +380,20 @@ class ClusterApi:
                 rt,
                 req.namespace,
                 name,
-                body,
+                convert.to_storage(req.served, rt, body),
                 subresource="status" if req.sub == "status" else None,
                 dry_run=req.dry_run,
                 manager=req.manager,
                 validation=req.field_validation,
                 warnings=req.warnings,
             )
-            return req.respond(self._versioned(rt, obj))
+            return req.respond(self._versioned(req.served, obj))
         if method == "PATCH":
             body, ctype = await read_body(req.http, patch=True)
             force = req.flag("force")
             if force and ctype != APPLY_PATCH:
                 raise ApiError(400, "force may only be specified with apply patches")
-            obj, created = cluster.patch(
+            obj, created = (cluster.patch if req.served is rt else convert.patch_view(req))(
                 rt,
                 req.namespace,
                 name,
@@ -399,7 +406,7 @@ class ClusterApi:
                 validation=req.field_validation,
                 warnings=req.warnings,
             )
-            return req.respond(self._versioned(rt, obj), 201 if created else 200)
+            return req.respond(self._versioned(req.served, obj), 201 if created else 200)
         if method == "DELETE":
             if req.sub is not None:
                 raise method_not_allowed()
@@ -413,7 +420,7 @@ class ClusterApi:
                 dry_run=req.dry_run or bool(options.get("dryRun")),
             )
             if body.get("kind") != "Status":
-                body = self._versioned(rt, body)
+                body = self._versioned(req.served, body)
             return req.respond(body)
         raise method_not_allowed()
 
@@ -439,9 +446,7 @@ class ClusterApi:
         return options
 
     def _versioned(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
-        if obj.get("apiVersion") != rt.group_version and obj.get("kind") == rt.kind:
-            obj = {**obj, "apiVersion": rt.group_version}
-        return obj
+        return convert.to_served(rt, obj)
 
     def _raw(self, rt: ResourceType, entry: Any) -> bytes | dict[str, Any]:
         if entry.obj.get("apiVersion") == rt.group_version:
@@ -483,29 +488,13 @@ class ClusterApi:
                     "items": [table.partial_metadata(e.obj) for e in entries],
                 }
             )
+        served = req.served
         head = json.dumps(
-            {"kind": rt.list_kind, "apiVersion": rt.group_version, "metadata": meta},
+            {"kind": served.list_kind, "apiVersion": served.group_version, "metadata": meta},
             separators=(",", ":"),
         )
-        if all(e.obj.get("apiVersion") == rt.group_version for e in entries):
+        if all(e.obj.get("apiVersion") == served.group_version for e in entries):
             items = b",".join(e.raw for e in entries)
         else:
-            items = b",".join(json.dumps(self._versioned(rt, e.obj)).encode() for e in entries)
+            items = b",".join(json.dumps(self._versioned(served, e.obj)).encode() for e in entries)
         return req.respond(head[:-1].encode() + b',"items":[' + items + b"]}")
-
-    async def _access_review(self, req: Request) -> web.Response:
-        if req.http.method != "POST" or req.rt.plural != "selfsubjectaccessreviews":
-            raise method_not_allowed()
-        body, _ = await read_body(req.http)
-        attrs = ((body or {}).get("spec") or {}).get("resourceAttributes") or {}
-        allowed = req.user.allows(attrs.get("verb", ""), attrs.get("namespace") or None)
-        body = dict(body or {})
-        body.update(
-            {
-                "apiVersion": "authorization.k8s.io/v1",
-                "kind": "SelfSubjectAccessReview",
-                "status": {"allowed": allowed, **({} if allowed else {"reason": ""})},
-            }
-        )
-        body.setdefault("metadata", {})["creationTimestamp"] = None
-        return req.respond(body, 201)

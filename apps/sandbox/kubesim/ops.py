@@ -13,7 +13,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from . import apply as ssa
-from . import crds, defaults, quota, schemas, validate
+from . import crds, defaults, quota, scheduling, schemas, validate
 from .clock import now_iso
 from .errors import ApiError, already_exists, conflict, field_error, forbidden, invalid
 from .patch import json_patch, merge_patch, strategic_merge
@@ -201,6 +201,8 @@ class Operations:
             raise invalid(rt.kind, rt.group, meta.get("name", ""), causes)
         if rt.namespaced:
             quota.admit(self, rt, namespace or "", obj)
+        elif rt.key == ("scheduling.k8s.io", "priorityclasses"):
+            scheduling.admit(self, obj)
         if self.store.get(rt, namespace or "", meta["name"]) is not None:
             raise already_exists(rt.group, rt.plural, meta["name"])
         if managed is not None:
@@ -385,6 +387,8 @@ class Operations:
             )
             if causes:
                 raise invalid(rt.kind, rt.group, name, causes)
+            if rt.key == ("scheduling.k8s.io", "priorityclasses"):
+                scheduling.admit(self, new)
             if "generation" in old["metadata"] and _spec_part(new) != _spec_part(old):
                 new["metadata"]["generation"] = old["metadata"]["generation"] + 1
         if _same(new, old):

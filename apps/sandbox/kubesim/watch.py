@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from . import table
+from . import convert, table
 from .errors import ApiError
 from .selectors import parse_field_selector, parse_label_selector
 from .store import Entry, Watcher
@@ -36,7 +36,7 @@ def _bookmark(req: Request, rv: int, initial_end: bool = False) -> bytes:
     meta: dict[str, Any] = {"resourceVersion": str(rv)}
     if initial_end:
         meta["annotations"] = {"k8s.io/initial-events-end": "true"}
-    obj = {"kind": req.rt.kind, "apiVersion": req.rt.group_version, "metadata": meta}
+    obj = {"kind": req.served.kind, "apiVersion": req.served.group_version, "metadata": meta}
     return _event("BOOKMARK", json.dumps(obj, separators=(",", ":")).encode())
 
 
@@ -116,6 +116,8 @@ async def serve(req: Request, pinned_name: str | None = None) -> web.StreamRespo
                     {"resourceVersion": entry.meta["resourceVersion"]},
                 )
                 raw = json.dumps(body, separators=(",", ":")).encode()
+            elif entry.obj.get("apiVersion") != req.served.group_version:
+                raw = json.dumps(convert.to_served(req.served, entry.obj)).encode()
             else:
                 raw = entry.raw
             await resp.write(_event(etype, raw))
