@@ -34,6 +34,10 @@ VERSION_INFO = {
 }
 
 
+# What a 1.33+ server says on every request for core/v1 Endpoints (a ``Warning`` header).
+ENDPOINTS_DEPRECATED = "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"
+
+
 def api_versions(server_address: str) -> dict[str, Any]:
     return {
         "kind": "APIVersions",
@@ -104,21 +108,33 @@ _SUB_KIND = {
 }
 
 
+def _subresources(rt: ResourceType) -> list[tuple[str, tuple[str, str, str], list[str]]]:
+    """``(name, (kind, group, version), verbs)`` of each subresource of ``rt`` (group and
+    version empty when they are the parent's)."""
+    return [
+        (sub, _SUB_KIND.get(sub, (rt.kind, "", "")), list(_SUB_VERBS.get(sub, ["get"])))
+        for sub in rt.subresources
+    ]
+
+
+def _sorted_types(cluster: Cluster, group: str, version: str) -> list[ResourceType]:
+    return sorted(cluster.registry.in_group_version(group, version), key=lambda r: r.plural)
+
+
 def resource_list(cluster: Cluster, group: str, version: str) -> dict[str, Any] | None:
-    types = cluster.registry.in_group_version(group, version)
+    types = _sorted_types(cluster, group, version)
     if not types:
         return None
     resources = []
-    for rt in sorted(types, key=lambda r: r.plural):
+    for rt in types:
         resources.append(_resource(rt))
-        for sub in rt.subresources:
-            kind, sgroup, sversion = _SUB_KIND.get(sub, (rt.kind, "", ""))
+        for sub, (kind, sgroup, sversion), verbs in _subresources(rt):
             entry: dict[str, Any] = {
                 "name": f"{rt.plural}/{sub}",
                 "singularName": "",
                 "namespaced": rt.namespaced,
                 "kind": kind,
-                "verbs": _SUB_VERBS.get(sub, ["get"]),
+                "verbs": verbs,
             }
             if sgroup:
                 entry["group"], entry["version"] = sgroup, sversion
@@ -128,6 +144,92 @@ def resource_list(cluster: Cluster, group: str, version: str) -> dict[str, Any] 
         "apiVersion": "v1",
         "groupVersion": f"{group}/{version}" if group else version,
         "resources": resources,
+    }
+
+
+# ---------------------------------------------------------------- aggregated discovery
+
+AGGREGATED_TYPE = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+
+
+def wants_aggregated(accept: str) -> bool:
+    """Whether the Accept header prefers the aggregated (``apidiscovery.k8s.io/v2``) form
+    over plain JSON: the first acceptable media range in the header wins."""
+    for part in accept.split(","):
+        fields = [f.strip() for f in part.split(";")]
+        params = dict(f.split("=", 1) for f in fields[1:] if "=" in f)
+        if fields[0] not in ("application/json", "*/*", "application/*"):
+            continue
+        if params.get("q") == "0":
+            continue
+        if "as" not in params and "g" not in params:
+            return False  # plain JSON (or anything) comes first
+        if (params.get("g"), params.get("v"), params.get("as")) == (
+            "apidiscovery.k8s.io",
+            "v2",
+            "APIGroupDiscoveryList",
+        ):
+            return True
+    return False
+
+
+def _kind_ref(kind: str, group: str = "", version: str = "") -> dict[str, str]:
+    return {"group": group, "version": version, "kind": kind}
+
+
+def _aggregated_resource(rt: ResourceType) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "resource": rt.plural,
+        "responseKind": _kind_ref(rt.kind),
+        "scope": "Namespaced" if rt.namespaced else "Cluster",
+        "singularResource": rt.singular,
+        "verbs": list(rt.verbs),
+    }
+    if rt.short_names:
+        out["shortNames"] = list(rt.short_names)
+    if rt.categories:
+        out["categories"] = list(rt.categories)
+    subs = [
+        {"subresource": sub, "responseKind": _kind_ref(kind, sgroup, sversion), "verbs": verbs}
+        for sub, (kind, sgroup, sversion), verbs in _subresources(rt)
+    ]
+    if subs:
+        out["subresources"] = subs
+    return out
+
+
+def _aggregated_group(cluster: Cluster, group: str, versions: list[str]) -> dict[str, Any]:
+    meta: dict[str, Any] = {"creationTimestamp": None}
+    if group:
+        meta = {"name": group, **meta}
+    return {
+        "metadata": meta,
+        "versions": [
+            {
+                "version": version,
+                "resources": [
+                    _aggregated_resource(rt) for rt in _sorted_types(cluster, group, version)
+                ],
+                "freshness": "Current",
+            }
+            for version in versions
+        ],
+    }
+
+
+def aggregated(cluster: Cluster, legacy: bool) -> dict[str, Any]:
+    """``/api`` (``legacy``) or ``/apis`` as one ``APIGroupDiscoveryList``: the same
+    resources, verbs and subresources as the per-group-version documents above."""
+    groups = cluster.registry.groups()
+    if legacy:
+        items = [_aggregated_group(cluster, "", groups.get("", ["v1"]))]
+    else:
+        items = [_aggregated_group(cluster, g, vs) for g, vs in groups.items() if g]
+    return {
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": "apidiscovery.k8s.io/v2",
+        "metadata": {},
+        "items": items,
     }
 
 

@@ -213,6 +213,12 @@ class ClusterApi:
             return json_response(discovery.VERSION_INFO)
         if head == "openapi":
             return self._openapi(parts)
+        if head in ("api", "apis") and len(parts) == 1:
+            if discovery.wants_aggregated(http.headers.get("Accept", "")):
+                out = json_response(discovery.aggregated(self.cluster, legacy=head == "api"))
+                out.headers["Content-Type"] = discovery.AGGREGATED_TYPE
+                out.headers["Vary"] = "Accept"
+                return out
         if head == "api":
             if len(parts) == 1:
                 host = http.host or "127.0.0.1"
@@ -272,6 +278,8 @@ class ClusterApi:
             http, self.cluster, user, self.cluster.registry.storage_of(rt), namespace, name, sub
         )
         req.served = rt
+        if rt.key == ("", "endpoints"):
+            req.warnings.append(discovery.ENDPOINTS_DEPRECATED)
         if group == "metrics.k8s.io":
             return metrics.handle(req)
         if rt.verbs == ("create",) and group in ("authorization.k8s.io", "authentication.k8s.io"):
