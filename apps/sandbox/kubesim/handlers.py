@@ -16,7 +16,7 @@ from urllib.parse import unquote
 import yaml
 from aiohttp import web
 
-from . import convert, discovery, execws, metrics, podlogs, reviews, table, watch
+from . import convert, discovery, execws, fieldcheck, metrics, podlogs, reviews, table, watch
 from .errors import ApiError, method_not_allowed, path_not_found
 from .ops import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, _unsupported_patch
 from .selectors import parse_field_selector, parse_label_selector
@@ -120,11 +120,34 @@ class Request:
         agent = self.http.headers.get("User-Agent", "unknown")
         return agent.split("/", 1)[0][:128] or "unknown"
 
+    async def body(self, patch: bool = False) -> tuple[Any, str]:
+        """The decoded request body; duplicate JSON fields are refused (Strict) or become
+        warnings (Warn), as the API server's strict decoder does."""
+        body, ctype = await read_body(self.http, patch)
+        if self.query.get("fieldValidation") != "Ignore":
+            kind = body.get("kind") if isinstance(body, dict) else None
+            self.warnings += fieldcheck.check_body(
+                await self.http.read(),
+                ctype,
+                body,
+                self.field_validation,
+                kind or self.served.kind,
+                self.served.version,
+                patch,
+            )
+        return body, ctype
+
     def respond(self, body: Any, status: int = 200) -> web.Response:
         out = json_response(body, status)
         for warning in self.warnings:
-            out.headers.add("Warning", f'299 - "{warning}"')
+            out.headers.add("Warning", warning_header(warning))
         return out
+
+
+def warning_header(text: str) -> str:
+    """A ``Warning`` header value (RFC 7234 warn-code 299, agent ``-``, quoted text)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'299 - "{escaped}"'
 
 
 def _accept(http: web.Request) -> tuple[str | None, str]:
@@ -312,7 +335,7 @@ class ClusterApi:
             return self._list(req)
         if method == "POST":
             cluster.authorize(req.user, "create", rt, req.namespace, "")
-            body, _ = await read_body(req.http)
+            body, _ = await req.body()
             body = convert.admit_create(req.served, rt, body)
             obj = cluster.create(
                 rt,
@@ -376,7 +399,7 @@ class ClusterApi:
                 return req.respond(table.partial_metadata(entry.obj))
             return req.respond(self._raw(req.served, entry))
         if method == "PUT":
-            body, _ = await read_body(req.http)
+            body, _ = await req.body()
             if req.sub == "scale":
                 entry = cluster.get_entry(rt, req.namespace, name)
                 return req.respond(
@@ -397,7 +420,7 @@ class ClusterApi:
             )
             return req.respond(self._versioned(req.served, obj))
         if method == "PATCH":
-            body, ctype = await read_body(req.http, patch=True)
+            body, ctype = await req.body(patch=True)
             force = req.flag("force")
             if force and ctype != APPLY_PATCH:
                 raise ApiError(400, "force may only be specified with apply patches")

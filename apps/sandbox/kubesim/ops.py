@@ -13,7 +13,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from . import apply as ssa
-from . import crds, defaults, quota, scheduling, schemas, validate
+from . import crds, defaults, fieldcheck, quota, scheduling, schemas, validate
 from .clock import now_iso
 from .errors import ApiError, already_exists, conflict, field_error, forbidden, invalid
 from .patch import json_patch, merge_patch, strategic_merge
@@ -83,8 +83,15 @@ class Operations:
     # ------------------------------------------------------------ decoding
 
     def _decode(
-        self, rt: ResourceType, obj: dict[str, Any], validation: str, warnings: list[str] | None
+        self,
+        rt: ResourceType,
+        obj: dict[str, Any],
+        validation: str,
+        warnings: list[str] | None,
+        patch: Any = None,
     ) -> None:
+        """Schema decoding: type errors are 400; unknown fields are refused (Strict; 422 for
+        a ``patch``), become warnings (Warn) or are dropped (Ignore)."""
         if rt.custom:
             schema = crds.decode_schema(rt)
             if schema is None:
@@ -111,14 +118,13 @@ class Operations:
         else:
             return
         if result.unknown:
+            problems = fieldcheck.unknown(result.unknown)
             if validation == "Strict":
-                raise ApiError(
-                    400,
-                    "strict decoding error: "
-                    + ", ".join(f'unknown field "{p}"' for p in result.unknown),
-                )
+                if patch is not None:
+                    raise fieldcheck.strict_patch_error(patch, problems)
+                raise fieldcheck.strict_error(rt.kind, rt.version, problems)
             if validation != "Ignore" and warnings is not None:
-                warnings.extend(f'unknown field "{p}"' for p in result.unknown)
+                warnings.extend(problems)
 
     def _check_body(self, rt: ResourceType, obj: Any, namespace: str | None) -> dict[str, Any]:
         if not isinstance(obj, dict):
@@ -477,7 +483,7 @@ class Operations:
                 f"the name of the object ({meta.get('name')}) does not match "
                 f"the name on the URL ({name})",
             )
-        self._decode(rt, patched, validation, warnings)
+        self._decode(rt, patched, validation, warnings, patch=body)
         new = self._merged(rt, entry.obj, patched, subresource)
         return self._commit(
             rt, entry, new, subresource=subresource, dry_run=dry_run, manager=manager

@@ -155,14 +155,12 @@ def _echo(req: Request, body: dict[str, Any], status: dict[str, Any]) -> web.Res
 
 async def handle(req: Request) -> web.Response:
     """POST of a review resource (anything else is 405, as on a real server)."""
-    from .handlers import read_body
-
     rt, cluster, user = req.rt, req.cluster, req.user
     if req.http.method != "POST" or req.name is not None:
         raise method_not_allowed()
     if rt.key not in SELF_REVIEWS:
         cluster.authorize(user, "create", rt, req.namespace, "")
-    body, _ = await read_body(req.http)
+    body, _ = await req.body()
     if not isinstance(body, dict):
         raise ApiError(400, f"Object '{rt.kind}' is missing in '{body!r}'"[:200])
     kind = body.get("kind")
