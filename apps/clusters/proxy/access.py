@@ -11,7 +11,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from django.conf import settings
-from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework.exceptions import AuthenticationFailed
 
 from apps.accounts.authentication import authenticate_api_key
@@ -22,7 +21,7 @@ from apps.authz.enforcer import check, check_collection
 from apps.clusters import k8s
 from apps.clusters.models import Cluster
 from apps.clusters.services import connection_for
-from apps.core import safejson, safeyaml
+from apps.core import bodies
 
 from .mapping import CUSTOM, Target, classify
 from .status import Denial
@@ -151,8 +150,8 @@ def _custom_across(target: Target) -> bool:
 
 def judge_create(access: Access, body: bytes, content_type: str) -> Denial | None:
     """A create is judged on the name the cluster will give the object: ``metadata.name`` of
-    the body (JSON or YAML). Without one (``generateName``, a body the portal cannot read) it
-    is judged as the set of every name, so a deny on any of them refuses it."""
+    the body (JSON, YAML or protobuf). Without one (``generateName``, a body the portal cannot
+    read) it is judged as the set of every name, so a deny on any of them refuses it."""
     target = access.target
     name = _body_name(body, content_type)
     if name is not None:
@@ -169,13 +168,9 @@ def judge_create(access: Access, body: bytes, content_type: str) -> Denial | Non
 
 
 def _body_name(body: bytes, content_type: str) -> str | None:
-    ctype = content_type.split(";")[0].strip().lower()
     try:
-        if "yaml" in ctype:
-            doc = safeyaml.load(body.decode("utf-8"), field="body")
-        else:
-            doc = safejson.loads(body)
-    except (ValueError, UnicodeDecodeError, DjangoValidationError):
+        doc = bodies.read(body, content_type)
+    except bodies.Unreadable:
         return None
     metadata = doc.get("metadata") if isinstance(doc, dict) else None
     name = metadata.get("name") if isinstance(metadata, dict) else None

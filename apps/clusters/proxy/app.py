@@ -26,6 +26,7 @@ from yarl import URL
 
 from apps.clusters import k8s
 from apps.clusters.masking import holds_mask
+from apps.core import bodies
 
 from . import access as access_mod
 from . import db as proxy_db
@@ -237,7 +238,11 @@ class KubeProxy:
                 )
             elif _names_in_body(access.target):
                 denial = await proxy_db.run(access_mod.judge_create, access, body, content_type)
-            if denial is None and access.target.kind == "Secret" and _writes_mask(req.method, body):
+            if (
+                denial is None
+                and access.target.kind == "Secret"
+                and _writes_mask(req.method, body, content_type)
+            ):
                 denial = Denial(
                     422,
                     "the Secret holds the portal's mask (******) instead of values: it was read "
@@ -473,13 +478,13 @@ def _names_in_body(target) -> bool:
     return target.verb == "create" and target.name is None and target.resource.endswith("*")
 
 
-def _writes_mask(method: str, body: bytes) -> bool:
+def _writes_mask(method: str, body: bytes, content_type: str) -> bool:
     if method not in ("POST", "PUT", "PATCH") or not body or len(body) > MAX_MASK_CHECK:
         return False
     try:
-        return holds_mask(json.loads(body))
-    except (ValueError, RecursionError):
-        return False  # not JSON (YAML, protobuf): the cluster parses it, nothing to compare
+        return holds_mask(bodies.read(body, content_type))
+    except bodies.Unreadable:
+        return False  # the cluster refuses what it cannot read either
 
 
 async def _send_openapi_index(req: Incoming, conn, response, headers, send) -> str:

@@ -16,6 +16,8 @@ from urllib.parse import unquote
 import yaml
 from aiohttp import web
 
+from apps.core import kubeproto
+
 from . import convert, discovery, execws, fieldcheck, metrics, podlogs, reviews, table, watch
 from .errors import ApiError, method_not_allowed, path_not_found
 from .ops import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, _unsupported_patch
@@ -41,9 +43,7 @@ _UNAUTHORIZED = {
     "reason": "Unauthorized",
     "code": 401,
 }
-_BODY_TYPES = (
-    "application/json, application/yaml, application/vnd.kubernetes.protobuf, application/cbor"
-)
+_BODY_TYPES = "application/json, application/yaml, application/vnd.kubernetes.protobuf"
 
 
 def json_response(
@@ -177,6 +177,8 @@ async def read_body(http: web.Request, patch: bool = False) -> tuple[Any, str]:
     if patch:
         if ctype not in _PATCH_TYPES:
             raise _unsupported_patch(ctype)
+    elif ctype == kubeproto.CONTENT_TYPE:
+        return _protobuf_body(raw), ctype
     elif ctype not in ("application/json", "application/yaml", "text/yaml", ""):
         raise ApiError(
             415,
@@ -198,6 +200,21 @@ async def read_body(http: web.Request, patch: bool = False) -> tuple[Any, str]:
         raise ApiError(
             400, f"error decoding body: couldn't get version/kind; json parse error: {exc}"
         ) from exc
+
+
+def _protobuf_body(raw: bytes) -> dict[str, Any]:
+    try:
+        return kubeproto.decode(raw)
+    except kubeproto.UnknownKindError as exc:  # a custom resource: no protobuf, as a real server
+        raise ApiError(
+            415,
+            f'Unsupported Media Type "{kubeproto.CONTENT_TYPE}": the body of the request '
+            "was in an unknown format - accepted media types include: "
+            "application/json, application/yaml",
+            reason="UnsupportedMediaType",
+        ) from exc
+    except kubeproto.ProtobufError as exc:
+        raise ApiError(400, f"error decoding body: protobuf: {exc}") from exc
 
 
 class ClusterApi:
