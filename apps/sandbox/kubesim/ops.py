@@ -37,8 +37,17 @@ _SYSTEM_META = (
     "generation",
     "selfLink",
 )
-# Kinds whose DELETE answers with the deleted object rather than a Status (ReturnDeletedObject).
-_RETURN_DELETED = {("", "pods")}
+# Kinds whose DELETE answers with the deleted object rather than a Status (their registries set
+# ReturnDeletedObject; the official client's delete_* methods deserialize these as the kind).
+_RETURN_DELETED = {
+    ("", "pods"),
+    ("", "services"),
+    ("", "serviceaccounts"),
+    ("", "persistentvolumes"),
+    ("", "persistentvolumeclaims"),
+    ("", "resourcequotas"),
+    ("storage.k8s.io", "storageclasses"),
+}
 # Kinds that carry metadata.generation.
 _GENERATION_KINDS = {
     "Deployment",
