@@ -199,3 +199,20 @@ def test_kubectl_auth_can_i_list(team, tmp_path):
     assert ["selfsubjectaccessreviews.authorization.k8s.io", "[]", "[]", "[create]"] in rows
     other = _kubectl(path, tmp_path, "auth", "can-i", "--list", "-n", "other").stdout
     assert "*.*" not in other
+
+
+def test_refusals_name_the_group_the_client_addressed(team):
+    """events.k8s.io events are stored as core events, but a refusal speaks of events.k8s.io."""
+    _, team_api, _ = team
+    resp = raw(
+        team_api,
+        "POST",
+        "/apis/events.k8s.io/v1/namespaces/team/events",
+        body={"metadata": {"name": "e"}},
+    )
+    assert resp.status == 403
+    assert resp.json["message"] == (
+        'events.events.k8s.io is forbidden: User "team-dev" cannot create resource "events" '
+        'in API group "events.k8s.io" in the namespace "team"'
+    )
+    assert _ssar(team_api, "create", "events", "team", group="events.k8s.io") is False

@@ -348,10 +348,10 @@ class ClusterApi:
         if rt.namespaced and req.namespace is None and method not in ("GET",):
             raise method_not_allowed()
         if method == "GET":
-            cluster.authorize(req.user, "list", rt, req.namespace, "")
+            cluster.authorize(req.user, "list", req.served, req.namespace, "")
             return self._list(req)
         if method == "POST":
-            cluster.authorize(req.user, "create", rt, req.namespace, "")
+            cluster.authorize(req.user, "create", req.served, req.namespace, "")
             body, _ = await req.body()
             body = convert.admit_create(req.served, rt, body)
             obj = cluster.create(
@@ -365,7 +365,7 @@ class ClusterApi:
             )
             return req.respond(self._versioned(req.served, obj), 201)
         if method == "DELETE":
-            cluster.authorize(req.user, "deletecollection", rt, req.namespace, "")
+            cluster.authorize(req.user, "deletecollection", req.served, req.namespace, "")
             options = await self._delete_options(req)
             labels = parse_label_selector(req.query.get("labelSelector"))
             fields = parse_field_selector(req.query.get("fieldSelector"), rt.plural)
@@ -392,7 +392,7 @@ class ClusterApi:
         }.get(method)
         if verb is None:
             raise method_not_allowed()
-        cluster.authorize(req.user, verb, rt, req.namespace, name, req.sub)
+        cluster.authorize(req.user, verb, req.served, req.namespace, name, req.sub)
         if req.sub == "eviction" and method == "POST":
             body, _ = await read_body(req.http)
             return req.respond(
