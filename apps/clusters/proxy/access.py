@@ -121,15 +121,9 @@ def resolve(
         )
         return access
     access.target = target
-    # A list, watch or delete-all acts on a set: a deny on any member refuses it (a create's
-    # set is narrowed to the body's name once the body is read: judge_create).
-    judge = check_collection if target.verb in COLLECTION_VERBS else check
-    decision = judge(user, target.action, target.resource, tenant=cluster.tenant)
-    if decision and judge is check_collection and _custom_across(target):
-        # The proxy does not know a CRD's scope: a list across namespaces of a namespaced
-        # CRD is also the set …/namespace:*/customresource:…, which a namespace deny meets.
-        across = target.resource.replace("/", "/namespace:*/", 1)
-        decision = check_collection(user, target.action, across, tenant=cluster.tenant)
+    if method == "POST" and target.kind in SELF_REVIEWS:
+        return access  # answered by the portal for this user (reviews.py), never forwarded
+    decision = judge_target(user, target, cluster.tenant)
     if not decision:
         access.denial = forbidden(user, target, decision.reason)
         return access
@@ -142,6 +136,23 @@ def resolve(
 
 
 COLLECTION_VERBS = frozenset({"list", "watch", "deletecollection"})
+SELF_REVIEWS = frozenset({"SelfSubjectReview", "SelfSubjectAccessReview", "SelfSubjectRulesReview"})
+
+
+def judge_target(user, target: Target, tenant, collection: bool | None = None):
+    """The permission layer's decision on ``target``. A list, watch or delete-all acts on a
+    set (``collection``): a deny on any member refuses it (a create's set is narrowed to the
+    body's name once the body is read: judge_create)."""
+    if collection is None:
+        collection = target.verb in COLLECTION_VERBS
+    judge = check_collection if collection else check
+    decision = judge(user, target.action, target.resource, tenant=tenant)
+    if decision and collection and _custom_across(target):
+        # The proxy does not know a CRD's scope: a list across namespaces of a namespaced
+        # CRD is also the set …/namespace:*/customresource:…, which a namespace deny meets.
+        across = target.resource.replace("/", "/namespace:*/", 1)
+        decision = check_collection(user, target.action, across, tenant=tenant)
+    return decision
 
 
 def _custom_across(target: Target) -> bool:

@@ -1,6 +1,6 @@
 """The HTTP surface of one cluster: URL routing, authentication, content negotiation, and the
 REST verbs (get, list, watch, create, update, patch, delete, deletecollection) plus the
-subresources (status, scale, log, exec, attach, eviction, binding).
+subresources (status, scale, log, exec, attach, portforward, eviction, binding).
 
 Errors are :class:`~.errors.ApiError` turned into ``Status`` bodies; responses are JSON, or a
 ``meta.k8s.io/v1`` Table / PartialObjectMetadata when the Accept header asks for one.
@@ -18,7 +18,18 @@ from aiohttp import web
 
 from apps.core import kubeproto
 
-from . import convert, discovery, execws, fieldcheck, metrics, podlogs, reviews, table, watch
+from . import (
+    convert,
+    discovery,
+    execws,
+    fieldcheck,
+    metrics,
+    podlogs,
+    portforward,
+    reviews,
+    table,
+    watch,
+)
 from .errors import ApiError, method_not_allowed, path_not_found
 from .ops import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, _unsupported_patch
 from .selectors import parse_field_selector, parse_label_selector
@@ -330,6 +341,11 @@ class ClusterApi:
                 user, "create" if method == "POST" else "get", rt, namespace, name or "", sub
             )
             return await execws.handle(req)
+        if sub == "portforward":
+            self.cluster.authorize(
+                user, "create" if method == "POST" else "get", rt, namespace, name or "", sub
+            )
+            return await portforward.handle(req)
         if sub == "log":
             self.cluster.authorize(user, "get", rt, namespace, name or "", sub)
             return await podlogs.handle(req)
