@@ -458,3 +458,18 @@ def test_kubectl_apply_an_hpa_v1_manifest(kubectl, api, namespace):
         "web", namespace
     )
     assert stored.spec.metrics[0].resource.target.average_utilization == 65
+
+
+def test_tables_of_a_converted_version_carry_that_versions_objects(api, namespace):
+    client.AutoscalingV1Api(api).create_namespaced_horizontal_pod_autoscaler(namespace, HPA_V1)
+    table = raw(
+        api,
+        "GET",
+        f"/apis/autoscaling/v1/namespaces/{namespace}/horizontalpodautoscalers",
+        query=[("includeObject", "Object")],
+        headers={"Accept": "application/json;as=Table;v=v1;g=meta.k8s.io"},
+    ).json
+    (row,) = table["rows"]
+    assert row["cells"][:3] == ["web", "Deployment/web", "cpu: <unknown>/60%"]
+    assert row["object"]["apiVersion"] == "autoscaling/v1"
+    assert row["object"]["spec"]["targetCPUUtilizationPercentage"] == 60

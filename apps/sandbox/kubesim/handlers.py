@@ -425,7 +425,11 @@ class ClusterApi:
             if as_ == "Table":
                 return req.respond(
                     table.to_table(
-                        rt, [entry.obj], include, {"resourceVersion": entry.meta["resourceVersion"]}
+                        rt,
+                        [entry.obj],
+                        include,
+                        {"resourceVersion": entry.meta["resourceVersion"]},
+                        served=req.served,
                     )
                 )
             if as_ == "PartialObjectMetadata":
@@ -542,7 +546,9 @@ class ClusterApi:
             meta["remainingItemCount"] = remaining
         as_, include = _accept(req.http)
         if as_ == "Table":
-            return req.respond(table.to_table(rt, [e.obj for e in entries], include, meta))
+            return req.respond(
+                table.to_table(rt, [e.obj for e in entries], include, meta, served=req.served)
+            )
         if as_ == "PartialObjectMetadata":
             return req.respond(
                 {

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from . import convert
 from .selectors import selector_to_string
 
 
@@ -988,13 +989,16 @@ def to_table(
     include: str,
     list_meta: dict[str, Any],
     with_columns: bool = True,
+    served: Any = None,
 ) -> dict[str, Any]:
+    """A Table of stored objects of ``rt``; ``includeObject=Object`` rows carry each object as
+    ``served`` (the version the client asked for) shows it."""
     defs, row = columns_and_cells(rt)
     rows = []
     for obj in objects:
         entry: dict[str, Any] = {"cells": row(obj)}
         if include == "Object":
-            entry["object"] = obj
+            entry["object"] = convert.to_served(served, obj) if served is not None else obj
         elif include != "None":
             entry["object"] = partial_metadata(obj)
         rows.append(entry)

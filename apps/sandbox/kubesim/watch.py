@@ -114,6 +114,7 @@ async def serve(req: Request, pinned_name: str | None = None) -> web.StreamRespo
                     [entry.obj],
                     table_include or "Metadata",
                     {"resourceVersion": entry.meta["resourceVersion"]},
+                    served=req.served,
                 )
                 raw = json.dumps(body, separators=(",", ":")).encode()
             elif entry.obj.get("apiVersion") != req.served.group_version:
