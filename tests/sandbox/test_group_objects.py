@@ -385,6 +385,20 @@ def test_core_events_are_served_as_events_k8s_io(api, core, namespace):
     listed = raw(api, "GET", f"/apis/events.k8s.io/v1/namespaces/{namespace}/events").json
     assert (listed["kind"], listed["apiVersion"]) == ("EventList", "events.k8s.io/v1")
     assert [e["note"] for e in listed["items"]] == ["looked at it"]
+    base = f"/apis/events.k8s.io/v1/namespaces/{namespace}/events"
+    for selector, names in (
+        ("regarding.name=subject", ["subject.1"]),
+        ("regarding.name=other", []),
+        ("reportingController=tester,type=Normal", []),
+        ("reason=Checked,regarding.kind=ConfigMap", ["subject.1"]),
+    ):
+        found = raw(api, "GET", base, query=[("fieldSelector", selector)]).json["items"]
+        assert [e["metadata"]["name"] for e in found] == names, selector
+    wrong = raw(api, "GET", base, query=[("fieldSelector", "involvedObject.name=subject")])
+    assert (wrong.status, wrong.json["message"]) == (
+        400,
+        "field label not supported: involvedObject.name",
+    )
 
 
 def test_events_k8s_io_create_is_stored_as_a_core_event(api, core, namespace):

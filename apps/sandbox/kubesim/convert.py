@@ -239,6 +239,41 @@ def validate_v1_event_create(obj: dict[str, Any]) -> list[dict[str, Any]]:
     return causes
 
 
+# Field labels of events.k8s.io/v1 and the core fields they select on (its conversion funcs).
+_EVENT_FIELD_LABELS = {
+    "metadata.name": "metadata.name",
+    "metadata.namespace": "metadata.namespace",
+    "reason": "reason",
+    "type": "type",
+    "reportingController": "reportingComponent",
+    **{f"regarding.{f}": f"involvedObject.{f}" for f in ("kind", "namespace", "name", "uid")},
+    **{
+        f"regarding.{f}": f"involvedObject.{f}"
+        for f in ("apiVersion", "resourceVersion", "fieldPath")
+    },
+}
+
+
+def field_selector(served: ResourceType, text: str | None) -> str | None:
+    """A field selector written against ``served``, in terms of the stored resource."""
+    if not text or served.group != "events.k8s.io":
+        return text
+    terms = []
+    for term in text.split(","):
+        for op in ("!=", "==", "="):
+            if op in term:
+                path, value = term.split(op, 1)
+                break
+        else:
+            terms.append(term)  # parse_field_selector reports it
+            continue
+        label = _EVENT_FIELD_LABELS.get(path.strip())
+        if label is None:
+            raise ApiError(400, f"field label not supported: {path.strip()}")
+        terms.append(f"{label}{op}{value}")
+    return ",".join(terms)
+
+
 # ---------------------------------------------------------------- dispatch
 
 _TO_SERVED = {

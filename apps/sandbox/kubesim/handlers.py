@@ -384,7 +384,9 @@ class ClusterApi:
             cluster.authorize(req.user, "deletecollection", req.served, req.namespace, "")
             options = await self._delete_options(req)
             labels = parse_label_selector(req.query.get("labelSelector"))
-            fields = parse_field_selector(req.query.get("fieldSelector"), rt.plural)
+            fields = parse_field_selector(
+                convert.field_selector(req.served, req.query.get("fieldSelector")), rt.plural
+            )
             return req.respond(
                 cluster.delete_collection(
                     rt,
@@ -524,7 +526,9 @@ class ClusterApi:
     def _list(self, req: Request) -> web.Response:
         rt, cluster = req.rt, req.cluster
         labels = parse_label_selector(req.query.get("labelSelector"))
-        fields = parse_field_selector(req.query.get("fieldSelector"), rt.plural)
+        fields = parse_field_selector(
+            convert.field_selector(req.served, req.query.get("fieldSelector")), rt.plural
+        )
         try:
             limit = int(req.query.get("limit") or 0)
         except ValueError as exc:

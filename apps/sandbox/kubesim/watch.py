@@ -46,7 +46,7 @@ async def serve(req: Request, pinned_name: str | None = None) -> web.StreamRespo
     field_text = req.query.get("fieldSelector")
     if pinned_name is not None:
         field_text = ",".join(filter(None, [field_text, f"metadata.name={pinned_name}"]))
-    fields = parse_field_selector(field_text, rt.plural)
+    fields = parse_field_selector(convert.field_selector(req.served, field_text), rt.plural)
     try:
         timeout = float(req.query.get("timeoutSeconds") or DEFAULT_TIMEOUT)
     except ValueError as exc:
