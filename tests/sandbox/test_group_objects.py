@@ -212,6 +212,20 @@ def test_priority_class_validation_as_the_real_server(api):
         'PriorityClass.scheduling.k8s.io "first" is invalid: value: Forbidden: may not be '
         "changed in an update.",
     )
+    assert _refused(sched.patch_priority_class, "first", {"preemptionPolicy": "Never"}) == (
+        422,
+        'PriorityClass.scheduling.k8s.io "first" is invalid: preemptionPolicy: Invalid value: '
+        '"Never": field is immutable',
+    )
+    assert _refused(
+        sched.create_priority_class,
+        {"metadata": {"name": "system-node-critical"}, "value": 2000001000, "globalDefault": True},
+    ) == (
+        422,
+        'PriorityClass.scheduling.k8s.io "system-node-critical" is invalid: metadata.name: '
+        "Forbidden: priority class names with 'system-' prefix are reserved for system use "
+        "only. error: globalDefault of system-node-critical PriorityClass must be false",
+    )
     sched.patch_priority_class("first", {"description": "the default"})
     assert sched.read_priority_class("first").description == "the default"
 

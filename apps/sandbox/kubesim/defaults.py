@@ -201,8 +201,6 @@ def apply_defaults(kind: str, obj: dict[str, Any], cluster: Any) -> None:
             ]
         # what the API server stores before the HPA controller first reports
         obj.setdefault("status", {"currentMetrics": None, "desiredReplicas": 0})
-    elif kind == "PriorityClass":
-        obj.setdefault("preemptionPolicy", "PreemptLowerPriority")
 
 
 def template_hash(template: dict[str, Any]) -> str:

@@ -13,7 +13,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from . import apply as ssa
-from . import crds, defaults, fieldcheck, quota, scheduling, schemas, validate
+from . import crds, defaults, fieldcheck, priority, quota, schemas, validate
 from .clock import now_iso
 from .errors import ApiError, already_exists, conflict, field_error, forbidden, invalid
 from .patch import json_patch, merge_patch, strategic_merge
@@ -212,12 +212,14 @@ class Operations:
         )
         if rt.key == ("apiextensions.k8s.io", "customresourcedefinitions"):
             causes += crds.validate(obj)
+        elif rt.key == (priority.GROUP, priority.PLURAL):
+            causes += priority.validate(obj)
         if causes:
             raise invalid(rt.kind, rt.group, meta.get("name", ""), causes)
+        if rt.key == (priority.GROUP, priority.PLURAL):
+            priority.admit_class(self, obj)
         if rt.namespaced:
             quota.admit(self, rt, namespace or "", obj)
-        elif rt.key == ("scheduling.k8s.io", "priorityclasses"):
-            scheduling.admit(self, obj)
         if self.store.get(rt, namespace or "", meta["name"]) is not None:
             raise already_exists(rt.group, rt.plural, meta["name"])
         if managed is not None:
@@ -400,10 +402,12 @@ class Operations:
                 if not rt.custom
                 else validate.metadata(rt.kind, new)
             )
+            if rt.key == (priority.GROUP, priority.PLURAL):
+                causes += priority.validate(new, old)
             if causes:
                 raise invalid(rt.kind, rt.group, name, causes)
-            if rt.key == ("scheduling.k8s.io", "priorityclasses"):
-                scheduling.admit(self, new)
+            if rt.key == (priority.GROUP, priority.PLURAL):
+                priority.admit_class(self, new)
             if "generation" in old["metadata"] and _spec_part(new) != _spec_part(old):
                 new["metadata"]["generation"] = old["metadata"]["generation"] + 1
         if _same(new, old):

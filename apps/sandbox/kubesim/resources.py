@@ -242,6 +242,9 @@ BUILTIN: list[ResourceType] = [
     ),
     _grp("storage.k8s.io", "v1", "storage", "StorageClass", "storageclasses", False, ("sc",)),
     _grp("coordination.k8s.io", "v1", "coordination", "Lease", "leases", True),
+    _grp(
+        "scheduling.k8s.io", "v1", "scheduling", "PriorityClass", "priorityclasses", False, ("pc",)
+    ),
     _review("authentication.k8s.io", "authentication", "TokenReview", "tokenreviews"),
     _review("authentication.k8s.io", "authentication", "SelfSubjectReview", "selfsubjectreviews"),
     _review(
@@ -261,9 +264,6 @@ BUILTIN: list[ResourceType] = [
         "authorization.k8s.io", "authorization", "SelfSubjectRulesReview", "selfsubjectrulesreviews"
     ),
     _review("authorization.k8s.io", "authorization", "SubjectAccessReview", "subjectaccessreviews"),
-    _grp(
-        "scheduling.k8s.io", "v1", "scheduling", "PriorityClass", "priorityclasses", False, ("pc",)
-    ),
     _grp("discovery.k8s.io", "v1", "discovery", "EndpointSlice", "endpointslices", True),
     _grp("events.k8s.io", "v1", "events", "Event", "events", True, ("ev",), storage=("", "events")),
     ResourceType(

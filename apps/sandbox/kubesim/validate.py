@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from . import quantity, scheduling
+from . import quantity
 from .errors import field_error as fe
 from .selectors import from_label_selector_object
 
@@ -275,8 +275,6 @@ def validate(kind: str, obj: dict[str, Any]) -> list[dict[str, str]]:
                         key,
                     )
                 )
-    elif kind == "PriorityClass":
-        causes += scheduling.validate(obj)
     elif kind == "ResourceQuota":
         for name, value in (spec.get("hard") or {}).items():
             try:
@@ -318,8 +316,7 @@ def validate_update(kind: str, new: dict[str, Any], old: dict[str, Any]) -> list
             causes.append(fe(".".join(path), "Invalid", message, _dig(new, path)))
     if kind == "Pod":
         causes += _pod_update(new, old)
-    elif kind == "PriorityClass":
-        causes += scheduling.validate_update(new, old)
+
     if kind == "ConfigMap" or kind == "Secret":
         if old.get("immutable") and (
             new.get("data") != old.get("data") or new.get("binaryData") != old.get("binaryData")
