@@ -4,7 +4,10 @@ official client read them."""
 from __future__ import annotations
 
 import pytest
+import yaml
 from kubernetes import client
+
+from apps.core import kubeproto
 
 from .conftest import raw
 
@@ -173,3 +176,20 @@ def test_openapi_v3_documents_exist_for_the_groups(api, path):
     assert path.lstrip("/") in index
     doc = raw(api, "GET", "/openapi/v3" + path).json
     assert doc["paths"], path
+
+
+@pytest.mark.parametrize("media", ["application/yaml", "application/vnd.kubernetes.protobuf"])
+def test_aggregated_discovery_in_other_formats(api, media):
+    """The same document in YAML and protobuf, the Content-Type naming the conversion."""
+    asked = f"{media};g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+    resp = raw(api, "GET", "/apis", headers={"Accept": asked})
+    assert resp.status == 200
+    assert resp.headers["Content-Type"] == asked
+    decoded = (
+        yaml.safe_load(resp.data) if media == "application/yaml" else kubeproto.decode(resp.data)
+    )
+    expected = _aggregated(api, "/apis")
+    if media != "application/yaml":  # a null creationTimestamp has no protobuf encoding
+        for item in expected["items"]:
+            assert item["metadata"].pop("creationTimestamp") is None
+    assert decoded == expected

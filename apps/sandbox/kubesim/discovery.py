@@ -151,28 +151,20 @@ def resource_list(cluster: Cluster, group: str, version: str) -> dict[str, Any] 
 
 # ---------------------------------------------------------------- aggregated discovery
 
-AGGREGATED_TYPE = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+AGGREGATED = ("apidiscovery.k8s.io", "v2", "APIGroupDiscoveryList")
 
 
-def wants_aggregated(accept: str) -> bool:
-    """Whether the Accept header prefers the aggregated (``apidiscovery.k8s.io/v2``) form
-    over plain JSON: the first acceptable media range in the header wins."""
-    for part in accept.split(","):
-        fields = [f.strip() for f in part.split(";")]
-        params = dict(f.split("=", 1) for f in fields[1:] if "=" in f)
-        if fields[0] not in ("application/json", "*/*", "application/*"):
-            continue
-        if params.get("q") == "0":
-            continue
-        if "as" not in params and "g" not in params:
-            return False  # plain JSON (or anything) comes first
-        if (params.get("g"), params.get("v"), params.get("as")) == (
-            "apidiscovery.k8s.io",
-            "v2",
-            "APIGroupDiscoveryList",
-        ):
-            return True
-    return False
+def aggregated_allows(media: str, convert: tuple[str, str, str] | None) -> bool:
+    """What ``/api`` and ``/apis`` serve (a :data:`.negotiate.Allows`): their own documents,
+    or the aggregated ``apidiscovery.k8s.io/v2`` conversion, in any format."""
+    return convert is None or convert == AGGREGATED
+
+
+def aggregated_type(media: str) -> str:
+    """The Content-Type of an aggregated answer: the media type with the conversion named, so
+    clients know which document they got."""
+    group, version, kind = AGGREGATED
+    return f"{media};g={group};v={version};as={kind}"
 
 
 def _kind_ref(kind: str, group: str = "", version: str = "") -> dict[str, str]:
