@@ -322,7 +322,6 @@ def validate_update(kind: str, new: dict[str, Any], old: dict[str, Any]) -> list
             causes.append(fe(".".join(path), "Invalid", message, _dig(new, path)))
     if kind == "Pod":
         causes += _pod_update(new, old)
-
     if kind == "ConfigMap" or kind == "Secret":
         if old.get("immutable") and (
             new.get("data") != old.get("data") or new.get("binaryData") != old.get("binaryData")
