@@ -501,3 +501,18 @@ def test_tables_of_a_converted_version_carry_that_versions_objects(api, namespac
     assert row["cells"][:3] == ["web", "Deployment/web", "cpu: <unknown>/60%"]
     assert row["object"]["apiVersion"] == "autoscaling/v1"
     assert row["object"]["spec"]["targetCPUUtilizationPercentage"] == 60
+
+
+def test_kubectl_server_side_apply_of_an_hpa_v1_manifest(kubectl, api, namespace):
+    manifest = {"apiVersion": "autoscaling/v1", "kind": "HorizontalPodAutoscaler", **HPA_V1}
+    for target in (60, 70):
+        manifest["spec"] = {**manifest["spec"], "targetCPUUtilizationPercentage": target}
+        out = kubectl(
+            "apply", "--server-side", "-n", namespace, "-f", "-", stdin=to_yaml(manifest)
+        ).stdout
+        assert out.strip() == "horizontalpodautoscaler.autoscaling/web serverside-applied"
+        stored = client.AutoscalingV1Api(api).read_namespaced_horizontal_pod_autoscaler(
+            "web", namespace
+        )
+        assert stored.spec.target_cpu_utilization_percentage == target
+        assert stored.spec.min_replicas == 2
