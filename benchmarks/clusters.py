@@ -57,8 +57,8 @@ def _measure(sim) -> dict:
     from apps.accounts.models import User
     from apps.accounts.services import create_api_key
     from apps.authz.services import ensure_predefined_policies, make_administrator
-    from apps.clusters import services
-    from apps.clusters.api.resources import OVERVIEW_BUDGET_S
+    from apps.clusters import k8s, services
+    from apps.clusters.overview import OVERVIEW_BUDGET_S
     from apps.tenants.models import Tenant
 
     tenant = Tenant.objects.create(slug="bench", display_name="Bench")
@@ -74,7 +74,7 @@ def _measure(sim) -> dict:
             actor=None,
             tenant=tenant,
             display_name=f"b{i:02d}",
-            spec=services.ImportSpec(server=handle.url, token=handle.token, ca_data=ca),
+            spec=k8s.Connection(server=handle.url, token=handle.token, ca_data=ca),
         )
         handles.append(handle)
     import_ms = (time.perf_counter() - started) * 1000 / CLUSTERS

@@ -6,7 +6,7 @@ import time
 import pytest
 import yaml
 
-from apps.clusters import services
+from apps.clusters import k8s, services
 from apps.clusters.masking import MASK_B64
 from tests.matrix import APIMatrix
 
@@ -26,7 +26,7 @@ def live(kube_sim):
 
 @pytest.fixture
 def cluster(tenant, live):
-    spec = services.ImportSpec(server=live.url, token=live.token, ca_data=live.ca_data)
+    spec = k8s.Connection(server=live.url, token=live.token, ca_data=live.ca_data)
     return services.import_cluster(actor=None, tenant=tenant, display_name="live", spec=spec)
 
 
@@ -343,30 +343,103 @@ def test_unknown_kind_and_invisible_cluster_are_404(api, member, cluster, other_
     assert api(other_user).get(f"{base(cluster)}/nodes/").status_code == 404
 
 
-def test_overview_fans_out_and_a_dead_cluster_does_not_block(
-    api, member, tenant, cluster, kube_sim
-):
-    dead = kube_sim.add_cluster("deadone-" + cluster.name[-6:], nodes=1, controller=False)
-    dead_cluster = services.import_cluster(
+def _import_sim(kube_sim, tenant, name, nodes=1):
+    handle = kube_sim.add_cluster(name, nodes=nodes, controller=False, own_port=True)
+    cluster = services.import_cluster(
         actor=None,
         tenant=tenant,
-        display_name="dead",
-        spec=services.ImportSpec(
-            server=dead.url, token=dead.token, ca_data=open(dead.ca_file).read()
+        display_name=name,
+        spec=k8s.Connection(
+            server=handle.url,
+            token=handle.token,
+            ca_data=open(handle.ca_file).read(),  # noqa: SIM115
         ),
-    )  # noqa: SIM115
-    dead.faults.delay(30)
+    )
+    return handle, cluster
+
+
+def test_overview_shows_a_slow_cluster_stale_with_its_last_known_inventory(
+    api, member, tenant, cluster, kube_sim
+):
+    """Slower than the budget is stale (last known inventory, still reachable); a cluster
+    that refuses connections is unreachable; neither slows the answer down."""
+    suffix = cluster.name[-6:]
+    slow, slow_cluster = _import_sim(kube_sim, tenant, "slow-" + suffix, nodes=2)
+    down, down_cluster = _import_sim(kube_sim, tenant, "down-" + suffix)
     try:
+        # given: one overview where every cluster answered (its inventory is kept)
+        first = {
+            r["name"]: r for r in api(member).get("/api/v1/clusters/overview/").json()["results"]
+        }
+        assert first[slow_cluster.name]["stale"] is False
+        assert first[slow_cluster.name]["nodes"] == 2
+        slow_cluster.refresh_from_db()
+        assert slow_cluster.inventory["nodes"] == 2 and slow_cluster.inventory_at is not None
+        # when: one cluster answers after 30 s and another refuses connections
+        slow.faults.delay(30)
+        down.faults.down()
         started = time.monotonic()
         body = api(member).get("/api/v1/clusters/overview/").json()
         elapsed = time.monotonic() - started
     finally:
-        kube_sim.remove_cluster(dead.name)
+        kube_sim.remove_cluster(slow.name)
+        kube_sim.remove_cluster(down.name)
     rows = {r["name"]: r for r in body["results"]}
-    assert rows[cluster.name]["reachable"] is True
-    assert rows[cluster.name]["nodes"] == 3 and rows[cluster.name]["pods"] > 0
-    assert rows[dead_cluster.name]["reachable"] is False
+    # then
+    live_row = rows[cluster.name]
+    assert (live_row["reachable"], live_row["stale"]) == (True, False)
+    assert live_row["nodes"] == 3 and live_row["ready_nodes"] == 3 and live_row["pods"] > 0
+    slow_row = rows[slow_cluster.name]
+    assert (slow_row["reachable"], slow_row["stale"]) == (True, True)
+    assert slow_row["nodes"] == 2 and slow_row["ready_nodes"] == 2
+    assert slow_row["inventory_at"] is not None and "last known" in slow_row["error"]
+    down_row = rows[down_cluster.name]
+    assert (down_row["reachable"], down_row["stale"]) == (False, False)
+    assert "unreachable" in down_row["error"] and down_cluster.name in down_row["error"]
     assert elapsed < 4.5  # the overview budget (3 s) plus slack, not the 30 s delay
+
+
+def test_overview_reuses_one_pool_and_one_client_per_cluster(api, member, cluster):
+    """Repeated overviews run on the process's one pool and reuse the cluster's cached
+    client: no new pool threads and no new client per request."""
+    import threading
+
+    from apps.clusters import overview
+
+    client = api(member)
+    client.get("/api/v1/clusters/overview/")
+    threads = {t.ident for t in threading.enumerate() if t.name.startswith("cluster-overview")}
+    built = k8s.clients.built
+    for _ in range(5):
+        row = client.get("/api/v1/clusters/overview/").json()["results"][0]
+        assert (row["reachable"], row["stale"]) == (True, False)
+    after = {t.ident for t in threading.enumerate() if t.name.startswith("cluster-overview")}
+    assert threads and after <= threads  # no thread outside the first pool's
+    assert len(after) <= overview.OVERVIEW_WORKERS
+    assert k8s.clients.built == built
+
+
+def test_overview_query_count_does_not_grow_with_clusters(api, member, tenant, cluster, kube_sim):
+    """Listing, storing fresh inventories and rendering take the same queries for one
+    cluster as for four."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = api(member)
+    client.get("/api/v1/clusters/overview/")  # warm: session, policies
+    with CaptureQueriesContext(connection) as one:
+        client.get("/api/v1/clusters/overview/")
+    handles = [_import_sim(kube_sim, tenant, f"q{i}-{cluster.name[-6:]}")[0] for i in range(3)]
+    try:
+        client.get("/api/v1/clusters/overview/")
+        with CaptureQueriesContext(connection) as four:
+            body = client.get("/api/v1/clusters/overview/").json()
+    finally:
+        for handle in handles:
+            kube_sim.remove_cluster(handle.name)
+    assert body["count"] == 4
+    assert sum(1 for r in body["results"] if r["stale"] is False) == 4
+    assert len(four) == len(one)
 
 
 OPERATIONS = [

@@ -156,7 +156,7 @@ def world(tenant, other_tenant, sim_cluster, settings):
         actor=None,
         tenant=tenant,
         display_name="fuzz",
-        spec=cluster_services.ImportSpec(
+        spec=k8s.Connection(
             server=sim_cluster.url, token=sim_cluster.token, ca_data=sim_cluster.ca_data
         ),
     )

@@ -26,7 +26,7 @@ import yaml
 
 from apps.audit.models import AuditEvent
 from apps.audit.redaction import LAST_APPLIED, REDACTED, redact_body
-from apps.clusters import services
+from apps.clusters import k8s, services
 from tests.live import *  # noqa: F403
 from tests.live import proxy_events
 
@@ -52,7 +52,7 @@ def unique(label: str) -> str:
 # -- the REST API (Django test client, a kubesim cluster) ---------------------------------------
 @pytest.fixture
 def rest_cluster(db, tenant, sim_cluster):
-    spec = services.ImportSpec(
+    spec = k8s.Connection(
         server=sim_cluster.url, token=sim_cluster.token, ca_data=sim_cluster.ca_data
     )
     return services.import_cluster(actor=None, tenant=tenant, display_name="red", spec=spec)
