@@ -301,6 +301,71 @@ metadata: {name: Bad_Name}
     assert api(member).get(f"{base(cluster, 'web')}/configmaps/applied/").status_code == 404
 
 
+QUOTA = """
+apiVersion: v1
+kind: ResourceQuota
+metadata: {name: few-configmaps}
+spec: {hard: {count/configmaps: "%s"}}
+"""
+LATE_CONFIGMAP = """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: refused-late}
+data: {a: "1"}
+"""
+
+
+def test_a_real_apply_that_fails_midway_deletes_what_it_created(api, member, cluster):
+    """The dry run of each document passes (the quota does not exist yet), but for real the
+    quota the first document creates makes the cluster refuse the second: the quota is
+    deleted again and the answer says so per document."""
+    url = f"{base(cluster)}/apply/"
+    manifest = QUOTA % "0" + "---" + LATE_CONFIGMAP + "---" + MANIFEST.split("---")[1]
+    response = api(member).post(url, {"manifest": manifest, "namespace": "web"})
+    assert response.status_code == 403, response.content
+    body = response.json()
+    assert body["code"] == "apply_failed" and body["rolled_back"] is True
+    assert [(r["object"], r["action"], r.get("rollback")) for r in body["results"]] == [
+        ("ResourceQuota/web/few-configmaps", "created", "deleted"),
+        ("ConfigMap/web/refused-late", "failed", None),
+        ("Deployment/web/applied-api", "not applied", None),
+    ]
+    assert "exceeded quota: few-configmaps" in body["results"][1]["error"]
+    assert "Document 2 of 3 (ConfigMap/web/refused-late) failed" in body["detail"]
+    assert "1 object(s) applied before it were rolled back" in body["detail"]
+    client = api(member)
+    assert client.get(f"{base(cluster, 'web')}/resourcequotas/few-configmaps/").status_code == 404
+    assert client.get(f"{base(cluster, 'web')}/configmaps/refused-late/").status_code == 404
+    assert client.get(f"{base(cluster, 'web')}/deployments/applied-api/").status_code == 404
+
+
+def test_a_real_apply_that_fails_midway_restores_what_it_changed(api, member, cluster):
+    """An existing quota is tightened by the first document, which makes the cluster refuse
+    the second for real: the quota is put back as it was (limit and field owners)."""
+    client = api(member)
+    quotas = f"{base(cluster, 'web')}/resourcequotas/"
+    created = client.post(
+        quotas,
+        {"metadata": {"name": "few-configmaps"}, "spec": {"hard": {"count/configmaps": "50"}}},
+    )
+    assert created.status_code == 201, created.content
+    before = client.get(f"{quotas}few-configmaps/").json()
+    manifest = QUOTA % "0" + "---" + LATE_CONFIGMAP
+    response = client.post(f"{base(cluster)}/apply/", {"manifest": manifest, "namespace": "web"})
+    assert response.status_code == 403, response.content
+    results = response.json()["results"]
+    assert [(r["action"], r.get("rollback")) for r in results] == [
+        ("configured", "restored"),
+        ("failed", None),
+    ]
+    after = client.get(f"{quotas}few-configmaps/").json()
+    assert after["spec"] == before["spec"] == {"hard": {"count/configmaps": "50"}}
+    owners = {m["manager"] for m in before["metadata"]["managedFields"]}
+    assert owners and {m["manager"] for m in after["metadata"]["managedFields"]} == owners
+    assert not any(owner.startswith("tkeportal-") for owner in owners)
+    assert client.get(f"{base(cluster, 'web')}/configmaps/refused-late/").status_code == 404
+
+
 def test_apply_checks_every_document(api, cluster, tenant):
     from tests.conftest import persona
 

@@ -19,6 +19,7 @@ from rest_framework.response import Response
 
 from apps.authz import check, check_collection, restrict
 from apps.authz.catalog import KINDS as CATALOG
+from apps.core.api.errors import error_body
 from apps.tenants.scope import resolve_scope
 
 from .. import k8s, overview, resources, services
@@ -399,7 +400,9 @@ class ApplySerializer(serializers.Serializer):
 class ApplyViewSet(_ClusterResourceBase):
     """Apply YAML/JSON documents. Every document is dry-run first (server-side); with
     ``?dryRun=true`` only the diffs come back, otherwise all are applied — and nothing is
-    applied if any dry run fails."""
+    applied if any dry run fails. When a real apply fails midway (the cluster refused a
+    document the dry run accepted), what was applied before it is rolled back and the
+    answer (code ``apply_failed``) says per document what happened."""
 
     authz_names = {"apply": "create{Kind} / update{Kind} per document"}
 
@@ -429,11 +432,34 @@ class ApplyViewSet(_ClusterResourceBase):
             ]
             if dry_only:
                 return Response({"dry_run": True, "results": previews})
-            results = [
-                resources.apply_document(client, dict(doc), namespace, False, manager)
-                for doc in docs
-            ]
-        return Response({"dry_run": False, "results": results})
+            failure, results = resources.apply_documents(
+                client, [dict(doc) for doc in docs], namespace, manager
+            )
+        if failure is None:
+            return Response({"dry_run": False, "results": results})
+        return _apply_failed(failure, results)
+
+
+def _apply_failed(failure: k8s.ClusterError, results: list[dict]) -> Response:
+    """The failing document's own status and code, a sentence saying what became of the
+    documents applied before it, and every document's outcome."""
+    failed = next(i for i, r in enumerate(results) if r["action"] == "failed")
+    undone = [r for r in results[:failed] if r.get("rollback") in ("deleted", "restored")]
+    broken = [r for r in results[:failed] if str(r.get("rollback", "")).startswith("failed")]
+    said = f"document {failed + 1} of {len(results)} ({results[failed]['object']}) failed: "
+    said += results[failed]["error"]
+    if broken:
+        said += (
+            f" Rolling back failed for {', '.join(r['object'] for r in broken)}: "
+            "see each result's rollback."
+        )
+    elif undone:
+        said += f" The {len(undone)} object(s) applied before it were rolled back."
+    else:
+        said += " Nothing had been changed before it."
+    body = error_body("apply_failed", said[0].upper() + said[1:])
+    body.update(dry_run=False, rolled_back=not broken, results=results)
+    return Response(body, status=failure.status_code)
 
 
 class OverviewViewSet(viewsets.ViewSet):
