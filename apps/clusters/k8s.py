@@ -49,6 +49,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.connection import create_connection
 
+from apps.core import kubestatus
 from apps.core.errors import PortalError
 
 from . import addresses
@@ -204,23 +205,8 @@ def ssl_context(conn: Connection) -> ssl.SSLContext:
     return ctx
 
 
-def _status_message(body: bytes) -> tuple[str, dict]:
-    """The message and field causes of a Kubernetes Status body, if it is one."""
-    try:
-        data = json.loads(body or b"{}")
-    except ValueError:
-        return (body or b"").decode("utf-8", "replace")[:300], {}
-    if not isinstance(data, dict):
-        return "", {}
-    fields: dict[str, list[str]] = {}
-    for cause in (data.get("details") or {}).get("causes") or []:
-        name = cause.get("field") or "non_field_errors"
-        fields.setdefault(name, []).append(cause.get("message") or cause.get("reason", ""))
-    return data.get("message", ""), fields
-
-
 def error_for_status(cluster: str, status_code: int, body: bytes) -> ClusterError:
-    message, fields = _status_message(body)
+    message, fields = kubestatus.message_and_causes(body)
     said = f": {message}" if message else ""
     if status_code == 401:
         return ClusterCredentialRejected(

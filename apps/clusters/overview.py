@@ -27,10 +27,11 @@ from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 
 from django.conf import settings
 from django.utils import timezone
+
+from apps.core import quantity
 
 from . import k8s, services
 from .choices import ClusterPhase, ConditionStatus
@@ -64,14 +65,6 @@ def _ready(node: dict) -> bool:
     )
 
 
-def _sum(values: list[str]) -> str:
-    from kubernetes.utils import parse_quantity
-
-    from .quantity import format_quantity
-
-    return format_quantity(sum((parse_quantity(v) for v in values), start=Decimal(0)))
-
-
 def inventory_of(nodes: list[dict], pods: int) -> dict:
     capacity: dict[str, list[str]] = {}
     allocatable: dict[str, list[str]] = {}
@@ -88,8 +81,8 @@ def inventory_of(nodes: list[dict], pods: int) -> dict:
         "nodes": len(nodes),
         "ready_nodes": sum(1 for n in nodes if _ready(n)),
         "pods": pods,
-        "capacity": {k: _sum(v) for k, v in capacity.items()},
-        "allocatable": {k: _sum(v) for k, v in allocatable.items()},
+        "capacity": {k: quantity.total(v) for k, v in capacity.items()},
+        "allocatable": {k: quantity.total(v) for k, v in allocatable.items()},
     }
 
 

@@ -7,14 +7,13 @@ import binascii
 import dataclasses
 import logging
 import socket
-from decimal import Decimal
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from apps.core import safeyaml
+from apps.core import quantity, safeyaml
 
 from . import addresses, k8s
 from .choices import ClusterPhase, ConditionStatus, OperationKind, OperationPhase
@@ -329,12 +328,6 @@ def check_health(cluster: Cluster) -> Cluster:
     return record_health(cluster, ok=True, version=version)
 
 
-def _quantity_sum(values: list[str]) -> str:
-    from .quantity import format_quantity, parse_quantity
-
-    return format_quantity(sum((parse_quantity(v) for v in values), start=Decimal(0)))
-
-
 def sync_nodes(cluster: Cluster) -> Cluster:
     """Refresh the node inventory and the cluster's summary (count, architectures, GPUs,
     capacity and allocatable). Idempotent."""
@@ -383,8 +376,8 @@ def sync_nodes(cluster: Cluster) -> Cluster:
         cluster.node_count = len(seen)
         cluster.architectures = sorted(arches)
         cluster.gpu_summary = {"gpus": gpu_total, "nodes": sorted(gpu_nodes)}
-        cluster.capacity = {r: _quantity_sum(v) for r, v in totals["capacity"].items()}
-        cluster.allocatable = {r: _quantity_sum(v) for r, v in totals["allocatable"].items()}
+        cluster.capacity = {r: quantity.total(v) for r, v in totals["capacity"].items()}
+        cluster.allocatable = {r: quantity.total(v) for r, v in totals["allocatable"].items()}
         cluster.save()
     return cluster
 

@@ -16,6 +16,8 @@ from urllib.parse import unquote
 import yaml
 from aiohttp import web
 
+from apps.core import kubestatus
+
 from . import discovery, execws, metrics, podlogs, table, watch
 from .errors import ApiError, method_not_allowed, path_not_found
 from .ops import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, _unsupported_patch
@@ -32,15 +34,7 @@ _PATCH_TYPES = (
     APPLY_PATCH,
     "application/apply-patch+cbor",
 )
-_UNAUTHORIZED = {
-    "kind": "Status",
-    "apiVersion": "v1",
-    "metadata": {},
-    "status": "Failure",
-    "message": "Unauthorized",
-    "reason": "Unauthorized",
-    "code": 401,
-}
+_UNAUTHORIZED = kubestatus.status(401, "Unauthorized")
 _BODY_TYPES = (
     "application/json, application/yaml, application/vnd.kubernetes.protobuf, application/cbor"
 )
