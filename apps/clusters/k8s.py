@@ -366,6 +366,31 @@ class _Transport:
             "https": _CheckedHTTPSConnectionPool,
         }
         self.api.rest_client.pool_manager = pool_manager
+        url = urllib3.util.parse_url(conn.server)
+        self._host = url.host or ""
+        self._port = url.port or (443 if url.scheme == "https" else 80)
+        self._addresses: frozenset[str] | None = None
+        self._lock = threading.Lock()
+
+    def check_address(self, conn: Connection) -> None:
+        """The address policy, before every request and not only when a connection opens:
+        a reused keep-alive connection must not outlive a policy change (loopback turned
+        off) or a name that now resolves to a refused address. When the allowed answers
+        change, pooled connections to the old ones are dropped."""
+        try:
+            infos = addresses.resolve_checked(self._host, self._port)
+        except addresses.AddressRefused as exc:
+            raise address_refused(conn.name, exc) from None
+        except (socket.gaierror, UnicodeError):
+            raise ClusterUnreachable(
+                f"Cluster {conn.name} is unreachable: cannot resolve {self._host}."
+            ) from None
+        answer = frozenset(str(info[4][0]) for info in infos)
+        with self._lock:
+            changed = self._addresses is not None and answer != self._addresses
+            self._addresses = answer
+        if changed:
+            self.api.rest_client.pool_manager.clear()
 
     def close(self) -> None:
         # Idle connections close now; one in use by another thread closes when returned.
@@ -489,6 +514,7 @@ class KubeClient:
     ) -> Any:
         """One request; the decoded JSON answer (or text), or a portal ClusterError."""
         _refuse_inside_transaction(self.conn)
+        self._transport.check_address(self.conn)
         url = self.api.configuration.host + path
         if query:
             url += "?" + urlencode({k: v for k, v in query.items() if v is not None}, doseq=True)

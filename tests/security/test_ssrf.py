@@ -296,6 +296,7 @@ def test_rest_api_refuses_when_the_name_later_resolves_elsewhere(
     the address, and no connection is attempted to the new address (nor to the cluster)."""
     client = api(tenant_admin)
     url = f"/api/v1/clusters/{rebinding_cluster.name}/pods/"
+    k8s.clients.forget(rebinding_cluster.pk)  # a new connection, for the guard to see
     before = client.get(url)
     assert before.status_code == 200, before.content
     port = _sim_port(rebinding_cluster)
