@@ -20,7 +20,9 @@ from collections import Counter
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from . import batch, kubelet, leases, quantity, workloads
+from apps.core import quantity
+
+from . import batch, kubelet, leases, workloads
 from .clock import now_iso
 from .errors import ApiError
 from .selectors import from_label_selector_object
