@@ -29,7 +29,7 @@ import requests
 import yaml
 
 from apps.audit.models import AuditEvent
-from apps.clusters import services
+from apps.clusters import k8s, services
 from tests.factories import make_api_key
 
 KUBECTL = str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "kubectl")
@@ -134,7 +134,7 @@ def live_state(transactional_db, live_cluster, settings, portal):
 
 @pytest.fixture
 def cluster(tenant, member, live_cluster):
-    spec = services.ImportSpec(
+    spec = k8s.Connection(
         server=live_cluster.url, token=live_cluster.token, ca_data=live_cluster.ca_data
     )
     return services.import_cluster(actor=member, tenant=tenant, display_name="prod", spec=spec)

@@ -28,7 +28,7 @@ import yaml
 from apps.audit.models import AuditEvent
 from apps.audit.redaction import LAST_APPLIED, REDACTED, redact_body
 from apps.authz.models import Binding, Policy
-from apps.clusters import services
+from apps.clusters import k8s, services
 from apps.clusters.masking import MASK_B64
 from apps.clusters.proxy.app import _secret_write_denial
 from apps.core import bodies, kubeproto
@@ -58,7 +58,7 @@ def unique(label: str) -> str:
 # -- the REST API (Django test client, a kubesim cluster) ---------------------------------------
 @pytest.fixture
 def rest_cluster(db, tenant, sim_cluster):
-    spec = services.ImportSpec(
+    spec = k8s.Connection(
         server=sim_cluster.url, token=sim_cluster.token, ca_data=sim_cluster.ca_data
     )
     return services.import_cluster(actor=None, tenant=tenant, display_name="red", spec=spec)

@@ -27,6 +27,7 @@ from yarl import URL
 from apps.clusters import k8s
 from apps.clusters.masking import holds_mask, json_patch_reading_secret
 from apps.core import bodies
+from apps.core.middleware import client_ip_from
 
 from . import access as access_mod
 from . import db as proxy_db
@@ -59,16 +60,9 @@ def read_timeout() -> float:
 
 
 def _client_ip(scope, headers: dict[str, str]) -> str | None:
-    """Like ``apps.core.middleware.client_ip``: the peer, or the right-most untrusted
-    X-Forwarded-For hop behind ``PORTAL_TRUSTED_PROXIES`` reverse proxies."""
-    hops = getattr(settings, "PORTAL_TRUSTED_PROXIES", 0)
-    forwarded = headers.get("x-forwarded-for", "")
-    if hops and forwarded:
-        chain = [part.strip() for part in forwarded.split(",") if part.strip()]
-        if len(chain) >= hops:
-            return chain[-hops]
+    """The one rule of ``apps.core.middleware.client_ip_from``, from the ASGI scope."""
     client = scope.get("client")
-    return client[0] if client else None
+    return client_ip_from(client[0] if client else None, headers.get("x-forwarded-for", ""))
 
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
