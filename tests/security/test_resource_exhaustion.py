@@ -514,3 +514,32 @@ def test_a_review_endpoint_refuses_another_kind_before_decoding_it(portal, clust
     message = json.loads(raw)["message"]
     assert "protobuf body is a List of v1" in message
     assert "takes a SelfSubjectAccessReview of authorization.k8s.io/v1" in message
+
+
+def test_the_proxys_readers_share_one_reading_of_a_body():
+    """The judge, the Secret mask check and the audit trail each read the body (three protobuf
+    decodes per request before): given the proxy's ``bodies.Body`` they reuse its reading."""
+    import tracemalloc
+
+    from apps.audit.redaction import redact_body
+    from apps.clusters.proxy.access import _body_name
+    from apps.clusters.proxy.app import _secret_write_denial
+    from apps.core import bodies, kubeproto
+
+    raw = kubeproto.encode(
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
+         "data": {f"k{i}": "dmFsdWU=" for i in range(20_000)}}
+    )  # fmt: skip
+    body = bodies.Body(raw, kubeproto.CONTENT_TYPE)
+    tracemalloc.start()
+    first = body.read()
+    one_reading = tracemalloc.get_traced_memory()[1]
+    tracemalloc.reset_peak()
+    assert _body_name(body, kubeproto.CONTENT_TYPE) == "s"
+    assert _secret_write_denial("POST", body) is None
+    assert body.read() is first
+    again = tracemalloc.get_traced_memory()[1] - tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert again < one_reading / 10, (again, one_reading)
+    stored = redact_body(body, kubeproto.CONTENT_TYPE, 10_000_000, secret=True)
+    assert stored["data"] == "[redacted]"
