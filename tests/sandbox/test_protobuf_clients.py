@@ -4,13 +4,15 @@ against kubesim and through the portal, and the created object holds what was as
 
 from __future__ import annotations
 
+import base64
 import json
+import re
 
 import pytest
 
 from tests.core.test_kubeproto import GENERATORS, dig
 from tests.live import *  # noqa: F403
-from tests.live import Kubectl
+from tests.live import Kubectl, assert_no_secret_in_audit, proxy_events, wait_for
 
 pytestmark = [pytest.mark.usefixtures("live_state"), pytest.mark.django_db(transaction=True)]
 
@@ -29,12 +31,16 @@ def admin(kubectl_as, tenant_admin):
     return kubectl_as(tenant_admin)
 
 
+CLUSTER_SCOPED = ("clusterrole", "clusterrolebinding", "priorityclass")
+
+
 def create_and_read(kubectl, namespace: str, generator: str) -> dict:
     command, _ = GENERATORS[generator]
     args = [a.replace("_", " ") for a in command.replace("-n kp", f"-n {namespace}").split()]
     cut = args.index("--") if "--" in args else len(args)
     made = kubectl(*args[:cut], "-o", "name", *args[cut:]).stdout.strip()
-    ns = [] if "clusterrole" in made else ["-n", namespace]
+    cluster_scoped = made.split("/")[0].split(".")[0] in CLUSTER_SCOPED
+    ns = [] if cluster_scoped else ["-n", namespace]
     obj = json.loads(kubectl("get", made, *ns, "-o", "json").stdout)
     if not ns:  # cluster-scoped: the next run creates it again
         kubectl("delete", made)
@@ -83,3 +89,143 @@ def test_create_namespace_secret_and_server_dry_run(via, direct, bob, namespace,
     tls = json.loads(kubectl("get", "secret", "t", "-n", namespace, "-o", "json").stdout)
     assert tls["type"] == "kubernetes.io/tls"
     assert set(tls["data"]) == {"tls.crt", "tls.key"}
+
+
+# -- kubectl create token: a TokenRequest that kubesim then accepts as the service account -------
+def claims_of(token: str) -> dict:
+    payload = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+
+
+@pytest.fixture
+def as_token(live_cluster, tmp_path):
+    """kubectl straight at the simulated cluster with a bearer token of one's choosing."""
+
+    def make(token: str, home: str) -> Kubectl:
+        path = tmp_path / f"{home}.kubeconfig"
+        live_cluster.kubeconfig(path, token=token)
+        return Kubectl(path.read_text(), tmp_path / home, token)
+
+    return make
+
+
+def whoami_rows(kubectl) -> dict[str, str]:
+    lines = kubectl("auth", "whoami").stdout.splitlines()
+    assert lines[0].split() == ["ATTRIBUTE", "VALUE"]
+    return dict(re.split(r"\s{2,}", line.strip(), maxsplit=1) for line in lines[1:])
+
+
+@pytest.mark.parametrize("via", ["direct", "portal"])
+def test_kubectl_create_token_is_the_service_accounts_identity(
+    via, direct, admin, namespace, as_token
+):
+    kubectl = direct if via == "direct" else admin
+    kubectl("create", "serviceaccount", "robot", "-n", namespace)
+    sa_uid = json.loads(kubectl("get", "sa", "robot", "-n", namespace, "-o", "json").stdout)[
+        "metadata"
+    ]["uid"]
+    token = kubectl("create", "token", "robot", "-n", namespace, "--duration=15m").stdout.strip()
+    claims = claims_of(token)
+    assert claims["sub"] == f"system:serviceaccount:{namespace}:robot"
+    assert claims["exp"] - claims["iat"] == 900
+    assert claims["aud"] == ["https://kubernetes.default.svc.cluster.local"]
+    assert claims["kubernetes.io"] == {
+        "namespace": namespace,
+        "serviceaccount": {"name": "robot", "uid": sa_uid},
+    }
+    robot = as_token(token, "robot")
+    rows = whoami_rows(robot)
+    assert rows["Username"] == f"system:serviceaccount:{namespace}:robot"
+    assert rows["UID"] == sa_uid
+    assert rows["Groups"] == (
+        f"[system:serviceaccounts system:serviceaccounts:{namespace} system:authenticated]"
+    )
+    assert rows["Extra: authentication.kubernetes.io/credential-id"] == f"[JTI={claims['jti']}]"
+    # a new service account, bound to nothing, may not list pods
+    refused = robot("get", "pods", "-n", namespace, check=False)
+    assert refused.returncode == 1
+    assert (
+        f'User "system:serviceaccount:{namespace}:robot" cannot list resource "pods"'
+        in refused.stderr
+    )
+    if via == "portal":
+        assert_no_secret_in_audit(token)
+
+
+@pytest.mark.parametrize("via", ["direct", "portal"])
+def test_kubectl_create_token_audiences_and_refusals(via, direct, admin, namespace, as_token):
+    kubectl = direct if via == "direct" else admin
+    kubectl("create", "serviceaccount", "robot", "-n", namespace)
+    request = json.loads(
+        kubectl(
+            "create", "token", "robot", "-n", namespace,
+            "--audience=vault", "--audience=nats", "-o", "json",
+        ).stdout
+    )  # fmt: skip
+    assert request["kind"] == "TokenRequest"
+    assert request["spec"]["audiences"] == ["vault", "nats"]
+    assert request["spec"]["expirationSeconds"] == 3600  # the server's default
+    assert claims_of(request["status"]["token"])["aud"] == ["vault", "nats"]
+    # a token for other audiences is not one the API server accepts
+    stranger = as_token(request["status"]["token"], "vault")
+    assert "Unauthorized" in stranger("auth", "whoami", check=False).stderr
+    missing = kubectl("create", "token", "ghost", "-n", namespace, check=False)
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == (
+        'error: failed to create token: serviceaccounts "ghost" not found'
+    )
+    short = kubectl("create", "token", "robot", "-n", namespace, "--duration=5m", check=False)
+    assert short.stderr.strip() == (
+        'error: failed to create token: TokenRequest.authentication.k8s.io "robot" is invalid: '
+        "spec.expirationSeconds: Invalid value: 300: may not specify a duration less than "
+        "10 minutes"
+    )
+
+
+@pytest.mark.parametrize("via", ["direct", "portal"])
+def test_kubectl_create_token_bound_to_a_pod(via, direct, admin, namespace, as_token):
+    kubectl = direct if via == "direct" else admin
+    kubectl("create", "serviceaccount", "robot", "-n", namespace)
+    kubectl("run", "box", "-n", namespace, "--image=busybox", "--", "sleep", "3600")
+    kubectl("wait", "-n", namespace, "--for=condition=Ready", "pod/box", "--timeout=20s")
+    pod = json.loads(kubectl("get", "pod", "box", "-n", namespace, "-o", "json").stdout)
+    bind = ("--bound-object-kind=Pod", "--bound-object-name=box")
+    token = kubectl("create", "token", "robot", "-n", namespace, *bind).stdout.strip()
+    assert claims_of(token)["kubernetes.io"]["pod"] == {
+        "name": "box",
+        "uid": pod["metadata"]["uid"],
+    }
+    robot = as_token(token, "bound")
+    rows = whoami_rows(robot)
+    assert rows["Extra: authentication.kubernetes.io/pod-name"] == "[box]"
+    assert rows["Extra: authentication.kubernetes.io/pod-uid"] == f"[{pod['metadata']['uid']}]"
+    assert rows["Extra: authentication.kubernetes.io/node-name"] == f"[{pod['spec']['nodeName']}]"
+    wrong_uid = kubectl(
+        "create", "token", "robot", "-n", namespace, *bind, "--bound-object-uid=0000", check=False
+    )
+    assert "the UID in the bound object reference (0000) does not match" in wrong_uid.stderr
+    no_pod = kubectl(
+        "create", "token", "robot", "-n", namespace,
+        "--bound-object-kind=Pod", "--bound-object-name=gone", check=False,
+    )  # fmt: skip
+    assert no_pod.stderr.strip() == 'error: failed to create token: pods "gone" not found'
+    # the token dies with the pod it is bound to
+    kubectl("delete", "pod", "box", "-n", namespace, "--grace-period=0", "--force")
+    wait_for(
+        lambda: "Unauthorized" in robot("auth", "whoami", check=False).stderr, "token revoked"
+    )
+
+
+def test_create_token_through_the_portal_needs_cluster_access(bob, admin, namespace):
+    """Minting a token is privilege-bearing (``createServiceAccountToken``, area
+    ``clusteraccess``): the platform user's generic ``cluster`` grant does not reach it."""
+    admin("create", "serviceaccount", "robot", "-n", namespace)
+    refused = bob("create", "token", "robot", "-n", namespace, check=False)
+    assert refused.returncode == 1
+    assert 'portal user "bob" may not createServiceAccountToken on cluster:' in refused.stderr
+    assert f"/namespace:{namespace}/serviceaccount:robot" in refused.stderr
+    event = wait_for(
+        lambda: proxy_events(action="createServiceAccountToken", outcome="denied").first(), "audit"
+    )
+    assert event.status_code == 403
+    assert admin("create", "token", "robot", "-n", namespace).stdout.count(".") == 2
