@@ -211,9 +211,7 @@ def test_kubectl_create_token_bound_to_a_pod(via, direct, admin, namespace, as_t
     assert no_pod.stderr.strip() == 'error: failed to create token: pods "gone" not found'
     # the token dies with the pod it is bound to
     kubectl("delete", "pod", "box", "-n", namespace, "--grace-period=0", "--force")
-    wait_for(
-        lambda: "Unauthorized" in robot("auth", "whoami", check=False).stderr, "token revoked"
-    )
+    wait_for(lambda: "Unauthorized" in robot("auth", "whoami", check=False).stderr, "token revoked")
 
 
 def test_create_token_through_the_portal_needs_cluster_access(bob, admin, namespace):
@@ -229,3 +227,137 @@ def test_create_token_through_the_portal_needs_cluster_access(bob, admin, namesp
     )
     assert event.status_code == 403
     assert admin("create", "token", "robot", "-n", namespace).stdout.count(".") == 2
+
+
+# -- kubectl autoscale ---------------------------------------------------------------------------
+@pytest.mark.parametrize("via", ["direct", "portal"])
+def test_kubectl_autoscale(via, direct, admin, namespace):
+    kubectl = direct if via == "direct" else admin
+    kubectl("create", "deployment", "web", "-n", namespace, "--image=nginx:1.27")
+    made = kubectl(
+        "autoscale", "deployment", "web", "-n", namespace, "--min=2", "--max=5", "--cpu=80%"
+    )
+    assert made.stdout.strip() == "horizontalpodautoscaler.autoscaling/web autoscaled"
+    hpa = json.loads(kubectl("get", "hpa", "web", "-n", namespace, "-o", "json").stdout)
+    assert hpa["apiVersion"] == "autoscaling/v2"
+    assert hpa["spec"] == {
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+        "minReplicas": 2,
+        "maxReplicas": 5,
+        "metrics": [
+            {
+                "type": "Resource",
+                "resource": {
+                    "name": "cpu",
+                    "target": {"type": "Utilization", "averageUtilization": 80},
+                },
+            }
+        ],
+    }
+    row = kubectl("get", "hpa", "web", "-n", namespace).stdout.splitlines()[1].split()
+    assert row[:7] == ["web", "Deployment/web", "cpu:", "<unknown>/80%", "2", "5", "0"]
+    # the deprecated flag still makes the same metric
+    kubectl("create", "deployment", "api", "-n", namespace, "--image=nginx:1.27")
+    kubectl("autoscale", "deployment", "api", "-n", namespace, "--max=3", "--cpu-percent=60")
+    v1 = json.loads(
+        kubectl(
+            "get", "horizontalpodautoscalers.v1.autoscaling", "api", "-n", namespace, "-o", "json"
+        ).stdout
+    )
+    assert v1["spec"]["targetCPUUtilizationPercentage"] == 60
+    assert (v1["spec"]["minReplicas"], v1["spec"]["maxReplicas"]) == (1, 3)
+
+
+# -- kubectl debug -------------------------------------------------------------------------------
+DEBUGGER = re.compile(r"Defaulting debug container name to (debugger-\w+)\.")
+
+
+@pytest.fixture
+def debuggee(direct, namespace):
+    """A running pod ``box`` (one container, ``box``) to debug."""
+    direct("run", "box", "-n", namespace, "--image=busybox", "--", "sleep", "3600")
+    direct("wait", "-n", namespace, "--for=condition=Ready", "pod/box", "--timeout=20s")
+    return "box"
+
+
+@pytest.mark.parametrize("via", ["direct", "portal"])
+def test_kubectl_debug_copy_to(via, direct, admin, namespace, debuggee):
+    kubectl = direct if via == "direct" else admin
+    sleep = ("--image=busybox", "--", "sleep", "3600")
+    made = kubectl("debug", debuggee, "-n", namespace, "--copy-to=box-copy", *sleep)
+    debugger = DEBUGGER.fullmatch(made.stdout.strip()).group(1)
+    kubectl(
+        "debug", debuggee, "-n", namespace, "--copy-to=box-apart", "--share-processes=false", *sleep
+    )
+    for name in ("box-copy", "box-apart"):
+        kubectl("wait", "-n", namespace, "--for=condition=Ready", f"pod/{name}", "--timeout=20s")
+    copy = json.loads(kubectl("get", "pod", "box-copy", "-n", namespace, "-o", "json").stdout)
+    assert [c["name"] for c in copy["spec"]["containers"]] == ["box", debugger]
+    assert copy["spec"]["containers"][1]["image"] == "busybox"
+    assert copy["spec"]["containers"][1]["command"] == ["sleep", "3600"]
+    assert copy["spec"]["shareProcessNamespace"] is True  # --share-processes defaults on
+    assert [s["ready"] for s in copy["status"]["containerStatuses"]] == [True, True]
+    apart = json.loads(kubectl("get", "pod", "box-apart", "-n", namespace, "-o", "json").stdout)
+    assert apart["spec"]["shareProcessNamespace"] is False
+    table = kubectl("get", "pod", "box-copy", "-n", namespace).stdout.splitlines()
+    assert table[1].split()[1:3] == ["2/2", "Running"]
+
+
+@pytest.mark.parametrize("via", ["direct", "portal"])
+def test_kubectl_debug_node(via, direct, admin, namespace, live_cluster):
+    kubectl = direct if via == "direct" else admin
+    out = kubectl("debug", "node/node-2", "-n", namespace, "--image=busybox", "--", "sleep", "3600")
+    found = re.fullmatch(
+        r"Creating debugging pod (node-debugger-node-2-\w+) with container debugger on node "
+        r"node-2\.\n",
+        out.stdout,
+    )
+    assert found, out.stdout
+    name = found.group(1)
+    pod = json.loads(kubectl("get", "pod", name, "-n", namespace, "-o", "json").stdout)
+    spec = pod["spec"]
+    assert spec["nodeName"] == "node-2"
+    assert (spec["hostPID"], spec["hostNetwork"], spec["hostIPC"]) == (True, True, True)
+    assert spec["volumes"] == [{"name": "host-root", "hostPath": {"path": "/"}}]
+    assert spec["containers"][0]["volumeMounts"] == [{"mountPath": "/host", "name": "host-root"}]
+    assert spec["containers"][0]["command"] == ["sleep", "3600"]
+    assert spec["tolerations"][0] == {"operator": "Exists"}
+    assert spec["restartPolicy"] == "Never"
+    # the node's kubelet started it, on the node's own network
+    node = json.loads(kubectl("get", "node", "node-2", "-o", "json").stdout)
+    node_ip = next(a["address"] for a in node["status"]["addresses"] if a["type"] == "InternalIP")
+    started = wait_for(
+        lambda: json.loads(
+            kubectl(
+                "get", "events", "-n", namespace, "-o", "json",
+                f"--field-selector=involvedObject.name={name},reason=Started",
+            ).stdout
+        )["items"],
+        "the Started event",
+    )  # fmt: skip
+    assert started[0]["source"] == {"component": "kubelet", "host": "node-2"}
+    status = json.loads(kubectl("get", "pod", name, "-n", namespace, "-o", "json").stdout)["status"]
+    assert status["hostIP"] == status["podIP"] == node_ip
+
+
+@pytest.mark.parametrize("via", ["direct", "portal"])
+def test_kubectl_debug_ephemeral_container(via, direct, admin, namespace, debuggee):
+    kubectl = direct if via == "direct" else admin
+    out = kubectl(
+        "debug", debuggee, "-n", namespace, "--image=busybox", "--target=box",
+        "--", "sleep", "3600",
+    )  # fmt: skip
+    assert out.stdout.startswith('Targeting container "box".')
+    debugger = DEBUGGER.search(out.stdout).group(1)
+    pod = json.loads(kubectl("get", "pod", debuggee, "-n", namespace, "-o", "json").stdout)
+    assert pod["spec"]["ephemeralContainers"] == [
+        {
+            "name": debugger,
+            "image": "busybox",
+            "command": ["sleep", "3600"],
+            "targetContainerName": "box",
+            "resources": {},
+            "securityContext": {"capabilities": {"add": ["SYS_PTRACE"]}},
+            "terminationMessagePolicy": "File",
+        }
+    ]
