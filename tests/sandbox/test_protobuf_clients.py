@@ -361,3 +361,56 @@ def test_kubectl_debug_ephemeral_container(via, direct, admin, namespace, debugg
             "terminationMessagePolicy": "File",
         }
     ]
+
+
+# -- kubectl get through the portal prints what the cluster prints --------------------------------
+PRINTED = ("hpa", "sa", "endpoints", "endpointslices", "priorityclass", "leases")
+LEASE = """apiVersion: coordination.k8s.io/v1
+kind: Lease
+metadata: {name: leader}
+spec: {holderIdentity: web-1, leaseDurationSeconds: 15}
+"""
+
+
+def _without_age(table: str) -> list[list[str]]:
+    lines = table.splitlines()
+    header = re.split(r"\s{2,}", lines[0].strip())
+    age = header.index("AGE")
+    rows = [re.split(r"\s{2,}", line.strip()) for line in lines]
+    return [row[:age] + row[age + 1 :] for row in rows]
+
+
+@pytest.mark.parametrize("kind", PRINTED)
+def test_kubectl_get_through_the_portal_prints_the_clusters_table(kind, direct, admin, namespace):
+    from tests.sandbox.test_printing import COLUMNS
+
+    direct("create", "deployment", "web", "-n", namespace, "--image=nginx:1.27", "--port=8080")
+    direct("expose", "deployment", "web", "-n", namespace, "--port=80", "--target-port=8080")
+    direct("autoscale", "deployment", "web", "-n", namespace, "--max=3", "--cpu=50%")
+    direct("apply", "-n", namespace, "-f", "-", stdin=LEASE)
+    direct("wait", "-n", namespace, "--for=condition=Available", "deploy/web", "--timeout=20s")
+    wait_for(
+        lambda: ":8080" in direct("get", "endpoints", "web", "-n", namespace).stdout, "endpoints"
+    )
+    scope = [] if kind == "priorityclass" else ["-n", namespace]
+    through = admin("get", kind, *scope).stdout
+    assert _without_age(through) == _without_age(direct("get", kind, *scope).stdout)
+    header = re.split(r"\s{2,}", through.splitlines()[0].strip())
+    plural = {"sa": "serviceaccounts", "priorityclass": "priorityclasses"}.get(kind, kind)
+    assert header == COLUMNS[plural][0]
+    rows = {row[0]: row for row in _without_age(through)[1:]}
+    expected = {
+        "hpa": ("web", ["web", "Deployment/web", "cpu: <unknown>/50%", "1", "3", "0"]),
+        "sa": ("default", ["default", "0"]),
+        "priorityclass": ("system-node-critical", ["system-node-critical", "2000001000", "false"]),
+        "leases": ("leader", ["leader", "web-1"]),
+    }
+    if kind == "endpointslices":
+        (row,) = [r for name, r in rows.items() if name.startswith("web-")]
+        assert row[1:3] == ["IPv4", "8080"]
+        assert re.fullmatch(r"10\.244\.\d+\.\d+", row[3])
+    elif kind == "endpoints":
+        assert re.fullmatch(r"10\.244\.\d+\.\d+:8080", rows["web"][1])
+    else:
+        name, row = expected[kind]
+        assert rows[name] == row
