@@ -148,6 +148,14 @@ def test_kubectl_create_token_is_the_service_accounts_identity(
         f'User "system:serviceaccount:{namespace}:robot" cannot list resource "pods"'
         in refused.stderr
     )
+    # the TokenReview an in-cluster service would ask knows the token too
+    review = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenReview"}
+    review["spec"] = {"token": token}
+    reviewed = json.loads(
+        direct("create", "-f", "-", "-o", "json", stdin=json.dumps(review)).stdout
+    )["status"]
+    assert reviewed["authenticated"] is True
+    assert reviewed["user"]["username"] == f"system:serviceaccount:{namespace}:robot"
     if via == "portal":
         assert_no_secret_in_audit(token)
 
