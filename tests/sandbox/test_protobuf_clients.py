@@ -1,6 +1,8 @@
-"""Every ``kubectl create <generator>`` — sent by kubectl 1.37 as protobuf — works directly
-against kubesim and through the portal, and the created object holds what was asked for
-(read back with ``kubectl get -o json``)."""
+"""The kubectl client matrix, each command directly against kubesim and through the portal,
+its real output checked and the object read back: every ``kubectl create <generator>`` (sent
+by kubectl 1.37 as protobuf), ``create token``, ``autoscale``, ``debug --copy-to``,
+``debug node/…``, ``debug --target`` (ephemeral container) and the ``get`` tables of the kinds
+kubesim prints."""
 
 from __future__ import annotations
 
