@@ -29,6 +29,7 @@ from . import (
     podlogs,
     portforward,
     reviews,
+    tokens,
     watch,
 )
 from .errors import ApiError, method_not_allowed, path_not_found
@@ -226,7 +227,7 @@ class ClusterApi:
         auth = http.headers.get("Authorization", "")
         if not auth.startswith("Bearer "):
             return None
-        return self.cluster.users.get(auth[len("Bearer ") :].strip())
+        return self.cluster.authenticate(auth[len("Bearer ") :].strip())
 
     async def _handle(self, http: web.Request, path: str) -> web.StreamResponse:
         path = "/" + path.strip("/") if path.strip("/") else "/"
@@ -337,6 +338,9 @@ class ClusterApi:
                 user, "create" if method == "POST" else "get", rt, namespace, name or "", sub
             )
             return await portforward.handle(req)
+        if sub == "token":
+            self.cluster.authorize(user, "create", rt, namespace, name or "", sub)
+            return await tokens.handle(req)
         if sub == "log":
             self.cluster.authorize(user, "get", rt, namespace, name or "", sub)
             req.check_accept()  # the log is text, but Accept is negotiated (text/plain: 406)

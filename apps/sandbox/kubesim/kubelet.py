@@ -119,7 +119,6 @@ def start_pod(ctl: Controller, ns: str, name: str) -> None:
         else:
             cs["state"] = {"running": {"startedAt": stamp}}
         statuses.append(cs)
-    ip = pod["status"].get("podIP") or ctl.next_pod_ip(_node_index(ctl, node))
     node_obj = c.find("", "nodes", None, node) or {}
     host_ip = next(
         (
@@ -129,6 +128,9 @@ def start_pod(ctl: Controller, ns: str, name: str) -> None:
         ),
         "10.0.0.1",
     )
+    # a hostNetwork pod (kubectl debug node/…) has the node's address
+    ip = host_ip if spec.get("hostNetwork") else None
+    ip = ip or pod["status"].get("podIP") or ctl.next_pod_ip(_node_index(ctl, node))
     ok = not (bad_pull or crashing)
     pod["status"].update(
         {

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from . import tokens
 from .errors import ApiError, invalid, method_not_allowed
 from .errors import field_error as fe
 
@@ -48,7 +49,13 @@ _BASIC_RULES = [
 
 
 def user_info(user: User) -> dict[str, Any]:
-    return {"username": user.name, "groups": list(user.groups)}
+    info: dict[str, Any] = {"username": user.name}
+    if user.uid:
+        info["uid"] = user.uid
+    info["groups"] = list(user.groups)
+    if user.extra:
+        info["extra"] = {k: list(v) for k, v in user.extra.items()}
+    return info
 
 
 def _unrestricted(user: User) -> bool:
@@ -175,17 +182,14 @@ async def handle(req: Request) -> web.Response:
         token = spec.get("token") or ""
         if not token:
             raise invalid(rt.kind, rt.group, "", [fe("spec.token", "Required", "")])
-        found = cluster.users.get(token)
+        audiences = tuple(spec.get("audiences") or tokens.API_AUDIENCES)
+        found = cluster.authenticate(token, audiences)
         if found is None:
             return _echo(req, body, {"user": {}, "error": "invalid bearer token"})
         return _echo(
             req,
             body,
-            {
-                "authenticated": True,
-                "user": user_info(found),
-                "audiences": list(spec.get("audiences") or ["https://kubernetes.default.svc"]),
-            },
+            {"authenticated": True, "user": user_info(found), "audiences": list(audiences)},
         )
     if rt.kind == "SelfSubjectRulesReview":
         namespace = spec.get("namespace") or None
