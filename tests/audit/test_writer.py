@@ -9,10 +9,15 @@ ALLOW_CONNECTIONS false``, which holds for superusers too), as when the database
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -162,3 +167,98 @@ def test_a_full_queue_makes_producers_wait_instead_of_dropping(writers):
     assert writer.flush(timeout=20)
     stored = list(AuditEvent.objects.order_by("id").values_list("request_id", flat=True))
     assert stored == [f"bp-{i}" for i in range(8)]
+
+
+# -- the spool: rows outlive a crashed process ---------------------------------------------------
+CRASHING_WRITER = """
+import os, sys, time
+import django
+django.setup()
+from apps.audit.writer import AuditWriter
+from django.utils import timezone
+
+writer = AuditWriter(spool_dir=sys.argv[1])
+writer._store = lambda batch: time.sleep(3600)  # the database never answers in time
+for i in range(5):
+    writer.put({
+        "created_at": timezone.now(), "action": "getPod", "channel": "proxy",
+        "status_code": 200, "outcome": "success", "method": "GET",
+        "path": f"/k8s/clusters/c1/api/v1/pods/p{i}", "request_id": f"crash-{i}",
+        "request_body": {"note": "kept"},
+    })
+print("queued", flush=True)
+time.sleep(3600)
+"""
+
+
+def test_rows_of_a_killed_process_are_stored_by_the_next_writer(tmp_path, writers):
+    """A process queues five rows and is killed (SIGKILL) before storing them; the next
+    writer to start on the same spool directory stores them, once, in order."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "DJANGO_SETTINGS_MODULE": "tkeportal.settings.test",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CRASHING_WRITER, str(tmp_path)],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline().strip() == "queued"
+    finally:
+        proc.kill()
+        proc.wait(10)
+    assert AuditEvent.objects.count() == 0
+    (spooled,) = tmp_path.glob("audit-*.jsonl")
+    assert len(spooled.read_text().splitlines()) == 5
+
+    writer = writers(AuditWriter(spool_dir=tmp_path))
+    writer.start()
+    deadline = time.monotonic() + 20
+    while AuditEvent.objects.count() < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stored = list(AuditEvent.objects.order_by("id").values_list("request_id", "request_body"))
+    assert stored == [(f"crash-{i}", {"note": "kept"}) for i in range(5)]
+    assert not spooled.exists()
+
+
+def test_spooled_rows_already_stored_are_not_stored_twice(tmp_path, writers):
+    """A crash between the insert and the emptying of the spool file: recovery recognises
+    the stored row and stores only the other."""
+    first = AuditWriter(spool_dir=tmp_path / "a")
+    first.put(row("stored-before-crash"))
+    assert first.flush(timeout=20)
+    first.close()
+    # the file as a crash would have left it: the stored row, then one never stored
+    crashed = tmp_path / "audit-999999-dead.jsonl"
+    event = AuditEvent.objects.values(*row("x")).get()
+    lines = [event, row("never-stored")]
+    crashed.write_text("".join(json.dumps(r, default=str) + "\n" for r in lines))
+    writer = writers(AuditWriter(spool_dir=tmp_path))
+    writer.start()
+    deadline = time.monotonic() + 20
+    while crashed.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not crashed.exists()
+    assert list(AuditEvent.objects.order_by("id").values_list("request_id", flat=True)) == [
+        "stored-before-crash",
+        "never-stored",
+    ]
+
+
+def test_the_spool_is_emptied_once_its_rows_are_stored(tmp_path, writers):
+    writer = writers(AuditWriter(spool_dir=tmp_path))
+    for i in range(3):
+        writer.put(row(f"s-{i}"))
+    assert writer.flush(timeout=20)
+    (spool,) = tmp_path.glob("audit-*.jsonl")
+    assert spool.read_text() == ""
+    assert oct(spool.stat().st_mode & 0o777) == "0o600"
+
+
+def database_url() -> str:
+    db = connection.settings_dict
+    return f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"

@@ -35,6 +35,7 @@ async def _lifespan(proxy, receive, send) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            proxy.audit_writer.start()  # stores rows a crashed process left in its spool
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
             await proxy.close()

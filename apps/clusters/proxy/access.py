@@ -25,6 +25,7 @@ from apps.clusters.models import Cluster
 from apps.clusters.services import connection_for
 from apps.core import safejson, safeyaml
 
+from .identity import key_and_cluster
 from .mapping import CUSTOM, Target, classify
 from .status import Denial
 
@@ -94,7 +95,7 @@ def resolve(
     and ask the permission layer. Never raises for a refusal: ``Access.denial`` says why."""
     access = Access()
     try:
-        key = authenticate_api_key(token, client_ip)
+        key, cluster = key_and_cluster(token, client_ip, cluster_name)
     except AuthenticationFailed as exc:
         access.denial = Denial(401, str(exc.detail))
         return access
@@ -105,10 +106,6 @@ def resolve(
             403, f"API key {key.prefix}… was issued for cluster {key.cluster.name} only"
         )
         return access
-    clusters = Cluster.objects.select_related("tenant", "credential").filter(name=cluster_name)
-    if not user.is_superuser:
-        clusters = clusters.filter(tenant_id=user.tenant_id)
-    cluster = next(iter(clusters.order_by()[:1]), None)  # unique name: no ORDER BY needed
     # A cluster the user may not even see is answered like an unknown one.
     if cluster is None or not check(
         user, "getCluster", cluster.authz_resource, tenant=cluster.tenant

@@ -149,7 +149,7 @@ class KubeProxy:
 
     def __init__(self) -> None:
         self.upstreams = Upstreams()
-        self.audit_writer = AuditWriter()
+        self.audit_writer = AuditWriter(spool_dir=settings.PORTAL_AUDIT_SPOOL_DIR)
         # Requests and sessions being handled (drain before shutdown).
         self.handling = 0
 
