@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from django.conf import settings
+from django.db import DatabaseError
 from django.http.request import split_domain_port, validate_host
 from django.utils import timezone
 from yarl import URL
@@ -181,6 +182,15 @@ class KubeProxy:
         """Who is calling and may they — before anything else about the request is read.
         A request without a single reading is refused after the key is identified (so the
         refusal is attributed in the audit trail), never forwarded."""
+        try:
+            return await self._access(req)
+        except DatabaseError:
+            logger.exception("the portal's database failed while authorizing %s", req.path)
+            return access_mod.Access(
+                denial=Denial(503, "the portal cannot reach its database; try again shortly")
+            )
+
+    async def _access(self, req: Incoming) -> access_mod.Access:
         token = req.bearer()
         if not token:
             where = req.cluster_name or "<cluster>"
