@@ -29,7 +29,7 @@ import requests
 import yaml
 
 from apps.audit.models import AuditEvent
-from apps.clusters import services
+from apps.clusters import k8s, services
 from tests.factories import make_api_key
 
 KUBECTL = str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "kubectl")
@@ -94,6 +94,7 @@ def portal():
         ssl_keyfile=str(cert.dir / "tls.key"),
         log_level="warning",
         lifespan="on",
+        ws="wsproto",  # accepts kubectl port-forward's subprotocol (see requirements.txt)
         access_log=False,
     )
     server = uvicorn.Server(config)
@@ -132,7 +133,7 @@ def live_state(transactional_db, live_cluster, settings, portal):
 
 @pytest.fixture
 def cluster(tenant, member, live_cluster):
-    spec = services.ImportSpec(
+    spec = k8s.Connection(
         server=live_cluster.url, token=live_cluster.token, ca_data=live_cluster.ca_data
     )
     return services.import_cluster(actor=member, tenant=tenant, display_name="prod", spec=spec)
@@ -214,7 +215,8 @@ def bob(kubectl_as, member):
 @pytest.fixture
 def namespace(bob):
     name = f"t-{uuid.uuid4().hex[:8]}"
-    # (apply, not "create namespace": kubectl sends that one as protobuf, which kubesim lacks)
+    # (apply from a manifest; "create namespace", sent by kubectl as protobuf, is tested in
+    # tests/sandbox/test_protobuf_clients.py)
     manifest = yaml.safe_dump({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     bob("apply", "-f", "-", stdin=manifest)
     return name

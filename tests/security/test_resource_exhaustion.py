@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from apps.audit.models import AuditEvent
-from apps.clusters import services
+from apps.clusters import k8s, services
 from apps.core import safeyaml
 from tests.live import *  # noqa: F403  (portal: the real ASGI server, for a chunked body)
 
@@ -36,7 +36,7 @@ def assert_error(response, status: int, code: str | None = None) -> dict:
 
 @pytest.fixture
 def rx_cluster(tenant, sim_cluster):
-    spec = services.ImportSpec(
+    spec = k8s.Connection(
         server=sim_cluster.url, token=sim_cluster.token, ca_data=sim_cluster.ca_data
     )
     return services.import_cluster(actor=None, tenant=tenant, display_name="rx", spec=spec)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from . import quota, schemas
+from . import priority, quota, schemas
 from .clock import now_iso
 from .errors import ApiError, forbidden, gone, not_found
 from .faults import Faults
@@ -91,6 +91,7 @@ class Cluster(Operations):
                 {"metadata": {"name": ns}},
                 manager="kube-apiserver",
             )
+        priority.bootstrap(self)
 
     # ------------------------------------------------------------ lookups
 

@@ -1,22 +1,36 @@
 """The HTTP surface of one cluster: URL routing, authentication, content negotiation, and the
 REST verbs (get, list, watch, create, update, patch, delete, deletecollection) plus the
-subresources (status, scale, log, exec, attach, eviction, binding).
+subresources (status, scale, log, exec, attach, portforward, eviction, binding).
 
-Errors are :class:`~.errors.ApiError` turned into ``Status`` bodies; responses are JSON, or a
-``meta.k8s.io/v1`` Table / PartialObjectMetadata when the Accept header asks for one.
+Errors are :class:`~.errors.ApiError` turned into ``Status`` bodies; the answer's format (JSON,
+YAML, protobuf; a ``meta.k8s.io`` Table / PartialObjectMetadata conversion) is negotiated from
+the Accept header by :mod:`.negotiate`.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 import yaml
 from aiohttp import web
 
-from . import discovery, execws, metrics, podlogs, table, watch
+from apps.core import kubeproto
+
+from . import (
+    convert,
+    discovery,
+    execws,
+    fieldcheck,
+    metrics,
+    negotiate,
+    podlogs,
+    portforward,
+    reviews,
+    watch,
+)
 from .errors import ApiError, method_not_allowed, path_not_found
 from .ops import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, _unsupported_patch
 from .selectors import parse_field_selector, parse_label_selector
@@ -32,34 +46,18 @@ _PATCH_TYPES = (
     APPLY_PATCH,
     "application/apply-patch+cbor",
 )
-_UNAUTHORIZED = {
-    "kind": "Status",
-    "apiVersion": "v1",
-    "metadata": {},
-    "status": "Failure",
-    "message": "Unauthorized",
-    "reason": "Unauthorized",
-    "code": 401,
-}
-_BODY_TYPES = (
-    "application/json, application/yaml, application/vnd.kubernetes.protobuf, application/cbor"
-)
+_BODY_TYPES = "application/json, application/yaml, application/vnd.kubernetes.protobuf"
 
 
 def json_response(
     body: Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
-    raw = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
-    out = web.Response(body=raw, status=status, content_type="application/json")
-    out.headers["Audit-Id"] = str(uuid.uuid4())
-    out.headers["Cache-Control"] = "no-cache, private"
-    for key, value in (headers or {}).items():
-        out.headers.add(key, value)
-    return out
+    """Always JSON (``/version``, OpenAPI); negotiated answers go through :mod:`.negotiate`."""
+    return negotiate.response(negotiate.Choice(), body, status, headers)
 
 
-def error_response(err: ApiError) -> web.Response:
-    return json_response(err.status(), err.code, err.headers)
+def error_response(err: ApiError, http: web.Request | None = None) -> web.Response:
+    return negotiate.error(http, err)
 
 
 class Request:
@@ -84,6 +82,9 @@ class Request:
         self.sub = sub
         self.query = http.query
         self.warnings: list[str] = []
+        # The version the client addressed; ``rt`` is where its objects are stored (differs
+        # for autoscaling/v1 HPAs and events.k8s.io events, see :mod:`.convert`).
+        self.served: ResourceType = rt
 
     def flag(self, key: str) -> bool:
         return self.query.get(key, "").lower() in ("true", "1")
@@ -117,32 +118,49 @@ class Request:
         agent = self.http.headers.get("User-Agent", "unknown")
         return agent.split("/", 1)[0][:128] or "unknown"
 
+    async def body(self, patch: bool = False) -> tuple[Any, str]:
+        """The decoded request body; duplicate JSON fields are refused (Strict) or become
+        warnings (Warn), as the API server's strict decoder does."""
+        body, ctype = await read_body(self.http, patch)
+        if self.query.get("fieldValidation") != "Ignore":
+            kind = body.get("kind") if isinstance(body, dict) else None
+            self.warnings += fieldcheck.check_body(
+                await self.http.read(),
+                ctype,
+                body,
+                self.field_validation,
+                kind or self.served.kind,
+                self.served.version,
+                patch,
+            )
+        return body, ctype
+
+    @cached_property
+    def output(self) -> negotiate.Choice:
+        """The negotiated answer format (ApiError 406 when the Accept header allows none):
+        read right after authorization, before anything is changed, as the API server does."""
+        return negotiate.choose(self.http, self.formats())
+
+    def formats(self) -> negotiate.Allows:
+        """What this endpoint serves: protobuf only for kinds the schema knows (not custom
+        resources; a custom resource's scale is an autoscaling/v1 Scale, which it knows)."""
+        known = kubeproto.message_for(self.served.group_version, self.served.kind) is not None
+        return negotiate.for_resource(known or self.sub == "scale")
+
+    def check_accept(self) -> None:
+        self.output  # noqa: B018 - evaluated for its 406
+
     def respond(self, body: Any, status: int = 200) -> web.Response:
-        out = json_response(body, status)
+        out = negotiate.response(self.output, body, status)
         for warning in self.warnings:
-            out.headers.add("Warning", f'299 - "{warning}"')
+            out.headers.add("Warning", warning_header(warning))
         return out
 
 
-def _accept(http: web.Request) -> tuple[str | None, str]:
-    """(``Table`` / ``PartialObjectMetadata`` / None, includeObject) from the Accept header."""
-    accept = http.headers.get("Accept", "")
-    for part in accept.split(","):
-        params = dict(p.strip().split("=", 1) for p in part.split(";")[1:] if "=" in p)
-        as_ = params.get("as")
-        if as_ in ("Table", "PartialObjectMetadata", "PartialObjectMetadataList"):
-            return as_.replace("List", ""), http.query.get("includeObject", "Metadata")
-        media = part.split(";")[0].strip()
-        if media in ("application/json", "*/*", "application/*", "") or media.endswith("+json"):
-            return None, ""
-    if accept and "json" not in accept and "*/*" not in accept and "yaml" not in accept:
-        raise ApiError(
-            406,
-            "only the following media types are accepted: application/json, "
-            "application/yaml, application/vnd.kubernetes.protobuf",
-            reason="NotAcceptable",
-        )
-    return None, ""
+def warning_header(text: str) -> str:
+    """A ``Warning`` header value (RFC 7234 warn-code 299, agent ``-``, quoted text)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'299 - "{escaped}"'
 
 
 async def read_body(http: web.Request, patch: bool = False) -> tuple[Any, str]:
@@ -151,6 +169,8 @@ async def read_body(http: web.Request, patch: bool = False) -> tuple[Any, str]:
     if patch:
         if ctype not in _PATCH_TYPES:
             raise _unsupported_patch(ctype)
+    elif ctype == kubeproto.CONTENT_TYPE:
+        return _protobuf_body(raw), ctype
     elif ctype not in ("application/json", "application/yaml", "text/yaml", ""):
         raise ApiError(
             415,
@@ -174,6 +194,21 @@ async def read_body(http: web.Request, patch: bool = False) -> tuple[Any, str]:
         ) from exc
 
 
+def _protobuf_body(raw: bytes) -> dict[str, Any]:
+    try:
+        return kubeproto.decode(raw)
+    except kubeproto.UnknownKindError as exc:  # a custom resource: no protobuf, as a real server
+        raise ApiError(
+            415,
+            f'Unsupported Media Type "{kubeproto.CONTENT_TYPE}": the body of the request '
+            "was in an unknown format - accepted media types include: "
+            "application/json, application/yaml",
+            reason="UnsupportedMediaType",
+        ) from exc
+    except kubeproto.ProtobufError as exc:
+        raise ApiError(400, f"error decoding body: protobuf: {exc}") from exc
+
+
 class ClusterApi:
     """Routes requests of one cluster (``prefix`` is its URL path prefix, may be empty)."""
 
@@ -185,7 +220,7 @@ class ClusterApi:
         try:
             return await self._handle(http, path)
         except ApiError as err:
-            return error_response(err)
+            return error_response(err, http)
 
     def _user(self, http: web.Request) -> User | None:
         auth = http.headers.get("Authorization", "")
@@ -199,7 +234,7 @@ class ClusterApi:
             return web.Response(text="ok", content_type="text/plain")
         user = self._user(http)
         if user is None:
-            return json_response(_UNAUTHORIZED, 401)
+            return error_response(ApiError(401, "Unauthorized"), http)
         parts = [unquote(p) for p in path.strip("/").split("/") if p]
         if not parts:
             return json_response(
@@ -213,16 +248,18 @@ class ClusterApi:
         if head == "api":
             if len(parts) == 1:
                 host = http.host or "127.0.0.1"
-                return json_response(discovery.api_versions(host))
+                return self._root_discovery(http, discovery.api_versions(host), legacy=True)
             group, version, rest = "", parts[1], parts[2:]
         elif head == "apis":
             if len(parts) == 1:
-                return json_response(discovery.api_group_list(self.cluster))
+                return self._root_discovery(
+                    http, discovery.api_group_list(self.cluster), legacy=False
+                )
             if len(parts) == 2:
                 doc = discovery.api_group(self.cluster, parts[1])
                 if doc is None:
                     raise path_not_found()
-                return json_response(doc)
+                return self._discovery(http, doc)
             group, version, rest = parts[1], parts[2], parts[3:]
         else:
             raise path_not_found()
@@ -230,8 +267,22 @@ class ClusterApi:
             doc = discovery.resource_list(self.cluster, group, version)
             if doc is None:
                 raise path_not_found()
-            return json_response(doc)
+            return self._discovery(http, doc)
         return await self._resource(http, user, group, version, rest)
+
+    def _discovery(self, http: web.Request, doc: dict[str, Any]) -> web.Response:
+        return negotiate.response(negotiate.choose(http, negotiate.DISCOVERY, sv=False), doc)
+
+    def _root_discovery(self, http: web.Request, doc: dict[str, Any], legacy: bool) -> web.Response:
+        """``/api`` and ``/apis``: the legacy document, or the aggregated
+        ``apidiscovery.k8s.io/v2`` one when the Accept header prefers it."""
+        choice = negotiate.choose(http, discovery.aggregated_allows, sv=False)
+        if choice.convert is None:
+            return negotiate.response(choice, doc)
+        out = negotiate.response(choice, discovery.aggregated(self.cluster, legacy))
+        out.headers["Content-Type"] = discovery.aggregated_type(choice.media)
+        out.headers["Vary"] = "Accept"
+        return out
 
     def _openapi(self, parts: list[str]) -> web.Response:
         if parts[1:] == ["v3"]:
@@ -265,19 +316,30 @@ class ClusterApi:
             raise path_not_found()
         if sub is not None and sub not in rt.subresources:
             raise path_not_found()
-        req = Request(http, self.cluster, user, rt, namespace, name, sub)
+        req = Request(
+            http, self.cluster, user, self.cluster.registry.storage_of(rt), namespace, name, sub
+        )
+        req.served = rt
+        if rt.key == ("", "endpoints"):
+            req.warnings.append(discovery.ENDPOINTS_DEPRECATED)
         if group == "metrics.k8s.io":
             return metrics.handle(req)
-        if group == "authorization.k8s.io":
-            return await self._access_review(req)
+        if rt.verbs == ("create",) and group in ("authorization.k8s.io", "authentication.k8s.io"):
+            return await reviews.handle(req)
         method = http.method
         if sub in ("exec", "attach"):
             self.cluster.authorize(
                 user, "create" if method == "POST" else "get", rt, namespace, name or "", sub
             )
             return await execws.handle(req)
+        if sub == "portforward":
+            self.cluster.authorize(
+                user, "create" if method == "POST" else "get", rt, namespace, name or "", sub
+            )
+            return await portforward.handle(req)
         if sub == "log":
             self.cluster.authorize(user, "get", rt, namespace, name or "", sub)
+            req.check_accept()  # the log is text, but Accept is negotiated (text/plain: 406)
             return await podlogs.handle(req)
         if watching or (name is None and method == "GET" and req.flag("watch")):
             self.cluster.authorize(user, "watch", rt, namespace, name or "")
@@ -294,11 +356,14 @@ class ClusterApi:
         if rt.namespaced and req.namespace is None and method not in ("GET",):
             raise method_not_allowed()
         if method == "GET":
-            cluster.authorize(req.user, "list", rt, req.namespace, "")
+            cluster.authorize(req.user, "list", req.served, req.namespace, "")
+            req.check_accept()  # 406 before any work, as the API server
             return self._list(req)
         if method == "POST":
-            cluster.authorize(req.user, "create", rt, req.namespace, "")
-            body, _ = await read_body(req.http)
+            cluster.authorize(req.user, "create", req.served, req.namespace, "")
+            req.check_accept()  # 406 before anything is created
+            body, _ = await req.body()
+            body = convert.admit_create(req.served, rt, body)
             obj = cluster.create(
                 rt,
                 req.namespace,
@@ -308,12 +373,15 @@ class ClusterApi:
                 validation=req.field_validation,
                 warnings=req.warnings,
             )
-            return req.respond(self._versioned(rt, obj), 201)
+            return req.respond(self._versioned(req.served, obj), 201)
         if method == "DELETE":
-            cluster.authorize(req.user, "deletecollection", rt, req.namespace, "")
+            cluster.authorize(req.user, "deletecollection", req.served, req.namespace, "")
+            req.check_accept()  # 406 before anything is deleted
             options = await self._delete_options(req)
             labels = parse_label_selector(req.query.get("labelSelector"))
-            fields = parse_field_selector(req.query.get("fieldSelector"), rt.plural)
+            fields = parse_field_selector(
+                convert.field_selector(req.served, req.query.get("fieldSelector")), rt.plural
+            )
             return req.respond(
                 cluster.delete_collection(
                     rt,
@@ -337,7 +405,8 @@ class ClusterApi:
         }.get(method)
         if verb is None:
             raise method_not_allowed()
-        cluster.authorize(req.user, verb, rt, req.namespace, name, req.sub)
+        cluster.authorize(req.user, verb, req.served, req.namespace, name, req.sub)
+        req.check_accept()  # 406 before anything is changed
         if req.sub == "eviction" and method == "POST":
             body, _ = await read_body(req.http)
             return req.respond(
@@ -350,18 +419,20 @@ class ClusterApi:
             entry = cluster.get_entry(rt, req.namespace, name)
             if req.sub == "scale":
                 return req.respond(cluster.scale_view(rt, entry.obj))
-            as_, include = _accept(req.http)
-            if as_ == "Table":
-                return req.respond(
-                    table.to_table(
-                        rt, [entry.obj], include, {"resourceVersion": entry.meta["resourceVersion"]}
-                    )
-                )
-            if as_ == "PartialObjectMetadata":
-                return req.respond(table.partial_metadata(entry.obj))
-            return req.respond(self._raw(rt, entry))
+            view = negotiate.converted(
+                req.output,
+                rt,
+                [entry.obj],
+                {"resourceVersion": entry.meta["resourceVersion"]},
+                req.query.get("includeObject", "Metadata"),
+                is_list=False,
+                served=req.served,
+            )
+            if view is not None:
+                return req.respond(view)
+            return req.respond(self._raw(req.served, entry))
         if method == "PUT":
-            body, _ = await read_body(req.http)
+            body, _ = await req.body()
             if req.sub == "scale":
                 entry = cluster.get_entry(rt, req.namespace, name)
                 return req.respond(
@@ -373,20 +444,20 @@ class ClusterApi:
                 rt,
                 req.namespace,
                 name,
-                body,
+                convert.to_storage(req.served, rt, body),
                 subresource="status" if req.sub == "status" else None,
                 dry_run=req.dry_run,
                 manager=req.manager,
                 validation=req.field_validation,
                 warnings=req.warnings,
             )
-            return req.respond(self._versioned(rt, obj))
+            return req.respond(self._versioned(req.served, obj))
         if method == "PATCH":
-            body, ctype = await read_body(req.http, patch=True)
+            body, ctype = await req.body(patch=True)
             force = req.flag("force")
             if force and ctype != APPLY_PATCH:
                 raise ApiError(400, "force may only be specified with apply patches")
-            obj, created = cluster.patch(
+            obj, created = (cluster.patch if req.served is rt else convert.patch_view(req))(
                 rt,
                 req.namespace,
                 name,
@@ -399,7 +470,7 @@ class ClusterApi:
                 validation=req.field_validation,
                 warnings=req.warnings,
             )
-            return req.respond(self._versioned(rt, obj), 201 if created else 200)
+            return req.respond(self._versioned(req.served, obj), 201 if created else 200)
         if method == "DELETE":
             if req.sub is not None:
                 raise method_not_allowed()
@@ -413,7 +484,7 @@ class ClusterApi:
                 dry_run=req.dry_run or bool(options.get("dryRun")),
             )
             if body.get("kind") != "Status":
-                body = self._versioned(rt, body)
+                body = self._versioned(req.served, body)
             return req.respond(body)
         raise method_not_allowed()
 
@@ -439,9 +510,7 @@ class ClusterApi:
         return options
 
     def _versioned(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
-        if obj.get("apiVersion") != rt.group_version and obj.get("kind") == rt.kind:
-            obj = {**obj, "apiVersion": rt.group_version}
-        return obj
+        return convert.to_served(rt, obj)
 
     def _raw(self, rt: ResourceType, entry: Any) -> bytes | dict[str, Any]:
         if entry.obj.get("apiVersion") == rt.group_version:
@@ -451,7 +520,9 @@ class ClusterApi:
     def _list(self, req: Request) -> web.Response:
         rt, cluster = req.rt, req.cluster
         labels = parse_label_selector(req.query.get("labelSelector"))
-        fields = parse_field_selector(req.query.get("fieldSelector"), rt.plural)
+        fields = parse_field_selector(
+            convert.field_selector(req.served, req.query.get("fieldSelector")), rt.plural
+        )
         try:
             limit = int(req.query.get("limit") or 0)
         except ValueError as exc:
@@ -471,41 +542,24 @@ class ClusterApi:
             meta["continue"] = cont
         if remaining is not None and cont:
             meta["remainingItemCount"] = remaining
-        as_, include = _accept(req.http)
-        if as_ == "Table":
-            return req.respond(table.to_table(rt, [e.obj for e in entries], include, meta))
-        if as_ == "PartialObjectMetadata":
-            return req.respond(
-                {
-                    "kind": "PartialObjectMetadataList",
-                    "apiVersion": "meta.k8s.io/v1",
-                    "metadata": meta,
-                    "items": [table.partial_metadata(e.obj) for e in entries],
-                }
-            )
+        view = negotiate.converted(
+            req.output,
+            rt,
+            [e.obj for e in entries],
+            meta,
+            req.query.get("includeObject", "Metadata"),
+            is_list=True,
+            served=req.served,
+        )
+        if view is not None:
+            return req.respond(view)
+        served = req.served
         head = json.dumps(
-            {"kind": rt.list_kind, "apiVersion": rt.group_version, "metadata": meta},
+            {"kind": served.list_kind, "apiVersion": served.group_version, "metadata": meta},
             separators=(",", ":"),
         )
-        if all(e.obj.get("apiVersion") == rt.group_version for e in entries):
+        if all(e.obj.get("apiVersion") == served.group_version for e in entries):
             items = b",".join(e.raw for e in entries)
         else:
-            items = b",".join(json.dumps(self._versioned(rt, e.obj)).encode() for e in entries)
+            items = b",".join(json.dumps(self._versioned(served, e.obj)).encode() for e in entries)
         return req.respond(head[:-1].encode() + b',"items":[' + items + b"]}")
-
-    async def _access_review(self, req: Request) -> web.Response:
-        if req.http.method != "POST" or req.rt.plural != "selfsubjectaccessreviews":
-            raise method_not_allowed()
-        body, _ = await read_body(req.http)
-        attrs = ((body or {}).get("spec") or {}).get("resourceAttributes") or {}
-        allowed = req.user.allows(attrs.get("verb", ""), attrs.get("namespace") or None)
-        body = dict(body or {})
-        body.update(
-            {
-                "apiVersion": "authorization.k8s.io/v1",
-                "kind": "SelfSubjectAccessReview",
-                "status": {"allowed": allowed, **({} if allowed else {"reason": ""})},
-            }
-        )
-        body.setdefault("metadata", {})["creationTimestamp"] = None
-        return req.respond(body, 201)

@@ -13,7 +13,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from . import apply as ssa
-from . import crds, defaults, quota, schemas, validate
+from . import crds, defaults, fieldcheck, priority, quota, schemas, validate
 from .clock import now_iso
 from .errors import ApiError, already_exists, conflict, field_error, forbidden, invalid
 from .patch import json_patch, merge_patch, strategic_merge
@@ -37,8 +37,17 @@ _SYSTEM_META = (
     "generation",
     "selfLink",
 )
-# Kinds whose DELETE answers with the deleted object rather than a Status (ReturnDeletedObject).
-_RETURN_DELETED = {("", "pods")}
+# Kinds whose DELETE answers with the deleted object rather than a Status (their registries set
+# ReturnDeletedObject; the official client's delete_* methods deserialize these as the kind).
+_RETURN_DELETED = {
+    ("", "pods"),
+    ("", "services"),
+    ("", "serviceaccounts"),
+    ("", "persistentvolumes"),
+    ("", "persistentvolumeclaims"),
+    ("", "resourcequotas"),
+    ("storage.k8s.io", "storageclasses"),
+}
 # Kinds that carry metadata.generation.
 _GENERATION_KINDS = {
     "Deployment",
@@ -83,8 +92,15 @@ class Operations:
     # ------------------------------------------------------------ decoding
 
     def _decode(
-        self, rt: ResourceType, obj: dict[str, Any], validation: str, warnings: list[str] | None
+        self,
+        rt: ResourceType,
+        obj: dict[str, Any],
+        validation: str,
+        warnings: list[str] | None,
+        patch: Any = None,
     ) -> None:
+        """Schema decoding: type errors are 400; unknown fields are refused (Strict; 422 for
+        a ``patch``), become warnings (Warn) or are dropped (Ignore)."""
         if rt.custom:
             schema = crds.decode_schema(rt)
             if schema is None:
@@ -111,14 +127,13 @@ class Operations:
         else:
             return
         if result.unknown:
+            problems = fieldcheck.unknown(result.unknown)
             if validation == "Strict":
-                raise ApiError(
-                    400,
-                    "strict decoding error: "
-                    + ", ".join(f'unknown field "{p}"' for p in result.unknown),
-                )
+                if patch is not None:
+                    raise fieldcheck.strict_patch_error(patch, problems)
+                raise fieldcheck.strict_error(rt.kind, rt.version, problems)
             if validation != "Ignore" and warnings is not None:
-                warnings.extend(f'unknown field "{p}"' for p in result.unknown)
+                warnings.extend(problems)
 
     def _check_body(self, rt: ResourceType, obj: Any, namespace: str | None) -> dict[str, Any]:
         if not isinstance(obj, dict):
@@ -197,8 +212,12 @@ class Operations:
         )
         if rt.key == ("apiextensions.k8s.io", "customresourcedefinitions"):
             causes += crds.validate(obj)
+        elif rt.key == (priority.GROUP, priority.PLURAL):
+            causes += priority.validate(obj)
         if causes:
             raise invalid(rt.kind, rt.group, meta.get("name", ""), causes)
+        if rt.key == (priority.GROUP, priority.PLURAL):
+            priority.admit_class(self, obj)
         if rt.namespaced:
             quota.admit(self, rt, namespace or "", obj)
         if self.store.get(rt, namespace or "", meta["name"]) is not None:
@@ -383,8 +402,12 @@ class Operations:
                 if not rt.custom
                 else validate.metadata(rt.kind, new)
             )
+            if rt.key == (priority.GROUP, priority.PLURAL):
+                causes += priority.validate(new, old)
             if causes:
                 raise invalid(rt.kind, rt.group, name, causes)
+            if rt.key == (priority.GROUP, priority.PLURAL):
+                priority.admit_class(self, new)
             if "generation" in old["metadata"] and _spec_part(new) != _spec_part(old):
                 new["metadata"]["generation"] = old["metadata"]["generation"] + 1
         if _same(new, old):
@@ -473,7 +496,7 @@ class Operations:
                 f"the name of the object ({meta.get('name')}) does not match "
                 f"the name on the URL ({name})",
             )
-        self._decode(rt, patched, validation, warnings)
+        self._decode(rt, patched, validation, warnings, patch=body)
         new = self._merged(rt, entry.obj, patched, subresource)
         return self._commit(
             rt, entry, new, subresource=subresource, dry_run=dry_run, manager=manager
