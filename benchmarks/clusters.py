@@ -5,28 +5,22 @@
 - the overview over 500 live clusters (kubesim in its own process): p50, how many come back
   stale (last known inventory) and how many wrongly unreachable (target: 0);
 - kubectl proxy overhead: GET and LIST through ``/k8s/clusters/<name>`` (API key, authz,
-  audit, forwarding) versus straight to kubesim, p50/p99 (target: overhead p50 ≤ 5 ms).
+  audit, forwarding) versus straight to kubesim, and exec session set-up, interleaved in one
+  run with the portal and the cluster in their own processes (targets: overhead p50 ≤ 3 ms,
+  p99 ≤ 10 ms, exec set-up ≤ 15 ms): :mod:`benchmarks.support.proxy`.
 """
 
 from __future__ import annotations
 
 import os
-import statistics
 import time
+
+from benchmarks.support.stats import percentile
 
 CLUSTERS = 50
 DOWN = 3
 SLOW = 2
 ROUNDS = 5
-PROXY_REQUESTS = 300
-
-
-def _percentiles(samples):
-    ordered = sorted(samples)
-    return (
-        round(statistics.median(ordered) * 1000, 3),
-        round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 3),
-    )
 
 
 def run() -> dict:
@@ -109,157 +103,20 @@ def _measure(sim) -> dict:
         "slow": SLOW,
         "import_ms_per_cluster": round(import_ms, 1),
         "overview_budget_s": OVERVIEW_BUDGET_S,
-        "overview_degraded_p50_s": round(statistics.median(samples), 3),
+        "overview_degraded_p50_s": round(percentile(samples, 0.5), 3),
         "overview_degraded_max_s": round(max(samples), 3),
         "overview_degraded_reachable": reachable,
-        "overview_healthy_p50_s": round(statistics.median(healthy), 3),
+        "overview_healthy_p50_s": round(percentile(healthy, 0.5), 3),
         "overview_target_met": max(samples) <= OVERVIEW_BUDGET_S + 0.5,
     }
 
 
 def _proxy_overhead(tenant, key) -> dict:
-    """Time kubectl-style requests through the portal's proxy and directly. The portal
-    (uvicorn) and the cluster (``manage.py kubesim``) run as their own processes, as they
-    would in production, so the figures are not distorted by sharing one interpreter."""
-    import socket
-    import ssl
-    import subprocess
-    import sys
-    import tempfile
-    from pathlib import Path
+    """kubectl-style requests through the portal's proxy and directly (portal and cluster
+    each in their own process): :mod:`benchmarks.support.proxy`."""
+    from benchmarks.support.proxy import measure
 
-    import urllib3
-    import yaml
-    from django.conf import settings
-    from django.db import connection
-
-    from apps.clusters import services
-    from apps.sandbox.kubesim.tls import serving_cert
-
-    def free_port():
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            return sock.getsockname()[1]
-
-    root = Path(__file__).resolve().parent.parent
-    work = Path(tempfile.mkdtemp(prefix="tkeportal-bench-"))
-    kubeconfig = work / "kubesim.kubeconfig"
-    env = dict(os.environ)
-    db = connection.settings_dict
-    env["DATABASE_URL"] = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
-    env["DJANGO_SETTINGS_MODULE"] = "tkeportal.settings.test"
-    env["PORTAL_ENCRYPTION_KEYS"] = ",".join(settings.PORTAL_ENCRYPTION_KEYS)
-    sim_port, portal_port = free_port(), free_port()
-    cert = serving_cert()
-    procs = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "manage.py",
-                "kubesim",
-                "--clusters",
-                "proxied:2",
-                "--port",
-                str(sim_port),
-                "--kubeconfig",
-                str(kubeconfig),
-                "--no-controller",
-            ],
-            cwd=root,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        ),
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "tkeportal.asgi:application",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(portal_port),
-                "--ssl-certfile",
-                str(cert.dir / "tls.crt"),
-                "--ssl-keyfile",
-                str(cert.dir / "tls.key"),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-                "--lifespan",
-                "on",
-            ],
-            cwd=root,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        ),
-    ]
-    try:
-        deadline = time.monotonic() + 60
-        while not kubeconfig.exists() or not _listening(portal_port):
-            if time.monotonic() > deadline:
-                raise RuntimeError("kubesim or the portal did not start")
-            time.sleep(0.1)
-        text = kubeconfig.read_text()
-        spec = services.spec_from_kubeconfig(text, "proxied")
-        cluster = services.import_cluster(
-            actor=None, tenant=tenant, display_name="proxied", spec=spec
-        )
-        config = yaml.safe_load(text)
-        sim_context = ssl.create_default_context(cadata=spec.ca_data)
-        portal_context = ssl.create_default_context(cafile=str(cert.ca_file))
-        direct = urllib3.PoolManager(ssl_context=sim_context, retries=False)
-        proxied = urllib3.PoolManager(ssl_context=portal_context, retries=False)
-        server = config["clusters"][0]["cluster"]["server"]
-        via = f"https://127.0.0.1:{portal_port}/k8s/clusters/{cluster.name}"
-        routes = {"direct": (direct, server, spec.token), "proxy": (proxied, via, key)}
-        node = direct.request(
-            "GET", f"{server}/api/v1/nodes", headers={"Authorization": f"Bearer {spec.token}"}
-        ).json()["items"][0]["metadata"]["name"]
-        figures = {}
-        for verb, path in (("get", f"/api/v1/nodes/{node}"), ("list", "/api/v1/pods")):
-            for route, (http, base, token) in routes.items():
-                headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-                samples = []
-                for i in range(PROXY_REQUESTS + 20):
-                    t0 = time.perf_counter()
-                    response = http.request("GET", base + path, headers=headers)
-                    elapsed = time.perf_counter() - t0
-                    if response.status != 200:
-                        raise RuntimeError(f"{route} {path}: {response.status}")
-                    if i >= 20:  # warm-up
-                        samples.append(elapsed)
-                p50, p99 = _percentiles(samples)
-                figures[f"{verb}_{route}_p50_ms"], figures[f"{verb}_{route}_p99_ms"] = p50, p99
-            overhead = figures[f"{verb}_proxy_p50_ms"] - figures[f"{verb}_direct_p50_ms"]
-            figures[f"{verb}_proxy_overhead_p50_ms"] = round(overhead, 3)
-            figures[f"{verb}_proxy_ratio_p50"] = round(
-                figures[f"{verb}_proxy_p50_ms"] / figures[f"{verb}_direct_p50_ms"], 2
-            )
-        figures["proxy_target_met"] = (
-            max(figures["get_proxy_overhead_p50_ms"], figures["list_proxy_overhead_p50_ms"]) <= 5
-        )
-        return figures
-    finally:
-        for proc in procs:
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-
-
-def _listening(port: int) -> bool:
-    import socket
-
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-            return True
-    except OSError:
-        return False
+    return measure(tenant, key)
 
 
 # -- the overview at scale ------------------------------------------------------------------------
@@ -382,7 +239,7 @@ def overview_500() -> dict:
             "overview_500_clusters": OVERVIEW_SCALE,
             "overview_500_import_s": round(import_s, 1),
             "overview_500_budget_s": OVERVIEW_BUDGET_S,
-            "overview_500_p50_s": round(statistics.median(samples), 3),
+            "overview_500_p50_s": round(percentile(samples, 0.5), 3),
             "overview_500_max_s": round(max(samples), 3),
             "overview_500_stale": max(stale),
             "overview_500_stale_per_round": stale,

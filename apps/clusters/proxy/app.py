@@ -16,14 +16,17 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlsplit
 
 import aiohttp
 from django.conf import settings
 from django.db import DatabaseError
 from django.http.request import split_domain_port, validate_host
+from django.utils import timezone
 from yarl import URL
 
+from apps.audit.writer import AuditWriter
 from apps.clusters import k8s
 from apps.clusters.masking import holds_mask, json_patch_reading_secret
 from apps.core import bodies
@@ -86,6 +89,7 @@ class Incoming:
     client_ip: str | None
     request_id: str
     raw_target: str  # as sent, for the audit trail of refused requests
+    received_at: datetime
     canonical: CanonicalRequest | None
     error: Denial | None
 
@@ -111,6 +115,7 @@ class Incoming:
             client_ip=_client_ip(scope, headers),
             request_id=_request_id(headers),
             raw_target=f"{raw_path}?{query}" if query else raw_path,
+            received_at=timezone.now(),
             canonical=canonical,
             error=error,
         )
@@ -142,11 +147,18 @@ class KubeProxy:
 
     def __init__(self) -> None:
         self.upstreams = Upstreams()
-        # Requests and sessions being handled, audit row included (drain before shutdown).
-        self.active = 0
+        self.audit_writer = AuditWriter(spool_dir=settings.PORTAL_AUDIT_SPOOL_DIR)
+        # Requests and sessions being handled (drain before shutdown).
+        self.handling = 0
+
+    @property
+    def active(self) -> int:
+        """Requests being handled plus audit rows not yet stored: 0 once everything the proxy
+        received is answered and in the audit trail."""
+        return self.handling + self.audit_writer.pending
 
     async def __call__(self, scope, receive, send) -> None:
-        self.active += 1
+        self.handling += 1
         try:
             if scope["type"] == "http":
                 await self.http(scope, receive, send)
@@ -155,10 +167,11 @@ class KubeProxy:
             else:
                 raise ValueError(f"KubeProxy does not handle {scope['type']!r} scopes")
         finally:
-            self.active -= 1
+            self.handling -= 1
 
     async def close(self) -> None:
         await self.upstreams.close()
+        await asyncio.get_running_loop().run_in_executor(None, self.audit_writer.close)
         await asyncio.get_running_loop().run_in_executor(None, proxy_db.close_all)
 
     # -- shared ------------------------------------------------------------------------------
@@ -166,6 +179,15 @@ class KubeProxy:
         """Who is calling and may they — before anything else about the request is read.
         A request without a single reading is refused after the key is identified (so the
         refusal is attributed in the audit trail), never forwarded."""
+        try:
+            return await self._access(req)
+        except DatabaseError:
+            logger.exception("the portal's database failed while authorizing %s", req.path)
+            return access_mod.Access(
+                denial=Denial(503, "the portal cannot reach its database; try again shortly")
+            )
+
+    async def _access(self, req: Incoming) -> access_mod.Access:
         token = req.bearer()
         if not token:
             where = req.cluster_name or "<cluster>"
@@ -192,22 +214,24 @@ class KubeProxy:
         )
 
     async def _audit(self, req: Incoming, access, started: float, status_code, **kw) -> None:
-        try:
-            await proxy_db.run(
-                access_mod.audit,
-                access,
-                method=req.method,
-                path=req.full_path,
-                status_code=status_code,
-                duration_ms=int((time.monotonic() - started) * 1000),
-                source_ip=req.client_ip,
-                user_agent=req.headers.get("user-agent", ""),
-                request_id=req.request_id,
-                **kw,
-            )
-        except DatabaseError:
-            # The answer is already sent; a lost audit row must be loud, not a second error.
-            logger.exception("could not store the audit event of %s %s", req.method, req.path)
+        """Queue the request's audit row (stored in order by :attr:`audit_writer`, off the
+        request path; a body to redact is read on a database thread, not on the loop)."""
+        fields = dict(
+            method=req.method,
+            path=req.full_path,
+            status_code=status_code,
+            duration_ms=int((time.monotonic() - started) * 1000),
+            source_ip=req.client_ip,
+            user_agent=req.headers.get("user-agent", ""),
+            request_id=req.request_id,
+            created_at=req.received_at,
+            **kw,
+        )
+        if kw.get("body"):
+            row = await proxy_db.run(access_mod.audit_row, access, **fields)
+        else:
+            row = access_mod.audit_row(access, **fields)
+        await self.audit_writer.submit(row)
 
     # -- HTTP --------------------------------------------------------------------------------
     async def http(self, scope, receive, send) -> None:
