@@ -38,6 +38,14 @@ def _b64(value: str, field: str) -> str:
         raise ValidationError({field: "Not valid base64 PEM data."}) from exc
 
 
+def bearer_token(value: str, field: str) -> str:
+    """A bearer token as HTTP can carry it (visible ASCII): anything else is a field error,
+    not a 500 when the header is encoded."""
+    if value and not all(33 <= ord(ch) < 127 for ch in value):
+        raise ValidationError({field: "The token must be visible ASCII characters only."})
+    return value
+
+
 def spec_from_kubeconfig(text: str, context: str | None = None) -> k8s.Connection:
     """Read server and credential of one context. Only embedded data is accepted: paths to
     files, exec plugins and auth providers would make the portal read its own disk or run
@@ -75,7 +83,7 @@ def spec_from_kubeconfig(text: str, context: str | None = None) -> k8s.Connectio
             )
     spec = k8s.Connection(
         server=cluster.get("server", ""),
-        token=user.get("token", ""),
+        token=bearer_token(user.get("token", ""), "kubeconfig"),
         insecure=bool(cluster.get("insecure-skip-tls-verify", False)),
     )
     if cluster.get("certificate-authority-data"):

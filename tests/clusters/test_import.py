@@ -261,3 +261,25 @@ def test_importcluster_command(tenant, sim_cluster, tmp_path, capsys):
     assert cluster.tenant == tenant
     assert cluster.name in capsys.readouterr().out
     assert services.connection_for(cluster).token == sim_cluster.token
+
+
+@pytest.mark.django_db
+def test_a_token_http_cannot_carry_is_a_field_error():
+    """A token with characters a header cannot carry is refused by field, never a 500."""
+    from apps.clusters.api.serializers import CredentialInputSerializer
+    from apps.clusters.services import spec_from_kubeconfig
+
+    form = CredentialInputSerializer(data={"server": "https://127.0.0.1:6443", "token": "tök"})
+    assert not form.is_valid()
+    assert "visible ASCII" in str(form.errors["token"][0])
+    kubeconfig = (
+        "apiVersion: v1\nkind: Config\ncurrent-context: c\n"
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:6443'}}]\n"
+        "users: [{name: u, user: {token: 'tök'}}]\n"
+        "contexts: [{name: c, context: {cluster: c, user: u}}]\n"
+    )
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError) as refused:
+        spec_from_kubeconfig(kubeconfig, None)
+    assert "kubeconfig" in refused.value.message_dict

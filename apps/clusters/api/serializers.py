@@ -81,6 +81,11 @@ class CredentialInputSerializer(serializers.Serializer):
             insecure=data.get("insecure_skip_tls_verify", False),
         )
 
+    def validate_token(self, value):
+        if value and not all(33 <= ord(ch) < 127 for ch in value):
+            raise serializers.ValidationError("The token must be visible ASCII characters only.")
+        return value
+
     def validate(self, attrs):
         if not attrs.get("kubeconfig") and not attrs.get("server"):
             raise serializers.ValidationError({"server": "Give a kubeconfig or a server URL."})
