@@ -4,10 +4,12 @@
 * scheduler: binds pending pods to nodes that fit (cordon, taints/tolerations, nodeSelector,
   required node affinity, cpu/memory/extended resources, pod count) or marks them Unschedulable
   with the real ``0/3 nodes are available: …`` message;
-* kubelet: starts bound pods after a short delay (Running, Ready, pod IP, container logs),
-  finishes run-to-completion pods (``kubesim.io/run-seconds`` / ``kubesim.io/exit-code``
-  annotations), crash-loops images named ``*crashloop*``, fails pulls of ``*doesnotexist*``,
-  keeps log lines coming, posts node heartbeats;
+* kubelet (:mod:`.kubelet`): starts bound pods after a short delay (Running, Ready, pod IP,
+  container logs), runs each container's command on a simulated clock (exit codes,
+  ``restartPolicy``, crash-loop back-off), terminates deleted pods gracefully, fails pulls of
+  ``*doesnotexist*``, keeps log lines coming, posts node heartbeats;
+* taint manager (:mod:`.taints`): evicts pods from nodes with NoExecute taints they do not
+  tolerate (after ``tolerationSeconds``);
 * workloads: Deployment → ReplicaSet → Pods, StatefulSet, DaemonSet, Job, CronJob, Endpoints.
 """
 
@@ -20,7 +22,7 @@ from collections import Counter
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from . import batch, kubelet, quantity, workloads
+from . import batch, kubelet, quantity, taints, workloads
 from .clock import now_iso
 from .errors import ApiError
 from .selectors import from_label_selector_object
@@ -76,8 +78,9 @@ class Controller:
         self.dirty: set[tuple[str, str, str]] = set()
         self.unscheduled: set[tuple[str, str]] = set()
         self.starting: dict[tuple[str, str], float] = {}
-        self.finishing: dict[tuple[str, str], float] = {}
-        self.crashing: dict[tuple[str, str], float] = {}
+        self.runs: dict[tuple[str, str], kubelet.PodRun] = {}
+        self.kubelet_due: dict[tuple[str, str], float] = {}
+        self.evictions: dict[tuple[str, str], float] = {}
         self.wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self._next_periodic = 0.0
@@ -133,8 +136,8 @@ class Controller:
                 key = (ns, name)
                 self.unscheduled.discard(key)
                 self.starting.pop(key, None)
-                self.finishing.pop(key, None)
-                self.crashing.pop(key, None)
+                self.evictions.pop(key, None)
+                kubelet.forget(self, ns, name)
             else:
                 self._track_pod(obj)
             if old is None or etype == "DELETED" or _endpoint_view(obj) != _endpoint_view(old.obj):
@@ -148,16 +151,23 @@ class Controller:
                     self.unscheduled.add((pod["metadata"]["namespace"], pod["metadata"]["name"]))
             if old is not None and _node_ready(obj) != _node_ready(old.obj):
                 self.dirty.add(("node", "", name))
+            if etype != "DELETED" and (
+                old is None or taints.no_execute(obj) != taints.no_execute(old.obj)
+            ):
+                self.dirty.add(("taints", "", name))
         self.wake.set()
 
     def _track_pod(self, pod: dict[str, Any]) -> None:
         key = (pod["metadata"]["namespace"], pod["metadata"]["name"])
         spec, status = pod.get("spec") or {}, pod.get("status") or {}
         if pod["metadata"].get("deletionTimestamp"):
+            kubelet.terminate(self, pod)
             return
         if not spec.get("nodeName"):
             self.unscheduled.add(key)
-        elif (
+            return
+        taints.check_pod(self, pod)
+        if (
             status.get("phase") == "Pending"
             and key not in self.starting
             and not any(
@@ -179,8 +189,8 @@ class Controller:
                 t
                 for t in (
                     *self.starting.values(),
-                    *self.finishing.values(),
-                    *self.crashing.values(),
+                    *self.kubelet_due.values(),
+                    *self.evictions.values(),
                     self._next_periodic,
                 )
             ]
@@ -204,6 +214,8 @@ class Controller:
             try:
                 if kind == "node":
                     self._node_pods_ready(name)
+                elif kind == "taints":
+                    taints.check_node(self, name)
                 else:
                     workloads.reconcile(self, kind, ns, name)
             except _RECONCILE_ERRORS as exc:
@@ -333,14 +345,14 @@ class Controller:
             if due <= now:
                 del self.starting[key]
                 kubelet.start_pod(self, *key)
-        for key, due in sorted(self.finishing.items()):
+        for key, due in sorted(self.kubelet_due.items()):
             if due <= now:
-                del self.finishing[key]
-                kubelet.finish_pod(self, *key)
-        for key, due in sorted(self.crashing.items()):
+                del self.kubelet_due[key]
+                kubelet.sync_pod(self, *key)
+        for key, due in sorted(self.evictions.items()):
             if due <= now:
-                del self.crashing[key]
-                kubelet.crash_pod(self, *key)
+                del self.evictions[key]
+                taints.evict(self, *key)
 
     def next_pod_ip(self, node_index: int) -> str:
         self._ip += 1
@@ -350,12 +362,12 @@ class Controller:
         c = self.cluster
         for pod in c.objects("", "pods"):
             if (pod.get("status") or {}).get("phase") == "Running":
+                ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
                 for cs in pod["status"].get("containerStatuses") or []:
-                    if "running" in (cs.get("state") or {}):
-                        c.logs.tick(
-                            (pod["metadata"]["namespace"], pod["metadata"]["name"], cs["name"]),
-                            cs.get("image", ""),
-                        )
+                    if "running" in (cs.get("state") or {}) and not kubelet.quiet(
+                        self, ns, name, cs["name"]
+                    ):
+                        c.logs.tick((ns, name, cs["name"]), cs.get("image", ""))
         if now >= self._next_heartbeat:
             self._next_heartbeat = now + 30
             self._heartbeat()
@@ -376,7 +388,8 @@ class Controller:
             c.store.write(rt, obj, entry)
 
     def _node_pods_ready(self, node: str) -> None:
-        """Pods follow their node's readiness (kubelet stopped reporting → not Ready)."""
+        """Pods follow their node's readiness (kubelet stopped reporting → not Ready); a node
+        whose kubelet is back finishes terminating its deleted pods."""
         c = self.cluster
         node_obj = c.find("", "nodes", None, node)
         if node_obj is None:
@@ -384,6 +397,13 @@ class Controller:
         ready = _node_ready(node_obj)
         pod_rt = c.rt("", "pods")
         for pod in c.objects("", "pods"):
+            if (
+                ready
+                and pod["spec"].get("nodeName") == node
+                and pod["metadata"].get("deletionTimestamp")
+            ):
+                kubelet.terminate(self, pod)
+                continue
             if pod["spec"].get("nodeName") != node or pod["status"].get("phase") != "Running":
                 continue
             entry = c.store.get(pod_rt, pod["metadata"]["namespace"], pod["metadata"]["name"])
@@ -421,16 +441,7 @@ def _requests(pod: dict[str, Any]) -> dict[str, Decimal]:
     return out
 
 
-def _tolerates(pod: dict[str, Any], taint: dict[str, Any]) -> bool:
-    for tol in (pod.get("spec") or {}).get("tolerations") or []:
-        if tol.get("effect") and tol["effect"] != taint.get("effect"):
-            continue
-        if tol.get("operator") == "Exists":
-            if not tol.get("key") or tol["key"] == taint.get("key"):
-                return True
-        elif tol.get("key") == taint.get("key") and tol.get("value", "") == taint.get("value", ""):
-            return True
-    return False
+_tolerates = taints.tolerates
 
 
 def node_matches(pod: dict[str, Any], node: dict[str, Any]) -> bool:

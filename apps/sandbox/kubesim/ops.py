@@ -13,7 +13,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from . import apply as ssa
-from . import crds, defaults, quota, schemas, validate
+from . import crds, defaults, graceful, priority, quota, schemas, validate
 from .clock import now_iso
 from .errors import ApiError, already_exists, conflict, field_error, forbidden, invalid
 from .patch import json_patch, merge_patch, strategic_merge
@@ -192,13 +192,19 @@ class Operations:
             self._job_selector(obj)
         if not rt.custom:
             defaults.apply_defaults(rt.kind, obj, self)
+        if rt.key == ("", "pods"):
+            priority.admit_pod(self, obj)
         causes = (
             validate.validate(rt.kind, obj) if not rt.custom else validate.metadata(rt.kind, obj)
         )
         if rt.key == ("apiextensions.k8s.io", "customresourcedefinitions"):
             causes += crds.validate(obj)
+        elif rt.key == (priority.GROUP, priority.PLURAL):
+            causes += priority.validate(obj)
         if causes:
             raise invalid(rt.kind, rt.group, meta.get("name", ""), causes)
+        if rt.key == (priority.GROUP, priority.PLURAL):
+            priority.admit_class(self, obj)
         if rt.namespaced:
             quota.admit(self, rt, namespace or "", obj)
         if self.store.get(rt, namespace or "", meta["name"]) is not None:
@@ -383,6 +389,8 @@ class Operations:
                 if not rt.custom
                 else validate.metadata(rt.kind, new)
             )
+            if rt.key == (priority.GROUP, priority.PLURAL):
+                causes += priority.validate(new, old)
             if causes:
                 raise invalid(rt.kind, rt.group, name, causes)
             if "generation" in old["metadata"] and _spec_part(new) != _spec_part(old):
@@ -391,7 +399,11 @@ class Operations:
             return old
         if manager:
             ssa.record_update(rt, new, old, manager, subresource)
-        if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
+        if (
+            new["metadata"].get("deletionTimestamp")
+            and not new["metadata"].get("finalizers")
+            and not new["metadata"].get("deletionGracePeriodSeconds")
+        ):
             if dry_run:
                 return new
             gone = self.store.remove(rt, entry)
@@ -587,8 +599,12 @@ class Operations:
         propagation: str | None = None,
         preconditions: dict[str, Any] | None = None,
         dry_run: bool = False,
+        grace: int | None = None,
     ) -> dict[str, Any]:
-        """Delete; returns the response body (the object for pods, else a Status)."""
+        """Delete; returns the response body (the object for pods, else a Status).
+
+        Pods are deleted gracefully (see :mod:`.graceful`): ``grace`` (DeleteOptions
+        ``gracePeriodSeconds``) or the pod's ``terminationGracePeriodSeconds``."""
         entry = self.get_entry(rt, namespace, name)
         meta = entry.meta
         for key in ("uid", "resourceVersion"):
@@ -606,6 +622,12 @@ class Operations:
             return self._terminate_namespace(rt, entry, dry_run)
         if dry_run:
             return self._deleted_body(rt, entry.obj)
+        if rt.key == ("", "pods"):
+            period = graceful.period(self, entry.obj, grace)
+            if meta.get("deletionTimestamp"):
+                return graceful.shorten(self, rt, entry, period)
+            if period > 0:
+                return graceful.begin(self, rt, entry, period)
         if meta.get("deletionTimestamp"):
             return entry.obj
         if (
@@ -742,6 +764,7 @@ class Operations:
         *,
         propagation: str | None = None,
         dry_run: bool = False,
+        grace: int | None = None,
     ) -> dict[str, Any]:
         entries, _, _ = self.list_entries(rt, namespace, labels, fields)
         items = []
@@ -754,6 +777,7 @@ class Operations:
                 entry.meta["name"],
                 propagation=propagation,
                 dry_run=dry_run,
+                grace=grace,
             )
             items.append(entry.obj)
         return {
@@ -822,8 +846,14 @@ class Operations:
                         },
                     )
         options = (body or {}).get("deleteOptions") or {}
+        grace = options.get("gracePeriodSeconds")
         self.delete(
-            pod_rt, namespace, name, preconditions=options.get("preconditions"), dry_run=dry_run
+            pod_rt,
+            namespace,
+            name,
+            preconditions=options.get("preconditions"),
+            dry_run=dry_run,
+            grace=int(grace) if isinstance(grace, int) else None,
         )
         return {
             "kind": "Status",

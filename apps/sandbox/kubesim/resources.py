@@ -204,6 +204,9 @@ BUILTIN: list[ResourceType] = [
     _grp("storage.k8s.io", "v1", "storage", "StorageClass", "storageclasses", False, ("sc",)),
     _grp("coordination.k8s.io", "v1", "coordination", "Lease", "leases", True),
     _grp(
+        "scheduling.k8s.io", "v1", "scheduling", "PriorityClass", "priorityclasses", False, ("pc",)
+    ),
+    _grp(
         "authorization.k8s.io",
         "v1",
         "authorization",

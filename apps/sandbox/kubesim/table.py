@@ -109,7 +109,10 @@ def pod_status_reason(pod: dict[str, Any]) -> str:
             running = True
     if running and reason == "Completed":
         reason = "Running"
-    if pod["metadata"].get("deletionTimestamp"):
+    if pod["metadata"].get("deletionTimestamp") and status.get("phase") not in (
+        "Succeeded",
+        "Failed",
+    ):
         reason = "Terminating"
     return reason
 
@@ -119,11 +122,18 @@ def _pod(obj: dict[str, Any]) -> list[Any]:
     statuses = status.get("containerStatuses") or []
     ready = sum(1 for cs in statuses if cs.get("ready"))
     restarts = sum(cs.get("restartCount", 0) for cs in statuses)
+    last_restart = max(
+        (
+            ((cs.get("lastState") or {}).get("terminated") or {}).get("finishedAt") or ""
+            for cs in statuses
+        ),
+        default="",
+    )
     gates = spec.get("readinessGates") or []
     return [
         f"{ready}/{len(spec.get('containers') or [])}",
         pod_status_reason(obj),
-        restarts,
+        f"{restarts} ({age(last_restart)} ago)" if restarts and last_restart else str(restarts),
         age(obj["metadata"].get("creationTimestamp")),
         status.get("podIP") or "<none>",
         spec.get("nodeName") or "<none>",
@@ -361,7 +371,7 @@ PRINTERS: dict[tuple[str, str], tuple[list[dict[str, Any]], Callable[[dict], lis
         [
             _col("Ready"),
             _col("Status"),
-            _col("Restarts", "integer"),
+            _col("Restarts"),
             AGE,
             _col("IP", priority=1),
             _col("Node", priority=1),
