@@ -438,8 +438,8 @@ class ClusterApi:
             except (TypeError, ValueError) as exc:
                 raise ApiError(
                     400,
-                    f"gracePeriodSeconds: invalid value {grace!r}: must be an integer number "
-                    "of seconds",
+                    f"gracePeriodSeconds: invalid value {json.dumps(grace)}: must be an "
+                    "integer number of seconds",
                 ) from exc
         if options.get("orphanDependents") is True or req.query.get("orphanDependents") == "true":
             options.setdefault("propagationPolicy", "Orphan")
