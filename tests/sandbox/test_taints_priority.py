@@ -247,3 +247,59 @@ def test_priority_class_value_is_immutable(api):
         "reason": "FieldValueForbidden",
         "message": "Forbidden: may not be changed in an update.",
     } in causes
+
+
+def _cpu_pod(name: str, millis: int, **spec) -> dict:
+    return pod(
+        name,
+        containers=[
+            {"name": "main", "image": "nginx", "resources": {"requests": {"cpu": f"{millis}m"}}}
+        ],
+        **spec,
+    )
+
+
+@pytest.mark.cluster_options(nodes=1)
+def test_higher_priority_pod_preempts_lower_ones_on_a_full_node(api, core, namespace):
+    sched = _scheduling(api)
+    sched.create_priority_class({"metadata": {"name": "low"}, "value": 1})
+    sched.create_priority_class({"metadata": {"name": "high"}, "value": 100})
+    sched.create_priority_class(
+        {"metadata": {"name": "polite"}, "value": 100, "preemptionPolicy": "Never"}
+    )
+    node = core.list_node().items[0]
+    cpu = int(node.status.allocatable["cpu"].rstrip("m"))
+    half = cpu // 2 - 10
+    running_pod(core, namespace, _cpu_pod("low-a", half, priorityClassName="low"))
+    running_pod(core, namespace, _cpu_pod("low-b", half, priorityClassName="low"))
+    core.create_namespaced_pod(namespace, _cpu_pod("polite", half, priorityClassName="polite"))
+    cond = wait_for(
+        lambda: next(
+            (
+                c
+                for c in core.read_namespaced_pod("polite", namespace).status.conditions or []
+                if c.type == "PodScheduled" and c.status == "False"
+            ),
+            None,
+        ),
+        "polite pod unschedulable",
+    )
+    assert "Insufficient cpu" in cond.message
+    assert core.read_namespaced_pod("polite", namespace).status.nominated_node_name is None
+    core.create_namespaced_pod(namespace, _cpu_pod("urgent", half, priorityClassName="high"))
+    urgent = wait_for(
+        lambda: (
+            (p := core.read_namespaced_pod("urgent", namespace)).status.phase == "Running" and p
+        ),
+        "urgent pod running after preemption",
+    )
+    assert urgent.spec.node_name == node.metadata.name
+    left = {p.metadata.name for p in core.list_namespaced_pod(namespace).items}
+    assert left == {"urgent", "polite", "low-b"}  # one victim (the first by name) sufficed
+    events = core.list_namespaced_event(
+        namespace, field_selector="involvedObject.name=low-a,reason=Preempted"
+    ).items
+    assert [e.message for e in events] == [
+        f"Preempted by pod {urgent.metadata.uid} on node {node.metadata.name}"
+    ]
+    assert core.read_namespaced_pod("polite", namespace).status.phase == "Pending"

@@ -22,7 +22,7 @@ from collections import Counter
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from . import batch, kubelet, quantity, taints, workloads
+from . import batch, kubelet, preemption, quantity, taints, workloads
 from .clock import now_iso
 from .errors import ApiError
 from .selectors import from_label_selector_object
@@ -77,6 +77,7 @@ class Controller:
         self.tick = tick
         self.dirty: set[tuple[str, str, str]] = set()
         self.unscheduled: set[tuple[str, str]] = set()
+        self.waiting: set[tuple[str, str]] = set()  # pods that fit no node last time
         self.starting: dict[tuple[str, str], float] = {}
         self.runs: dict[tuple[str, str], kubelet.PodRun] = {}
         self.kubelet_due: dict[tuple[str, str], float] = {}
@@ -134,6 +135,9 @@ class Controller:
         if rt.key == ("", "pods"):
             if etype == "DELETED":
                 key = (ns, name)
+                self.waiting.discard(key)
+                if obj["spec"].get("nodeName"):
+                    self.unscheduled |= self.waiting  # room was freed: try the waiting again
                 self.unscheduled.discard(key)
                 self.starting.pop(key, None)
                 self.evictions.pop(key, None)
@@ -240,16 +244,27 @@ class Controller:
     def schedule(self) -> None:
         c = self.cluster
         pending, self.unscheduled = sorted(self.unscheduled), set()
+        pod_rt = c.rt("", "pods")
+
+        def queue_order(key: tuple[str, str]) -> tuple[int, tuple[str, str]]:
+            # The scheduling queue's PrioritySort: higher priority first.
+            entry = c.store.get(pod_rt, *key)
+            return (
+                -int(((entry.obj if entry else {}).get("spec") or {}).get("priority") or 0),
+                key,
+            )
+
+        pending.sort(key=queue_order)
         nodes = c.objects("", "nodes")
         used: dict[str, Counter[str]] = {n["metadata"]["name"]: Counter() for n in nodes}
         counts: Counter[str] = Counter()
         for pod in c.objects("", "pods"):
             node = pod["spec"].get("nodeName")
-            if node in used and pod_active(pod):
+            if node in used and preemption.holds_resources(pod):
                 counts[node] += 1
                 for res, amount in _requests(pod).items():
                     used[node][res] += amount
-        pod_rt = c.rt("", "pods")
+        nominated = preemption.nominated_pods(c.objects("", "pods"), used)
         for ns, name in pending:
             entry = c.store.get(pod_rt, ns, name)
             if entry is None or entry.obj["spec"].get("nodeName") or not pod_active(entry.obj):
@@ -260,25 +275,33 @@ class Controller:
             want = _requests(pod)
             reasons: Counter[str] = Counter()
             fits = []
+            # Room freed for a nominated pod of at least this priority is not for this one.
+            held, held_counts = preemption.with_nominated(used, counts, nominated, pod)
             for node in nodes:
                 why = _unfit(
                     node,
                     pod,
                     want,
-                    used[node["metadata"]["name"]],
-                    counts[node["metadata"]["name"]],
+                    held[node["metadata"]["name"]],
+                    held_counts[node["metadata"]["name"]],
                 )
                 if why:
                     reasons[why] += 1
                 else:
                     fits.append(node)
             if not fits:
+                self.waiting.add((ns, name))
+                found = preemption.find_victims(self, pod, nodes, used, counts)
                 n = len(nodes)
                 detail = ", ".join(f"{count} {why}" for why, count in sorted(reasons.items()))
                 message = (
                     f"0/{n} nodes are available: {detail}. preemption: 0/{n} nodes are "
                     f"available: {n} Preemption is not helpful for scheduling."
                 )
+                if found is not None:
+                    preemption.preempt(self, pod, *found)
+                    entry = c.store.get(pod_rt, ns, name) or entry
+                    message = f"0/{n} nodes are available: {detail}."
                 self._set_unschedulable(entry, message)
                 continue
             best = min(
@@ -286,8 +309,10 @@ class Controller:
                 key=lambda nd: (_load(nd, used[nd["metadata"]["name"]]), nd["metadata"]["name"]),
             )
             node_name = best["metadata"]["name"]
+            self.waiting.discard((ns, name))
             obj = entry.copy()
             obj["spec"]["nodeName"] = node_name
+            obj.setdefault("status", {}).pop("nominatedNodeName", None)
             conds = [
                 x
                 for x in obj.setdefault("status", {}).get("conditions", [])
