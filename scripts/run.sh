@@ -64,9 +64,9 @@ PORTAL_KUBECONFIG_CA_DATA=$(base64 -w0 var/tls/ca.crt)
 export PORTAL_KUBECONFIG_CA_DATA
 
 echo "Portal on http://$HOST:$PORT/  (admin: /admin/, API docs: /api/docs/)"
-.venv/bin/uvicorn tkeportal.asgi:application --host "$HOST" --port "$PORT" --lifespan on &
+.venv/bin/uvicorn tkeportal.asgi:application --host "$HOST" --port "$PORT" --lifespan on --ws wsproto &
 pids+=($!)
-.venv/bin/uvicorn tkeportal.asgi:application --host "$HOST" --port "$TLS_PORT" --lifespan on \
+.venv/bin/uvicorn tkeportal.asgi:application --host "$HOST" --port "$TLS_PORT" --lifespan on --ws wsproto \
   --ssl-certfile var/tls/tls.crt --ssl-keyfile var/tls/tls.key --log-level warning &
 pids+=($!)
 cat <<EOT

@@ -94,6 +94,7 @@ def portal():
         ssl_keyfile=str(cert.dir / "tls.key"),
         log_level="warning",
         lifespan="on",
+        ws="wsproto",  # accepts kubectl port-forward's subprotocol (see requirements.txt)
         access_log=False,
     )
     server = uvicorn.Server(config)

@@ -22,9 +22,8 @@ from __future__ import annotations
 
 import json
 import re
-from urllib.parse import parse_qsl
 
-from apps.core import safejson, safeyaml
+from apps.core import bodies, safejson, safeyaml
 
 REDACTED = "[redacted]"
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -139,19 +138,14 @@ def redact_manifest(text: str):
 
 def redact_body(raw: bytes, content_type: str, max_chars: int, *, secret: bool = False):
     """Parse and redact a request body; returns something JSON-serialisable or None.
-    ``secret``: the request targets a Secret (its URL says so), see ``redact``."""
+    ``secret``: the request targets a Secret (its URL says so), see ``redact``. The body is
+    read by :func:`apps.core.bodies.read`, as the proxy judges it (protobuf included)."""
     if not raw:
         return None
-    ctype = (content_type or "").split(";")[0].strip().lower()
     try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return {"_omitted": f"{len(raw)} bytes of binary {ctype or 'data'}"}
-    parsed = _parse(text, ctype)
-    if parsed is _UNPARSEABLE:
-        return {"_omitted": f"{len(raw)} bytes of unparseable {ctype or 'data'}"}
-    if parsed is _TOO_DEEP:
-        return {"_omitted": f"{len(raw)} bytes of {ctype or 'data'} nested too deep to read"}
+        parsed = bodies.read(raw, content_type)
+    except bodies.Unreadable as exc:
+        return {"_omitted": str(exc)}
     cleaned = redact(parsed, secret=secret)
     encoded = json.dumps(cleaned, default=str)
     if "\\u0000" in encoded:
@@ -171,31 +165,3 @@ def storable(value):
     if isinstance(value, str):
         return value.replace("\x00", "\ufffd")
     return value
-
-
-_UNPARSEABLE = object()
-_TOO_DEEP = object()
-
-
-def _parse(text: str, ctype: str):
-    if ctype == "application/x-www-form-urlencoded":
-        pairs = parse_qsl(text, keep_blank_values=True)
-        form: dict = {}
-        for key, value in pairs:
-            form.setdefault(key, []).append(value)
-        return {k: v[0] if len(v) == 1 else v for k, v in form.items()}
-    if ctype.endswith("json") or ctype == "":
-        try:
-            return safejson.loads(text)
-        except safejson.TooDeep:
-            return _TOO_DEEP
-        except ValueError:
-            if ctype:
-                return _UNPARSEABLE
-    if "yaml" in ctype or ctype == "":
-        try:
-            docs = safeyaml.load_all(text, field="body")
-        except safeyaml.YAMLInputError:
-            return _UNPARSEABLE
-        return docs[0] if len(docs) == 1 else docs
-    return _UNPARSEABLE

@@ -37,10 +37,11 @@ must treat these writes as the escalation they are. They are:
   every new pod);
 - ``Endpoints``/``EndpointSlice`` writes — traffic redirection across namespaces
   (Kubernetes CVE-2021-25740; Kubernetes took them out of its own ``edit`` role);
-- the review kinds (``TokenReview``, ``SubjectAccessReview``, ``LocalSubjectAccessReview``,
-  ``SelfSubjectAccessReview``, ``SelfSubjectRulesReview``, ``SelfSubjectReview``): through the
-  portal they are answered for the portal's own credential, not the caller, so they are
-  operators' tools (a token oracle, a misleading ``kubectl auth can-i``).
+- the review kinds (``TokenReview``, ``SubjectAccessReview``, ``LocalSubjectAccessReview``):
+  forwarded, they are answered for the portal's own credential, not the caller, so they are
+  operators' tools (a token oracle). The ``SelfSubject*`` reviews (``kubectl auth whoami`` /
+  ``can-i``) are never forwarded: the proxy answers them from the caller's own portal policy
+  (``apps.clusters.proxy.reviews``), for anyone who may see the cluster.
 
 Reading any of them is ``get*``/``list*``/``watch*`` like everything else.
 """

@@ -317,4 +317,5 @@ def test_spdy_upgrades_and_non_resource_paths_are_refused(portal, bob, cluster):
         verify=portal.ca_file,
         timeout=10,
     )
-    assert spdy.status_code == 400 and "WebSocket" in spdy.json()["message"]
+    assert spdy.status_code == 400
+    assert "exec over WebSocket only, not SPDY" in spdy.json()["message"]

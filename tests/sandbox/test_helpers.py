@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 
 from apps.sandbox.kubesim import quantity
 from apps.sandbox.kubesim.batch import cron_matches
+from apps.sandbox.kubesim.containerfs import FileSystem
 from apps.sandbox.kubesim.errors import ApiError
 from apps.sandbox.kubesim.selectors import parse_label_selector
-from apps.sandbox.kubesim.shell import FileSystem, Shell, ShellIO
+from apps.sandbox.kubesim.shell import Shell, ShellIO
 from apps.sandbox.kubesim.table import human_duration
 
 

@@ -11,7 +11,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from django.conf import settings
-from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework.exceptions import AuthenticationFailed
 
 from apps.accounts.authentication import authenticate_api_key
@@ -22,7 +21,7 @@ from apps.authz.enforcer import check, check_collection
 from apps.clusters import k8s
 from apps.clusters.models import Cluster
 from apps.clusters.services import connection_for
-from apps.core import safejson, safeyaml
+from apps.core import bodies
 
 from .mapping import CUSTOM, Target, classify
 from .status import Denial
@@ -122,15 +121,9 @@ def resolve(
         )
         return access
     access.target = target
-    # A list, watch or delete-all acts on a set: a deny on any member refuses it (a create's
-    # set is narrowed to the body's name once the body is read: judge_create).
-    judge = check_collection if target.verb in COLLECTION_VERBS else check
-    decision = judge(user, target.action, target.resource, tenant=cluster.tenant)
-    if decision and judge is check_collection and _custom_across(target):
-        # The proxy does not know a CRD's scope: a list across namespaces of a namespaced
-        # CRD is also the set …/namespace:*/customresource:…, which a namespace deny meets.
-        across = target.resource.replace("/", "/namespace:*/", 1)
-        decision = check_collection(user, target.action, across, tenant=cluster.tenant)
+    if method == "POST" and target.kind in SELF_REVIEWS:
+        return access  # answered by the portal for this user (reviews.py), never forwarded
+    decision = judge_target(user, target, cluster.tenant)
     if not decision:
         access.denial = forbidden(user, target, decision.reason)
         return access
@@ -143,6 +136,23 @@ def resolve(
 
 
 COLLECTION_VERBS = frozenset({"list", "watch", "deletecollection"})
+SELF_REVIEWS = frozenset({"SelfSubjectReview", "SelfSubjectAccessReview", "SelfSubjectRulesReview"})
+
+
+def judge_target(user, target: Target, tenant, collection: bool | None = None):
+    """The permission layer's decision on ``target``. A list, watch or delete-all acts on a
+    set (``collection``): a deny on any member refuses it (a create's set is narrowed to the
+    body's name once the body is read: judge_create)."""
+    if collection is None:
+        collection = target.verb in COLLECTION_VERBS
+    judge = check_collection if collection else check
+    decision = judge(user, target.action, target.resource, tenant=tenant)
+    if decision and collection and _custom_across(target):
+        # The proxy does not know a CRD's scope: a list across namespaces of a namespaced
+        # CRD is also the set …/namespace:*/customresource:…, which a namespace deny meets.
+        across = target.resource.replace("/", "/namespace:*/", 1)
+        decision = check_collection(user, target.action, across, tenant=tenant)
+    return decision
 
 
 def _custom_across(target: Target) -> bool:
@@ -151,8 +161,8 @@ def _custom_across(target: Target) -> bool:
 
 def judge_create(access: Access, body: bytes, content_type: str) -> Denial | None:
     """A create is judged on the name the cluster will give the object: ``metadata.name`` of
-    the body (JSON or YAML). Without one (``generateName``, a body the portal cannot read) it
-    is judged as the set of every name, so a deny on any of them refuses it."""
+    the body (JSON, YAML or protobuf). Without one (``generateName``, a body the portal cannot
+    read) it is judged as the set of every name, so a deny on any of them refuses it."""
     target = access.target
     name = _body_name(body, content_type)
     if name is not None:
@@ -169,13 +179,9 @@ def judge_create(access: Access, body: bytes, content_type: str) -> Denial | Non
 
 
 def _body_name(body: bytes, content_type: str) -> str | None:
-    ctype = content_type.split(";")[0].strip().lower()
     try:
-        if "yaml" in ctype:
-            doc = safeyaml.load(body.decode("utf-8"), field="body")
-        else:
-            doc = safejson.loads(body)
-    except (ValueError, UnicodeDecodeError, DjangoValidationError):
+        doc = bodies.read(body, content_type)
+    except bodies.Unreadable:
         return None
     metadata = doc.get("metadata") if isinstance(doc, dict) else None
     name = metadata.get("name") if isinstance(metadata, dict) else None

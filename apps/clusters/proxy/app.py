@@ -26,9 +26,11 @@ from yarl import URL
 
 from apps.clusters import k8s
 from apps.clusters.masking import holds_mask
+from apps.core import bodies
 
 from . import access as access_mod
 from . import db as proxy_db
+from . import reviews
 from .canonical import PREFIX, CanonicalRequest, canonicalize
 from .masking import prepare_headers as prepare_masked_request
 from .masking import relay_masked, relay_masked_stream
@@ -220,16 +222,15 @@ class KubeProxy:
         access = await self._authorize(req)
         denial = access.denial
         if denial is None and "upgrade" in req.headers:
-            denial = Denial(
-                400,
-                "the portal's kubectl proxy relays exec, attach and port-forward over "
-                "WebSocket only (use kubectl 1.30 or newer)",
-            )
+            denial = _bare_upgrade_denial(access.target)
         body = b""
         if denial is None:
             # Read only for an authenticated, authorized caller: an anonymous one cannot make
             # the portal buffer megabytes.
             body, complete = await _read_body(receive)
+            if complete and reviews.answers(access.target, req.method):
+                await self._answer_review(req, access, body, content_type, send, started)
+                return
             if not complete:
                 body, denial = (
                     b"",
@@ -237,7 +238,11 @@ class KubeProxy:
                 )
             elif _names_in_body(access.target):
                 denial = await proxy_db.run(access_mod.judge_create, access, body, content_type)
-            if denial is None and access.target.kind == "Secret" and _writes_mask(req.method, body):
+            if (
+                denial is None
+                and access.target.kind == "Secret"
+                and _writes_mask(req.method, body, content_type)
+            ):
                 denial = Denial(
                     422,
                     "the Secret holds the portal's mask (******) instead of values: it was read "
@@ -255,6 +260,23 @@ class KubeProxy:
         await self._audit(
             req, access, started, status_code, body=audited_body,
             content_type=content_type, message=message,
+        )  # fmt: skip
+
+    async def _answer_review(self, req, access, body, content_type, send, started) -> None:
+        """whoami / can-i: the portal's own answer for the signed-in user (reviews.py)."""
+        answer = await proxy_db.run(
+            reviews.respond, access, body, content_type, req.headers.get("accept", "")
+        )
+        headers = [
+            (b"content-type", answer.content_type.encode()),
+            (b"content-length", str(len(answer.body)).encode()),
+            (b"x-request-id", req.request_id.encode()),
+        ]
+        await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+        await send({"type": "http.response.body", "body": answer.body, "more_body": False})
+        await self._audit(
+            req, access, started, answer.status, body=body,
+            content_type=content_type, message=answer.message,
         )  # fmt: skip
 
     async def _forward(self, req: Incoming, access, body: bytes, send, receive):
@@ -374,7 +396,9 @@ class KubeProxy:
                 req, access, started, 101,
                 message=f"{access.target.session} session opened ({upstream.protocol or '-'})",
             )  # fmt: skip
-            summary = await _relay_frames(upstream, receive, send)
+            summary = await _relay_frames(
+                upstream, receive, send, exits=access.target.session != "portforward"
+            )
         finally:
             await upstream.close()
         seconds = time.monotonic() - started
@@ -473,13 +497,13 @@ def _names_in_body(target) -> bool:
     return target.verb == "create" and target.name is None and target.resource.endswith("*")
 
 
-def _writes_mask(method: str, body: bytes) -> bool:
+def _writes_mask(method: str, body: bytes, content_type: str) -> bool:
     if method not in ("POST", "PUT", "PATCH") or not body or len(body) > MAX_MASK_CHECK:
         return False
     try:
-        return holds_mask(json.loads(body))
-    except (ValueError, RecursionError):
-        return False  # not JSON (YAML, protobuf): the cluster parses it, nothing to compare
+        return holds_mask(bodies.read(body, content_type))
+    except bodies.Unreadable:
+        return False  # the cluster refuses what it cannot read either
 
 
 async def _send_openapi_index(req: Incoming, conn, response, headers, send) -> str:
@@ -509,6 +533,20 @@ async def _send_openapi_index(req: Incoming, conn, response, headers, send) -> s
     await send({"type": "http.response.start", "status": response.status, "headers": headers})
     await send({"type": "http.response.body", "body": raw, "more_body": False})
     return ""
+
+
+def _bare_upgrade_denial(target) -> Denial:
+    """An upgrade that is not a WebSocket: SPDY/3.1, which kubectl sends only when it is older
+    than 1.30 (exec, attach, cp) or 1.31 (port-forward), or told not to use WebSockets."""
+    if target.session == "portforward":
+        how = "kubectl 1.31 or newer, without KUBECTL_PORT_FORWARD_WEBSOCKETS=false"
+    else:
+        how = "kubectl 1.30 or newer, without KUBECTL_REMOTE_COMMAND_WEBSOCKETS=false"
+    what = target.session or "this request"
+    return Denial(
+        400,
+        f"the portal's kubectl proxy relays {what} over WebSocket only, not SPDY (use {how})",
+    )
 
 
 def _origin_denial(req: Incoming) -> Denial | None:
@@ -544,10 +582,14 @@ async def _deny_websocket(scope, send, denial: Denial, request_id: str) -> None:
         await send({"type": "websocket.close", "code": 1008})
 
 
-async def _relay_frames(upstream: aiohttp.ClientWebSocketResponse, receive, send) -> str:
+async def _relay_frames(
+    upstream: aiohttp.ClientWebSocketResponse, receive, send, exits: bool = True
+) -> str:
     """Frames both ways until one side closes. Buffers are bounded: aiohttp's reader pauses
     the cluster socket when unread, the server's queue bounds the client side, and each
-    direction awaits the other's send (backpressure). Returns a summary for the audit row."""
+    direction awaits the other's send (backpressure). Returns a summary for the audit row
+    (with the exit status of exec/attach; ``exits=False`` for port-forward, whose channel 3
+    is a port's error channel or SPDY bytes, not an exit status)."""
     last_status: list[bytes] = []
     close_code: list[int] = []
 
@@ -566,7 +608,7 @@ async def _relay_frames(upstream: aiohttp.ClientWebSocketResponse, receive, send
             message = await upstream.receive()
             if message.type == aiohttp.WSMsgType.BINARY:
                 data = message.data
-                if data[:1] == b"\x03":  # the error channel carries the exit Status
+                if exits and data[:1] == b"\x03":  # the error channel: the exit Status
                     last_status[:] = [data[1:4097]]
                 await send({"type": "websocket.send", "bytes": data})
             elif message.type == aiohttp.WSMsgType.TEXT:

@@ -85,6 +85,7 @@ _SUB_VERBS = {
     "log": ["get"],
     "exec": ["create", "get"],
     "attach": ["create", "get"],
+    "portforward": ["create", "get"],
     "eviction": ["create"],
     "binding": ["create"],
     "proxy": ["create", "delete", "get", "patch", "update"],
@@ -100,6 +101,7 @@ _SUB_KIND = {
     "log": ("Pod", "", ""),
     "exec": ("PodExecOptions", "", ""),
     "attach": ("PodAttachOptions", "", ""),
+    "portforward": ("PodPortForwardOptions", "", ""),
     "proxy": ("PodProxyOptions", "", ""),
 }
 

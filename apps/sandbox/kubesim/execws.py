@@ -15,9 +15,10 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
+from .containerfs import container_env, container_fs
 from .errors import ApiError
 from .podlogs import pick_container
-from .shell import Shell, ShellIO, container_env, container_fs
+from .shell import Shell, ShellIO
 
 if TYPE_CHECKING:
     from .handlers import Request
@@ -30,6 +31,26 @@ PROTOCOLS = (
     "channel.k8s.io",
 )
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
+
+
+def channel_frame(channel: int, data: bytes) -> bytes:
+    """One message of the ``*.channel.k8s.io`` protocols: the channel byte, then the data
+    (exec/attach here; port-forward's data and error channels in :mod:`.portforward`)."""
+    return bytes([channel]) + data
+
+
+def read_channel_frame(msg: Any) -> tuple[int, bytes] | None:
+    """(channel, payload) of a received message; None for control and empty messages. The API
+    server reads text and binary frames alike (the Python client sends str stdin as text)."""
+    if msg.type == WSMsgType.TEXT:
+        data = msg.data.encode()
+    elif msg.type == WSMsgType.BINARY:
+        data = msg.data
+    else:
+        return None
+    if not data:
+        return None
+    return data[0], bytes(data[1:])
 
 
 def exit_status(code: int, argv: list[str]) -> dict[str, Any]:
@@ -92,7 +113,7 @@ async def handle(req: Request) -> web.StreamResponse:
         nonlocal frames
         if drop is not None and frames >= drop.after:
             raise _Dropped
-        await ws.send_bytes(bytes([channel]) + data)
+        await ws.send_bytes(channel_frame(channel, data))
         frames += 1
 
     async def out(data: bytes) -> None:
@@ -113,20 +134,13 @@ async def handle(req: Request) -> web.StreamResponse:
 
     async def reader() -> None:
         async for msg in ws:
-            # The API server reads text and binary frames alike (the Python client sends
-            # str stdin as text frames).
-            if msg.type == WSMsgType.TEXT:
-                data = msg.data.encode()
-            elif msg.type == WSMsgType.BINARY:
-                data = msg.data
-            else:
+            frame = read_channel_frame(msg)
+            if frame is None:
                 continue
-            if not data:
-                continue
-            channel, payload = data[0], data[1:]
+            channel, payload = frame
             if channel == STDIN and stdin is not None:
                 if payload:
-                    stdin.put_nowait(bytes(payload))
+                    stdin.put_nowait(payload)
             elif channel == RESIZE:
                 try:
                     size = json.loads(payload)

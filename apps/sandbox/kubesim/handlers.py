@@ -1,6 +1,6 @@
 """The HTTP surface of one cluster: URL routing, authentication, content negotiation, and the
 REST verbs (get, list, watch, create, update, patch, delete, deletecollection) plus the
-subresources (status, scale, log, exec, attach, eviction, binding).
+subresources (status, scale, log, exec, attach, portforward, eviction, binding).
 
 Errors are :class:`~.errors.ApiError` turned into ``Status`` bodies; responses are JSON, or a
 ``meta.k8s.io/v1`` Table / PartialObjectMetadata when the Accept header asks for one.
@@ -16,7 +16,9 @@ from urllib.parse import unquote
 import yaml
 from aiohttp import web
 
-from . import discovery, execws, metrics, podlogs, table, watch
+from apps.core import kubeproto
+
+from . import discovery, execws, metrics, podlogs, portforward, table, watch
 from .errors import ApiError, method_not_allowed, path_not_found
 from .ops import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, _unsupported_patch
 from .selectors import parse_field_selector, parse_label_selector
@@ -41,9 +43,7 @@ _UNAUTHORIZED = {
     "reason": "Unauthorized",
     "code": 401,
 }
-_BODY_TYPES = (
-    "application/json, application/yaml, application/vnd.kubernetes.protobuf, application/cbor"
-)
+_BODY_TYPES = "application/json, application/yaml, application/vnd.kubernetes.protobuf"
 
 
 def json_response(
@@ -151,6 +151,8 @@ async def read_body(http: web.Request, patch: bool = False) -> tuple[Any, str]:
     if patch:
         if ctype not in _PATCH_TYPES:
             raise _unsupported_patch(ctype)
+    elif ctype == kubeproto.CONTENT_TYPE:
+        return _protobuf_body(raw), ctype
     elif ctype not in ("application/json", "application/yaml", "text/yaml", ""):
         raise ApiError(
             415,
@@ -172,6 +174,21 @@ async def read_body(http: web.Request, patch: bool = False) -> tuple[Any, str]:
         raise ApiError(
             400, f"error decoding body: couldn't get version/kind; json parse error: {exc}"
         ) from exc
+
+
+def _protobuf_body(raw: bytes) -> dict[str, Any]:
+    try:
+        return kubeproto.decode(raw)
+    except kubeproto.UnknownKindError as exc:  # a custom resource: no protobuf, as a real server
+        raise ApiError(
+            415,
+            f'Unsupported Media Type "{kubeproto.CONTENT_TYPE}": the body of the request '
+            "was in an unknown format - accepted media types include: "
+            "application/json, application/yaml",
+            reason="UnsupportedMediaType",
+        ) from exc
+    except kubeproto.ProtobufError as exc:
+        raise ApiError(400, f"error decoding body: protobuf: {exc}") from exc
 
 
 class ClusterApi:
@@ -276,6 +293,11 @@ class ClusterApi:
                 user, "create" if method == "POST" else "get", rt, namespace, name or "", sub
             )
             return await execws.handle(req)
+        if sub == "portforward":
+            self.cluster.authorize(
+                user, "create" if method == "POST" else "get", rt, namespace, name or "", sub
+            )
+            return await portforward.handle(req)
         if sub == "log":
             self.cluster.authorize(user, "get", rt, namespace, name or "", sub)
             return await podlogs.handle(req)

@@ -1,150 +1,52 @@
 """A tiny deterministic shell that exec/attach run inside simulated containers.
 
-It never touches the host: files live in an in-memory :class:`FileSystem` per container (seeded
-from the pod: hostname, hosts, resolv.conf, service-account token, mounted ConfigMaps and
-Secrets), environment comes from the container spec. It understands ``;``, ``&&``, ``||``,
-pipes, ``>``/``>>`` redirection, ``$VAR``/``$?`` expansion and quoting, a few dozen common
-commands, and an interactive mode with prompt and line editing for ``kubectl exec -it``.
+It never touches the host: files live in an in-memory filesystem per container, seeded from
+the pod, and the environment comes from the container spec (:mod:`.containerfs`). It
+understands ``;``, ``&&``, ``||``, pipes, redirections (``>``, ``>>``, ``<``, ``2>&1``,
+``>&2``, ``/dev/null``), here-documents, ``$VAR``/``$?``/``$((…))`` expansion and quoting
+(:mod:`.shellsyntax`), a few dozen common commands including ``tar`` (:mod:`.shelltar`, for
+``kubectl cp``), and an interactive mode with prompt and line editing for ``kubectl exec -it``.
+Multi-line scripts (``sh -c``) run line by line.
+
+Contents are text decoded with ``surrogateescape``: any bytes round-trip unchanged.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
+import hashlib
 import re
 import shlex
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+
+from .containerfs import FileSystem
+from .shellsyntax import (
+    MARK,
+    ArithmeticError_,
+    arithmetic,
+    find_arithmetic,
+    mark_redirections,
+    parse_marker,
+    split_chains,
+)
+from .shelltar import run_tar
 
 Write = Callable[[bytes], Awaitable[None]]
-# Directories every simulated container has (in memory, never the host's).
-SKELETON_DIRS = "/bin /etc /home /root /tmp /usr/bin /var/log /proc /app".split()
+TextWrite = Callable[[str], Awaitable[None]]
+
+
+def to_text(data: bytes) -> str:
+    """Bytes as the shell holds them: lossless for any bytes, not only UTF-8."""
+    return data.decode("utf-8", "surrogateescape")
+
+
+def to_bytes(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")
 
 
 class Interrupt(Exception):
     """Ctrl-C at the prompt."""
-
-
-class FileSystem:
-    """Files (path → text) and directories of one container."""
-
-    def __init__(self) -> None:
-        self.files: dict[str, str] = {}
-        self.dirs: set[str] = {"/"}
-
-    def mkdir(self, path: str) -> None:
-        while path and path not in self.dirs:
-            self.dirs.add(path)
-            path = path.rsplit("/", 1)[0] or "/"
-
-    def write(self, path: str, text: str, append: bool = False) -> None:
-        self.mkdir(path.rsplit("/", 1)[0] or "/")
-        self.files[path] = (self.files.get(path, "") if append else "") + text
-
-    def listdir(self, path: str) -> list[str] | None:
-        if path not in self.dirs:
-            return None
-        prefix = path.rstrip("/") + "/"
-        names = {
-            p[len(prefix) :].split("/", 1)[0]
-            for p in list(self.files) + list(self.dirs)
-            if p.startswith(prefix) and p != prefix
-        }
-        return sorted(n for n in names if n)
-
-
-def container_fs(cluster: Any, pod: dict[str, Any], container: dict[str, Any]) -> FileSystem:
-    """The initial filesystem of a container, derived from its pod."""
-    fs = FileSystem()
-    meta, spec = pod["metadata"], pod.get("spec") or {}
-    ip = (pod.get("status") or {}).get("podIP", "10.244.0.10")
-    # Directories of the simulated container (in memory, never the host's).
-    for d in SKELETON_DIRS:
-        fs.mkdir(d)
-    fs.write("/etc/hostname", meta["name"] + "\n")
-    fs.write("/etc/hosts", f"127.0.0.1\tlocalhost\n{ip}\t{meta['name']}\n")
-    fs.write(
-        "/etc/resolv.conf",
-        f"search {meta.get('namespace')}.svc.cluster.local "
-        "svc.cluster.local cluster.local\nnameserver 10.96.0.10\n"
-        "options ndots:5\n",
-    )
-    image = container.get("image", "")
-    if "alpine" in image or "busybox" in image:
-        fs.write("/etc/os-release", 'NAME="Alpine Linux"\nID=alpine\nVERSION_ID=3.22.0\n')
-    else:
-        fs.write(
-            "/etc/os-release",
-            'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\n'
-            'NAME="Debian GNU/Linux"\nVERSION_ID="12"\nID=debian\n',
-        )
-    fs.write("/proc/1/cmdline", " ".join(container.get("command") or [image.split(":")[0]]))
-    sa_dir = "/var/run/secrets/kubernetes.io/serviceaccount"
-    fs.write(f"{sa_dir}/namespace", meta.get("namespace", "default"))
-    fs.write(f"{sa_dir}/token", "eyJhbGciOiJSUzI1NiJ9.kubesim-projected-token.c2ln")
-    fs.write(
-        f"{sa_dir}/ca.crt", "-----BEGIN CERTIFICATE-----\n(kubesim)\n-----END CERTIFICATE-----\n"
-    )
-    volumes = {v.get("name"): v for v in spec.get("volumes") or []}
-    for mount in container.get("volumeMounts") or []:
-        volume = volumes.get(mount.get("name")) or {}
-        path = mount.get("mountPath", "/mnt")
-        fs.mkdir(path)
-        if "configMap" in volume:
-            cm = cluster.find(
-                "", "configmaps", meta.get("namespace"), volume["configMap"].get("name", "")
-            )
-            for key, value in ((cm or {}).get("data") or {}).items():
-                fs.write(f"{path.rstrip('/')}/{key}", value)
-        elif "secret" in volume:
-            secret = cluster.find(
-                "", "secrets", meta.get("namespace"), volume["secret"].get("secretName", "")
-            )
-            for key, value in ((secret or {}).get("data") or {}).items():
-                try:
-                    text = base64.b64decode(value).decode()
-                except (ValueError, UnicodeDecodeError):
-                    text = value
-                fs.write(f"{path.rstrip('/')}/{key}", text)
-    return fs
-
-
-def container_env(cluster: Any, pod: dict[str, Any], container: dict[str, Any]) -> dict[str, str]:
-    meta = pod["metadata"]
-    env = {
-        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        "HOSTNAME": meta["name"],
-        "HOME": "/root",
-        "TERM": "xterm",
-        "KUBERNETES_SERVICE_HOST": "10.96.0.1",
-        "KUBERNETES_SERVICE_PORT": "443",
-        "KUBERNETES_PORT": "tcp://10.96.0.1:443",
-    }
-    for item in container.get("env") or []:
-        name = item.get("name", "")
-        if "value" in item:
-            env[name] = str(item["value"])
-            continue
-        source = item.get("valueFrom") or {}
-        if "fieldRef" in source:
-            path = source["fieldRef"].get("fieldPath", "")
-            env[name] = {
-                "metadata.name": meta["name"],
-                "metadata.namespace": meta.get("namespace", ""),
-                "spec.nodeName": (pod.get("spec") or {}).get("nodeName", ""),
-                "status.podIP": (pod.get("status") or {}).get("podIP", ""),
-            }.get(path, "")
-        elif "configMapKeyRef" in source:
-            ref = source["configMapKeyRef"]
-            cm = cluster.find("", "configmaps", meta.get("namespace"), ref.get("name", ""))
-            env[name] = ((cm or {}).get("data") or {}).get(ref.get("key"), "")
-        elif "secretKeyRef" in source:
-            ref = source["secretKeyRef"]
-            secret = cluster.find("", "secrets", meta.get("namespace"), ref.get("name", ""))
-            raw = ((secret or {}).get("data") or {}).get(ref.get("key"), "")
-            env[name] = base64.b64decode(raw).decode(errors="replace") if raw else ""
-    return env
 
 
 class ShellIO:
@@ -162,14 +64,14 @@ class ShellIO:
 
     async def out(self, text: str) -> None:
         if text:
-            await self._out((text.replace("\n", "\r\n") if self.tty else text).encode())
+            await self._out(to_bytes(text.replace("\n", "\r\n") if self.tty else text))
 
     async def err(self, text: str) -> None:
         if text:
             if self.tty:
                 await self.out(text)
             else:
-                await self._err(text.encode())
+                await self._err(to_bytes(text))
 
     async def _chunk(self) -> bytes | None:
         if self.stdin is None or self.eof:
@@ -184,7 +86,7 @@ class ShellIO:
         self._pending = b""
         while (chunk := await self._chunk()) is not None:
             data += chunk
-        return data.decode(errors="replace")
+        return to_text(data)
 
     async def read_line(self) -> str | None:
         """One line; with a tty, echo and edit it (backspace, ^U, ^C, ^D, arrows ignored)."""
@@ -231,8 +133,9 @@ class ShellIO:
                 await self._out(ch)
 
 
-_VAR = re.compile(r"\$(\?|\{[A-Za-z_][A-Za-z0-9_]*\}|[A-Za-z_][A-Za-z0-9_]*)")
-_OPS = {";", "&&", "||", "|", ">", ">>", "&"}
+_VAR = re.compile(
+    r"\$(?:(\?)|\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))"
+)
 
 
 class Shell:
@@ -249,6 +152,11 @@ class Shell:
         self.status = 0
         self.exited: int | None = None
         self.busybox = "alpine" in image or "busybox" in image
+        # Where the running command's stderr goes (2>&1, 2>file, 2>/dev/null change it).
+        self._stderr: TextWrite = io.err
+
+    async def err(self, text: str) -> None:
+        await self._stderr(text)
 
     # ------------------------------------------------------------ entry points
 
@@ -259,7 +167,7 @@ class Shell:
         prog = argv[0].rsplit("/", 1)[-1]
         if prog in ("sh", "bash", "ash", "zsh"):
             if len(argv) >= 3 and argv[1] == "-c":
-                await self.run_line(argv[2])
+                await self.run_script(argv[2])
                 return self.exited if self.exited is not None else self.status
             return await self.interactive()
         self.status = await self.command(argv, None)
@@ -283,7 +191,19 @@ class Shell:
                 if self.io.tty:
                     await self.io.out("exit\n")
                 break
-            await self.run_line(line)
+            bodies = []
+            for doc in mark_redirections(line)[1]:
+                body: list[str] = []
+                while True:
+                    if self.io.tty:
+                        await self.io.out("> ")
+                    more = await self.io.read_line()
+                    text = more.lstrip("\t") if more is not None and doc.strip_tabs else more
+                    if text is None or text == doc.delimiter:
+                        break
+                    body.append(text + "\n")
+                bodies.append(self._heredoc("".join(body), doc.expand))
+            await self.run_line(line, bodies)
         return self.exited if self.exited is not None else self.status
 
     # ------------------------------------------------------------ parsing
@@ -297,11 +217,20 @@ class Shell:
                 quote = None if quote == "'" else "'"
             elif ch == '"' and quote != "'":
                 quote = None if quote == '"' else '"'
+            elif line.startswith("$((", i) and quote != "'":
+                end = find_arithmetic(line, i)
+                if end is not None:
+                    out.append(str(arithmetic(line[i + 3 : end - 2], self.env)))
+                    i = end
+                    continue
             elif ch == "$" and quote != "'":
                 match = _VAR.match(line, i)
                 if match:
-                    name = match.group(1).strip("{}")
-                    value = str(self.status) if name == "?" else self.env.get(name, "")
+                    if match.group(1):
+                        value = str(self.status)
+                    else:  # $NAME, ${NAME}, ${NAME:-default}
+                        value = self.env.get(match.group(2) or match.group(4), "")
+                        value = value or (match.group(3) or "")
                     out.append(shlex.quote(value) if quote is None and value else value)
                     i = match.end()
                     continue
@@ -309,38 +238,67 @@ class Shell:
             i += 1
         return "".join(out)
 
-    async def run_line(self, line: str) -> None:
+    def _heredoc(self, body: str, expand: bool) -> str:
+        if not expand:
+            return body
+        # As in double quotes: $VAR and $((…)) expand, quotes stay as they are.
+        return self.expand('"' + body.replace('"', "\x00") + '"')[1:-1].replace("\x00", '"')
+
+    async def run_script(self, script: str) -> None:
+        """Several lines (``sh -c``): each runs in turn; a here-document's body is the lines
+        after its command, up to the delimiter line."""
+        lines = script.split("\n")
+        while lines and self.exited is None:
+            line = lines.pop(0)
+            bodies = []
+            for doc in mark_redirections(line)[1]:
+                body: list[str] = []
+                while lines:
+                    text = lines.pop(0)
+                    text = text.lstrip("\t") if doc.strip_tabs else text
+                    if text == doc.delimiter:
+                        break
+                    body.append(text + "\n")
+                bodies.append(self._heredoc("".join(body), doc.expand))
+            await self.run_line(line, bodies)
+
+    async def run_line(self, line: str, heredocs: list[str] | None = None) -> None:
         line = line.strip()
         if not line or line.startswith("#"):
             return
         try:
-            lexer = shlex.shlex(self.expand(line), posix=True, punctuation_chars=";&|>")
-            lexer.whitespace_split = True
-            tokens = list(lexer)
+            chains = split_chains(line)
         except ValueError as exc:
             await self.io.err(f"sh: syntax error: {exc}\n")
             self.status = 2
             return
-        chains: list[tuple[str, list[str]]] = []
-        current: list[str] = []
-        joiner = ";"
-        for tok in tokens:
-            if tok in (";", "&&", "||", "&"):
-                chains.append((joiner, current))
-                current, joiner = [], tok
-            else:
-                current.append(tok)
-        chains.append((joiner, current))
-        for joiner, words in chains:
+        docs = list(heredocs or [])
+        for joiner, command in chains:
             if self.exited is not None:
                 return
-            if not words:
-                continue
+            # Each command's here-documents, in order of appearance on the line.
+            mine = [docs.pop(0) if docs else "" for _ in mark_redirections(command)[1]]
             if joiner == "&&" and self.status != 0 or joiner == "||" and self.status == 0:
                 continue
-            self.status = await self.pipeline(words)
+            # Expanded when it runs, not before: "n=1; echo $n" sees the assignment.
+            try:
+                marked, _ = mark_redirections(self.expand(command))
+                lexer = shlex.shlex(marked, posix=True, punctuation_chars="|")
+                lexer.whitespace_split = True
+                lexer.wordchars += MARK
+                words = list(lexer)
+            except ArithmeticError_ as exc:
+                await self.io.err(f"sh: {exc}\n")
+                self.status = 2
+                continue
+            except ValueError as exc:
+                await self.io.err(f"sh: syntax error: {exc}\n")
+                self.status = 2
+                return
+            if words:
+                self.status = await self.pipeline(words, mine)
 
-    async def pipeline(self, words: list[str]) -> int:
+    async def pipeline(self, words: list[str], heredocs: list[str] | None = None) -> int:
         stages: list[list[str]] = [[]]
         for w in words:
             if w == "|":
@@ -350,22 +308,70 @@ class Shell:
         data: str | None = None
         code = 0
         for index, stage in enumerate(stages):
-            redirect, append = None, False
-            if ">" in stage or ">>" in stage:
-                pos = next(i for i, w in enumerate(stage) if w in (">", ">>"))
-                append = stage[pos] == ">>"
-                redirect = stage[pos + 1] if pos + 1 < len(stage) else None
-                stage = stage[:pos]
             last = index == len(stages) - 1
-            if last and redirect is None:
-                code = await self.command(stage, data)
-            else:
-                buffer: list[str] = []
-                code = await self.command(stage, data, buffer)
-                data = "".join(buffer)
-                if redirect is not None:
-                    self.fs.write(self._abs(redirect), data, append)
-                    data = None
+            argv: list[str] = []
+            # fd → "out" (the terminal, or the next stage's pipe), "err", "null" or a file
+            fds: dict[int, tuple[str, str]] = {1: ("out", ""), 2: ("err", "")}
+            truncate: set[str] = set()
+            words_left = iter(stage)
+            for word in words_left:
+                redirect = parse_marker(word)
+                if redirect is None:
+                    argv.append(word)
+                    continue
+                if redirect.op == "D":
+                    fds[redirect.fd] = fds.get(redirect.dup, ("null", ""))
+                    continue
+                if redirect.op == "H":
+                    docs = heredocs or []
+                    data = docs[redirect.index] if redirect.index < len(docs) else ""
+                    continue
+                target = next(words_left, None)
+                if target is None:
+                    await self.io.err("sh: syntax error: unexpected newline\n")
+                    return 2
+                path = self._abs(target)
+                if redirect.op == "R":
+                    if path not in self.fs.files:
+                        await self.io.err(f"sh: can't open {target}: no such file\n")
+                        return 1
+                    data = self.fs.files[path]
+                elif path in ("/dev/null",):
+                    fds[redirect.fd] = ("null", "")
+                elif path in ("/dev/stdout", "/dev/stderr"):
+                    fds[redirect.fd] = fds[1 if path == "/dev/stdout" else 2]
+                elif path in self.fs.dirs:
+                    await self.io.err(f"sh: can't create {target}: Is a directory\n")
+                    return 1
+                else:
+                    fds[redirect.fd] = ("file", path)
+                    if redirect.op == "W":
+                        truncate.add(path)
+            for path in truncate:
+                self.fs.write(path, "")
+            pipe: list[str] = []
+
+            def writer(where: tuple[str, str], pipe=pipe, last=last):
+                async def write(text: str) -> None:
+                    kind, path = where
+                    if kind == "out":
+                        if last:
+                            await self.io.out(text)
+                        else:
+                            pipe.append(text)
+                    elif kind == "err":
+                        await self.io.err(text)
+                    elif kind == "file":
+                        self.fs.write(path, text, append=True)
+
+                return write
+
+            self._stderr = writer(fds[2])
+            try:
+                code = await self.command(argv, data, writer(fds[1]))
+            finally:
+                self._stderr = self.io.err
+            data = "".join(pipe) if not last else None
         return code
 
     # ------------------------------------------------------------ commands
@@ -385,25 +391,22 @@ class Shell:
         return "/" + "/".join(parts)
 
     async def command(
-        self, argv: list[str], stdin: str | None, capture: list[str] | None = None
+        self,
+        argv: list[str],
+        stdin: str | None,
+        out: Callable[[str], Awaitable[None]] | None = None,
     ) -> int:
         if not argv:
             return 0
         if "=" in argv[0] and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", argv[0]):
             name, _, value = argv[0].partition("=")
             self.env[name] = value
-            return 0 if len(argv) == 1 else await self.command(argv[1:], stdin, capture)
-
-        async def out(text: str) -> None:
-            if capture is not None:
-                capture.append(text)
-            else:
-                await self.io.out(text)
-
+            return 0 if len(argv) == 1 else await self.command(argv[1:], stdin, out)
+        out = out or self.io.out
         name = argv[0].rsplit("/", 1)[-1]
         handler = self.find_command(name)
         if handler is None:
-            await self.io.err(f"sh: {argv[0]}: not found\n")
+            await self.err(f"sh: {argv[0]}: not found\n")
             return 127
         return await handler(argv[1:], stdin, out)
 
@@ -419,7 +422,7 @@ class Shell:
                 if path in self.fs.files:
                     text += self.fs.files[path]
                 else:
-                    await self.io.err(f"{f}: No such file or directory\n")
+                    await self.err(f"{f}: No such file or directory\n")
                     code = 1
             return text, code
         if stdin is not None:
@@ -448,7 +451,7 @@ class Shell:
         if not files and stdin is None:
             # Like the real cat: copy stdin through as it arrives, until EOF.
             while (chunk := await self.io._chunk()) is not None:
-                await out(chunk.decode(errors="replace"))
+                await out(to_text(chunk))
             return 0
         text, code = await self._input(stdin, files)
         await out(text)
@@ -465,7 +468,7 @@ class Shell:
                 continue
             names = self.fs.listdir(path)
             if names is None:
-                await self.io.err(f"ls: cannot access '{p}': No such file or directory\n")
+                await self.err(f"ls: cannot access '{p}': No such file or directory\n")
                 code = 2
                 continue
             if "a" in flags:
@@ -474,7 +477,7 @@ class Shell:
                 for n in names:
                     full = self._abs(f"{path}/{n}")
                     is_dir = full in self.fs.dirs or n in (".", "..")
-                    size = len(self.fs.files.get(full, "")) if not is_dir else 4096
+                    size = len(to_bytes(self.fs.files.get(full, ""))) if not is_dir else 4096
                     await out(
                         f"{'d' if is_dir else '-'}rw-r--r--    1 root     root  "
                         f"{size:>8} Jan  1 00:00 {n}\n"
@@ -490,7 +493,7 @@ class Shell:
     async def cmd_cd(self, args, stdin, out) -> int:
         target = self._abs(args[0]) if args else "/root"
         if target not in self.fs.dirs:
-            await self.io.err(
+            await self.err(
                 f"sh: cd: can't cd to {args[0] if args else target}: No such file or directory\n"
             )
             return 2
@@ -498,8 +501,52 @@ class Shell:
         return 0
 
     async def cmd_env(self, args, stdin, out) -> int:
-        await out("".join(f"{k}={v}\n" for k, v in sorted(self.env.items())))
-        return 0
+        """``env`` prints the environment; ``env [-i] NAME=value… [command]`` runs a command
+        with it changed (the session's own environment stays as it was)."""
+        env = {} if args[:1] == ["-i"] else dict(self.env)
+        args = args[1:] if args[:1] == ["-i"] else args
+        while args and re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", args[0]):
+            name, _, value = args.pop(0).partition("=")
+            env[name] = value
+        if not args:
+            await out("".join(f"{k}={v}\n" for k, v in sorted(env.items())))
+            return 0
+        saved, self.env = self.env, env
+        try:
+            return await self.command(args, stdin, out)
+        finally:
+            self.env = saved
+
+    async def cmd_tty(self, args, stdin, out) -> int:
+        if self.io.tty:
+            await out("/dev/pts/0\n")
+            return 0
+        await out("not a tty\n")
+        return 1
+
+    async def cmd_tar(self, args, stdin, out) -> int:
+        return await run_tar(self, args, stdin, out)
+
+    async def _digest(self, algorithm: str, args, stdin, out) -> int:
+        files = [a for a in args if not a.startswith("-")]
+        code = 0
+        for name in files or ["-"]:
+            if name == "-":
+                text = stdin if stdin is not None else await self.io.read_all()
+            elif self._abs(name) in self.fs.files:
+                text = self.fs.files[self._abs(name)]
+            else:
+                await self.err(f"{algorithm}sum: {name}: No such file or directory\n")
+                code = 1
+                continue
+            await out(f"{hashlib.new(algorithm, to_bytes(text)).hexdigest()}  {name}\n")
+        return code
+
+    async def cmd_sha256sum(self, args, stdin, out) -> int:
+        return await self._digest("sha256", args, stdin, out)
+
+    async def cmd_md5sum(self, args, stdin, out) -> int:
+        return await self._digest("md5", args, stdin, out)
 
     async def cmd_printenv(self, args, stdin, out) -> int:
         if not args:
@@ -554,7 +601,7 @@ class Shell:
         try:
             self.exited = int(args[0]) % 256 if args else self.status
         except ValueError:
-            await self.io.err(f"sh: exit: Illegal number: {args[0]}\n")
+            await self.err(f"sh: exit: Illegal number: {args[0]}\n")
             self.exited = 2
         return self.exited
 
@@ -562,7 +609,7 @@ class Shell:
         try:
             await asyncio.sleep(min(float(args[0]) if args else 0, 3600))
         except ValueError:
-            await self.io.err(f"sleep: invalid number '{args[0]}'\n")
+            await self.err(f"sleep: invalid number '{args[0]}'\n")
             return 1
         return 0
 
@@ -596,7 +643,7 @@ class Shell:
                     f: v for f, v in self.fs.files.items() if not f.startswith(path + "/")
                 }
             elif "-f" not in args:
-                await self.io.err(f"rm: can't remove '{a}': No such file or directory\n")
+                await self.err(f"rm: can't remove '{a}': No such file or directory\n")
                 code = 1
         return code
 
@@ -604,7 +651,7 @@ class Shell:
         flags = "".join(a[1:] for a in args if a.startswith("-"))
         rest = [a for a in args if not a.startswith("-")]
         if not rest:
-            await self.io.err("Usage: grep [-icv] PATTERN [FILE]...\n")
+            await self.err("Usage: grep [-icv] PATTERN [FILE]...\n")
             return 2
         pattern = re.compile(rest[0], re.IGNORECASE if "i" in flags else 0)
         text, code = await self._input(stdin, rest[1:])
@@ -639,7 +686,7 @@ class Shell:
 
     async def cmd_wc(self, args, stdin, out) -> int:
         text, code = await self._input(stdin, [a for a in args if not a.startswith("-")])
-        counts = {"l": text.count("\n"), "w": len(text.split()), "c": len(text.encode())}
+        counts = {"l": text.count("\n"), "w": len(text.split()), "c": len(to_bytes(text))}
         wanted = [f for f in "lwc" if f in "".join(args)] or ["l", "w", "c"]
         await out(" ".join(f"{counts[f]:>7}" for f in wanted) + "\n")
         return code
@@ -717,7 +764,7 @@ class Shell:
     async def cmd_sh(self, args, stdin, out) -> int:
         """A nested ``sh -c '…'`` (or a sub-shell) runs in the same session."""
         if len(args) >= 2 and args[0] == "-c":
-            await self.run_line(args[1])
+            await self.run_script(args[1])
             return self.status
         return await self.interactive()
 
