@@ -22,14 +22,18 @@ and images named ``*crashloop*`` exit 1 at once (the demo's crash loop).
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .shell import SKELETON_DIRS, FileSystem, Shell, ShellIO, container_env
+from .containerfs import SKELETON_DIRS, FileSystem, container_env
+from .shell import Shell, ShellIO
 
 RUN_SECONDS = "kubesim.io/run-seconds"
 EXIT_CODE = "kubesim.io/exit-code"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_MAX_STEPS = 10_000
+_MAX_SECONDS = 10 * 365 * 86400.0
 
 
 @dataclass
@@ -52,15 +56,22 @@ class _Runner(Shell):
     """The simulated shell on a virtual clock: ``sleep`` adds time instead of waiting."""
 
     elapsed = 0.0
+    steps = 0
 
     async def command(
-        self, argv: list[str], stdin: str | None, capture: list[str] | None = None
+        self,
+        argv: list[str],
+        stdin: str | None,
+        out: Callable[[str], Awaitable[None]] | None = None,
     ) -> int:
+        self.steps += 1
+        if self.steps > _MAX_STEPS or self.elapsed > _MAX_SECONDS:
+            raise _Forever  # a script that keeps going is a process that keeps running
         if argv and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", argv[0]):
             name = argv[0].rsplit("/", 1)[-1]
             if self.find_command(name) is None:
                 raise _Forever
-        return await super().command(argv, stdin, capture)
+        return await super().command(argv, stdin, out)
 
     async def cmd_sleep(self, args, stdin, out) -> int:  # type: ignore[no-untyped-def]
         total = 0.0
@@ -76,7 +87,7 @@ class _Runner(Shell):
         return 0
 
     async def cmd_exec(self, args, stdin, out) -> int:  # type: ignore[no-untyped-def]
-        code = await self.command(args, stdin)
+        code = await self.command(args, stdin, out)
         self.exited = code
         return code
 
