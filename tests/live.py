@@ -215,7 +215,8 @@ def bob(kubectl_as, member):
 @pytest.fixture
 def namespace(bob):
     name = f"t-{uuid.uuid4().hex[:8]}"
-    # (apply, not "create namespace": kubectl sends that one as protobuf, which kubesim lacks)
+    # (apply from a manifest; "create namespace", sent by kubectl as protobuf, is tested in
+    # tests/sandbox/test_protobuf_clients.py)
     manifest = yaml.safe_dump({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
     bob("apply", "-f", "-", stdin=manifest)
     return name

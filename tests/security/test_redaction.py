@@ -258,8 +258,8 @@ def test_json_patch_of_a_configmap_stays_readable(api, tenant_admin, rest_cluste
 
 
 def test_secret_lists_and_unknown_bodies():
-    """A SecretList's items say no kind; a protobuf body that cannot be read is only
-    described."""
+    """A SecretList's items say no kind; a protobuf body that cannot be decoded (this Secret's
+    message is cut short) is only described — decodable ones are redacted like JSON."""
     value = unique("listed")
     body = {"kind": "SecretList", "items": [{"metadata": {"name": "a"}, "data": {"k": value}}]}
     cleaned = redact_body(json.dumps(body).encode(), "application/json", 100_000)

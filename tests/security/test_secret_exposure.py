@@ -232,3 +232,107 @@ def test_head_of_a_secret_is_relayed_as_for_a_revealer(
     ]
     assert answers[0] == answers[1]
     assert answers[0][0] != 502 and answers[0][1] is None
+
+
+# -- answer formats the portal cannot mask (kubesim serves YAML and protobuf since issue 9) ---
+
+PROTOBUF = "application/vnd.kubernetes.protobuf"
+
+
+def portal_get(portal, cluster, user, path, accept, **params):
+    from tests.factories import make_api_key
+
+    token = make_api_key(user)[1]
+    return requests.get(
+        f"{portal.url}/k8s/clusters/{cluster.name}{path}",
+        params=params,
+        headers={"Authorization": f"Bearer {token}", "Accept": accept},
+        verify=portal.ca_file,
+        timeout=15,
+    )
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        PROTOBUF,
+        "application/yaml",
+        f"{PROTOBUF}, application/json",
+        "application/yaml, application/json;q=0.5",
+    ],
+)
+@pytest.mark.parametrize("what", ["get", "list"])
+def test_yaml_or_protobuf_accept_gets_masked_json(
+    portal, cluster, read_only_user, namespace, secret, accept, what
+):
+    """The cluster would answer these in YAML or protobuf, which the portal cannot rewrite:
+    it asks for JSON instead and masks that. The answer says it is JSON (Content-Type), and
+    every Kubernetes client reads JSON by that header (YAML readers read it as YAML)."""
+    path = f"/api/v1/namespaces/{namespace}/secrets" + (f"/{secret}" if what == "get" else "")
+    response = portal_get(portal, cluster, read_only_user, path, accept)
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json"
+    assert not leaks(response.text) and not leaks(response.content.decode(errors="replace"))
+    body = yaml.safe_load(response.text)  # the same document for a YAML reader
+    item = (
+        body if what == "get" else next(i for i in body["items"] if i["metadata"]["name"] == secret)
+    )
+    assert item["data"]["password"] == MASK_B64 and item["metadata"]["labels"] == {"app": "db"}
+
+
+def test_protobuf_watch_of_secrets_is_masked_json(
+    portal, cluster, read_only_user, namespace, secret
+):
+    from tests.factories import make_api_key
+
+    token = make_api_key(read_only_user)[1]
+    response = requests.get(
+        f"{portal.url}/k8s/clusters/{cluster.name}/api/v1/namespaces/{namespace}/secrets",
+        params={"watch": "true", "timeoutSeconds": "2"},
+        headers={"Authorization": f"Bearer {token}", "Accept": PROTOBUF},
+        verify=portal.ca_file,
+        timeout=15,
+    )
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/json"
+    events = [json.loads(line) for line in response.text.splitlines() if line.strip()]
+    assert [e["type"] for e in events] == ["ADDED"]
+    assert events[0]["object"]["data"]["password"] == MASK_B64 and not leaks(response.text)
+
+
+@pytest.fixture
+def config_map(bob, namespace):
+    manifest = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "settings"}}
+    bob("apply", "-n", namespace, "-f", "-", stdin=yaml.safe_dump({**manifest, "data": {"a": "1"}}))
+    return "settings"
+
+
+@pytest.mark.parametrize("who", ["revealer", "reader"])
+def test_other_kinds_come_as_asked(
+    portal, cluster, member, read_only_user, namespace, config_map, who
+):
+    """Masking is for Secrets only: any reader gets a ConfigMap in protobuf or YAML."""
+    from apps.core import kubeproto
+
+    user = member if who == "revealer" else read_only_user
+    path = f"/api/v1/namespaces/{namespace}/configmaps/{config_map}"
+    as_pb = portal_get(portal, cluster, user, path, PROTOBUF)
+    assert as_pb.status_code == 200 and as_pb.headers["Content-Type"] == PROTOBUF
+    decoded = kubeproto.decode(as_pb.content)
+    assert decoded["kind"] == "ConfigMap" and decoded["data"] == {"a": "1"}
+    as_yaml = portal_get(portal, cluster, user, path, "application/yaml")
+    assert as_yaml.headers["Content-Type"] == "application/yaml"
+    assert yaml.safe_load(as_yaml.text)["metadata"]["uid"] == decoded["metadata"]["uid"]
+
+
+def test_revealer_gets_secrets_in_protobuf_and_yaml(portal, cluster, member, namespace, secret):
+    from apps.core import kubeproto
+
+    path = f"/api/v1/namespaces/{namespace}/secrets/{secret}"
+    as_pb = portal_get(portal, cluster, member, path, PROTOBUF)
+    assert as_pb.headers["Content-Type"] == PROTOBUF
+    decoded = kubeproto.decode(as_pb.content)
+    assert base64.b64decode(decoded["data"]["password"]).decode() == PASSWORD
+    as_yaml = portal_get(portal, cluster, member, path, "application/yaml")
+    assert as_yaml.headers["Content-Type"] == "application/yaml"
+    assert yaml.safe_load(as_yaml.text)["data"] == decoded["data"]

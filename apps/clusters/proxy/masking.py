@@ -1,10 +1,15 @@
 """Relaying Secret answers to users who may read Secrets but not reveal their values.
 
-The proxy asks the cluster for JSON (never protobuf or CBOR, which it could not rewrite) and
-uncompressed bodies, then hides values with :func:`apps.clusters.masking.mask_secrets`: a
+The proxy asks the cluster for JSON (never YAML, protobuf or CBOR, which it does not rewrite)
+and uncompressed bodies, then hides values with :func:`apps.clusters.masking.mask_secrets`: a
 plain answer is read whole (bounded) and rewritten; a watch is rewritten event by event (the
 API server writes one JSON document per line). Anything it cannot parse is not relayed — a
 Secret the portal cannot mask is a Secret it does not show.
+
+A client that accepts only YAML or protobuf therefore gets masked JSON, labelled
+``application/json``: Kubernetes clients decode by the answer's Content-Type (and JSON is YAML),
+so this is the answer it can use, truthfully labelled; refusing would withhold what the portal
+can show, and re-encoding would be a second writer of formats the cluster already writes.
 """
 
 from __future__ import annotations

@@ -22,6 +22,7 @@ from .codec import (
     decode_message,
     encode,
     encode_message,
+    encode_watch_event,
     message_for,
 )
 
@@ -35,5 +36,6 @@ __all__ = [
     "decode_message",
     "encode",
     "encode_message",
+    "encode_watch_event",
     "message_for",
 ]

@@ -100,6 +100,9 @@ def message_for(api_version: str, kind: str) -> str | None:
     """The schema key of ``kind`` in ``api_version`` (meta/v1 kinds such as Status are
     served by every group version), or None for a type the table does not know (e.g. a
     custom resource, which a real server never serves as protobuf)."""
+    if not api_version:  # discovery documents (APIVersions) are served without one
+        key = f"meta/v1.{kind}"
+        return key if kind and key in schema.MESSAGES else None
     package = schema.GROUP_VERSIONS.get(api_version)
     for key in (f"{package}.{kind}", f"meta/v1.{kind}"):
         if package and key in schema.MESSAGES:
@@ -356,6 +359,8 @@ def decode(data: bytes) -> dict[str, Any]:
         raise ProtobufError("objects embedded too deep") from exc
     if not isinstance(body, dict):
         raise ProtobufError(f"{kind} is not an object kind")
+    if not api_version:  # a discovery document, as its JSON shows it
+        return {"kind": kind, **body}
     return {"kind": kind, "apiVersion": api_version, **body}
 
 
@@ -552,3 +557,14 @@ def can_encode(obj: Any) -> bool:
         isinstance(obj, dict)
         and message_for(obj.get("apiVersion", ""), obj.get("kind", "")) is not None
     )
+
+
+def encode_watch_event(event_type: str, obj: dict[str, Any]) -> bytes:
+    """One ``meta/v1.WatchEvent`` message as a protobuf watch stream carries it: no envelope
+    of its own (the stream's raw serializer), the object inside as a whole ``k8s\\0`` body."""
+    raw = bytearray()
+    _put_bytes(raw, 1, encode(obj))
+    out = bytearray()
+    _put_scalar(out, 1, "string", event_type, "type")
+    _put_bytes(out, 2, bytes(raw))
+    return bytes(out)

@@ -2,14 +2,15 @@
 REST verbs (get, list, watch, create, update, patch, delete, deletecollection) plus the
 subresources (status, scale, log, exec, attach, portforward, eviction, binding).
 
-Errors are :class:`~.errors.ApiError` turned into ``Status`` bodies; responses are JSON, or a
-``meta.k8s.io/v1`` Table / PartialObjectMetadata when the Accept header asks for one.
+Errors are :class:`~.errors.ApiError` turned into ``Status`` bodies; the answer's format (JSON,
+YAML, protobuf; a ``meta.k8s.io`` Table / PartialObjectMetadata conversion) is negotiated from
+the Accept header by :mod:`.negotiate`.
 """
 
 from __future__ import annotations
 
 import json
-import uuid
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
@@ -18,7 +19,7 @@ from aiohttp import web
 
 from apps.core import kubeproto
 
-from . import discovery, execws, metrics, podlogs, portforward, table, watch
+from . import discovery, execws, metrics, negotiate, podlogs, portforward, watch
 from .errors import ApiError, method_not_allowed, path_not_found
 from .ops import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, _unsupported_patch
 from .selectors import parse_field_selector, parse_label_selector
@@ -34,32 +35,18 @@ _PATCH_TYPES = (
     APPLY_PATCH,
     "application/apply-patch+cbor",
 )
-_UNAUTHORIZED = {
-    "kind": "Status",
-    "apiVersion": "v1",
-    "metadata": {},
-    "status": "Failure",
-    "message": "Unauthorized",
-    "reason": "Unauthorized",
-    "code": 401,
-}
 _BODY_TYPES = "application/json, application/yaml, application/vnd.kubernetes.protobuf"
 
 
 def json_response(
     body: Any, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
-    raw = body if isinstance(body, bytes) else json.dumps(body, separators=(",", ":")).encode()
-    out = web.Response(body=raw, status=status, content_type="application/json")
-    out.headers["Audit-Id"] = str(uuid.uuid4())
-    out.headers["Cache-Control"] = "no-cache, private"
-    for key, value in (headers or {}).items():
-        out.headers.add(key, value)
-    return out
+    """Always JSON (``/version``, OpenAPI); negotiated answers go through :mod:`.negotiate`."""
+    return negotiate.response(negotiate.Choice(), body, status, headers)
 
 
-def error_response(err: ApiError) -> web.Response:
-    return json_response(err.status(), err.code, err.headers)
+def error_response(err: ApiError, http: web.Request | None = None) -> web.Response:
+    return negotiate.error(http, err)
 
 
 class Request:
@@ -117,32 +104,26 @@ class Request:
         agent = self.http.headers.get("User-Agent", "unknown")
         return agent.split("/", 1)[0][:128] or "unknown"
 
+    @cached_property
+    def output(self) -> negotiate.Choice:
+        """The negotiated answer format (ApiError 406 when the Accept header allows none):
+        read right after authorization, before anything is changed, as the API server does."""
+        return negotiate.choose(self.http, self.formats())
+
+    def formats(self) -> negotiate.Allows:
+        """What this endpoint serves: protobuf only for kinds the schema knows (not custom
+        resources; a custom resource's scale is an autoscaling/v1 Scale, which it knows)."""
+        known = kubeproto.message_for(self.rt.group_version, self.rt.kind) is not None
+        return negotiate.for_resource(known or self.sub == "scale")
+
+    def check_accept(self) -> None:
+        self.output  # noqa: B018 - evaluated for its 406
+
     def respond(self, body: Any, status: int = 200) -> web.Response:
-        out = json_response(body, status)
+        out = negotiate.response(self.output, body, status)
         for warning in self.warnings:
             out.headers.add("Warning", f'299 - "{warning}"')
         return out
-
-
-def _accept(http: web.Request) -> tuple[str | None, str]:
-    """(``Table`` / ``PartialObjectMetadata`` / None, includeObject) from the Accept header."""
-    accept = http.headers.get("Accept", "")
-    for part in accept.split(","):
-        params = dict(p.strip().split("=", 1) for p in part.split(";")[1:] if "=" in p)
-        as_ = params.get("as")
-        if as_ in ("Table", "PartialObjectMetadata", "PartialObjectMetadataList"):
-            return as_.replace("List", ""), http.query.get("includeObject", "Metadata")
-        media = part.split(";")[0].strip()
-        if media in ("application/json", "*/*", "application/*", "") or media.endswith("+json"):
-            return None, ""
-    if accept and "json" not in accept and "*/*" not in accept and "yaml" not in accept:
-        raise ApiError(
-            406,
-            "only the following media types are accepted: application/json, "
-            "application/yaml, application/vnd.kubernetes.protobuf",
-            reason="NotAcceptable",
-        )
-    return None, ""
 
 
 async def read_body(http: web.Request, patch: bool = False) -> tuple[Any, str]:
@@ -202,7 +183,7 @@ class ClusterApi:
         try:
             return await self._handle(http, path)
         except ApiError as err:
-            return error_response(err)
+            return error_response(err, http)
 
     def _user(self, http: web.Request) -> User | None:
         auth = http.headers.get("Authorization", "")
@@ -216,7 +197,7 @@ class ClusterApi:
             return web.Response(text="ok", content_type="text/plain")
         user = self._user(http)
         if user is None:
-            return json_response(_UNAUTHORIZED, 401)
+            return error_response(ApiError(401, "Unauthorized"), http)
         parts = [unquote(p) for p in path.strip("/").split("/") if p]
         if not parts:
             return json_response(
@@ -230,16 +211,16 @@ class ClusterApi:
         if head == "api":
             if len(parts) == 1:
                 host = http.host or "127.0.0.1"
-                return json_response(discovery.api_versions(host))
+                return self._discovery(http, discovery.api_versions(host))
             group, version, rest = "", parts[1], parts[2:]
         elif head == "apis":
             if len(parts) == 1:
-                return json_response(discovery.api_group_list(self.cluster))
+                return self._discovery(http, discovery.api_group_list(self.cluster))
             if len(parts) == 2:
                 doc = discovery.api_group(self.cluster, parts[1])
                 if doc is None:
                     raise path_not_found()
-                return json_response(doc)
+                return self._discovery(http, doc)
             group, version, rest = parts[1], parts[2], parts[3:]
         else:
             raise path_not_found()
@@ -247,8 +228,11 @@ class ClusterApi:
             doc = discovery.resource_list(self.cluster, group, version)
             if doc is None:
                 raise path_not_found()
-            return json_response(doc)
+            return self._discovery(http, doc)
         return await self._resource(http, user, group, version, rest)
+
+    def _discovery(self, http: web.Request, doc: dict[str, Any]) -> web.Response:
+        return negotiate.response(negotiate.choose(http, negotiate.DISCOVERY, sv=False), doc)
 
     def _openapi(self, parts: list[str]) -> web.Response:
         if parts[1:] == ["v3"]:
@@ -300,6 +284,7 @@ class ClusterApi:
             return await portforward.handle(req)
         if sub == "log":
             self.cluster.authorize(user, "get", rt, namespace, name or "", sub)
+            req.check_accept()  # the log is text, but Accept is negotiated (text/plain: 406)
             return await podlogs.handle(req)
         if watching or (name is None and method == "GET" and req.flag("watch")):
             self.cluster.authorize(user, "watch", rt, namespace, name or "")
@@ -317,9 +302,11 @@ class ClusterApi:
             raise method_not_allowed()
         if method == "GET":
             cluster.authorize(req.user, "list", rt, req.namespace, "")
+            req.check_accept()  # 406 before any work, as the API server
             return self._list(req)
         if method == "POST":
             cluster.authorize(req.user, "create", rt, req.namespace, "")
+            req.check_accept()  # 406 before anything is created
             body, _ = await read_body(req.http)
             obj = cluster.create(
                 rt,
@@ -333,6 +320,7 @@ class ClusterApi:
             return req.respond(self._versioned(rt, obj), 201)
         if method == "DELETE":
             cluster.authorize(req.user, "deletecollection", rt, req.namespace, "")
+            req.check_accept()  # 406 before anything is deleted
             options = await self._delete_options(req)
             labels = parse_label_selector(req.query.get("labelSelector"))
             fields = parse_field_selector(req.query.get("fieldSelector"), rt.plural)
@@ -361,6 +349,7 @@ class ClusterApi:
         if verb is None:
             raise method_not_allowed()
         cluster.authorize(req.user, verb, rt, req.namespace, name, req.sub)
+        req.check_accept()  # 406 before anything is changed
         if req.sub == "eviction" and method == "POST":
             body, _ = await read_body(req.http)
             return req.respond(
@@ -373,15 +362,16 @@ class ClusterApi:
             entry = cluster.get_entry(rt, req.namespace, name)
             if req.sub == "scale":
                 return req.respond(cluster.scale_view(rt, entry.obj))
-            as_, include = _accept(req.http)
-            if as_ == "Table":
-                return req.respond(
-                    table.to_table(
-                        rt, [entry.obj], include, {"resourceVersion": entry.meta["resourceVersion"]}
-                    )
-                )
-            if as_ == "PartialObjectMetadata":
-                return req.respond(table.partial_metadata(entry.obj))
+            view = negotiate.converted(
+                req.output,
+                rt,
+                [entry.obj],
+                {"resourceVersion": entry.meta["resourceVersion"]},
+                req.query.get("includeObject", "Metadata"),
+                is_list=False,
+            )
+            if view is not None:
+                return req.respond(view)
             return req.respond(self._raw(rt, entry))
         if method == "PUT":
             body, _ = await read_body(req.http)
@@ -509,18 +499,16 @@ class ClusterApi:
             meta["continue"] = cont
         if remaining is not None and cont:
             meta["remainingItemCount"] = remaining
-        as_, include = _accept(req.http)
-        if as_ == "Table":
-            return req.respond(table.to_table(rt, [e.obj for e in entries], include, meta))
-        if as_ == "PartialObjectMetadata":
-            return req.respond(
-                {
-                    "kind": "PartialObjectMetadataList",
-                    "apiVersion": "meta.k8s.io/v1",
-                    "metadata": meta,
-                    "items": [table.partial_metadata(e.obj) for e in entries],
-                }
-            )
+        view = negotiate.converted(
+            req.output,
+            rt,
+            [e.obj for e in entries],
+            meta,
+            req.query.get("includeObject", "Metadata"),
+            is_list=True,
+        )
+        if view is not None:
+            return req.respond(view)
         head = json.dumps(
             {"kind": rt.list_kind, "apiVersion": rt.group_version, "metadata": meta},
             separators=(",", ":"),

@@ -67,7 +67,10 @@ def _labels(labels: Any, path: str) -> list[dict[str, str]]:
                     key,
                 )
             )
-        if not isinstance(value, str) or len(value) > 63 or not _LABEL_VALUE.match(value):
+        # The API server reports a too-long value by its length alone (IsValidLabelValue).
+        if isinstance(value, str) and len(value) > 63:
+            causes.append(fe(path, "Invalid", "must be no more than 63 characters", value))
+        if not isinstance(value, str) or not _LABEL_VALUE.match(value):
             causes.append(
                 fe(
                     f"{path}",
@@ -207,6 +210,9 @@ def _workload(kind: str, obj: dict[str, Any]) -> list[dict[str, str]]:
                     + "}",
                 )
             )
+    # A pod template's labels are validated like an object's (ValidatePodTemplateSpec); for a
+    # Job they include the generated job-name labels, so a Job named over 63 characters fails.
+    causes += _labels(tpl_labels, "spec.template.labels")
     tpl_spec = (spec.get("template") or {}).get("spec") or {}
     causes += pod_spec(tpl_spec, "spec.template.spec", template=True)
     policy = tpl_spec.get("restartPolicy", "Always")

@@ -1,5 +1,5 @@
-"""Watch: a chunked stream of ``{"type": …, "object": …}`` lines, written and flushed one event
-at a time.
+"""Watch: a chunked stream of ``{"type": …, "object": …}`` lines (or length-prefixed protobuf
+``WatchEvent`` frames, see :mod:`.negotiate`), written and flushed one event at a time.
 
 Semantics follow the API server: no/``0`` resourceVersion starts with synthetic ADDED events
 for what exists; a given resourceVersion replays the history after it, or answers an ERROR
@@ -11,13 +11,12 @@ ends the initial burst with the ``k8s.io/initial-events-end`` bookmark.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from . import table
+from . import negotiate
 from .errors import ApiError
 from .selectors import parse_field_selector, parse_label_selector
 from .store import Entry, Watcher
@@ -28,16 +27,12 @@ if TYPE_CHECKING:
 DEFAULT_TIMEOUT = 1800.0
 
 
-def _event(etype: str, raw: bytes) -> bytes:
-    return b'{"type":"' + etype.encode() + b'","object":' + raw + b"}\n"
-
-
-def _bookmark(req: Request, rv: int, initial_end: bool = False) -> bytes:
+def _bookmark(req: Request, choice: negotiate.Choice, rv: int, initial_end: bool = False) -> bytes:
     meta: dict[str, Any] = {"resourceVersion": str(rv)}
     if initial_end:
         meta["annotations"] = {"k8s.io/initial-events-end": "true"}
     obj = {"kind": req.rt.kind, "apiVersion": req.rt.group_version, "metadata": meta}
-    return _event("BOOKMARK", json.dumps(obj, separators=(",", ":")).encode())
+    return negotiate.watch_frame(choice, "BOOKMARK", obj)
 
 
 async def serve(req: Request, pinned_name: str | None = None) -> web.StreamResponse:
@@ -54,10 +49,9 @@ async def serve(req: Request, pinned_name: str | None = None) -> web.StreamRespo
     rv_text = req.query.get("resourceVersion") or ""
     send_initial = req.flag("sendInitialEvents")
     bookmarks = req.flag("allowWatchBookmarks")
-    as_table = table_include = None
-    accept = req.http.headers.get("Accept", "")
-    if "as=Table" in accept:
-        as_table, table_include = True, req.query.get("includeObject", "Metadata")
+    choice = negotiate.choose(req.http, req.formats(), stream=True)
+    negotiate.check_shape(choice, rt, is_list=False)  # each event is one object
+    include = req.query.get("includeObject", "Metadata")
 
     def match(obj: dict[str, Any]) -> bool:
         return labels.matches(obj["metadata"].get("labels")) and fields.matches(obj)
@@ -88,7 +82,10 @@ async def serve(req: Request, pinned_name: str | None = None) -> web.StreamRespo
     ks.watchers.add(watcher)  # registered in the same loop tick as the snapshot: no gap
     resp = web.StreamResponse(
         status=200,
-        headers={"Content-Type": "application/json", "Cache-Control": "no-cache, private"},
+        headers={
+            "Content-Type": negotiate.stream_content_type(choice),
+            "Cache-Control": "no-cache, private",
+        },
     )
     resp.enable_chunked_encoding()
     drop = cluster.faults.take("drop_watch", "GET", req.http.path)
@@ -97,7 +94,7 @@ async def serve(req: Request, pinned_name: str | None = None) -> web.StreamRespo
         await resp.prepare(req.http)
         if expired is not None:
             status = ApiError(410, expired, reason="Expired").status()
-            await resp.write(_event("ERROR", json.dumps(status).encode()))
+            await resp.write(negotiate.watch_frame(choice, "ERROR", status))
             await resp.write_eof()
             return resp
         deadline = time.monotonic() + timeout
@@ -108,17 +105,11 @@ async def serve(req: Request, pinned_name: str | None = None) -> web.StreamRespo
             nonlocal sent
             if drop is not None and sent >= drop.after:
                 return False
-            if as_table:
-                body = table.to_table(
-                    rt,
-                    [entry.obj],
-                    table_include or "Metadata",
-                    {"resourceVersion": entry.meta["resourceVersion"]},
-                )
-                raw = json.dumps(body, separators=(",", ":")).encode()
-            else:
-                raw = entry.raw
-            await resp.write(_event(etype, raw))
+            meta = {"resourceVersion": entry.meta["resourceVersion"]}
+            view = negotiate.converted(choice, rt, [entry.obj], meta, include, is_list=False)
+            await resp.write(
+                negotiate.watch_frame(choice, etype, entry.raw if view is None else view)
+            )
             sent += 1
             return True
 
@@ -126,7 +117,7 @@ async def serve(req: Request, pinned_name: str | None = None) -> web.StreamRespo
             if not await send(etype, entry):
                 return _abort(req, resp)
         if send_initial:
-            await resp.write(_bookmark(req, start_rv, initial_end=True))
+            await resp.write(_bookmark(req, choice, start_rv, initial_end=True))
         if drop is not None and sent >= drop.after:
             return _abort(req, resp)
         while True:
@@ -140,7 +131,7 @@ async def serve(req: Request, pinned_name: str | None = None) -> web.StreamRespo
                 item = await asyncio.wait_for(watcher.queue.get(), wait)
             except TimeoutError:
                 if bookmarks and time.monotonic() >= next_bookmark:
-                    await resp.write(_bookmark(req, cluster.store.rv))
+                    await resp.write(_bookmark(req, choice, cluster.store.rv))
                     next_bookmark = time.monotonic() + interval
                 continue
             if item is None:
