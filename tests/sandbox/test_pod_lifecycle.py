@@ -12,7 +12,7 @@ import time
 import pytest
 from kubernetes import client, watch
 
-from .conftest import pod, wait_for
+from .conftest import pod, running_pod, wait_for
 
 
 def _phase(core: client.CoreV1Api, ns: str, name: str, phase: str) -> client.V1Pod | None:
@@ -216,3 +216,16 @@ def test_job_completes_from_exit_zero_with_its_output(api, core, namespace):
     assert job_pod.status.phase == "Succeeded"
     log = core.read_namespaced_pod_log(job_pod.metadata.name, namespace)
     assert log == f"hello from {job_pod.metadata.name}\n"
+
+
+def test_unknown_program_is_the_images_application(core, namespace):
+    """A program the simulated image has no built-in for is its application: it serves until
+    stopped in a restartPolicy Always pod and finishes as a task (exit 0) in a Never pod."""
+    app = [{"name": "main", "image": "python:3.12", "command": ["python", "app.py"]}]
+    running_pod(core, namespace, pod("server", containers=app))
+    core.create_namespaced_pod(namespace, pod("task", restartPolicy="Never", containers=app))
+    done = wait_for(lambda: _phase(core, namespace, "task", "Succeeded"), "task finished")
+    assert done.status.container_statuses[0].state.terminated.exit_code == 0
+    server = core.read_namespaced_pod("server", namespace)
+    assert server.status.phase == "Running"
+    assert server.status.container_statuses[0].state.running is not None

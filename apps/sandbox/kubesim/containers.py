@@ -11,7 +11,9 @@ simulated shell (:mod:`.shell`) on a virtual clock.
 * ``sleep N`` advances the virtual clock by N seconds (``infinity`` never returns), ``exit N``
   and the last command's status give the exit code, ``echo``… output becomes the log;
 * a program the simulated shell does not know (``nginx``, ``python app.py``, ``/app/server``,
-  ``while`` loops) is taken for the image's application: it runs until stopped;
+  ``while`` loops) is taken for the image's application: it runs until stopped, and exits
+  promptly on SIGTERM — or, in a pod whose ``restartPolicy`` is Never or OnFailure (a Job's), it
+  is a task that finishes with exit 0 shortly after it starts;
 * a shell script's PID 1 (``sleep``, ``sh -c …``) ignores SIGTERM, as real ones do: deleting the
   pod waits out the whole grace period before the kill (exit 137).
 
@@ -33,6 +35,7 @@ RUN_SECONDS = "kubesim.io/run-seconds"
 EXIT_CODE = "kubesim.io/exit-code"
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _MAX_STEPS = 10_000
+TASK_SECONDS = 0.2  # how long an application run as a task (restartPolicy Never/OnFailure) takes
 _MAX_SECONDS = 10 * 365 * 86400.0
 
 
@@ -50,6 +53,10 @@ class Plan:
 
 class _Forever(Exception):
     """The process blocks until it is stopped."""
+
+
+class _Program(Exception):
+    """A program the simulated shell does not know: the image's application."""
 
 
 class _Runner(Shell):
@@ -70,7 +77,7 @@ class _Runner(Shell):
         if argv and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*=", argv[0]):
             name = argv[0].rsplit("/", 1)[-1]
             if self.find_command(name) is None:
-                raise _Forever
+                raise _Program
         return await super().command(argv, stdin, out)
 
     async def cmd_sleep(self, args, stdin, out) -> int:  # type: ignore[no-untyped-def]
@@ -143,6 +150,13 @@ def plan(cluster: Any, pod: dict[str, Any], container: dict[str, Any]) -> Plan:
         code, seconds = int(done.value or 0) % 256, runner.elapsed
     except _Forever:
         code, seconds = 0, None
+    except _Program:
+        lines = "".join(chunks).splitlines()
+        if (pod.get("spec") or {}).get("restartPolicy") in ("Never", "OnFailure"):
+            # A run-to-completion pod's application is a task (a migration, a batch step):
+            # it does its work and exits 0.
+            return Plan(runner.elapsed + TASK_SECONDS, 0, lines)
+        return Plan(None, 0, lines)
     else:
         coro.close()
         code, seconds = 0, None
