@@ -7,17 +7,15 @@ configured PostgreSQL (``make bench`` provides DATABASE_URL / REDIS_URL).
 from __future__ import annotations
 
 import os
-import statistics
 import time
+
+from benchmarks.support.stats import p50_p99_ms
 
 REQUESTS = 300
 
 
 def _percentiles(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    p50 = statistics.median(ordered)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    return round(p50 * 1000, 3), round(p99 * 1000, 3)
+    return p50_p99_ms(samples)
 
 
 def run() -> dict:

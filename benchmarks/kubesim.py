@@ -24,14 +24,14 @@ from typing import Any
 from kubernetes import client, config
 
 from apps.sandbox.kubesim import KubeSim
+from benchmarks.support.stats import percentile
 
 PODS = 1000
 N = 1000
 
 
 def _pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return round(ordered[min(int(len(ordered) * q), len(ordered) - 1)] * 1000, 3)
+    return round(percentile(samples, q) * 1000, 3)
 
 
 def _summary(samples: list[float]) -> dict[str, float]:

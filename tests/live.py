@@ -29,7 +29,7 @@ import requests
 import yaml
 
 from apps.audit.models import AuditEvent
-from apps.clusters import services
+from apps.clusters import k8s, services
 from tests.factories import make_api_key
 
 KUBECTL = str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "kubectl")
@@ -53,6 +53,7 @@ __all__ = [
     "Recorder",
     "recorder",
     "running_pod",
+    "send_raw",
     "wait_for",
 ]
 
@@ -133,7 +134,7 @@ def live_state(transactional_db, live_cluster, settings, portal):
 
 @pytest.fixture
 def cluster(tenant, member, live_cluster):
-    spec = services.ImportSpec(
+    spec = k8s.Connection(
         server=live_cluster.url, token=live_cluster.token, ca_data=live_cluster.ca_data
     )
     return services.import_cluster(actor=member, tenant=tenant, display_name="prod", spec=spec)
@@ -344,3 +345,24 @@ def recorder(kube_sim, live_cluster):
     """What the live cluster receives, while the test runs."""
     with Recorder(kube_sim, live_cluster) as rec:
         yield rec
+
+
+def send_raw(portal, method: str, target: str, token: str, body: bytes = b"", headers=()):
+    """Send ``method target`` with ``body`` and ``headers`` exactly as given (a list of
+    (name, value): a header may repeat); (status, Content-Type, raw answer body)."""
+    context = ssl.create_default_context(cafile=portal.ca_file)
+    host, port = portal.url.removeprefix("https://").split(":")
+    conn = http.client.HTTPSConnection(host, int(port), context=context, timeout=120)
+    try:
+        conn.putrequest(method, target, skip_accept_encoding=True)
+        conn.putheader("Authorization", f"Bearer {token}")
+        for name, value in headers:
+            conn.putheader(name, value)
+        conn.putheader("Content-Length", str(len(body)))
+        conn.endheaders()
+        if body:
+            conn.send(body)
+        response = conn.getresponse()
+        return response.status, response.getheader("Content-Type"), response.read()
+    finally:
+        conn.close()

@@ -22,11 +22,15 @@ LAST_USED_RESOLUTION = timedelta(minutes=1)
 KUBECONFIG_VIEW = "api:cluster-kubeconfig"
 
 
-def authenticate_api_key(plaintext: str, client_ip: str | None = None) -> APIKey:
-    """The usable key for ``plaintext``, or AuthenticationFailed with a specific code."""
+def authenticate_api_key(
+    plaintext: str, client_ip: str | None = None, key: APIKey | None = None
+) -> APIKey:
+    """The usable key for ``plaintext``, or AuthenticationFailed with a specific code.
+
+    ``key``: the row (user and tenant selected) already read by the caller — the kubectl
+    proxy, which re-reads the columns deciding here on every request — instead of a lookup."""
     prefix = keys.split(plaintext)
-    key = None
-    if prefix is not None:
+    if key is None and prefix is not None:
         # order_by(): no ORDER BY on a unique lookup that every API request pays for.
         rows = (
             APIKey.objects.select_related("user__tenant", "cluster")
@@ -55,6 +59,7 @@ def authenticate_api_key(plaintext: str, client_ip: str | None = None) -> APIKey
     now = timezone.now()
     if key.last_used_at is None or now - key.last_used_at > LAST_USED_RESOLUTION:
         APIKey.objects.filter(pk=key.pk).update(last_used_at=now, last_used_ip=client_ip)
+        key.last_used_at, key.last_used_ip = now, client_ip
     return key
 
 

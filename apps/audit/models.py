@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from apps.core.models import TenantScopedQuerySet
 
@@ -16,7 +17,8 @@ class AuditEvent(models.Model):
     platform administrators only. ``request_body`` is redacted before it is stored.
     """
 
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # When it happened (a queued row keeps its request's time, not the insert's).
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
     tenant = models.ForeignKey(
         "tenants.Tenant", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

@@ -13,7 +13,7 @@
 - Strings that are manifests (the apply endpoint's ``manifest``: YAML or JSON, one or several
   documents) are parsed and stored as the list of their redacted documents; a manifest that
   cannot be parsed is described, never stored.
-- Bodies that cannot be parsed are not stored, only described.
+- Bodies that cannot be parsed are not stored, only described; nor is a form sent to a Secret.
 - NUL characters become U+FFFD: PostgreSQL cannot store them in JSON, and the row must not be
   lost to a body that holds one.
 """
@@ -136,14 +136,21 @@ def redact_manifest(text: str):
     return [redact(doc) for doc in docs]
 
 
-def redact_body(raw: bytes, content_type: str, max_chars: int, *, secret: bool = False):
+def redact_body(
+    raw: bytes | bodies.Body, content_type: str, max_chars: int, *, secret: bool = False
+):
     """Parse and redact a request body; returns something JSON-serialisable or None.
     ``secret``: the request targets a Secret (its URL says so), see ``redact``. The body is
-    read by :func:`apps.core.bodies.read`, as the proxy judges it (protobuf included)."""
+    read by :func:`apps.core.bodies.read`, as the proxy judges it (protobuf included), or is
+    the :class:`apps.core.bodies.Body` the proxy already read."""
     if not raw:
         return None
+    if secret and bodies.media_type(content_type) == "application/x-www-form-urlencoded":
+        # No API server reads a form: what is sent to a Secret as one is some other body
+        # read wrongly (its values would be stored as form keys).
+        return {"_omitted": f"{len(raw)} bytes of a form sent to a Secret (not stored)"}
     try:
-        parsed = bodies.read(raw, content_type)
+        parsed = bodies.read_once(raw, content_type)
     except bodies.Unreadable as exc:
         return {"_omitted": str(exc)}
     cleaned = redact(parsed, secret=secret)

@@ -1,7 +1,9 @@
 """The only way the portal talks to a Kubernetes cluster.
 
-One ``kubernetes.client.ApiClient`` per cluster, built from its stored credential (never a
-process-wide kubeconfig), with timeouts, no retries and no redirects followed. Every failure
+One ``kubernetes.client.ApiClient`` and connection pool per cluster, built from its stored
+credential (never a process-wide kubeconfig) and kept in a bounded cache keyed by the
+cluster and its credential's fingerprint (:class:`ClientCache`), with timeouts, no retries
+and no redirects followed. Calls are refused inside a database transaction. Every failure
 becomes a portal error with a stable code and a sentence naming the cluster:
 
 ========================  ======  ================================================
@@ -25,18 +27,21 @@ Credentials never appear in messages or logs.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
 import socket
 import ssl
 import sys
-import tempfile
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
 import urllib3
+from django.db import connections
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 from rest_framework import status
@@ -44,6 +49,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from urllib3.util.connection import create_connection
 
+from apps.core import kubestatus
 from apps.core.errors import PortalError
 
 from . import addresses
@@ -52,6 +58,10 @@ logger = logging.getLogger("tkeportal.k8s")
 
 CONNECT_TIMEOUT_S = 3.0
 READ_TIMEOUT_S = 15.0
+# Clusters whose connection pools are kept (least recently used first out), and the
+# keep-alive connections kept per cluster.
+CLIENT_CACHE_SIZE = 512
+POOL_MAXSIZE = 8
 
 
 # -- errors ------------------------------------------------------------------------------------
@@ -64,6 +74,10 @@ class ClusterError(PortalError):
 class ClusterUnreachable(ClusterError):
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
     default_code = "cluster_unreachable"
+
+
+class ClusterSlow(ClusterUnreachable):
+    """The cluster accepted the connection but did not answer within the read timeout."""
 
 
 class ClusterAddressRefused(ClusterError):
@@ -79,6 +93,15 @@ def address_refused(cluster: str, exc: addresses.AddressRefused) -> ClusterAddre
 
 class ClusterTLSError(ClusterError):
     default_code = "cluster_tls_error"
+
+
+class ClusterCAInvalid(ClusterTLSError):
+    """The CA given for a cluster is not a PEM certificate (refused before connecting)."""
+
+
+class ClientCertificateInvalid(ClusterTLSError):
+    """The client certificate or key is not PEM, or they do not match (refused before
+    connecting)."""
 
 
 class ClusterCredentialRejected(ClusterError):
@@ -113,39 +136,77 @@ class ClusterBadRequest(ClusterError):
 # -- connection --------------------------------------------------------------------------------
 @dataclass
 class Connection:
-    """Where a cluster is and how to authenticate; built from a ClusterCredential."""
+    """Where a cluster is and how to authenticate to it: what a user gives to import a
+    cluster (from a kubeconfig or field by field) and what is built from a stored
+    ClusterCredential. ``name`` is the cluster's name in messages ("" before it has one).
 
-    name: str
+    Its repr and str name the cluster and server only: the token, the client key and
+    certificate never appear in a log line, a traceback or an error report."""
+
     server: str
-    token: str = ""
-    ca_data: str = ""
-    client_cert: str = ""
-    client_key: str = ""
+    token: str = field(default="", repr=False)
+    ca_data: str = field(default="", repr=False)
+    client_cert: str = field(default="", repr=False)
+    client_key: str = field(default="", repr=False)
     insecure: bool = False
     impersonate_user: str = ""
     impersonate_groups: list[str] = field(default_factory=list)
+    name: str = ""
 
-    def __repr__(self) -> str:  # never print secrets
+    def __repr__(self) -> str:
         return f"Connection(name={self.name!r}, server={self.server!r})"
 
+    __str__ = __repr__
 
-def _status_message(body: bytes) -> tuple[str, dict]:
-    """The message and field causes of a Kubernetes Status body, if it is one."""
+    def fingerprint(self) -> str:
+        """A digest of everything that decides how the portal connects: a client built for
+        one fingerprint is never used for another (a rotated credential, a moved server)."""
+        material = "\0".join(
+            (
+                self.server,
+                self.token,
+                self.ca_data,
+                self.client_cert,
+                self.client_key,
+                str(self.insecure),
+                self.impersonate_user,
+                *self.impersonate_groups,
+            )
+        )
+        return hashlib.sha256(material.encode()).hexdigest()
+
+
+def ssl_context(conn: Connection) -> ssl.SSLContext:
+    """The TLS context of a connection: the cluster CA (or the system's), the client
+    certificate when there is one, no verification only when the credential says so.
+
+    ``load_cert_chain`` reads files only: the certificate and key go to an anonymous
+    in-memory file (``memfd``) that is closed at once, never to disk."""
+    who = conn.name or conn.server
     try:
-        data = json.loads(body or b"{}")
-    except ValueError:
-        return (body or b"").decode("utf-8", "replace")[:300], {}
-    if not isinstance(data, dict):
-        return "", {}
-    fields: dict[str, list[str]] = {}
-    for cause in (data.get("details") or {}).get("causes") or []:
-        name = cause.get("field") or "non_field_errors"
-        fields.setdefault(name, []).append(cause.get("message") or cause.get("reason", ""))
-    return data.get("message", ""), fields
+        ctx = ssl.create_default_context(cadata=conn.ca_data or None)
+    except ssl.SSLError as exc:
+        raise ClusterCAInvalid(f"Cluster {who}: the CA is not valid PEM data.") from exc
+    if conn.insecure:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    if conn.client_cert and conn.client_key:
+        fd = os.memfd_create("tkeportal-client-cert", os.MFD_CLOEXEC)
+        try:
+            os.write(fd, (conn.client_cert.rstrip() + "\n" + conn.client_key).encode())
+            ctx.load_cert_chain(f"/proc/self/fd/{fd}")
+        except ssl.SSLError as exc:
+            raise ClientCertificateInvalid(
+                f"Cluster {who}: the client certificate or key is not valid PEM data, or "
+                "they do not belong together."
+            ) from exc
+        finally:
+            os.close(fd)
+    return ctx
 
 
 def error_for_status(cluster: str, status_code: int, body: bytes) -> ClusterError:
-    message, fields = _status_message(body)
+    message, fields = kubestatus.message_and_causes(body)
     said = f": {message}" if message else ""
     if status_code == 401:
         return ClusterCredentialRejected(
@@ -187,6 +248,11 @@ def _connection_error(conn: Connection, exc: BaseException) -> ClusterError:
     if isinstance(reason, urllib3.exceptions.NewConnectionError):
         return ClusterUnreachable(
             f"Cluster {conn.name} is unreachable: connection refused to {conn.server}."
+        )
+    if isinstance(reason, urllib3.exceptions.ReadTimeoutError):
+        return ClusterSlow(
+            f"Cluster {conn.name} at {conn.server} accepted the connection but did not "
+            "answer in time."
         )
     if isinstance(reason, urllib3.exceptions.TimeoutError):
         return ClusterUnreachable(
@@ -266,56 +332,168 @@ class _CheckedHTTPSConnectionPool(HTTPSConnectionPool):
     ConnectionCls = _CheckedHTTPSConnection
 
 
-class KubeClient:
-    """A client for one cluster. Use as a context manager or call :meth:`close`."""
+class _Transport:
+    """The kubernetes ``ApiClient`` and connection pool of one connection: thread-safe,
+    shared by every call to the cluster while its credential stays the same."""
 
-    def __init__(self, conn: Connection, timeout: tuple[float, float] | None = None):
-        self.conn = conn
-        self.timeout = timeout or (CONNECT_TIMEOUT_S, READ_TIMEOUT_S)
-        self._files: list[str] = []
+    def __init__(self, conn: Connection):
+        self.fingerprint = conn.fingerprint()
+        context = ssl_context(conn) if conn.server.startswith("https://") else None
         config = k8s.Configuration(host=conn.server.rstrip("/"))
-        if conn.token:
-            config.api_key = {"authorization": f"Bearer {conn.token}"}
-        if conn.ca_data:
-            config.ca_cert_data = conn.ca_data
-        config.verify_ssl = not conn.insecure
-        if conn.client_cert and conn.client_key:
-            config.cert_file = self._private_file(conn.client_cert)
-            config.key_file = self._private_file(conn.client_key)
-        # No blind retries, and never follow a redirect (SSRF).
-        config.retries = urllib3.Retry(
-            total=0, connect=0, read=0, redirect=0, raise_on_redirect=False, status=0
-        )
         # No proxy from the environment (as the kubectl proxy's sessions): a proxy would
         # connect to addresses the address policy never sees.
         config.proxy = None
         self.api = k8s.ApiClient(config)
-        pool_manager = self.api.rest_client.pool_manager
-        if type(pool_manager) is not urllib3.PoolManager:  # a proxy or SOCKS manager
-            self.close()
+        if type(self.api.rest_client.pool_manager) is not urllib3.PoolManager:  # proxy, SOCKS
+            self.api.close()
             raise ClusterError(f"Cluster {conn.name}: the portal connects to clusters directly.")
-        # Every connection the client opens goes through the address policy. (An instance
+        self.api.rest_client.pool_manager.clear()
+        # Our own pool: TLS from the context above (no certificate files), no blind retries,
+        # never a redirect followed (SSRF), and keep-alive connections reused across calls.
+        pool_manager = urllib3.PoolManager(
+            num_pools=4,
+            maxsize=POOL_MAXSIZE,
+            ssl_context=context,
+            cert_reqs=ssl.CERT_NONE if conn.insecure else ssl.CERT_REQUIRED,
+            retries=urllib3.Retry(
+                total=0, connect=0, read=0, redirect=0, raise_on_redirect=False, status=0
+            ),
+        )
+        # Every connection the pool opens goes through the address policy. (An instance
         # attribute: the module-level mapping urllib3 hands out is shared by every manager.)
         pool_manager.pool_classes_by_scheme = {
             "http": _CheckedHTTPConnectionPool,
             "https": _CheckedHTTPSConnectionPool,
         }
+        self.api.rest_client.pool_manager = pool_manager
+        url = urllib3.util.parse_url(conn.server)
+        self._host = url.host or ""
+        self._port = url.port or (443 if url.scheme == "https" else 80)
+        self._addresses: frozenset[str] | None = None
+        self._lock = threading.Lock()
 
-    def _private_file(self, content: str) -> str:
-        fd, path = tempfile.mkstemp(prefix="tkeportal-", suffix=".pem")
-        with os.fdopen(fd, "w") as handle:
-            handle.write(content)
-        self._files.append(path)
-        return path
+    def check_address(self, conn: Connection) -> None:
+        """The address policy, before every request and not only when a connection opens:
+        a reused keep-alive connection must not outlive a policy change (loopback turned
+        off) or a name that now resolves to a refused address. When the allowed answers
+        change, pooled connections to the old ones are dropped."""
+        try:
+            infos = addresses.resolve_checked(self._host, self._port)
+        except addresses.AddressRefused as exc:
+            raise address_refused(conn.name, exc) from None
+        except (socket.gaierror, UnicodeError):
+            raise ClusterUnreachable(
+                f"Cluster {conn.name} is unreachable: cannot resolve {self._host}."
+            ) from None
+        answer = frozenset(str(info[4][0]) for info in infos)
+        with self._lock:
+            changed = self._addresses is not None and answer != self._addresses
+            self._addresses = answer
+        if changed:
+            self.api.rest_client.pool_manager.clear()
 
     def close(self) -> None:
-        self.api.close()
-        for path in self._files:
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass
-        self._files.clear()
+        # Idle connections close now; one in use by another thread closes when returned.
+        self.api.rest_client.pool_manager.clear()
+
+
+class ClientCache:
+    """One transport per cluster, keyed by the cluster's id and checked against the
+    credential's fingerprint: a rotated credential or a moved server gets a new transport
+    (in every process, since each compares the fingerprint of what it read). Bounded (least
+    recently used first out) and thread-safe."""
+
+    def __init__(self, size: int = CLIENT_CACHE_SIZE):
+        self.size = size
+        self._entries: OrderedDict[Any, _Transport] = OrderedDict()
+        self._lock = threading.Lock()
+        self.built = 0  # transports built since start (for tests and metrics)
+
+    def transport(self, key: Any, conn: Connection) -> _Transport:
+        fingerprint = conn.fingerprint()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry.fingerprint == fingerprint:
+                self._entries.move_to_end(key)
+                return entry
+        built = _Transport(conn)  # outside the lock: building loads TLS material
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry.fingerprint == fingerprint:
+                self._entries.move_to_end(key)
+                stale = built  # another thread built it first: keep theirs
+            else:
+                stale = self._entries.pop(key, None)
+                self._entries[key] = built
+                self.built += 1
+                entry = built
+            evicted = []
+            while len(self._entries) > self.size:
+                evicted.append(self._entries.popitem(last=False)[1])
+        for transport in (stale, *evicted):
+            if transport is not None:
+                transport.close()
+        return entry
+
+    def forget(self, key: Any) -> None:
+        """Drop a cluster's transport (credential rotated, cluster deleted)."""
+        with self._lock:
+            entry = self._entries.pop(key, None)
+        if entry is not None:
+            entry.close()
+
+    def clear(self) -> None:
+        with self._lock:
+            entries, self._entries = list(self._entries.values()), OrderedDict()
+        for entry in entries:
+            entry.close()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+clients = ClientCache()
+
+
+class TransactionalClusterCall(RuntimeError):
+    """A cluster call was made inside a database transaction: the transaction (and its row
+    locks) would be held for as long as the cluster takes to answer. A programming error."""
+
+
+def _refuse_inside_transaction(conn: Connection) -> None:
+    """Network I/O never happens inside ``transaction.atomic()``. The test runner's own
+    per-test transaction (Django marks it ``_from_testcase``) is not one of ours."""
+    for db in connections.all(initialized_only=True):
+        if any(not getattr(block, "_from_testcase", False) for block in db.atomic_blocks):
+            raise TransactionalClusterCall(
+                f"call to cluster {conn.name or conn.server} inside a database transaction "
+                f"({db.alias}): make the call before or after the atomic block"
+            )
+
+
+class KubeClient:
+    """A client for one cluster. Use as a context manager or call :meth:`close`.
+
+    Built with a ``transport`` (:func:`client`), it shares that cached connection pool and
+    closing it does not close the pool; built without, it owns a pool of its own (probing a
+    credential that is not stored yet)."""
+
+    def __init__(
+        self,
+        conn: Connection,
+        timeout: tuple[float, float] | None = None,
+        *,
+        transport: _Transport | None = None,
+    ):
+        self.conn = conn
+        self.timeout = timeout or (CONNECT_TIMEOUT_S, READ_TIMEOUT_S)
+        self._owned = transport is None
+        self._transport = transport or _Transport(conn)
+        self.api = self._transport.api
+
+    def close(self) -> None:
+        if self._owned:
+            self._transport.close()
 
     def __enter__(self) -> KubeClient:
         return self
@@ -335,6 +513,8 @@ class KubeClient:
         timeout: tuple[float, float] | None = None,
     ) -> Any:
         """One request; the decoded JSON answer (or text), or a portal ClusterError."""
+        _refuse_inside_transaction(self.conn)
+        self._transport.check_address(self.conn)
         url = self.api.configuration.host + path
         if query:
             url += "?" + urlencode({k: v for k, v in query.items() if v is not None}, doseq=True)
@@ -389,5 +569,18 @@ class KubeClient:
     def list_nodes(self) -> list[dict]:
         return self.get("/api/v1/nodes").get("items", [])
 
-    def list_pods_count(self) -> int:
-        return len(self.get("/api/v1/pods").get("items", []))
+    def count(self, path: str) -> int:
+        """How many objects a list would return, without transferring them: a one-item page
+        plus the server's ``remainingItemCount``."""
+        page = self.get(path, query={"limit": 1})
+        return len(page.get("items") or []) + int(
+            (page.get("metadata") or {}).get("remainingItemCount") or 0
+        )
+
+    def count_pods(self) -> int:
+        return self.count("/api/v1/pods")
+
+
+def client(key: Any, conn: Connection, timeout: tuple[float, float] | None = None) -> KubeClient:
+    """A client sharing the cached transport of ``key`` (a cluster's id)."""
+    return KubeClient(conn, timeout, transport=clients.transport(key, conn))

@@ -88,3 +88,41 @@ def holds_mask(doc) -> bool:
     data = doc.get("data") if isinstance(doc.get("data"), dict) else {}
     string_data = doc.get("stringData") if isinstance(doc.get("stringData"), dict) else {}
     return MASK_B64 in data.values() or MASK in string_data.values()
+
+
+# JSON-patch locations that hold a Secret's values (tokens compared lower-cased: erring on the
+# side of refusing). A pointer at one of them, inside one, or at a parent of one (the whole
+# object is ``""``) reads values.
+_VALUE_LOCATIONS = (("data",), ("stringdata",), ("metadata", "annotations", LAST_APPLIED.lower()))
+# The operations that read the document: copy and move read ``from``; test compares ``path``
+# with a value the caller chose (a yes/no oracle on the value).
+_READING_OPS = {"copy": "from", "move": "from", "test": "path"}
+
+
+def json_patch_reading_secret(patch) -> str | None:
+    """Why a JSON patch (RFC 6902) of a Secret would read its values — copy or move them where
+    a reader sees them, or test guesses against them — or None. For those who may write
+    Secrets but not ``revealSecret``; one rule for every door that relays a patch."""
+    if not isinstance(patch, list):
+        return None  # not a JSON patch: the API server refuses it as one
+    for index, op in enumerate(patch):
+        if not isinstance(op, dict):
+            continue
+        name = op.get("op")
+        key = _READING_OPS.get(name.lower() if isinstance(name, str) else "")
+        if key is None:
+            continue
+        pointer = op.get(key)
+        if not isinstance(pointer, str) or (pointer and not pointer.startswith("/")):
+            return f"operation {index} ({name}): {key} {pointer!r} is not a JSON pointer"
+        tokens = tuple(
+            t.replace("~1", "/").replace("~0", "~").lower() for t in pointer.split("/")[1:]
+        )
+        for location in _VALUE_LOCATIONS:
+            shorter = min(len(tokens), len(location))
+            if tokens[:shorter] == location[:shorter]:
+                return (
+                    f"operation {index} ({name}) reads {key} {pointer!r}, which holds or "
+                    "contains the Secret's values: that needs revealSecret"
+                )
+    return None

@@ -46,6 +46,10 @@ class Cluster(TenantScopedModel):
     capacity = models.JSONField(default=dict, blank=True)
     allocatable = models.JSONField(default=dict, blank=True)
     labels = models.JSONField(default=dict, blank=True)
+    # The overview's last answer from the cluster (nodes, ready_nodes, pods, capacity,
+    # allocatable), shown marked stale when the cluster is slower than the overview's budget.
+    inventory = models.JSONField(default=dict, blank=True)
+    inventory_at = models.DateTimeField(null=True, blank=True)
     consecutive_failures = models.PositiveIntegerField(default=0)
     last_probe_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(

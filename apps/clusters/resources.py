@@ -552,16 +552,22 @@ def _comparable(obj: dict | None) -> str:
     return yaml.safe_dump(clean, sort_keys=True)
 
 
-def apply_document(
-    client, doc: dict, namespace_default: str, dry_run: bool, field_manager: str
-) -> dict:
-    """Server-side apply one object (dry-run first when asked); returns the diff and result."""
+def _identity(doc: dict, namespace_default: str) -> tuple[Kind, str | None, str, str]:
     kind = kind_of_document(doc)
     meta = doc.setdefault("metadata", {})
     namespace = (meta.get("namespace") or namespace_default) if kind.namespaced else None
     if kind.namespaced:
         meta["namespace"] = namespace
     name = meta["name"]
+    return kind, namespace, name, f"{kind.kind}/{namespace + '/' if namespace else ''}{name}"
+
+
+def _apply(
+    client, doc: dict, namespace_default: str, dry_run: bool, field_manager: str
+) -> tuple[dict, dict | None]:
+    """Server-side apply one object; the answer (diff and action) and the object as it was
+    before (None: it did not exist)."""
+    kind, namespace, name, ident = _identity(doc, namespace_default)
     try:
         live = client.get(kind.path(namespace, name))
     except k8s.ClusterNotFound:
@@ -579,7 +585,6 @@ def apply_document(
         },
     )
     before, after = _comparable(live), _comparable(result)
-    ident = f"{kind.kind}/{namespace + '/' if namespace else ''}{name}"
     diff = "".join(
         difflib.unified_diff(
             before.splitlines(keepends=True),
@@ -589,4 +594,76 @@ def apply_document(
         )
     )
     action = "created" if live is None else ("unchanged" if before == after else "configured")
-    return {"object": ident, "action": action, "diff": diff, "dry_run": dry_run}
+    return {"object": ident, "action": action, "diff": diff, "dry_run": dry_run}, live
+
+
+def apply_document(
+    client, doc: dict, namespace_default: str, dry_run: bool, field_manager: str
+) -> dict:
+    """Server-side apply one object (dry-run first when asked); returns the diff and result."""
+    return _apply(client, doc, namespace_default, dry_run, field_manager)[0]
+
+
+def _restore(client, kind: Kind, namespace, name, previous: dict) -> None:
+    """Put an object back as it was: its previous body (managed fields included, so the
+    apply's field ownership goes too) over the current resourceVersion."""
+    current = client.get(kind.path(namespace, name))
+    body = copy.deepcopy(previous)
+    meta = body.setdefault("metadata", {})
+    meta["resourceVersion"] = (current.get("metadata") or {}).get("resourceVersion")
+    for noise in ("generation", "creationTimestamp", "uid"):
+        meta.pop(noise, None)
+    client.request("PUT", kind.path(namespace, name), body=body)
+
+
+def _undo(client, doc: dict, namespace_default: str, action: str, previous: dict | None) -> str:
+    """Undo one applied document; what was done, or why it could not be."""
+    kind, namespace, name, _ = _identity(doc, namespace_default)
+    try:
+        if action == "created":
+            delete_object(client, kind, namespace, name)
+            return "deleted"
+        if action == "configured" and previous is not None:
+            _restore(client, kind, namespace, name, previous)
+            return "restored"
+    except k8s.ClusterError as exc:
+        return f"failed: {exc.detail}"
+    return "nothing to undo"
+
+
+def apply_documents(
+    client, docs: list[dict], namespace_default: str, field_manager: str
+) -> tuple[k8s.ClusterError | None, list[dict]]:
+    """Apply the documents in order, for real. When one fails, what was applied before it
+    is undone, last first (created objects deleted, configured ones restored) and every
+    document's answer says what happened to it: ``action`` (created, configured,
+    unchanged, failed, not applied) and, after a failure, ``rollback`` (deleted, restored,
+    nothing to undo, or "failed: …"). Returns the failure (None when all applied)."""
+    results: list[dict] = []
+    applied: list[tuple[dict, str, dict | None]] = []
+    for index, doc in enumerate(docs):
+        try:
+            result, previous = _apply(client, doc, namespace_default, False, field_manager)
+        except k8s.ClusterError as exc:
+            ident = _identity(doc, namespace_default)[3]
+            results.append(
+                {
+                    "object": ident,
+                    "action": "failed",
+                    "error": str(exc.detail),
+                    "code": getattr(exc.detail, "code", None) or exc.default_code,
+                    "dry_run": False,
+                }
+            )
+            for position in range(len(applied) - 1, -1, -1):
+                done_doc, action, before = applied[position]
+                results[position]["rollback"] = _undo(
+                    client, done_doc, namespace_default, action, before
+                )
+            for rest in docs[index + 1 :]:
+                ident = _identity(rest, namespace_default)[3]
+                results.append({"object": ident, "action": "not applied", "dry_run": False})
+            return exc, results
+        results.append(result)
+        applied.append((doc, result["action"], previous))
+    return None, results

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import logging
 import socket
-from dataclasses import dataclass
-from decimal import Decimal
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from apps.core import safeyaml
+from apps.core import quantity, safeyaml
 
 from . import addresses, k8s
 from .choices import ClusterPhase, ConditionStatus, OperationKind, OperationPhase
@@ -28,27 +27,8 @@ GPU_RESOURCES = ("nvidia.com/gpu", "tencent.com/vcuda-core")
 
 
 # -- input -------------------------------------------------------------------------------------
-@dataclass
-class ImportSpec:
-    """What a user gives to import a cluster, from a kubeconfig or field by field."""
-
-    server: str
-    token: str = ""
-    ca_data: str = ""
-    client_cert: str = ""
-    client_key: str = ""
-    insecure: bool = False
-
-    def connection(self, name: str) -> k8s.Connection:
-        return k8s.Connection(
-            name=name,
-            server=self.server,
-            token=self.token,
-            ca_data=self.ca_data,
-            client_cert=self.client_cert,
-            client_key=self.client_key,
-            insecure=self.insecure,
-        )
+# What a user gives to import a cluster (a kubeconfig or the fields) is a ``k8s.Connection``
+# without a name yet: one dataclass for given and stored credentials alike.
 
 
 def _b64(value: str, field: str) -> str:
@@ -58,7 +38,7 @@ def _b64(value: str, field: str) -> str:
         raise ValidationError({field: "Not valid base64 PEM data."}) from exc
 
 
-def spec_from_kubeconfig(text: str, context: str | None = None) -> ImportSpec:
+def spec_from_kubeconfig(text: str, context: str | None = None) -> k8s.Connection:
     """Read server and credential of one context. Only embedded data is accepted: paths to
     files, exec plugins and auth providers would make the portal read its own disk or run
     programs."""
@@ -93,7 +73,7 @@ def spec_from_kubeconfig(text: str, context: str | None = None) -> ImportSpec:
                     "client-certificate-data/client-key-data."
                 }
             )
-    spec = ImportSpec(
+    spec = k8s.Connection(
         server=cluster.get("server", ""),
         token=user.get("token", ""),
         insecure=bool(cluster.get("insecure-skip-tls-verify", False)),
@@ -161,7 +141,8 @@ def _record_step(op: ClusterOperation, name: str, ok: bool, message: str = "") -
 
 # -- import ---------------------------------------------------------------------------------------
 def probe(conn: k8s.Connection) -> dict:
-    """GET /version and discovery; returns the version info or raises a ClusterError."""
+    """GET /version and discovery; returns the version info or raises a ClusterError. A
+    credential being tried is not cached: the client is closed after the probe."""
     with k8s.KubeClient(conn) as client:
         version = client.version()
         client.discovery()
@@ -177,11 +158,15 @@ class ClusterProbeFailed(k8s.ClusterError):
     status_code = 400
 
 
-def _probe_for_import(spec: ImportSpec, display_name: str) -> dict:
+def _probe_for_import(spec: k8s.Connection, display_name: str) -> dict:
     try:
-        return probe(spec.connection(display_name))
+        return probe(dataclasses.replace(spec, name=display_name))
     except k8s.ClusterCredentialRejected as exc:
         failure, fields = exc, {"token": ["The cluster rejected this credential."]}
+    except k8s.ClientCertificateInvalid as exc:
+        failure, fields = exc, {"client_cert": [str(exc.detail)]}
+    except k8s.ClusterCAInvalid as exc:
+        failure, fields = exc, {"ca_data": [str(exc.detail)]}
     except k8s.ClusterTLSError as exc:
         failure, fields = exc, {"ca_data": ["The CA does not match the server's certificate."]}
     except k8s.ClusterError as exc:
@@ -191,7 +176,7 @@ def _probe_for_import(spec: ImportSpec, display_name: str) -> dict:
 
 
 def import_cluster(
-    *, actor, tenant, display_name: str, spec: ImportSpec, labels: dict | None = None
+    *, actor, tenant, display_name: str, spec: k8s.Connection, labels: dict | None = None
 ) -> Cluster:
     """Validate, probe within a timeout, then store the cluster and its encrypted credential
     and record the import as an operation. Node inventory follows in a task."""
@@ -254,39 +239,51 @@ def connection_for(cluster: Cluster) -> k8s.Connection:
 
 
 def client_for(cluster: Cluster, timeout=None) -> k8s.KubeClient:
-    return k8s.KubeClient(connection_for(cluster), timeout=timeout)
+    """A client on the cluster's cached connection pool (rebuilt when the credential or the
+    server changed)."""
+    return k8s.client(cluster.pk, connection_for(cluster), timeout=timeout)
 
 
-@transaction.atomic
-def rotate_credential(*, actor, cluster: Cluster, spec: ImportSpec, move: bool = False) -> Cluster:
+def _forget_client_on_commit(cluster_pk: int) -> None:
+    transaction.on_commit(lambda: k8s.clients.forget(cluster_pk))
+
+
+def rotate_credential(
+    *, actor, cluster: Cluster, spec: k8s.Connection, move: bool = False
+) -> Cluster:
     """Replace the credential after probing the cluster with the new one. With ``move`` the
-    server address may change too (validated like an import)."""
-    if move:
-        cluster.server = validate_server(spec.server)
-        cluster.save(update_fields=["server", "updated_at"])
-    spec.server = cluster.server
+    server address may change too (validated like an import). The probe runs before the
+    transaction: nothing is written, and no row is locked, while the cluster answers."""
+    server = validate_server(spec.server) if move else cluster.server
+    spec = dataclasses.replace(spec, server=server)
     if not spec.token and not (spec.client_cert and spec.client_key):
         raise ValidationError({"token": "Give a bearer token or a client certificate and key."})
     _probe_for_import(spec, cluster.name)
-    cred = cluster.credential
-    cred.token, cred.ca_data = spec.token, spec.ca_data or cred.ca_data
-    cred.client_cert, cred.client_key = spec.client_cert, spec.client_key
-    cred.save()
-    ClusterOperation.objects.create(
-        tenant=cluster.tenant,
-        cluster=cluster,
-        kind=OperationKind.ROTATE_CREDENTIAL,
-        phase=OperationPhase.SUCCEEDED,
-        steps=[
-            {
-                "name": "EnsureProbe",
-                "status": "True",
-                "message": "",
-                "time": timezone.now().isoformat(),
-            }
-        ],
-        created_by=actor if getattr(actor, "pk", None) else None,
-    )
+    with transaction.atomic():
+        cluster = Cluster.objects.select_for_update().get(pk=cluster.pk)
+        if cluster.server != server:
+            cluster.server = server
+            cluster.save(update_fields=["server", "updated_at"])
+        cred = cluster.credential
+        cred.token, cred.ca_data = spec.token, spec.ca_data or cred.ca_data
+        cred.client_cert, cred.client_key = spec.client_cert, spec.client_key
+        cred.save()
+        ClusterOperation.objects.create(
+            tenant=cluster.tenant,
+            cluster=cluster,
+            kind=OperationKind.ROTATE_CREDENTIAL,
+            phase=OperationPhase.SUCCEEDED,
+            steps=[
+                {
+                    "name": "EnsureProbe",
+                    "status": "True",
+                    "message": "",
+                    "time": timezone.now().isoformat(),
+                }
+            ],
+            created_by=actor if getattr(actor, "pk", None) else None,
+        )
+        _forget_client_on_commit(cluster.pk)
     return record_health(cluster, ok=True, version=None)
 
 
@@ -329,12 +326,6 @@ def check_health(cluster: Cluster) -> Cluster:
             cluster, ok=False, version=None, reason=exc.default_code, message=str(exc.detail)
         )
     return record_health(cluster, ok=True, version=version)
-
-
-def _quantity_sum(values: list[str]) -> str:
-    from .quantity import format_quantity, parse_quantity
-
-    return format_quantity(sum((parse_quantity(v) for v in values), start=Decimal(0)))
 
 
 def sync_nodes(cluster: Cluster) -> Cluster:
@@ -385,8 +376,8 @@ def sync_nodes(cluster: Cluster) -> Cluster:
         cluster.node_count = len(seen)
         cluster.architectures = sorted(arches)
         cluster.gpu_summary = {"gpus": gpu_total, "nodes": sorted(gpu_nodes)}
-        cluster.capacity = {r: _quantity_sum(v) for r, v in totals["capacity"].items()}
-        cluster.allocatable = {r: _quantity_sum(v) for r, v in totals["allocatable"].items()}
+        cluster.capacity = {r: quantity.total(v) for r, v in totals["capacity"].items()}
+        cluster.allocatable = {r: quantity.total(v) for r, v in totals["allocatable"].items()}
         cluster.save()
     return cluster
 
@@ -411,4 +402,5 @@ def update_cluster(*, actor, cluster: Cluster, **changes) -> Cluster:
 @transaction.atomic
 def delete_cluster(*, actor, cluster: Cluster) -> None:
     """Forget the cluster (the cluster itself is untouched: it was imported)."""
+    _forget_client_on_commit(cluster.pk)
     cluster.delete()

@@ -22,6 +22,16 @@ class TooDeep(Unreadable):
     """The body nests deeper than the portal reads."""
 
 
+class TooLarge(Unreadable):
+    """A protobuf body over what the API server accepts (it is not read at all)."""
+
+
+# kube-apiserver refuses request bodies over 3 MiB (``MaxRequestBodyBytes``, 413 "Request
+# entity too large"). Protobuf decodes into many times its size as Python objects, so the
+# portal reads no more than the API server would accept.
+MAX_PROTOBUF_BODY = 3 * 1024 * 1024
+
+
 def media_type(content_type: str | None) -> str:
     return (content_type or "").split(";")[0].strip().lower()
 
@@ -32,6 +42,11 @@ def read(raw: bytes, content_type: str | None):
     No Content-Type: JSON, else YAML (as the API server and kubectl treat it)."""
     ctype = media_type(content_type)
     if ctype == kubeproto.CONTENT_TYPE:
+        if len(raw) > MAX_PROTOBUF_BODY:
+            raise TooLarge(
+                f"{len(raw)} bytes of {ctype}: larger than the API server's limit of "
+                f"{MAX_PROTOBUF_BODY} bytes"
+            )
         try:
             return kubeproto.decode(raw)
         except RecursionError as exc:
@@ -62,3 +77,34 @@ def read(raw: bytes, content_type: str | None):
             raise Unreadable(f"{len(raw)} bytes of unparseable {ctype or 'data'}") from exc
         return docs[0] if len(docs) == 1 else docs
     raise Unreadable(f"{len(raw)} bytes of unparseable {ctype}")
+
+
+class Body:
+    """A request body read at most once, however many parts of the portal look at it (the
+    judge, the mask check, the audit trail): reading protobuf costs, and one reading means
+    one answer. ``read()`` returns the value or raises the :class:`Unreadable` it met."""
+
+    __slots__ = ("raw", "content_type", "_value", "_error", "_done")
+
+    def __init__(self, raw: bytes, content_type: str | None) -> None:
+        self.raw, self.content_type = raw, content_type or ""
+        self._value, self._error, self._done = None, None, False
+
+    def __len__(self) -> int:
+        return len(self.raw)
+
+    def read(self):
+        if not self._done:
+            try:
+                self._value = read(self.raw, self.content_type)
+            except Unreadable as exc:
+                self._error = exc
+            self._done = True
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+def read_once(body: bytes | Body, content_type: str | None):
+    """:func:`read` of ``body``, or the value a :class:`Body` already read."""
+    return body.read() if isinstance(body, Body) else read(body, content_type)

@@ -40,8 +40,15 @@ def encrypt(plaintext: str) -> str:
 
 
 def decrypt(token: str) -> str:
+    return _decrypt(token, tuple(settings.PORTAL_ENCRYPTION_KEYS))
+
+
+# Every proxied kubectl request reads its cluster's credential: the plaintext of a ciphertext
+# never changes (a new value or a rotated key is a new ciphertext), so recent ones are kept.
+@lru_cache(maxsize=512)
+def _decrypt(token: str, keys: tuple[str, ...]) -> str:
     try:
-        return fernet().decrypt(token.encode()).decode()
+        return _fernet_for(keys).decrypt(token.encode()).decode()
     except InvalidToken as exc:
         raise DecryptionError(
             "stored secret cannot be decrypted with any key in PORTAL_ENCRYPTION_KEYS"

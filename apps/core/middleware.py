@@ -5,25 +5,50 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from collections.abc import Mapping
 
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
+from ipware import get_client_ip
 
 from .api.errors import error_body
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 
-def client_ip(request) -> str | None:
-    """REMOTE_ADDR, or the right-most untrusted X-Forwarded-For hop when the portal sits
-    behind ``PORTAL_TRUSTED_PROXIES`` reverse proxies."""
+class _Meta:
+    """What django-ipware reads from a request: its ``META``."""
+
+    def __init__(self, meta: Mapping[str, str]):
+        self.META = meta
+
+
+def client_ip_from(peer: str | None, forwarded_for: str = "") -> str | None:
+    """The one client-address rule (django-ipware), for Django requests and the ASGI proxy:
+    the socket peer, or — behind ``PORTAL_TRUSTED_PROXIES`` reverse proxies — the address
+    the farthest trusted proxy saw, i.e. the right-most untrusted ``X-Forwarded-For`` hop
+    (entries left of it are the client's to invent). ipware counts a chain that ends with
+    the last proxy's own address, so the peer is added to the header's chain; a chain too
+    short, or an entry that is not an IP address, falls back to the peer."""
     hops = getattr(settings, "PORTAL_TRUSTED_PROXIES", 0)
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if hops and forwarded:
-        chain = [part.strip() for part in forwarded.split(",") if part.strip()]
-        if len(chain) >= hops:
-            return chain[-hops]
-    return request.META.get("REMOTE_ADDR") or None
+    if hops and forwarded_for and peer:
+        ip, _ = get_client_ip(
+            _Meta({"HTTP_X_FORWARDED_FOR": f"{forwarded_for}, {peer}"}),
+            proxy_order="left-most",
+            proxy_count=hops,
+            request_header_order=["HTTP_X_FORWARDED_FOR"],
+            strict=False,
+        )
+        if ip:
+            return ip
+    ip, _ = get_client_ip(_Meta({"REMOTE_ADDR": peer or ""}), request_header_order=["REMOTE_ADDR"])
+    return ip
+
+
+def client_ip(request) -> str | None:
+    return client_ip_from(
+        request.META.get("REMOTE_ADDR"), request.META.get("HTTP_X_FORWARDED_FOR", "")
+    )
 
 
 class RequestContextMiddleware:

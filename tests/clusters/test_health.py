@@ -2,7 +2,7 @@
 
 import pytest
 
-from apps.clusters import services, tasks
+from apps.clusters import k8s, services, tasks
 from apps.clusters.models import Cluster, Node
 
 pytestmark = pytest.mark.django_db
@@ -10,7 +10,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def cluster(tenant, sim_cluster):
-    spec = services.ImportSpec(
+    spec = k8s.Connection(
         server=sim_cluster.url, token=sim_cluster.token, ca_data=sim_cluster.ca_data
     )
     return services.import_cluster(actor=None, tenant=tenant, display_name="prod", spec=spec)

@@ -6,7 +6,7 @@ import time
 import pytest
 import yaml
 
-from apps.clusters import services
+from apps.clusters import k8s, services
 from apps.clusters.masking import MASK_B64
 from tests.matrix import APIMatrix
 
@@ -26,7 +26,7 @@ def live(kube_sim):
 
 @pytest.fixture
 def cluster(tenant, live):
-    spec = services.ImportSpec(server=live.url, token=live.token, ca_data=live.ca_data)
+    spec = k8s.Connection(server=live.url, token=live.token, ca_data=live.ca_data)
     return services.import_cluster(actor=None, tenant=tenant, display_name="live", spec=spec)
 
 
@@ -301,6 +301,71 @@ metadata: {name: Bad_Name}
     assert api(member).get(f"{base(cluster, 'web')}/configmaps/applied/").status_code == 404
 
 
+QUOTA = """
+apiVersion: v1
+kind: ResourceQuota
+metadata: {name: few-configmaps}
+spec: {hard: {count/configmaps: "%s"}}
+"""
+LATE_CONFIGMAP = """
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: refused-late}
+data: {a: "1"}
+"""
+
+
+def test_a_real_apply_that_fails_midway_deletes_what_it_created(api, member, cluster):
+    """The dry run of each document passes (the quota does not exist yet), but for real the
+    quota the first document creates makes the cluster refuse the second: the quota is
+    deleted again and the answer says so per document."""
+    url = f"{base(cluster)}/apply/"
+    manifest = QUOTA % "0" + "---" + LATE_CONFIGMAP + "---" + MANIFEST.split("---")[1]
+    response = api(member).post(url, {"manifest": manifest, "namespace": "web"})
+    assert response.status_code == 403, response.content
+    body = response.json()
+    assert body["code"] == "apply_failed" and body["rolled_back"] is True
+    assert [(r["object"], r["action"], r.get("rollback")) for r in body["results"]] == [
+        ("ResourceQuota/web/few-configmaps", "created", "deleted"),
+        ("ConfigMap/web/refused-late", "failed", None),
+        ("Deployment/web/applied-api", "not applied", None),
+    ]
+    assert "exceeded quota: few-configmaps" in body["results"][1]["error"]
+    assert "Document 2 of 3 (ConfigMap/web/refused-late) failed" in body["detail"]
+    assert "1 object(s) applied before it were rolled back" in body["detail"]
+    client = api(member)
+    assert client.get(f"{base(cluster, 'web')}/resourcequotas/few-configmaps/").status_code == 404
+    assert client.get(f"{base(cluster, 'web')}/configmaps/refused-late/").status_code == 404
+    assert client.get(f"{base(cluster, 'web')}/deployments/applied-api/").status_code == 404
+
+
+def test_a_real_apply_that_fails_midway_restores_what_it_changed(api, member, cluster):
+    """An existing quota is tightened by the first document, which makes the cluster refuse
+    the second for real: the quota is put back as it was (limit and field owners)."""
+    client = api(member)
+    quotas = f"{base(cluster, 'web')}/resourcequotas/"
+    created = client.post(
+        quotas,
+        {"metadata": {"name": "few-configmaps"}, "spec": {"hard": {"count/configmaps": "50"}}},
+    )
+    assert created.status_code == 201, created.content
+    before = client.get(f"{quotas}few-configmaps/").json()
+    manifest = QUOTA % "0" + "---" + LATE_CONFIGMAP
+    response = client.post(f"{base(cluster)}/apply/", {"manifest": manifest, "namespace": "web"})
+    assert response.status_code == 403, response.content
+    results = response.json()["results"]
+    assert [(r["action"], r.get("rollback")) for r in results] == [
+        ("configured", "restored"),
+        ("failed", None),
+    ]
+    after = client.get(f"{quotas}few-configmaps/").json()
+    assert after["spec"] == before["spec"] == {"hard": {"count/configmaps": "50"}}
+    owners = {m["manager"] for m in before["metadata"]["managedFields"]}
+    assert owners and {m["manager"] for m in after["metadata"]["managedFields"]} == owners
+    assert not any(owner.startswith("tkeportal-") for owner in owners)
+    assert client.get(f"{base(cluster, 'web')}/configmaps/refused-late/").status_code == 404
+
+
 def test_apply_checks_every_document(api, cluster, tenant):
     from tests.conftest import persona
 
@@ -343,30 +408,103 @@ def test_unknown_kind_and_invisible_cluster_are_404(api, member, cluster, other_
     assert api(other_user).get(f"{base(cluster)}/nodes/").status_code == 404
 
 
-def test_overview_fans_out_and_a_dead_cluster_does_not_block(
-    api, member, tenant, cluster, kube_sim
-):
-    dead = kube_sim.add_cluster("deadone-" + cluster.name[-6:], nodes=1, controller=False)
-    dead_cluster = services.import_cluster(
+def _import_sim(kube_sim, tenant, name, nodes=1):
+    handle = kube_sim.add_cluster(name, nodes=nodes, controller=False, own_port=True)
+    cluster = services.import_cluster(
         actor=None,
         tenant=tenant,
-        display_name="dead",
-        spec=services.ImportSpec(
-            server=dead.url, token=dead.token, ca_data=open(dead.ca_file).read()
+        display_name=name,
+        spec=k8s.Connection(
+            server=handle.url,
+            token=handle.token,
+            ca_data=open(handle.ca_file).read(),  # noqa: SIM115
         ),
-    )  # noqa: SIM115
-    dead.faults.delay(30)
+    )
+    return handle, cluster
+
+
+def test_overview_shows_a_slow_cluster_stale_with_its_last_known_inventory(
+    api, member, tenant, cluster, kube_sim
+):
+    """Slower than the budget is stale (last known inventory, still reachable); a cluster
+    that refuses connections is unreachable; neither slows the answer down."""
+    suffix = cluster.name[-6:]
+    slow, slow_cluster = _import_sim(kube_sim, tenant, "slow-" + suffix, nodes=2)
+    down, down_cluster = _import_sim(kube_sim, tenant, "down-" + suffix)
     try:
+        # given: one overview where every cluster answered (its inventory is kept)
+        first = {
+            r["name"]: r for r in api(member).get("/api/v1/clusters/overview/").json()["results"]
+        }
+        assert first[slow_cluster.name]["stale"] is False
+        assert first[slow_cluster.name]["nodes"] == 2
+        slow_cluster.refresh_from_db()
+        assert slow_cluster.inventory["nodes"] == 2 and slow_cluster.inventory_at is not None
+        # when: one cluster answers after 30 s and another refuses connections
+        slow.faults.delay(30)
+        down.faults.down()
         started = time.monotonic()
         body = api(member).get("/api/v1/clusters/overview/").json()
         elapsed = time.monotonic() - started
     finally:
-        kube_sim.remove_cluster(dead.name)
+        kube_sim.remove_cluster(slow.name)
+        kube_sim.remove_cluster(down.name)
     rows = {r["name"]: r for r in body["results"]}
-    assert rows[cluster.name]["reachable"] is True
-    assert rows[cluster.name]["nodes"] == 3 and rows[cluster.name]["pods"] > 0
-    assert rows[dead_cluster.name]["reachable"] is False
+    # then
+    live_row = rows[cluster.name]
+    assert (live_row["reachable"], live_row["stale"]) == (True, False)
+    assert live_row["nodes"] == 3 and live_row["ready_nodes"] == 3 and live_row["pods"] > 0
+    slow_row = rows[slow_cluster.name]
+    assert (slow_row["reachable"], slow_row["stale"]) == (True, True)
+    assert slow_row["nodes"] == 2 and slow_row["ready_nodes"] == 2
+    assert slow_row["inventory_at"] is not None and "last known" in slow_row["error"]
+    down_row = rows[down_cluster.name]
+    assert (down_row["reachable"], down_row["stale"]) == (False, False)
+    assert "unreachable" in down_row["error"] and down_cluster.name in down_row["error"]
     assert elapsed < 4.5  # the overview budget (3 s) plus slack, not the 30 s delay
+
+
+def test_overview_reuses_one_pool_and_one_client_per_cluster(api, member, cluster):
+    """Repeated overviews run on the process's one pool and reuse the cluster's cached
+    client: no new pool threads and no new client per request."""
+    import threading
+
+    from apps.clusters import overview
+
+    client = api(member)
+    client.get("/api/v1/clusters/overview/")
+    threads = {t.ident for t in threading.enumerate() if t.name.startswith("cluster-overview")}
+    built = k8s.clients.built
+    for _ in range(5):
+        row = client.get("/api/v1/clusters/overview/").json()["results"][0]
+        assert (row["reachable"], row["stale"]) == (True, False)
+    after = {t.ident for t in threading.enumerate() if t.name.startswith("cluster-overview")}
+    assert threads and after <= threads  # no thread outside the first pool's
+    assert len(after) <= overview.OVERVIEW_WORKERS
+    assert k8s.clients.built == built
+
+
+def test_overview_query_count_does_not_grow_with_clusters(api, member, tenant, cluster, kube_sim):
+    """Listing, storing fresh inventories and rendering take the same queries for one
+    cluster as for four."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = api(member)
+    client.get("/api/v1/clusters/overview/")  # warm: session, policies
+    with CaptureQueriesContext(connection) as one:
+        client.get("/api/v1/clusters/overview/")
+    handles = [_import_sim(kube_sim, tenant, f"q{i}-{cluster.name[-6:]}")[0] for i in range(3)]
+    try:
+        client.get("/api/v1/clusters/overview/")
+        with CaptureQueriesContext(connection) as four:
+            body = client.get("/api/v1/clusters/overview/").json()
+    finally:
+        for handle in handles:
+            kube_sim.remove_cluster(handle.name)
+    assert body["count"] == 4
+    assert sum(1 for r in body["results"] if r["stale"] is False) == 4
+    assert len(four) == len(one)
 
 
 OPERATIONS = [

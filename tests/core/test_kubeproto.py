@@ -158,6 +158,10 @@ GENERATORS = {
         "create pdb budget -n kp --selector=app=web --min-available=50%",
         {"spec.minAvailable": "50%", "spec.selector.matchLabels.app": "web"},
     ),
+    "priorityclass": (
+        "create priorityclass pc --value=10 --description=important --preemption-policy=Never",
+        {"value": 10, "preemptionPolicy": "Never", "description": "important"},
+    ),
     "ingress": (
         "create ingress ing -n kp --class=nginx --rule=foo.com/bar*=svc:8080,tls=cert",
         {"spec.rules.0.http.paths.0.backend.service.port.number": 8080},
@@ -219,11 +223,6 @@ CAPTURED = {
             "spec.metrics.0.resource.target": {"type": "Utilization", "averageUtilization": 80},
             "spec.scaleTargetRef": {"kind": "Deployment", "name": "web", "apiVersion": "apps/v1"},
         },
-    ),
-    "priorityclass": (
-        "create priorityclass pc --value=10 --description=important",
-        "PriorityClass",
-        {"value": 10, "preemptionPolicy": "PreemptLowerPriority", "description": "important"},
     ),
     "debug-node": (
         "debug node/node-1 --image=busybox -- true",

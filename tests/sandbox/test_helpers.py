@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from apps.sandbox.kubesim import quantity
+from apps.core import quantity
 from apps.sandbox.kubesim.batch import cron_matches
 from apps.sandbox.kubesim.containerfs import FileSystem
 from apps.sandbox.kubesim.errors import ApiError

@@ -29,6 +29,7 @@ from apps.accounts.models import APIKey, Group, User
 from apps.authz import check
 from apps.authz.models import Binding, Policy, Role
 from apps.authz.services import create_policy, create_role, is_administrator
+from apps.clusters import k8s
 from apps.clusters import services as cluster_services
 from tests.factories import PASSWORD, GroupFactory, UserFactory, bind, make_api_key
 from tests.live import *  # noqa: F403
@@ -540,7 +541,7 @@ def test_a_kubeconfig_key_works_only_for_kubectl_on_its_cluster(
         actor=member,
         tenant=tenant,
         display_name="staging",
-        spec=cluster_services.ImportSpec(
+        spec=k8s.Connection(
             server=live_cluster.url, token=live_cluster.token, ca_data=live_cluster.ca_data
         ),
     )

@@ -128,3 +128,45 @@ def test_underscore_identity_headers_never_reach_the_cluster(
     ]
     assert [v for n, v in received if _folded(n) == "x-request-id"] == [request_id]
     assert [v for n, v in received if _folded(n) == "x-trace-note"] == ["kept"]
+
+
+# -- single-valued headers sent twice ------------------------------------------------------------
+# The portal kept the last Content-Type (a form: the audit row stored the password as a form
+# key) while the API server (Go's Header.Get) reads the first (JSON: it created the Secret).
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("live_state")
+@pytest.mark.parametrize(
+    "headers, named",
+    [
+        (
+            [("Content-Type", "application/json"),
+             ("Content-Type", "application/x-www-form-urlencoded")],
+            "content-type",
+        ),
+        (
+            [("Content-Type", "application/json"), ("Accept", "application/json"),
+             ("Accept", "application/vnd.kubernetes.protobuf")],
+            "accept",
+        ),
+    ],
+)  # fmt: skip
+def test_a_repeated_single_valued_header_is_refused(
+    portal, cluster, bob, member, namespace, recorder, headers, named
+):
+    import json
+
+    from tests.live import proxy_events, send_raw
+
+    password = "pw-" + uuid.uuid4().hex
+    body = json.dumps({"metadata": {"name": "smuggled"}, "stringData": {"x": password}}).encode()
+    target = f"/k8s/clusters/{cluster.name}/api/v1/namespaces/{namespace}/secrets"
+    recorder.take()
+    status, _, raw = send_raw(portal, "POST", target, make_api_key(member)[1], body, headers)
+    assert status == 400, raw[:300]
+    assert json.loads(raw)["message"] == (
+        f"the {named} header is sent more than once: send it once, with one value"
+    )
+    assert recorder.take() == []  # never reached the cluster
+    assert bob("get", "secret", "smuggled", "-n", namespace, check=False).returncode != 0
+    row = proxy_events(method="POST", path=target).get()
+    assert row.status_code == 400 and password not in json.dumps(row.request_body)

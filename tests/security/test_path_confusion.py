@@ -336,3 +336,75 @@ def test_a_wildcard_is_never_a_name_at_the_proxy():
     with pytest.raises(Denial) as refused:
         canonicalize("/k8s/clusters/cls-a1/api/v1/namespaces/web/secrets/%2A", "")
     assert "wildcard" in refused.value.message
+
+
+# -- can-i attributes that are not one path segment ---------------------------------------
+# The red team: can-i joined group/version/namespace/name/resource into the path it judged, so
+# version "v1/namespaces/<ns>" asked about one namespace while the answer read "list
+# deployments everywhere: yes" — which ``kubectl get deploy -A`` then got refused.
+@pytest.fixture
+def dina(tenant):
+    from apps.authz.models import Policy
+    from tests.factories import UserFactory, bind
+
+    Policy.objects.create(
+        tenant=tenant,
+        name="deny-one-ns",
+        statements=[
+            {"actions": ["getCluster", "getClusterKubeconfig", "get*", "list*", "watch*"],
+             "resources": ["*"], "effect": "allow"},
+            {"actions": ["listDeployments"],
+             "resources": ["cluster:*/namespace:kube-system/*"], "effect": "deny"},
+        ],
+    )  # fmt: skip
+    user = UserFactory(tenant=tenant, username="dina")
+    bind(user, "deny-one-ns")
+    return user
+
+
+def can_i(portal, cluster, user, attrs):
+    from tests.live import send_raw
+
+    url = f"/k8s/clusters/{cluster.name}/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+    body = {"kind": "SelfSubjectAccessReview", "apiVersion": "authorization.k8s.io/v1",
+            "spec": {"resourceAttributes": attrs}}  # fmt: skip
+    status, _, raw = send_raw(
+        portal, "POST", url, make_api_key(user)[1], json.dumps(body).encode(),
+        [("Content-Type", "application/json")],
+    )  # fmt: skip
+    return status, json.loads(raw)
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("version", "v1/namespaces/default"),
+        ("group", "apps/v1/namespaces/default/x/.."),
+        ("name", "x/../y"),
+        ("namespace", "default/deployments"),
+        ("resource", "deployments/../pods"),
+        ("subresource", "status/.."),
+        ("name", "a%2Fb"),
+        ("version", ".."),
+    ],
+)
+def test_can_i_attributes_must_each_be_one_segment(portal, cluster, dina, field, value):
+    attrs = {"verb": "list", "group": "apps", "resource": "deployments", field: value}
+    status, answer = can_i(portal, cluster, dina, attrs)
+    assert status == 422, answer
+    assert answer["message"].startswith(f"spec.resourceAttributes.{field}: Invalid value: ")
+    assert "no '/', '%' or '..'" in answer["message"]
+
+
+def test_can_i_agrees_with_the_proxy_on_a_list_everywhere(portal, cluster, dina, kubectl_as):
+    kubectl = kubectl_as(dina)
+    assert kubectl("get", "deploy", "-A", check=False).returncode != 0
+    status, answer = can_i(
+        portal, cluster, dina, {"verb": "list", "group": "apps", "resource": "deployments"}
+    )
+    assert status == 201 and answer["status"]["allowed"] is False, answer
+    status, answer = can_i(
+        portal, cluster, dina,
+        {"verb": "list", "group": "apps", "resource": "deployments", "namespace": "default"},
+    )  # fmt: skip
+    assert status == 201 and answer["status"]["allowed"] is True, answer

@@ -28,10 +28,10 @@ import yaml
 from apps.audit.models import AuditEvent
 from apps.audit.redaction import LAST_APPLIED, REDACTED, redact_body
 from apps.authz.models import Binding, Policy
-from apps.clusters import services
+from apps.clusters import k8s, services
 from apps.clusters.masking import MASK_B64
-from apps.clusters.proxy.app import _writes_mask
-from apps.core import kubeproto
+from apps.clusters.proxy.app import _secret_write_denial
+from apps.core import bodies, kubeproto
 from tests.factories import UserFactory
 from tests.live import *  # noqa: F403
 from tests.live import proxy_events
@@ -58,7 +58,7 @@ def unique(label: str) -> str:
 # -- the REST API (Django test client, a kubesim cluster) ---------------------------------------
 @pytest.fixture
 def rest_cluster(db, tenant, sim_cluster):
-    spec = services.ImportSpec(
+    spec = k8s.Connection(
         server=sim_cluster.url, token=sim_cluster.token, ca_data=sim_cluster.ca_data
     )
     return services.import_cluster(actor=None, tenant=tenant, display_name="red", spec=spec)
@@ -394,9 +394,74 @@ def test_protobuf_secret_carrying_the_mask_is_refused():
         {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "m"},
          "data": {"password": MASK_B64}}
     )  # fmt: skip
-    assert _writes_mask("PUT", masked, kubeproto.CONTENT_TYPE)
+    denial = _secret_write_denial("PUT", bodies.Body(masked, kubeproto.CONTENT_TYPE))
+    assert denial.code == 422 and "portal's mask" in denial.message
     honest = protobuf_secret("m", "real-value")
-    assert not _writes_mask("PUT", honest, kubeproto.CONTENT_TYPE)
+    assert _secret_write_denial("PUT", bodies.Body(honest, kubeproto.CONTENT_TYPE)) is None
+
+
+def _split_typemeta_secret(data: dict) -> bytes:
+    """A Secret whose envelope sends typeMeta twice, apiVersion in the first and kind in the
+    second: Go merges the two (its generated Unmarshal decodes both into one struct)."""
+    from apps.core.kubeproto.codec import _put_bytes
+
+    whole = kubeproto.encode(
+        {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "m"}, "data": data}
+    )
+    raw = kubeproto.envelope(whole)[2]
+    first, second, out = bytearray(), bytearray(), bytearray(kubeproto.MAGIC)
+    _put_bytes(first, 1, b"v1")
+    _put_bytes(second, 2, b"Secret")
+    _put_bytes(out, 1, bytes(first))
+    _put_bytes(out, 1, bytes(second))
+    _put_bytes(out, 2, bytes(raw))
+    return bytes(out)
+
+
+def test_protobuf_typemeta_split_in_two_is_merged_as_go_does():
+    body = _split_typemeta_secret({"password": MASK_B64})
+    decoded = kubeproto.decode(body)
+    assert decoded["apiVersion"] == "v1" and decoded["kind"] == "Secret"
+    assert decoded["data"] == {"password": MASK_B64}
+    denial = _secret_write_denial("PUT", bodies.Body(body, kubeproto.CONTENT_TYPE))
+    assert denial.code == 422 and "portal's mask" in denial.message
+
+
+def test_repeated_embedded_messages_merge_and_scalars_are_last_wins():
+    from apps.core.kubeproto.codec import _put_bytes
+
+    meta_a, meta_b = bytearray(), bytearray()
+    _put_bytes(meta_a, 1, b"first")  # ObjectMeta.name
+    _put_bytes(meta_a, 3, b"ns")  # ObjectMeta.namespace
+    _put_bytes(meta_b, 1, b"second")
+    raw = bytearray()
+    _put_bytes(raw, 1, bytes(meta_a))
+    _put_bytes(raw, 1, bytes(meta_b))
+    decoded = kubeproto.decode_message("core/v1.ConfigMap", bytes(raw))
+    assert decoded["metadata"] == {"name": "second", "namespace": "ns"}
+
+
+@pytest.mark.parametrize(
+    "body, ctype, why",
+    [
+        (b'{"metadata": {"name": "x"}, "data": ', "application/json", "unparseable"),
+        (b"k8s\x00\x0a\x02\xff", kubeproto.CONTENT_TYPE, "truncated"),
+        (b"k8s\x00" + b"\x0a\x05\x0a\x03xyz" * 5, kubeproto.CONTENT_TYPE, "'Kind' is missing"),
+    ],
+)
+def test_a_secret_body_the_portal_cannot_read_is_refused(body, ctype, why):
+    """Before: the mask check failed open on it (``the cluster refuses it too``) — and a body
+    read one way here and another way by Go is exactly how the mask check was bypassed."""
+    denial = _secret_write_denial("POST", bodies.Body(body, ctype))
+    assert denial is not None and denial.code == 422
+    assert "could not read this Secret's body" in denial.message and why in denial.message
+
+
+def test_a_form_sent_to_a_secret_is_described_never_stored():
+    value = unique("form-value")
+    raw = json.dumps({"metadata": {"name": "s"}, "stringData": {"x": value}}).encode()
+    stored = redact_body(raw, "application/x-www-form-urlencoded", 100_000, secret=True)
+    assert stored == {"_omitted": f"{len(raw)} bytes of a form sent to a Secret (not stored)"}
 
 
 @live

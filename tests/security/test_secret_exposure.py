@@ -336,3 +336,111 @@ def test_revealer_gets_secrets_in_protobuf_and_yaml(portal, cluster, member, nam
     as_yaml = portal_get(portal, cluster, member, path, "application/yaml")
     assert as_yaml.headers["Content-Type"] == "application/yaml"
     assert yaml.safe_load(as_yaml.text)["data"] == decoded["data"]
+
+
+# -- JSON patches that read values (copy / move / test) --------------------------------------
+# The red team: an editor who may update Secrets but not reveal them copied /data/password
+# into an annotation and read it back (and ``test`` answered yes/no to guesses).
+JSON_PATCH = "application/json-patch+json"
+LAST_APPLIED_POINTER = "/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration"
+
+
+@pytest.fixture
+def editor_user(editor, tenant):
+    from apps.accounts.models import User
+
+    return User.objects.get(tenant=tenant, username="eddie")
+
+
+def patch_secret(portal, cluster, user, namespace, name, patch):
+    from tests.factories import make_api_key
+    from tests.live import send_raw
+
+    url = f"/k8s/clusters/{cluster.name}/api/v1/namespaces/{namespace}/secrets/{name}"
+    status, _, raw = send_raw(
+        portal, "PATCH", url, make_api_key(user)[1], json.dumps(patch).encode(),
+        [("Content-Type", JSON_PATCH)],
+    )  # fmt: skip
+    return status, json.loads(raw)
+
+
+@pytest.mark.parametrize(
+    "op",
+    [
+        {"op": "copy", "from": "/data/password", "path": "/metadata/annotations/leak"},
+        {"op": "copy", "from": "/data", "path": "/metadata/annotations"},
+        {"op": "move", "from": "/stringData", "path": "/metadata/labels"},
+        {"op": "copy", "from": "/Data/password", "path": "/metadata/annotations/leak"},
+        {"op": "copy", "from": LAST_APPLIED_POINTER, "path": "/metadata/annotations/leak"},
+        {"op": "copy", "from": "/metadata", "path": "/spec"},
+        {"op": "copy", "from": "", "path": "/metadata/annotations/leak"},
+        {"op": "test", "path": "/data/password", "value": "d3Jvbmc="},
+        {"op": "test", "path": "", "value": {}},
+    ],
+    ids=lambda op: f"{op['op']}:{op.get('from', op.get('path'))}",
+)
+def test_json_patch_reading_values_is_refused_without_reveal(
+    portal, cluster, bob, editor_user, namespace, secret, op
+):
+    status, answer = patch_secret(portal, cluster, editor_user, namespace, secret, [op])
+    assert status == 403, answer
+    assert "holds or contains the Secret's values: that needs revealSecret" in answer["message"]
+    live = json.loads(bob("get", "secret", secret, "-n", namespace, "-o", "json").stdout)
+    assert "leak" not in (live["metadata"].get("annotations") or {})
+    assert base64.b64decode(live["data"]["password"]).decode() == PASSWORD
+
+
+def test_test_op_is_no_oracle(portal, cluster, editor_user, namespace, secret):
+    """A right and a wrong guess get the same refusal."""
+    answers = [
+        patch_secret(
+            portal,
+            cluster,
+            editor_user,
+            namespace,
+            secret,
+            [
+                {
+                    "op": "test",
+                    "path": "/data/password",
+                    "value": base64.b64encode(guess.encode()).decode(),
+                }
+            ],
+        )  # fmt: skip
+        for guess in ("wrong", PASSWORD)
+    ]
+    assert answers[0][0] == answers[1][0] == 403
+    assert answers[0][1]["message"] == answers[1][1]["message"]
+
+
+def test_json_patches_that_read_no_value_still_work(
+    portal, cluster, bob, editor_user, member, namespace, secret
+):
+    """The editor's ordinary patch, and a revealer's copy (they may see the values anyway)."""
+    status, answer = patch_secret(
+        portal, cluster, editor_user, namespace, secret,
+        [{"op": "add", "path": "/metadata/annotations/owner", "value": "eddie"},
+         {"op": "copy", "from": "/metadata/labels/app", "path": "/metadata/annotations/app"}],
+    )  # fmt: skip
+    assert status == 200, answer
+    status, answer = patch_secret(
+        portal, cluster, member, namespace, secret,
+        [{"op": "copy", "from": "/data/password", "path": "/data/again"}],
+    )  # fmt: skip
+    assert status == 200, answer
+    live = json.loads(bob("get", "secret", secret, "-n", namespace, "-o", "json").stdout)
+    assert live["metadata"]["annotations"]["owner"] == "eddie"
+    assert live["metadata"]["annotations"]["app"] == "db"
+    assert base64.b64decode(live["data"]["again"]).decode() == PASSWORD
+
+
+def test_the_rest_api_relays_no_json_patch_of_a_secret(api, tenant_admin, cluster, namespace):
+    """The REST API has no PATCH of an object (only PUT, which is checked for the mask): the
+    rule in ``masking.json_patch_reading_secret`` has no second door to guard there."""
+    url = f"/api/v1/clusters/{cluster.name}/namespaces/{namespace}/secrets/db/"
+    response = api(tenant_admin).patch(
+        url,
+        [{"op": "copy", "from": "/data/password", "path": "/metadata/annotations/leak"}],
+        format="json",
+    )
+    assert response.status_code == 405, response.content[:300]

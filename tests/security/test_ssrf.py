@@ -34,7 +34,7 @@ import websockets.exceptions
 import websockets.sync.client
 
 from apps.audit.models import AuditEvent
-from apps.clusters import addresses, services, tasks
+from apps.clusters import addresses, k8s, services, tasks
 from apps.clusters.models import Cluster, Node
 from tests.factories import make_api_key
 from tests.live import *  # noqa: F403
@@ -262,7 +262,7 @@ def rebinding_cluster(tenant, tenant_admin, sim_cluster, fake_dns, settings):
     """A kubesim cluster imported by a host name that resolves to 127.0.0.1 at import."""
     settings.PORTAL_ALLOW_LOOPBACK_CLUSTERS = True
     fake_dns.answers[HOST] = ["127.0.0.1"]
-    spec = services.ImportSpec(
+    spec = k8s.Connection(
         server=sim_cluster.url.replace("127.0.0.1", HOST),
         token=sim_cluster.token,
         ca_data=sim_cluster.ca_data,
@@ -296,6 +296,7 @@ def test_rest_api_refuses_when_the_name_later_resolves_elsewhere(
     the address, and no connection is attempted to the new address (nor to the cluster)."""
     client = api(tenant_admin)
     url = f"/api/v1/clusters/{rebinding_cluster.name}/pods/"
+    k8s.clients.forget(rebinding_cluster.pk)  # a new connection, for the guard to see
     before = client.get(url)
     assert before.status_code == 200, before.content
     port = _sim_port(rebinding_cluster)
@@ -426,7 +427,7 @@ def test_proxy_refuses_when_the_name_later_resolves_to_metadata(
         actor=member,
         tenant=tenant,
         display_name="rebound",
-        spec=services.ImportSpec(
+        spec=k8s.Connection(
             server=f"https://{HOST}:{own_port_sim.port}",
             token=own_port_sim.token,
             ca_data=own_port_sim.ca_data,

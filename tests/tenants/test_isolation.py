@@ -112,23 +112,6 @@ def test_createtenant_command(capsys):
         call_command("createtenant", "Bad Slug!")
 
 
-def test_seeddemo_is_idempotent_and_uses_the_given_password(monkeypatch, client):
-    monkeypatch.setenv("PORTAL_ADMIN_PASSWORD", "demo-pass-123")
-    call_command("seeddemo")
-    call_command("seeddemo")
-    assert Tenant.objects.filter(slug="demo").count() == 1
-    assert client.login(username="demo/admin", password="demo-pass-123")
-
-
-def test_seeddemo_keeps_an_existing_password_unless_one_is_given(monkeypatch, client, capsys):
-    monkeypatch.setenv("PORTAL_ADMIN_PASSWORD", "first-pass-123")
-    call_command("seeddemo")
-    monkeypatch.delenv("PORTAL_ADMIN_PASSWORD")
-    call_command("seeddemo")
-    assert "password unchanged" in capsys.readouterr().out
-    assert client.login(username="demo/admin", password="first-pass-123")
-
-
 def test_saving_a_stale_tenant_never_rewinds_the_policy_version(tenant):
     from apps.authz.enforcer import bump_version
 
@@ -138,33 +121,3 @@ def test_saving_a_stale_tenant_never_rewinds_the_policy_version(tenant):
     stale.display_name = "Renamed"
     stale.save()
     assert Tenant.objects.get(pk=tenant.pk).authz_version == fresh_version
-
-
-def test_seeddemo_imports_and_reconnects_kubeconfig_clusters(kube_sim, tmp_path, capsys):
-    """make run's demo: every kubeconfig context becomes a cluster; a restarted simulator
-    (new address, CA and token) is reconnected, not duplicated."""
-    import uuid
-
-    from apps.clusters.models import Cluster
-
-    name = f"demo{uuid.uuid4().hex[:6]}"
-    first = kube_sim.add_cluster(name, nodes=2, controller=False)
-    path = tmp_path / "kubeconfig"
-    first.kubeconfig(path)
-    try:
-        call_command("seeddemo", "--kubeconfig", str(path))
-        cluster = Cluster.objects.get(tenant__slug="demo")
-        assert cluster.node_count == 2 and cluster.phase == "Running"
-    finally:
-        kube_sim.remove_cluster(name)
-    second = kube_sim.add_cluster(name, nodes=3, controller=False)
-    second.kubeconfig(path)
-    try:
-        call_command("seeddemo", "--kubeconfig", str(path))
-    finally:
-        kube_sim.remove_cluster(name)
-    reconnected = Cluster.objects.get(tenant__slug="demo")
-    assert reconnected.pk == cluster.pk
-    assert reconnected.node_count == 3
-    assert reconnected.credential.token == second.token
-    assert f"{reconnected.display_name} ({reconnected.name}): 3 nodes" in capsys.readouterr().out

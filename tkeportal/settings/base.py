@@ -238,6 +238,9 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 
 # How long an audit event keeps the (already redacted) request body, in characters.
 AUDIT_MAX_BODY_CHARS = env.int("AUDIT_MAX_BODY_CHARS", default=16384)
+# Where the kubectl proxy's audit writer keeps its write-ahead file (apps.audit.writer): set it
+# to a writable local directory (an emptyDir in Kubernetes) so a crashed process loses no row.
+PORTAL_AUDIT_SPOOL_DIR = env.str("PORTAL_AUDIT_SPOOL_DIR", default="") or None
 # Request bodies over this are a 413 before anything reads them (the API server's own limit is
 # 3 MiB, so no manifest Kubernetes accepts is refused here). Multipart bodies count whole: the
 # portal takes no file uploads.

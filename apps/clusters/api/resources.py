@@ -9,8 +9,6 @@ through ``resources.py`` → ``k8s.py``. Cluster failures come back as the porta
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor, wait
-
 from django.http import HttpResponse
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
@@ -21,18 +19,12 @@ from rest_framework.response import Response
 
 from apps.authz import check, check_collection, restrict
 from apps.authz.catalog import KINDS as CATALOG
+from apps.core.api.errors import error_body
 from apps.tenants.scope import resolve_scope
 
-from .. import k8s, resources, services
+from .. import k8s, overview, resources, services
 from ..masking import holds_mask
 from ..models import Cluster
-
-# The overview answers within OVERVIEW_BUDGET_S however many clusters are down or slow:
-# each cluster gets its own thread (up to OVERVIEW_MAX_WORKERS) and whatever has not
-# answered by the deadline is reported as such.
-OVERVIEW_MAX_WORKERS = 64
-OVERVIEW_BUDGET_S = 3.0
-OVERVIEW_TIMEOUT = (1.5, 3.0)
 
 
 class ResourceSchema(AutoSchema):
@@ -408,7 +400,9 @@ class ApplySerializer(serializers.Serializer):
 class ApplyViewSet(_ClusterResourceBase):
     """Apply YAML/JSON documents. Every document is dry-run first (server-side); with
     ``?dryRun=true`` only the diffs come back, otherwise all are applied — and nothing is
-    applied if any dry run fails."""
+    applied if any dry run fails. When a real apply fails midway (the cluster refused a
+    document the dry run accepted), what was applied before it is rolled back and the
+    answer (code ``apply_failed``) says per document what happened."""
 
     authz_names = {"apply": "create{Kind} / update{Kind} per document"}
 
@@ -438,17 +432,40 @@ class ApplyViewSet(_ClusterResourceBase):
             ]
             if dry_only:
                 return Response({"dry_run": True, "results": previews})
-            results = [
-                resources.apply_document(client, dict(doc), namespace, False, manager)
-                for doc in docs
-            ]
-        return Response({"dry_run": False, "results": results})
+            failure, results = resources.apply_documents(
+                client, [dict(doc) for doc in docs], namespace, manager
+            )
+        if failure is None:
+            return Response({"dry_run": False, "results": results})
+        return _apply_failed(failure, results)
+
+
+def _apply_failed(failure: k8s.ClusterError, results: list[dict]) -> Response:
+    """The failing document's own status and code, a sentence saying what became of the
+    documents applied before it, and every document's outcome."""
+    failed = next(i for i, r in enumerate(results) if r["action"] == "failed")
+    undone = [r for r in results[:failed] if r.get("rollback") in ("deleted", "restored")]
+    broken = [r for r in results[:failed] if str(r.get("rollback", "")).startswith("failed")]
+    said = f"document {failed + 1} of {len(results)} ({results[failed]['object']}) failed: "
+    said += results[failed]["error"]
+    if broken:
+        said += (
+            f" Rolling back failed for {', '.join(r['object'] for r in broken)}: "
+            "see each result's rollback."
+        )
+    elif undone:
+        said += f" The {len(undone)} object(s) applied before it were rolled back."
+    else:
+        said += " Nothing had been changed before it."
+    body = error_body("apply_failed", said[0].upper() + said[1:])
+    body.update(dry_run=False, rolled_back=not broken, results=results)
+    return Response(body, status=failure.status_code)
 
 
 class OverviewViewSet(viewsets.ViewSet):
-    """Every cluster the user can see: phase, version, nodes, capacity, pods — fetched
-    concurrently (bounded pool, per-cluster timeout), so a dead cluster never slows the
-    rest."""
+    """Every cluster the user can see: phase, version, nodes, capacity, pods — asked
+    concurrently within a budget; a cluster slower than the budget is shown with its last
+    known inventory and ``stale: true`` (see :mod:`apps.clusters.overview`)."""
 
     permission_classes = [IsAuthenticated]
     schema = ResourceSchema()
@@ -462,60 +479,5 @@ class OverviewViewSet(viewsets.ViewSet):
                 "credential"
             )
         )
-        rows = {c.name: self._base(c) for c in clusters}
-        if clusters:
-            pool = ThreadPoolExecutor(max_workers=min(len(clusters), OVERVIEW_MAX_WORKERS))
-            futures = {pool.submit(self._live, c): c.name for c in clusters}
-            done, _ = wait(futures, timeout=OVERVIEW_BUDGET_S)
-            # Do not wait for stragglers: their own timeouts end them in the background.
-            pool.shutdown(wait=False, cancel_futures=True)
-            for future in done:
-                rows[futures[future]].update(future.result())
-        return Response({"count": len(rows), "results": list(rows.values())})
-
-    @staticmethod
-    def _base(cluster):
-        return {
-            "name": cluster.name,
-            "display_name": cluster.display_name,
-            "phase": cluster.phase,
-            "version": cluster.version,
-            "reachable": False,
-            "error": f"no answer within {OVERVIEW_BUDGET_S:g} s",
-        }
-
-    @staticmethod
-    def _live(cluster) -> dict:
-        try:
-            with services.client_for(cluster, timeout=OVERVIEW_TIMEOUT) as client:
-                version = client.version().get("gitVersion", "")
-                nodes = client.list_nodes()
-                pods = client.list_pods_count()
-        except k8s.ClusterError as exc:
-            return {"reachable": False, "error": str(exc.detail)}
-        capacity, allocatable = {}, {}
-        for node in nodes:
-            for target, source in (
-                (capacity, node.get("status", {}).get("capacity", {})),
-                (allocatable, node.get("status", {}).get("allocatable", {})),
-            ):
-                for res in ("cpu", "memory"):
-                    if res in source:
-                        target.setdefault(res, []).append(source[res])
-        return {
-            "reachable": True,
-            "error": "",
-            "version": version,
-            "nodes": len(nodes),
-            "ready_nodes": sum(
-                1
-                for n in nodes
-                if any(
-                    c.get("type") == "Ready" and c.get("status") == "True"
-                    for c in n.get("status", {}).get("conditions", [])
-                )
-            ),
-            "pods": pods,
-            "capacity": {k: services._quantity_sum(v) for k, v in capacity.items()},
-            "allocatable": {k: services._quantity_sum(v) for k, v in allocatable.items()},
-        }
+        rows = overview.overview(clusters)
+        return Response({"count": len(rows), "results": rows})

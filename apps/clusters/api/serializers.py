@@ -66,12 +66,13 @@ class CredentialInputSerializer(serializers.Serializer):
     insecure_skip_tls_verify = serializers.BooleanField(required=False, default=False)
 
     def to_spec(self):
-        from ..services import ImportSpec, spec_from_kubeconfig
+        from ..k8s import Connection
+        from ..services import spec_from_kubeconfig
 
         data = self.validated_data
         if data.get("kubeconfig"):
             return spec_from_kubeconfig(data["kubeconfig"], data.get("context") or None)
-        return ImportSpec(
+        return Connection(
             server=data.get("server", ""),
             token=data.get("token", ""),
             ca_data=data.get("ca_data", ""),

@@ -1,7 +1,7 @@
 """The synchronous half of a proxied request: who is calling, which cluster, may they.
 
-Run from the ASGI app through ``database_sync_to_async`` (one hop per request for the
-decision, one for the audit row).
+Run from the ASGI app on the proxy's database threads (:mod:`.db`): one hop per request for
+the decision; the audit row is queued (:mod:`apps.audit.writer`), not written on the way.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from urllib.parse import unquote
 
 from django.conf import settings
 from rest_framework.exceptions import AuthenticationFailed
@@ -16,13 +17,14 @@ from rest_framework.exceptions import AuthenticationFailed
 from apps.accounts.authentication import authenticate_api_key
 from apps.audit.choices import Channel
 from apps.audit.redaction import redact_body
-from apps.audit.services import record_event
+from apps.audit.services import outcome_for_status
 from apps.authz.enforcer import check, check_collection
 from apps.clusters import k8s
 from apps.clusters.models import Cluster
 from apps.clusters.services import connection_for
 from apps.core import bodies
 
+from .identity import key_and_cluster
 from .mapping import CUSTOM, Target, classify
 from .status import Denial
 
@@ -92,7 +94,7 @@ def resolve(
     and ask the permission layer. Never raises for a refusal: ``Access.denial`` says why."""
     access = Access()
     try:
-        key = authenticate_api_key(token, client_ip)
+        key, cluster = key_and_cluster(token, client_ip, cluster_name)
     except AuthenticationFailed as exc:
         access.denial = Denial(401, str(exc.detail))
         return access
@@ -103,10 +105,6 @@ def resolve(
             403, f"API key {key.prefix}… was issued for cluster {key.cluster.name} only"
         )
         return access
-    clusters = Cluster.objects.select_related("tenant", "credential").filter(name=cluster_name)
-    if not user.is_superuser:
-        clusters = clusters.filter(tenant_id=user.tenant_id)
-    cluster = next(iter(clusters.order_by()[:1]), None)  # unique name: no ORDER BY needed
     # A cluster the user may not even see is answered like an unknown one.
     if cluster is None or not check(
         user, "getCluster", cluster.authz_resource, tenant=cluster.tenant
@@ -159,7 +157,7 @@ def _custom_across(target: Target) -> bool:
     return target.kind == CUSTOM and target.namespace is None
 
 
-def judge_create(access: Access, body: bytes, content_type: str) -> Denial | None:
+def judge_create(access: Access, body: bytes | bodies.Body, content_type: str) -> Denial | None:
     """A create is judged on the name the cluster will give the object: ``metadata.name`` of
     the body (JSON, YAML or protobuf). Without one (``generateName``, a body the portal cannot
     read) it is judged as the set of every name, so a deny on any of them refuses it."""
@@ -178,9 +176,9 @@ def judge_create(access: Access, body: bytes, content_type: str) -> Denial | Non
     return forbidden(access.user, access.target, decision.reason)
 
 
-def _body_name(body: bytes, content_type: str) -> str | None:
+def _body_name(body: bytes | bodies.Body, content_type: str) -> str | None:
     try:
-        doc = bodies.read(body, content_type)
+        doc = bodies.read_once(body, content_type)
     except bodies.Unreadable:
         return None
     metadata = doc.get("metadata") if isinstance(doc, dict) else None
@@ -207,7 +205,7 @@ def identify(token: str, client_ip: str | None) -> Access:
     return access
 
 
-def audit(
+def audit_row(
     access: Access,
     *,
     method: str,
@@ -217,15 +215,16 @@ def audit(
     source_ip: str | None,
     user_agent: str,
     request_id: str,
-    body: bytes = b"",
+    created_at,
+    body: bytes | bodies.Body = b"",
     content_type: str = "",
     message: str = "",
-) -> None:
-    """One audit row for a proxied request (or an exec/attach session opening or closing)."""
+) -> dict:
+    """The ``AuditEvent`` fields of a proxied request (or an exec/attach session opening or
+    closing), body redacted: what :class:`apps.audit.writer.AuditWriter` stores. ``body`` may be
+    the :class:`bodies.Body` the proxy judged (not read again)."""
     request_body = None
     if body:
-        from urllib.parse import unquote  # (here: another change owns this module's header)
-
         # A patch of a Secret says no kind: the target does. A request refused before it was
         # mapped has no target, so its path decides (any ``secrets`` segment: erring on the
         # side of redacting).
@@ -242,20 +241,25 @@ def audit(
                 settings.AUDIT_MAX_BODY_CHARS,
                 secret=secret,
             )
-    record_event(
-        action=access.action,
-        resource=access.resource,
-        user=access.user,
-        tenant=access.tenant,
-        channel=Channel.PROXY,
-        status_code=status_code,
-        api_key_id=access.api_key_id,
-        source_ip=source_ip,
-        user_agent=user_agent[:512],
-        method=method,
-        path=path[:1024],
-        duration_ms=duration_ms,
-        request_id=request_id,
-        request_body=request_body,
-        message=message[:2000],
-    )
+    user = access.user
+    tenant = access.tenant if access.tenant is not None else getattr(user, "tenant", None)
+    return {
+        "created_at": created_at,
+        "action": access.action[:128],
+        "resource": access.resource[:512],
+        "user_id": user.pk if user is not None else None,
+        "username": str(user) if user is not None else "",
+        "tenant_id": tenant.pk if tenant is not None else None,
+        "channel": Channel.PROXY,
+        "status_code": status_code,
+        "outcome": outcome_for_status(status_code),
+        "api_key_id": access.api_key_id,
+        "source_ip": source_ip,
+        "user_agent": user_agent[:512],
+        "method": method,
+        "path": path[:1024],
+        "duration_ms": duration_ms,
+        "request_id": request_id,
+        "request_body": request_body,
+        "message": message[:2000],
+    }

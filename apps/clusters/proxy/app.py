@@ -16,17 +16,21 @@ import re
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from urllib.parse import urlsplit
 
 import aiohttp
 from django.conf import settings
 from django.db import DatabaseError
 from django.http.request import split_domain_port, validate_host
+from django.utils import timezone
 from yarl import URL
 
+from apps.audit.writer import AuditWriter
 from apps.clusters import k8s
-from apps.clusters.masking import holds_mask
+from apps.clusters.masking import holds_mask, json_patch_reading_secret
 from apps.core import bodies
+from apps.core.middleware import client_ip_from
 
 from . import access as access_mod
 from . import db as proxy_db
@@ -59,16 +63,9 @@ def read_timeout() -> float:
 
 
 def _client_ip(scope, headers: dict[str, str]) -> str | None:
-    """Like ``apps.core.middleware.client_ip``: the peer, or the right-most untrusted
-    X-Forwarded-For hop behind ``PORTAL_TRUSTED_PROXIES`` reverse proxies."""
-    hops = getattr(settings, "PORTAL_TRUSTED_PROXIES", 0)
-    forwarded = headers.get("x-forwarded-for", "")
-    if hops and forwarded:
-        chain = [part.strip() for part in forwarded.split(",") if part.strip()]
-        if len(chain) >= hops:
-            return chain[-hops]
+    """The one rule of ``apps.core.middleware.client_ip_from``, from the ASGI scope."""
     client = scope.get("client")
-    return client[0] if client else None
+    return client_ip_from(client[0] if client else None, headers.get("x-forwarded-for", ""))
 
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:@-]{1,128}$")
@@ -92,6 +89,7 @@ class Incoming:
     client_ip: str | None
     request_id: str
     raw_target: str  # as sent, for the audit trail of refused requests
+    received_at: datetime
     canonical: CanonicalRequest | None
     error: Denial | None
 
@@ -109,6 +107,7 @@ class Incoming:
             canonical = canonicalize(raw_path, query)
         except Denial as denial:
             error = denial
+        error = error or _repeated_header(scope["headers"])
         return cls(
             scope=scope,
             method=scope.get("method", "GET").upper(),
@@ -116,6 +115,7 @@ class Incoming:
             client_ip=_client_ip(scope, headers),
             request_id=_request_id(headers),
             raw_target=f"{raw_path}?{query}" if query else raw_path,
+            received_at=timezone.now(),
             canonical=canonical,
             error=error,
         )
@@ -147,11 +147,18 @@ class KubeProxy:
 
     def __init__(self) -> None:
         self.upstreams = Upstreams()
-        # Requests and sessions being handled, audit row included (drain before shutdown).
-        self.active = 0
+        self.audit_writer = AuditWriter(spool_dir=settings.PORTAL_AUDIT_SPOOL_DIR)
+        # Requests and sessions being handled (drain before shutdown).
+        self.handling = 0
+
+    @property
+    def active(self) -> int:
+        """Requests being handled plus audit rows not yet stored: 0 once everything the proxy
+        received is answered and in the audit trail."""
+        return self.handling + self.audit_writer.pending
 
     async def __call__(self, scope, receive, send) -> None:
-        self.active += 1
+        self.handling += 1
         try:
             if scope["type"] == "http":
                 await self.http(scope, receive, send)
@@ -160,10 +167,11 @@ class KubeProxy:
             else:
                 raise ValueError(f"KubeProxy does not handle {scope['type']!r} scopes")
         finally:
-            self.active -= 1
+            self.handling -= 1
 
     async def close(self) -> None:
         await self.upstreams.close()
+        await asyncio.get_running_loop().run_in_executor(None, self.audit_writer.close)
         await asyncio.get_running_loop().run_in_executor(None, proxy_db.close_all)
 
     # -- shared ------------------------------------------------------------------------------
@@ -171,6 +179,15 @@ class KubeProxy:
         """Who is calling and may they — before anything else about the request is read.
         A request without a single reading is refused after the key is identified (so the
         refusal is attributed in the audit trail), never forwarded."""
+        try:
+            return await self._access(req)
+        except DatabaseError:
+            logger.exception("the portal's database failed while authorizing %s", req.path)
+            return access_mod.Access(
+                denial=Denial(503, "the portal cannot reach its database; try again shortly")
+            )
+
+    async def _access(self, req: Incoming) -> access_mod.Access:
         token = req.bearer()
         if not token:
             where = req.cluster_name or "<cluster>"
@@ -197,22 +214,24 @@ class KubeProxy:
         )
 
     async def _audit(self, req: Incoming, access, started: float, status_code, **kw) -> None:
-        try:
-            await proxy_db.run(
-                access_mod.audit,
-                access,
-                method=req.method,
-                path=req.full_path,
-                status_code=status_code,
-                duration_ms=int((time.monotonic() - started) * 1000),
-                source_ip=req.client_ip,
-                user_agent=req.headers.get("user-agent", ""),
-                request_id=req.request_id,
-                **kw,
-            )
-        except DatabaseError:
-            # The answer is already sent; a lost audit row must be loud, not a second error.
-            logger.exception("could not store the audit event of %s %s", req.method, req.path)
+        """Queue the request's audit row (stored in order by :attr:`audit_writer`, off the
+        request path; a body to redact is read on a database thread, not on the loop)."""
+        fields = dict(
+            method=req.method,
+            path=req.full_path,
+            status_code=status_code,
+            duration_ms=int((time.monotonic() - started) * 1000),
+            source_ip=req.client_ip,
+            user_agent=req.headers.get("user-agent", ""),
+            request_id=req.request_id,
+            created_at=req.received_at,
+            **kw,
+        )
+        if kw.get("body"):
+            row = await proxy_db.run(access_mod.audit_row, access, **fields)
+        else:
+            row = access_mod.audit_row(access, **fields)
+        await self.audit_writer.submit(row)
 
     # -- HTTP --------------------------------------------------------------------------------
     async def http(self, scope, receive, send) -> None:
@@ -228,8 +247,9 @@ class KubeProxy:
             # Read only for an authenticated, authorized caller: an anonymous one cannot make
             # the portal buffer megabytes.
             body, complete = await _read_body(receive)
+            read = bodies.Body(body, content_type)  # read at most once, by all below
             if complete and reviews.answers(access.target, req.method):
-                await self._answer_review(req, access, body, content_type, send, started)
+                await self._answer_review(req, access, read, content_type, send, started)
                 return
             if not complete:
                 body, denial = (
@@ -237,18 +257,10 @@ class KubeProxy:
                     Denial(413, f"request body larger than {MAX_REQUEST_BODY} bytes"),
                 )
             elif _names_in_body(access.target):
-                denial = await proxy_db.run(access_mod.judge_create, access, body, content_type)
-            if (
-                denial is None
-                and access.target.kind == "Secret"
-                and _writes_mask(req.method, body, content_type)
-            ):
-                denial = Denial(
-                    422,
-                    "the Secret holds the portal's mask (******) instead of values: it was read "
-                    "without revealSecret and would overwrite the real values",
-                )
-        audited_body = body if req.method in WRITE_METHODS else b""
+                denial = await proxy_db.run(access_mod.judge_create, access, read, content_type)
+            if denial is None and access.target.kind == "Secret":
+                denial = _secret_write_denial(req.method, read, access.mask_secrets)
+        audited_body = read if req.method in WRITE_METHODS and body else b""
         if denial is not None:
             await _send_status(send, denial.code, denial.body, req.request_id)
             await self._audit(
@@ -409,6 +421,23 @@ class KubeProxy:
 
 
 # -- helpers -----------------------------------------------------------------------------------
+# Headers read as one value, by the portal (last value wins in ``Incoming.headers``) and by the
+# API server (Go's Header.Get: the first): sent twice, each would read another request.
+SINGLE_VALUED = ("content-type", "accept", "authorization", "content-encoding", "upgrade", "origin")
+
+
+def _repeated_header(raw_headers) -> Denial | None:
+    seen: set[str] = set()
+    for name, _ in raw_headers:
+        lowered = name.decode("latin-1").lower()
+        if lowered in SINGLE_VALUED and lowered in seen:
+            return Denial(
+                400, f"the {lowered} header is sent more than once: send it once, with one value"
+            )
+        seen.add(lowered)
+    return None
+
+
 def _with_request_id(headers, req: Incoming):
     """The cluster's audit log and the portal's share one id per request."""
     headers["X-Request-ID"] = req.request_id
@@ -497,13 +526,34 @@ def _names_in_body(target) -> bool:
     return target.verb == "create" and target.name is None and target.resource.endswith("*")
 
 
-def _writes_mask(method: str, body: bytes, content_type: str) -> bool:
-    if method not in ("POST", "PUT", "PATCH") or not body or len(body) > MAX_MASK_CHECK:
-        return False
+def _secret_write_denial(method: str, body: bodies.Body, masked: bool = False) -> Denial | None:
+    """A Secret written with the portal's mask in it, or with a body the portal cannot read
+    (and so cannot check: refused, never relayed on the guess that the cluster refuses it);
+    for one who may not reveal (``masked``), a JSON patch that reads the values."""
+    if method not in ("POST", "PUT", "PATCH") or not body:
+        return None
+    if len(body) > MAX_MASK_CHECK:
+        return Denial(413, f"a Secret body larger than {MAX_MASK_CHECK} bytes is not relayed")
     try:
-        return holds_mask(bodies.read(body, content_type))
-    except bodies.Unreadable:
-        return False  # the cluster refuses what it cannot read either
+        doc = body.read()
+    except bodies.TooLarge as exc:
+        return Denial(413, f"the request body is too large: {exc}")
+    except bodies.Unreadable as exc:
+        return Denial(
+            422,
+            "the portal could not read this Secret's body, so cannot check it for the portal's "
+            f"mask (******): {exc}",
+        )
+    reading = masked and method == "PATCH" and json_patch_reading_secret(doc)
+    if reading:
+        return Denial(403, f"Forbidden: {reading}")
+    if holds_mask(doc):
+        return Denial(
+            422,
+            "the Secret holds the portal's mask (******) instead of values: it was read "
+            "without revealSecret and would overwrite the real values",
+        )
+    return None
 
 
 async def _send_openapi_index(req: Incoming, conn, response, headers, send) -> str:

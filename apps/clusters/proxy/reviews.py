@@ -30,6 +30,7 @@ unless the client accepts protobuf only.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -79,11 +80,12 @@ class Answer:
     message: str  # for the audit row
 
 
-def respond(access: Access, body: bytes, content_type: str, accept: str) -> Answer:
-    """The review's answer (or a Status naming what is wrong with the request)."""
+def respond(access: Access, body: bytes | bodies.Body, content_type: str, accept: str) -> Answer:
+    """The review's answer (or a Status naming what is wrong with the request). ``body`` may
+    be a :class:`bodies.Body` the caller shares with the audit trail (read once)."""
     kind = access.target.kind
     try:
-        review = _parse(body, content_type)
+        review = _parse(body, content_type, kind)
         _check_kind(review, kind)
         if kind == "SelfSubjectReview":
             status, message = _whoami(access), "whoami"
@@ -112,14 +114,41 @@ def _protobuf_only(accept: str) -> bool:
     return bool(types) and all(t == kubeproto.CONTENT_TYPE for t in types)
 
 
-def _parse(body: bytes, content_type: str) -> dict[str, Any]:
+def _parse(body: bytes | bodies.Body, content_type: str, kind: str) -> dict[str, Any]:
+    raw = body.raw if isinstance(body, bodies.Body) else body
+    if bodies.media_type(content_type) == kubeproto.CONTENT_TYPE:
+        _check_envelope(raw, kind)
     try:
-        doc = bodies.read(body, content_type)
+        doc = bodies.read_once(body, content_type)
+    except bodies.TooLarge as exc:
+        raise Denial(413, f"the request body is too large: {exc}") from exc
     except bodies.Unreadable as exc:
         raise Denial(400, f"the request body could not be decoded: {exc}") from exc
     if not isinstance(doc, dict):
         raise Denial(400, "the request body must be an object")
     return doc
+
+
+def _check_envelope(raw: bytes, kind: str) -> None:
+    """A protobuf body says its kind before its object: any other kind than the endpoint's is
+    refused unread (the envelope's kind picks the schema, so it would decode anything)."""
+    if len(raw) > bodies.MAX_PROTOBUF_BODY:
+        raise Denial(
+            413,
+            f"the request body is too large: {len(raw)} bytes of {kubeproto.CONTENT_TYPE} "
+            f"(the API server's limit is {bodies.MAX_PROTOBUF_BODY} bytes)",
+        )
+    try:
+        api_version, given, _ = kubeproto.envelope(raw)
+    except kubeproto.ProtobufError as exc:
+        raise Denial(400, f"the request body could not be decoded: {exc}") from exc
+    expected = f"{_GROUPS[kind]}/v1"
+    if given != kind or api_version not in (expected, f"{_GROUPS[kind]}/v1beta1"):
+        raise Denial(
+            400,
+            f"kind: the protobuf body is a {given or 'nameless kind'} of "
+            f"{api_version or 'no version'}, this endpoint takes a {kind} of {expected}",
+        )
 
 
 def _check_kind(review: dict[str, Any], kind: str) -> None:
@@ -153,19 +182,54 @@ def _field(spec: dict[str, Any], name: str, path: str) -> str:
     return value
 
 
+_LABEL = r"[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?"
+# Each attribute becomes one segment of the path judged: each must be one segment, of the form
+# Kubernetes gives it (never '/', '%', '..'), or the question asked is about another request.
+_SEGMENTS = {
+    "group": (
+        re.compile(rf"^(?=.{{0,253}}$)(?:{_LABEL}(?:\.{_LABEL})*)?$"),
+        "an API group (a DNS subdomain such as apps or example.com)",
+    ),
+    "version": (re.compile(rf"^(?:{_LABEL})?$"), "a version (a DNS label such as v1)"),
+    "namespace": (re.compile(rf"^(?:{_LABEL})?$"), "a namespace name (a DNS label)"),
+    "resource": (
+        re.compile(r"^[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?$"),
+        "a resource such as deployments",
+    ),
+    "subresource": (
+        re.compile(r"^(?:[a-z0-9](?:[-a-z0-9]{0,61}[a-z0-9])?)?$"),
+        "a subresource such as status",
+    ),
+    "name": (re.compile(r"^(?:[A-Za-z0-9][A-Za-z0-9._:@-]{0,252})?$"), "an object name"),
+}
+
+
+def _segment(attrs: dict[str, Any], name: str, path: str) -> str:
+    value = _field(attrs, name, path)
+    pattern, what = _SEGMENTS[name]
+    if not pattern.match(value):
+        raise Denial(
+            422,
+            f"{path}.{name}: Invalid value: {value[:100]!r}: must be {what} "
+            "(one path segment: no '/', '%' or '..')",
+        )
+    return value
+
+
 def attributes_request(attrs: dict[str, Any]) -> tuple[str, str, dict[str, list[str]]]:
     """The request (method, cluster-relative path, query) that ``resourceAttributes``
     describe. A missing name is ``*``: the question is about every name."""
     path = "spec.resourceAttributes"
     verb = _field(attrs, "verb", path)
-    group, version = _field(attrs, "group", path), _field(attrs, "version", path) or "v1"
-    resource, sub = _field(attrs, "resource", path), _field(attrs, "subresource", path)
-    namespace, name = _field(attrs, "namespace", path), _field(attrs, "name", path)
     if verb not in _METHODS:
         raise Denial(422, f"{path}.verb: Unsupported value: {verb!r}: the portal judges "
                      f"{', '.join(_METHODS)}")  # fmt: skip
+    resource = _field(attrs, "resource", path)
     if not resource or resource == "*":
         raise Denial(422, f"{path}.resource: Required value: name one resource (not *)")
+    group, version = _segment(attrs, "group", path), _segment(attrs, "version", path) or "v1"
+    resource, sub = _segment(attrs, "resource", path), _segment(attrs, "subresource", path)
+    namespace, name = _segment(attrs, "namespace", path), _segment(attrs, "name", path)
     parts = ["api", "v1"] if not group else ["apis", group, version]
     if namespace and resource != "namespaces":
         parts += ["namespaces", namespace]

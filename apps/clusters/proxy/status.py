@@ -5,34 +5,11 @@ from __future__ import annotations
 
 import json
 
-REASONS = {
-    400: "BadRequest",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "NotFound",
-    405: "MethodNotAllowed",
-    409: "Conflict",
-    413: "RequestEntityTooLarge",
-    422: "Invalid",
-    502: "BadGateway",
-    503: "ServiceUnavailable",
-    504: "Timeout",
-}
+from apps.core import kubestatus
 
 
 def status_body(code: int, message: str, details: dict | None = None) -> bytes:
-    body = {
-        "kind": "Status",
-        "apiVersion": "v1",
-        "metadata": {},
-        "status": "Failure",
-        "message": message,
-        "reason": REASONS.get(code, "InternalError"),
-        "code": code,
-    }
-    if details:
-        body["details"] = details
-    return json.dumps(body).encode()
+    return json.dumps(kubestatus.status(code, message, details=details or None)).encode()
 
 
 class Denial(Exception):

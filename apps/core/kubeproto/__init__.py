@@ -23,6 +23,7 @@ from .codec import (
     encode,
     encode_message,
     encode_watch_event,
+    envelope,
     message_for,
 )
 
@@ -37,5 +38,6 @@ __all__ = [
     "encode",
     "encode_message",
     "encode_watch_event",
+    "envelope",
     "message_for",
 ]

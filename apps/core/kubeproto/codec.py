@@ -50,6 +50,18 @@ class ProtobufError(ValueError):
     """A body that is not a valid Kubernetes protobuf message (the text names where)."""
 
 
+# Singular message fields sent more than this many times in one message are refused (each
+# occurrence is kept until they are merged; an encoder writes each once).
+MAX_MERGED = 64
+# Limits that keep decoding linear in the body's size: sub-messages are read as memoryview
+# slices of the body (never copied), and nesting is bounded. Kubernetes objects nest a few
+# dozen messages deep at most (a CRD's openAPIV3Schema two per level); a body embedding
+# ``k8s\0`` objects (a List's items, a WatchEvent's object) inside embedded objects again and
+# again is an attack, not an object.
+MAX_DEPTH = 100
+MAX_EMBEDDED = 2
+
+
 class UnknownKindError(ProtobufError):
     """A kind the table does not know: a custom resource, never served as protobuf."""
 
@@ -128,7 +140,23 @@ def _varint(data: bytes, pos: int, path: str) -> tuple[int, int]:
             raise ProtobufError(f"varint too long at {path or 'top level'}")
 
 
-def _iter_fields(data: bytes, path: str):
+def _chunks(data) -> tuple:
+    """A message as the buffers it was sent in: one, or several when a singular message field
+    was repeated (protobuf merges them: decoding the concatenation, never built here)."""
+    if isinstance(data, tuple):
+        return data
+    return (data if isinstance(data, memoryview) else memoryview(data),)
+
+
+def _iter_fields(data, path: str):
+    """(number, wire type, value) of each field; length-delimited values are memoryview
+    slices of ``data`` (no copy)."""
+    if not isinstance(data, tuple):
+        return _iter_chunk(data if isinstance(data, memoryview) else memoryview(data), path)
+    return (field for chunk in data for field in _iter_chunk(chunk, path))
+
+
+def _iter_chunk(data: memoryview, path: str):
     pos, end = 0, len(data)
     while pos < end:
         tag, pos = _varint(data, pos, path)
@@ -178,7 +206,7 @@ def _scalar(ftype: str, wire: int, value: Any, path: str) -> Any:
         raise ProtobufError(f"{path}: wire type {wire} where {ftype} expected")
     if ftype == "string":
         try:
-            return value.decode()
+            return str(value, "utf-8")
         except UnicodeDecodeError as exc:
             raise ProtobufError(f"{path}: string is not UTF-8") from exc
     if ftype == "bytes":
@@ -207,12 +235,12 @@ def _packed(ftype: str, data: bytes, path: str) -> list:
     return [v[0] for v in struct.iter_unpack(fmt, data)]
 
 
-def _value(ftype: str, wire: int, value: Any, path: str) -> Any:
+def _value(ftype: str, wire: int, value: Any, path: str, depth: int, embedded: int) -> Any:
     if ftype in _ZEROS:
         return _scalar(ftype, wire, value, path)
     if wire != 2:
         raise ProtobufError(f"{path}: wire type {wire} where a {ftype} message expected")
-    return decode_message(ftype, value, path)
+    return _message(ftype, value, path, depth + 1, embedded)
 
 
 def _format_time(seconds: int, nanos: int, micro: bool) -> str:
@@ -246,20 +274,25 @@ def _trim(value: float) -> str:
     return f"{value:.9f}".rstrip("0").rstrip(".")
 
 
-def _json_raw(data: bytes, path: str) -> Any:
+def _json_raw(data: memoryview, path: str, depth: int, embedded: int) -> Any:
     if not data:
         return None
-    if data.startswith(MAGIC):
-        return decode(data)
+    if data[: len(MAGIC)] == MAGIC:
+        if embedded >= MAX_EMBEDDED:
+            raise ProtobufError(
+                f"{path or 'object'}: k8s\\x00 objects embedded more than {MAX_EMBEDDED} deep "
+                "in embedded objects"
+            )
+        return _decode(data, depth + 1, embedded + 1)
     try:
-        return safejson.loads(data)
+        return safejson.loads(bytes(data))
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtobufError(f"{path}: embedded raw object is not JSON: {exc}") from exc
 
 
-def _decode_special(key: str, data: bytes, path: str) -> tuple[bool, Any]:
+def _decode_special(key: str, data, path: str, depth: int, embedded: int) -> tuple[bool, Any]:
     if key in ("meta/v1.Time", "meta/v1.MicroTime"):
-        if not data:
+        if not any(_chunks(data)):
             return True, None
         parts = {n: v for n, _, v in _iter_fields(data, path)}
         return True, _format_time(
@@ -270,7 +303,7 @@ def _decode_special(key: str, data: bytes, path: str) -> tuple[bool, Any]:
         return True, _format_duration(_signed(parts.get(1, 0), 64))
     if key in ("meta/v1.FieldsV1", "runtime.RawExtension"):
         parts = {n: v for n, _, v in _iter_fields(data, path)}
-        return True, _json_raw(parts.get(1, b""), path)
+        return True, _json_raw(parts.get(1, memoryview(b"")), path, depth, embedded)
     if key == "resource.Quantity":
         parts = {n: v for n, _, v in _iter_fields(data, path)}
         return True, _scalar("string", 2, parts.get(1, b""), path) or "0"
@@ -282,9 +315,18 @@ def _decode_special(key: str, data: bytes, path: str) -> tuple[bool, Any]:
     return False, None
 
 
-def decode_message(key: str, data: bytes, path: str = "") -> Any:
+def decode_message(key: str, data, path: str = "") -> Any:
     """One message (no envelope) as its JSON value."""
-    special, value = _decode_special(key, data, path)
+    try:
+        return _message(key, data, path, 0, 0)
+    except RecursionError as exc:
+        raise ProtobufError("objects embedded too deep") from exc
+
+
+def _message(key: str, data, path: str, depth: int, embedded: int) -> Any:
+    if depth > MAX_DEPTH:
+        raise ProtobufError(f"{path or 'object'}: messages nested more than {MAX_DEPTH} deep")
+    special, value = _decode_special(key, data, path, depth, embedded)
     if special:
         return value
     by_number, fields = _fields(key)
@@ -295,20 +337,37 @@ def decode_message(key: str, data: bytes, path: str = "") -> Any:
             if n == fields[0].number
         ]
     out: dict[str, Any] = {}
+    # A singular message field sent more than once is merged, as Go's generated Unmarshal
+    # does (it decodes each occurrence into the same struct): its occurrences are decoded
+    # together at the end, as one message; scalars are last-wins.
+    merged: dict[int, list[memoryview]] = {}
     for number, wire, raw in _iter_fields(data, path):
         field = by_number.get(number)
         if field is None:
             continue  # a field newer than the table: dropped, as protobuf does
         where = f"{path}.{field.json}" if path else field.json
-        if field.inline:  # an embedded Go struct: its fields are the parent's in JSON
-            out.update(_value(field.type, wire, raw, path))
+        if not (field.map or field.repeated) and field.type not in _ZEROS:
+            if wire != 2:
+                raise ProtobufError(
+                    f"{where}: wire type {wire} where a {field.type} message expected"
+                )
+            if number not in merged and not field.inline:
+                out[field.json] = None  # keeps the field's place in the object
+            occurrences = merged.setdefault(number, [])
+            if len(occurrences) >= MAX_MERGED:
+                raise ProtobufError(f"{where}: sent more than {MAX_MERGED} times")
+            occurrences.append(raw)
         elif field.map:
             entry = {n: (w, v) for n, w, v in _iter_fields(raw, where)}
             k = _scalar(field.key, *entry.get(1, (2, b"")), where)
             if 2 in entry:
-                v = _value(field.type, *entry[2], f"{where}[{k}]")
+                v = _value(field.type, *entry[2], f"{where}[{k}]", depth, embedded)
             else:
-                v = decode_message(field.type, b"", where) if field.type not in _ZEROS else None
+                v = (
+                    _message(field.type, b"", where, depth + 1, embedded)
+                    if field.type not in _ZEROS
+                    else None
+                )
                 v = _ZEROS.get(field.type, v)
             out.setdefault(field.json, {})[k] = v
         elif field.repeated:
@@ -316,9 +375,21 @@ def decode_message(key: str, data: bytes, path: str = "") -> Any:
             if wire == 2 and field.type in _ZEROS and field.type not in ("string", "bytes"):
                 items.extend(_packed(field.type, raw, where))
             else:
-                items.append(_value(field.type, wire, raw, f"{where}[{len(items)}]"))
+                items.append(
+                    _value(field.type, wire, raw, f"{where}[{len(items)}]", depth, embedded)
+                )
         else:
-            out[field.json] = _value(field.type, wire, raw, where)
+            out[field.json] = _value(field.type, wire, raw, where, depth, embedded)
+    for number, raws in merged.items():
+        field = by_number[number]
+        where = f"{path}.{field.json}" if path else field.json
+        value = _message(
+            field.type, tuple(raws), path if field.inline else where, depth + 1, embedded
+        )
+        if field.inline:  # an embedded Go struct: its fields are the parent's in JSON
+            out.update(value)
+        else:
+            out[field.json] = value
     for field in fields:
         if field.inline:
             continue
@@ -337,26 +408,47 @@ def decode_message(key: str, data: bytes, path: str = "") -> Any:
     return out
 
 
-def decode(data: bytes) -> dict[str, Any]:
-    """A whole ``k8s\\0`` protobuf body → the object as the JSON API shows it."""
-    if not data.startswith(MAGIC):
+def envelope(data) -> tuple[str, str, memoryview]:
+    """(apiVersion, kind, the object's message) of a whole ``k8s\\0`` body, the object not
+    decoded (so a caller can refuse a kind before paying for it)."""
+    data = data if isinstance(data, memoryview) else memoryview(data)
+    if data[: len(MAGIC)] != MAGIC:
         raise ProtobufError("not a Kubernetes protobuf body: the k8s\\x00 prefix is missing")
-    envelope = {n: v for n, _, v in _iter_fields(data[len(MAGIC) :], "envelope")}
-    typemeta = {n: v for n, _, v in _iter_fields(envelope.get(1, b""), "typeMeta")}
-    api_version = typemeta.get(1, b"").decode(errors="replace")
-    kind = typemeta.get(2, b"").decode(errors="replace")
-    encoding = envelope.get(3, b"")
+    typemeta: list[memoryview] = []  # a message field: repeated occurrences merge
+    raw, encoding = memoryview(b""), b""
+    for number, wire, value in _iter_fields(data[len(MAGIC) :], "envelope"):
+        if wire != 2:
+            continue
+        if number == 1:
+            typemeta.append(value)
+        elif number == 2:
+            raw = value
+        elif number == 3:
+            encoding = bytes(value)
     if encoding:
         raise ProtobufError(f"unsupported contentEncoding {encoding.decode(errors='replace')!r}")
+    meta = {n: v for n, w, v in _iter_fields(tuple(typemeta), "typeMeta") if w == 2}
+    api_version = str(meta.get(1, b""), "utf-8", "replace")
+    kind = str(meta.get(2, b""), "utf-8", "replace")
+    return api_version, kind, raw
+
+
+def decode(data: bytes) -> dict[str, Any]:
+    """A whole ``k8s\\0`` protobuf body → the object as the JSON API shows it."""
+    try:
+        return _decode(data, 0, 0)
+    except RecursionError as exc:
+        raise ProtobufError("objects embedded too deep") from exc
+
+
+def _decode(data, depth: int, embedded: int) -> dict[str, Any]:
+    api_version, kind, raw = envelope(data)
     if not kind:
         raise ProtobufError("Object 'Kind' is missing in the protobuf envelope")
     key = message_for(api_version, kind)
     if key is None:
         raise UnknownKindError(f"no kind {kind!r} is registered for version {api_version!r}")
-    try:
-        body = decode_message(key, envelope.get(2, b""), "")
-    except RecursionError as exc:
-        raise ProtobufError("objects embedded too deep") from exc
+    body = _message(key, raw, "", depth, embedded)
     if not isinstance(body, dict):
         raise ProtobufError(f"{kind} is not an object kind")
     if not api_version:  # a discovery document, as its JSON shows it

@@ -94,6 +94,21 @@ def job(ctl: Controller, j: dict[str, Any]) -> None:
         for pod in active:
             _delete_pod(ctl, pod, j)
         active = []
+        # the job controller's Suspended condition (what `kubectl get jobs` prints)
+        before = next(
+            (x for x in status.get("conditions") or [] if x.get("type") == "Suspended"), None
+        )
+        new_status["conditions"] = [
+            before
+            or {
+                "type": "Suspended",
+                "status": "True",
+                "reason": "JobSuspended",
+                "message": "Job suspended",
+                "lastProbeTime": stamp,
+                "lastTransitionTime": stamp,
+            }
+        ]
     else:
         missing = min(spec.get("parallelism", 1), completions - succeeded) - len(active)
         for _ in range(max(missing, 0)):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from . import priority, quota, schemas
+from . import priority, quota, schemas, tokens
 from .clock import now_iso
 from .errors import ApiError, forbidden, gone, not_found
 from .faults import Faults
@@ -43,6 +43,8 @@ class User:
     groups: list[str] = field(default_factory=lambda: ["system:authenticated"])
     verbs: frozenset[str] | None = None
     namespaces: frozenset[str] | None = None
+    uid: str = ""  # service-account tokens: the service account's uid
+    extra: dict[str, list[str]] = field(default_factory=dict)
 
     def allows(self, verb: str, namespace: str | None) -> bool:
         if self.verbs is not None and verb not in self.verbs:
@@ -72,6 +74,7 @@ class Cluster(Operations):
             token: User("kubernetes-admin", ["system:masters", "system:authenticated"])
         }
         self.token = token
+        self.issuer = tokens.Issuer()  # service-account tokens it minted (TokenRequest)
         self.faults = Faults(self)
         self.logs = LogBook(self)
         self.controller: Controller | None = None
@@ -149,6 +152,11 @@ class Cluster(Operations):
             frozenset(verbs) if verbs is not None else None,
             frozenset(namespaces) if namespaces is not None else None,
         )
+
+    def authenticate(self, token: str, audiences: tuple[str, ...] = tokens.API_AUDIENCES):
+        """The user a bearer token stands for: a configured user, or a minted service-account
+        token still valid for one of ``audiences``; None for anything else."""
+        return self.users.get(token) or tokens.authenticate(self, token, audiences)
 
     def authorize(
         self,

@@ -22,7 +22,9 @@ from collections import Counter
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from . import batch, kubelet, preemption, quantity, taints, workloads
+from apps.core import quantity
+
+from . import batch, kubelet, leases, preemption, taints, workloads
 from .clock import now_iso
 from .errors import ApiError
 from .selectors import from_label_selector_object
@@ -411,6 +413,7 @@ class Controller:
             for cond in (obj.get("status") or {}).get("conditions") or []:
                 cond["lastHeartbeatTime"] = stamp
             c.store.write(rt, obj, entry)
+        leases.heartbeat(c)
 
     def _node_pods_ready(self, node: str) -> None:
         """Pods follow their node's readiness (kubelet stopped reporting → not Ready); a node

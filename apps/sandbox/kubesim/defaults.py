@@ -187,6 +187,18 @@ def apply_defaults(kind: str, obj: dict[str, Any], cluster: Any) -> None:
         obj.setdefault("spec", {})
     elif kind == "HorizontalPodAutoscaler" and spec is not None:
         spec.setdefault("minReplicas", 1)
+        if not spec.get("metrics"):  # autoscaling/v2 defaulting: 80% average CPU
+            spec["metrics"] = [
+                {
+                    "type": "Resource",
+                    "resource": {
+                        "name": "cpu",
+                        "target": {"type": "Utilization", "averageUtilization": 80},
+                    },
+                }
+            ]
+        # what the API server stores before the HPA controller first reports
+        obj.setdefault("status", {"currentMetrics": None, "desiredReplicas": 0})
 
 
 def template_hash(template: dict[str, Any]) -> str:

@@ -34,6 +34,10 @@ VERSION_INFO = {
 }
 
 
+# What a 1.33+ server says on every request for core/v1 Endpoints (a ``Warning`` header).
+ENDPOINTS_DEPRECATED = "v1 Endpoints is deprecated in v1.33+; use discovery.k8s.io/v1 EndpointSlice"
+
+
 def api_versions(server_address: str) -> dict[str, Any]:
     return {
         "kind": "APIVersions",
@@ -106,21 +110,33 @@ _SUB_KIND = {
 }
 
 
+def _subresources(rt: ResourceType) -> list[tuple[str, tuple[str, str, str], list[str]]]:
+    """``(name, (kind, group, version), verbs)`` of each subresource of ``rt`` (group and
+    version empty when they are the parent's)."""
+    return [
+        (sub, _SUB_KIND.get(sub, (rt.kind, "", "")), list(_SUB_VERBS.get(sub, ["get"])))
+        for sub in rt.subresources
+    ]
+
+
+def _sorted_types(cluster: Cluster, group: str, version: str) -> list[ResourceType]:
+    return sorted(cluster.registry.in_group_version(group, version), key=lambda r: r.plural)
+
+
 def resource_list(cluster: Cluster, group: str, version: str) -> dict[str, Any] | None:
-    types = cluster.registry.in_group_version(group, version)
+    types = _sorted_types(cluster, group, version)
     if not types:
         return None
     resources = []
-    for rt in sorted(types, key=lambda r: r.plural):
+    for rt in types:
         resources.append(_resource(rt))
-        for sub in rt.subresources:
-            kind, sgroup, sversion = _SUB_KIND.get(sub, (rt.kind, "", ""))
+        for sub, (kind, sgroup, sversion), verbs in _subresources(rt):
             entry: dict[str, Any] = {
                 "name": f"{rt.plural}/{sub}",
                 "singularName": "",
                 "namespaced": rt.namespaced,
                 "kind": kind,
-                "verbs": _SUB_VERBS.get(sub, ["get"]),
+                "verbs": verbs,
             }
             if sgroup:
                 entry["group"], entry["version"] = sgroup, sversion
@@ -130,6 +146,84 @@ def resource_list(cluster: Cluster, group: str, version: str) -> dict[str, Any] 
         "apiVersion": "v1",
         "groupVersion": f"{group}/{version}" if group else version,
         "resources": resources,
+    }
+
+
+# ---------------------------------------------------------------- aggregated discovery
+
+AGGREGATED = ("apidiscovery.k8s.io", "v2", "APIGroupDiscoveryList")
+
+
+def aggregated_allows(media: str, convert: tuple[str, str, str] | None) -> bool:
+    """What ``/api`` and ``/apis`` serve (a :data:`.negotiate.Allows`): their own documents,
+    or the aggregated ``apidiscovery.k8s.io/v2`` conversion, in any format."""
+    return convert is None or convert == AGGREGATED
+
+
+def aggregated_type(media: str) -> str:
+    """The Content-Type of an aggregated answer: the media type with the conversion named, so
+    clients know which document they got."""
+    group, version, kind = AGGREGATED
+    return f"{media};g={group};v={version};as={kind}"
+
+
+def _kind_ref(kind: str, group: str = "", version: str = "") -> dict[str, str]:
+    return {"group": group, "version": version, "kind": kind}
+
+
+def _aggregated_resource(rt: ResourceType) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "resource": rt.plural,
+        "responseKind": _kind_ref(rt.kind),
+        "scope": "Namespaced" if rt.namespaced else "Cluster",
+        "singularResource": rt.singular,
+        "verbs": list(rt.verbs),
+    }
+    if rt.short_names:
+        out["shortNames"] = list(rt.short_names)
+    if rt.categories:
+        out["categories"] = list(rt.categories)
+    subs = [
+        {"subresource": sub, "responseKind": _kind_ref(kind, sgroup, sversion), "verbs": verbs}
+        for sub, (kind, sgroup, sversion), verbs in _subresources(rt)
+    ]
+    if subs:
+        out["subresources"] = subs
+    return out
+
+
+def _aggregated_group(cluster: Cluster, group: str, versions: list[str]) -> dict[str, Any]:
+    meta: dict[str, Any] = {"creationTimestamp": None}
+    if group:
+        meta = {"name": group, **meta}
+    return {
+        "metadata": meta,
+        "versions": [
+            {
+                "version": version,
+                "resources": [
+                    _aggregated_resource(rt) for rt in _sorted_types(cluster, group, version)
+                ],
+                "freshness": "Current",
+            }
+            for version in versions
+        ],
+    }
+
+
+def aggregated(cluster: Cluster, legacy: bool) -> dict[str, Any]:
+    """``/api`` (``legacy``) or ``/apis`` as one ``APIGroupDiscoveryList``: the same
+    resources, verbs and subresources as the per-group-version documents above."""
+    groups = cluster.registry.groups()
+    if legacy:
+        items = [_aggregated_group(cluster, "", groups.get("", ["v1"]))]
+    else:
+        items = [_aggregated_group(cluster, g, vs) for g, vs in groups.items() if g]
+    return {
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": "apidiscovery.k8s.io/v2",
+        "metadata": {},
+        "items": items,
     }
 
 

@@ -8,22 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-REASONS = {
-    400: "BadRequest",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "NotFound",
-    405: "MethodNotAllowed",
-    406: "NotAcceptable",
-    409: "Conflict",
-    410: "Expired",
-    415: "UnsupportedMediaType",
-    422: "Invalid",
-    429: "TooManyRequests",
-    500: "InternalError",
-    503: "ServiceUnavailable",
-    504: "Timeout",
-}
+from apps.core import kubestatus
 
 
 class ApiError(Exception):
@@ -40,23 +25,12 @@ class ApiError(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-        self.reason = reason if reason is not None else REASONS.get(code, "Unknown")
+        self.reason = reason if reason is not None else kubestatus.reason_for(code)
         self.details = details
         self.headers = headers or {}
 
     def status(self) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "kind": "Status",
-            "apiVersion": "v1",
-            "metadata": {},
-            "status": "Failure",
-            "message": self.message,
-            "reason": self.reason,
-            "code": self.code,
-        }
-        if self.details is not None:
-            body["details"] = self.details
-        return body
+        return kubestatus.status(self.code, self.message, self.reason, self.details)
 
 
 def _details(name: str | None, group: str, plural: str, **extra: Any) -> dict[str, Any]:

@@ -19,7 +19,19 @@ from aiohttp import web
 
 from apps.core import kubeproto
 
-from . import discovery, execws, metrics, negotiate, podlogs, portforward, watch
+from . import (
+    convert,
+    discovery,
+    execws,
+    fieldcheck,
+    metrics,
+    negotiate,
+    podlogs,
+    portforward,
+    reviews,
+    tokens,
+    watch,
+)
 from .errors import ApiError, method_not_allowed, path_not_found
 from .ops import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, _unsupported_patch
 from .selectors import parse_field_selector, parse_label_selector
@@ -71,6 +83,9 @@ class Request:
         self.sub = sub
         self.query = http.query
         self.warnings: list[str] = []
+        # The version the client addressed; ``rt`` is where its objects are stored (differs
+        # for autoscaling/v1 HPAs and events.k8s.io events, see :mod:`.convert`).
+        self.served: ResourceType = rt
 
     def flag(self, key: str) -> bool:
         return self.query.get(key, "").lower() in ("true", "1")
@@ -104,6 +119,23 @@ class Request:
         agent = self.http.headers.get("User-Agent", "unknown")
         return agent.split("/", 1)[0][:128] or "unknown"
 
+    async def body(self, patch: bool = False) -> tuple[Any, str]:
+        """The decoded request body; duplicate JSON fields are refused (Strict) or become
+        warnings (Warn), as the API server's strict decoder does."""
+        body, ctype = await read_body(self.http, patch)
+        if self.query.get("fieldValidation") != "Ignore":
+            kind = body.get("kind") if isinstance(body, dict) else None
+            self.warnings += fieldcheck.check_body(
+                await self.http.read(),
+                ctype,
+                body,
+                self.field_validation,
+                kind or self.served.kind,
+                self.served.version,
+                patch,
+            )
+        return body, ctype
+
     @cached_property
     def output(self) -> negotiate.Choice:
         """The negotiated answer format (ApiError 406 when the Accept header allows none):
@@ -113,7 +145,7 @@ class Request:
     def formats(self) -> negotiate.Allows:
         """What this endpoint serves: protobuf only for kinds the schema knows (not custom
         resources; a custom resource's scale is an autoscaling/v1 Scale, which it knows)."""
-        known = kubeproto.message_for(self.rt.group_version, self.rt.kind) is not None
+        known = kubeproto.message_for(self.served.group_version, self.served.kind) is not None
         return negotiate.for_resource(known or self.sub == "scale")
 
     def check_accept(self) -> None:
@@ -122,8 +154,14 @@ class Request:
     def respond(self, body: Any, status: int = 200) -> web.Response:
         out = negotiate.response(self.output, body, status)
         for warning in self.warnings:
-            out.headers.add("Warning", f'299 - "{warning}"')
+            out.headers.add("Warning", warning_header(warning))
         return out
+
+
+def warning_header(text: str) -> str:
+    """A ``Warning`` header value (RFC 7234 warn-code 299, agent ``-``, quoted text)."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'299 - "{escaped}"'
 
 
 async def read_body(http: web.Request, patch: bool = False) -> tuple[Any, str]:
@@ -189,7 +227,7 @@ class ClusterApi:
         auth = http.headers.get("Authorization", "")
         if not auth.startswith("Bearer "):
             return None
-        return self.cluster.users.get(auth[len("Bearer ") :].strip())
+        return self.cluster.authenticate(auth[len("Bearer ") :].strip())
 
     async def _handle(self, http: web.Request, path: str) -> web.StreamResponse:
         path = "/" + path.strip("/") if path.strip("/") else "/"
@@ -211,11 +249,13 @@ class ClusterApi:
         if head == "api":
             if len(parts) == 1:
                 host = http.host or "127.0.0.1"
-                return self._discovery(http, discovery.api_versions(host))
+                return self._root_discovery(http, discovery.api_versions(host), legacy=True)
             group, version, rest = "", parts[1], parts[2:]
         elif head == "apis":
             if len(parts) == 1:
-                return self._discovery(http, discovery.api_group_list(self.cluster))
+                return self._root_discovery(
+                    http, discovery.api_group_list(self.cluster), legacy=False
+                )
             if len(parts) == 2:
                 doc = discovery.api_group(self.cluster, parts[1])
                 if doc is None:
@@ -233,6 +273,17 @@ class ClusterApi:
 
     def _discovery(self, http: web.Request, doc: dict[str, Any]) -> web.Response:
         return negotiate.response(negotiate.choose(http, negotiate.DISCOVERY, sv=False), doc)
+
+    def _root_discovery(self, http: web.Request, doc: dict[str, Any], legacy: bool) -> web.Response:
+        """``/api`` and ``/apis``: the legacy document, or the aggregated
+        ``apidiscovery.k8s.io/v2`` one when the Accept header prefers it."""
+        choice = negotiate.choose(http, discovery.aggregated_allows, sv=False)
+        if choice.convert is None:
+            return negotiate.response(choice, doc)
+        out = negotiate.response(choice, discovery.aggregated(self.cluster, legacy))
+        out.headers["Content-Type"] = discovery.aggregated_type(choice.media)
+        out.headers["Vary"] = "Accept"
+        return out
 
     def _openapi(self, parts: list[str]) -> web.Response:
         if parts[1:] == ["v3"]:
@@ -266,11 +317,16 @@ class ClusterApi:
             raise path_not_found()
         if sub is not None and sub not in rt.subresources:
             raise path_not_found()
-        req = Request(http, self.cluster, user, rt, namespace, name, sub)
+        req = Request(
+            http, self.cluster, user, self.cluster.registry.storage_of(rt), namespace, name, sub
+        )
+        req.served = rt
+        if rt.key == ("", "endpoints"):
+            req.warnings.append(discovery.ENDPOINTS_DEPRECATED)
         if group == "metrics.k8s.io":
             return metrics.handle(req)
-        if group == "authorization.k8s.io":
-            return await self._access_review(req)
+        if rt.verbs == ("create",) and group in ("authorization.k8s.io", "authentication.k8s.io"):
+            return await reviews.handle(req)
         method = http.method
         if sub in ("exec", "attach"):
             self.cluster.authorize(
@@ -282,6 +338,9 @@ class ClusterApi:
                 user, "create" if method == "POST" else "get", rt, namespace, name or "", sub
             )
             return await portforward.handle(req)
+        if sub == "token":
+            self.cluster.authorize(user, "create", rt, namespace, name or "", sub)
+            return await tokens.handle(req)
         if sub == "log":
             self.cluster.authorize(user, "get", rt, namespace, name or "", sub)
             req.check_accept()  # the log is text, but Accept is negotiated (text/plain: 406)
@@ -301,13 +360,14 @@ class ClusterApi:
         if rt.namespaced and req.namespace is None and method not in ("GET",):
             raise method_not_allowed()
         if method == "GET":
-            cluster.authorize(req.user, "list", rt, req.namespace, "")
+            cluster.authorize(req.user, "list", req.served, req.namespace, "")
             req.check_accept()  # 406 before any work, as the API server
             return self._list(req)
         if method == "POST":
-            cluster.authorize(req.user, "create", rt, req.namespace, "")
+            cluster.authorize(req.user, "create", req.served, req.namespace, "")
             req.check_accept()  # 406 before anything is created
-            body, _ = await read_body(req.http)
+            body, _ = await req.body()
+            body = convert.admit_create(req.served, rt, body)
             obj = cluster.create(
                 rt,
                 req.namespace,
@@ -317,13 +377,15 @@ class ClusterApi:
                 validation=req.field_validation,
                 warnings=req.warnings,
             )
-            return req.respond(self._versioned(rt, obj), 201)
+            return req.respond(self._versioned(req.served, obj), 201)
         if method == "DELETE":
-            cluster.authorize(req.user, "deletecollection", rt, req.namespace, "")
+            cluster.authorize(req.user, "deletecollection", req.served, req.namespace, "")
             req.check_accept()  # 406 before anything is deleted
             options = await self._delete_options(req)
             labels = parse_label_selector(req.query.get("labelSelector"))
-            fields = parse_field_selector(req.query.get("fieldSelector"), rt.plural)
+            fields = parse_field_selector(
+                convert.field_selector(req.served, req.query.get("fieldSelector")), rt.plural
+            )
             return req.respond(
                 cluster.delete_collection(
                     rt,
@@ -348,7 +410,7 @@ class ClusterApi:
         }.get(method)
         if verb is None:
             raise method_not_allowed()
-        cluster.authorize(req.user, verb, rt, req.namespace, name, req.sub)
+        cluster.authorize(req.user, verb, req.served, req.namespace, name, req.sub)
         req.check_accept()  # 406 before anything is changed
         if req.sub == "eviction" and method == "POST":
             body, _ = await read_body(req.http)
@@ -369,12 +431,13 @@ class ClusterApi:
                 {"resourceVersion": entry.meta["resourceVersion"]},
                 req.query.get("includeObject", "Metadata"),
                 is_list=False,
+                served=req.served,
             )
             if view is not None:
                 return req.respond(view)
-            return req.respond(self._raw(rt, entry))
+            return req.respond(self._raw(req.served, entry))
         if method == "PUT":
-            body, _ = await read_body(req.http)
+            body, _ = await req.body()
             if req.sub == "scale":
                 entry = cluster.get_entry(rt, req.namespace, name)
                 return req.respond(
@@ -386,20 +449,20 @@ class ClusterApi:
                 rt,
                 req.namespace,
                 name,
-                body,
+                convert.to_storage(req.served, rt, body),
                 subresource="status" if req.sub == "status" else None,
                 dry_run=req.dry_run,
                 manager=req.manager,
                 validation=req.field_validation,
                 warnings=req.warnings,
             )
-            return req.respond(self._versioned(rt, obj))
+            return req.respond(self._versioned(req.served, obj))
         if method == "PATCH":
-            body, ctype = await read_body(req.http, patch=True)
+            body, ctype = await req.body(patch=True)
             force = req.flag("force")
             if force and ctype != APPLY_PATCH:
                 raise ApiError(400, "force may only be specified with apply patches")
-            obj, created = cluster.patch(
+            obj, created = (cluster.patch if req.served is rt else convert.patch_view(req))(
                 rt,
                 req.namespace,
                 name,
@@ -412,7 +475,7 @@ class ClusterApi:
                 validation=req.field_validation,
                 warnings=req.warnings,
             )
-            return req.respond(self._versioned(rt, obj), 201 if created else 200)
+            return req.respond(self._versioned(req.served, obj), 201 if created else 200)
         if method == "DELETE":
             if req.sub is not None:
                 raise method_not_allowed()
@@ -427,7 +490,7 @@ class ClusterApi:
                 grace=options.get("gracePeriodSeconds"),
             )
             if body.get("kind") != "Status":
-                body = self._versioned(rt, body)
+                body = self._versioned(req.served, body)
             return req.respond(body)
         raise method_not_allowed()
 
@@ -467,9 +530,7 @@ class ClusterApi:
         return options
 
     def _versioned(self, rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
-        if obj.get("apiVersion") != rt.group_version and obj.get("kind") == rt.kind:
-            obj = {**obj, "apiVersion": rt.group_version}
-        return obj
+        return convert.to_served(rt, obj)
 
     def _raw(self, rt: ResourceType, entry: Any) -> bytes | dict[str, Any]:
         if entry.obj.get("apiVersion") == rt.group_version:
@@ -479,7 +540,9 @@ class ClusterApi:
     def _list(self, req: Request) -> web.Response:
         rt, cluster = req.rt, req.cluster
         labels = parse_label_selector(req.query.get("labelSelector"))
-        fields = parse_field_selector(req.query.get("fieldSelector"), rt.plural)
+        fields = parse_field_selector(
+            convert.field_selector(req.served, req.query.get("fieldSelector")), rt.plural
+        )
         try:
             limit = int(req.query.get("limit") or 0)
         except ValueError as exc:
@@ -506,32 +569,17 @@ class ClusterApi:
             meta,
             req.query.get("includeObject", "Metadata"),
             is_list=True,
+            served=req.served,
         )
         if view is not None:
             return req.respond(view)
+        served = req.served
         head = json.dumps(
-            {"kind": rt.list_kind, "apiVersion": rt.group_version, "metadata": meta},
+            {"kind": served.list_kind, "apiVersion": served.group_version, "metadata": meta},
             separators=(",", ":"),
         )
-        if all(e.obj.get("apiVersion") == rt.group_version for e in entries):
+        if all(e.obj.get("apiVersion") == served.group_version for e in entries):
             items = b",".join(e.raw for e in entries)
         else:
-            items = b",".join(json.dumps(self._versioned(rt, e.obj)).encode() for e in entries)
+            items = b",".join(json.dumps(self._versioned(served, e.obj)).encode() for e in entries)
         return req.respond(head[:-1].encode() + b',"items":[' + items + b"]}")
-
-    async def _access_review(self, req: Request) -> web.Response:
-        if req.http.method != "POST" or req.rt.plural != "selfsubjectaccessreviews":
-            raise method_not_allowed()
-        body, _ = await read_body(req.http)
-        attrs = ((body or {}).get("spec") or {}).get("resourceAttributes") or {}
-        allowed = req.user.allows(attrs.get("verb", ""), attrs.get("namespace") or None)
-        body = dict(body or {})
-        body.update(
-            {
-                "apiVersion": "authorization.k8s.io/v1",
-                "kind": "SelfSubjectAccessReview",
-                "status": {"allowed": allowed, **({} if allowed else {"reason": ""})},
-            }
-        )
-        body.setdefault("metadata", {})["creationTimestamp"] = None
-        return req.respond(body, 201)

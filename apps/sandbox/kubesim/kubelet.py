@@ -146,7 +146,6 @@ def start_pod(ctl: Controller, ns: str, name: str) -> None:
                 plan, now, _later(ctl, plan.seconds) if plan.seconds is not None else None
             )
         statuses.append(cs)
-    ip = pod["status"].get("podIP") or ctl.next_pod_ip(_node_index(ctl, node))
     node_obj = c.find("", "nodes", None, node) or {}
     host_ip = next(
         (
@@ -156,6 +155,9 @@ def start_pod(ctl: Controller, ns: str, name: str) -> None:
         ),
         "10.0.0.1",
     )
+    # a hostNetwork pod (kubectl debug node/…) has the node's address
+    ip = host_ip if spec.get("hostNetwork") else None
+    ip = ip or pod["status"].get("podIP") or ctl.next_pod_ip(_node_index(ctl, node))
     pod["status"].update(
         {
             "phase": "Pending" if bad_pull else "Running",

@@ -11,7 +11,8 @@ import time
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from . import quantity
+from apps.core import quantity
+
 from .clock import now_iso
 from .errors import method_not_allowed, not_found
 from .selectors import parse_field_selector, parse_label_selector

@@ -35,8 +35,8 @@ Errors are negotiated too, without the endpoint's restrictions (``ErrorNegotiate
 for a watch asked for in YAML is a YAML ``Status``; when nothing fits, JSON.
 
 Aggregated discovery (``as=APIGroupDiscoveryList;g=apidiscovery.k8s.io;v=v2``) is a
-conversion too: :data:`DISCOVERY` is the place to allow it, and ``Choice.convert`` tells the
-discovery handler it was chosen.
+conversion too, allowed on ``/api`` and ``/apis`` by ``discovery.aggregated_allows``;
+``Choice.convert`` tells the discovery handler it was chosen.
 """
 
 from __future__ import annotations
@@ -212,9 +212,8 @@ def anything(media: str, convert: Convert | None) -> bool:
     return convert is None
 
 
-# The discovery endpoints (/api, /apis, /apis/<g>, /apis/<g>/<v>). Aggregated discovery
-# hooks in here: allow ("apidiscovery.k8s.io", "v2", "APIGroupDiscoveryList") and serve it
-# when Choice.convert says so.
+# The discovery endpoints (/api, /apis, /apis/<g>, /apis/<g>/<v>); /api and /apis also allow
+# the aggregated form (discovery.aggregated_allows).
 DISCOVERY: Allows = anything
 
 
@@ -332,15 +331,17 @@ def converted(
     list_meta: dict[str, Any],
     include: str,
     is_list: bool,
+    served: Any = None,
 ) -> dict[str, Any] | None:
     """The ``meta.k8s.io`` conversion the client asked for (Table, PartialObjectMetadata or
-    its List), or None for the plain answer."""
+    its List), or None for the plain answer; ``served`` is the version the client addressed
+    when it is not the stored one (Table rows' objects are shown in it)."""
     if choice.kind is None:
         return None
     check_shape(choice, rt, is_list)
     api_version = f"meta.k8s.io/{choice.meta_version}"
     if choice.kind == "Table":
-        body = table.to_table(rt, objects, include, list_meta)
+        body = table.to_table(rt, objects, include, list_meta, served=served)
     elif choice.kind == "PartialObjectMetadata":
         body = table.partial_metadata(objects[0])
     else:

@@ -3,12 +3,18 @@
 * Every cluster has the two system classes the API server creates at start-up
   (``system-cluster-critical`` 2000000000, ``system-node-critical`` 2000001000).
 * A PriorityClass needs ``value``; user classes may not exceed 1000000000 nor use the
-  ``system-`` prefix; ``preemptionPolicy`` is ``PreemptLowerPriority`` (default) or ``Never``;
-  ``value`` and ``preemptionPolicy`` are immutable; only one class may be ``globalDefault``.
+  ``system-`` prefix (``pkg/apis/scheduling/validation``, messages as
+  ``scheduling.IsKnownSystemPriorityClass`` words them); ``preemptionPolicy`` is
+  ``PreemptLowerPriority`` (default) or ``Never``; ``value`` (Forbidden) and ``preemptionPolicy``
+  (immutable) may not change; only one class may be ``globalDefault`` (403 naming the class that
+  already is, as ``plugin/pkg/admission/priority`` does).
 * A pod's ``priorityClassName`` is resolved at admission to ``spec.priority`` and
   ``spec.preemptionPolicy`` (unknown class: 403 ``no PriorityClass with name … was found``); a
   pod without one gets the global default class, if any, else priority 0. A pod that states a
   different ``priority`` or ``preemptionPolicy`` than its class gives is refused (403).
+
+The same module exists on the ``behave`` branch (which hooks :func:`admit_pod` into pod creation);
+this copy differs only in the three messages named above.
 """
 
 from __future__ import annotations
@@ -52,6 +58,18 @@ def bootstrap(cluster: Cluster) -> None:
             )
 
 
+def _not_a_system_class(name: str, value: int, global_default: bool) -> str | None:
+    """Why ``name`` may not use the system prefix (``IsKnownSystemPriorityClass``)."""
+    known = SYSTEM_CLASSES.get(name)
+    if known is None:
+        return f"{name} is not a known system priority class"
+    if value != known[0]:
+        return f"value of {name} PriorityClass must be {known[0]}"
+    if global_default:
+        return f"globalDefault of {name} PriorityClass must be false"
+    return None
+
+
 def validate(obj: dict[str, Any], old: dict[str, Any] | None = None) -> list[dict[str, str]]:
     """Field errors of a PriorityClass (create, or update when ``old`` is given)."""
     causes = []
@@ -61,13 +79,8 @@ def validate(obj: dict[str, Any], old: dict[str, Any] | None = None) -> list[dic
     if not isinstance(value, int) or isinstance(value, bool):
         causes.append(field_error("value", "Required", ""))
     elif name.startswith(SYSTEM_PREFIX):
-        known = SYSTEM_CLASSES.get(name)
-        if known is None or known[0] != value or obj.get("globalDefault"):
-            why = (
-                f"{name} is not a known system priority class"
-                if known is None
-                else f"value of {name} PriorityClass must be {known[0]}"
-            )
+        why = _not_a_system_class(name, value, bool(obj.get("globalDefault")))
+        if why is not None:
             causes.append(
                 field_error(
                     "metadata.name",
@@ -95,9 +108,10 @@ def validate(obj: dict[str, Any], old: dict[str, Any] | None = None) -> list[dic
             )
         )
     if old is not None:
-        for field in ("value", "preemptionPolicy"):
-            if obj.get(field) != old.get(field):
-                causes.append(field_error(field, "Forbidden", "may not be changed in an update."))
+        if obj.get("value") != old.get("value"):
+            causes.append(field_error("value", "Forbidden", "may not be changed in an update."))
+        if policy != old.get("preemptionPolicy", "PreemptLowerPriority"):
+            causes.append(field_error("preemptionPolicy", "Invalid", "field is immutable", policy))
     return causes
 
 
@@ -112,7 +126,8 @@ def admit_class(cluster: Cluster, obj: dict[str, Any]) -> None:
                 GROUP,
                 PLURAL,
                 name,
-                f"PriorityClass {name} is marked as default. Only one default can exist",
+                f"PriorityClass {other['metadata']['name']} is already marked as default. "
+                "Only one default can exist",
             )
 
 

@@ -7,7 +7,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from . import quantity
+from apps.core import quantity
+
 from .errors import forbidden
 
 if TYPE_CHECKING:

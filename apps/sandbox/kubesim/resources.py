@@ -37,6 +37,9 @@ class ResourceType:
     scale: tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...] | None] | None = field(
         default=None, compare=False, hash=False
     )
+    # (group, plural) whose store holds this resource when it is another group's view of the
+    # same objects (``events.k8s.io`` events are core events); see :meth:`Registry.storage_of`
+    storage: tuple[str, str] | None = None
 
     @property
     def singular(self) -> str:
@@ -64,7 +67,17 @@ def _core(kind, plural, namespaced=True, short=(), cats=(), sub=(), verbs=ALL_VE
 
 
 def _grp(
-    group, version, pkg, kind, plural, namespaced=True, short=(), cats=(), sub=(), verbs=ALL_VERBS
+    group,
+    version,
+    pkg,
+    kind,
+    plural,
+    namespaced=True,
+    short=(),
+    cats=(),
+    sub=(),
+    verbs=ALL_VERBS,
+    storage=None,
 ):
     return ResourceType(
         group,
@@ -78,7 +91,13 @@ def _grp(
         tuple(sub),
         schema=f"io.k8s.api.{pkg}.{version}.{kind}",
         status_subresource="status" in sub,
+        storage=storage,
     )
+
+
+def _review(group, pkg, kind, plural, namespaced=False):
+    """A create-only review resource, answered on request and never stored."""
+    return _grp(group, "v1", pkg, kind, plural, namespaced, verbs=("create",))
 
 
 _NO_DC = ("create", "delete", "get", "list", "patch", "update", "watch")
@@ -190,6 +209,17 @@ BUILTIN: list[ResourceType] = [
         ("status",),
     ),
     _grp(
+        "autoscaling",
+        "v1",
+        "autoscaling",
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+        True,
+        ("hpa",),
+        ("all",),
+        ("status",),
+    ),
+    _grp(
         "policy",
         "v1",
         "policy",
@@ -215,15 +245,27 @@ BUILTIN: list[ResourceType] = [
     _grp(
         "scheduling.k8s.io", "v1", "scheduling", "PriorityClass", "priorityclasses", False, ("pc",)
     ),
-    _grp(
+    _review("authentication.k8s.io", "authentication", "TokenReview", "tokenreviews"),
+    _review("authentication.k8s.io", "authentication", "SelfSubjectReview", "selfsubjectreviews"),
+    _review(
         "authorization.k8s.io",
-        "v1",
+        "authorization",
+        "LocalSubjectAccessReview",
+        "localsubjectaccessreviews",
+        namespaced=True,
+    ),
+    _review(
+        "authorization.k8s.io",
         "authorization",
         "SelfSubjectAccessReview",
         "selfsubjectaccessreviews",
-        False,
-        verbs=("create",),
     ),
+    _review(
+        "authorization.k8s.io", "authorization", "SelfSubjectRulesReview", "selfsubjectrulesreviews"
+    ),
+    _review("authorization.k8s.io", "authorization", "SubjectAccessReview", "subjectaccessreviews"),
+    _grp("discovery.k8s.io", "v1", "discovery", "EndpointSlice", "endpointslices", True),
+    _grp("events.k8s.io", "v1", "events", "Event", "events", True, ("ev",), storage=("", "events")),
     ResourceType(
         "apiextensions.k8s.io",
         "v1",
@@ -242,7 +284,7 @@ BUILTIN: list[ResourceType] = [
 ]
 
 # Kinds whose objects are not stored but computed on request.
-VIRTUAL_GROUPS = {"metrics.k8s.io", "authorization.k8s.io"}
+VIRTUAL_GROUPS = {"metrics.k8s.io", "authorization.k8s.io", "authentication.k8s.io"}
 PREFERRED = {"autoscaling": "v2"}
 
 
@@ -278,6 +320,12 @@ class Registry:
     def by_plural(self, group: str, plural: str) -> ResourceType | None:
         """The stored (first registered) version of ``plural`` in ``group``."""
         return self._by_gr.get((group, plural))
+
+    def storage_of(self, rt: ResourceType) -> ResourceType:
+        """The resource type whose store and shape hold ``rt``'s objects: itself, the stored
+        version of a multi-version resource (``autoscaling/v1`` HPAs are kept as ``v2``), or
+        the resource of another group it is a view of (``events.k8s.io`` → core events)."""
+        return self._by_gr.get(rt.storage or rt.key, rt)
 
     def by_kind(self, group: str, kind: str) -> ResourceType | None:
         return self._by_gk.get((group, kind))

@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from . import quantity
+from apps.core import quantity
+
 from .errors import field_error as fe
 from .selectors import from_label_selector_object
 

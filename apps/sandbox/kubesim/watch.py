@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from . import negotiate
+from . import convert, negotiate
 from .errors import ApiError
 from .selectors import parse_field_selector, parse_label_selector
 from .store import Entry, Watcher
@@ -31,7 +31,7 @@ def _bookmark(req: Request, choice: negotiate.Choice, rv: int, initial_end: bool
     meta: dict[str, Any] = {"resourceVersion": str(rv)}
     if initial_end:
         meta["annotations"] = {"k8s.io/initial-events-end": "true"}
-    obj = {"kind": req.rt.kind, "apiVersion": req.rt.group_version, "metadata": meta}
+    obj = {"kind": req.served.kind, "apiVersion": req.served.group_version, "metadata": meta}
     return negotiate.watch_frame(choice, "BOOKMARK", obj)
 
 
@@ -41,7 +41,7 @@ async def serve(req: Request, pinned_name: str | None = None) -> web.StreamRespo
     field_text = req.query.get("fieldSelector")
     if pinned_name is not None:
         field_text = ",".join(filter(None, [field_text, f"metadata.name={pinned_name}"]))
-    fields = parse_field_selector(field_text, rt.plural)
+    fields = parse_field_selector(convert.field_selector(req.served, field_text), rt.plural)
     try:
         timeout = float(req.query.get("timeoutSeconds") or DEFAULT_TIMEOUT)
     except ValueError as exc:
@@ -106,7 +106,11 @@ async def serve(req: Request, pinned_name: str | None = None) -> web.StreamRespo
             if drop is not None and sent >= drop.after:
                 return False
             meta = {"resourceVersion": entry.meta["resourceVersion"]}
-            view = negotiate.converted(choice, rt, [entry.obj], meta, include, is_list=False)
+            view = negotiate.converted(
+                choice, rt, [entry.obj], meta, include, is_list=False, served=req.served
+            )
+            if view is None and entry.obj.get("apiVersion") != req.served.group_version:
+                view = convert.to_served(req.served, entry.obj)
             await resp.write(
                 negotiate.watch_frame(choice, etype, entry.raw if view is None else view)
             )

@@ -12,7 +12,7 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
-from . import batch, taints
+from . import batch, endpointslices, taints
 from .clock import now_iso
 from .ctlcommon import (
     REVISION,
@@ -47,6 +47,8 @@ def reconcile(ctl: Controller, kind: str, ns: str, name: str) -> None:
     obj = ctl.cluster.find(*plural, ns, name)
     if obj is None or obj["metadata"].get("deletionTimestamp"):
         return
+    if kind == "svc":
+        endpointslices.reconcile(ctl, obj)
     {
         "deploy": deployment,
         "rs": replicaset,

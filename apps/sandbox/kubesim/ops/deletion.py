@@ -16,7 +16,15 @@ if TYPE_CHECKING:
     from ..store import Entry
 
 # Kinds whose DELETE answers with the deleted object rather than a Status (ReturnDeletedObject).
-_RETURN_DELETED = {("", "pods")}
+_RETURN_DELETED = {
+    ("", "pods"),
+    ("", "services"),
+    ("", "serviceaccounts"),
+    ("", "persistentvolumes"),
+    ("", "persistentvolumeclaims"),
+    ("", "resourcequotas"),
+    ("storage.k8s.io", "storageclasses"),
+}
 
 
 class Deletes:

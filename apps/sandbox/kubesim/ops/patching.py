@@ -92,7 +92,7 @@ class Patches:
                 f"the name of the object ({meta.get('name')}) does not match "
                 f"the name on the URL ({name})",
             )
-        self._decode(rt, patched, validation, warnings)
+        self._decode(rt, patched, validation, warnings, patch=body)
         new = self._merged(rt, entry.obj, patched, subresource)
         return self._commit(
             rt, entry, new, subresource=subresource, dry_run=dry_run, manager=manager

@@ -11,7 +11,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from .. import apply as ssa
-from .. import crds, defaults, priority, quota, schemas, validate
+from .. import crds, defaults, fieldcheck, priority, quota, schemas, validate
 from ..clock import now_iso
 from ..errors import ApiError, already_exists, conflict, field_error, forbidden, invalid
 
@@ -72,8 +72,15 @@ class Writes:
     # ------------------------------------------------------------ decoding
 
     def _decode(
-        self, rt: ResourceType, obj: dict[str, Any], validation: str, warnings: list[str] | None
+        self,
+        rt: ResourceType,
+        obj: dict[str, Any],
+        validation: str,
+        warnings: list[str] | None,
+        patch: Any = None,
     ) -> None:
+        """Schema decoding: type errors are 400; unknown fields are refused (Strict; 422 for
+        a ``patch``), become warnings (Warn) or are dropped (Ignore)."""
         if rt.custom:
             schema = crds.decode_schema(rt)
             if schema is None:
@@ -100,14 +107,13 @@ class Writes:
         else:
             return
         if result.unknown:
+            problems = fieldcheck.unknown(result.unknown)
             if validation == "Strict":
-                raise ApiError(
-                    400,
-                    "strict decoding error: "
-                    + ", ".join(f'unknown field "{p}"' for p in result.unknown),
-                )
+                if patch is not None:
+                    raise fieldcheck.strict_patch_error(patch, problems)
+                raise fieldcheck.strict_error(rt.kind, rt.version, problems)
             if validation != "Ignore" and warnings is not None:
-                warnings.extend(f'unknown field "{p}"' for p in result.unknown)
+                warnings.extend(problems)
 
     def _check_body(self, rt: ResourceType, obj: Any, namespace: str | None) -> dict[str, Any]:
         if not isinstance(obj, dict):
@@ -382,6 +388,8 @@ class Writes:
                 causes += priority.validate(new, old)
             if causes:
                 raise invalid(rt.kind, rt.group, name, causes)
+            if rt.key == (priority.GROUP, priority.PLURAL):
+                priority.admit_class(self, new)
             if "generation" in old["metadata"] and _spec_part(new) != _spec_part(old):
                 new["metadata"]["generation"] = old["metadata"]["generation"] + 1
         if _same(new, old):

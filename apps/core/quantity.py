@@ -1,9 +1,17 @@
-"""Kubernetes resource quantities (``500m``, ``2Gi``, ``1e3``): parsing, arithmetic, printing."""
+"""Kubernetes resource quantities (``500m``, ``2Gi``, ``1e3``): the one parser, shared by the
+portal (capacity summaries) and kubesim (validation, quota, scheduling), and printing.
+
+The value comes from ``kubernetes.utils.parse_quantity``; before it, the text must match the
+API server's grammar (``parse_quantity`` alone also takes ``NaN``, ``1K`` or `` 1 ``, which a
+real API server refuses).
+"""
 
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+
+from kubernetes.utils import parse_quantity
 
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
 _DECIMAL = {
@@ -29,24 +37,16 @@ def parse(value: str | int | float) -> Decimal:
     """Return the quantity's value in base units (cores, bytes, items)."""
     if isinstance(value, bool):
         raise QuantityError(f"quantities must match the regular expression: {value!r}")
-    if isinstance(value, (int, float)):
-        return Decimal(str(value))
-    match = _RE.match(str(value).strip())
-    if not match:
+    text = str(value)
+    if not _RE.match(text):
         raise QuantityError(
             "quantities must match the regular expression "
             "'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
         )
-    number, suffix = match.groups()
     try:
-        base = Decimal(number)
-    except InvalidOperation as exc:
+        return parse_quantity(text)
+    except ValueError as exc:  # e.g. "1.2.3": the grammar's digits-and-dots, not a number
         raise QuantityError(str(exc)) from exc
-    if suffix in _BINARY:
-        return base * _BINARY[suffix]
-    if suffix[:1] in ("e", "E"):
-        return base * (Decimal(10) ** int(suffix[1:]))
-    return base * _DECIMAL[suffix]
 
 
 def is_binary(value: str) -> bool:
@@ -86,3 +86,17 @@ def format_quantity(amount: Decimal, like: str | None = None) -> str:
                 return f"{whole // unit}{suffix}"
         return str(whole)
     return format_cpu(amount)
+
+
+def format_plain(value: Decimal | int) -> str:
+    """Plain decimal for summaries: whole numbers without a fraction, others with three
+    decimals."""
+    value = Decimal(value)
+    if value == value.to_integral_value():
+        return str(int(value))
+    return f"{value:.3f}"
+
+
+def total(values: list[str]) -> str:
+    """The sum of quantities, printed plain (``["500m", "2"]`` → ``2.500``)."""
+    return format_plain(sum((parse(v) for v in values), start=Decimal(0)))

@@ -1,4 +1,6 @@
-"""``manage.py seeddemo``: the demo tenant and its administrator, for ``make run``.
+"""``manage.py seeddemo``: the demo tenant and its administrator, for ``make run``, and
+with ``--kubeconfig`` the simulated clusters ``manage.py kubesim`` serves. It lives with the
+sandbox whose demo it seeds, using each app's services (tenants, accounts, authz, clusters).
 
 Idempotent: an existing demo tenant and admin are kept. The admin's password is set from
 ``PORTAL_ADMIN_PASSWORD`` when given; otherwise a new admin gets a random one (printed) and
