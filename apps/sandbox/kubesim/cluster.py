@@ -27,7 +27,7 @@ from .logs import LogBook
 from .ops import Operations
 from .resources import Registry, ResourceType
 from .selectors import FieldSelector, LabelSelector
-from .store import Entry, Store
+from .store import HISTORY_MAX, HISTORY_WINDOW, Entry, Store
 
 if TYPE_CHECKING:
     from .controller import Controller
@@ -62,13 +62,14 @@ class Cluster(Operations):
         name: str,
         token: str,
         loop: asyncio.AbstractEventLoop,
-        history_size: int = 10000,
+        history_size: int = HISTORY_MAX,
         rng_seed: int | None = None,
+        watch_history: float = HISTORY_WINDOW,
     ):
         self.name = name
         self.loop = loop
         self.registry = Registry()
-        self.store = Store(history_size)
+        self.store = Store(watch_history, history_size)
         self.users: dict[str, User] = {
             token: User("kubernetes-admin", ["system:masters", "system:authenticated"])
         }
@@ -79,6 +80,7 @@ class Cluster(Operations):
         self.controller: Controller | None = None
         self.shell_fs: dict[tuple[str, str, str], Any] = {}  # container filesystems for exec
         self.bookmark_interval = 5.0  # seconds between watch BOOKMARK events
+        self.time_scale = 1.0  # real seconds per simulated second (see clock.py)
         self.rng = random.Random(rng_seed if rng_seed is not None else name)
         self.started = datetime.now(UTC)
         self._service_ips = itertools.count(10)
@@ -258,7 +260,7 @@ class Cluster(Operations):
             namespace, _, name = data["start"].rstrip("\x00").partition("/")
         except (ValueError, KeyError, TypeError, binascii.Error) as exc:
             raise ApiError(400, f"continue key is not valid: {exc}") from exc
-        if rv < ks.compacted_rv:
+        if rv < ks.continue_compacted_rv:
             raise gone(
                 "The provided continue parameter is too old to display a consistent list "
                 "result. You can start a new list without the continue parameter, or use "
@@ -381,13 +383,20 @@ class Cluster(Operations):
             if t.get("key") != "node.kubernetes.io/unreachable"
         ]
         if not ready:
-            taints.append(
+            # As the node lifecycle controller: NoSchedule, and NoExecute for taint-based
+            # eviction (pods' default toleration lets them stay 300 s).
+            taints += [
                 {
                     "key": "node.kubernetes.io/unreachable",
                     "effect": "NoSchedule",
                     "timeAdded": stamp,
-                }
-            )
+                },
+                {
+                    "key": "node.kubernetes.io/unreachable",
+                    "effect": "NoExecute",
+                    "timeAdded": stamp,
+                },
+            ]
         if taints:
             obj["spec"]["taints"] = taints
         else:

@@ -4,10 +4,12 @@
 * scheduler: binds pending pods to nodes that fit (cordon, taints/tolerations, nodeSelector,
   required node affinity, cpu/memory/extended resources, pod count) or marks them Unschedulable
   with the real ``0/3 nodes are available: …`` message;
-* kubelet: starts bound pods after a short delay (Running, Ready, pod IP, container logs),
-  finishes run-to-completion pods (``kubesim.io/run-seconds`` / ``kubesim.io/exit-code``
-  annotations), crash-loops images named ``*crashloop*``, fails pulls of ``*doesnotexist*``,
-  keeps log lines coming, posts node heartbeats;
+* kubelet (:mod:`.kubelet`): starts bound pods after a short delay (Running, Ready, pod IP,
+  container logs), runs each container's command on a simulated clock (exit codes,
+  ``restartPolicy``, crash-loop back-off), terminates deleted pods gracefully, fails pulls of
+  ``*doesnotexist*``, keeps log lines coming, posts node heartbeats;
+* taint manager (:mod:`.taints`): evicts pods from nodes with NoExecute taints they do not
+  tolerate (after ``tolerationSeconds``);
 * workloads: Deployment → ReplicaSet → Pods, StatefulSet, DaemonSet, Job, CronJob, Endpoints.
 """
 
@@ -22,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from apps.core import quantity
 
-from . import batch, kubelet, leases, workloads
+from . import batch, kubelet, leases, preemption, taints, workloads
 from .clock import now_iso
 from .errors import ApiError
 from .selectors import from_label_selector_object
@@ -77,9 +79,11 @@ class Controller:
         self.tick = tick
         self.dirty: set[tuple[str, str, str]] = set()
         self.unscheduled: set[tuple[str, str]] = set()
+        self.waiting: set[tuple[str, str]] = set()  # pods that fit no node last time
         self.starting: dict[tuple[str, str], float] = {}
-        self.finishing: dict[tuple[str, str], float] = {}
-        self.crashing: dict[tuple[str, str], float] = {}
+        self.runs: dict[tuple[str, str], kubelet.PodRun] = {}
+        self.kubelet_due: dict[tuple[str, str], float] = {}
+        self.evictions: dict[tuple[str, str], float] = {}
         self.wake = asyncio.Event()
         self.task: asyncio.Task[None] | None = None
         self._next_periodic = 0.0
@@ -133,10 +137,13 @@ class Controller:
         if rt.key == ("", "pods"):
             if etype == "DELETED":
                 key = (ns, name)
+                self.waiting.discard(key)
+                if obj["spec"].get("nodeName"):
+                    self.unscheduled |= self.waiting  # room was freed: try the waiting again
                 self.unscheduled.discard(key)
                 self.starting.pop(key, None)
-                self.finishing.pop(key, None)
-                self.crashing.pop(key, None)
+                self.evictions.pop(key, None)
+                kubelet.forget(self, ns, name)
             else:
                 self._track_pod(obj)
             if old is None or etype == "DELETED" or _endpoint_view(obj) != _endpoint_view(old.obj):
@@ -150,16 +157,23 @@ class Controller:
                     self.unscheduled.add((pod["metadata"]["namespace"], pod["metadata"]["name"]))
             if old is not None and _node_ready(obj) != _node_ready(old.obj):
                 self.dirty.add(("node", "", name))
+            if etype != "DELETED" and (
+                old is None or taints.no_execute(obj) != taints.no_execute(old.obj)
+            ):
+                self.dirty.add(("taints", "", name))
         self.wake.set()
 
     def _track_pod(self, pod: dict[str, Any]) -> None:
         key = (pod["metadata"]["namespace"], pod["metadata"]["name"])
         spec, status = pod.get("spec") or {}, pod.get("status") or {}
         if pod["metadata"].get("deletionTimestamp"):
+            kubelet.terminate(self, pod)
             return
         if not spec.get("nodeName"):
             self.unscheduled.add(key)
-        elif (
+            return
+        taints.check_pod(self, pod)
+        if (
             status.get("phase") == "Pending"
             and key not in self.starting
             and not any(
@@ -181,8 +195,8 @@ class Controller:
                 t
                 for t in (
                     *self.starting.values(),
-                    *self.finishing.values(),
-                    *self.crashing.values(),
+                    *self.kubelet_due.values(),
+                    *self.evictions.values(),
                     self._next_periodic,
                 )
             ]
@@ -206,6 +220,8 @@ class Controller:
             try:
                 if kind == "node":
                     self._node_pods_ready(name)
+                elif kind == "taints":
+                    taints.check_node(self, name)
                 else:
                     workloads.reconcile(self, kind, ns, name)
             except _RECONCILE_ERRORS as exc:
@@ -230,16 +246,27 @@ class Controller:
     def schedule(self) -> None:
         c = self.cluster
         pending, self.unscheduled = sorted(self.unscheduled), set()
+        pod_rt = c.rt("", "pods")
+
+        def queue_order(key: tuple[str, str]) -> tuple[int, tuple[str, str]]:
+            # The scheduling queue's PrioritySort: higher priority first.
+            entry = c.store.get(pod_rt, *key)
+            return (
+                -int(((entry.obj if entry else {}).get("spec") or {}).get("priority") or 0),
+                key,
+            )
+
+        pending.sort(key=queue_order)
         nodes = c.objects("", "nodes")
         used: dict[str, Counter[str]] = {n["metadata"]["name"]: Counter() for n in nodes}
         counts: Counter[str] = Counter()
         for pod in c.objects("", "pods"):
             node = pod["spec"].get("nodeName")
-            if node in used and pod_active(pod):
+            if node in used and preemption.holds_resources(pod):
                 counts[node] += 1
                 for res, amount in _requests(pod).items():
                     used[node][res] += amount
-        pod_rt = c.rt("", "pods")
+        nominated = preemption.nominated_pods(c.objects("", "pods"), used)
         for ns, name in pending:
             entry = c.store.get(pod_rt, ns, name)
             if entry is None or entry.obj["spec"].get("nodeName") or not pod_active(entry.obj):
@@ -250,25 +277,33 @@ class Controller:
             want = _requests(pod)
             reasons: Counter[str] = Counter()
             fits = []
+            # Room freed for a nominated pod of at least this priority is not for this one.
+            held, held_counts = preemption.with_nominated(used, counts, nominated, pod)
             for node in nodes:
                 why = _unfit(
                     node,
                     pod,
                     want,
-                    used[node["metadata"]["name"]],
-                    counts[node["metadata"]["name"]],
+                    held[node["metadata"]["name"]],
+                    held_counts[node["metadata"]["name"]],
                 )
                 if why:
                     reasons[why] += 1
                 else:
                     fits.append(node)
             if not fits:
+                self.waiting.add((ns, name))
+                found = preemption.find_victims(self, pod, nodes, used, counts)
                 n = len(nodes)
                 detail = ", ".join(f"{count} {why}" for why, count in sorted(reasons.items()))
                 message = (
                     f"0/{n} nodes are available: {detail}. preemption: 0/{n} nodes are "
                     f"available: {n} Preemption is not helpful for scheduling."
                 )
+                if found is not None:
+                    preemption.preempt(self, pod, *found)
+                    entry = c.store.get(pod_rt, ns, name) or entry
+                    message = f"0/{n} nodes are available: {detail}."
                 self._set_unschedulable(entry, message)
                 continue
             best = min(
@@ -276,8 +311,10 @@ class Controller:
                 key=lambda nd: (_load(nd, used[nd["metadata"]["name"]]), nd["metadata"]["name"]),
             )
             node_name = best["metadata"]["name"]
+            self.waiting.discard((ns, name))
             obj = entry.copy()
             obj["spec"]["nodeName"] = node_name
+            obj.setdefault("status", {}).pop("nominatedNodeName", None)
             conds = [
                 x
                 for x in obj.setdefault("status", {}).get("conditions", [])
@@ -335,14 +372,14 @@ class Controller:
             if due <= now:
                 del self.starting[key]
                 kubelet.start_pod(self, *key)
-        for key, due in sorted(self.finishing.items()):
+        for key, due in sorted(self.kubelet_due.items()):
             if due <= now:
-                del self.finishing[key]
-                kubelet.finish_pod(self, *key)
-        for key, due in sorted(self.crashing.items()):
+                del self.kubelet_due[key]
+                kubelet.sync_pod(self, *key)
+        for key, due in sorted(self.evictions.items()):
             if due <= now:
-                del self.crashing[key]
-                kubelet.crash_pod(self, *key)
+                del self.evictions[key]
+                taints.evict(self, *key)
 
     def next_pod_ip(self, node_index: int) -> str:
         self._ip += 1
@@ -352,12 +389,12 @@ class Controller:
         c = self.cluster
         for pod in c.objects("", "pods"):
             if (pod.get("status") or {}).get("phase") == "Running":
+                ns, name = pod["metadata"]["namespace"], pod["metadata"]["name"]
                 for cs in pod["status"].get("containerStatuses") or []:
-                    if "running" in (cs.get("state") or {}):
-                        c.logs.tick(
-                            (pod["metadata"]["namespace"], pod["metadata"]["name"], cs["name"]),
-                            cs.get("image", ""),
-                        )
+                    if "running" in (cs.get("state") or {}) and not kubelet.quiet(
+                        self, ns, name, cs["name"]
+                    ):
+                        c.logs.tick((ns, name, cs["name"]), cs.get("image", ""))
         if now >= self._next_heartbeat:
             self._next_heartbeat = now + 30
             self._heartbeat()
@@ -379,7 +416,8 @@ class Controller:
         leases.heartbeat(c)
 
     def _node_pods_ready(self, node: str) -> None:
-        """Pods follow their node's readiness (kubelet stopped reporting → not Ready)."""
+        """Pods follow their node's readiness (kubelet stopped reporting → not Ready); a node
+        whose kubelet is back finishes terminating its deleted pods."""
         c = self.cluster
         node_obj = c.find("", "nodes", None, node)
         if node_obj is None:
@@ -387,6 +425,13 @@ class Controller:
         ready = _node_ready(node_obj)
         pod_rt = c.rt("", "pods")
         for pod in c.objects("", "pods"):
+            if (
+                ready
+                and pod["spec"].get("nodeName") == node
+                and pod["metadata"].get("deletionTimestamp")
+            ):
+                kubelet.terminate(self, pod)
+                continue
             if pod["spec"].get("nodeName") != node or pod["status"].get("phase") != "Running":
                 continue
             entry = c.store.get(pod_rt, pod["metadata"]["namespace"], pod["metadata"]["name"])
@@ -424,16 +469,7 @@ def _requests(pod: dict[str, Any]) -> dict[str, Decimal]:
     return out
 
 
-def _tolerates(pod: dict[str, Any], taint: dict[str, Any]) -> bool:
-    for tol in (pod.get("spec") or {}).get("tolerations") or []:
-        if tol.get("effect") and tol["effect"] != taint.get("effect"):
-            continue
-        if tol.get("operator") == "Exists":
-            if not tol.get("key") or tol["key"] == taint.get("key"):
-                return True
-        elif tol.get("key") == taint.get("key") and tol.get("value", "") == taint.get("value", ""):
-            return True
-    return False
+_tolerates = taints.tolerates
 
 
 def node_matches(pod: dict[str, Any], node: dict[str, Any]) -> bool:

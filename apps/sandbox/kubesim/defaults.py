@@ -58,8 +58,6 @@ def pod_spec(spec: dict[str, Any], template: bool = False) -> None:
         spec.setdefault("serviceAccountName", spec.get("serviceAccount") or "default")
         spec.setdefault("serviceAccount", spec["serviceAccountName"])
         spec.setdefault("enableServiceLinks", True)
-        spec.setdefault("preemptionPolicy", "PreemptLowerPriority")
-        spec.setdefault("priority", 0)
         tolerations = spec.setdefault("tolerations", [])
         keys = {t.get("key") for t in tolerations}
         for tol in DEFAULT_TOLERATIONS:

@@ -394,6 +394,7 @@ class ClusterApi:
                     fields,
                     propagation=options.get("propagationPolicy"),
                     dry_run=req.dry_run,
+                    grace=options.get("gracePeriodSeconds"),
                 )
             )
         raise method_not_allowed()
@@ -486,6 +487,7 @@ class ClusterApi:
                 propagation=options.get("propagationPolicy"),
                 preconditions=options.get("preconditions"),
                 dry_run=req.dry_run or bool(options.get("dryRun")),
+                grace=options.get("gracePeriodSeconds"),
             )
             if body.get("kind") != "Status":
                 body = self._versioned(req.served, body)
@@ -500,6 +502,20 @@ class ClusterApi:
                 options.update(body)
         if req.query.get("propagationPolicy"):
             options["propagationPolicy"] = req.query["propagationPolicy"]
+        if "gracePeriodSeconds" in req.query:
+            options["gracePeriodSeconds"] = req.query["gracePeriodSeconds"]
+        grace = options.get("gracePeriodSeconds")
+        if grace is not None:
+            try:
+                if isinstance(grace, bool) or isinstance(grace, float) and not grace.is_integer():
+                    raise ValueError(grace)
+                options["gracePeriodSeconds"] = int(grace)
+            except (TypeError, ValueError) as exc:
+                raise ApiError(
+                    400,
+                    f"gracePeriodSeconds: invalid value {json.dumps(grace)}: must be an "
+                    "integer number of seconds",
+                ) from exc
         if options.get("orphanDependents") is True or req.query.get("orphanDependents") == "true":
             options.setdefault("propagationPolicy", "Orphan")
         policy = options.get("propagationPolicy")

@@ -34,8 +34,15 @@ class LogBook:
         self._counters: dict[Key, int] = {}
         self.dropped: dict[Key, int] = {}  # lines trimmed from the front (follow offsets)
 
-    def start(self, key: Key, image: str, when: datetime | None = None) -> None:
-        """A container (re)started: first lines of its log, deterministic per pod name."""
+    def start(
+        self,
+        key: Key,
+        image: str,
+        when: datetime | None = None,
+        startup: list[str] | None = None,
+    ) -> None:
+        """A container (re)started: first lines of its log (``startup``, else the image's
+        deterministic start-up lines)."""
         if key in self.current and self.current[key]:
             self.previous[key] = self.current[key]
         self.current[key] = []
@@ -43,7 +50,8 @@ class LogBook:
         self.closed.discard(key)
         when = when or datetime.now(UTC)
         name = image.rsplit("/", 1)[-1].split(":")[0] or "app"
-        for i, text in enumerate(_startup_lines(name, key)):
+        lines = startup if startup is not None else _startup_lines(name, key)
+        for i, text in enumerate(lines):
             self.append(key, text, when + timedelta(microseconds=i))
 
     def append(self, key: Key, text: str, when: datetime | None = None) -> None:

@@ -27,6 +27,7 @@ from .controller import Controller
 from .errors import ApiError, path_not_found
 from .handlers import ClusterApi, error_response
 from .seed import seed_cluster
+from .store import HISTORY_MAX, HISTORY_WINDOW
 from .tls import serving_cert
 
 T = TypeVar("T")
@@ -271,18 +272,30 @@ class KubeSim:
         seed: bool = True,
         controller: bool = True,
         own_port: bool | int = False,
-        history_size: int = 10000,
+        history_size: int = HISTORY_MAX,
+        watch_history: float = HISTORY_WINDOW,
+        time_scale: float = 1.0,
         pod_startup: float = 0.05,
         gpu_nodes: int | None = None,
     ) -> ClusterHandle:
+        """``watch_history``: the watch cache's events-history window in seconds (75, as
+        kube-apiserver 1.37; see :mod:`.store`), ``history_size`` its capacity limit in events
+        per resource; ``time_scale``: real seconds per simulated second for the kubelet's and
+        controllers' waits (see :mod:`.clock`)."""
         if name in self.handles:
             raise ValueError(f"cluster {name!r} already exists")
+        if watch_history <= 0:
+            raise ValueError(f"watch_history must be positive seconds, not {watch_history}")
+        if time_scale <= 0:
+            raise ValueError(f"time_scale must be a positive number, not {time_scale}")
         options = {
             "nodes": nodes,
             "token": token or secrets.token_hex(16),
             "seed": seed,
             "controller": controller,
             "history_size": history_size,
+            "watch_history": watch_history,
+            "time_scale": time_scale,
             "pod_startup": pod_startup,
             "gpu_nodes": gpu_nodes,
         }
@@ -301,7 +314,14 @@ class KubeSim:
     def _build(self, handle: ClusterHandle) -> None:
         opts = handle.options
         assert self.loop is not None
-        cluster = Cluster(handle.name, opts["token"], self.loop, opts["history_size"])
+        cluster = Cluster(
+            handle.name,
+            opts["token"],
+            self.loop,
+            opts["history_size"],
+            watch_history=opts["watch_history"],
+        )
+        cluster.time_scale = opts["time_scale"]
         handle.cluster = cluster
         if opts["controller"]:
             cluster.controller = Controller(cluster, pod_startup=opts["pod_startup"])

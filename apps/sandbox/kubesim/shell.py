@@ -404,11 +404,15 @@ class Shell:
             return 0 if len(argv) == 1 else await self.command(argv[1:], stdin, out)
         out = out or self.io.out
         name = argv[0].rsplit("/", 1)[-1]
-        handler = getattr(self, "cmd_" + name.replace("-", "_").replace("[", "test"), None)
+        handler = self.find_command(name)
         if handler is None:
             await self.err(f"sh: {argv[0]}: not found\n")
             return 127
         return await handler(argv[1:], stdin, out)
+
+    def find_command(self, name: str) -> Callable[..., Awaitable[int]] | None:
+        """The built-in that runs ``name`` (a program of the simulated image), or None."""
+        return getattr(self, "cmd_" + name.replace("-", "_").replace("[", "test"), None)
 
     async def _input(self, stdin: str | None, files: list[str]) -> tuple[str, int]:
         if files:

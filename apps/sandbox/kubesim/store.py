@@ -4,8 +4,17 @@ Objects are plain JSON-compatible dicts, never mutated after they are stored: a 
 new :class:`Entry`, so the cached JSON encoding of an entry stays valid and LIST can splice
 pre-encoded bytes. Per resource kind the store keeps objects by namespace and name (O(1) GET),
 a cached name order for paging, an index of owner uid → dependents for garbage collection, and
-a ring of recent events so a watch can resume from any resourceVersion still in the ring (older
-ones are "compacted" and answer 410 Gone, as etcd compaction does).
+a window of recent events so a watch can resume from any resourceVersion still in it (older
+ones answer 410 Gone "too old resource version", as the API server's watch cache does).
+
+The window is sized as kube-apiserver 1.37 sizes its watch cache (``storage/cacher/history``):
+per resource, a capacity that starts at 100 events, doubles (up to 102,400) while the buffer
+is full of events younger than the events-history window — 75 s by default
+(``DefaultEventFreshDuration``: a minute of bookmarks plus 15 s; kube-apiserver uses
+max(75 s, request timeout + 15 s)) — and halves when the newest quarter is already older than
+it. So a client that reconnects within the window resumes; one that was away longer, on a busy
+resource, gets 410 and relists. :meth:`Store.compact` drops all history at once (as etcd
+compaction does; list ``continue`` tokens expire only then).
 
 All methods run on the simulator's event loop thread; nothing here locks.
 """
@@ -15,6 +24,8 @@ from __future__ import annotations
 import asyncio
 import bisect
 import json
+import math
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -85,16 +96,35 @@ class Watcher:
             self.queue.put_nowait(None)
 
 
+HISTORY_WINDOW = 75.0  # seconds: DefaultEventFreshDuration
+HISTORY_MIN = 100  # DefaultLowerBoundCapacity
+HISTORY_MAX = 100 * 1024  # DefaultUpperBoundCapacity
+
+
+def history_upper_bound(window: float, upper: int = HISTORY_MAX) -> int:
+    """The capacity limit for a window (``CapacityUpperBound``: longer windows than 75 s get a
+    proportionally larger limit, rounded up to a power of two)."""
+    if window <= HISTORY_WINDOW:
+        return upper
+    return upper << min(math.ceil(math.log2(window / HISTORY_WINDOW)), 14)
+
+
 class KindStore:
     """Objects of one resource (group + plural), their event history and their watchers."""
 
-    def __init__(self, rt: ResourceType, history_size: int):
+    def __init__(self, rt: ResourceType, window: float = HISTORY_WINDOW, upper: int = HISTORY_MAX):
         self.rt = rt
         self.by_ns: dict[str, dict[str, Entry]] = {}
         self.count = 0
-        self.history_size = history_size
+        self.window = window
+        self.upper = history_upper_bound(window, upper)
+        self.capacity = min(HISTORY_MIN, self.upper)
+        # history[start:] is the window (the head is trimmed lazily, in batches)
         self.history: list[tuple[int, str, Entry, Entry | None]] = []
-        self.compacted_rv = 0
+        self.times: list[float] = []
+        self.start = 0
+        self.compacted_rv = 0  # watches from an older resourceVersion get 410
+        self.continue_compacted_rv = 0  # list continue tokens from before it get 410
         self.watchers: set[Watcher] = set()
         self._order: dict[str, list[str]] = {}  # namespace → sorted names (cache)
         self._ns_order: list[str] | None = None
@@ -137,11 +167,25 @@ class KindStore:
         return len(self.by_ns.get(namespace, ()))
 
     def _record(self, rv: int, etype: str, entry: Entry, old: Entry | None) -> None:
+        now = time.monotonic()
+        size = len(self.history) - self.start
+        if size >= self.capacity:
+            if now - self.times[self.start] < self.window and self.capacity < self.upper:
+                self.capacity = min(self.capacity * 2, self.upper)
+            elif now - self.times[len(self.times) - self.capacity // 4] > self.window:
+                self.capacity = max(self.capacity // 2, min(HISTORY_MIN, self.upper))
+            drop = size - self.capacity + 1
+            if drop > 0:
+                self.start += drop
+                self.compacted_rv = (
+                    rv - 1 if self.start >= len(self.history) else (self.history[self.start][0] - 1)
+                )
         self.history.append((rv, etype, entry, old))
-        if len(self.history) > 2 * self.history_size:
-            cut = len(self.history) - self.history_size
-            self.compacted_rv = self.history[cut - 1][0]
-            del self.history[:cut]
+        self.times.append(now)
+        if self.start > 1024 and self.start * 2 > len(self.history):
+            del self.history[: self.start]
+            del self.times[: self.start]
+            self.start = 0
         for watcher in list(self.watchers):
             watcher.offer(etype, entry, old)
 
@@ -168,12 +212,14 @@ class KindStore:
         self._record(rv, "DELETED", entry, None)
 
     def events_since(self, rv: int) -> list[tuple[int, str, Entry, Entry | None]]:
-        start = bisect.bisect_right(self.history, rv, key=lambda item: item[0])
+        start = bisect.bisect_right(self.history, rv, lo=self.start, key=lambda item: item[0])
         return self.history[start:]
 
     def compact(self, rv: int) -> None:
         self.history.clear()
-        self.compacted_rv = rv
+        self.times.clear()
+        self.start = 0
+        self.compacted_rv = self.continue_compacted_rv = rv
 
 
 Listener = Callable[[ResourceType, str, Entry, "Entry | None"], None]
@@ -182,8 +228,9 @@ Listener = Callable[[ResourceType, str, Entry, "Entry | None"], None]
 class Store:
     """All objects of one cluster, with a cluster-wide resourceVersion counter."""
 
-    def __init__(self, history_size: int = 10000):
+    def __init__(self, history_window: float = HISTORY_WINDOW, history_size: int = HISTORY_MAX):
         self.rv = 1000
+        self.history_window = history_window
         self.history_size = history_size
         self.kinds: dict[tuple[str, str], KindStore] = {}
         self.dependents: dict[str, set[tuple[str, str, str, str]]] = {}
@@ -192,7 +239,7 @@ class Store:
     def kind(self, rt: ResourceType) -> KindStore:
         ks = self.kinds.get(rt.key)
         if ks is None:
-            ks = self.kinds[rt.key] = KindStore(rt, self.history_size)
+            ks = self.kinds[rt.key] = KindStore(rt, self.history_window, self.history_size)
         return ks
 
     def next_rv(self) -> int:

@@ -110,7 +110,10 @@ def pod_status_reason(pod: dict[str, Any]) -> str:
             running = True
     if running and reason == "Completed":
         reason = "Running"
-    if pod["metadata"].get("deletionTimestamp"):
+    if pod["metadata"].get("deletionTimestamp") and status.get("phase") not in (
+        "Succeeded",
+        "Failed",
+    ):
         reason = "Terminating"
     return reason
 

@@ -12,7 +12,7 @@ import json
 import math
 from typing import TYPE_CHECKING, Any
 
-from . import batch, endpointslices
+from . import batch, endpointslices, taints
 from .clock import now_iso
 from .ctlcommon import (
     REVISION,
@@ -481,39 +481,56 @@ def _claims(ctl: Controller, sts: dict[str, Any], index: int) -> None:
 # ---------------------------------------------------------------- DaemonSet
 
 
+# The tolerations the DaemonSet controller adds to its pods (``AddOrUpdateDaemonPodTolerations``).
+DAEMON_TOLERATIONS = [
+    ("node.kubernetes.io/not-ready", "NoExecute"),
+    ("node.kubernetes.io/unreachable", "NoExecute"),
+    ("node.kubernetes.io/disk-pressure", "NoSchedule"),
+    ("node.kubernetes.io/memory-pressure", "NoSchedule"),
+    ("node.kubernetes.io/pid-pressure", "NoSchedule"),
+    ("node.kubernetes.io/unschedulable", "NoSchedule"),
+]
+HOST_NETWORK_TOLERATION = ("node.kubernetes.io/network-unavailable", "NoSchedule")
+
+
+def daemon_tolerations(spec: dict[str, Any]) -> None:
+    """Add (or replace) the DaemonSet controller's tolerations in a pod spec."""
+    wanted = list(DAEMON_TOLERATIONS)
+    if spec.get("hostNetwork"):
+        wanted.append(HOST_NETWORK_TOLERATION)
+    tolerations = spec.setdefault("tolerations", [])
+    for key, effect in wanted:
+        tolerations[:] = [
+            t for t in tolerations if (t.get("key"), t.get("effect")) != (key, effect)
+        ]
+        tolerations.append({"key": key, "operator": "Exists", "effect": effect})
+
+
 def daemonset(ctl: Controller, ds: dict[str, Any]) -> None:
-    from .controller import _tolerates, node_matches
+    """One pod per node that should run it. As the real controller, a node the pod may not be
+    scheduled to (a NoSchedule taint it does not tolerate) gets no new pod but keeps a running
+    one; only an untolerated NoExecute taint or a selector mismatch removes it."""
+    from .controller import node_matches
 
     c = ctl.cluster
     template = json.loads(json.dumps(ds["spec"]["template"]))
-    tolerations = template["spec"].setdefault("tolerations", [])
-    for key in (
-        "node.kubernetes.io/not-ready",
-        "node.kubernetes.io/unreachable",
-        "node.kubernetes.io/unschedulable",
-        "node.kubernetes.io/disk-pressure",
-        "node.kubernetes.io/memory-pressure",
-        "node.kubernetes.io/pid-pressure",
-    ):
-        tolerations.append(
-            {
-                "key": key,
-                "operator": "Exists",
-                "effect": "NoExecute" if key.endswith(("ready", "reachable")) else "NoSchedule",
-            }
-        )
+    daemon_tolerations(template["spec"])
     revision = _template_key(ds["spec"]["template"])
     probe = {"spec": template["spec"], "metadata": {}}
     pods = [p for p in _owned(ctl, ds, "", "pods") if pod_active_or_pending(p)]
     by_node = {p["spec"].get("nodeName"): p for p in pods}
-    eligible = []
+    eligible, keep = [], set()
     for node in c.objects("", "nodes"):
-        taints_ok = all(
-            _tolerates(probe, t)
-            for t in (node.get("spec") or {}).get("taints") or []
+        node_taints = (node.get("spec") or {}).get("taints") or []
+        if not node_matches(probe, node):
+            continue
+        if all(taints.tolerates(probe, t) for t in node_taints if t.get("effect") == "NoExecute"):
+            keep.add(node["metadata"]["name"])
+        if all(
+            taints.tolerates(probe, t)
+            for t in node_taints
             if t.get("effect") in ("NoSchedule", "NoExecute")
-        )
-        if taints_ok and node_matches(probe, node):
+        ):
             eligible.append(node["metadata"]["name"])
     for node_name in eligible:
         if node_name not in by_node:
@@ -529,7 +546,7 @@ def daemonset(ctl: Controller, ds: dict[str, Any]) -> None:
                 node=node_name,
             )
     for node_name, pod in by_node.items():
-        if node_name not in eligible:
+        if node_name not in keep:
             _delete_pod(ctl, pod, ds)
     stale = [
         p
@@ -540,16 +557,17 @@ def daemonset(ctl: Controller, ds: dict[str, Any]) -> None:
     if stale and all(_ready(p) for p in pods):
         _delete_pod(ctl, stale[0], ds)
     pods = [p for p in _owned(ctl, ds, "", "pods") if pod_active_or_pending(p)]
-    ready = sum(1 for p in pods if _ready(p))
+    scheduled = [p for p in pods if p["spec"].get("nodeName") in eligible]
+    ready = sum(1 for p in scheduled if _ready(p))
     updated = sum(
         1
-        for p in pods
+        for p in scheduled
         if p["metadata"].get("labels", {}).get("controller-revision-hash") == revision
     )
     status = {
-        "currentNumberScheduled": len(pods),
+        "currentNumberScheduled": len(scheduled),
         "desiredNumberScheduled": len(eligible),
-        "numberMisscheduled": sum(1 for p in pods if p["spec"].get("nodeName") not in eligible),
+        "numberMisscheduled": len(pods) - len(scheduled),
         "numberReady": ready,
         "numberAvailable": ready,
         "updatedNumberScheduled": updated,

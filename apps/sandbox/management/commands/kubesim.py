@@ -4,11 +4,16 @@
 
 Starts one kubesim server (HTTPS on 127.0.0.1) with a cluster per ``name:nodes`` entry (seeded,
 controller on), writes a kubeconfig with one context per cluster, and serves until interrupted.
+``--watch-history 75s`` sets the watch cache's events-history window (default 75 s, as
+kube-apiserver 1.37): watches resuming from an older resourceVersion on a busy resource get
+410 Gone and relist. ``--time-scale 0.1`` runs the simulated kubelet's clocks (sleep, back-off,
+grace periods) ten times faster.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 from pathlib import Path
 
@@ -16,6 +21,21 @@ import yaml
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from apps.sandbox.kubesim import KubeSim, kubeconfig_for
+
+
+def parse_seconds(text: str) -> float:
+    """``75``, ``75s``, ``2m``, ``1h`` or ``1m30s`` → seconds (positive)."""
+    value = text.strip()
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        seconds = float(value)
+    else:
+        parts = re.findall(r"(\d+(?:\.\d+)?)(h|m|s)", value)
+        if not parts or "".join(n + u for n, u in parts) != value:
+            raise CommandError(f"--watch-history: {text!r} is not a duration (e.g. 75s, 5m)")
+        seconds = sum(float(n) * {"h": 3600, "m": 60, "s": 1}[u] for n, u in parts)
+    if seconds <= 0:
+        raise CommandError(f"--watch-history: {text!r} must be longer than 0s")
+    return seconds
 
 
 def parse_clusters(spec: str) -> list[tuple[str, int]]:
@@ -55,6 +75,18 @@ class Command(BaseCommand):
             "--no-controller", action="store_true", help="do not run the controller loop"
         )
         parser.add_argument(
+            "--watch-history",
+            default="75s",
+            help="watch cache events-history window, e.g. 75s or 5m (default 75s, as "
+            "kube-apiserver 1.37)",
+        )
+        parser.add_argument(
+            "--time-scale",
+            type=float,
+            default=1.0,
+            help="real seconds per simulated second for kubelet waits (default 1.0)",
+        )
+        parser.add_argument(
             "--token",
             default=None,
             help="bearer token for every cluster (default: random per cluster)",
@@ -62,6 +94,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: object, **options: object) -> None:
         clusters = parse_clusters(str(options["clusters"]))
+        options["watch_history"] = parse_seconds(str(options["watch_history"]))
+        if float(options["time_scale"]) <= 0:
+            raise CommandError("--time-scale must be a positive number")
         try:
             asyncio.run(self._serve(clusters, options))
         except KeyboardInterrupt:
@@ -82,6 +117,8 @@ class Command(BaseCommand):
                     token=options["token"] or None,
                     seed=not options["no_seed"],
                     controller=not options["no_controller"],
+                    watch_history=options["watch_history"],
+                    time_scale=float(options["time_scale"]),
                 )
             )
         path = Path(str(options["kubeconfig"]))
