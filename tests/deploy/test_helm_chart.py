@@ -281,6 +281,21 @@ def test_the_default_render_runs_web_worker_beat_and_the_migrate_hook(chart):
     }
 
 
+def test_web_pods_spool_audit_rows_on_their_scratch_volume(chart):
+    """The proxy's audit spool is on, on the web pods' emptyDir /tmp (the read-only root
+    filesystem has nowhere else to write it)."""
+    web = next(
+        o for _, o in render(chart, REQUIRED, "portal", "tke")
+        if (o["kind"], o["metadata"]["name"]) == ("Deployment", "portal-tke-portal-web")
+    )  # fmt: skip
+    container = web["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["PORTAL_AUDIT_SPOOL_DIR"] == "/tmp/audit-spool"
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in web["spec"]["template"]["spec"]["volumes"]}
+    assert "emptyDir" in volumes[mounts["/tmp"]]
+
+
 # -- applied to kubesim -----------------------------------------------------------------------
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_rendered_manifests_are_accepted_and_stored_as_rendered(chart, target, variant):
