@@ -328,8 +328,8 @@ def patch_view(req: Request) -> Callable[..., tuple[dict[str, Any], bool]]:
     """``Cluster.patch`` for a version that is not the stored one: the patch applies to the
     object as the client's version shows it, and the result is converted back and stored
     (apply patches are converted and applied to the stored version)."""
-    from .ops import APPLY_PATCH, JSON_PATCH, MERGE_PATCH, STRATEGIC_PATCH, _unsupported_patch
-    from .patch import json_patch, merge_patch, strategic_merge
+    from .ops import APPLY_PATCH
+    from .ops.patching import apply_patch_document
 
     served, cluster = req.served, req.cluster
 
@@ -352,25 +352,7 @@ def patch_view(req: Request) -> Callable[..., tuple[dict[str, Any], bool]]:
                 rt, namespace, name, ptype, body, subresource=subresource, **options
             )
         current = to_served(served, cluster.get_entry(rt, namespace, name).obj)
-        if ptype == JSON_PATCH:
-            patched = json_patch(current, body)
-        elif ptype == MERGE_PATCH:
-            if not isinstance(body, dict):
-                raise ApiError(
-                    400,
-                    "json: cannot unmarshal array into Go value of type map[string]interface {}",
-                )
-            patched = merge_patch(current, body)
-        elif ptype == STRATEGIC_PATCH:
-            patched = strategic_merge(current, body, {"$ref": "#/$defs/" + str(served.schema)})
-        else:
-            raise _unsupported_patch(ptype)
-        if not isinstance(patched, dict):
-            raise ApiError(
-                422,
-                "the server rejected our request due to an error in our request",
-                reason="Invalid",
-            )
+        patched = apply_patch_document(ptype, current, body, served.schema)
         stored = to_storage(served, rt, patched)
         stored.setdefault("metadata", {}).setdefault(
             "resourceVersion", current["metadata"]["resourceVersion"]

@@ -55,34 +55,16 @@ class Patches:
             )
         entry = self.get_entry(rt, namespace, name)
         current = self.scale_view(rt, entry.obj) if subresource == "scale" else entry.copy()
-        if ptype == JSON_PATCH:
-            patched = json_patch(current, body)
-        elif ptype == MERGE_PATCH:
-            if not isinstance(body, dict):
-                raise ApiError(
-                    400,
-                    "json: cannot unmarshal array into Go value of type map[string]interface {}",
-                )
-            patched = merge_patch(current, body)
-        elif ptype == STRATEGIC_PATCH:
-            if rt.custom and subresource != "scale":
-                raise ApiError(
-                    415,
-                    "strategic merge patch is not supported for custom "
-                    "resources; use application/merge-patch+json or "
-                    "application/json-patch+json instead",
-                    reason="UnsupportedMediaType",
-                )
-            target = "io.k8s.api.autoscaling.v1.Scale" if subresource == "scale" else rt.schema
-            patched = strategic_merge(current, body, {"$ref": "#/$defs/" + str(target)})
-        else:
-            raise _unsupported_patch(ptype)
-        if not isinstance(patched, dict):
+        if ptype == STRATEGIC_PATCH and rt.custom and subresource != "scale":
             raise ApiError(
-                422,
-                "the server rejected our request due to an error in our request",
-                reason="Invalid",
+                415,
+                "strategic merge patch is not supported for custom "
+                "resources; use application/merge-patch+json or "
+                "application/json-patch+json instead",
+                reason="UnsupportedMediaType",
             )
+        target = "io.k8s.api.autoscaling.v1.Scale" if subresource == "scale" else rt.schema
+        patched = apply_patch_document(ptype, current, body, target)
         if subresource == "scale":
             return self.write_scale(rt, entry, patched, dry_run=dry_run, manager=manager), False
         meta = self._check_body(rt, patched, namespace)
@@ -145,3 +127,28 @@ def _unsupported_patch(ptype: str) -> ApiError:
         f"{JSON_PATCH}, {MERGE_PATCH}, {APPLY_PATCH}, {STRATEGIC_PATCH}",
         reason="UnsupportedMediaType",
     )
+
+
+def apply_patch_document(ptype: str, current: dict[str, Any], body: Any, schema: Any) -> dict:
+    """``current`` patched by ``body`` of type ``ptype`` (strategic merge by ``schema``'s merge
+    keys); a patch that yields no object is a 422, an unknown type a 415."""
+    if ptype == JSON_PATCH:
+        patched = json_patch(current, body)
+    elif ptype == MERGE_PATCH:
+        if not isinstance(body, dict):
+            raise ApiError(
+                400,
+                "json: cannot unmarshal array into Go value of type map[string]interface {}",
+            )
+        patched = merge_patch(current, body)
+    elif ptype == STRATEGIC_PATCH:
+        patched = strategic_merge(current, body, {"$ref": "#/$defs/" + str(schema)})
+    else:
+        raise _unsupported_patch(ptype)
+    if not isinstance(patched, dict):
+        raise ApiError(
+            422,
+            "the server rejected our request due to an error in our request",
+            reason="Invalid",
+        )
+    return patched
