@@ -24,7 +24,7 @@ import threading
 from django.db import transaction
 from django.db.models import Q
 
-from .engine import BindingSpec, Decision, Matcher, Statement, TenantIndex
+from .engine import READ_PREFIXES, BindingSpec, Decision, Matcher, Ownership, Statement, TenantIndex
 
 # Rows a user may always act on because they are the user's own, by action.
 SELF_ACTIONS = frozenset(
@@ -60,8 +60,9 @@ _indexes: dict[int, TenantIndex] = {}
 
 # -- index lifecycle -----------------------------------------------------------------------
 def build_index(tenant_id: int, version) -> TenantIndex:
-    """Compile one tenant's rules (5 queries)."""
+    """Compile one tenant's rules and its projects' ownership of namespaces (7 queries)."""
     from apps.accounts.models import Group
+    from apps.projects.models import ProjectCluster, ProjectNamespace
 
     from .models import Binding, Policy, Role
 
@@ -82,7 +83,16 @@ def build_index(tenant_id: int, version) -> TenantIndex:
     through = Group.members.through.objects.filter(group__tenant_id=tenant_id)
     for group_id, user_id in through.values_list("group_id", "user_id"):
         members.setdefault(group_id, []).append(user_id)
-    return TenantIndex(policies, roles, bindings, members, version=version)
+    owned = ProjectNamespace.objects.filter(tenant_id=tenant_id).values_list(
+        "cluster__name", "namespace", "project__name"
+    )
+    spans: dict[str, list[str]] = {}
+    for cluster, project in ProjectCluster.objects.filter(project__tenant_id=tenant_id).values_list(
+        "cluster__name", "project__name"
+    ):
+        spans.setdefault(cluster, []).append(project)
+    ownership = Ownership({(c, n): p for c, n, p in owned}, spans)
+    return TenantIndex(policies, roles, bindings, members, version=version, ownership=ownership)
 
 
 def index_for_tenant(tenant) -> TenantIndex:
@@ -182,9 +192,10 @@ def _decide(user, action, resource, tenant, project, owner, obj, explain) -> Dec
     return decision
 
 
-def can_any(user, action: str, project: str | None = None) -> bool:
+def can_any(user, action: str, project: str | None = None, model=None) -> bool:
     """Is ``action`` allowed for the user on at least some resource (list endpoints: the rows
-    are then filtered by :func:`restrict`)?"""
+    are then filtered by :func:`restrict`)? For a ``model`` whose rows belong to projects,
+    an allow in any project domain the user holds counts too."""
     if user is None or not user.is_authenticated or not user.is_active:
         return False
     if user.is_superuser or action in SELF_ACTIONS:
@@ -192,7 +203,12 @@ def can_any(user, action: str, project: str | None = None) -> bool:
     if user.tenant_id is None:
         return False
     allows, _ = _resource_matchers(user, action, project)
-    return bool(allows) or _has_guardian_grants(user, action)
+    if allows or _has_guardian_grants(user, action):
+        return True
+    return any(
+        _resource_matchers(user, action, domain)[0]
+        for domain in _project_domains(user, action, project, model)
+    )
 
 
 def _resource_matchers(user, action, project):
@@ -212,6 +228,10 @@ def restrict(queryset, user, action: str, project: str | None = None):
 
     The model's ``authz_path_expression()`` gives each row's resource path as a database
     expression, and every allow/deny pattern becomes a case-insensitive regex filter on it.
+    Rows that belong to projects (the model names the ORM path to the project's name in
+    ``authz_project_field``) are also judged in each project domain the user holds policies
+    in; ``authz_project_reads_only`` models (a cluster, a project: containers) only for reads,
+    as :class:`~apps.authz.engine.Ownership` decides for single checks.
     """
     if user is None or not user.is_authenticated or not user.is_active:
         return queryset.none()
@@ -220,30 +240,51 @@ def restrict(queryset, user, action: str, project: str | None = None):
     if user.tenant_id is None:
         return queryset.none()
     model = queryset.model
-    allows, denies = _resource_matchers(user, action, project)
     path_of = getattr(model, "authz_path_expression", None)
-    if any(m.kind == "any" for m in denies):
-        return queryset.none()
-
-    if path_of is not None and (allows or denies):
+    if path_of is not None:
         queryset = queryset.annotate(_authz_path=path_of())
-    # (An empty Q() OR-ed with anything is that thing, not "everything": handle "*" apart.)
-    if not any(m.kind == "any" for m in allows):
+    allowed = _allowed_rows(user, action, project, model, path_of is not None, platform=True)
+    for domain in _project_domains(user, action, project, model):
+        rows = _allowed_rows(user, action, domain, model, path_of is not None, platform=False)
+        owned = model._default_manager.filter(**{model.authz_project_field: domain})
+        allowed |= Q(pk__in=owned.values("pk")) & rows
+    return queryset.filter(allowed)
+
+
+def _project_domains(user, action: str, project: str | None, model) -> list[str]:
+    if project is not None or getattr(model, "authz_project_field", None) is None:
+        return []
+    if getattr(model, "authz_project_reads_only", False) and not action.lower().startswith(
+        READ_PREFIXES
+    ):
+        return []
+    return sorted(index_for_tenant(user.tenant).domains_held(user.pk))
+
+
+def _allowed_rows(user, action: str, project, model, has_path: bool, platform: bool) -> Q:
+    """The rows allowed in one domain, as a Q on ``_authz_path`` (deny beats allow)."""
+    allows, denies = _resource_matchers(user, action, project)
+    if any(m.kind == "any" for m in denies):
+        return Q(pk__in=[])
+    if any(m.kind == "any" for m in allows):
+        # (An empty Q() OR-ed with anything is that thing, not "everything": handle "*" apart.)
+        allowed = ~Q(pk__in=[])
+    else:
         allowed = Q(pk__in=[])
-        if path_of is not None:
+        if has_path:
             for matcher in allows:
                 allowed |= Q(_authz_path__iregex=_sql_regex(matcher))
-        owner_field = OWNED_BY.get(model._meta.label_lower)
-        if owner_field and action in SELF_ACTIONS:
-            allowed |= Q(**{owner_field: user.pk})
-        grants = _guardian_queryset(user, action, model)
-        if grants is not None:
-            allowed |= Q(pk__in=grants)
-        queryset = queryset.filter(allowed)
-    if denies and path_of is not None:
+        if platform:
+            owner_field = OWNED_BY.get(model._meta.label_lower)
+            if owner_field and action in SELF_ACTIONS:
+                allowed |= Q(**{owner_field: user.pk})
+            grants = _guardian_queryset(user, action, model)
+            if grants is not None:
+                allowed |= Q(pk__in=grants)
+    if denies and has_path:
         for matcher in denies:
-            queryset = queryset.exclude(_authz_path__iregex=_sql_regex(matcher))
-    return queryset
+            allowed &= ~Q(_authz_path__iregex=_sql_regex(matcher))
+    return allowed
 
 
 def _sql_regex(matcher: Matcher) -> str:

@@ -237,6 +237,79 @@ class BindingSpec:
     ref: object = None
 
 
+READ_PREFIXES = ("get", "list", "watch")
+
+
+class Ownership:
+    """Which project owns which namespace of which cluster, and which projects span which
+    cluster: the domain in which a request on a resource path is judged (DESIGN.md: every
+    namespace-scoped decision is made in the owning project's domain, cluster-scoped ones in
+    the platform domain).
+
+    - ``cluster:<c>/namespace:<ns>/…`` (an object in a namespace): the project owning
+      ``<ns>`` on ``<c>``; no project (the platform domain) when nobody owns it or the
+      namespace is ``*`` (a set across namespaces).
+    - ``project:<p>/…`` (what a project holds: its namespaces, its members): project ``<p>``.
+    - A container itself — ``cluster:<c>/namespace:<ns>`` (the Namespace object) or
+      ``project:<p>`` — is *read* in its project's domain and *changed* in the platform's:
+      a project namespace is created, resized and deleted through the project API, which keeps
+      quotas true, and a project's own quota is the platform's to give.
+    - Everything else (clusters, nodes, other cluster-scoped kinds, policies, users …): the
+      platform domain; a cluster is also readable to whoever may read it in a project that
+      spans it (:meth:`spanning`).
+    """
+
+    def __init__(
+        self,
+        namespaces: dict[tuple[str, str], str] | None = None,
+        spans: dict[str, Iterable[str]] | None = None,
+    ):
+        self.namespaces = {
+            (c.lower(), n.lower()): p.lower() for (c, n), p in (namespaces or {}).items()
+        }
+        self.spans = {
+            c.lower(): frozenset(p.lower() for p in ps) for c, ps in (spans or {}).items()
+        }
+        self.projects = {p for p in self.namespaces.values()}
+        for ps in self.spans.values():
+            self.projects |= ps
+
+    def domain_of(self, resource: str, action: str) -> str | None:
+        """The project domain of a lowered resource path, or None for the platform's."""
+        if resource.startswith("project:"):
+            name, _, rest = resource[8:].partition("/")
+            if name not in self.projects:
+                return None
+            if not rest and not action.startswith(READ_PREFIXES):
+                return None
+            return name
+        if not resource.startswith("cluster:"):
+            return None
+        parts = resource.split("/", 3)
+        if len(parts) < 2 or not parts[1].startswith("namespace:"):
+            return None
+        namespace = parts[1][10:]
+        if "*" in namespace:
+            return None
+        if len(parts) == 2 and not action.startswith(READ_PREFIXES):
+            return None
+        return self.namespaces.get((parts[0][8:], namespace))
+
+    def spanning(self, resource: str, action: str) -> frozenset[str]:
+        """Projects that span the cluster ``resource`` names (``cluster:<c>``), for a read."""
+        if not resource.startswith("cluster:") or "/" in resource:
+            return frozenset()
+        if not action.startswith(READ_PREFIXES):
+            return frozenset()
+        return self.spans.get(resource[8:], frozenset())
+
+    def namespaces_of(self, cluster: str, projects: Iterable[str]) -> list[str]:
+        """The namespaces of ``cluster`` owned by any of ``projects``, sorted."""
+        wanted = {p.lower() for p in projects}
+        cluster = cluster.lower()
+        return sorted(n for (c, n), p in self.namespaces.items() if c == cluster and p in wanted)
+
+
 class TenantIndex:
     """All rules of one tenant at one policy version, compiled."""
 
@@ -248,8 +321,10 @@ class TenantIndex:
         group_members: dict[object, Iterable[object]],
         version: object = None,
         cache_size: int = 100_000,
+        ownership: Ownership | None = None,
     ):
         self.version = version
+        self.ownership = ownership or Ownership()
         self.statements: dict[str, list[CompiledStatement]] = {
             name: [CompiledStatement(s, name) for s in stmts] for name, stmts in policies.items()
         }
@@ -301,6 +376,16 @@ class TenantIndex:
             for compiled in self.statements.get(link.policy, ()):
                 yield compiled, link, via
 
+    def domains_held(self, user_id) -> set[str]:
+        """Every project domain in which the user holds at least one policy."""
+        subjects = [("user", user_id)] + [("group", g) for g in self.groups_of.get(user_id, ())]
+        return {
+            link.domain
+            for subject in subjects
+            for link in self.links_of.get(subject, ())
+            if link.domain != ALL_DOMAINS
+        }
+
     # -- decisions ------------------------------------------------------------------------
     def decide(
         self,
@@ -317,7 +402,14 @@ class TenantIndex:
             cached = self._decisions.get(key)
             if cached is not None:
                 return cached
-        decision = self._evaluate(user_id, action.lower(), resource.lower(), project, explain)
+        lowered_action, lowered_resource = action.lower(), resource.lower()
+        if project is None:
+            project = self.ownership.domain_of(lowered_resource, lowered_action)
+        decision = self._evaluate(user_id, lowered_action, lowered_resource, project, explain)
+        if project is None and not decision.allowed and not decision.matched:
+            decision = self._through_projects(
+                user_id, lowered_action, lowered_resource, explain, decision
+            )
         if not explain and use_cache:
             if len(self._decisions) >= self._cache_size:
                 self._decisions.clear()
@@ -360,6 +452,19 @@ class TenantIndex:
             )
         return Decision(False, "no policy allows it")
 
+    def _through_projects(self, user_id, action, resource, explain, refused) -> Decision:
+        """A cluster is shared by every project that spans it: reading it (seeing it in a list,
+        opening it) is allowed to whoever may read it in one of those projects' domains."""
+        spanning = self.ownership.spanning(resource, action)
+        if not spanning:
+            return refused
+        for domain in sorted(spanning & self.domains_held(user_id)):
+            decision = self._evaluate(user_id, action, resource, domain, explain)
+            if decision.allowed:
+                decision.reason += f" in project {domain}, which spans {resource}"
+                return decision
+        return refused
+
     def overlapping_deny(
         self, user_id, action: str, resource: str, project: str | None = None
     ) -> dict | None:
@@ -368,6 +473,8 @@ class TenantIndex:
         ``decide`` matches a deny against the key as a string, so ``…/namespace:vault/*``
         never matches ``…/namespace:*/secret:*`` although the set includes vault's Secrets."""
         action = action.lower()
+        if project is None:
+            project = self.ownership.domain_of(resource.lower(), action)
         for compiled, link, _via in self.statements_for(user_id, project):
             if not compiled.is_deny or not any(m.matches(action) for m in compiled.actions):
                 continue

@@ -35,7 +35,9 @@ class PortalPermission(permissions.BasePermission):
         action = get_action()
         resource, tenant = view.authz_collection()
         if request.method in permissions.SAFE_METHODS:
-            if not can_any(request.user, action):
+            queryset = getattr(view, "queryset", None)
+            model = queryset.model if queryset is not None else None
+            if not can_any(request.user, action, model=model):
                 _deny(action, resource, "no policy allows it")
             return True
         decision = check(

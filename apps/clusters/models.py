@@ -73,6 +73,10 @@ class Cluster(TenantScopedModel):
     def __str__(self) -> str:
         return f"{self.name} ({self.display_name})"
 
+    # A cluster is also readable in the domain of every project that spans it.
+    authz_project_field = "project_quotas__project__name"
+    authz_project_reads_only = True
+
     @property
     def authz_resource(self) -> str:
         return f"cluster:{self.name}"

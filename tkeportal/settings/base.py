@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "apps.authz",
     "apps.audit",
     "apps.clusters",
+    "apps.projects",
     "apps.sandbox",
 ]
 
