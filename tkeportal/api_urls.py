@@ -10,5 +10,6 @@ urlpatterns = [
     path("", include("apps.audit.api.urls")),
     path("", include("apps.authz.api.urls")),
     path("", include("apps.clusters.api.urls")),
+    path("", include("apps.projects.api.urls")),
     path("", include("apps.clusters.proxy.urls")),
 ]

@@ -99,3 +99,34 @@ def test_ownership_changes_take_effect_at_once(tenant, two_projects):
     row.save()
     alice.tenant.refresh_from_db()
     assert check(alice, "getPod", resource, tenant=alice.tenant)
+
+
+def test_reach_lists_only_the_namespaces_of_the_users_projects(
+    tenant, project_member, member, two_projects
+):
+    from apps.projects.access import reach
+
+    ProjectNamespace.objects.create(
+        tenant=tenant,
+        project=Project.objects.get(name=PROJECT),
+        cluster=two_projects,
+        namespace="api",
+    )
+    mine = reach(project_member, two_projects, "listPods", "pod:*")
+    assert not mine.everything and mine.namespaces == ("api", "web")
+    assert reach(project_member, two_projects, "listNamespaces", "").namespaces == ("api", "web")
+    assert reach(member, two_projects, "listPods", "pod:*").everything
+    # A deny on one namespace drops that one only.
+    from apps.authz.models import Binding, Policy
+
+    deny = Policy.objects.create(
+        tenant=tenant,
+        name="no-api",
+        scope="project",
+        statements=[
+            {"actions": ["*"], "resources": ["cluster:*/namespace:api/*"], "effect": "deny"}
+        ],
+    )
+    Binding.objects.create(tenant=tenant, user=project_member, policy=deny, domain=PROJECT)
+    project_member.tenant.refresh_from_db()
+    assert reach(project_member, two_projects, "listPods", "pod:*").namespaces == ("web",)

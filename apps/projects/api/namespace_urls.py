@@ -1,0 +1,3 @@
+"""Routes filled in by the projects API."""
+
+urlpatterns: list = []
