@@ -176,6 +176,12 @@ KINDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "SelfSubjectReview": ("SelfSubjectReviews", CLUSTER_ACCESS, ()),
     # business
     "Project": ("Projects", "project", ("listProjectMembers",)),
+    # project:<p>/cluster:<c>/namespace:<ns> (judged in project p's domain)
+    "ProjectNamespace": (
+        "ProjectNamespaces",
+        "project",
+        ("moveProjectNamespace", "importProjectNamespace"),
+    ),
     # registry
     "RegistryNamespace": ("RegistryNamespaces", "registry", ()),
     "Repository": ("Repositories", "registry", ("pullRepository", "pushRepository")),

@@ -160,6 +160,7 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ROUTES = {
     "apps.clusters.tasks.*": {"queue": "cluster-ops"},
+    "apps.projects.tasks.*": {"queue": "cluster-ops"},
     "apps.monitoring.tasks.*": {"queue": "metrics"},
     "apps.notify.tasks.*": {"queue": "notify"},
 }
@@ -273,7 +274,19 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"queue": "cluster-ops"},
     },
+    "project-namespace-reconcile": {
+        "task": "apps.projects.tasks.dispatch_namespace_reconciles",
+        "schedule": 60.0,
+        "options": {"queue": "cluster-ops"},
+    },
 }
+# The project namespace reconcile (apps/projects/namespaces.py): seconds between runs on a
+# healthy cluster; a cluster that cannot be reached is retried after this, doubling per failure
+# up to the maximum.
+PORTAL_NAMESPACE_RECONCILE_INTERVAL = env.int("PORTAL_NAMESPACE_RECONCILE_INTERVAL", default=60)
+PORTAL_NAMESPACE_RECONCILE_MAX_BACKOFF = env.int(
+    "PORTAL_NAMESPACE_RECONCILE_MAX_BACKOFF", default=3600
+)
 
 # kubectl through the portal (apps/clusters/proxy): upstream timeouts in seconds, the longest
 # lifetime of a kubeconfig's API key, and the portal's own CA (base64 PEM) to embed in
