@@ -497,8 +497,6 @@ def move_namespace(*, actor, row: ProjectNamespace, destination: Project) -> Pro
         row = _locked(row)
         source = row.project
         op = _operation(row, OperationKind.NAMESPACE_MOVE, actor)
-        op.message = f"from {source.name} to {destination.name}"
-        op.save(update_fields=["message", "updated_at"])
         op.record_step("OldOneLocked", True, f"held by {source.name}")
         _admit(destination, row.cluster, row.hard, field="destination")
         op.record_step("OldOneDetached", True, f"released from {source.name}")
