@@ -34,11 +34,11 @@ class NamespaceName(_Converter):
     regex = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
 
 
-register_converter(ProjectName, "project")
+register_converter(ProjectName, "pnsproject")
 register_converter(ClusterName, "pnscluster")
 register_converter(NamespaceName, "pnsname")
 
-P = "projects/<project:project>/namespaces"
+P = "projects/<pnsproject:project>/namespaces"
 ONE = f"{P}/<pnscluster:cluster>/<pnsname:namespace>"
 V = ProjectNamespaceViewSet
 
