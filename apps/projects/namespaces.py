@@ -742,15 +742,16 @@ def _reconcile_row(client, row, ns_obj, quotas, limits) -> list[str]:
         run_operation(op)
         return []
     op = latest_operation(row)
-    if (
-        row.phase != NamespacePhase.AVAILABLE
-        and op is not None
-        and op.kind == OperationKind.NAMESPACE_CREATE
-        and op.phase != OperationPhase.SUCCEEDED
-    ):
+    unfinished = (
+        op
+        if row.phase != NamespacePhase.AVAILABLE and op and op.phase != OperationPhase.SUCCEEDED
+        else None
+    )
+    if unfinished is not None and unfinished.kind == OperationKind.NAMESPACE_CREATE:
         # A creation never adopts what it finds: resume it rather than repair.
-        if run_operation(op) != OperationPhase.SUCCEEDED:
+        if run_operation(unfinished) != OperationPhase.SUCCEEDED:
             return []
+        unfinished = None
         row.refresh_from_db()
         ns_obj = get_or_none(client, ns_path(row.namespace))
         quotas[row.namespace] = get_or_none(client, quota_path(row.namespace))
@@ -793,6 +794,9 @@ def _reconcile_row(client, row, ns_obj, quotas, limits) -> list[str]:
     )
     if repairs:
         _record_repairs(row, repairs)
+    if unfinished is not None:
+        # An import, resize or move that failed: what it wanted is in place now; finish it.
+        run_operation(unfinished)
     return repairs
 
 

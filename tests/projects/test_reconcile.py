@@ -212,3 +212,27 @@ def test_a_running_reconcile_holds_a_lease(shop, cluster):
         cluster=cluster, leased_until=timezone.now() + timedelta(minutes=1)
     )
     assert namespaces.reconcile_cluster(cluster, force=True) == {"skipped": True}
+
+
+def test_a_failed_resize_is_finished_after_the_repair(
+    shop, cluster, sim_cluster, kube, django_capture_on_commit_callbacks
+):
+    """The namespace vanished, so the resize failed; the reconcile recreates it with the new
+    quota and finishes the resize's own operation rather than leaving it failed."""
+    core, _ = kube
+    core.delete_namespace("shop")
+    bigger = {**QUOTA, "pods": "7"}
+    with django_capture_on_commit_callbacks(execute=True):
+        namespaces.update_quota(actor=None, row=shop, hard=bigger)
+    shop.refresh_from_db()
+    assert shop.phase == "Failed"
+    resize = ClusterOperation.objects.get(kind="namespace-quota")
+    assert resize.phase == "Failed"
+    namespaces.reconcile_cluster(cluster, force=True)
+    shop.refresh_from_db()
+    assert shop.phase == "Available"
+    resize.refresh_from_db()
+    assert resize.phase == "Succeeded" and resize.attempts == 2
+    quota = read(core.read_namespaced_resource_quota, "tkeportal-quota", "shop")
+    assert quota["spec"]["hard"]["pods"] == "7"
+    assert repairs().count() == 1
