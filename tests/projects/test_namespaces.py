@@ -3,6 +3,7 @@ resized, deleted after a preview, imported and moved between projects, with the 
 failed step resumed, and a dead cluster answered with 503."""
 
 import pytest
+from kubernetes.client import ApiException
 
 from apps.audit.models import AuditEvent
 from apps.clusters.models import ClusterOperation
@@ -420,3 +421,26 @@ def test_move_refusals(
     row = ProjectNamespace.objects.get(namespace="shop")
     assert row.project == project
     assert not ClusterOperation.objects.filter(kind="namespace-move").exists()
+
+
+def test_a_pod_without_requests_is_admitted_thanks_to_the_limit_range(
+    project, cluster, kube, django_capture_on_commit_callbacks
+):
+    """The quota limits cpu and memory, which makes Kubernetes refuse pods that name no
+    requests; the LimitRange's defaults are what lets them in, and the quota counts them."""
+    core, _ = kube
+    with django_capture_on_commit_callbacks(execute=True):
+        namespaces.create_namespace(
+            actor=None,
+            project=project,
+            cluster=cluster,
+            namespace="shop",
+            hard={"cpu": "1", "memory": "1Gi", "pods": "5"},
+        )
+    bare = {"metadata": {"name": "bare"}, "spec": {"containers": [{"name": "c", "image": "x"}]}}
+    pod = core.create_namespaced_pod("shop", bare)
+    assert pod.spec.containers[0].resources.requests == {"cpu": "100m", "memory": "128Mi"}
+    core.delete_namespaced_limit_range("tkeportal-limits", "shop")
+    with pytest.raises(ApiException, match="must specify") as refused:
+        core.create_namespaced_pod("shop", {**bare, "metadata": {"name": "bare2"}})
+    assert refused.value.status == 403

@@ -11,7 +11,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from .. import apply as ssa
-from .. import crds, defaults, fieldcheck, priority, quota, schemas, validate
+from .. import crds, defaults, fieldcheck, limitranger, priority, quota, schemas, validate
 from ..clock import now_iso
 from ..errors import ApiError, already_exists, conflict, field_error, forbidden, invalid
 
@@ -189,6 +189,7 @@ class Writes:
             defaults.apply_defaults(rt.kind, obj, self)
         if rt.key == ("", "pods"):
             priority.admit_pod(self, obj)
+            limitranger.admit_pod(self, namespace or "", obj)
         causes = (
             validate.validate(rt.kind, obj) if not rt.custom else validate.metadata(rt.kind, obj)
         )
