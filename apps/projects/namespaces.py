@@ -116,6 +116,22 @@ def labels_for(row: ProjectNamespace) -> dict[str, str]:
     return {LABEL_TENANT: row.tenant.slug, LABEL_PROJECT: row.project.name}
 
 
+POD_SECURITY = "pod-security.kubernetes.io/"
+
+
+def namespace_labels_for(row: ProjectNamespace) -> dict[str, str]:
+    """The Namespace's labels: ownership, and the Pod Security levels the platform sets
+    (``PORTAL_PROJECT_POD_SECURITY_*``) — members cannot change them (a Namespace object is
+    changed in the platform's domain) and the reconcile puts them back."""
+    labels = labels_for(row)
+    for mode in ("enforce", "warn"):
+        level = getattr(settings, f"PORTAL_PROJECT_POD_SECURITY_{mode.upper()}", "")
+        if level and level != "privileged":
+            labels[POD_SECURITY + mode] = level
+            labels[f"{POD_SECURITY}{mode}-version"] = "latest"
+    return labels
+
+
 def terminating(obj: dict) -> bool:
     return bool((obj.get("metadata") or {}).get("deletionTimestamp")) or (
         (obj.get("status") or {}).get("phase") == "Terminating"
@@ -128,7 +144,7 @@ def ensure_namespace(client, row: ProjectNamespace, *, adopt: bool, current=_UNK
     same creation made it). Returns what was done ("" for nothing)."""
     cluster, name = row.cluster.name, row.namespace
     obj = get_or_none(client, ns_path(name)) if current is _UNKNOWN else current
-    want = labels_for(row)
+    want = namespace_labels_for(row)
     if obj is None:
         body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": want}}
         try:

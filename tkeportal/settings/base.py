@@ -284,6 +284,13 @@ CELERY_BEAT_SCHEDULE = {
 # healthy cluster; a cluster that cannot be reached is retried after this, doubling per failure
 # up to the maximum.
 PORTAL_NAMESPACE_RECONCILE_INTERVAL = env.int("PORTAL_NAMESPACE_RECONCILE_INTERVAL", default=60)
+# Pod Security Standard levels put on every project namespace (pod-security.kubernetes.io
+# enforce / warn labels): a project member must not get root on a node through a pod with host
+# namespaces, hostPath or privileged containers. "privileged" turns a mode off.
+PORTAL_PROJECT_POD_SECURITY_ENFORCE = env.str(
+    "PORTAL_PROJECT_POD_SECURITY_ENFORCE", default="baseline"
+)
+PORTAL_PROJECT_POD_SECURITY_WARN = env.str("PORTAL_PROJECT_POD_SECURITY_WARN", default="restricted")
 PORTAL_NAMESPACE_RECONCILE_MAX_BACKOFF = env.int(
     "PORTAL_NAMESPACE_RECONCILE_MAX_BACKOFF", default=3600
 )
