@@ -209,7 +209,7 @@ class ProjectMemberViewSet(viewsets.ViewSet):
         raw.audit_resource = self.authz_resource_path()
         super().initial(request, *args, **kwargs)
 
-    # -- lookups ----------------------------------------------------------------------------------
+    # -- lookups ---------------------------------------------------------------------------------
     def _project(self) -> Project:
         cached = getattr(self, "_cached_project", None)
         if cached is None:
@@ -233,7 +233,7 @@ class ProjectMemberViewSet(viewsets.ViewSet):
     def _data(member: services.Member) -> dict:
         return MemberSerializer(member).data
 
-    # -- routes -------------------------------------------------------------------------------------
+    # -- routes ---------------------------------------------------------------------------------
     @extend_schema(responses=MemberSerializer(many=True))
     def list(self, request, project=None):
         project = self._project()
