@@ -445,10 +445,11 @@ def _manages_projects(actor, project: Project) -> bool:
     return bool(check(actor, "updateProject", project.authz_resource, tenant=project.tenant))
 
 
-def _keep_an_owner(actor, project: Project) -> None:
+def _keep_an_owner(project: Project, manages: bool) -> None:
     """After a member change: refuse leaving the project without an owner, unless the actor
-    manages projects platform-wide (they can still reach it to appoint one)."""
-    if _manages_projects(actor, project):
+    manages projects platform-wide (``manages``, decided before the change: they can still
+    reach the project to appoint one)."""
+    if manages:
         return
     if not Binding.objects.filter(
         tenant_id=project.tenant_id, domain=project.name, policy__name=PROJECT_OWNER
@@ -487,6 +488,7 @@ def set_member_roles(*, actor, project: Project, member: Member, roles) -> Membe
     """Make ``roles`` exactly the member's roles in the project (new bindings are checked
     against what the actor holds; removed ones by the deny guard)."""
     policies = project_policies(project.tenant, roles)
+    manages = _manages_projects(actor, project)
     wanted = {p.name for p in policies}
     subject = member.bindings[0].user if member.kind == "user" else member.bindings[0].group
     held = {b.policy.name for b in member.bindings if b.policy_id}
@@ -505,12 +507,13 @@ def set_member_roles(*, actor, project: Project, member: Member, roles) -> Membe
         target = binding.policy.name if binding.policy_id else None
         if target not in wanted:
             authz_services.delete_binding(actor=actor, binding=binding)
-    _keep_an_owner(actor, project)
+    _keep_an_owner(project, manages)
     return find_member(project, member.id)
 
 
 @transaction.atomic
 def remove_member(*, actor, project: Project, member: Member) -> None:
+    manages = _manages_projects(actor, project)
     for binding in member.bindings:
         authz_services.delete_binding(actor=actor, binding=binding)
-    _keep_an_owner(actor, project)
+    _keep_an_owner(project, manages)
