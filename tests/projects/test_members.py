@@ -242,11 +242,12 @@ def test_a_member_of_project_a_gets_404_for_project_b(api, project_owner, tenant
     other = make_project(tenant, "prj-b")
     UserFactory(tenant=tenant, username="newbie")
     client = api(project_owner)
+    theirs = f"/api/v1/projects/{other.name}/members/"
     for response in (
-        client.get(f"/api/v1/projects/{other.name}/members/"),
-        client.post(f"/api/v1/projects/{other.name}/members/", {"name": "newbie", "roles": ["project-viewer"]}),
-        client.get(f"/api/v1/projects/{other.name}/members/olga/"),
-    ):  # fmt: skip
+        client.get(theirs),
+        client.post(theirs, {"name": "newbie", "roles": ["project-viewer"]}),
+        client.get(f"{theirs}olga/"),
+    ):
         assert response.status_code == 404, response.content
     assert not Binding.objects.filter(domain="prj-b").exists()
 
