@@ -175,8 +175,15 @@ KINDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "SelfSubjectRulesReview": ("SelfSubjectRulesReviews", CLUSTER_ACCESS, ()),
     "SelfSubjectReview": ("SelfSubjectReviews", CLUSTER_ACCESS, ()),
     # business
-    "Project": ("Projects", "project", ("listProjectMembers",)),
-    # project:<p>/cluster:<c>/namespace:<ns> (judged in project p's domain)
+    # ``project:<p>``; its quota is changed in the platform domain (a container write).
+    "Project": (
+        "Projects",
+        "project",
+        ("getProjectQuota", "updateProjectQuota", "getProjectKubeconfig"),
+    ),
+    # ``project:<p>/member:<username>`` or ``project:<p>/member:@<group>``.
+    "ProjectMember": ("ProjectMembers", "project", ()),
+    # ``project:<p>/cluster:<c>/namespace:<ns>``.
     "ProjectNamespace": (
         "ProjectNamespaces",
         "project",

@@ -267,6 +267,7 @@ class Ownership:
         self,
         namespaces: dict[tuple[str, str], str] | None = None,
         spans: dict[str, Iterable[str]] | None = None,
+        projects: Iterable[str] = (),
     ):
         self.namespaces = {
             (c.lower(), n.lower()): p.lower() for (c, n), p in (namespaces or {}).items()
@@ -274,7 +275,9 @@ class Ownership:
         self.spans = {
             c.lower(): frozenset(p.lower() for p in ps) for c, ps in (spans or {}).items()
         }
-        self.projects = {p for p in self.namespaces.values()}
+        # Every project of the tenant is a domain, even one that spans nothing yet (its
+        # members are managed before it has a cluster).
+        self.projects = {p.lower() for p in projects} | set(self.namespaces.values())
         for ps in self.spans.values():
             self.projects |= ps
 
