@@ -54,3 +54,42 @@ def test_seeddemo_imports_and_reconnects_kubeconfig_clusters(kube_sim, tmp_path,
     assert reconnected.node_count == 3
     assert reconnected.credential.token == second.token
     assert f"{reconnected.display_name} ({reconnected.name}): 3 nodes" in capsys.readouterr().out
+
+
+def test_seeddemo_gives_the_demo_projects_and_business_users(
+    kube_sim, tmp_path, monkeypatch, capsys, client, django_capture_on_commit_callbacks
+):
+    """The demo shows projects: two projects own kubesim's demo namespaces on "prod", and the
+    business users see only their own project's namespaces."""
+    from apps.authz import check
+    from apps.projects.access import reach
+    from apps.projects.models import Project, ProjectNamespace
+
+    monkeypatch.setenv("PORTAL_ADMIN_PASSWORD", "demo-pass-123")
+    prod = kube_sim.add_cluster("prod", nodes=2, controller=False)
+    path = tmp_path / "kubeconfig"
+    prod.kubeconfig(path)
+    try:
+        for _ in range(2):  # idempotent
+            with django_capture_on_commit_callbacks(execute=True):
+                call_command("seeddemo", "--kubeconfig", str(path))
+    finally:
+        kube_sim.remove_cluster("prod")
+    owned = {
+        (row.project.name, row.namespace, row.phase)
+        for row in ProjectNamespace.objects.select_related("project")
+    }
+    assert owned == {
+        ("prj-webshop", "web", "Available"),
+        ("prj-dataml", "data", "Available"),
+        ("prj-dataml", "ml", "Available"),
+    }
+    assert Project.objects.filter(tenant__slug="demo").count() == 2
+    assert "Business users lena, dev, sam (password demo-pass-123)" in capsys.readouterr().out
+    from apps.accounts.models import User
+
+    dev = User.objects.get(username="dev", tenant__slug="demo")
+    cluster = ProjectNamespace.objects.get(namespace="web").cluster
+    assert reach(dev, cluster, "listPods", "pod:*").namespaces == ("web",)
+    assert not check(dev, "getPod", f"cluster:{cluster.name}/namespace:ml/pod:x", tenant=dev.tenant)
+    assert client.login(username="demo/dev", password="demo-pass-123")

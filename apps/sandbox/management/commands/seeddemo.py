@@ -37,6 +37,96 @@ class Command(BaseCommand):
         obj = self._seed(tenant, admin)
         if kubeconfig:
             self._clusters(obj, Path(kubeconfig))
+            self._projects(obj)
+
+    # Demo projects: (name, display name, namespaces to import as (cluster, namespace)),
+    # and the demo users bound in them (username, project, role).
+    PROJECTS = (
+        ("prj-webshop", "Web shop", (("prod", "web"),)),
+        ("prj-dataml", "Data and ML", (("prod", "data"), ("prod", "ml"))),
+    )
+    PROJECT_QUOTA = {
+        "requests.cpu": "32",
+        "requests.memory": "64Gi",
+        "pods": "300",
+        "requests.nvidia.com/gpu": "4",
+    }
+    # Each demo namespace's own quota (it must name everything the project limits).
+    NAMESPACE_QUOTA = {
+        "requests.cpu": "8",
+        "requests.memory": "16Gi",
+        "pods": "50",
+        "requests.nvidia.com/gpu": "1",
+    }
+    MEMBERS = (
+        ("lena", "prj-webshop", "project-owner"),
+        ("dev", "prj-webshop", "project-member"),
+        ("sam", "prj-dataml", "project-member"),
+    )
+
+    def _projects(self, tenant) -> None:
+        """Two projects spanning the demo clusters, owning kubesim's demo namespaces, and
+        business users who see only their project (sign in as them to see the difference).
+        Idempotent: what exists is kept."""
+        from django.core.exceptions import ValidationError
+
+        from apps.clusters import k8s
+        from apps.clusters.models import Cluster
+        from apps.projects import namespaces
+        from apps.projects import services as projects
+        from apps.projects.models import Project, ProjectNamespace
+
+        clusters = {c.display_name: c for c in Cluster.objects.filter(tenant=tenant)}
+        if not clusters:
+            return
+        spans = {c.name: {"hard": dict(self.PROJECT_QUOTA)} for c in clusters.values()}
+        for name, display_name, owned in self.PROJECTS:
+            project = Project.objects.filter(name=name).first()
+            if project is None:
+                project = projects.create_project(
+                    actor=None, tenant=tenant, name=name, display_name=display_name, clusters=spans
+                )
+            for cluster_name, namespace in owned:
+                cluster = clusters.get(cluster_name)
+                if (
+                    cluster is None
+                    or ProjectNamespace.objects.filter(
+                        cluster=cluster, namespace=namespace
+                    ).exists()
+                ):
+                    continue
+                try:
+                    namespaces.import_namespace(
+                        actor=None,
+                        project=project,
+                        cluster=cluster,
+                        namespace=namespace,
+                        hard=dict(self.NAMESPACE_QUOTA),
+                    )
+                except (ValidationError, k8s.ClusterError) as exc:
+                    self.stderr.write(f"namespace {cluster_name}/{namespace}: {exc}")
+        password = os.environ.get("PORTAL_ADMIN_PASSWORD") or secrets.token_urlsafe(12)
+        made = []
+        for username, project_name, role in self.MEMBERS:
+            user = User.objects.filter(tenant=tenant, username=username).first()
+            if user is None:
+                user = account_services.create_user(
+                    actor=None, tenant=tenant, username=username, password=None
+                )
+                user.set_password(password)
+                user.save(update_fields=["password"])
+                made.append(username)
+            project = Project.objects.get(name=project_name)
+            member = projects.find_member(project, username)
+            if member is None:
+                projects.add_member(
+                    actor=None, project=project, kind="user", name=username, roles=[role]
+                )
+        if made:
+            self.stdout.write(
+                f"Business users {', '.join(made)} (password {password}): lena owns Web shop, "
+                "dev is a member of it, sam of Data and ML"
+            )
 
     def _clusters(self, tenant, path: Path) -> None:
         """Each context becomes a cluster named after it; an existing one is reconnected
