@@ -11,7 +11,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from .. import apply as ssa
-from .. import crds, defaults, fieldcheck, priority, quota, schemas, validate
+from .. import crds, defaults, fieldcheck, limitranges, priority, quota, schemas, validate
 from ..clock import now_iso
 from ..errors import ApiError, already_exists, conflict, field_error, forbidden, invalid
 
@@ -188,6 +188,8 @@ class Writes:
         if not rt.custom:
             defaults.apply_defaults(rt.kind, obj, self)
         if rt.key == ("", "pods"):
+            if limitranges.default_pod(self, namespace or "", obj):
+                obj["status"]["qosClass"] = defaults.qos_class(obj["spec"])
             priority.admit_pod(self, obj)
         causes = (
             validate.validate(rt.kind, obj) if not rt.custom else validate.metadata(rt.kind, obj)
@@ -200,6 +202,10 @@ class Writes:
             raise invalid(rt.kind, rt.group, meta.get("name", ""), causes)
         if rt.key == (priority.GROUP, priority.PLURAL):
             priority.admit_class(self, obj)
+        if rt.key == ("", "pods"):
+            limitranges.admit_pod(self, namespace or "", obj)
+        elif rt.key == ("", "persistentvolumeclaims"):
+            limitranges.admit_claim(self, namespace or "", obj)
         if rt.namespaced:
             quota.admit(self, rt, namespace or "", obj)
         if self.store.get(rt, namespace or "", meta["name"]) is not None:
