@@ -561,3 +561,31 @@ def test_member_gets_a_kubeconfig_starting_in_its_own_namespace(
     assert _kubeconfig(api(b_member).post(url))["namespace"] == "data"
     assert _kubeconfig(api(member).post(url))["namespace"] == "default"
     assert api(project_member).post(f"/api/v1/clusters/{lonely.name}/kubeconfig").status_code == 404
+
+
+def test_cluster_list_and_overview_queries_do_not_grow_with_spanned_clusters(
+    api, project_member, cluster, projects, lonely
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client = api(project_member)
+
+    def measure():
+        client.get("/api/v1/clusters/")  # warm the compiled rules
+        with CaptureQueriesContext(connection) as listing:
+            listed = client.get("/api/v1/clusters/").json()["results"]
+        with CaptureQueriesContext(connection) as overview:
+            rows = client.get("/api/v1/clusters/overview/").json()["results"]
+        return len(listing), len(overview), listed, rows
+
+    one_list, one_overview, listed, rows = measure()
+    assert len(listed) == 1 and len(rows) == 1
+    ProjectCluster.objects.create(project=projects[0], cluster=lonely, hard={})
+    two_list, two_overview, listed, rows = measure()
+    assert {c["name"] for c in listed} == {cluster.name, lonely.name}
+    assert {r["name"]: r["namespaces"] for r in rows} == {
+        cluster.name: ["ml", "web"],
+        lonely.name: [],
+    }
+    assert (two_list, two_overview) == (one_list, one_overview)
