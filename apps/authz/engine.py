@@ -238,6 +238,8 @@ class BindingSpec:
 
 
 READ_PREFIXES = ("get", "list", "watch")
+# Kinds a project namespace's quota is made of: changed only by the platform (the project API).
+GOVERNED = frozenset({"resourcequota", "limitrange"})
 
 
 class Ownership:
@@ -253,7 +255,9 @@ class Ownership:
     - A container itself — ``cluster:<c>/namespace:<ns>`` (the Namespace object) or
       ``project:<p>`` — is *read* in its project's domain and *changed* in the platform's:
       a project namespace is created, resized and deleted through the project API, which keeps
-      quotas true, and a project's own quota is the platform's to give.
+      quotas true, and a project's own quota is the platform's to give. The objects that hold
+      a project namespace to its quota (its ResourceQuotas and LimitRanges, ``GOVERNED``)
+      likewise: a member who could delete them could use more than the project was given.
     - Everything else (clusters, nodes, other cluster-scoped kinds, policies, users …): the
       platform domain; a cluster is also readable to whoever may read it in a project that
       spans it (:meth:`spanning`).
@@ -291,7 +295,9 @@ class Ownership:
         namespace = parts[1][10:]
         if "*" in namespace:
             return None
-        if len(parts) == 2 and not action.startswith(READ_PREFIXES):
+        if not action.startswith(READ_PREFIXES) and (
+            len(parts) == 2 or parts[2].split(":", 1)[0] in GOVERNED
+        ):
             return None
         return self.namespaces.get((parts[0][8:], namespace))
 

@@ -11,7 +11,17 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from .. import apply as ssa
-from .. import crds, defaults, fieldcheck, limitranges, priority, quota, schemas, validate
+from .. import (
+    crds,
+    defaults,
+    fieldcheck,
+    limitranges,
+    podsecurity,
+    priority,
+    quota,
+    schemas,
+    validate,
+)
 from ..clock import now_iso
 from ..errors import ApiError, already_exists, conflict, field_error, forbidden, invalid
 
@@ -207,6 +217,7 @@ class Writes:
         elif rt.key == ("", "persistentvolumeclaims"):
             limitranges.admit_claim(self, namespace or "", obj)
         if rt.namespaced:
+            podsecurity.admit(self, rt, namespace or "", obj, warnings)
             quota.admit(self, rt, namespace or "", obj)
         if self.store.get(rt, namespace or "", meta["name"]) is not None:
             raise already_exists(rt.group, rt.plural, meta["name"])
@@ -382,6 +393,8 @@ class Writes:
         name = old["metadata"]["name"]
         if new["metadata"].get("resourceVersion") != old["metadata"]["resourceVersion"]:
             raise conflict(rt.group, rt.plural, name)
+        if rt.key == ("", "pods") and subresource in (None, "ephemeralcontainers"):
+            podsecurity.admit(self, rt, old["metadata"].get("namespace", ""), new, None, old=old)
         if subresource is None and not rt.custom:
             defaults.apply_defaults(rt.kind, new, self)
         if subresource is None:
