@@ -6,6 +6,8 @@ permission layer has decided; nothing here checks permissions.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
 import difflib
 import json
@@ -196,6 +198,112 @@ def list_objects(
         "continue": meta.get("continue") or None,
         "remaining": meta.get("remainingItemCount"),
     }
+
+
+def list_in_namespaces(
+    client: k8s.KubeClient,
+    kind: Kind,
+    namespaces: tuple[str, ...],
+    *,
+    label_selector: str | None = None,
+    field_selector: str | None = None,
+    limit: int | None = None,
+    cont: str | None = None,
+    search: str | None = None,
+) -> dict:
+    """The objects of ``kind`` in ``namespaces`` (sorted) as one list, in the order a list
+    across all namespaces has (namespace, then name): the per-namespace lists, merged.
+
+    ``limit``/``continue`` page through it as through one Kubernetes list: a page holds at
+    most ``limit`` objects and, when more may follow, a ``continue`` token naming where to
+    resume (the namespace and that namespace's own continue token). A token naming a
+    namespace outside ``namespaces`` is refused (400): a token is the client's to replay,
+    never a way to reach a namespace it was not given. ``remaining`` is only known on the
+    last namespace. ``search`` filters the page, as :func:`list_objects` does."""
+    start, upstream = 0, None
+    if cont:
+        namespace, upstream = _merged_position(cont)
+        if namespace not in namespaces:
+            raise ValidationError({"continue": "This continue token is not one of this list's."})
+        start = namespaces.index(namespace)
+    items: list[dict] = []
+    token, remaining = None, None
+    for index in range(start, len(namespaces)):
+        page = list_objects(
+            client,
+            kind,
+            namespaces[index],
+            label_selector=label_selector,
+            field_selector=field_selector,
+            limit=None if limit is None else limit - len(items),
+            cont=upstream if index == start else None,
+        )
+        items.extend(page["items"])
+        last = index == len(namespaces) - 1
+        if page["continue"]:
+            token = _merged_token(namespaces[index], page["continue"])
+            remaining = page["remaining"] if last else None
+            break
+        if limit is not None and len(items) >= limit and not last:
+            # Full at a namespace's end: the next page starts with the next namespace (it
+            # may turn out empty, as nothing was asked of it yet).
+            token = _merged_token(namespaces[index + 1], None)
+            break
+    if search:
+        needle = search.lower()
+        items = [i for i in items if needle in i.get("metadata", {}).get("name", "").lower()]
+    return {"items": items, "continue": token, "remaining": remaining}
+
+
+def list_namespaces_named(
+    client: k8s.KubeClient,
+    names: tuple[str, ...],
+    *,
+    label_selector: str | None = None,
+    field_selector: str | None = None,
+    limit: int | None = None,
+    cont: str | None = None,
+    search: str | None = None,
+) -> dict:
+    """The Namespace objects among ``names`` (one list of the cluster's namespaces, kept to
+    those), paged by name like a Kubernetes list: the ``continue`` token is the last name
+    given."""
+    page = list_objects(
+        client,
+        KINDS["namespaces"],
+        label_selector=label_selector,
+        field_selector=field_selector,
+        search=search,
+    )
+    wanted = set(names)
+    items = sorted(
+        (i for i in page["items"] if i.get("metadata", {}).get("name") in wanted),
+        key=lambda i: i["metadata"]["name"],
+    )
+    if cont:
+        after = _merged_position(cont)[0]
+        items = [i for i in items if i["metadata"]["name"] > after]
+    token, remaining = None, None
+    if limit and len(items) > limit:
+        items, remaining = items[:limit], len(items) - limit
+        token = _merged_token(items[-1]["metadata"]["name"], None)
+    return {"items": items, "continue": token, "remaining": remaining}
+
+
+def _merged_token(namespace: str, upstream: str | None) -> str:
+    raw = json.dumps({"ns": namespace, "c": upstream}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _merged_position(token: str) -> tuple[str, str | None]:
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+        namespace, upstream = data["ns"], data["c"]
+    except (ValueError, KeyError, TypeError, binascii.Error):
+        raise ValidationError({"continue": "Not a continue token of this list."}) from None
+    if not isinstance(namespace, str) or not (upstream is None or isinstance(upstream, str)):
+        raise ValidationError({"continue": "Not a continue token of this list."})
+    return namespace, upstream
 
 
 def get_object(client, kind: Kind, namespace, name) -> dict:
@@ -415,12 +523,19 @@ def pod_log(
     return text if isinstance(text, str) else json.dumps(text)
 
 
-def events_for(client, kind: Kind, namespace, name) -> list[dict]:
+def events_for(client, kind: Kind, namespace, name, within: tuple[str, ...] | None = None):
+    """The events about one object, oldest first. Those about a cluster-scoped object live
+    in any namespace: all of them are asked, or only ``within`` when given (the namespaces
+    the user may list events in)."""
     selector = f"involvedObject.kind={kind.kind},involvedObject.name={name}"
-    path = KINDS["events"].path(namespace if kind.namespaced else None)
-    if not kind.namespaced:
-        path = "/api/v1/events"
-    items = client.get(path, query={"fieldSelector": selector}).get("items", [])
+    if kind.namespaced:
+        spaces: tuple[str | None, ...] = (namespace,)
+    else:
+        spaces = (None,) if within is None else within
+    items = []
+    for space in spaces:
+        path = KINDS["events"].path(space)
+        items += client.get(path, query={"fieldSelector": selector}).get("items", [])
     return sorted(items, key=lambda e: e.get("lastTimestamp") or e.get("eventTime") or "")
 
 

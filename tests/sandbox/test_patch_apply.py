@@ -220,7 +220,8 @@ def test_limit_range_defaults_fill_in_what_containers_leave_out(core, namespace)
     bare = {"containers": [{"name": "c", "image": "nginx"}]}
     pod = core.create_namespaced_pod(namespace, {"metadata": {"name": "bare"}, "spec": bare})
     resources = pod.spec.containers[0].resources
-    assert resources.requests == {"cpu": "100m"}
+    # The API server defaults a LimitRange item's defaultRequest from its default (memory).
+    assert resources.requests == {"cpu": "100m", "memory": "512Mi"}
     assert resources.limits == {"cpu": "500m", "memory": "512Mi"}
     own = {
         "containers": [{"name": "c", "image": "nginx", "resources": {"requests": {"cpu": "200m"}}}]

@@ -20,9 +20,10 @@ from rest_framework.response import Response
 from apps.authz import check, check_collection, restrict
 from apps.authz.catalog import KINDS as CATALOG
 from apps.core.api.errors import error_body
+from apps.projects import access
 from apps.tenants.scope import resolve_scope
 
-from .. import k8s, overview, resources, services
+from .. import k8s, overview, resources, services, visibility
 from ..masking import holds_mask
 from ..models import Cluster
 
@@ -115,6 +116,23 @@ class _ClusterResourceBase(viewsets.ViewSet):
                 f"You are not allowed to {action} on {resource}: {decision.reason}."
             )
 
+    def reach(self, action: str, resource: str) -> tuple[str, ...] | None:
+        """For a request across the namespaces of the cluster (``resource`` holds
+        ``namespace:*``): None when the platform domain allows it everywhere, else the
+        namespaces the user may do it in — each judged in its own project's domain
+        (:func:`apps.projects.access.reach`). None of them: 403 with the platform's reason."""
+        cluster = self.cluster()
+        prefix = f"cluster:{cluster.name}/namespace:*"
+        segment = resource[len(prefix) + 1 :] if resource != prefix else ""
+        found = access.reach(self.request.user, cluster, action, segment)
+        if found.everything:
+            return None
+        if not found.namespaces:
+            raise exceptions.PermissionDenied(
+                f"You are not allowed to {action} on {resource}: {found.reason}."
+            )
+        return found.namespaces
+
     def client(self) -> k8s.KubeClient:
         return services.client_for(self.cluster())
 
@@ -160,20 +178,30 @@ class ClusterResourceViewSet(_ClusterResourceBase):
         """Query: ``labelSelector``, ``fieldSelector``, ``search`` (name contains),
         ``limit`` and ``continue`` (pagination as Kubernetes does it)."""
         kind, namespace, path = self._names()
-        self.authorize(self.authz_action(), path)
+        across = namespace is None and (kind.namespaced or kind.kind == "Namespace")
+        if across:
+            raw = request._request
+            raw.audit_action, raw.audit_resource = self.authz_action(), path
+            within = self.reach(self.authz_action(), path)
+        else:
+            self.authorize(self.authz_action(), path)
+            within = None
         params = request.query_params
         limit = params.get("limit")
+        query = {
+            "label_selector": params.get("labelSelector"),
+            "field_selector": params.get("fieldSelector"),
+            "limit": int(limit) if limit and limit.isdigit() and int(limit) else None,
+            "cont": params.get("continue"),
+            "search": params.get("search"),
+        }
         with self.client() as client:
-            page = resources.list_objects(
-                client,
-                kind,
-                namespace,
-                label_selector=params.get("labelSelector"),
-                field_selector=params.get("fieldSelector"),
-                limit=int(limit) if limit and limit.isdigit() else None,
-                cont=params.get("continue"),
-                search=params.get("search"),
-            )
+            if within is None:
+                page = resources.list_objects(client, kind, namespace, **query)
+            elif kind.kind == "Namespace":
+                page = resources.list_namespaces_named(client, within, **query)
+            else:
+                page = resources.list_in_namespaces(client, kind, within, **query)
         if kind.kind == "Secret":
             page["items"] = [resources.mask_secret(item) for item in page["items"]]
         return Response(page)
@@ -326,15 +354,20 @@ class WorkloadOperationViewSet(_ClusterResourceBase):
     def events(self, request, name=None, **kwargs):
         kind, namespace = self._target(name)
         # The answer is a list of Events: judged as one too, so a deny on events holds here.
+        # A cluster-scoped object's events are in any namespace: those the user may list.
         cluster = self.cluster()
         events = f"cluster:{cluster.name}/namespace:{namespace or '*'}/event:*"
-        decision = check_collection(request.user, "listEvents", events, tenant=cluster.tenant)
-        if not decision:
-            raise exceptions.PermissionDenied(
-                f"You are not allowed to listEvents on {events}: {decision.reason}."
-            )
+        within = None
+        if namespace is None:
+            within = self.reach("listEvents", events)
+        else:
+            decision = check_collection(request.user, "listEvents", events, tenant=cluster.tenant)
+            if not decision:
+                raise exceptions.PermissionDenied(
+                    f"You are not allowed to listEvents on {events}: {decision.reason}."
+                )
         with self.client() as client:
-            return Response({"items": resources.events_for(client, kind, namespace, name)})
+            return Response({"items": resources.events_for(client, kind, namespace, name, within)})
 
 
 class NodeOperationViewSet(_ClusterResourceBase):
@@ -465,7 +498,10 @@ def _apply_failed(failure: k8s.ClusterError, results: list[dict]) -> Response:
 class OverviewViewSet(viewsets.ViewSet):
     """Every cluster the user can see: phase, version, nodes, capacity, pods — asked
     concurrently within a budget; a cluster slower than the budget is shown with its last
-    known inventory and ``stale: true`` (see :mod:`apps.clusters.overview`)."""
+    known inventory and ``stale: true`` (see :mod:`apps.clusters.overview`). Node inventory
+    and the pod total only for those who may list them; ``namespaces``: null for whoever
+    reaches every namespace, else the namespaces the user reaches there (a project member's
+    view, :mod:`apps.clusters.visibility`)."""
 
     permission_classes = [IsAuthenticated]
     schema = ResourceSchema()
@@ -476,8 +512,11 @@ class OverviewViewSet(viewsets.ViewSet):
         scope = resolve_scope(request)
         clusters = list(
             restrict(Cluster.objects.in_scope(scope), request.user, "listClusters").select_related(
-                "credential"
+                "credential", "tenant"
             )
         )
-        rows = overview.overview(clusters)
+        rows = [
+            visibility.redact_overview_row(request.user, cluster, row)
+            for cluster, row in zip(clusters, overview.overview(clusters), strict=True)
+        ]
         return Response({"count": len(rows), "results": rows})

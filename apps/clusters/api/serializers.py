@@ -2,6 +2,7 @@ from rest_framework import serializers
 
 from apps.core.api.serializers import TenantSlugField
 
+from .. import visibility
 from ..models import Cluster, ClusterOperation, Node
 
 
@@ -37,6 +38,14 @@ class ClusterSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = [f for f in fields if f not in ("display_name", "labels")]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        if request is not None and not visibility.sees_nodes(request.user, instance):
+            # Nodes are the platform's: a project member sees the cluster, not its nodes.
+            data.update(dict.fromkeys(visibility.NODE_FIELDS))
+        return data
 
     def get_credential(self, obj) -> dict:
         cred = getattr(obj, "credential", None)

@@ -35,6 +35,15 @@ class ClusterViewSet(PortalModelViewSet):
     search_fields = ["name", "display_name", "server"]
     ordering_fields = ["name", "display_name", "created_at", "phase"]
 
+    def authz_object(self, obj):
+        resource, tenant = super().authz_object(obj)
+        if getattr(self, "action", None) == "inventory":
+            # The node inventory is the nodes: judged on their path, as the node list is
+            # (a cluster readable through a project does not make its nodes readable).
+            resource = f"{resource}/node:*"
+            self.request._request.audit_resource = resource
+        return resource, tenant
+
     def get_serializer_class(self):
         if self.action == "create":
             return ClusterImportSerializer

@@ -4,8 +4,11 @@ kubectl at the portal's proxy, with a fresh API key of that user limited to that
 Who may have one: anyone allowed ``getClusterKubeconfig`` on ``cluster:<name>`` among those who
 can see the cluster (``getCluster``; others get 404 like for any invisible object). Predefined
 policies give it to everyone who may read the cluster (administrator, platform user, read-only
-— their ``get*`` includes it), because a kubeconfig grants nothing by itself: every request
-made with it is authorized again by the proxy with the user's own permissions. An operator who
+— their ``get*`` includes it — and the members of projects spanning it, whose project policies'
+``get*`` is read on the cluster in their project's domain), because a kubeconfig grants nothing
+by itself: every request made with it is authorized again by the proxy with the user's own
+permissions. Its context's namespace is ``default`` for those who may list pods everywhere,
+else the first namespace the user reaches on the cluster. An operator who
 wants "console only" users denies ``getClusterKubeconfig`` explicitly.
 
 Why a POST: it mints a credential. A GET could be triggered cross-site (an ``<img>`` or a
@@ -35,6 +38,7 @@ from apps.accounts.services import create_api_key, parse_duration
 from apps.authz import restrict
 from apps.authz.enforcer import check
 from apps.clusters.models import Cluster
+from apps.projects.access import reach
 from apps.tenants.scope import resolve_scope
 
 from . import PROXY_ROOT
@@ -89,7 +93,19 @@ def _human(delta: timedelta) -> str:
     return f"{seconds}s"
 
 
-def build_kubeconfig(*, server: str, cluster: Cluster, user, token: str) -> dict:
+def default_namespace(user, cluster: Cluster) -> str:
+    """The namespace kubectl starts in: ``default`` for whoever may list pods everywhere,
+    else the first (by name) namespace the user reaches there — a project member's own
+    (``default`` is nobody's project: ``kubectl get pods`` would only be refused there)."""
+    found = reach(user, cluster, "listPods", "pod:*")
+    if found.everything or not found.namespaces:
+        return "default"
+    return found.namespaces[0]
+
+
+def build_kubeconfig(
+    *, server: str, cluster: Cluster, user, token: str, namespace: str = "default"
+) -> dict:
     context = f"{cluster.name}"
     user_name = f"{user.username}@{cluster.name}"
     entry = {"server": server}
@@ -105,7 +121,7 @@ def build_kubeconfig(*, server: str, cluster: Cluster, user, token: str) -> dict
         "contexts": [
             {
                 "name": context,
-                "context": {"cluster": cluster.name, "user": user_name, "namespace": "default"},
+                "context": {"cluster": cluster.name, "user": user_name, "namespace": namespace},
             }
         ],
         "current-context": context,
@@ -192,7 +208,11 @@ class ClusterKubeconfigView(APIView):
         )
         server = f"{request.scheme}://{request.get_host()}{PROXY_ROOT}clusters/{cluster.name}"
         config = build_kubeconfig(
-            server=server, cluster=cluster, user=request.user, token=plaintext
+            server=server,
+            cluster=cluster,
+            user=request.user,
+            token=plaintext,
+            namespace=default_namespace(request.user, cluster),
         )
         response = Response(
             {

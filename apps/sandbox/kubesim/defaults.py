@@ -9,6 +9,8 @@ import hashlib
 import json
 from typing import Any
 
+from .limitranges import default_item
+
 DEFAULT_TOLERATIONS = [
     {
         "key": "node.kubernetes.io/not-ready",
@@ -185,6 +187,10 @@ def apply_defaults(kind: str, obj: dict[str, Any], cluster: Any) -> None:
         obj.setdefault("status", {}).setdefault("phase", "Pending")
     elif kind == "Node":
         obj.setdefault("spec", {})
+    elif kind == "LimitRange":
+        for item in (obj.get("spec") or {}).get("limits") or ():
+            if isinstance(item, dict):
+                default_item(item)
     elif kind == "HorizontalPodAutoscaler" and spec is not None:
         spec.setdefault("minReplicas", 1)
         if not spec.get("metrics"):  # autoscaling/v2 defaulting: 80% average CPU

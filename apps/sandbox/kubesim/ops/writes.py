@@ -15,7 +15,7 @@ from .. import (
     crds,
     defaults,
     fieldcheck,
-    limitranger,
+    limitranges,
     podsecurity,
     priority,
     quota,
@@ -198,8 +198,9 @@ class Writes:
         if not rt.custom:
             defaults.apply_defaults(rt.kind, obj, self)
         if rt.key == ("", "pods"):
+            if limitranges.default_pod(self, namespace or "", obj):
+                obj["status"]["qosClass"] = defaults.qos_class(obj["spec"])
             priority.admit_pod(self, obj)
-            limitranger.admit_pod(self, namespace or "", obj)
         causes = (
             validate.validate(rt.kind, obj) if not rt.custom else validate.metadata(rt.kind, obj)
         )
@@ -211,6 +212,10 @@ class Writes:
             raise invalid(rt.kind, rt.group, meta.get("name", ""), causes)
         if rt.key == (priority.GROUP, priority.PLURAL):
             priority.admit_class(self, obj)
+        if rt.key == ("", "pods"):
+            limitranges.admit_pod(self, namespace or "", obj)
+        elif rt.key == ("", "persistentvolumeclaims"):
+            limitranges.admit_claim(self, namespace or "", obj)
         if rt.namespaced:
             podsecurity.admit(self, rt, namespace or "", obj, warnings)
             quota.admit(self, rt, namespace or "", obj)
