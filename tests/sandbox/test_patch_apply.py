@@ -227,7 +227,7 @@ def test_limit_range_defaults_fill_in_what_containers_leave_out(core, namespace)
         "containers": [{"name": "c", "image": "nginx", "resources": {"requests": {"cpu": "200m"}}}]
     }
     pod = core.create_namespaced_pod(namespace, {"metadata": {"name": "own"}, "spec": own})
-    assert pod.spec.containers[0].resources.requests == {"cpu": "200m"}
+    assert pod.spec.containers[0].resources.requests == {"cpu": "200m", "memory": "512Mi"}
 
 
 def test_table_output_has_real_columns(api, core, namespace):
