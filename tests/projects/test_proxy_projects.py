@@ -276,3 +276,102 @@ def test_merged_watch_goes_on_when_one_namespace_stream_breaks(pete, layout, sim
     )
     assert row.resource.endswith("/namespace:*/pod:*")
     assert row.message.startswith("watched 3 namespaces") and "1 re-opened" in row.message
+
+
+def _watch_lines(portal, path: str, token: str, accept: str = "application/json") -> list[dict]:
+    """A raw watch through the portal, read to its end (the request sets timeoutSeconds)."""
+    import requests
+
+    response = requests.get(
+        f"{portal.url}{path}",
+        headers={"Authorization": f"Bearer {token}", "Accept": accept},
+        verify=portal.ca_file,
+        stream=True,
+        timeout=30,
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    return [json.loads(line) for line in response.iter_lines() if line.strip()]
+
+
+def test_raw_merged_watch_with_version_bookmarks_and_timeout(
+    portal, cluster, pete, layout, sim, live_cluster
+):
+    """``?watch=1&resourceVersion=R&allowWatchBookmarks=true&timeoutSeconds=2`` (protobuf
+    asked, JSON given): the changes after R in A's namespaces only, merged bookmarks, a clean
+    end at the timeout."""
+    before = live_cluster.call(lambda c: c.bookmark_interval)
+    live_cluster.call(lambda c: setattr(c, "bookmark_interval", 0.3))
+    try:
+        base = f"/k8s/clusters/{cluster.name}/api/v1/pods"
+        status, listed, _ = raw_request(portal, "GET", base, pete.token, "list-then-watch")
+        assert status == 200
+        rv = listed["metadata"]["resourceVersion"]
+        ns = layout["ns"]
+        for key in ("a1", "b1", "a3"):
+            sim.create_namespaced_pod(ns[key], _pod(f"new-{key}"))
+        started = time.monotonic()
+        events = _watch_lines(
+            portal,
+            f"{base}?watch=1&resourceVersion={rv}&allowWatchBookmarks=true&timeoutSeconds=2",
+            pete.token,
+            accept="application/vnd.kubernetes.protobuf;stream=watch,application/json",
+        )
+        assert 1.5 < time.monotonic() - started < 6
+    finally:
+        live_cluster.call(lambda c: setattr(c, "bookmark_interval", before))
+    added = [
+        (e["object"]["metadata"]["namespace"], e["object"]["metadata"]["name"])
+        for e in events
+        if e["type"] == "ADDED"
+    ]
+    assert sorted(added) == [(ns["a1"], "new-a1"), (ns["a3"], "new-a3")]
+    changes = [e for e in events if e["type"] != "BOOKMARK"]
+    assert {e["type"] for e in changes} <= {"ADDED", "MODIFIED"}  # (the controller runs them)
+    assert {e["object"]["metadata"]["namespace"] for e in changes} == {ns["a1"], ns["a3"]}
+    bookmarks = [
+        int(e["object"]["metadata"]["resourceVersion"]) for e in events if e["type"] == "BOOKMARK"
+    ]
+    assert bookmarks == sorted(set(bookmarks))  # a merged bookmark only moves forward
+    assert bookmarks and min(bookmarks) > int(rv)
+
+
+def test_watch_from_a_compacted_version_ends_with_410(
+    portal, cluster, pete, layout, sim, live_cluster
+):
+    base = f"/k8s/clusters/{cluster.name}/api/v1/pods"
+    _, listed, _ = raw_request(portal, "GET", base, pete.token, "old-list")
+    sim.create_namespaced_pod(layout["ns"]["a1"], _pod("newer"))
+    live_cluster.call(lambda c: c.store.compact())
+    events = _watch_lines(
+        portal,
+        f"{base}?watch=1&resourceVersion={listed['metadata']['resourceVersion']}",
+        pete.token,
+    )
+    assert [e["type"] for e in events] == ["ERROR"]
+    assert (events[0]["object"]["code"], events[0]["object"]["reason"]) == (410, "Expired")
+
+
+def test_namespace_watch_shows_the_reachable_namespaces_only(portal, cluster, pete, layout):
+    events = _watch_lines(
+        portal,
+        f"/k8s/clusters/{cluster.name}/api/v1/namespaces?watch=1&timeoutSeconds=1",
+        pete.token,
+    )
+    names = [e["object"]["metadata"]["name"] for e in events if e["type"] == "ADDED"]
+    assert sorted(names) == sorted(layout["ns"][k] for k in A_PODS)
+
+
+def test_no_reachable_namespace_is_the_usual_403(kubectl_as, tenant, cluster, layout):
+    """A member of project B, which spans the cluster but owns no namespace on it here: the
+    cluster is visible, a list across namespaces is refused as before."""
+    from tests.factories import UserFactory, bind
+
+    ProjectNamespace.objects.filter(project__name="prj-other").delete()
+    rita = UserFactory(tenant=tenant, username="rita")
+    bind(rita, "project-member", "prj-other")
+    kubectl = kubectl_as(rita)
+    denied = kubectl("get", "pods", "-A", check=False)
+    assert denied.returncode != 0
+    assert 'pods is forbidden: portal user "rita" may not listPods' in denied.stderr
+    assert kubectl("get", "ns", check=False).returncode != 0
