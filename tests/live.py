@@ -97,6 +97,9 @@ def portal():
         lifespan="on",
         ws="wsproto",  # accepts kubectl port-forward's subprotocol (see requirements.txt)
         access_log=False,
+        # An idle keep-alive TLS connection otherwise holds shutdown for the TLS close timeout
+        # (>10 s), past the join below, and the test database is torn down under live threads.
+        timeout_graceful_shutdown=2,
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="portal-uvicorn", daemon=True)

@@ -25,6 +25,10 @@ PLAIN_ENDPOINTS = {
     "/api/v1/clusters/<str:name>/kubeconfig": (
         "tests.clusters.test_kubeconfig.test_kubeconfig_permissions"
     ),
+    "/api/v1/projects/<str:name>/kubeconfig": (
+        "tests.projects.test_project_kubeconfig.test_project_kubeconfig_permissions"
+    ),
+    "/api/v1/portal/": "tests.projects.test_portal.test_portal_permissions",
     "/api/v1/me/": "tests.test_meta.test_plain_endpoints_need_authentication",
     "/api/v1/authz/check/": "tests.authz.test_api.test_check_for_yourself",
     "/api/v1/authz/explain/": (

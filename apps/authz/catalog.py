@@ -175,7 +175,20 @@ KINDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "SelfSubjectRulesReview": ("SelfSubjectRulesReviews", CLUSTER_ACCESS, ()),
     "SelfSubjectReview": ("SelfSubjectReviews", CLUSTER_ACCESS, ()),
     # business
-    "Project": ("Projects", "project", ("listProjectMembers",)),
+    # ``project:<p>``; its quota is changed in the platform domain (a container write).
+    "Project": (
+        "Projects",
+        "project",
+        ("getProjectQuota", "updateProjectQuota", "getProjectKubeconfig"),
+    ),
+    # ``project:<p>/member:<username>`` or ``project:<p>/member:@<group>``.
+    "ProjectMember": ("ProjectMembers", "project", ()),
+    # ``project:<p>/cluster:<c>/namespace:<ns>``.
+    "ProjectNamespace": (
+        "ProjectNamespaces",
+        "project",
+        ("moveProjectNamespace", "importProjectNamespace"),
+    ),
     # registry
     "RegistryNamespace": ("RegistryNamespaces", "registry", ()),
     "Repository": ("Repositories", "registry", ("pullRepository", "pushRepository")),

@@ -60,9 +60,9 @@ _indexes: dict[int, TenantIndex] = {}
 
 # -- index lifecycle -----------------------------------------------------------------------
 def build_index(tenant_id: int, version) -> TenantIndex:
-    """Compile one tenant's rules and its projects' ownership of namespaces (7 queries)."""
+    """Compile one tenant's rules and its projects' ownership of namespaces (8 queries)."""
     from apps.accounts.models import Group
-    from apps.projects.models import ProjectCluster, ProjectNamespace
+    from apps.projects.models import Project, ProjectCluster, ProjectNamespace
 
     from .models import Binding, Policy, Role
 
@@ -91,12 +91,13 @@ def build_index(tenant_id: int, version) -> TenantIndex:
         "cluster__name", "project__name"
     ):
         spans.setdefault(cluster, []).append(project)
-    ownership = Ownership({(c, n): p for c, n, p in owned}, spans)
+    projects = Project.objects.filter(tenant_id=tenant_id).values_list("name", flat=True)
+    ownership = Ownership({(c, n): p for c, n, p in owned}, spans, projects)
     return TenantIndex(policies, roles, bindings, members, version=version, ownership=ownership)
 
 
 def index_for_tenant(tenant) -> TenantIndex:
-    version = tenant.authz_version
+    version = _live_version(tenant)
     index = _indexes.get(tenant.pk)
     if index is not None and index.version == version:
         return index
@@ -111,13 +112,53 @@ def bump_version(tenant_id: int) -> None:
 
     The version is a random number rather than a counter so that a value written inside a
     transaction that later rolls back is never reused for different rules.
+
+    Inside a transaction, rules compiled after the write (a guard checking what the actor
+    holds, a later step of the same service) describe uncommitted rows: they are cached under
+    the new version, which only this transaction has seen, never under the version the
+    callers' tenant rows still carry — else a rollback (of the transaction or of a savepoint)
+    would leave rules for rows that do not exist cached as current.
     """
     from apps.tenants.models import Tenant
 
+    version = secrets.randbits(62)
     with _lock:
         _indexes.pop(tenant_id, None)
-    Tenant.objects.filter(pk=tenant_id).update(authz_version=secrets.randbits(62))
-    transaction.on_commit(lambda: _indexes.pop(tenant_id, None))
+    Tenant.objects.filter(pk=tenant_id).update(authz_version=version)
+
+    def committed():
+        _uncommitted().pop(tenant_id, None)
+        _indexes.pop(tenant_id, None)
+
+    if transaction.get_connection().in_atomic_block:
+        _uncommitted()[tenant_id] = (version, committed)
+    transaction.on_commit(committed)
+
+
+_local = threading.local()
+
+
+def _uncommitted() -> dict:
+    """tenant id → (version, on-commit marker) of this thread's transaction's last bump."""
+    pending = getattr(_local, "pending", None)
+    if pending is None:
+        pending = _local.pending = {}
+    return pending
+
+
+def _live_version(tenant):
+    """The tenant's rules version as this thread's transaction sees it: its own bump while
+    that bump is still part of the transaction (Django drops the on-commit callbacks of a
+    savepoint that rolls back: the marker tells), else the version the tenant row carries."""
+    entry = _uncommitted().get(tenant.pk)
+    if entry is None:
+        return tenant.authz_version
+    version, marker = entry
+    connection = transaction.get_connection()
+    if connection.in_atomic_block and any(f is marker for _s, f, _r in connection.run_on_commit):
+        return version
+    _uncommitted().pop(tenant.pk, None)
+    return tenant.authz_version
 
 
 def forget_all() -> None:

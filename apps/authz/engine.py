@@ -238,6 +238,8 @@ class BindingSpec:
 
 
 READ_PREFIXES = ("get", "list", "watch")
+# Kinds a project namespace's quota is made of: changed only by the platform (the project API).
+GOVERNED = frozenset({"resourcequota", "limitrange"})
 
 
 class Ownership:
@@ -253,7 +255,9 @@ class Ownership:
     - A container itself — ``cluster:<c>/namespace:<ns>`` (the Namespace object) or
       ``project:<p>`` — is *read* in its project's domain and *changed* in the platform's:
       a project namespace is created, resized and deleted through the project API, which keeps
-      quotas true, and a project's own quota is the platform's to give.
+      quotas true, and a project's own quota is the platform's to give. The objects that hold
+      a project namespace to its quota (its ResourceQuotas and LimitRanges, ``GOVERNED``)
+      likewise: a member who could delete them could use more than the project was given.
     - Everything else (clusters, nodes, other cluster-scoped kinds, policies, users …): the
       platform domain; a cluster is also readable to whoever may read it in a project that
       spans it (:meth:`spanning`).
@@ -263,6 +267,7 @@ class Ownership:
         self,
         namespaces: dict[tuple[str, str], str] | None = None,
         spans: dict[str, Iterable[str]] | None = None,
+        projects: Iterable[str] = (),
     ):
         self.namespaces = {
             (c.lower(), n.lower()): p.lower() for (c, n), p in (namespaces or {}).items()
@@ -270,7 +275,9 @@ class Ownership:
         self.spans = {
             c.lower(): frozenset(p.lower() for p in ps) for c, ps in (spans or {}).items()
         }
-        self.projects = {p for p in self.namespaces.values()}
+        # Every project of the tenant is a domain, even one that spans nothing yet (its
+        # members are managed before it has a cluster).
+        self.projects = {p.lower() for p in projects} | set(self.namespaces.values())
         for ps in self.spans.values():
             self.projects |= ps
 
@@ -291,7 +298,9 @@ class Ownership:
         namespace = parts[1][10:]
         if "*" in namespace:
             return None
-        if len(parts) == 2 and not action.startswith(READ_PREFIXES):
+        if not action.startswith(READ_PREFIXES) and (
+            len(parts) == 2 or parts[2].split(":", 1)[0] in GOVERNED
+        ):
             return None
         return self.namespaces.get((parts[0][8:], namespace))
 

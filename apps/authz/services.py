@@ -499,7 +499,19 @@ def create_binding(
 
 @transaction.atomic
 def delete_binding(*, actor, binding: Binding) -> None:
-    _delete_guarded(actor, binding, f"delete the binding {binding}", binding=binding)
+    what = f"delete the binding {binding}"
+    if binding.domain != ALL_DOMAINS:
+        # Administrators are those bound platform-wide (tenant_administrators): a binding in
+        # a project's domain never makes or unmakes one, so only the deny guard applies.
+        guard_change(
+            actor=actor,
+            tenant=binding.tenant,
+            affected=holders(binding=binding),
+            apply=binding.delete,
+            what=what,
+        )
+        return
+    _delete_guarded(actor, binding, what, binding=binding)
 
 
 def make_administrator(*, actor, user, admin: bool) -> None:

@@ -23,6 +23,13 @@ class OperationKind(models.TextChoices):
     HEALTH_CHECK = "health-check", "Health check"
     SYNC = "sync", "Node and version sync"
     ROTATE_CREDENTIAL = "rotate-credential", "Credential rotation"
+    # Project namespaces (apps/projects/namespaces.py); ``ClusterOperation.target`` names one.
+    NAMESPACE_CREATE = "namespace-create", "Project namespace creation"
+    NAMESPACE_IMPORT = "namespace-import", "Project namespace import"
+    NAMESPACE_QUOTA = "namespace-quota", "Project namespace quota update"
+    NAMESPACE_MOVE = "namespace-move", "Project namespace move"
+    NAMESPACE_DELETE = "namespace-delete", "Project namespace deletion"
+    NAMESPACE_RECONCILE = "namespace-reconcile", "Project namespace drift repair"
 
 
 class OperationPhase(models.TextChoices):

@@ -7,6 +7,7 @@ import string
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 from apps.core.crypto import EncryptedTextField
 from apps.core.models import TenantScopedManager, TenantScopedModel
@@ -121,6 +122,12 @@ class ClusterOperation(TenantScopedModel):
 
     cluster = models.ForeignKey(Cluster, on_delete=models.CASCADE, related_name="operations")
     kind = models.CharField(max_length=32, choices=OperationKind.choices)
+    target = models.CharField(
+        max_length=128,
+        blank=True,
+        help_text="What in the cluster the operation is about (namespace:<name>); empty when "
+        "it is about the cluster itself.",
+    )
     phase = models.CharField(
         max_length=16, choices=OperationPhase.choices, default=OperationPhase.PENDING
     )
@@ -144,6 +151,14 @@ class ClusterOperation(TenantScopedModel):
 
     def step_done(self, name: str) -> bool:
         return any(s["name"] == name and s["status"] == "True" for s in self.steps)
+
+    def record_step(self, name: str, ok: bool, message: str = "") -> None:
+        """Record (or re-record) one step as done or failed, and save."""
+        now = timezone.now().isoformat()
+        self.steps = [s for s in self.steps if s["name"] != name] + [
+            {"name": name, "status": "True" if ok else "False", "message": message, "time": now}
+        ]
+        self.save(update_fields=["steps", "updated_at"])
 
 
 class Node(models.Model):

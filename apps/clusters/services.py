@@ -140,11 +140,7 @@ def set_condition(cluster: Cluster, type_: str, ok: bool, reason: str = "", mess
 
 
 def _record_step(op: ClusterOperation, name: str, ok: bool, message: str = "") -> None:
-    now = timezone.now().isoformat()
-    op.steps = [s for s in op.steps if s["name"] != name] + [
-        {"name": name, "status": "True" if ok else "False", "message": message, "time": now}
-    ]
-    op.save(update_fields=["steps", "updated_at"])
+    op.record_step(name, ok, message)
 
 
 # -- import ---------------------------------------------------------------------------------------

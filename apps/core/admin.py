@@ -9,7 +9,12 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.shortcuts import get_object_or_404
 from guardian.admin import GuardedModelAdminMixin, UserManage
+from guardian.shortcuts import get_user_perms
 
 from apps.authz import can_any, check, restrict
 from apps.core.api.viewsets import plural
@@ -108,6 +113,45 @@ class TenantScopedAdmin(GuardedModelAdminMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return self._allowed(request, "delete", obj)
+
+    # -- object permissions (django-guardian pages) -------------------------------------------
+    def obj_perms_manage_user_view(self, request, object_pk, user_id):
+        """Guardian's page, kept to the rule every door keeps: the user whose grants change is
+        of the actor's tenant (404 otherwise), never the actor, and every permission added or
+        removed is one the actor holds on the object (403 otherwise)."""
+        from apps.accounts.models import User
+
+        users = User.objects.all()
+        if not request.user.is_superuser:
+            users = users.filter(tenant_id=request.user.tenant_id)
+        if not str(user_id).isdigit():
+            raise Http404("No such user.")
+        target = get_object_or_404(users, pk=user_id)
+        if request.method == "POST" and not request.user.is_superuser:
+            obj = get_object_or_404(self.get_queryset(request), pk=unquote(object_pk))
+            self._guard_object_grants(request, obj, target)
+        return super().obj_perms_manage_user_view(request, object_pk, user_id)
+
+    def obj_perms_manage_group_view(self, request, object_pk, group_id):
+        """Guardian's groups are Django's auth groups, which the portal does not use (its groups
+        are ``accounts.Group``, bound to policies): only the platform administrator sees them."""
+        if not request.user.is_superuser:
+            raise Http404("Object permissions are granted to users here.")
+        return super().obj_perms_manage_group_view(request, object_pk, group_id)
+
+    def _guard_object_grants(self, request, obj, target) -> None:
+        if target.pk == request.user.pk:
+            raise PermissionDenied("You cannot change your own object permissions.")
+        requested = set(request.POST.getlist("permissions"))
+        current = set(get_user_perms(target, obj).values_list("codename", flat=True))
+        for codename in sorted(requested ^ current):
+            verb = codename.split("_", 1)[0]
+            if verb not in ("view", "change", "delete") or not self._allowed(request, verb, obj):
+                raise PermissionDenied(
+                    f"You may not grant or revoke {codename}: you do not hold "
+                    f"{self.action_name(verb) if verb in _ADMIN_VERBS else codename} on "
+                    f"{self.resource_of(obj)}."
+                )
 
     def get_obj_perms_user_select_form(self, request):
         tenant_id = None if request.user.is_superuser else request.user.tenant_id

@@ -176,3 +176,27 @@ class ProjectNamespace(TenantScopedModel):
         return path_expression(
             "project:", "project__name", "/cluster:", "cluster__name", "/namespace:", "namespace"
         )
+
+
+class NamespaceReconcile(models.Model):
+    """The periodic namespace reconcile's state for one cluster: when it last ran, how often in
+    a row the cluster could not be reached, and when to try again (exponential back-off). A run
+    holds a lease so two workers never reconcile the same cluster at once."""
+
+    cluster = models.OneToOneField(
+        "clusters.Cluster", on_delete=models.CASCADE, related_name="namespace_reconcile"
+    )
+    failures = models.PositiveIntegerField(
+        default=0, help_text="Consecutive runs that could not reach the cluster."
+    )
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    leased_until = models.DateTimeField(null=True, blank=True)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["cluster"]
+
+    def __str__(self) -> str:
+        return f"namespace reconcile of {self.cluster.name}"

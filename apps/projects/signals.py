@@ -9,7 +9,7 @@ from django.dispatch import receiver
 
 from apps.authz.enforcer import bump_version
 
-from .models import ProjectCluster, ProjectNamespace
+from .models import Project, ProjectCluster, ProjectNamespace
 
 
 def _owner_key(instance: ProjectNamespace) -> tuple:
@@ -42,3 +42,14 @@ def _span_saved(sender, instance, created, **kwargs):
 @receiver(post_delete, sender=ProjectCluster)
 def _span_deleted(sender, instance, **kwargs):
     bump_version(instance.project.tenant_id)
+
+
+@receiver(post_save, sender=Project)
+def _project_saved(sender, instance, created, **kwargs):
+    if created:  # a new domain: requests on project:<name>/… are judged in it from now on
+        bump_version(instance.tenant_id)
+
+
+@receiver(post_delete, sender=Project)
+def _project_deleted(sender, instance, **kwargs):
+    bump_version(instance.tenant_id)

@@ -23,6 +23,10 @@ def test_ownership_maps_paths_to_domains():
     # The Namespace object itself: read in the project, changed by the platform.
     assert own.domain_of("cluster:c1/namespace:web", "getnamespace") == "prj-a"
     assert own.domain_of("cluster:c1/namespace:web", "deletenamespace") is None
+    # What holds the namespace to its quota: read in the project, changed by the platform.
+    assert own.domain_of("cluster:c1/namespace:web/resourcequota:q", "getresourcequota") == "prj-a"
+    assert own.domain_of("cluster:c1/namespace:web/resourcequota:q", "deleteresourcequota") is None
+    assert own.domain_of("cluster:c1/namespace:web/limitrange:l", "patchlimitrange") is None
     assert own.domain_of("project:prj-a", "getproject") == "prj-a"
     assert own.domain_of("project:prj-a", "updateproject") is None
     assert own.domain_of("project:prj-a/member:bob", "createprojectmember") == "prj-a"
@@ -65,6 +69,9 @@ def test_project_member_acts_only_in_its_projects_namespaces(tenant, project_mem
     # The Namespace object: readable, not deletable outside the project API.
     assert check(project_member, "getNamespace", f"cluster:{c}/namespace:web", tenant=tenant)
     assert not check(project_member, "deleteNamespace", f"cluster:{c}/namespace:web", tenant=tenant)
+    quota = f"cluster:{c}/namespace:web/resourcequota:tkeportal-quota"
+    assert check(project_member, "getResourceQuota", quota, tenant=tenant)
+    assert not check(project_member, "updateResourceQuota", quota, tenant=tenant)
 
 
 def test_cluster_is_visible_to_members_of_projects_spanning_it(

@@ -196,6 +196,39 @@ def test_resource_quota_rejects_with_real_message(core, namespace):
     assert quota.status.used == {"pods": "1", "requests.cpu": "300m"}
 
 
+def test_limit_range_defaults_fill_in_what_containers_leave_out(core, namespace):
+    """LimitRanger: Container defaults apply before the quota judges the pod, so a pod that
+    names no requests is admitted by a quota on requests.cpu; what a container sets stays."""
+    core.create_namespaced_resource_quota(
+        namespace, {"metadata": {"name": "q"}, "spec": {"hard": {"requests.cpu": "1"}}}
+    )
+    core.create_namespaced_limit_range(
+        namespace,
+        {
+            "metadata": {"name": "defaults"},
+            "spec": {
+                "limits": [
+                    {
+                        "type": "Container",
+                        "default": {"cpu": "500m", "memory": "512Mi"},
+                        "defaultRequest": {"cpu": "100m"},
+                    }
+                ]
+            },
+        },
+    )
+    bare = {"containers": [{"name": "c", "image": "nginx"}]}
+    pod = core.create_namespaced_pod(namespace, {"metadata": {"name": "bare"}, "spec": bare})
+    resources = pod.spec.containers[0].resources
+    assert resources.requests == {"cpu": "100m"}
+    assert resources.limits == {"cpu": "500m", "memory": "512Mi"}
+    own = {
+        "containers": [{"name": "c", "image": "nginx", "resources": {"requests": {"cpu": "200m"}}}]
+    }
+    pod = core.create_namespaced_pod(namespace, {"metadata": {"name": "own"}, "spec": own})
+    assert pod.spec.containers[0].resources.requests == {"cpu": "200m"}
+
+
 def test_table_output_has_real_columns(api, core, namespace):
     core.create_namespaced_config_map(namespace, {"metadata": {"name": "tbl"}, "data": {"a": "1"}})
     resp = raw(

@@ -160,6 +160,7 @@ CELERY_BROKER_CONNECTION_TIMEOUT = 3
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_ROUTES = {
     "apps.clusters.tasks.*": {"queue": "cluster-ops"},
+    "apps.projects.tasks.*": {"queue": "cluster-ops"},
     "apps.monitoring.tasks.*": {"queue": "metrics"},
     "apps.notify.tasks.*": {"queue": "notify"},
 }
@@ -273,7 +274,26 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"queue": "cluster-ops"},
     },
+    "project-namespace-reconcile": {
+        "task": "apps.projects.tasks.dispatch_namespace_reconciles",
+        "schedule": 60.0,
+        "options": {"queue": "cluster-ops"},
+    },
 }
+# The project namespace reconcile (apps/projects/namespaces.py): seconds between runs on a
+# healthy cluster; a cluster that cannot be reached is retried after this, doubling per failure
+# up to the maximum.
+PORTAL_NAMESPACE_RECONCILE_INTERVAL = env.int("PORTAL_NAMESPACE_RECONCILE_INTERVAL", default=60)
+# Pod Security Standard levels put on every project namespace (pod-security.kubernetes.io
+# enforce / warn labels): a project member must not get root on a node through a pod with host
+# namespaces, hostPath or privileged containers. "privileged" turns a mode off.
+PORTAL_PROJECT_POD_SECURITY_ENFORCE = env.str(
+    "PORTAL_PROJECT_POD_SECURITY_ENFORCE", default="baseline"
+)
+PORTAL_PROJECT_POD_SECURITY_WARN = env.str("PORTAL_PROJECT_POD_SECURITY_WARN", default="restricted")
+PORTAL_NAMESPACE_RECONCILE_MAX_BACKOFF = env.int(
+    "PORTAL_NAMESPACE_RECONCILE_MAX_BACKOFF", default=3600
+)
 
 # kubectl through the portal (apps/clusters/proxy): upstream timeouts in seconds, the longest
 # lifetime of a kubeconfig's API key, and the portal's own CA (base64 PEM) to embed in

@@ -11,7 +11,17 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from .. import apply as ssa
-from .. import crds, defaults, fieldcheck, priority, quota, schemas, validate
+from .. import (
+    crds,
+    defaults,
+    fieldcheck,
+    limitranger,
+    podsecurity,
+    priority,
+    quota,
+    schemas,
+    validate,
+)
 from ..clock import now_iso
 from ..errors import ApiError, already_exists, conflict, field_error, forbidden, invalid
 
@@ -189,6 +199,7 @@ class Writes:
             defaults.apply_defaults(rt.kind, obj, self)
         if rt.key == ("", "pods"):
             priority.admit_pod(self, obj)
+            limitranger.admit_pod(self, namespace or "", obj)
         causes = (
             validate.validate(rt.kind, obj) if not rt.custom else validate.metadata(rt.kind, obj)
         )
@@ -201,6 +212,7 @@ class Writes:
         if rt.key == (priority.GROUP, priority.PLURAL):
             priority.admit_class(self, obj)
         if rt.namespaced:
+            podsecurity.admit(self, rt, namespace or "", obj, warnings)
             quota.admit(self, rt, namespace or "", obj)
         if self.store.get(rt, namespace or "", meta["name"]) is not None:
             raise already_exists(rt.group, rt.plural, meta["name"])
@@ -376,6 +388,8 @@ class Writes:
         name = old["metadata"]["name"]
         if new["metadata"].get("resourceVersion") != old["metadata"]["resourceVersion"]:
             raise conflict(rt.group, rt.plural, name)
+        if rt.key == ("", "pods") and subresource in (None, "ephemeralcontainers"):
+            podsecurity.admit(self, rt, old["metadata"].get("namespace", ""), new, None, old=old)
         if subresource is None and not rt.custom:
             defaults.apply_defaults(rt.kind, new, self)
         if subresource is None:
