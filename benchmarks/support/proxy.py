@@ -77,10 +77,10 @@ class Servers:
         self.cert = serving_cert()
         self.procs: list[subprocess.Popen] = []
 
-    def start(self) -> None:
+    def start(self, *kubesim_flags: str) -> None:
         self._spawn(
             "manage.py", "kubesim", "--clusters", "proxied:2", "--port", str(self.sim_port),
-            "--kubeconfig", str(self.kubeconfig),
+            "--kubeconfig", str(self.kubeconfig), *kubesim_flags,
         )  # fmt: skip
         self._spawn(
             "-m", "uvicorn", "tkeportal.asgi:application",

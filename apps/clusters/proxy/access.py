@@ -23,7 +23,9 @@ from apps.clusters import k8s
 from apps.clusters.models import Cluster
 from apps.clusters.services import connection_for
 from apps.core import bodies
+from apps.projects.access import reach
 
+from .fanout import Spread
 from .identity import key_and_cluster
 from .mapping import CUSTOM, Target, classify
 from .status import Denial
@@ -46,6 +48,9 @@ class Access:
     # The target is a Secret and the user may not revealSecret on it: values are masked in
     # the answer (get, list, watch, Table, writes' echoes alike).
     mask_secrets: bool = False
+    # A list or watch across namespaces the user may make in some namespaces only: answered
+    # from those (:mod:`.fanout`) instead of forwarded.
+    spread: Spread | None = None
 
     @property
     def action(self) -> str:
@@ -123,7 +128,11 @@ def resolve(
         return access  # answered by the portal for this user (reviews.py), never forwarded
     decision = judge_target(user, target, cluster.tenant)
     if not decision:
-        access.denial = forbidden(user, target, decision.reason)
+        access.spread = spread_for(user, cluster, method, target)
+        if access.spread is None:
+            access.denial = forbidden(user, target, decision.reason)
+            return access
+        access.conn = connection_for(cluster)
         return access
     if target.kind == "Secret":
         access.mask_secrets = not check_collection(
@@ -151,6 +160,33 @@ def judge_target(user, target: Target, tenant, collection: bool | None = None):
         across = target.resource.replace("/", "/namespace:*/", 1)
         decision = check_collection(user, target.action, across, tenant=tenant)
     return decision
+
+
+def spread_for(user, cluster: Cluster, method: str, target: Target) -> Spread | None:
+    """For a list or watch across namespaces that the platform domain refuses: the
+    namespaces the user may make it in (:func:`apps.projects.access.reach`), or None when
+    there are none (then it is refused as before). Namespaces themselves are filtered;
+    cluster-scoped kinds are never spread (a policy must grant them)."""
+    if method != "GET" or target.verb not in ("list", "watch") or target.namespace is not None:
+        return None
+    if target.kind == "Namespace":
+        found = reach(user, cluster, target.action, "")
+        return Spread("filter", found.namespaces) if found.namespaces else None
+    root = f"cluster:{cluster.name}/"
+    if target.resource.startswith(root + "namespace:*/"):
+        segment = target.resource[len(root + "namespace:*/") :]
+    elif _custom_across(target):
+        segment = target.resource[len(root) :]
+    else:
+        return None  # cluster-scoped
+    found = reach(user, cluster, target.action, segment)
+    if not found.namespaces:
+        return None
+    if target.kind != "Secret":
+        return Spread("merge", found.namespaces)
+    shown = reach(user, cluster, "revealSecret", segment)
+    reveal = found.namespaces if shown.everything else shown.namespaces
+    return Spread("merge", found.namespaces, frozenset(reveal), secrets=True)
 
 
 def _custom_across(target: Target) -> bool:

@@ -34,7 +34,7 @@ from apps.core.middleware import client_ip_from
 
 from . import access as access_mod
 from . import db as proxy_db
-from . import reviews
+from . import fanout, reviews
 from .canonical import PREFIX, CanonicalRequest, canonicalize
 from .masking import prepare_headers as prepare_masked_request
 from .masking import relay_masked, relay_masked_stream
@@ -268,7 +268,10 @@ class KubeProxy:
                 content_type=content_type, message=denial.message,
             )  # fmt: skip
             return
-        status_code, message = await self._forward(req, access, body, send, receive)
+        if access.spread is not None:
+            status_code, message = await self._spread(req, access, send, receive)
+        else:
+            status_code, message = await self._forward(req, access, body, send, receive)
         await self._audit(
             req, access, started, status_code, body=audited_body,
             content_type=content_type, message=message,
@@ -348,6 +351,22 @@ class KubeProxy:
             return response.status, message
         finally:
             response.close()
+
+    async def _spread(self, req: Incoming, access, send, receive):
+        """A list or watch across the namespaces the user may reach (:mod:`.fanout`): one
+        client request, one audit row, several upstream requests."""
+        conn = access.conn
+        up = fanout.Upstream(
+            session=self.upstreams.session(),
+            conn=conn,
+            ssl=self.upstreams.ssl_for(conn),
+            headers=_with_request_id(request_headers(req.scope["headers"], conn), req),
+            connect_s=connect_timeout(),
+            read_s=read_timeout(),
+        )
+        return await fanout.serve(
+            up, req.canonical, access.target, access.spread, req.request_id, send, receive
+        )
 
     # -- websocket ---------------------------------------------------------------------------
     async def websocket(self, scope, receive, send) -> None:

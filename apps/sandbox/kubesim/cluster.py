@@ -27,11 +27,18 @@ from .logs import LogBook
 from .ops import Operations
 from .resources import Registry, ResourceType
 from .selectors import FieldSelector, LabelSelector
-from .store import HISTORY_MAX, HISTORY_WINDOW, Entry, Store
+from .store import HISTORY_MAX, HISTORY_WINDOW, Entry, Expired, Store
 
 if TYPE_CHECKING:
     from .controller import Controller
 
+CONTINUE_EXPIRED = (
+    "The provided continue parameter is too old to display a consistent list result. You can "
+    "start a new list without the continue parameter, or use the continue token in this "
+    "response to retrieve the remainder of the results. Continuing with the provided token "
+    "results in an inconsistent list - objects that were created, modified, or deleted "
+    "between the time the first chunk was returned and now may show up in the list."
+)
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 
 
@@ -205,18 +212,26 @@ class Cluster(Operations):
         fields: FieldSelector,
         limit: int = 0,
         cont: str | None = None,
-    ) -> tuple[list[Entry], str, int | None]:
-        """Entries matching the selectors, one page; returns (entries, continue, remaining)."""
+        at: int | None = None,
+    ) -> tuple[list[Entry], str, int | None, int]:
+        """Entries matching the selectors, one page; returns (entries, continue, remaining,
+        the resourceVersion the page was read at).
+
+        The page is read at resourceVersion ``at`` (None: now) or, for a ``cont`` token, at
+        the resourceVersion of the list it continues, so every page of a list comes from one
+        snapshot (as etcd serves them); the token carries that resourceVersion on."""
         ks = self.store.kind(rt)
         start = None
         if cont:
-            start = self._decode_continue(cont, ks)
+            start, at = self._decode_continue(cont, ks)
+        rv = self.store.rv if at is None else at
+        view = self._view_at(ks, rv, bool(cont))
         pinned = fields.pinned("metadata.name")
         if pinned is not None and not start:
-            spaces = [namespace] if namespace is not None else ks.namespaces()
-            source = [e for ns in spaces if (e := ks.get(ns, pinned)) is not None]
+            spaces = [namespace] if namespace is not None else view.namespaces()
+            source = [e for ns in spaces if (e := view.get(ns, pinned)) is not None]
         else:
-            source = ks.iter_sorted(namespace, start)
+            source = view.iter_sorted(namespace, start)
         out: list[Entry] = []
         filtering = not labels.empty or not fields.empty
         next_token = ""
@@ -228,12 +243,21 @@ class Cluster(Operations):
                 continue
             if limit and len(out) >= limit:
                 last = out[-1].meta
-                next_token = self._encode_continue(last.get("namespace", ""), last["name"])
+                next_token = self._encode_continue(rv, last.get("namespace", ""), last["name"])
                 if not filtering:
-                    remaining = self._remaining(ks, namespace, last)
+                    remaining = self._remaining(view, namespace, last)
                 break
             out.append(entry)
-        return out, next_token, remaining
+        return out, next_token, remaining, rv
+
+    @staticmethod
+    def _view_at(ks: Any, rv: int, continuing: bool) -> Any:
+        try:
+            return ks.at(rv)
+        except Expired as exc:
+            if continuing:
+                raise gone(CONTINUE_EXPIRED) from exc
+            raise ApiError(410, str(exc), reason="Expired") from exc
 
     def _remaining(self, ks: Any, namespace: str | None, last: dict[str, Any]) -> int:
         """How many objects follow ``last`` (only reported for unfiltered lists)."""
@@ -246,30 +270,24 @@ class Cluster(Operations):
             count += len(names) - (bisect.bisect_right(names, after_name) if ns == after_ns else 0)
         return count
 
-    def _encode_continue(self, namespace: str, name: str) -> str:
-        raw = json.dumps(
-            {"v": "meta.k8s.io/v1", "rv": self.store.rv, "start": f"{namespace}/{name}\x00"}
-        )
+    def _encode_continue(self, rv: int, namespace: str, name: str) -> str:
+        raw = json.dumps({"v": "meta.k8s.io/v1", "rv": rv, "start": f"{namespace}/{name}\x00"})
         return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
-    def _decode_continue(self, token: str, ks: Any) -> tuple[str, str]:
+    def _decode_continue(self, token: str, ks: Any) -> tuple[tuple[str, str], int]:
+        """(where the page starts, the resourceVersion of the list it continues)."""
         try:
             padded = token + "=" * (-len(token) % 4)
             data = json.loads(base64.urlsafe_b64decode(padded))
             rv = int(data["rv"])
             namespace, _, name = data["start"].rstrip("\x00").partition("/")
-        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
             raise ApiError(400, f"continue key is not valid: {exc}") from exc
+        if rv > self.store.rv:
+            raise ApiError(400, f"continue key is not valid: resource version {rv} is ahead")
         if rv < ks.continue_compacted_rv:
-            raise gone(
-                "The provided continue parameter is too old to display a consistent list "
-                "result. You can start a new list without the continue parameter, or use "
-                "the continue token in this response to retrieve the remainder of the "
-                "results. Continuing with the provided token results in an inconsistent "
-                "list - objects that were created, modified, or deleted between the time "
-                "the first chunk was returned and now may show up in the list."
-            )
-        return (namespace, name)
+            raise gone(CONTINUE_EXPIRED)
+        return (namespace, name), rv
 
     # ------------------------------------------------------------ events
 

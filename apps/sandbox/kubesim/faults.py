@@ -3,13 +3,16 @@ cluster down (refused / aborted connections), cut watches and exec streams mid-w
 
 Rules are set from the test thread and read on the server's loop; each rule is matched on the
 HTTP method and a regular expression searched in the cluster-relative path (``/api/v1/…``),
-and fires ``times`` times (None: until cleared).
+and fires ``times`` times (None: until cleared). :meth:`Faults.cut_watches` breaks watch
+streams that are already open (one namespace's, say), at once.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -49,6 +52,8 @@ class Faults:
         self.rules: list[Rule] = []
         self.is_down = False
         self.on_down_change: list = []  # callbacks(bool) the server registers
+        self._watches: dict[int, tuple[str, Callable[[], None]]] = {}  # open watch streams
+        self._ids = itertools.count()
 
     def _add(self, rule: Rule) -> Rule:
         with self._lock:
@@ -98,6 +103,30 @@ class Faults:
         return self._add(
             Rule("drop_watch", None, re.compile(path) if path else None, times, after=after_events)
         )
+
+    def cut_watches(self, path: str | None = None) -> int:
+        """Break the watch streams open now whose path matches ``path`` (a regular
+        expression; None: all): their connection closes without the chunked body's end, as
+        when a connection breaks. Returns how many were cut."""
+        pattern = re.compile(path) if path else None
+        with self._lock:
+            live = [cut for p, cut in self._watches.values() if not pattern or pattern.search(p)]
+        for cut in live:
+            cut()
+        return len(live)
+
+    def track_watch(self, path: str, cut: Callable[[], None]) -> Callable[[], None]:
+        """Register an open watch stream (``cut`` breaks it, from any thread); returns the
+        function that unregisters it when it ends."""
+        with self._lock:
+            key = next(self._ids)
+            self._watches[key] = (path, cut)
+
+        def untrack() -> None:
+            with self._lock:
+                self._watches.pop(key, None)
+
+        return untrack
 
     def drop_exec(self, after_frames: int = 0, *, times: int | None = None) -> Rule:
         """Close exec/attach websockets abruptly after N output frames, without a status."""

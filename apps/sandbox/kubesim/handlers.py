@@ -547,17 +547,12 @@ class ClusterApi:
             limit = int(req.query.get("limit") or 0)
         except ValueError as exc:
             raise ApiError(400, f"invalid limit: {req.query.get('limit')}") from exc
-        rv = req.query.get("resourceVersion")
-        ks = cluster.store.kind(rt)
-        if req.query.get("resourceVersionMatch") == "Exact" and rv and rv != "0":
-            if int(rv) < ks.compacted_rv or int(rv) != cluster.store.rv:
-                raise ApiError(
-                    410, f"too old resource version: {rv} ({cluster.store.rv})", reason="Expired"
-                )
-        entries, cont, remaining = cluster.list_entries(
-            rt, req.namespace, labels, fields, limit, req.query.get("continue")
+        cont = req.query.get("continue")
+        at = _list_resource_version(req, cont)
+        entries, cont, remaining, rv = cluster.list_entries(
+            rt, req.namespace, labels, fields, limit, cont, at
         )
-        meta: dict[str, Any] = {"resourceVersion": str(cluster.store.rv)}
+        meta: dict[str, Any] = {"resourceVersion": str(rv)}
         if cont:
             meta["continue"] = cont
         if remaining is not None and cont:
@@ -583,3 +578,46 @@ class ClusterApi:
         else:
             items = b",".join(json.dumps(self._versioned(served, e.obj)).encode() for e in entries)
         return req.respond(head[:-1].encode() + b',"items":[' + items + b"]}")
+
+
+def _list_resource_version(req: Request, cont: str | None) -> int | None:
+    """The resourceVersion a list is read at (None: the newest), as the API server reads
+    ``resourceVersion`` and ``resourceVersionMatch``: ``Exact`` reads that version (410 once
+    it is compacted), ``NotOlderThan`` the newest, provided it is not older; unset keeps the
+    legacy meaning (the newest). A version the server has not reached yet is 504."""
+    text = req.query.get("resourceVersion") or ""
+    match = req.query.get("resourceVersionMatch") or ""
+    if match and not text:
+        raise ApiError(400, "resourceVersionMatch is forbidden unless resourceVersion is provided")
+    if match not in ("", "Exact", "NotOlderThan"):
+        raise ApiError(
+            400,
+            f'resourceVersionMatch: Unsupported value: "{match}": supported values: '
+            '"Exact", "NotOlderThan", ""',
+        )
+    if cont and text not in ("", "0"):
+        raise ApiError(400, "specifying resource version is not allowed when using continue")
+    if text in ("", "0"):
+        if match == "Exact":
+            raise ApiError(
+                400, f'resourceVersionMatch "exact" is forbidden for resourceVersion "{text}"'
+            )
+        return None
+    try:
+        rv = int(text)
+    except ValueError as exc:
+        raise ApiError(400, f"invalid resource version: {text}") from exc
+    current = req.cluster.store.rv
+    if match and rv > current:
+        raise ApiError(
+            504,
+            f"Too large resource version: {rv}, current: {current}",
+            reason="Timeout",
+            details={
+                "causes": [
+                    {"reason": "ResourceVersionTooLarge", "message": "Too large resource version"}
+                ],
+                "retryAfterSeconds": 1,
+            },
+        )
+    return rv if match == "Exact" else None

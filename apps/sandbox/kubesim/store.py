@@ -201,7 +201,9 @@ class KindStore:
         bucket[name] = entry
         self._record(rv, "MODIFIED" if old is not None else "ADDED", entry, old)
 
-    def remove(self, rv: int, entry: Entry) -> None:
+    def remove(self, rv: int, entry: Entry, old: Entry | None = None) -> None:
+        """Delete; ``entry`` is the object as deleted (at ``rv``), ``old`` as it was stored
+        (kept in the history so a list at an earlier resourceVersion can restore it)."""
         ns = entry.meta.get("namespace", "")
         bucket = self.by_ns.get(ns)
         if bucket is not None and bucket.pop(entry.meta["name"], None) is not None:
@@ -209,17 +211,95 @@ class KindStore:
             self._order.pop(ns, None)
             if not bucket:
                 self._ns_order = None
-        self._record(rv, "DELETED", entry, None)
+        self._record(rv, "DELETED", entry, old)
 
     def events_since(self, rv: int) -> list[tuple[int, str, Entry, Entry | None]]:
         start = bisect.bisect_right(self.history, rv, lo=self.start, key=lambda item: item[0])
         return self.history[start:]
+
+    def at(self, rv: int) -> KindStore | Snapshot:
+        """The objects as they were at resourceVersion ``rv`` (``rv`` at or after the newest
+        event: the store itself). Earlier states are rebuilt by undoing the events after
+        ``rv``, newest first, so only while those are all in the window: an ``rv`` below
+        :attr:`compacted_rv` raises :class:`Expired`, as etcd answers a compacted revision."""
+        if rv < self.compacted_rv:
+            raise Expired(rv, self.compacted_rv)
+        later = self.events_since(rv)
+        if not later:
+            return self
+        before: dict[tuple[str, str], Entry | None] = {}
+        for _, etype, entry, old in reversed(later):
+            before[(entry.meta.get("namespace", ""), entry.meta["name"])] = (
+                None if etype == "ADDED" else old
+            )
+        return Snapshot(self, before)
 
     def compact(self, rv: int) -> None:
         self.history.clear()
         self.times.clear()
         self.start = 0
         self.compacted_rv = self.continue_compacted_rv = rv
+
+
+class Expired(Exception):
+    """A resourceVersion older than what the history still holds."""
+
+    def __init__(self, rv: int, compacted: int):
+        super().__init__(f"too old resource version: {rv} ({compacted})")
+        self.rv, self.compacted = rv, compacted
+
+
+class Snapshot:
+    """A kind's objects at an earlier resourceVersion: the store's current objects overlaid
+    with ``before`` ((namespace, name) → the entry then, None: absent then). It reads like a
+    :class:`KindStore` (``get``, ``names``, ``namespaces``, ``iter_sorted``)."""
+
+    def __init__(self, ks: KindStore, before: dict[tuple[str, str], Entry | None]):
+        self.ks = ks
+        self.before = before
+        self.touched: dict[str, dict[str, Entry | None]] = {}
+        for (ns, name), entry in before.items():
+            self.touched.setdefault(ns, {})[name] = entry
+        self._order: dict[str, list[str]] = {}
+
+    def get(self, namespace: str, name: str) -> Entry | None:
+        key = (namespace, name)
+        if key in self.before:
+            return self.before[key]
+        return self.ks.get(namespace, name)
+
+    def names(self, namespace: str) -> list[str]:
+        touched = self.touched.get(namespace)
+        if touched is None:
+            return self.ks.names(namespace)
+        order = self._order.get(namespace)
+        if order is None:
+            names = set(self.ks.names(namespace))
+            for name, entry in touched.items():
+                if entry is None:
+                    names.discard(name)
+                else:
+                    names.add(name)
+            order = self._order[namespace] = sorted(names)
+        return order
+
+    def namespaces(self) -> list[str]:
+        spaces = set(self.ks.namespaces()) | set(self.touched)
+        return sorted(ns for ns in spaces if self.names(ns))
+
+    def iter_sorted(
+        self, namespace: str | None, start: tuple[str, str] | None = None
+    ) -> Iterator[Entry]:
+        spaces = [namespace] if namespace is not None else self.namespaces()
+        for ns in spaces:
+            if start is not None and ns < start[0]:
+                continue
+            names = self.names(ns)
+            first = bisect.bisect_right(names, start[1]) if start and ns == start[0] else 0
+            for name in names[first:]:
+                entry = self.get(ns, name)
+                if entry is not None:
+                    yield entry
 
 
 Listener = Callable[[ResourceType, str, Entry, "Entry | None"], None]
@@ -267,7 +347,7 @@ class Store:
         obj["metadata"]["resourceVersion"] = str(rv)
         gone = Entry(obj)
         self._index_owners(rt, None, entry)
-        self.kind(rt).remove(rv, gone)
+        self.kind(rt).remove(rv, gone, entry)
         self._notify(rt, "DELETED", gone, entry)
         return gone
 

@@ -61,7 +61,7 @@ async def serve(req: Request, pinned_name: str | None = None) -> web.StreamRespo
     initial: list[tuple[str, Entry]] = []
     expired: str | None = None
     if rv_text in ("", "0") or send_initial:
-        entries, _, _ = cluster.list_entries(rt, req.namespace, labels, fields)
+        entries, _, _, _ = cluster.list_entries(rt, req.namespace, labels, fields)
         initial = [("ADDED", e) for e in entries]
     else:
         try:
@@ -90,6 +90,13 @@ async def serve(req: Request, pinned_name: str | None = None) -> web.StreamRespo
     resp.enable_chunked_encoding()
     drop = cluster.faults.take("drop_watch", "GET", req.http.path)
     sent = 0
+    loop = asyncio.get_running_loop()
+
+    def cut_now() -> None:
+        _abort(req, resp)
+        watcher.close()  # wakes the loop below, which then finds the connection gone
+
+    untrack = cluster.faults.track_watch(req.http.path, lambda: loop.call_soon_threadsafe(cut_now))
     try:
         await resp.prepare(req.http)
         if expired is not None:
@@ -147,6 +154,7 @@ async def serve(req: Request, pinned_name: str | None = None) -> web.StreamRespo
         # The client went away; nothing to finish.
         pass
     finally:
+        untrack()
         ks.watchers.discard(watcher)
     return resp
 

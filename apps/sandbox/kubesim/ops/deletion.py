@@ -208,7 +208,7 @@ class Deletes:
         dry_run: bool = False,
         grace: int | None = None,
     ) -> dict[str, Any]:
-        entries, _, _ = self.list_entries(rt, namespace, labels, fields)
+        entries, _, _, _ = self.list_entries(rt, namespace, labels, fields)
         items = []
         for entry in entries:
             if self.store.get(rt, namespace or "", entry.meta["name"]) is None:
