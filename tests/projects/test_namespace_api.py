@@ -136,3 +136,16 @@ def test_unknown_or_foreign_project_is_404(api, tenant_admin, other_tenant):
     assert client.get(url("prj-globex")).status_code == 404
     created = client.post(url("prj-globex"), {"cluster": "cls-x", "namespace": "a"})
     assert created.status_code == 404
+
+
+def test_a_project_owner_cannot_import_an_existing_namespace(api, tenant, project_owner, member):
+    """Import takes over what the namespace holds (kube-system's service account tokens, say):
+    a project owner, who may create new namespaces in the project, may not take one over."""
+    row = offline_row(tenant, "web")
+    body = {"cluster": row.cluster.name, "namespace": "kube-system"}
+    refused = api(project_owner).post(url(tail="import/"), body)
+    assert refused.status_code == 403
+    assert "updateNamespace on cluster:" in refused.json()["detail"]
+    assert not ProjectNamespace.objects.filter(namespace="kube-system").exists()
+    # A platform user may (the cluster is not reachable in this test: 503 past authorization).
+    assert api(member).post(url(tail="import/"), body).status_code == 503

@@ -223,10 +223,10 @@ def test_limit_range_goes_when_the_quota_no_longer_limits_cpu_or_memory(
 
 
 def test_delete_preview_lists_what_will_go_then_delete_removes_namespace_and_row(
-    api, project_owner, project, cluster, kube, django_capture_on_commit_callbacks
+    api, tenant_admin, project_owner, project, cluster, kube, django_capture_on_commit_callbacks
 ):
     core, _ = kube
-    client = api(project_owner)
+    client = api(tenant_admin)  # importing takes a namespace over: a platform action
     with django_capture_on_commit_callbacks(execute=True):
         imported = client.post(
             url(tail="import/"),
@@ -284,10 +284,10 @@ def test_delete_preview_lists_what_will_go_then_delete_removes_namespace_and_row
 
 
 def test_import_takes_the_existing_quota_when_it_fits_and_refuses_otherwise(
-    api, project_owner, project, cluster, kube, django_capture_on_commit_callbacks
+    api, tenant_admin, project_owner, project, cluster, kube, django_capture_on_commit_callbacks
 ):
     core, _ = kube
-    client = api(project_owner)
+    client = api(tenant_admin)  # importing takes a namespace over: a platform action
     # "web" carries web-quota (8 cpu, 16Gi, 50 pods): more than prj-test has (4, 8Gi, 20).
     too_big = client.post(url(tail="import/"), {"cluster": cluster.name, "namespace": "web"})
     assert too_big.status_code == 400
