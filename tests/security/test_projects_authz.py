@@ -1,0 +1,110 @@
+"""Red team of issue 10 (projects): hostile tenant users against the project API, its admin
+and the authorization domains. Each test names the attack; the ones that found a hole carry
+the finding in their docstring, the others document a guarantee that held.
+
+Personas (tests/conftest.py): project owner / member / viewer of ``prj-test`` (A), the owner
+of another project (B), platform users with narrow custom policies, another tenant's
+administrator, anonymous.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from apps.authz.services import create_policy
+from apps.projects.models import Project, ProjectCluster
+from tests.clusters.test_import import make_cluster
+from tests.conftest import PROJECT, persona
+from tests.projects.test_admin import form
+from tests.projects.test_projects_api import make_project
+
+pytestmark = pytest.mark.django_db
+
+MEMBERS = f"/api/v1/projects/{PROJECT}/members/"
+
+
+def narrow(tenant, username, actions, resources=("project:*",), domain="*", **fields):
+    """A platform user holding exactly ``actions`` on ``resources`` (a custom policy)."""
+    policy = create_policy(
+        actor=None,
+        tenant=tenant,
+        name=f"{username}-policy",
+        statements=[{"actions": list(actions), "resources": list(resources), "effect": "allow"}],
+        scope="project" if domain != "*" else "platform",
+    )
+    return persona(tenant, username, policy.name, domain, **fields)
+
+
+@pytest.fixture
+def one(tenant):
+    return make_cluster(tenant, "one")
+
+
+@pytest.fixture
+def a(tenant, one):
+    return make_project(tenant, PROJECT, {one: {"cpu": "4", "pods": "10"}})
+
+
+@pytest.fixture
+def b(tenant, one):
+    return make_project(tenant, "prj-b", {one: {"cpu": "8", "pods": "20"}})
+
+
+# -- quota: re-parenting and the admin ---------------------------------------------------------
+def test_reparenting_is_a_quota_change(api, tenant, one, a, b):
+    """Finding: ``updateProject`` alone (rename, describe) could move a project under another
+    one — whose quota then pays for it — or out from under its parent, handing the parent's
+    quota back while the child keeps its own: a quota change without ``updateProjectQuota``.
+    Creating a sub-project likewise gives out the parent's quota."""
+    kid = make_project(tenant, "prj-kid", {one: {"cpu": "2", "pods": "5"}}, parent=a)
+    editor = narrow(tenant, "ed", ["getProject", "listProjects", "updateProject", "createProject"])
+    client = api(editor)
+    out = client.patch(f"/api/v1/projects/{kid.name}/", {"parent": None}, format="json")
+    assert out.status_code == 403, out.content
+    assert "updateProjectQuota" in out.json()["detail"]
+    under = client.patch(f"/api/v1/projects/{b.name}/", {"parent": a.name}, format="json")
+    assert under.status_code == 403, under.content
+    made = client.post(
+        "/api/v1/projects/",
+        {"display_name": "Squat", "parent": b.name, "clusters": {one.name: {"hard": {"cpu": "8"}}}},
+        format="json",
+    )
+    assert made.status_code == 403, made.content
+    assert Project.objects.get(name=kid.name).parent == a
+    assert Project.objects.get(name=b.name).parent is None
+    assert not Project.objects.filter(display_name="Squat").exists()
+    # Renaming stays updateProject's; with the quota right on both sides the move is allowed.
+    renamed = client.patch(f"/api/v1/projects/{kid.name}/", {"description": "x"}, format="json")
+    assert renamed.status_code == 200, renamed.content
+    quota_editor = narrow(
+        tenant, "qe", ["getProject", "listProjects", "updateProject", "updateProjectQuota"]
+    )
+    kid_url = f"/api/v1/projects/{kid.name}/"
+    moved = api(quota_editor).patch(kid_url, {"parent": None}, format="json")
+    assert moved.status_code == 200, moved.content
+
+
+def test_admin_quota_inline_needs_update_project_quota(tenant, one, a):
+    """Finding: the admin's quota inline was guarded by ``updateProject`` only, so staff who may
+    rename a project (and not change its quota, which the API refuses them) raised it."""
+    staff = narrow(
+        tenant,
+        "sam",
+        ["getProject", "listProjects", "updateProject"],
+        is_staff=True,
+    )
+    client = Client()
+    client.force_login(staff)
+    page = client.post(
+        f"/admin/projects/project/{a.pk}/change/",
+        {
+            **form(a.name, "Renamed", [(one, '{"cpu": "400", "pods": "1000"}')]),
+            "clusters-INITIAL_FORMS": "0",
+        },
+    )
+    # The rename is theirs to make; the quota rows they posted are ignored (read-only inline).
+    assert page.status_code == 302, page.content.decode()[:2000]
+    assert Project.objects.get(pk=a.pk).display_name == "Renamed"
+    assert ProjectCluster.objects.get(project=a).hard == {"requests.cpu": "4", "pods": "10"}
+    assert client.get(f"/admin/projects/project/{a.pk}/change/").status_code == 200
