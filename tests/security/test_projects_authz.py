@@ -13,11 +13,11 @@ import pytest
 from django.test import Client
 
 from apps.authz.services import create_policy
-from apps.projects.models import Project, ProjectCluster
+from apps.projects.models import Project, ProjectCluster, ProjectNamespace
 from tests.clusters.test_import import make_cluster
 from tests.conftest import PROJECT, persona
 from tests.projects.test_admin import form
-from tests.projects.test_projects_api import make_project
+from tests.projects.test_projects_api import add_namespace, make_project
 
 pytestmark = pytest.mark.django_db
 
@@ -108,3 +108,39 @@ def test_admin_quota_inline_needs_update_project_quota(tenant, one, a):
     assert Project.objects.get(pk=a.pk).display_name == "Renamed"
     assert ProjectCluster.objects.get(project=a).hard == {"requests.cpu": "4", "pods": "10"}
     assert client.get(f"/admin/projects/project/{a.pk}/change/").status_code == 200
+
+
+# -- quota: quantities -------------------------------------------------------------------------
+def test_quota_quantity_tricks(api, project_owner, tenant, one, a):
+    """Finding: a quantity past what a Decimal of 28 digits can divide ("1e1000") reached the
+    quota's arithmetic and printing: a 500 on the namespace's resize and on the project's quota
+    report. Now refused (400 naming the field) like any quantity Kubernetes could not hold.
+    Held: negative amounts, limits.<extended>, an omitted resource the project limits, "1e3"
+    and unit tricks are judged by value ("4000m" is 4 cores)."""
+    row = add_namespace(a, one, "web", {"cpu": "1", "pods": "2"})
+    client = api(project_owner)
+    where = f"/api/v1/projects/{PROJECT}/namespaces/{one.name}/web/"
+    cases = [
+        ({"cpu": "1e1000", "pods": "1"}, "hard.cpu"),
+        ({"cpu": "99999999999999999999999999999999999", "pods": "1"}, "hard.cpu"),
+        ({"cpu": "-1", "pods": "1"}, "hard.cpu"),
+        ({"cpu": "1e3", "pods": "1"}, "hard"),  # 1000 cores
+        ({"cpu": "4001m", "pods": "1"}, "hard"),
+        ({"cpu": "1", "pods": "1", "limits.nvidia.com/gpu": "1"}, "hard.limits.nvidia.com/gpu"),
+        ({"cpu": "1"}, "hard"),  # pods left unlimited while the project limits them
+    ]
+    for hard, field in cases:
+        response = client.patch(where, {"hard": hard}, format="json")
+        assert response.status_code == 400, (hard, response.content)
+        assert field in response.json()["fields"], (hard, response.json())
+    assert ProjectNamespace.objects.get(pk=row.pk).hard == {"requests.cpu": "1", "pods": "2"}
+    # the platform side: a project quota too large to count is refused, the report stays 200
+    member = persona(tenant, "pm", "platform-user")
+    huge = api(member).patch(
+        f"/api/v1/projects/{PROJECT}/quota/",
+        {"clusters": {one.name: {"hard": {"cpu": "1e100000", "pods": "10"}}}},
+        format="json",
+    )
+    assert huge.status_code == 400, huge.content
+    assert f"clusters.{one.name}.hard.cpu" in huge.json()["fields"]
+    assert client.get(f"/api/v1/projects/{PROJECT}/quota/").status_code == 200
