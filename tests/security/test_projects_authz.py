@@ -12,6 +12,8 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
+from apps.authz import check, restrict
+from apps.authz.models import Binding
 from apps.authz.services import create_policy
 from apps.projects.models import Project, ProjectCluster, ProjectNamespace
 from tests.clusters.test_import import make_cluster
@@ -144,3 +146,32 @@ def test_quota_quantity_tricks(api, project_owner, tenant, one, a):
     assert huge.status_code == 400, huge.content
     assert f"clusters.{one.name}.hard.cpu" in huge.json()["fields"]
     assert client.get(f"/api/v1/projects/{PROJECT}/quota/").status_code == 200
+
+
+# -- explicit denies ---------------------------------------------------------------------------
+def test_a_deny_bound_in_a_project_domain_holds_in_lists_too(api, tenant, one, a, b):
+    """Finding: a deny bound in project A's domain refused ``getProject`` on A (``check`` judges
+    A's rows in A's domain) while the lists (``restrict``) still showed A and its namespaces to
+    a user reading everything platform-wide: rows a project owns are judged in its domain
+    only, in lists as in single checks."""
+    add_namespace(a, one, "web", {"cpu": "1", "pods": "1"})
+    add_namespace(b, one, "api", {"cpu": "1", "pods": "1"})
+    hidden = create_policy(
+        actor=None,
+        tenant=tenant,
+        name="not-project-a",
+        scope="project",
+        statements=[{"actions": ["*"], "resources": ["*"], "effect": "deny"}],
+    )
+    auditor = persona(tenant, "dee", "read-only")
+    Binding.objects.create(tenant=tenant, user=auditor, policy=hidden, domain=a.name)
+    assert not check(auditor, "getProject", a.authz_resource, tenant=tenant)
+    assert check(auditor, "getProject", b.authz_resource, tenant=tenant)
+    assert [p.name for p in restrict(Project.objects.all(), auditor, "listProjects")] == ["prj-b"]
+    client = api(auditor)
+    listed = client.get("/api/v1/projects/")
+    assert [p["name"] for p in listed.json()["results"]] == ["prj-b"]
+    for where in ("", "namespaces/", "quota/", "members/"):
+        response = client.get(f"/api/v1/projects/{a.name}/{where}")
+        assert response.status_code == 404, (where, response.content)
+    assert client.get(f"/api/v1/projects/{b.name}/namespaces/").json()["count"] == 1
