@@ -175,3 +175,76 @@ def test_a_deny_bound_in_a_project_domain_holds_in_lists_too(api, tenant, one, a
         response = client.get(f"/api/v1/projects/{a.name}/{where}")
         assert response.status_code == 404, (where, response.content)
     assert client.get(f"/api/v1/projects/{b.name}/namespaces/").json()["count"] == 1
+
+
+# -- attacks that held ---------------------------------------------------------------------------
+def test_crafted_urls_and_moves_never_reach_another_project(
+    api, tenant, one, a, b, project_owner, other_user, anon_client
+):
+    """Held: A's owner addressing B's namespace under A's URL or B's is 404 for every route;
+    moving into B, which they only view, is 403, into a project they cannot see 400 without
+    naming it; another tenant's administrator gets 404 everywhere, anonymous 401."""
+    add_namespace(a, one, "web", {"cpu": "1", "pods": "1"})
+    theirs = add_namespace(b, one, "api", {"cpu": "1", "pods": "1"})
+    client = api(project_owner)
+    for project in (a.name, b.name):
+        base = f"/api/v1/projects/{project}/namespaces/{one.name}/api/"
+        for method, tail in [("get", ""), ("patch", ""), ("delete", ""), ("get", "delete-preview/"),
+                             ("post", "move/")]:  # fmt: skip
+            body = {"hard": {"cpu": "4", "pods": "10"}, "destination": a.name}
+            response = getattr(client, method)(base + tail, body, format="json")
+            assert response.status_code == 404, (project, method, tail, response.content)
+    assert ProjectNamespace.objects.get(pk=theirs.pk).project == b
+    move = f"/api/v1/projects/{a.name}/namespaces/{one.name}/web/move/"
+    hidden = client.post(move, {"destination": b.name}, format="json")
+    assert hidden.status_code == 400 and hidden.json()["fields"] == {
+        "destination": [f"No project named {b.name}."]
+    }
+    Binding.objects.create(
+        tenant=tenant,
+        user=project_owner,
+        policy=create_policy(
+            actor=None,
+            tenant=tenant,
+            name="b-viewer",
+            scope="project",
+            statements=[{"actions": ["get*", "list*"], "resources": ["*"], "effect": "allow"}],
+        ),  # fmt: skip
+        domain=b.name,
+    )
+    viewed = api(project_owner).post(move, {"destination": b.name}, format="json")
+    assert viewed.status_code == 403, viewed.content
+    assert ProjectNamespace.objects.get(namespace="web").project == a
+    stranger = api(other_user)
+    for tail in ("", "quota/", "members/", "namespaces/", f"namespaces/{one.name}/web/"):
+        assert stranger.get(f"/api/v1/projects/{a.name}/{tail}").status_code == 404, tail
+    assert stranger.post(f"/api/v1/projects/{a.name}/kubeconfig").status_code == 404
+    assert anon_client.get(f"/api/v1/projects/{a.name}/").status_code == 401
+
+
+def test_a_platform_policy_bound_in_a_project_domain_stays_in_the_project(tenant, one, a):
+    """Held: ``administrator`` bound in A's domain is A's owner, no more: the cluster, its
+    nodes, its namespaces outside A, A's quota and the Namespace objects stay the platform's;
+    odd spellings of paths do not smuggle a platform resource into A's domain."""
+    add_namespace(a, one, "web", {"cpu": "1", "pods": "1"})
+    boss = persona(tenant, "ivan", "administrator", a.name)
+    c = one.name
+    assert check(boss, "deleteSecret", f"cluster:{c}/namespace:web/secret:x", tenant=tenant)
+    assert check(boss, "getPod", f"CLUSTER:{c.upper()}/NAMESPACE:WEB/pod:x", tenant=tenant)
+    for action, resource in [
+        ("deleteNode", f"cluster:{c}/node:n1"),
+        ("updateCluster", f"cluster:{c}"),
+        ("getSecret", f"cluster:{c}/namespace:kube-system/secret:x"),
+        ("listPods", f"cluster:{c}/namespace:*/pod:*"),
+        ("updateNamespace", f"cluster:{c}/namespace:web"),
+        ("deleteResourceQuota", f"cluster:{c}/namespace:web/resourcequota:tkeportal-quota"),
+        ("updateLimitRange", f"cluster:{c}/namespace:web/limitrange:*"),
+        ("updateProjectQuota", a.authz_resource),
+        ("deleteProject", a.authz_resource),
+        ("createProject", "project:*"),
+        ("getSecret", f"cluster:{c}/namespace:web*/secret:x"),
+        ("getSecret", f"cluster:{c}/namespace:{a.name}/secret:x"),
+        ("createBinding", f"binding:*/project:{a.name}"),
+        ("createBinding", "binding:*"),
+    ]:
+        assert not check(boss, action, resource, tenant=tenant), (action, resource)
