@@ -100,6 +100,22 @@ def _validate_parent(tenant, project: Project | None, parent: Project | None) ->
         seen = seen.parent
 
 
+QUOTA_ACTION = "updateProjectQuota"
+
+
+def _require_quota_right(actor, project: Project, why: str) -> None:
+    """Refuse (PermissionDenied) unless ``actor`` may change ``project``'s quota (platform
+    domain, like every change of the project container): where a project's quota comes from
+    is part of its quota."""
+    if actor is None:
+        return  # management commands act as the operator
+    decision = check(actor, QUOTA_ACTION, project.authz_resource, tenant=project.tenant)
+    if not decision:
+        raise PermissionDenied(
+            f"{why}: you need {QUOTA_ACTION} on {project.authz_resource} ({decision.reason})."
+        )
+
+
 def _display_name_taken(tenant, display_name: str, exclude=None) -> None:
     rows = Project.objects.filter(tenant=tenant, display_name=display_name)
     if exclude is not None:
@@ -244,6 +260,8 @@ def create_project(
         _validate_name(name)
     _display_name_taken(tenant, display_name)
     _validate_parent(tenant, None, parent)
+    if parent is not None:
+        _require_quota_right(actor, parent, f"A sub-project's quota comes out of {parent.name}'s")
     wanted = normalize_clusters(tenant, clusters)
     project = Project(
         tenant=tenant,
@@ -289,10 +307,22 @@ def update_project(
     reparented = parent is not _UNSET and getattr(parent, "pk", None) != project.parent_id
     if reparented:
         _validate_parent(project.tenant, project, parent)
+        # Leaving a parent hands its quota back; joining one takes from the new parent's.
+        _require_quota_right(
+            actor, project, f"Moving {project.name} to another parent changes its quota"
+        )
+        if parent is not None:
+            _require_quota_right(
+                actor, parent, f"Moving {project.name} under {parent.name} takes from its quota"
+            )
         project.parent = parent
     project.save()
     if clusters is not None:
-        _apply_quota(project, normalize_clusters(project.tenant, clusters), replace=True)
+        wanted = normalize_clusters(project.tenant, clusters)
+        current = {row.cluster_id: row.hard for row in project.clusters.all()}
+        if {c.pk: hard for c, hard in wanted.items()} != current:
+            _require_quota_right(actor, project, f"Changing {project.name}'s quota")
+        _apply_quota(project, wanted, replace=True)
     elif reparented:
         # The same quota, now taken from the new parent's.
         current = {row.cluster: row.hard for row in project.clusters.select_related("cluster")}
