@@ -27,7 +27,7 @@ from django.utils import timezone
 from yarl import URL
 
 from apps.audit.writer import AuditWriter
-from apps.clusters import k8s
+from apps.clusters import k8s, rbacguard
 from apps.clusters.masking import holds_mask, json_patch_reading_secret
 from apps.core import bodies
 from apps.core.middleware import client_ip_from
@@ -258,6 +258,10 @@ class KubeProxy:
                 )
             elif _names_in_body(access.target):
                 denial = await proxy_db.run(access_mod.judge_create, access, read, content_type)
+            if denial is None and rbacguard.guards(access.target, req.method):
+                denial = await proxy_db.run(
+                    rbacguard.judge_proxied, access, req.canonical, req.method, read
+                )
             if denial is None and access.target.kind == "Secret":
                 denial = _secret_write_denial(req.method, read, access.mask_secrets)
         audited_body = read if req.method in WRITE_METHODS and body else b""
