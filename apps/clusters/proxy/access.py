@@ -22,6 +22,7 @@ from apps.authz.enforcer import check, check_collection
 from apps.clusters import k8s
 from apps.clusters.models import Cluster
 from apps.clusters.services import connection_for
+from apps.clusters.tokens import token_denial
 from apps.core import bodies
 from apps.projects.access import reach
 
@@ -210,6 +211,26 @@ def judge_create(access: Access, body: bytes | bodies.Body, content_type: str) -
     if decision:
         return None
     return forbidden(access.user, access.target, decision.reason)
+
+
+def judge_token_secret(access: Access, body: bodies.Body) -> Denial | None:
+    """A Secret write that has the cluster mint a service account token is judged as
+    ``createServiceAccountToken`` too (:mod:`apps.clusters.tokens`)."""
+    try:
+        doc = body.read()
+    except bodies.Unreadable:
+        return None  # a Secret body the portal cannot read is refused before (app.py)
+    target = access.target
+    reason = token_denial(access.user, access.cluster, target.namespace, doc)
+    if reason is None:
+        return None
+    what = f'secrets "{target.name}"' if target.name else "secrets"
+    return Denial(
+        403,
+        f'{what} is forbidden: portal user "{access.user.username}" may not write this '
+        f"Secret: {reason}",
+        {"kind": "secrets", "group": "", **({"name": target.name} if target.name else {})},
+    )
 
 
 def _body_name(body: bytes | bodies.Body, content_type: str) -> str | None:

@@ -260,6 +260,8 @@ class KubeProxy:
                 denial = await proxy_db.run(access_mod.judge_create, access, read, content_type)
             if denial is None and access.target.kind == "Secret":
                 denial = _secret_write_denial(req.method, read, access.mask_secrets)
+                if denial is None and body and req.method in ("POST", "PUT", "PATCH"):
+                    denial = await proxy_db.run(access_mod.judge_token_secret, access, read)
         audited_body = read if req.method in WRITE_METHODS and body else b""
         if denial is not None:
             await _send_status(send, denial.code, denial.body, req.request_id)
