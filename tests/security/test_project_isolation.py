@@ -364,6 +364,65 @@ def test_pod_security_of_a_project_namespace_holds_through_the_proxy(pete, clust
     assert denied.returncode != 0 and "PodSecurity" in denied.stderr, denied.stderr
 
 
+def test_service_external_ips_and_balancer_status_are_traffic_redirection(
+    portal, cluster, pete, kubectl_as, project_owner, layout, sim
+):
+    """CVE-2020-8554: a Service with externalIPs (or a status claiming load balancer
+    addresses) has kube-proxy on every node capture every project's traffic to them. A member
+    is refused (it needs createEndpoints, as an Endpoints write); the project owner may."""
+    ns = layout["ns"]["a1"]
+    service = {
+        "apiVersion": "v1", "kind": "Service", "metadata": {"name": "mitm"},
+        "spec": {"ports": [{"port": 53, "protocol": "UDP"}], "externalIPs": ["10.96.0.10"]},
+    }  # fmt: skip
+    path = _k8s(cluster, f"/api/v1/namespaces/{ns}/services")
+    status, doc, _ = _raw(portal, pete, "POST", path, service)
+    assert status == 403 and "createEndpoints" in doc["message"], doc
+    plain = {**service, "metadata": {"name": "plain"}, "spec": {"ports": [{"port": 80}]}}
+    status, doc, _ = _raw(portal, pete, "POST", path, plain)
+    assert status == 201, doc
+    merge = "application/merge-patch+json"
+    for tail, body, ctype in (
+        ("/plain", {"spec": {"externalIPs": ["1.2.3.4"]}}, merge),
+        ("/plain", [{"op": "add", "path": "/spec/externalIPs", "value": ["1.2.3.4"]}],
+         "application/json-patch+json"),
+        ("/plain/status", {"status": {"loadBalancer": {"ingress": [{"ip": "1.2.3.4"}]}}}, merge),
+    ):  # fmt: skip
+        status, doc, _ = _raw(portal, pete, "PATCH", path + tail, body, ctype)
+        assert status == 403 and "createEndpoints" in doc["message"], (tail, doc)
+    got = sim.read_namespaced_service("plain", ns)
+    assert not got.spec.external_ips and not (got.status.load_balancer.ingress or [])
+    assert "mitm" not in {s.metadata.name for s in sim.list_namespaced_service(ns).items}
+    olga = kubectl_as(project_owner)
+    olga(
+        "apply",
+        "-f",
+        "-",
+        stdin=json.dumps({**service, "metadata": {"name": "mitm", "namespace": ns}}),
+    )
+    assert sim.read_namespaced_service("mitm", ns).spec.external_ips == ["10.96.0.10"]
+
+
+def test_service_external_ips_through_the_rest_doors(api, project_member, cluster, layout):
+    ns = layout["ns"]["a2"]
+    body = {
+        "metadata": {"name": "mitm"},
+        "spec": {"ports": [{"port": 80}], "externalIPs": ["8.8.8.8"]},
+    }
+    client = api(project_member)
+    created = client.post(
+        f"/api/v1/clusters/{cluster.name}/namespaces/{ns}/services/", body, format="json"
+    )
+    assert created.status_code == 403 and "createEndpoints" in created.json()["detail"]
+    manifest = json.dumps({"apiVersion": "v1", "kind": "Service", **body})
+    applied = client.post(
+        f"/api/v1/clusters/{cluster.name}/apply/",
+        {"manifest": manifest, "namespace": ns},
+        format="json",
+    )
+    assert applied.status_code == 403 and "createEndpoints" in applied.json()["detail"]
+
+
 # -- REST ---------------------------------------------------------------------------------------
 def test_cluster_operations_show_a_member_only_its_namespaces(
     api, project_member, tenant_admin, cluster, layout
