@@ -272,7 +272,10 @@ def restrict(queryset, user, action: str, project: str | None = None):
     Rows that belong to projects (the model names the ORM path to the project's name in
     ``authz_project_field``) are also judged in each project domain the user holds policies
     in; ``authz_project_reads_only`` models (a cluster, a project: containers) only for reads,
-    as :class:`~apps.authz.engine.Ownership` decides for single checks.
+    as :class:`~apps.authz.engine.Ownership` decides for single checks. A row of an
+    ``authz_project_exclusive`` model (owned by exactly one project, whose path ``check``
+    judges in that project's domain alone) is judged in that domain only; a cluster, which
+    many projects span, is also readable through the platform domain.
     """
     if user is None or not user.is_authenticated or not user.is_active:
         return queryset.none()
@@ -285,8 +288,16 @@ def restrict(queryset, user, action: str, project: str | None = None):
     if path_of is not None:
         queryset = queryset.annotate(_authz_path=path_of())
     allowed = _allowed_rows(user, action, project, model, path_of is not None, platform=True)
-    for domain in _project_domains(user, action, project, model):
-        rows = _allowed_rows(user, action, domain, model, path_of is not None, platform=False)
+    domains = _project_domains(user, action, project, model)
+    exclusive = bool(domains) and getattr(model, "authz_project_exclusive", False)
+    if exclusive:
+        # A row owned by one project is judged in that project's domain only (as check()
+        # judges its path; object grants too, after the denies): a deny bound there must hide
+        # it from lists too. Rows of projects the user holds nothing in are judged alike in
+        # their domain and the platform's.
+        allowed &= ~Q(**{f"{model.authz_project_field}__in": domains})
+    for domain in domains:
+        rows = _allowed_rows(user, action, domain, model, path_of is not None, platform=exclusive)
         owned = model._default_manager.filter(**{model.authz_project_field: domain})
         allowed |= Q(pk__in=owned.values("pk")) & rows
     return queryset.filter(allowed)

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from apps.authz import check
 from apps.core.admin import TenantScopedAdmin
 
 from . import quota, services
@@ -30,9 +31,13 @@ class ProjectClusterFormSet(forms.BaseInlineFormSet):
     same rules (and messages) as the API."""
 
     request = None  # set by ProjectClusterInline.get_formset
+    quota_editable = False  # likewise: may the user change the quota (else it is shown only)
 
-    def wanted(self) -> dict:
-        """{cluster name: {"hard": …}} of the rows kept in the form."""
+    def wanted(self) -> dict | None:
+        """{cluster name: {"hard": …}} of the rows kept in the form; None when the user may
+        not change the quota (the inline is read-only: the quota stays as it is)."""
+        if not self.quota_editable:
+            return None
         out = {}
         for form in self.forms:
             if not hasattr(form, "cleaned_data") or not form.cleaned_data:
@@ -46,7 +51,7 @@ class ProjectClusterFormSet(forms.BaseInlineFormSet):
         super().clean()
         if any(self.errors):
             return
-        for form in self.forms:
+        for form in self.forms if self.quota_editable else ():
             if getattr(form, "cleaned_data", None) and not form.cleaned_data.get("DELETE"):
                 try:
                     quota.normalize(_hard_of(form))
@@ -68,9 +73,9 @@ class ProjectClusterFormSet(forms.BaseInlineFormSet):
             ) from exc
 
 
-def save_project(request, project: Project, clusters: dict) -> Project:
+def save_project(request, project: Project, clusters: dict | None) -> Project:
     """Create or update ``project`` (an unsaved instance carrying the form's values) through
-    the services, with ``clusters`` as its quota."""
+    the services, with ``clusters`` as its quota (None: the quota is left as it is)."""
     if project.pk is None:
         tenant = project.tenant if project.tenant_id else request.user.tenant
         return services.create_project(
@@ -102,6 +107,7 @@ class ProjectClusterInline(admin.TabularInline):
     def get_formset(self, request, obj=None, **kwargs):
         formset = super().get_formset(request, obj, **kwargs)
         formset.request = request
+        formset.quota_editable = self._project_may(request, obj)
         return formset
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
@@ -110,12 +116,15 @@ class ProjectClusterInline(admin.TabularInline):
             field.queryset = field.queryset.filter(tenant_id=request.user.tenant_id)
         return field
 
-    # The project's own permission decides: the quota is part of creating or changing it.
+    # A new project's quota is part of creating it; an existing one's is changed with
+    # updateProjectQuota, as through the API (updateProject alone renames and describes).
     def _project_may(self, request, obj) -> bool:
         project_admin = self.admin_site._registry[Project]
         if obj is None:
             return project_admin.has_add_permission(request)
-        return project_admin.has_change_permission(request, obj)
+        return project_admin.has_change_permission(request, obj) and bool(
+            check(request.user, services.QUOTA_ACTION, obj.authz_resource, tenant=obj.tenant)
+        )
 
     def has_add_permission(self, request, obj=None):
         return self._project_may(request, obj)

@@ -87,9 +87,11 @@ class Project(TenantScopedModel):
     def __str__(self) -> str:
         return f"{self.name} ({self.display_name})"
 
-    # Read in its own domain; changed (quota, deletion) in the platform's.
+    # Read in its own domain (only: a deny bound there hides it from lists too); changed
+    # (quota, deletion) in the platform's.
     authz_project_field = "name"
     authz_project_reads_only = True
+    authz_project_exclusive = True
 
     @property
     def authz_resource(self) -> str:
@@ -166,6 +168,7 @@ class ProjectNamespace(TenantScopedModel):
         return f"{self.cluster.name}/{self.namespace} ({self.project.name})"
 
     authz_project_field = "project__name"
+    authz_project_exclusive = True  # judged in its project's domain only, like its path
 
     @property
     def authz_resource(self) -> str:

@@ -539,6 +539,12 @@ def _run_step(client, op: ClusterOperation, row: ProjectNamespace, step: str) ->
         obj = get_or_none(client, ns_path(row.namespace))
         if obj is None:
             return "already gone"
+        if not _labelled_for(obj, row):
+            # The portal deletes only a namespace it made or took over for this project.
+            return (
+                f"namespace {row.namespace} not deleted: it is not labelled "
+                f"{LABEL_PROJECT}={row.project.name} on the cluster; only the row goes"
+            )
         if not terminating(obj):
             try:
                 client.request("DELETE", ns_path(row.namespace))
@@ -547,10 +553,17 @@ def _run_step(client, op: ClusterOperation, row: ProjectNamespace, step: str) ->
         return "deletion requested"
     if step == "EnsureNamespaceGone":
         obj = get_or_none(client, ns_path(row.namespace))
+        if obj is not None and not _labelled_for(obj, row):
+            return "left in place (not the project's)"
         if obj is not None:
             raise _StillThere(f"namespace {row.namespace} is still terminating on the cluster")
         return "gone"
     raise ValueError(f"unknown step {step}")
+
+
+def _labelled_for(obj: dict, row: ProjectNamespace) -> bool:
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return labels.get(LABEL_PROJECT) == row.project.name
 
 
 class _StillThere(Exception):
@@ -593,6 +606,14 @@ def run_operation(op: ClusterOperation) -> str:
                     raise
     except k8s.ClusterError as exc:
         _finish(op, OperationPhase.FAILED, str(exc.detail))
+        if op.kind == OperationKind.NAMESPACE_CREATE and isinstance(exc, NamespaceRefused):
+            # Someone else's namespace took the name between the request and the task: the
+            # creation is over. A row left behind would hand the project that namespace
+            # (ownership decides every authorization on it) and its delete would delete it.
+            ProjectNamespace.objects.filter(
+                pk=row.pk, phase__in=(NamespacePhase.PENDING, NamespacePhase.FAILED)
+            ).delete()
+            return op.phase
         if deleting:
             _set_row(row, message=f"Deletion failed, will retry: {exc.detail}")
         else:

@@ -51,6 +51,11 @@ _COUNT = re.compile(r"^count/[a-z0-9]([-a-z0-9.]*[a-z0-9])?$")
 
 Amounts = dict[str, Decimal]
 
+# The largest amount a quota may name: what Kubernetes counts in an int64 (in base units).
+# Beyond it the API server cannot hold the value, and the portal's arithmetic (Decimals of 28
+# digits) and printing would fail rather than judge it.
+MAX_AMOUNT = Decimal(2**63 - 1)
+
 
 class QuotaError(ValueError):
     """A quota that is malformed or does not fit: ``errors`` maps a field to its messages."""
@@ -101,6 +106,9 @@ def normalize(hard: object, field: str = "hard") -> dict[str, str]:
             continue
         if amount < 0:
             errors[where] = ["must not be negative"]
+            continue
+        if amount > MAX_AMOUNT:
+            errors[where] = [f"must be at most {MAX_AMOUNT} (what Kubernetes can count)"]
             continue
         out[name] = str(raw_value)
     if errors:

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 
 from apps.authz import check
 from apps.authz import services as authz_services
@@ -98,6 +99,22 @@ def _validate_parent(tenant, project: Project | None, parent: Project | None) ->
                 {"parent": [f"{parent.name} is {project.name} or one of its sub-projects."]}
             )
         seen = seen.parent
+
+
+QUOTA_ACTION = "updateProjectQuota"
+
+
+def _require_quota_right(actor, project: Project, why: str) -> None:
+    """Refuse (PermissionDenied) unless ``actor`` may change ``project``'s quota (platform
+    domain, like every change of the project container): where a project's quota comes from
+    is part of its quota."""
+    if actor is None:
+        return  # management commands act as the operator
+    decision = check(actor, QUOTA_ACTION, project.authz_resource, tenant=project.tenant)
+    if not decision:
+        raise PermissionDenied(
+            f"{why}: you need {QUOTA_ACTION} on {project.authz_resource} ({decision.reason})."
+        )
 
 
 def _display_name_taken(tenant, display_name: str, exclude=None) -> None:
@@ -244,6 +261,8 @@ def create_project(
         _validate_name(name)
     _display_name_taken(tenant, display_name)
     _validate_parent(tenant, None, parent)
+    if parent is not None:
+        _require_quota_right(actor, parent, f"A sub-project's quota comes out of {parent.name}'s")
     wanted = normalize_clusters(tenant, clusters)
     project = Project(
         tenant=tenant,
@@ -289,10 +308,22 @@ def update_project(
     reparented = parent is not _UNSET and getattr(parent, "pk", None) != project.parent_id
     if reparented:
         _validate_parent(project.tenant, project, parent)
+        # Leaving a parent hands its quota back; joining one takes from the new parent's.
+        _require_quota_right(
+            actor, project, f"Moving {project.name} to another parent changes its quota"
+        )
+        if parent is not None:
+            _require_quota_right(
+                actor, parent, f"Moving {project.name} under {parent.name} takes from its quota"
+            )
         project.parent = parent
     project.save()
     if clusters is not None:
-        _apply_quota(project, normalize_clusters(project.tenant, clusters), replace=True)
+        wanted = normalize_clusters(project.tenant, clusters)
+        current = {row.cluster_id: row.hard for row in project.clusters.all()}
+        if {c.pk: hard for c, hard in wanted.items()} != current:
+            _require_quota_right(actor, project, f"Changing {project.name}'s quota")
+        _apply_quota(project, wanted, replace=True)
     elif reparented:
         # The same quota, now taken from the new parent's.
         current = {row.cluster: row.hard for row in project.clusters.select_related("cluster")}
@@ -451,9 +482,11 @@ def _keep_an_owner(project: Project, manages: bool) -> None:
     reach the project to appoint one)."""
     if manages:
         return
-    if not Binding.objects.filter(
+    owners = Binding.objects.filter(
         tenant_id=project.tenant_id, domain=project.name, policy__name=PROJECT_OWNER
-    ).exists():
+    )
+    # A group owns only through its members: an empty group is no owner.
+    if not owners.filter(Q(user__isnull=False) | Q(group__members__isnull=False)).exists():
         raise PermissionDenied(
             f"This would leave project {project.name} without a {PROJECT_OWNER}: make someone "
             "else owner first (or ask a platform administrator)."

@@ -6,6 +6,7 @@ import pytest
 from kubernetes.client import ApiException
 
 from apps.audit.models import AuditEvent
+from apps.authz import check
 from apps.clusters.models import ClusterOperation
 from apps.projects import namespaces
 from apps.projects.models import Project, ProjectCluster, ProjectNamespace
@@ -444,3 +445,51 @@ def test_a_pod_without_requests_is_admitted_thanks_to_the_limit_range(
     with pytest.raises(ApiException, match="must specify") as refused:
         core.create_namespaced_pod("shop", {**bare, "metadata": {"name": "bare2"}})
     assert refused.value.status == 403
+
+
+def test_a_creation_that_finds_someone_elses_namespace_gives_it_up(
+    api, project_owner, project, cluster, kube, django_capture_on_commit_callbacks
+):
+    """Red team: the namespace did not exist when the owner asked for it, and was made by
+    someone else before the task ran (a queue backlog, a cluster down for a while). The refused
+    creation used to leave a Failed row behind — and with it the project's ownership of that
+    namespace (its owner could read its Secrets through the portal) and a delete that deleted
+    it from the cluster. Now the row goes; the namespace stays as it was."""
+    core, _ = kube
+    client = api(project_owner)
+    hard = {"cpu": "1", "memory": "1Gi", "pods": "2"}
+    body = {"cluster": cluster.name, "namespace": "squat", "hard": hard}
+    made = client.post(url(), body, format="json")  # the task is not run yet (no capture)
+    assert made.status_code == 201, made.content
+    core.create_namespace({"metadata": {"name": "squat", "labels": {"team": "payments"}}})
+    core.create_namespaced_secret("squat", {"metadata": {"name": "db"}, "stringData": {"a": "b"}})
+    secret = f"cluster:{cluster.name}/namespace:squat/secret:db"
+    op = ClusterOperation.objects.get(kind="namespace-create", target="namespace:squat")
+    run_namespace_operation(op.pk)
+    op.refresh_from_db()
+    assert op.phase == "Failed" and "import it instead" in op.message
+    assert not ProjectNamespace.objects.filter(namespace="squat").exists()
+    owner = project_owner.__class__.objects.select_related("tenant").get(pk=project_owner.pk)
+    assert not check(owner, "getSecret", secret, tenant=owner.tenant)
+    labels = read(core.read_namespace, "squat")["metadata"]["labels"]
+    assert labels["team"] == "payments" and "tkeportal.io/project" not in labels
+    assert client.get(url(cluster=cluster, namespace="squat")).status_code == 404
+
+
+def test_deleting_a_row_never_deletes_a_namespace_the_project_does_not_hold(
+    api, project_owner, project, cluster, kube, django_capture_on_commit_callbacks
+):
+    """Red team: a row whose namespace on the cluster is not labelled as the project's (left by
+    an older version, or relabelled by the platform) is removed without deleting the cluster's
+    namespace: the portal deletes only what it made or took over."""
+    core, _ = kube
+    core.create_namespace({"metadata": {"name": "theirs", "labels": {"team": "payments"}}})
+    add_row(project, cluster, "theirs", {"requests.cpu": "1", "pods": "2"}, phase="Failed")
+    with django_capture_on_commit_callbacks(execute=True):
+        deleted = api(project_owner).delete(url(cluster=cluster, namespace="theirs"))
+    assert deleted.status_code == 202, deleted.content
+    assert read(core.read_namespace, "theirs") is not None
+    assert not ProjectNamespace.objects.filter(namespace="theirs").exists()
+    op = ClusterOperation.objects.get(kind="namespace-delete")
+    assert op.phase == "Succeeded", op.message
+    assert "not deleted" in op.steps[0]["message"]

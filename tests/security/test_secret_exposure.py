@@ -185,16 +185,36 @@ def test_watch_events_are_masked(portal, cluster, bob, read_only_user, namespace
 def test_kubectl_watch_is_masked(rhea, bob, namespace, secret):
     proc = rhea.popen("get", "secret", secret, "-n", namespace, "-w", "-o", "json")
     try:
+        # The label must change after the watch has started, or its event is never sent: wait
+        # for the watch's first object (the current state) before changing it.
+        out = _read_until(
+            proc, lambda text: b'"name": "' + secret.encode() in text and text.rstrip()[-1:] == b"}"
+        )
         bob("label", "secret", secret, "-n", namespace, "seen=yes")
-        out = b""
-        while out.count(b'"seen"') < 1:
-            line = proc.stdout.readline()
-            assert line, "the watch ended"
-            out += line
+        out += _read_until(proc, lambda text: b'"seen"' in text)
     finally:
         proc.kill()
         proc.wait()
     assert not leaks(out.decode())
+
+
+def _read_until(proc, done, timeout: float = 30.0) -> bytes:
+    """``proc``'s output until ``done(all read so far)``; fails (not hangs) after ``timeout``
+    seconds or when the output ends. Reads the pipe's descriptor directly: a buffered reader
+    would hold data that select() no longer sees."""
+    import os
+    import select
+    import time
+
+    fd = proc.stdout.fileno()
+    out, deadline = b"", time.monotonic() + timeout
+    while not done(out):
+        ready, _, _ = select.select([fd], [], [], max(deadline - time.monotonic(), 0))
+        assert ready, f"no watch output within {timeout}s; got {out[-500:]!r}"
+        chunk = os.read(fd, 65536)
+        assert chunk, "the watch ended"
+        out += chunk
+    return out
 
 
 def test_writing_masked_values_back_is_refused(editor, bob, namespace, secret):
