@@ -6,10 +6,10 @@ configured PostgreSQL (``make bench`` provides DATABASE_URL / REDIS_URL).
 
 from __future__ import annotations
 
-import os
 import time
 
 from benchmarks.support.stats import p50_p99_ms
+from benchmarks.support.testdb import test_database
 
 REQUESTS = 300
 
@@ -19,25 +19,10 @@ def _percentiles(samples: list[float]) -> tuple[float, float]:
 
 
 def run() -> dict:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tkeportal.settings.test")
-    import django
+    with test_database() as connection:
+        from django.test.utils import CaptureQueriesContext
 
-    django.setup()
-    from django.db import connection
-    from django.test.utils import (
-        CaptureQueriesContext,
-        setup_test_environment,
-        teardown_test_environment,
-    )
-
-    setup_test_environment()
-    old_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
         return _measure(CaptureQueriesContext, connection)
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
-        teardown_test_environment()
 
 
 def _measure(CaptureQueriesContext, connection) -> dict:

@@ -12,10 +12,10 @@
 
 from __future__ import annotations
 
-import os
 import time
 
 from benchmarks.support.stats import percentile
+from benchmarks.support.testdb import test_database
 
 CLUSTERS = 50
 DOWN = 3
@@ -24,25 +24,14 @@ ROUNDS = 5
 
 
 def run() -> dict:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tkeportal.settings.test")
-    import django
+    with test_database():
+        from apps.sandbox.kubesim import KubeSim
 
-    django.setup()
-    from django.db import connection
-    from django.test.utils import setup_test_environment, teardown_test_environment
-
-    from apps.sandbox.kubesim import KubeSim
-
-    setup_test_environment()
-    old_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    sim = KubeSim().start_in_thread()
-    try:
-        return {**_measure(sim), **overview_500()}
-    finally:
-        sim.stop()
-        connection.creation.destroy_test_db(old_name, verbosity=0)
-        teardown_test_environment()
+        sim = KubeSim().start_in_thread()
+        try:
+            return {**_measure(sim), **overview_500()}
+        finally:
+            sim.stop()
 
 
 def _measure(sim) -> dict:
@@ -128,21 +117,8 @@ TIGHT_BUDGET_S = 0.2
 def run_overview_500() -> dict:
     """The overview over 500 simulated clusters, alone (its own test database):
     ``python -c 'from benchmarks.clusters import run_overview_500 as r; print(r())'``."""
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tkeportal.settings.test")
-    import django
-
-    django.setup()
-    from django.db import connection
-    from django.test.utils import setup_test_environment, teardown_test_environment
-
-    setup_test_environment()
-    old_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+    with test_database():
         return overview_500()
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
-        teardown_test_environment()
 
 
 def overview_500() -> dict:

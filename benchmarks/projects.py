@@ -22,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from benchmarks.support.stats import p50_p99_ms
+from benchmarks.support.testdb import test_database
 
 NAMESPACES = 200
 PODS_PER_NAMESPACE = 50
@@ -37,21 +38,8 @@ KUBECTL = str(Path(__file__).resolve().parents[1] / ".venv" / "bin" / "kubectl")
 
 
 def run() -> dict:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tkeportal.settings.test")
-    import django
-
-    django.setup()
-    from django.db import connection
-    from django.test.utils import setup_test_environment, teardown_test_environment
-
-    setup_test_environment()
-    old_name = connection.settings_dict["NAME"]
-    connection.creation.create_test_db(verbosity=0, autoclobber=True)
-    try:
+    with test_database():
         return _run()
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0)
-        teardown_test_environment()
 
 
 def _run() -> dict:

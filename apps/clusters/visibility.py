@@ -6,8 +6,12 @@ A cluster is readable to the members of the projects spanning it (``getCluster``
 total counts every namespace: those stay the platform's. A user who may not ``listNodes``
 on ``cluster:<c>/node:*`` (the REST node list's own path) sees no node inventory — count,
 architectures, GPUs, capacity — and one who may not list pods across every namespace sees
-no pod total; such a user sees instead the namespaces they reach on the cluster. Every
-answer comes from the compiled rules: no query per cluster.
+no pod total; such a user sees instead the namespaces they reach on the cluster. The
+cluster's operations follow what they are about: a namespace's (``target`` ``namespace:<ns>``,
+a project namespace being created, resized, moved, repaired) are shown to whoever may read that
+namespace; the cluster's own (import, health check, sync, credential rotation) and the other
+projects' only to those who read every namespace of it. Every answer comes from the compiled
+rules: no query per cluster.
 """
 
 from __future__ import annotations
@@ -41,3 +45,13 @@ def redact_overview_row(user, cluster, row: dict) -> dict:
         row["pods"] = None
         row["namespaces"] = list(reach(user, cluster, "listPods", "pod:*").namespaces)
     return row
+
+
+def visible_operations(user, cluster, operations):
+    """``operations`` (a queryset of the cluster's) limited, in SQL, to those ``user`` may see:
+    all for whoever may read every namespace of the cluster, else those about the namespaces
+    the user may read (a project member: its own project's, never another project's)."""
+    found = reach(user, cluster, "getNamespace", "")
+    if found.everything:
+        return operations
+    return operations.filter(target__in=[f"namespace:{ns}" for ns in found.namespaces])

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 
 from apps.authz import check
 from apps.authz import services as authz_services
@@ -481,9 +482,11 @@ def _keep_an_owner(project: Project, manages: bool) -> None:
     reach the project to appoint one)."""
     if manages:
         return
-    if not Binding.objects.filter(
+    owners = Binding.objects.filter(
         tenant_id=project.tenant_id, domain=project.name, policy__name=PROJECT_OWNER
-    ).exists():
+    )
+    # A group owns only through its members: an empty group is no owner.
+    if not owners.filter(Q(user__isnull=False) | Q(group__members__isnull=False)).exists():
         raise PermissionDenied(
             f"This would leave project {project.name} without a {PROJECT_OWNER}: make someone "
             "else owner first (or ask a platform administrator)."

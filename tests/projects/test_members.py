@@ -320,3 +320,16 @@ def test_a_refused_change_leaves_no_rules_behind(api, project_owner, project, te
     assert list(Binding.objects.filter(user=newbie).values_list("policy__name", flat=True)) == [
         "glance"
     ]
+
+
+def test_an_empty_owner_group_is_no_owner(api, project_owner, project, tenant):
+    from tests.factories import GroupFactory
+
+    GroupFactory(tenant=tenant, name="ghosts")
+    client = api(project_owner)
+    added = client.post(MEMBERS, {"kind": "group", "name": "ghosts", "roles": ["project-owner"]})
+    assert added.status_code == 201, added.content
+    left = client.delete(f"{MEMBERS}olga/")
+    assert left.status_code == 403
+    assert "without a project-owner" in left.json()["detail"]
+    assert Binding.objects.filter(user=project_owner, policy__name="project-owner").exists()

@@ -26,6 +26,7 @@ from apps.tenants.scope import resolve_scope
 from .. import k8s, overview, resources, services, visibility
 from ..masking import holds_mask
 from ..models import Cluster
+from ..privileged import write_denial
 
 
 class ResourceSchema(AutoSchema):
@@ -133,6 +134,16 @@ class _ClusterResourceBase(viewsets.ViewSet):
             )
         return found.namespaces
 
+    def refuse_privileged(self, kind, namespace: str | None, body) -> None:
+        """A Secret or Service whose body has the cluster hand out a privilege-bearing power
+        (a service account token, others' traffic) needs that power's action too
+        (:mod:`apps.clusters.privileged`)."""
+        reason = write_denial(self.request.user, self.cluster(), kind.kind, namespace, body)
+        if reason:
+            raise exceptions.PermissionDenied(
+                f"You are not allowed to write this {kind.kind}: {reason}."
+            )
+
     def client(self) -> k8s.KubeClient:
         return services.client_for(self.cluster())
 
@@ -229,6 +240,7 @@ class ClusterResourceViewSet(_ClusterResourceBase):
         name = (request.data.get("metadata") or {}).get("name")
         path = resources.resource_path(self.kwargs["cluster"], kind, namespace, name)
         self.authorize(self.authz_action(), path)
+        self.refuse_privileged(kind, namespace, request.data)
         dry_run = request.query_params.get("dryRun") in ("true", "All", "1")
         with self.client() as client:
             obj = resources.create_object(client, kind, namespace, request.data, dry_run)
@@ -240,6 +252,7 @@ class ClusterResourceViewSet(_ClusterResourceBase):
         self.authorize(self.authz_action(), path)
         _check_shape(request.data)
         _refuse_mask(kind, request.data)
+        self.refuse_privileged(kind, namespace, request.data)
         with self.client() as client:
             obj = resources.replace_object(client, kind, namespace, name, request.data)
         return Response(self._reveal(kind, path, obj))
@@ -454,6 +467,7 @@ class ApplyViewSet(_ClusterResourceBase):
             path = resources.resource_path(cluster.name, kind, ns, meta["name"])
             for action in (f"create{kind.authz_name}", f"update{kind.authz_name}"):
                 self.authorize(action, path)
+            self.refuse_privileged(kind, ns, doc)
         self.request._request.audit_action = "applyManifest"
         self.request._request.audit_resource = f"cluster:{cluster.name}"
         manager = f"tkeportal-{request.user.username}"[:128]

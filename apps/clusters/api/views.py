@@ -5,7 +5,7 @@ from rest_framework.response import Response
 
 from apps.core.api.viewsets import PortalModelViewSet
 
-from .. import services
+from .. import services, visibility
 from ..models import Cluster
 from .serializers import (
     ClusterImportSerializer,
@@ -107,7 +107,10 @@ class ClusterViewSet(PortalModelViewSet):
     @extend_schema(responses=ClusterOperationSerializer(many=True))
     @action(detail=True, methods=["get"], pagination_class=None)
     def operations(self, request, name=None):
-        ops = self.get_object().operations.all()[:50]
+        """The latest 50 operations the user may see (:func:`visibility.visible_operations`:
+        a project member sees those about its own namespaces)."""
+        cluster = self.get_object()
+        ops = visibility.visible_operations(request.user, cluster, cluster.operations.all())[:50]
         return Response(ClusterOperationSerializer(ops, many=True).data)
 
     @extend_schema(responses=NodeSerializer(many=True))

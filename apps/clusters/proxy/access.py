@@ -21,6 +21,7 @@ from apps.audit.services import outcome_for_status
 from apps.authz.enforcer import check, check_collection
 from apps.clusters import k8s
 from apps.clusters.models import Cluster
+from apps.clusters.privileged import write_denial
 from apps.clusters.services import connection_for
 from apps.core import bodies
 from apps.projects.access import reach
@@ -210,6 +211,32 @@ def judge_create(access: Access, body: bytes | bodies.Body, content_type: str) -
     if decision:
         return None
     return forbidden(access.user, access.target, decision.reason)
+
+
+def judge_privileged_write(access: Access, body: bodies.Body) -> Denial | None:
+    """A Secret or Service write that has the cluster hand out a privilege-bearing power (a
+    service account token, others' traffic) is judged as that power too
+    (:mod:`apps.clusters.privileged`)."""
+    try:
+        doc = body.read()
+    except bodies.Unreadable:
+        return None  # refused before for a Secret (app.py); the cluster refuses it otherwise
+    target = access.target
+    reason = write_denial(
+        access.user, access.cluster, target.kind, target.namespace, doc, target.subresource
+    )
+    if reason is None:
+        return None
+    what = f'{target.plural} "{target.name}"' if target.name else target.plural
+    details = {"kind": target.plural, "group": target.group}
+    if target.name:
+        details["name"] = target.name
+    return Denial(
+        403,
+        f'{what} is forbidden: portal user "{access.user.username}" may not write this '
+        f"{target.kind}: {reason}",
+        details,
+    )
 
 
 def _body_name(body: bytes | bodies.Body, content_type: str) -> str | None:

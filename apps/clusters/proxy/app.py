@@ -264,6 +264,8 @@ class KubeProxy:
                 )
             if denial is None and access.target.kind == "Secret":
                 denial = _secret_write_denial(req.method, read, access.mask_secrets)
+            if denial is None and _privileged_kind_written(access.target, req.method, body):
+                denial = await proxy_db.run(access_mod.judge_privileged_write, access, read)
         audited_body = read if req.method in WRITE_METHODS and body else b""
         if denial is not None:
             await _send_status(send, denial.code, denial.body, req.request_id)
@@ -542,6 +544,15 @@ async def _relay_masked(response, headers, send, receive, streaming: bool) -> tu
         return await relay_masked(response, headers, send)
     message = await _relay_stream(relay_masked_stream(response, headers, send), receive)
     return response.status, message
+
+
+def _privileged_kind_written(target, method: str, body: bytes) -> bool:
+    """A write of a kind some of whose bodies carry a privilege-bearing power
+    (:mod:`apps.clusters.privileged`)."""
+    return bool(body) and method in ("POST", "PUT", "PATCH") and target.kind in PRIVILEGED_KINDS
+
+
+PRIVILEGED_KINDS = frozenset({"Secret", "Service"})
 
 
 def _names_in_body(target) -> bool:

@@ -147,7 +147,61 @@ def _requested_lifetime(request) -> tuple[timedelta, bool]:
     return _lifetime(raw or DEFAULT_LIFETIME), bool(raw)
 
 
-class ClusterKubeconfigView(APIView):
+KUBECONFIG_SCHEMA = extend_schema(
+    request=KubeconfigRequestSerializer,
+    parameters=[
+        OpenApiParameter("expires_in", str, description="e.g. 8h (default); or in the body"),
+        OpenApiParameter("format", str, enum=["json", "yaml"]),
+    ],
+    responses={200: OpenApiTypes.OBJECT, (200, "application/yaml"): OpenApiTypes.STR},
+)
+
+
+class KubeconfigDownloadView(APIView):
+    """What every kubeconfig download shares (a cluster's, a project's): JSON or the YAML file,
+    errors always JSON, keys minted with the same lifetime rules, never cached."""
+
+    renderer_classes = [JSONRenderer, YAMLRenderer]
+
+    def handle_exception(self, exc):
+        # A refusal is the API's JSON error whatever format was asked for: a YAML error body
+        # saved as a kubeconfig would only confuse kubectl (and is not what the schema says).
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return super().handle_exception(exc)
+
+    def key_minter(self, request):
+        """``mint(cluster, description) -> (key, plaintext)``: a new API key of the caller's that
+        works only for kubectl on ``cluster``, with the requested lifetime (``expires_in``); a
+        request made with an API key gets keys that expire no later than that one (the default
+        shrinks to fit, an explicit longer lifetime is a 400)."""
+        lifetime, chosen = _requested_lifetime(request)
+
+        def mint(cluster, description: str):
+            return create_api_key(
+                actor=request.user,
+                user=request.user,
+                expires_in=lifetime,
+                description=description,
+                parent=request.auth if isinstance(request.auth, APIKey) else None,
+                fit_parent=not chosen,
+                cluster=cluster,
+            )
+
+        return mint
+
+    def server_root(self, request) -> str:
+        return f"{request.scheme}://{request.get_host()}{PROXY_ROOT}clusters/"
+
+    def answer(self, request, body: dict, filename: str) -> Response:
+        response = Response(body)
+        response["Cache-Control"] = "no-store"
+        if request.accepted_renderer.format == "yaml":
+            response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+
+
+class ClusterKubeconfigView(KubeconfigDownloadView):
     """A kubeconfig for kubectl through the portal, with a new API key of yours that works
     only for this cluster.
 
@@ -160,23 +214,8 @@ class ClusterKubeconfigView(APIView):
     """
 
     authz_doc = "getClusterKubeconfig on cluster:<name> (getCluster to see it)"
-    renderer_classes = [JSONRenderer, YAMLRenderer]
 
-    def handle_exception(self, exc):
-        # A refusal is the API's JSON error whatever format was asked for: a YAML error body
-        # saved as a kubeconfig would only confuse kubectl (and is not what the schema says).
-        self.request.accepted_renderer = JSONRenderer()
-        self.request.accepted_media_type = JSONRenderer.media_type
-        return super().handle_exception(exc)
-
-    @extend_schema(
-        request=KubeconfigRequestSerializer,
-        parameters=[
-            OpenApiParameter("expires_in", str, description="e.g. 8h (default); or in the body"),
-            OpenApiParameter("format", str, enum=["json", "yaml"]),
-        ],
-        responses={200: OpenApiTypes.OBJECT, (200, "application/yaml"): OpenApiTypes.STR},
-    )
+    @KUBECONFIG_SCHEMA
     def post(self, request, name: str):
         raw = request._request
         raw.audit_action = ACTION
@@ -195,18 +234,8 @@ class ClusterKubeconfigView(APIView):
             raise exceptions.PermissionDenied(
                 f"You are not allowed to {ACTION} on {cluster.authz_resource}: {decision.reason}."
             )
-        lifetime, chosen = _requested_lifetime(request)
-        key, plaintext = create_api_key(
-            actor=request.user,
-            user=request.user,
-            expires_in=lifetime,
-            description=f"kubeconfig for {cluster.name}",
-            parent=request.auth if isinstance(request.auth, APIKey) else None,
-            # The default shrinks to fit the calling key rather than failing.
-            fit_parent=not chosen,
-            cluster=cluster,
-        )
-        server = f"{request.scheme}://{request.get_host()}{PROXY_ROOT}clusters/{cluster.name}"
+        key, plaintext = self.key_minter(request)(cluster, f"kubeconfig for {cluster.name}")
+        server = self.server_root(request) + cluster.name
         config = build_kubeconfig(
             server=server,
             cluster=cluster,
@@ -214,17 +243,10 @@ class ClusterKubeconfigView(APIView):
             token=plaintext,
             namespace=default_namespace(request.user, cluster),
         )
-        response = Response(
-            {
-                "kubeconfig": yaml.safe_dump(config, sort_keys=False),
-                "expires_at": key.expires_at.isoformat(),
-                "cluster": cluster.name,
-                "server": server,
-            }
-        )
-        response["Cache-Control"] = "no-store"
-        if request.accepted_renderer.format == "yaml":
-            response["Content-Disposition"] = (
-                f'attachment; filename="kubeconfig-{cluster.name}.yaml"'
-            )
-        return response
+        body = {
+            "kubeconfig": yaml.safe_dump(config, sort_keys=False),
+            "expires_at": key.expires_at.isoformat(),
+            "cluster": cluster.name,
+            "server": server,
+        }
+        return self.answer(request, body, f"kubeconfig-{cluster.name}.yaml")

@@ -13,25 +13,19 @@ from __future__ import annotations
 import yaml
 from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.models import APIKey
-from apps.accounts.services import create_api_key
 from apps.authz import check, restrict
 from apps.authz.enforcer import index_for_tenant
 from apps.authz.services import is_administrator
-from apps.clusters.proxy import PROXY_ROOT
 from apps.clusters.proxy.views import (
-    KubeconfigRequestSerializer,
-    YAMLRenderer,
-    _requested_lifetime,
+    KUBECONFIG_SCHEMA,
+    KubeconfigDownloadView,
     build_kubeconfig,
 )
 from apps.core.api.pagination import PortalPagination
@@ -332,7 +326,7 @@ def project_kubeconfig(*, server_root: str, project: Project, user, token_for) -
     return merged
 
 
-class ProjectKubeconfigView(APIView):
+class ProjectKubeconfigView(KubeconfigDownloadView):
     """A kubeconfig for kubectl through the portal with one context per cluster the project
     spans, each defaulting to the project's first namespace on that cluster.
 
@@ -345,21 +339,8 @@ class ProjectKubeconfigView(APIView):
     """
 
     authz_doc = "getProjectKubeconfig on project:<name> (getProject to see it)"
-    renderer_classes = [JSONRenderer, YAMLRenderer]
 
-    def handle_exception(self, exc):
-        self.request.accepted_renderer = JSONRenderer()
-        self.request.accepted_media_type = JSONRenderer.media_type
-        return super().handle_exception(exc)
-
-    @extend_schema(
-        request=KubeconfigRequestSerializer,
-        parameters=[
-            OpenApiParameter("expires_in", str, description="e.g. 8h (default); or in the body"),
-            OpenApiParameter("format", str, enum=["json", "yaml"]),
-        ],
-        responses={200: OpenApiTypes.OBJECT, (200, "application/yaml"): OpenApiTypes.STR},
-    )
+    @KUBECONFIG_SCHEMA
     def post(self, request, name: str):
         raw = request._request
         raw.audit_action = KUBECONFIG_ACTION
@@ -368,40 +349,27 @@ class ProjectKubeconfigView(APIView):
         authorize(request, KUBECONFIG_ACTION, project.authz_resource, project.tenant)
         if not project.clusters.exists():
             raise ValidationError(f"Project {project.name} spans no cluster yet.")
-        lifetime, chosen = _requested_lifetime(request)
+        mint = self.key_minter(request)
         keys = []
 
         def token_for(cluster):
-            key, plaintext = create_api_key(
-                actor=request.user,
-                user=request.user,
-                expires_in=lifetime,
-                description=f"kubeconfig for {project.name} on {cluster.name}",
-                parent=request.auth if isinstance(request.auth, APIKey) else None,
-                fit_parent=not chosen,
-                cluster=cluster,
-            )
+            key, plaintext = mint(cluster, f"kubeconfig for {project.name} on {cluster.name}")
             keys.append(key)
             return plaintext
 
-        root = f"{request.scheme}://{request.get_host()}{PROXY_ROOT}clusters/"
         config = project_kubeconfig(
-            server_root=root, project=project, user=request.user, token_for=token_for
+            server_root=self.server_root(request),
+            project=project,
+            user=request.user,
+            token_for=token_for,
         )
-        response = Response(
-            {
-                "kubeconfig": yaml.safe_dump(config, sort_keys=False),
-                "expires_at": min(k.expires_at for k in keys).isoformat(),
-                "project": project.name,
-                "clusters": [c["name"] for c in config["clusters"]],
-            }
-        )
-        response["Cache-Control"] = "no-store"
-        if request.accepted_renderer.format == "yaml":
-            response["Content-Disposition"] = (
-                f'attachment; filename="kubeconfig-{project.name}.yaml"'
-            )
-        return response
+        body = {
+            "kubeconfig": yaml.safe_dump(config, sort_keys=False),
+            "expires_at": min(k.expires_at for k in keys).isoformat(),
+            "project": project.name,
+            "clusters": [c["name"] for c in config["clusters"]],
+        }
+        return self.answer(request, body, f"kubeconfig-{project.name}.yaml")
 
 
 # -- portal ------------------------------------------------------------------------------------
