@@ -121,3 +121,47 @@ def test_install_upgrade_rollback_uninstall_with_secret_storage(kubeconfig, sim,
         assert apps.list_namespaced_deployment(namespace).items == []
         assert core.list_namespaced_service(namespace).items == []
         assert cfg.list(all_states=True) == []
+
+
+def test_a_project_member_runs_helm_in_their_namespace_only(
+    portal, project_member, cluster, sim, live_cluster
+):
+    """A business user's everyday Helm: install, upgrade and uninstall in their project's
+    namespace through the portal (Helm reads and writes its release Secrets there, so this needs
+    the member's revealSecret in that namespace); the same in another project's namespace is
+    refused and leaves nothing behind."""
+    from apps.projects.models import Project, ProjectCluster, ProjectNamespace
+    from tests.conftest import PROJECT
+    from tests.live import fetch_kubeconfig
+
+    mine, theirs = (f"{kind}-{uuid.uuid4().hex[:6]}" for kind in ("mine", "theirs"))
+    core = client.CoreV1Api(sim)
+    project = Project.objects.create(tenant=cluster.tenant, name=PROJECT, display_name="A")
+    other = Project.objects.create(tenant=cluster.tenant, name="prj-other", display_name="B")
+    for owner, namespace in ((project, mine), (other, theirs)):
+        core.create_namespace({"metadata": {"name": namespace}})
+        ProjectCluster.objects.create(project=owner, cluster=cluster, hard={})
+        ProjectNamespace.objects.create(
+            tenant=cluster.tenant,
+            project=owner,
+            cluster=cluster,
+            namespace=namespace,
+            phase="Available",
+        )
+    kubeconfig, _ = fetch_kubeconfig(portal, project_member, cluster)
+    release = "hello"
+    with helm.Config(kubeconfig_content=kubeconfig, namespace=mine) as cfg:
+        installed = cfg.install(CHART, release, {"message": "mine"}, wait="watcher", timeout=30)
+        assert (installed["revision"], installed["status"]) == (1, "deployed")
+        assert page(sim, mine, release) == {"index.html": "<h1>mine</h1>", "revision": "1"}
+        upgraded = cfg.upgrade(CHART, release, {"message": "again"}, wait="watcher", timeout=30)
+        assert upgraded["revision"] == 2
+        assert sorted(release_secrets(sim, mine, release)) == [1, 2]
+        cfg.uninstall(release, wait="watcher", timeout=30)
+        assert release_secrets(sim, mine, release) == {}
+    with helm.Config(kubeconfig_content=kubeconfig, namespace=theirs) as cfg:
+        with pytest.raises(Exception, match="forbidden"):
+            cfg.install(CHART, release, {"message": "theirs"}, timeout=30)
+    assert release_secrets(sim, theirs, release) == {}
+    names = {cm.metadata.name for cm in core.list_namespaced_config_map(theirs).items}
+    assert f"{release}-page" not in names
