@@ -189,15 +189,21 @@ def list_objects(
         },
     )
     items = data.get("items", [])
-    if search:
-        needle = search.lower()
-        items = [i for i in items if needle in i.get("metadata", {}).get("name", "").lower()]
+    items = _named_like(items, search)
     meta = data.get("metadata", {})
     return {
         "items": items,
         "continue": meta.get("continue") or None,
         "remaining": meta.get("remainingItemCount"),
     }
+
+
+def _named_like(items: list[dict], search: str | None) -> list[dict]:
+    """The objects whose name contains ``search`` (case-insensitive); all without it."""
+    if not search:
+        return items
+    needle = search.lower()
+    return [i for i in items if needle in i.get("metadata", {}).get("name", "").lower()]
 
 
 def list_in_namespaces(
@@ -249,9 +255,7 @@ def list_in_namespaces(
             # may turn out empty, as nothing was asked of it yet).
             token = _merged_token(namespaces[index + 1], None)
             break
-    if search:
-        needle = search.lower()
-        items = [i for i in items if needle in i.get("metadata", {}).get("name", "").lower()]
+    items = _named_like(items, search)
     return {"items": items, "continue": token, "remaining": remaining}
 
 

@@ -34,6 +34,24 @@ from .resources import ResourceType
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 
 
+def iter_key_order(
+    view, namespace: str | None, start: tuple[str, str] | None = None
+) -> Iterator[Entry]:
+    """Entries of ``view`` (a :class:`KindStore` or a :class:`Snapshot` of one: anything with
+    ``namespaces()``, ``names(ns)`` and ``get(ns, name)``) in etcd key order (namespace, then
+    name), from ``start`` exclusive."""
+    spaces = [namespace] if namespace is not None else view.namespaces()
+    for ns in spaces:
+        if start is not None and ns < start[0]:
+            continue
+        names = view.names(ns)
+        first = bisect.bisect_right(names, start[1]) if start and ns == start[0] else 0
+        for name in names[first:]:
+            entry = view.get(ns, name)
+            if entry is not None:
+                yield entry
+
+
 class Entry:
     """One stored object and, lazily, its compact JSON encoding."""
 
@@ -148,18 +166,7 @@ class KindStore:
     def iter_sorted(
         self, namespace: str | None, start: tuple[str, str] | None = None
     ) -> Iterator[Entry]:
-        """Entries in etcd key order (namespace, then name), from ``start`` exclusive."""
-        spaces = [namespace] if namespace is not None else self.namespaces()
-        for ns in spaces:
-            if start is not None and ns < start[0]:
-                continue
-            names = self.names(ns)
-            first = 0
-            if start is not None and ns == start[0]:
-                first = bisect.bisect_right(names, start[1])
-            bucket = self.by_ns.get(ns, {})
-            for name in names[first:]:
-                yield bucket[name]
+        return iter_key_order(self, namespace, start)
 
     def size(self, namespace: str | None) -> int:
         if namespace is None:
@@ -290,16 +297,7 @@ class Snapshot:
     def iter_sorted(
         self, namespace: str | None, start: tuple[str, str] | None = None
     ) -> Iterator[Entry]:
-        spaces = [namespace] if namespace is not None else self.namespaces()
-        for ns in spaces:
-            if start is not None and ns < start[0]:
-                continue
-            names = self.names(ns)
-            first = bisect.bisect_right(names, start[1]) if start and ns == start[0] else 0
-            for name in names[first:]:
-                entry = self.get(ns, name)
-                if entry is not None:
-                    yield entry
+        return iter_key_order(self, namespace, start)
 
 
 Listener = Callable[[ResourceType, str, Entry, "Entry | None"], None]
