@@ -15,6 +15,7 @@ $(VENV)/.installed: requirements.txt requirements-lock.txt
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	scripts/apt-deps.sh slapd ldap-utils chromium
 	$(PIP) install $(PIP_FLAGS) -r requirements-dev.txt -c requirements-lock.txt
 	touch $@
 

@@ -69,3 +69,26 @@ def make_api_key(user, expires_in=timedelta(hours=1), description="test"):
     return account_services.create_api_key(
         actor=user, user=user, expires_in=expires_in, description=description
     )
+
+
+def make_identity_provider(tenant, name="corp-ldap", type="ldap", config=None, secret="", **kw):
+    """An identity provider row with a valid config for its type (no server behind it)."""
+    from apps.accounts.identity.config import validate_config
+    from apps.accounts.models import IdentityProvider
+
+    defaults = {
+        "ldap": {
+            "server_uri": "ldap://127.0.0.1:1",
+            "user_dn_template": "uid=%(user)s,ou=people,dc=example,dc=org",
+        },
+        "oidc": {"issuer": "http://127.0.0.1:1", "client_id": "portal"},
+        "local": {},
+    }[type]
+    return IdentityProvider.objects.create(
+        tenant=tenant,
+        name=name,
+        type=type,
+        config=validate_config(type, config if config is not None else defaults),
+        secret=secret,
+        **kw,
+    )

@@ -1,21 +1,14 @@
 """Top-level URLs: console, admin, REST API (/api/v1/), OpenAPI, health."""
 
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from apps.accounts.forms import PortalAuthenticationForm
 from apps.core import views as core_views
 
 urlpatterns = [
     path("", core_views.home, name="home"),
-    path(
-        "login/",
-        auth_views.LoginView.as_view(authentication_form=PortalAuthenticationForm),
-        name="login",
-    ),
-    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("", include("apps.accounts.urls")),
     path("healthz", core_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("tkeportal.api_urls")),

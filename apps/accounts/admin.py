@@ -12,7 +12,8 @@ from apps.core.admin import TenantScopedAdmin
 
 from . import services
 from .forms import PortalUserCreationForm
-from .models import APIKey, Group, User
+from .identity.forms import IdentityProviderForm
+from .models import APIKey, Group, IdentityProvider, User
 
 # Django's global groups have no tenant; the portal's own Group replaces them.
 admin.site.unregister(DjangoGroup)
@@ -172,3 +173,75 @@ class APIKeyAdmin(TenantScopedAdmin):
         for key in queryset:
             services.set_api_key_disabled(actor=request.user, key=key, disabled=True)
         self.message_user(request, f"Disabled {queryset.count()} key(s).", messages.SUCCESS)
+
+
+@admin.register(IdentityProvider)
+class IdentityProviderAdmin(TenantScopedAdmin):
+    """Identity providers: every write goes through the services (only tenant administrators
+    configure them; the secret is encrypted and never shown)."""
+
+    form = IdentityProviderForm
+    list_display = ["name", "tenant", "type", "display_name", "enabled", "priority", "tested"]
+    list_filter = ["type", "enabled", "tenant"]
+    search_fields = ["name", "display_name"]
+    actions = ["test_connection"]
+
+    def get_fieldsets(self, request, obj=None):
+        return IdentityProviderForm.fieldsets(
+            ["tenant", "name", "type", "display_name", "enabled", "priority"]
+        )
+
+    @admin.display(description="Last test")
+    def tested(self, obj) -> str:
+        report = obj.last_test or {}
+        if not report:
+            return "never"
+        return "ok" if report.get("ok") else f"failed at {report.get('failed_step')}"
+
+    def save_model(self, request, obj, form, change):
+        data = form.cleaned_data
+        fields = {
+            "display_name": data.get("display_name", ""),
+            "enabled": data.get("enabled", False),
+            "priority": data.get("priority", 100),
+            "config": data.get("config", {}),
+        }
+        secret = data.get("secret_value") or None
+        if change:
+            stored = IdentityProvider.objects.get(pk=obj.pk)
+            saved = services.update_identity_provider(
+                actor=request.user, provider=stored, secret=secret, **fields
+            )
+        else:
+            tenant = data.get("tenant") if request.user.is_superuser else request.user.tenant
+            saved = services.create_identity_provider(
+                actor=request.user,
+                tenant=tenant,
+                name=data["name"],
+                type=data["type"],
+                secret=secret or "",
+                **fields,
+            )
+        obj.pk = saved.pk
+        obj.__dict__.update({k: v for k, v in saved.__dict__.items() if not k.startswith("_")})
+
+    def delete_model(self, request, obj):
+        services.delete_identity_provider(actor=request.user, provider=obj)
+
+    def delete_queryset(self, request, queryset):
+        for provider in queryset:
+            services.delete_identity_provider(actor=request.user, provider=provider)
+
+    @admin.action(description="Test the connection of the selected providers")
+    def test_connection(self, request, queryset):
+        for provider in queryset:
+            report = services.test_identity_provider(actor=request.user, provider=provider)
+            if report["ok"]:
+                self.message_user(request, f"{provider.name}: ok", messages.SUCCESS)
+            else:
+                failed = next(s for s in report["steps"] if not s["ok"])
+                self.message_user(
+                    request,
+                    f"{provider.name}: {failed['name']} failed — {failed['detail']}",
+                    messages.ERROR,
+                )

@@ -7,4 +7,4 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from . import schema, throttle  # noqa: F401  (OpenAPI extension; sign-in signals)
+        from . import schema, signals, throttle  # noqa: F401  (OpenAPI extension; sign-in signals)

@@ -33,7 +33,7 @@ def authenticate_api_key(
     if key is None and prefix is not None:
         # order_by(): no ORDER BY on a unique lookup that every API request pays for.
         rows = (
-            APIKey.objects.select_related("user__tenant", "cluster")
+            APIKey.objects.select_related("user__tenant", "user__identity_provider", "cluster")
             .filter(prefix=prefix)
             .order_by()
         )
@@ -52,6 +52,13 @@ def authenticate_api_key(
     user = key.user
     if not user.is_active:
         raise exceptions.AuthenticationFailed("The key's user is disabled.", code="user_disabled")
+    if not user.vouched_for:
+        raise exceptions.AuthenticationFailed(
+            f"The key's user is no longer vouched for by identity provider "
+            f"'{user.identity_provider.name}' (removed or disabled in the directory, or the "
+            "provider is disabled).",
+            code="user_not_in_directory",
+        )
     if user.tenant_id is not None and not user.tenant.is_active:
         raise exceptions.AuthenticationFailed(
             f"Tenant '{user.tenant.slug}' is disabled.", code="tenant_disabled"

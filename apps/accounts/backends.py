@@ -1,10 +1,58 @@
-"""Password sign-in for tenant users (``tenant/username``) and platform administrators."""
+"""Sign-in backends and the one rule every door asks about a signed-in user.
+
+``TenantAwareModelBackend`` checks local passwords (``tenant/username``, or a platform
+administrator's bare name). LDAP and OIDC have their own backends
+(``apps.accounts.identity.ldap`` / ``.oidc``), built on :class:`PortalBackendMixin` so a
+session opened by any of them is re-checked with the same rule on every request.
+"""
+
+from __future__ import annotations
 
 from django.contrib.auth.backends import ModelBackend
 
+from .choices import ProviderType, UserSource
 
-class TenantAwareModelBackend(ModelBackend):
-    """Django's ModelBackend, refusing users whose tenant is disabled.
+
+def may_act(user) -> bool:
+    """May ``user`` (an authenticated row) act right now? Active, tenant active, and — for
+    directory users — still vouched for by their identity provider. Sessions ask it through
+    the backends' ``get_user``; API keys in ``authentication.authenticate_api_key``."""
+    if not user.is_active:
+        return False
+    if user.tenant_id is not None and not user.tenant.is_active:
+        return False
+    return user.vouched_for
+
+
+class PortalBackendMixin:
+    """``get_user`` (the session's check on every request) loads the user with what
+    :func:`may_act` reads, in one query, and refuses whoever may not act."""
+
+    def get_user(self, user_id):
+        from .models import User
+
+        user = User.objects.select_related("tenant", "identity_provider").filter(pk=user_id).first()
+        return user if user is not None and may_act(user) else None
+
+    def user_can_authenticate(self, user) -> bool:
+        return may_act(user)
+
+
+def local_sign_in_enabled(tenant) -> bool:
+    """Password sign-in with local accounts is on unless the tenant has a disabled local
+    provider row (an SSO-only tenant)."""
+    if tenant is None:
+        return True
+    from .models import IdentityProvider
+
+    return not IdentityProvider.objects.filter(
+        tenant=tenant, type=ProviderType.LOCAL, enabled=False
+    ).exists()
+
+
+class TenantAwareModelBackend(PortalBackendMixin, ModelBackend):
+    """Django's ModelBackend for local accounts: refuses directory users (their password
+    lives in the directory), users whose tenant or local sign-in is disabled.
 
     Name resolution lives in ``PortalUserManager.get_by_natural_key``; an ambiguous bare
     username raises MultipleObjectsReturned there, which we treat as a failed sign-in.
@@ -20,16 +68,15 @@ class TenantAwareModelBackend(ModelBackend):
 
         if throttle.locked(username or "", client_ip(request) if request else None):
             # PermissionDenied stops Django trying other backends; authenticate() then sends
-            # user_login_failed, which counts the attempt and restarts the lock's window
-            # (throttle.record_failure): hammering a locked account keeps it locked.
+            # user_login_failed, which counts the attempt.
             raise PermissionDenied("too many failed sign-ins")
         try:
-            return super().authenticate(request, username=username, password=password, **kwargs)
+            user = super().authenticate(request, username=username, password=password, **kwargs)
         except User.MultipleObjectsReturned:
             User().set_password(password)  # same cost as a real check: no timing oracle
             return None
-
-    def user_can_authenticate(self, user) -> bool:
-        if not super().user_can_authenticate(user):
-            return False
-        return user.tenant_id is None or user.tenant.is_active
+        if user is None or user.source != UserSource.LOCAL:
+            return None
+        if not local_sign_in_enabled(user.tenant):
+            return None
+        return user

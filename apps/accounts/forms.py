@@ -30,19 +30,36 @@ class PortalUserCreationForm(UserCreationForm):
 
 
 class PortalAuthenticationForm(AuthenticationForm):
-    """Console sign-in: says so when the name is locked after too many failures."""
+    """Console sign-in: tenant, username, password. The tenant may also be typed into the
+    username (``acme/bob``), and is left out by platform administrators. Local and LDAP
+    accounts both sign in here; the backends decide which one checks the password."""
+
+    tenant = forms.CharField(max_length=32, required=False)
 
     error_messages = {
         **AuthenticationForm.error_messages,
         "invalid_login": "Wrong tenant/username or password, or the account is disabled.",
     }
 
+    field_order = ["tenant", "username", "password"]
+
+    def qualified_username(self) -> str:
+        """``tenant/username`` as the backends expect it (the typed name when it already
+        names a tenant, or when no tenant was given)."""
+        username = (self.cleaned_data.get("username") or "").strip()
+        tenant = (self.cleaned_data.get("tenant") or "").strip().lower()
+        if tenant and username and "/" not in username:
+            return f"{tenant}/{username}"
+        return username
+
     def clean(self):
         from apps.core.middleware import client_ip
 
         from . import throttle
 
-        username = self.cleaned_data.get("username", "")
+        username = self.qualified_username()
+        if username:
+            self.cleaned_data["username"] = username
         ip = client_ip(self.request)
         if username and throttle.locked(username, ip):
             # Refused without asking the backends, so counted here: an attempt at a locked

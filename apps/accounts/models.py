@@ -8,10 +8,11 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
+from apps.core.crypto import EncryptedTextField
 from apps.core.models import TenantScopedManager, TenantScopedModel, TenantScopedQuerySet
 from apps.core.paths import path_expression
 
-from .choices import UserSource
+from .choices import DirectoryState, ProviderType, UserSource
 
 username_validator = RegexValidator(
     r"^[a-z0-9][a-z0-9._@-]{0,62}$",
@@ -55,6 +56,28 @@ class User(AbstractUser):
     display_name = models.CharField(max_length=128, blank=True)
     phone = models.CharField(max_length=32, blank=True)
     source = models.CharField(max_length=16, choices=UserSource.choices, default=UserSource.LOCAL)
+    # Directory-backed users (source ldap/oidc): who vouches for them and under what stable id
+    # (the LDAP entry's DN, the OIDC ``sub``). PROTECT: a provider with users is disabled, not
+    # deleted, so nobody is silently turned into a local account.
+    identity_provider = models.ForeignKey(
+        "accounts.IdentityProvider",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="users",
+    )
+    external_id = models.CharField(max_length=512, blank=True)
+    directory_state = models.CharField(
+        max_length=16, choices=DirectoryState.choices, blank=True, default=""
+    )
+    directory_checked_at = models.DateTimeField(null=True, blank=True)
+    # OIDC: the refresh token of the user's last sign-in, encrypted, so the provider can be
+    # asked later whether the grant still stands (revoked or disabled → access ends).
+    directory_grant = EncryptedTextField(blank=True, editable=False)
+    password_changed_at = models.DateTimeField(null=True, blank=True)
+    must_change_password = models.BooleanField(
+        default=False, help_text="Set by an administrator's reset: the next sign-in must change it."
+    )
 
     objects = PortalUserManager()
 
@@ -78,10 +101,25 @@ class User(AbstractUser):
                 condition=Q(tenant__isnull=False) | Q(is_superuser=True),
                 name="accounts_user_tenant_required_unless_platform_admin",
             ),
+            models.UniqueConstraint(
+                fields=["identity_provider", "external_id"],
+                condition=Q(identity_provider__isnull=False) & ~Q(external_id=""),
+                name="accounts_user_unique_external_id_per_provider",
+            ),
         ]
 
     def __str__(self) -> str:
         return self.username if self.tenant_id is None else f"{self.tenant}/{self.username}"
+
+    @property
+    def vouched_for(self) -> bool:
+        """May a directory-backed user act? False once their provider is disabled or the
+        directory said they are gone or disabled (local users: always True)."""
+        if self.identity_provider_id is None:
+            return True
+        if self.directory_state in (DirectoryState.MISSING, DirectoryState.DISABLED):
+            return False
+        return self.identity_provider.enabled
 
     @property
     def authz_resource(self) -> str:
@@ -114,6 +152,16 @@ class Group(TenantScopedModel):
     description = models.TextField(blank=True)
     members = models.ManyToManyField(User, related_name="portal_groups", blank=True)
     source = models.CharField(max_length=16, choices=UserSource.choices, default=UserSource.LOCAL)
+    # Set for groups mirrored from a directory: their memberships are rewritten at every
+    # sign-in and sync from what the provider says (the group's DN, or the OIDC claim value).
+    identity_provider = models.ForeignKey(
+        "accounts.IdentityProvider",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="groups",
+    )
+    external_id = models.CharField(max_length=512, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = TenantScopedManager()
@@ -209,3 +257,73 @@ class APIKey(TenantScopedModel):
     @staticmethod
     def authz_path_expression():
         return path_expression("user:", "user__username", "/apikey:", "prefix")
+
+
+class IdentityProvider(TenantScopedModel):
+    """One way users of a tenant sign in: local accounts, an LDAP directory
+    (django-auth-ldap) or an OpenID Connect provider (mozilla-django-oidc).
+
+    ``config`` holds the type's settings (validated by ``apps.accounts.identity.config``);
+    ``secret`` the one secret (LDAP bind password, OIDC client secret), encrypted at rest
+    and never returned. A tenant with no local provider row signs in with local accounts
+    too; a disabled local row turns password sign-in with local accounts off.
+
+    Users a directory provider created point at it (``User.identity_provider``); while the
+    provider is disabled, they cannot sign in and their sessions and API keys stop working.
+    """
+
+    name = models.CharField(
+        max_length=63,
+        validators=[
+            RegexValidator(
+                r"^[a-z][a-z0-9-]{0,61}[a-z0-9]$",
+                "Use lowercase letters, digits and hyphens, starting with a letter.",
+            )
+        ],
+    )
+    display_name = models.CharField(
+        max_length=128, blank=True, help_text='Shown on the sign-in page ("Sign in with …").'
+    )
+    type = models.CharField(max_length=8, choices=ProviderType.choices)
+    enabled = models.BooleanField(default=True)
+    priority = models.PositiveSmallIntegerField(
+        default=100, help_text="Lower first: the order on the sign-in page and of LDAP lookups."
+    )
+    config = models.JSONField(default=dict, blank=True)
+    secret = EncryptedTextField(blank=True)
+    # OIDC: the issuer's discovery document as last fetched (endpoints, algorithms).
+    discovery = models.JSONField(default=dict, blank=True, editable=False)
+    last_test = models.JSONField(default=dict, blank=True, editable=False)
+    last_sync = models.JSONField(default=dict, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = TenantScopedManager()
+
+    class Meta:
+        ordering = ["priority", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "name"], name="accounts_identityprovider_unique_name_per_tenant"
+            ),
+            models.UniqueConstraint(
+                fields=["tenant"],
+                condition=Q(type="local"),
+                name="accounts_identityprovider_one_local_per_tenant",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant}/{self.name}"
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.name
+
+    @property
+    def authz_resource(self) -> str:
+        return f"identityprovider:{self.name}"
+
+    @staticmethod
+    def authz_path_expression():
+        return path_expression("identityprovider:", "name")

@@ -308,3 +308,165 @@ def delete_api_key(*, actor, key: APIKey) -> None:
     if actor is not None and actor.pk != key.user_id:
         assert_may_act_on(actor, key.user, "delete API keys of")
     key.delete()
+
+
+# -- identity providers -----------------------------------------------------------------------
+_PROVIDER_FIELDS = {"display_name", "enabled", "priority", "config", "secret"}
+
+
+def _assert_identity_admin(actor, tenant) -> None:
+    """Identity is the root of trust: whoever configures a provider decides who is who
+    (and, through group mapping, who is an administrator). Only tenant administrators (and
+    the platform administrator) may, whatever a custom policy grants."""
+    from apps.authz.services import is_administrator
+
+    if actor is None or actor.is_superuser:
+        return
+    if actor.tenant_id != tenant.pk or not is_administrator(actor):
+        raise PermissionDenied(
+            "Only tenant administrators configure identity providers: a provider decides "
+            "who every user of the tenant is."
+        )
+
+
+def _check_provider(provider) -> None:
+    from rest_framework.exceptions import ValidationError as DRFValidationError
+
+    from .identity.config import validate_config
+
+    try:
+        provider.config = validate_config(provider.type, provider.config or {})
+    except DRFValidationError as exc:
+        raise ValidationError(exc.detail) from exc
+    if provider.type == "local" and provider.secret:
+        raise ValidationError({"secret": "Local accounts take no secret."})
+    try:
+        provider.full_clean(exclude=["tenant"], validate_unique=False)
+    except ValidationError as exc:
+        raise ValidationError(exc.message_dict) from exc
+
+
+@transaction.atomic
+def create_identity_provider(
+    *,
+    actor,
+    tenant,
+    name: str,
+    type: str,
+    display_name: str = "",
+    enabled: bool = True,
+    priority: int = 100,
+    config: dict | None = None,
+    secret: str = "",
+):
+    from .models import IdentityProvider
+
+    _assert_identity_admin(actor, tenant)
+    if IdentityProvider.objects.filter(tenant=tenant, name=name).exists():
+        raise ValidationError({"name": f"An identity provider named '{name}' already exists."})
+    if type == "local" and IdentityProvider.objects.filter(tenant=tenant, type="local").exists():
+        raise ValidationError({"type": "This tenant already has its local-accounts provider."})
+    provider = IdentityProvider(
+        tenant=tenant,
+        name=name,
+        type=type,
+        display_name=display_name,
+        enabled=enabled,
+        priority=priority,
+        config=config or {},
+        secret=secret or "",
+    )
+    _check_provider(provider)
+    provider.save()
+    return provider
+
+
+@transaction.atomic
+def update_identity_provider(*, actor, provider, **changes):
+    """Change a provider. ``secret`` omitted keeps the stored one; ``config`` replaces the
+    whole config (validated with defaults). Disabling a directory provider ends its users'
+    sessions and API keys at their next request."""
+    _assert_identity_admin(actor, provider.tenant)
+    for name in set(changes) - _PROVIDER_FIELDS:
+        raise ValidationError({name: "This field cannot be changed."})
+    if changes.get("secret") is None:
+        changes.pop("secret", None)
+    for name, value in changes.items():
+        setattr(provider, name, value)
+    if "config" in changes:
+        provider.discovery = {}  # the issuer may have changed: discover again
+    _check_provider(provider)
+    provider.save()
+    return provider
+
+
+@transaction.atomic
+def delete_identity_provider(*, actor, provider) -> None:
+    _assert_identity_admin(actor, provider.tenant)
+    count = provider.users.count()
+    if count:
+        raise ValidationError(
+            {
+                "name": f"Identity provider '{provider.name}' still has {count} user(s); "
+                "disable it (their access ends at once) or delete them first."
+            }
+        )
+    provider.groups.update(identity_provider=None)
+    provider.delete()
+
+
+def test_identity_provider(*, actor, provider) -> dict:
+    """Run the type's connection probe and keep its report on the provider."""
+    from .identity import module_for
+
+    _assert_identity_admin(actor, provider.tenant)
+    module = module_for(provider.type)
+    if module is None:
+        report = {
+            "ok": True,
+            "failed_step": None,
+            "tested_at": timezone.now().isoformat(),
+            "steps": [
+                {
+                    "name": "local",
+                    "ok": True,
+                    "detail": "local accounts need no connection",
+                    "ms": 0,
+                }
+            ],
+        }
+    else:
+        report = module.test_connection(provider).as_dict()
+    type(provider).objects.filter(pk=provider.pk).update(last_test=report)
+    provider.last_test = report
+    return report
+
+
+def sync_identity_provider(*, actor, provider) -> str:
+    """Queue a full sync (every user's presence and groups) of an LDAP provider; returns
+    the Celery task id. The report lands in ``provider.last_sync``."""
+    from .tasks import sync_identity_provider as task
+
+    _assert_identity_admin(actor, provider.tenant)
+    if provider.type != "ldap":
+        raise ValidationError({"type": "Only LDAP directories can be synced on demand."})
+    if not provider.enabled:
+        raise ValidationError({"enabled": f"Identity provider '{provider.name}' is disabled."})
+    return task.delay(provider.pk).id
+
+
+def sync_user(*, actor, user):
+    """Ask a directory user's provider about them now (presence, profile, groups)."""
+    from apps.authz.services import assert_may_act_on
+
+    from .identity import module_for
+
+    if user.identity_provider_id is None:
+        raise ValidationError({"username": f"'{user.username}' is a local account."})
+    assert_may_act_on(actor, user, "sync")
+    provider = user.identity_provider
+    if not provider.enabled:
+        raise ValidationError({"username": f"Identity provider '{provider.name}' is disabled."})
+    module_for(provider.type).revalidate(provider, [user])
+    user.refresh_from_db()
+    return user

@@ -98,7 +98,9 @@ class AuditMiddleware:
 
     def _record(self, request, response, body, started):
         channel = _channel_for(request.path)
-        user = getattr(request, "user", None)
+        # A view may name what happened better than its method and route (sign-in: who
+        # signed in, or failed to, and the outcome a 200 re-rendered form does not show).
+        user = getattr(request, "audit_user", None) or getattr(request, "user", None)
         scope = getattr(request, "_portal_scope", None)
         tenant = scope[1].tenant if scope else None
         api_key = getattr(request, "auth", None)
@@ -110,6 +112,8 @@ class AuditMiddleware:
                 tenant=tenant,
                 channel=channel,
                 status_code=response.status_code,
+                outcome=getattr(request, "audit_outcome", None),
+                message=getattr(request, "audit_message", ""),
                 api_key_id=getattr(api_key, "pk", None),
                 source_ip=getattr(request, "client_ip", None),
                 user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
@@ -118,7 +122,7 @@ class AuditMiddleware:
                 duration_ms=int((time.monotonic() - started) * 1000),
                 request_id=getattr(request, "request_id", ""),
                 request_body=body,
-                username=self._claimed_username(body),
+                username=getattr(request, "audit_username", "") or self._claimed_username(body),
             )
         except DatabaseError:
             # The write itself already happened or failed; losing its audit row is bad, so

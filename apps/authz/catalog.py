@@ -64,13 +64,18 @@ KINDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "User": (
         "Users",
         "auth",
-        ("disableUser", "enableUser", "resetUserPassword", "listUserPermissions"),
+        ("disableUser", "enableUser", "resetUserPassword", "listUserPermissions", "syncUser"),
     ),
     "Group": ("Groups", "auth", ("addGroupMember", "removeGroupMember")),
     "Policy": ("Policies", "auth", ()),
     "Role": ("Roles", "auth", ()),
     "Binding": ("Bindings", "auth", ()),
     "APIKey": ("APIKeys", "auth", ("disableAPIKey", "enableAPIKey")),
+    "IdentityProvider": (
+        "IdentityProviders",
+        "auth",
+        ("testIdentityProvider", "syncIdentityProvider"),
+    ),
     "AuditEvent": ("AuditEvents", "audit", ()),
     # platform
     "Cluster": ("Clusters", "cluster", ("getClusterKubeconfig", "upgradeCluster")),

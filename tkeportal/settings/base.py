@@ -274,6 +274,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"queue": "cluster-ops"},
     },
+    "directory-revalidate": {
+        "task": "apps.accounts.tasks.revalidate_directory_users",
+        "schedule": 60.0,
+    },
     "project-namespace-reconcile": {
         "task": "apps.projects.tasks.dispatch_namespace_reconciles",
         "schedule": 60.0,
@@ -306,3 +310,12 @@ PORTAL_KUBECONFIG_CA_DATA = env.str("PORTAL_KUBECONFIG_CA_DATA", default="")
 # Sign-in hardening: failures per name (and ×4 per client address) before a lockout.
 PORTAL_LOGIN_MAX_FAILURES = env.int("PORTAL_LOGIN_MAX_FAILURES", default=5)
 PORTAL_LOGIN_LOCKOUT_SECONDS = env.int("PORTAL_LOGIN_LOCKOUT_SECONDS", default=900)
+
+# Identity providers (apps/accounts/identity): how often each directory user is re-checked
+# (removed or disabled in LDAP, OIDC grant revoked → sessions and API keys stop working), and
+# how many users of one provider one run checks.
+PORTAL_DIRECTORY_RECHECK_SECONDS = env.int("PORTAL_DIRECTORY_RECHECK_SECONDS", default=300)
+PORTAL_DIRECTORY_RECHECK_BATCH = env.int("PORTAL_DIRECTORY_RECHECK_BATCH", default=500)
+# Sign-in page: a host name ``<tenant><suffix>`` (e.g. ``acme.portal.example.com`` with
+# suffix ``.portal.example.com``) selects the tenant; empty = no inference from the host.
+PORTAL_TENANT_HOST_SUFFIX = env.str("PORTAL_TENANT_HOST_SUFFIX", default="")

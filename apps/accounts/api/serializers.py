@@ -3,11 +3,17 @@ from rest_framework import serializers
 from apps.core.api.fields import TenantSlugRelatedField
 from apps.core.api.serializers import TenantSlugField
 
-from ..models import APIKey, Group, User
+from ..models import APIKey, Group, IdentityProvider, User
 
 
 class UserSerializer(serializers.ModelSerializer):
     tenant = TenantSlugField()
+    identity_provider = serializers.SlugRelatedField(
+        slug_field="name",
+        read_only=True,
+        allow_null=True,
+        help_text="The identity provider that vouches for a directory user (empty: local).",
+    )
     is_tenant_admin = serializers.BooleanField(
         required=False, help_text="Holds the administrator policy platform-wide."
     )
@@ -28,13 +34,26 @@ class UserSerializer(serializers.ModelSerializer):
             "email",
             "phone",
             "source",
+            "identity_provider",
+            "directory_state",
+            "directory_checked_at",
             "is_active",
             "is_tenant_admin",
+            "must_change_password",
             "date_joined",
             "last_login",
             "password",
         ]
-        read_only_fields = ["id", "source", "date_joined", "last_login"]
+        read_only_fields = [
+            "id",
+            "source",
+            "identity_provider",
+            "directory_state",
+            "directory_checked_at",
+            "must_change_password",
+            "date_joined",
+            "last_login",
+        ]
         # Per-tenant uniqueness is checked by the service, which names the field.
         extra_kwargs = {"username": {"validators": []}}
 
@@ -169,3 +188,77 @@ class UserPermissionsSerializer(serializers.Serializer):
         child=serializers.DictField(),
         help_text="Every statement held: actions, resources, effect, policy, domain, via.",
     )
+
+
+class IdentityProviderSerializer(serializers.ModelSerializer):
+    tenant = TenantSlugField()
+    config = serializers.JSONField(
+        required=False,
+        help_text="The type's settings (see the README's identity section); defaults filled in.",
+    )
+    secret = serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        trim_whitespace=False,
+        style={"input_type": "password"},
+        help_text="LDAP bind password or OIDC client secret. Never returned; omit to keep.",
+    )
+    has_secret = serializers.SerializerMethodField()
+    users = serializers.SerializerMethodField(help_text="How many users it vouches for.")
+
+    class Meta:
+        model = IdentityProvider
+        fields = [
+            "name",
+            "tenant",
+            "type",
+            "display_name",
+            "enabled",
+            "priority",
+            "config",
+            "secret",
+            "has_secret",
+            "users",
+            "last_test",
+            "last_sync",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["last_test", "last_sync", "created_at", "updated_at"]
+        extra_kwargs = {"name": {"validators": []}}
+
+    def get_has_secret(self, obj) -> bool:
+        return bool(obj.secret)
+
+    def get_users(self, obj) -> int:
+        count = getattr(obj, "user_count", None)
+        return obj.users.count() if count is None else count
+
+    def validate_name(self, value):
+        if self.instance is not None and value != self.instance.name:
+            raise serializers.ValidationError("A provider's name cannot be changed.")
+        return value
+
+    def validate_type(self, value):
+        if self.instance is not None and value != self.instance.type:
+            raise serializers.ValidationError("A provider's type cannot be changed.")
+        return value
+
+
+class ProbeStepSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="dns, tcp, tls, bind, search, discovery, jwks …")
+    ok = serializers.BooleanField()
+    detail = serializers.CharField()
+    ms = serializers.IntegerField()
+
+
+class ProbeReportSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    failed_step = serializers.CharField(allow_null=True)
+    tested_at = serializers.DateTimeField()
+    steps = ProbeStepSerializer(many=True)
+
+
+class SyncQueuedSerializer(serializers.Serializer):
+    task_id = serializers.CharField()

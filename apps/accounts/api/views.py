@@ -1,4 +1,4 @@
-from django.db.models import Prefetch
+from django.db.models import Count, Prefetch
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.decorators import action
@@ -9,12 +9,15 @@ from apps.core.api.viewsets import PortalCreateReadDeleteViewSet, PortalModelVie
 
 from .. import services
 from ..filtersets import UserFilterSet
-from ..models import APIKey, Group, User
+from ..models import APIKey, Group, IdentityProvider, User
 from .serializers import (
     APIKeySerializer,
     GroupSerializer,
+    IdentityProviderSerializer,
     MeSerializer,
     PasswordSerializer,
+    ProbeReportSerializer,
+    SyncQueuedSerializer,
     UserPermissionsSerializer,
     UserSerializer,
 )
@@ -26,7 +29,7 @@ class UserViewSet(PortalModelViewSet):
     """Users of the current tenant, addressed by username. Tenant administrators create,
     disable, enable, reset passwords and delete; everyone sees their own profile."""
 
-    queryset = User.objects.select_related("tenant")
+    queryset = User.objects.select_related("tenant", "identity_provider")
     serializer_class = UserSerializer
     lookup_field = "username"
     lookup_value_regex = r"[a-z0-9][a-z0-9._@-]*"
@@ -36,6 +39,7 @@ class UserViewSet(PortalModelViewSet):
         "enable": "enableUser",
         "reset_password": "resetUserPassword",
         "permissions": "listUserPermissions",
+        "sync": "syncUser",
     }
     owner_field = "self"
     filterset_class = UserFilterSet
@@ -97,6 +101,14 @@ class UserViewSet(PortalModelViewSet):
         )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
+    @extend_schema(request=None, responses=UserSerializer)
+    @action(detail=True, methods=["post"])
+    def sync(self, request, username=None):
+        """Ask the user's identity provider about them now: presence, profile, groups and
+        administrator status (LDAP; an OIDC user is checked with their refresh grant)."""
+        user = services.sync_user(actor=request.user, user=self.get_object())
+        return Response(UserSerializer(user, context=self.get_serializer_context()).data)
+
     @extend_schema(
         parameters=[OpenApiParameter("project", str, description="a project id, e.g. prj-web")],
         responses=UserPermissionsSerializer,
@@ -148,6 +160,61 @@ class GroupViewSet(PortalModelViewSet):
 
     def perform_destroy(self, instance):
         services.delete_group(actor=self.request.user, group=instance)
+
+
+class IdentityProviderViewSet(PortalModelViewSet):
+    """How the tenant's users sign in: local accounts, LDAP directories, OpenID Connect
+    providers. Only tenant administrators change them; secrets are write-only. ``test``
+    probes the connection step by step; ``sync`` queues an LDAP directory sync."""
+
+    queryset = IdentityProvider.objects.select_related("tenant").annotate(user_count=Count("users"))
+    serializer_class = IdentityProviderSerializer
+    lookup_field = "name"
+    authz_kind = "IdentityProvider"
+    authz_extra_actions = {"test": "testIdentityProvider", "sync": "syncIdentityProvider"}
+    filterset_fields = ["type", "enabled"]
+    search_fields = ["name", "display_name"]
+    ordering_fields = ["priority", "name", "created_at"]
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        serializer.instance = services.create_identity_provider(
+            actor=self.request.user,
+            tenant=self.tenant_for_write(),
+            name=data["name"],
+            type=data["type"],
+            display_name=data.get("display_name", ""),
+            enabled=data.get("enabled", True),
+            priority=data.get("priority", 100),
+            config=data.get("config") or {},
+            secret=data.get("secret", ""),
+        )
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        for name in ("name", "type", "tenant"):
+            data.pop(name, None)
+        serializer.instance = services.update_identity_provider(
+            actor=self.request.user, provider=serializer.instance, **data
+        )
+
+    def perform_destroy(self, instance):
+        services.delete_identity_provider(actor=self.request.user, provider=instance)
+
+    @extend_schema(request=None, responses=ProbeReportSerializer)
+    @action(detail=True, methods=["post"])
+    def test(self, request, name=None):
+        """Probe the provider step by step (DNS, TCP, TLS, then bind and search for LDAP or
+        discovery and keys for OIDC); the first failing step says exactly what failed."""
+        report = services.test_identity_provider(actor=request.user, provider=self.get_object())
+        return Response(report)
+
+    @extend_schema(request=None, responses={202: SyncQueuedSerializer})
+    @action(detail=True, methods=["post"])
+    def sync(self, request, name=None):
+        """Queue a sync of every user of an LDAP directory (presence, profile, groups)."""
+        task_id = services.sync_identity_provider(actor=request.user, provider=self.get_object())
+        return Response({"task_id": task_id}, status=status.HTTP_202_ACCEPTED)
 
 
 class APIKeyViewSet(PortalCreateReadDeleteViewSet):

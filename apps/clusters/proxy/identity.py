@@ -9,10 +9,11 @@ fingerprint equals the one stored with the objects loaded for the same key and c
 objects are reused; otherwise they are loaded again through the ORM exactly as before.
 
 Nothing is decided from the cache: the key's checks (:func:`authenticate_api_key`: digest,
-disabled, expiry, user and tenant active, last-used stamp) and the policy decision run on every
-request, on objects whose deciding columns were just read from the database. So disabling a
-key, a user or a tenant, a policy change (``authz_version``), a credential rotation or a
-cluster's deletion take effect on the very next request, in every process.
+disabled, expiry, user and tenant active, the user's identity provider still vouching for them,
+last-used stamp) and the policy decision run on every request, on objects whose deciding
+columns were just read from the database. So disabling a key, a user, their identity provider
+or a tenant, the directory dropping the user, a policy change (``authz_version``), a credential
+rotation or a cluster's deletion take effect on the very next request, in every process.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from django.db import connection
 
 from apps.accounts import keys
 from apps.accounts.authentication import authenticate_api_key
-from apps.accounts.models import APIKey, User
+from apps.accounts.models import APIKey, IdentityProvider, User
 from apps.clusters.models import Cluster, ClusterCredential
 from apps.tenants.models import Tenant
 
@@ -48,7 +49,7 @@ _sql: str | None = None
 
 def _fingerprint_sql() -> str:
     """Built from the models' own table and column names (once)."""
-    k, u, t = APIKey._meta, User._meta, Tenant._meta
+    k, u, t, ip = APIKey._meta, User._meta, Tenant._meta, IdentityProvider._meta
     c, cc = Cluster._meta, ClusterCredential._meta
 
     def col(meta, field: str) -> str:
@@ -75,13 +76,14 @@ def _fingerprint_sql() -> str:
         f"k.{col(k, 'id')}, k.{col(k, 'digest')}, k.{col(k, 'disabled')}, "
         f"k.{col(k, 'expires_at')}, k.{col(k, 'user')}, k.{col(k, 'cluster')}, "
         f"u.{col(u, 'is_active')}, u.{col(u, 'is_superuser')}, u.{col(u, 'tenant')}, "
-        f"u.{col(u, 'username')}, "
+        f"u.{col(u, 'username')}, u.{col(u, 'directory_state')}, ip.{col(ip, 'enabled')}, "
         f"t.{col(t, 'is_active')}, t.{col(t, 'authz_version')}, t.{col(t, 'slug')}, "
         f"c.{col(c, 'id')}, c.{col(c, 'name')}, c.{col(c, 'server')}, c.{col(c, 'tenant')}, "
         f"md5(concat_ws('|', {credential})) "
         f"FROM {table(k)} k "
         f"JOIN {table(u)} u ON u.{col(u, 'id')} = k.{col(k, 'user')} "
         f"LEFT JOIN {table(t)} t ON t.{col(t, 'id')} = u.{col(u, 'tenant')} "
+        f"LEFT JOIN {table(ip)} ip ON ip.{col(ip, 'id')} = u.{col(u, 'identity_provider')} "
         f"LEFT JOIN {table(c)} c ON c.{col(c, 'name')} = %s "
         f"AND (u.{col(u, 'is_superuser')} OR c.{col(c, 'tenant')} = u.{col(u, 'tenant')}) "
         f"LEFT JOIN {table(cc)} cc ON cc.{col(cc, 'cluster')} = c.{col(c, 'id')} "
