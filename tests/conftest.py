@@ -14,6 +14,9 @@ from rest_framework.test import APIClient
 
 from tests.factories import TenantFactory, UserFactory, bind, make_api_key
 
+# Real peers started by fixtures, one module each under tests/fixtures.
+pytest_plugins = ["tests.fixtures.oidc"]
+
 PROJECT = "prj-test"
 
 

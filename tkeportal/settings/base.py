@@ -96,6 +96,8 @@ AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "apps.accounts.backends.TenantAwareModelBackend",
     "guardian.backends.ObjectPermissionBackend",
+    # Re-checks sessions opened by OpenID Connect sign-in (its callback calls it directly).
+    "apps.accounts.identity.oidc.PortalOIDCBackend",
 ]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
