@@ -67,13 +67,14 @@ def test_connection(provider) -> probe.Report:
                 config.get("verify_tls", True),
             )
         document = report.run("discovery", lambda: _discovery(provider))
+        report.steps[-1].detail = _describe_discovery(document)
         report.run("jwks", lambda: _jwks(provider, document))
     except probe.Stop:
         pass
     return report
 
 
-def _discovery(provider) -> str:
+def _discovery(provider) -> dict:
     try:
         document = fetch_discovery(provider)
         check_signing_algorithm(document, provider.config["sign_algo"])
@@ -85,6 +86,10 @@ def _discovery(provider) -> str:
         "document": document,
     }
     type(provider).objects.filter(pk=provider.pk).update(discovery=provider.discovery)
+    return document
+
+
+def _describe_discovery(document: dict) -> str:
     extras = [name for name in ("userinfo_endpoint", "end_session_endpoint") if document.get(name)]
     return f"issuer {document['issuer']}; authorization, token and jwks endpoints" + (
         f", {', '.join(extras)}" if extras else ""

@@ -94,6 +94,14 @@ def safe_next(request) -> str:
     return next_url if next_url and allowed else ""
 
 
+def provider_error(request) -> str:
+    """``error: description`` of an error redirect from the provider ('' when none)."""
+    error = request.GET.get("error", "")[:100]
+    if error and request.GET.get("error_description"):
+        error += f": {request.GET['error_description'][:300]}"
+    return error
+
+
 def enabled_provider(tenant_slug: str, name: str) -> IdentityProvider | None:
     return (
         IdentityProvider.objects.select_related("tenant")
@@ -169,7 +177,10 @@ class OIDCCallbackView(OIDCAuthenticationCallbackView):
             # Gone before the slow token exchange: the same state cannot be used twice.
             request.session.modified = True
             request.session.save()
+        error = provider_error(request)
         if not isinstance(entry, dict) or "provider" not in entry:
+            if error:  # some providers leave the state out of their error redirects
+                return sign_in_failed(request, f"the provider refused ({error})")
             return sign_in_failed(
                 request,
                 "this sign-in was not started in this browser, was already used, or expired "
@@ -190,11 +201,8 @@ class OIDCCallbackView(OIDCAuthenticationCallbackView):
                 provider,
                 next_url,
             )
-        if request.GET.get("error"):
-            detail = request.GET["error"][:100]
-            if request.GET.get("error_description"):
-                detail += f": {request.GET['error_description'][:300]}"
-            return sign_in_failed(request, f"the provider refused ({detail})", provider, next_url)
+        if error:
+            return sign_in_failed(request, f"the provider refused ({error})", provider, next_url)
         if not request.GET.get("code"):
             return sign_in_failed(
                 request, "the provider sent no authorization code", provider, next_url
