@@ -440,6 +440,9 @@ def test_users_without_a_grant_are_skipped_but_move_on(provider):
 def test_logout_ends_the_provider_session_too(client, provider, oidc_idp):
     oidc_idp.set_user("sub-carol", **CAROL)
     sign_in(client, oidc_idp, provider, "sub-carol")
+    # the pages' CSP lets the sign-out form's redirect reach the provider (form-action)
+    policy = client.get("/api/v1/me/")["Content-Security-Policy"]
+    assert f"form-action 'self' {oidc_idp.url}" in policy
     response = client.post(reverse("logout"))
     assert response.status_code == 302
     target = urlsplit(response["Location"])
@@ -459,6 +462,7 @@ def test_end_session_off_logs_out_locally_only(client, tenant, oidc_idp):
     oidc_idp.set_user("sub-carol", **CAROL)
     sign_in(client, oidc_idp, provider, "sub-carol")
     assert END_SESSION_KEY not in client.session
+    assert "form-action 'self';" in client.get("/api/v1/me/")["Content-Security-Policy"]
     assert client.post(reverse("logout"))["Location"] == reverse("login")
 
 

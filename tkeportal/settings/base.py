@@ -54,6 +54,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # CSP form-action for the OIDC end-session redirect at sign-out (after CSP and sessions).
+    "apps.accounts.identity.oidc.middleware.EndSessionFormActionMiddleware",
     "apps.core.middleware.RequestContextMiddleware",
     "apps.audit.middleware.AuditMiddleware",
     "apps.core.middleware.RequestLimitsMiddleware",

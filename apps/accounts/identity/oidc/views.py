@@ -41,6 +41,9 @@ from .discovery import ProviderError, discover
 
 BACKEND_PATH = "apps.accounts.identity.oidc.PortalOIDCBackend"
 SSO_ERROR_KEY = account_views.SSO_ERROR_KEY
+# The tenant of the last sign-in started in this session: the sign-in page to return to when
+# the provider's answer cannot be matched to a sign-in (no or unknown state).
+LAST_TENANT_KEY = "oidc_last_tenant"
 # A sign-in must come back from the provider within this many seconds.
 STATE_MAX_AGE = 600
 
@@ -77,8 +80,9 @@ def sign_in_failed(request, reason: str, provider=None, next_url: str = ""):
     )
     request.session[SSO_ERROR_KEY] = message[0].upper() + message[1:]
     query = {}
-    if provider is not None:
-        query["tenant"] = provider.tenant.slug
+    tenant = provider.tenant.slug if provider else request.session.get(LAST_TENANT_KEY)
+    if tenant:
+        query["tenant"] = tenant
     if next_url:
         query["next"] = next_url
     url = reverse("login")
@@ -159,6 +163,7 @@ class OIDCStartView(OIDCAuthenticationRequestView):
             request.user.pk if self.reauth and request.user.is_authenticated else None
         )
         request.session.pop("oidc_login_next", None)  # per state instead (parallel tabs)
+        request.session[LAST_TENANT_KEY] = idp.tenant.slug
         request.session.modified = True
         return response
 
