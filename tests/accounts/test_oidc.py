@@ -408,6 +408,23 @@ def test_revoking_the_grant_at_the_provider_ends_sessions_and_api_keys(client, p
     assert bearer.get("/api/v1/me/").status_code == 200
 
 
+def test_revalidation_brings_the_groups_of_a_refreshed_id_token(
+    client, tenant, oidc_idp, tenant_admin
+):
+    provider = make_oidc_provider(tenant, oidc_idp, mirror_groups=True, admin_groups=["admins"])
+    oidc_idp.set_user("sub-carol", **CAROL, groups=["devs", "admins"])
+    sign_in(client, oidc_idp, provider, "sub-carol")
+    carol = User.objects.get(username="carol")
+    assert groups_of(carol) == {"devs", "admins"} and carol.is_tenant_admin
+
+    oidc_idp.set_user("sub-carol", **CAROL, groups=["devs"])
+    oidc_idp.id_token_on_refresh = True
+    revalidate(provider, [carol])
+    carol = User.objects.get(pk=carol.pk)
+    assert carol.directory_state == DirectoryState.PRESENT
+    assert groups_of(carol) == {"devs"} and not carol.is_tenant_admin
+
+
 def test_provider_unreachable_keeps_access(client, provider, oidc_idp):
     oidc_idp.set_user("sub-carol", **CAROL)
     sign_in(client, oidc_idp, provider, "sub-carol")
