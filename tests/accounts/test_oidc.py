@@ -542,6 +542,14 @@ def test_connection_refused(tenant, oidc_idp):
     assert report.steps[1].detail == f"127.0.0.1:{port}: connection refused"
 
 
+def test_connection_tls_failure(tenant, oidc_idp):
+    """https:// to a server that speaks plain HTTP: the handshake step says so."""
+    provider = make_oidc_provider(tenant, oidc_idp, issuer=oidc_idp.url.replace("http:", "https:"))
+    report = oidc.test_connection(provider)
+    assert _steps(report) == [("dns", True), ("tcp", True), ("tls", False)]
+    assert report.steps[2].detail.startswith("TLS handshake failed")
+
+
 def test_connection_discovery_names_another_issuer(provider, oidc_idp):
     oidc_idp.discovery_changes["issuer"] = "http://impostor.example"
     report = oidc.test_connection(provider)

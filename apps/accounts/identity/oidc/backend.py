@@ -41,7 +41,15 @@ from requests.auth import HTTPBasicAuth
 from ...backends import PortalBackendMixin
 from ...choices import ProviderType
 from ..provisioning import ExternalGroup, Identity, ProvisioningRefused, provision_user
-from .discovery import ProviderError, discover, fetch_jwks, http, signing_keys, verify_option
+from .discovery import (
+    ProviderError,
+    discover,
+    fetch_jwks,
+    http,
+    same_issuer,
+    signing_keys,
+    verify_option,
+)
 
 # Clock difference tolerated between the provider and us, in seconds.
 LEEWAY = 60
@@ -101,8 +109,6 @@ def verify_id_token_claims(
 ) -> None:
     """The checks of OpenID Connect Core 3.1.3.7 the library does not make. ``nonce`` None:
     a refreshed id_token, which carries no nonce of ours."""
-    from .discovery import same_issuer
-
     if not same_issuer(claims.get("iss"), issuer):
         raise SignInRefused(
             f"the id_token was issued by '{claims.get('iss')}', not by the configured issuer "

@@ -40,6 +40,7 @@ from .discovery import (
     discover,
     fetch_discovery,
     fetch_jwks,
+    http,
     signing_keys,
 )
 
@@ -129,8 +130,6 @@ def revalidate(provider, users) -> None:
 
 
 def _revalidate_user(provider, document, user) -> None:
-    from .discovery import http
-
     config = provider.config
     data = {"grant_type": "refresh_token", "refresh_token": user.directory_grant}
     auth = None
