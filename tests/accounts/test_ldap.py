@@ -140,6 +140,8 @@ def test_a_server_that_is_down_is_a_clear_failed_sign_in(client, tenant, boss, a
     assert page.status_code == 200 and GENERIC in page.content.decode()
     assert f"corp: LDAP server ldap://127.0.0.1:{port} unreachable" in last_failure().message
     # local accounts still sign in
+    assert GENERIC in sign_in(client, "boss", "wrong-password").content.decode()
+    assert last_failure().message.startswith("acme/boss is a local account and its sign-in failed")
     assert sign_in(client, "boss", "Correct-horse-9").status_code == 302
     report = api(boss).post("/api/v1/identity-providers/corp/test/").json()
     assert report["ok"] is False and report["failed_step"] == "tcp"
@@ -169,7 +171,7 @@ def test_a_directory_cannot_take_over_a_local_account(client, tenant, tenant_adm
     page = sign_in(client, "alice", "alice-Pass-1")
     assert page.status_code == 200
     text = html.unescape(page.content.decode())
-    assert "the username 'alice' in tenant 'acme' belongs to a local account" in text
+    assert "The username 'alice' in tenant 'acme' belongs to a local account" in text
     assert "_auth_user_id" not in client.session
     assert "belongs to a local account" in last_failure().message
     tenant_admin.refresh_from_db()

@@ -46,7 +46,7 @@ from django_auth_ldap.config import (
 )
 
 from ..backends import PortalBackendMixin, may_act
-from ..choices import DirectoryState, ProviderType
+from ..choices import DirectoryState, ProviderType, UserSource
 from ..models import IdentityProvider, User
 from . import probe
 from .provisioning import (
@@ -377,7 +377,7 @@ class PortalLDAPBackend(PortalBackendMixin, LDAPBackend):
             return None  # no tenant, no directory to ask; an empty password is never tried
         slug, _, name = username.partition("/")
         name = name.strip()
-        providers = self._providers_for(slug.strip().lower(), name.lower())
+        providers, known = self._providers_for(slug.strip().lower(), name.lower())
         if not name or not providers:
             return None
         reasons = []
@@ -396,20 +396,27 @@ class PortalLDAPBackend(PortalBackendMixin, LDAPBackend):
                 reasons.append(f"{provider.name}: {reason}")
                 continue
             except ProvisioningRefused as exc:
-                explain_failed_sign_in(request, f"{provider.name}: {exc}", show=f"{exc}.")
+                message = str(exc)
+                show = f"{message[:1].upper()}{message[1:]}."
+                explain_failed_sign_in(request, f"{provider.name}: {message}", show=show)
                 return None
             if user is not None:
                 return user
             reasons.append(f"{provider.name}: refused")
-        explain_failed_sign_in(request, "; ".join(reasons))
+        reason = "; ".join(reasons)
+        if known is not None and known.source != UserSource.LDAP:
+            # The local backend already refused this account's own password.
+            reason = f"{known} is a {known.source} account and its sign-in failed ({reason})"
+        explain_failed_sign_in(request, reason)
         return None
 
     @staticmethod
-    def _providers_for(slug: str, name: str) -> list[IdentityProvider]:
-        """The directories to ask: the one that vouched for this user before, otherwise every
-        enabled LDAP provider of the (active) tenant in priority order."""
+    def _providers_for(slug: str, name: str) -> tuple[list[IdentityProvider], User | None]:
+        """The directories to ask — the one that vouched for this user before, otherwise every
+        enabled LDAP provider of the (active) tenant in priority order — and the portal user
+        of that name, if any."""
         if not slug:
-            return []
+            return [], None
         candidates = IdentityProvider.objects.filter(
             tenant__slug=slug, tenant__is_active=True, type=ProviderType.LDAP, enabled=True
         ).select_related("tenant")
@@ -423,7 +430,7 @@ class PortalLDAPBackend(PortalBackendMixin, LDAPBackend):
                 candidates = candidates.filter(pk=known.identity_provider_id)
         # A local (or single-sign-on) user of that name is not skipped: if a directory
         # vouches for the password, provisioning refuses the takeover and says why.
-        return list(candidates.order_by("priority", "name"))
+        return list(candidates.order_by("priority", "name")), known
 
     # -- django-auth-ldap hooks ---------------------------------------------------------------
     def authenticate_ldap_user(self, ldap_user, password):
