@@ -14,10 +14,10 @@ from rest_framework.test import APIClient
 
 from tests.factories import TenantFactory, UserFactory, bind, make_api_key
 
-# Real peers started by fixtures, one module each under tests/fixtures.
-pytest_plugins = ["tests.fixtures.oidc"]
-
 PROJECT = "prj-test"
+
+# Real peers started by fixtures, shared by every test module (one server per session).
+pytest_plugins = ["tests.fixtures.ldap", "tests.fixtures.oidc"]
 
 
 @pytest.fixture(autouse=True)

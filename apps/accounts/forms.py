@@ -52,6 +52,15 @@ class PortalAuthenticationForm(AuthenticationForm):
             return f"{tenant}/{username}"
         return username
 
+    def get_invalid_login_error(self):
+        # A backend that must tell the person why (a directory account that would take over
+        # a local one) leaves the message on the request; otherwise the generic error, which
+        # does not reveal which usernames exist.
+        message = getattr(self.request, "portal_sign_in_error", "")
+        if message:
+            return forms.ValidationError(message, code="refused")
+        return super().get_invalid_login_error()
+
     def clean(self):
         from apps.core.middleware import client_ip
 

@@ -97,6 +97,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
     "apps.accounts.backends.TenantAwareModelBackend",
+    # Password sign-in against the tenant's LDAP directories (after local accounts).
+    "apps.accounts.identity.ldap.PortalLDAPBackend",
     "guardian.backends.ObjectPermissionBackend",
     # Re-checks sessions opened by OpenID Connect sign-in (its callback calls it directly).
     "apps.accounts.identity.oidc.PortalOIDCBackend",
