@@ -79,10 +79,9 @@ class MemberOfGroupType(LDAPGroupType):
     ``member_dn``."""
 
     def user_groups(self, ldap_user, group_search):
-        base = group_search.base_dn.lower()
         groups = []
         for dn in _attr_values(ldap_user.attrs or {}, "memberOf"):
-            if not dn.lower().endswith(base):
+            if not _is_under(dn, group_search.base_dn):
                 continue
             try:
                 groups += LDAPSearch(dn, ldap.SCOPE_BASE, group_search.filterstr).execute(
@@ -96,6 +95,17 @@ class MemberOfGroupType(LDAPGroupType):
         return group_dn.lower() in {
             dn.lower() for dn in _attr_values(ldap_user.attrs or {}, "memberOf")
         }
+
+
+def _is_under(dn: str, base: str) -> bool:
+    """Is ``dn`` the entry ``base`` or below it? Compared RDN by RDN: as text,
+    ``cn=x+ou=groups,dc=example,dc=org`` ends with ``ou=groups,dc=example,dc=org`` and yet
+    is not under it."""
+    try:
+        entry, parent = ldap.dn.str2dn(dn.lower()), ldap.dn.str2dn(base.lower())
+    except ldap.DECODING_ERROR:
+        return False
+    return len(entry) >= len(parent) and entry[len(entry) - len(parent) :] == parent
 
 
 def _group_type(name: str) -> LDAPGroupType:

@@ -400,20 +400,29 @@ def identity_from_claims(provider, claims: dict) -> Identity:
         )
     email = claims.get("email") if isinstance(claims.get("email"), str) else ""
     verified = claims.get("email_verified")
-    unverified = verified is False or (isinstance(verified, str) and verified.lower() == "false")
+    # Only an explicit yes counts: a provider that says nothing (or 0, "no", null) about an
+    # address its users may type themselves has not vouched for the domain.
+    unverified = not (verified is True or (isinstance(verified, str) and verified == "true"))
+    said_unverified = verified is False or (isinstance(verified, str) and verified != "true")
     allowed = [d.lower().lstrip("@") for d in config.get("allowed_email_domains") or []]
     if allowed:
-        domain = email.rsplit("@", 1)[-1].lower() if "@" in email else ""
         if not email:
             raise SignInRefused(
                 f"identity provider '{provider.name}' sent no email; only addresses in "
                 f"{', '.join(allowed)} may sign in"
             )
-        if unverified:
-            raise SignInRefused(f"the email address '{email}' is not verified at the provider")
+        local, _, domain = email.partition("@")
+        domain = domain.lower()
+        if not local or "@" in domain or any(c.isspace() or ord(c) < 32 for c in email):
+            raise SignInRefused(f"the email claim {email!r} is not a single address")
         if domain not in allowed:
             raise SignInRefused(
                 f"the email address '{email}' is not in an allowed domain ({', '.join(allowed)})"
+            )
+        if unverified:
+            raise SignInRefused(
+                f"the email address '{email}' is not verified at the provider "
+                "(email_verified is not true)"
             )
     display_name = claims.get("name") or " ".join(
         str(claims[part]) for part in ("given_name", "family_name") if claims.get(part)
@@ -421,7 +430,8 @@ def identity_from_claims(provider, claims: dict) -> Identity:
     return Identity(
         username=username.strip(),
         external_id=claims["sub"],
-        email="" if unverified else email,
+        # Kept for display unless the provider said it is unverified; never used to match.
+        email="" if said_unverified else email,
         display_name=str(display_name or ""),
         phone=str(claims.get("phone_number") or ""),
         groups=groups_from_claims(config, claims),
