@@ -434,8 +434,10 @@ def test_a_huge_groups_claim_does_not_flood_the_tenant_with_groups(client, tenan
     provider = make_oidc_provider(tenant, oidc_idp, mirror_groups=True)
     groups = [f"g{i}" for i in range(3000)]
     oidc_idp.set_user("sub-carol", preferred_username="carol", groups=groups)
-    oidc_sign_in(client, oidc_idp, provider, "sub-carol")
-    assert Group.objects.filter(tenant=tenant).count() <= 1000
+    message = sso_error(client, oidc_sign_in(client, oidc_idp, provider, "sub-carol"))
+    assert "lists 3000 groups for carol; at most 1000 are accepted" in message
+    assert Group.objects.filter(tenant=tenant).count() == 0
+    assert not User.objects.filter(username="carol").exists()
 
 
 @pytest.mark.parametrize(
@@ -447,6 +449,16 @@ def test_odd_groups_claims_do_not_break_the_sign_in(client, tenant, oidc_idp, gr
     response = oidc_sign_in(client, oidc_idp, provider, "sub-carol")
     assert response.status_code == 302
     assert signed_in_user(client) is not None and signed_in_user(client).username == "carol"
+    names = set(Group.objects.filter(tenant=tenant).values_list("name", flat=True))
+    assert names == ({"ok"} if isinstance(groups, list) and "ok" in groups else set())
+
+
+def test_an_overlong_subject_is_refused_not_a_server_error(client, tenant, oidc_idp):
+    provider = make_oidc_provider(tenant, oidc_idp)
+    sub = "s" * 600
+    oidc_idp.set_user(sub, preferred_username="carol")
+    message = sso_error(client, oidc_sign_in(client, oidc_idp, provider, sub))
+    assert "600 characters long; at most 512" in message
 
 
 # -- LDAP groups outside the group search base -------------------------------------------------------

@@ -67,6 +67,12 @@ class Identity:
 
 
 _INVALID = re.compile(r"[^a-z0-9._@-]+")
+# A directory saying a user is in more groups than this is refused rather than mirrored:
+# every mirrored group is a row (a provider, or a user editing their own claims at a lax
+# one, must not flood the tenant), and narrowing the group search is the administrator's fix.
+MAX_GROUPS = 1000
+# Longest stable id kept (User.external_id, Group.external_id).
+MAX_EXTERNAL_ID = 512
 
 
 def portal_name(raw: str) -> str:
@@ -96,6 +102,11 @@ def provision_user(provider: IdentityProvider, identity: Identity, *, request=No
         )
     if not identity.external_id:
         raise ProvisioningRefused("the provider gave no stable id for this user")
+    if len(identity.external_id) > MAX_EXTERNAL_ID:
+        raise ProvisioningRefused(
+            f"the provider's id for this user is {len(identity.external_id)} characters long; "
+            f"at most {MAX_EXTERNAL_ID} are kept"
+        )
     tenant = provider.tenant
     user = (
         User.objects.select_for_update()
@@ -209,7 +220,17 @@ def sync_groups(provider: IdentityProvider, user: User, groups: Iterable[Externa
     from apps.authz.services import add_group_members, make_administrator, remove_group_members
 
     groups = list(groups)
+    if len(groups) > MAX_GROUPS:
+        raise ProvisioningRefused(
+            f"identity provider '{provider.name}' lists {len(groups)} groups for "
+            f"{user.username}; at most {MAX_GROUPS} are accepted (narrow its group search or "
+            "groups claim)"
+        )
     notes: list[str] = []
+    kept = [g for g in groups if len(g.external_id) <= MAX_EXTERNAL_ID]
+    if len(kept) != len(groups):
+        notes.append(f"{len(groups) - len(kept)} group(s) with ids over {MAX_EXTERNAL_ID} ignored")
+        groups = kept
     targets = {g.pk: g for g in _target_groups(provider, groups, notes)}
     current = {g.pk: g for g in managed_groups(provider).filter(members=user)}
     for pk in targets.keys() - current.keys():

@@ -26,7 +26,7 @@ from requests.auth import HTTPBasicAuth
 from ...choices import DirectoryState
 from ...models import User
 from .. import probe
-from ..provisioning import set_directory_state, sync_groups
+from ..provisioning import ProvisioningRefused, set_directory_state, sync_groups
 from .backend import (
     PortalOIDCBackend,
     SignInRefused,
@@ -187,4 +187,7 @@ def _refresh_groups(provider, document, user, id_token: str) -> None:
     if claims.get("sub") != user.external_id:
         return
     if provider.config.get("groups_claim") and provider.config["groups_claim"] in claims:
-        sync_groups(provider, user, groups_from_claims(provider.config, claims))
+        try:
+            sync_groups(provider, user, groups_from_claims(provider.config, claims))
+        except ProvisioningRefused:
+            return  # too many groups: presence is known, groups stay as they are
