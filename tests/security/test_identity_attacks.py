@@ -16,16 +16,12 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
-import ldap
 import pytest
-from django.test import Client
 from django.urls import reverse
 
-from apps.accounts.choices import DirectoryState
 from apps.accounts.identity import module_for
 from apps.accounts.models import Group, User
 from apps.audit.models import AuditEvent
-from tests.conftest import persona
 from tests.factories import make_identity_provider
 from tests.fixtures.ldap import READER_PW, SUFFIXES
 from tests.fixtures.oidc import make_oidc_provider
@@ -39,7 +35,7 @@ BASE = SUFFIXES[0]
 GENERIC = "Wrong tenant/username or password"
 
 
-# -- helpers -----------------------------------------------------------------------------------
+# -- helpers --------------------------------------------------------------------------------------
 def ldap_provider(tenant, server, name="corp", **extra):
     config = {
         "server_uri": server.uri,
@@ -175,7 +171,7 @@ def silent():
     server.close()
 
 
-# -- LDAP: injection through the username ------------------------------------------------------
+# -- LDAP: injection through the username ---------------------------------------------------------
 @pytest.mark.parametrize(
     "name",
     ["*", "bob)(uid=*", "*)(|(uid=*", "b*", "bob\x00", "bob\\2a", "alice)(&", "(uid=*)"],
@@ -220,7 +216,7 @@ def test_ldap_nul_and_blank_passwords_are_not_anonymous_binds(client, tenant, ld
         assert signed_in_user(client) is None, repr(password)
 
 
-# -- LDAP: a hung directory ----------------------------------------------------------------------
+# -- LDAP: a hung directory -----------------------------------------------------------------------
 @pytest.mark.parametrize("mode", ["search", "template", "starttls"])
 def test_a_hung_ldap_server_does_not_hang_the_sign_in(client, tenant, silent, mode):
     """A directory that accepts the connection and never answers: the sign-in fails after
@@ -316,7 +312,7 @@ def test_loopback_follows_the_portals_loopback_policy(tenant, oidc_idp, ldap_dir
         assert "PORTAL_ALLOW_LOOPBACK_CLUSTERS" in report.steps[-1].detail
 
 
-# -- hostile discovery and key answers -------------------------------------------------------------
+# -- hostile discovery and key answers ------------------------------------------------------------
 def test_a_huge_discovery_document_is_not_read_whole(tenant, oidc_idp, hostile):
     sent = {"bytes": 0}
 
@@ -366,7 +362,7 @@ def test_a_slowly_dripping_discovery_document_times_out_as_a_whole(tenant, oidc_
     assert "timed out" in report.steps[-1].detail
 
 
-# -- CA bundles on disk ------------------------------------------------------------------------------
+# -- CA bundles on disk ---------------------------------------------------------------------------
 def test_a_planted_ca_file_is_not_trusted_for_oidc(tenant, oidc_idp, ldap_dir):
     """The OIDC CA bundle went to /tmp/tkeportal-oidc-ca-<hash of the PEM>.pem and was
     reused when present: anyone on the host could plant their own CA there first (the
@@ -399,7 +395,7 @@ def test_a_planted_ca_file_is_not_trusted_for_ldap(ldap_dir):
         assert handle.read().strip() == real_ca.strip()
 
 
-# -- OIDC claims -----------------------------------------------------------------------------------
+# -- OIDC claims ----------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "verified",
     ["missing", 0, "no", "False", "0", None, {"value": True}],
@@ -461,7 +457,7 @@ def test_an_overlong_subject_is_refused_not_a_server_error(client, tenant, oidc_
     assert "600 characters long; at most 512" in message
 
 
-# -- LDAP groups outside the group search base -------------------------------------------------------
+# -- LDAP groups outside the group search base ----------------------------------------------------
 def test_member_of_groups_outside_the_search_base_are_ignored(client, tenant, ldap_dir):
     """memberOf values were kept when their text *ended with* the base: the entry
     cn=sneaky+ou=groups,dc=example,dc=org (a multi-valued RDN, right under the suffix) ends

@@ -98,7 +98,11 @@ class LDAPConfig(GroupSyncConfig):
     timeout = serializers.IntegerField(default=5, min_value=1, max_value=60)
 
     def validate_server_uri(self, value):
-        return _url(value, ("ldap", "ldaps"), "server_uri")
+        if any(c.isspace() or c == "," for c in value.strip()):
+            # libldap would take a list of servers; "test connection" and the address
+            # checks are about one.
+            raise serializers.ValidationError("One ldap:// or ldaps:// URI (no list).")
+        return _url(value.strip(), ("ldap", "ldaps"), "server_uri")
 
     def validate_attr_map(self, value):
         unknown = set(value) - {"display_name", "email", "phone"}

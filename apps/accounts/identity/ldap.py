@@ -23,12 +23,8 @@ says what happened (``LDAP server ldap://… unreachable``); the page shows the 
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
-import socket
 import ssl
-import tempfile
 from collections import Counter
 from dataclasses import dataclass
 
@@ -48,7 +44,7 @@ from django_auth_ldap.config import (
 from ..backends import PortalBackendMixin, may_act
 from ..choices import DirectoryState, ProviderType, UserSource
 from ..models import IdentityProvider, User
-from . import probe
+from . import network, probe
 from .provisioning import (
     ExternalGroup,
     Identity,
@@ -119,17 +115,9 @@ def _group_type(name: str) -> LDAPGroupType:
 
 # -- settings per provider --------------------------------------------------------------------
 def _ca_file(pem: str) -> str:
-    """libldap reads CAs from a file: the PEM under a name derived from its content, in a
-    private directory (written once, reused by every connection)."""
-    directory = os.path.join(tempfile.gettempdir(), f"tkeportal-ldap-ca-{os.getuid()}")
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    path = os.path.join(directory, hashlib.sha256(pem.encode()).hexdigest() + ".pem")
-    if not os.path.exists(path):
-        partial = f"{path}.{os.getpid()}"
-        with open(partial, "w") as handle:
-            handle.write(pem)
-        os.replace(partial, path)
-    return path
+    """libldap reads CAs from a file: ``network.ca_file`` (private directory, content
+    checked at every use)."""
+    return network.ca_file(pem)
 
 
 def uses_tls(config: dict) -> bool:
@@ -212,9 +200,18 @@ def ldap_settings(provider: IdentityProvider) -> LDAPSettings:
     return LDAPSettings(_NO_GLOBAL_SETTINGS, values)
 
 
+def check_addresses(server_uri: str) -> None:
+    """libldap resolves and connects by itself: check every host of ``server_uri`` against
+    the portal's address policy just before (``network``). Raises ``AddressRefused`` (an
+    OSError) or ``socket.gaierror``."""
+    for host, port in network.ldap_hosts(server_uri):
+        network.check_host(host, port)
+
+
 def open_connection(settings: LDAPSettings):
     """A connection bound with the provider's bind DN (anonymous when it has none), set up
     the way django-auth-ldap sets up its own (options, then StartTLS)."""
+    check_addresses(settings.SERVER_URI)
     conn = ldap.initialize(settings.SERVER_URI, bytes_mode=False)
     for option, value in settings.CONNECTION_OPTIONS.items():
         conn.set_option(option, value)
@@ -224,8 +221,10 @@ def open_connection(settings: LDAPSettings):
     return conn
 
 
-def describe_ldap_error(exc: ldap.LDAPError, uri: str) -> str:
+def describe_ldap_error(exc: Exception, uri: str) -> str:
     """One line saying what went wrong talking to ``uri`` (never a password)."""
+    if isinstance(exc, OSError):  # the address policy refused, or the name did not resolve
+        return f"LDAP server {uri}: {probe.describe_os_error(exc)}"
     info = exc.args[0] if exc.args and isinstance(exc.args[0], dict) else {}
     desc = info.get("desc") or type(exc).__name__
     extra = info.get("info") or ""
@@ -395,12 +394,13 @@ class PortalLDAPBackend(PortalBackendMixin, LDAPBackend):
             backend = type(self)(provider)
             backend._request, backend._name = request, name
             try:
+                check_addresses(provider.config["server_uri"])
                 # django-auth-ldap's entry point, which calls authenticate_ldap_user below
                 user = LDAPBackend.authenticate(backend, request, username=name, password=password)
             except SignInFailed as exc:
                 reasons.append(f"{provider.name}: {exc}")
                 continue
-            except ldap.LDAPError as exc:
+            except (ldap.LDAPError, OSError) as exc:
                 reason = describe_ldap_error(exc, provider.config["server_uri"])
                 logger.warning("identity provider %s: sign-in of %s: %s", provider, name, reason)
                 reasons.append(f"{provider.name}: {reason}")
@@ -519,7 +519,7 @@ def _check_starttls(report, host, port, timeout, ca_pem, verify) -> None:
 
     def handshake():
         try:
-            with socket.create_connection((host, port), timeout=timeout) as raw:
+            with network.connect(host, port, timeout) as raw:
                 raw.sendall(_STARTTLS_REQUEST)
                 reply = raw.recv(4096)
                 if not reply:
@@ -597,7 +597,7 @@ def test_connection(provider: IdentityProvider) -> probe.Report:
     settings = ldap_settings(provider)
     conn = None
     try:
-        probe.check_dns(report, host)
+        probe.check_dns(report, host, port)
         probe.check_tcp(report, host, port, timeout)
         ca_pem, verify = config.get("ca_cert", ""), config.get("verify_tls", True)
         if scheme == "ldaps":
@@ -704,7 +704,7 @@ def _revalidate(provider: IdentityProvider, users) -> tuple[Counter, list]:
     uri = provider.config["server_uri"]
     try:
         conn = open_connection(settings)
-    except ldap.LDAPError as exc:
+    except (ldap.LDAPError, OSError) as exc:
         detail = describe_ldap_error(exc, uri)
         notes.append(detail)
         _mark_unreachable(users, detail, counts)

@@ -15,6 +15,8 @@ from urllib.parse import urlsplit
 
 from django.utils import timezone
 
+from . import network
+
 
 @dataclass
 class Step:
@@ -102,10 +104,15 @@ def host_port(url: str, default_ports: dict[str, int]) -> tuple[str, int, str]:
     return parts.hostname, port, scheme
 
 
-def check_dns(report: Report, host: str) -> list[str]:
+def check_dns(report: Report, host: str, port: int = 0) -> list[str]:
+    """Resolve ``host``; an address the portal does not connect to (``network``: metadata,
+    link-local, loopback unless allowed …) fails this step, before any connection."""
+
     def resolve():
         try:
-            infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
+            infos = network.check_host(host, port)
+        except network.AddressRefused as exc:
+            raise StepFailed(str(exc)) from exc
         except socket.gaierror as exc:
             raise StepFailed(f"cannot resolve {host}: {exc.strerror or exc}") from exc
         addresses = sorted({info[4][0] for info in infos})
@@ -119,7 +126,7 @@ def check_dns(report: Report, host: str) -> list[str]:
 def check_tcp(report: Report, host: str, port: int, timeout: float) -> None:
     def connect():
         try:
-            with socket.create_connection((host, port), timeout=timeout):
+            with network.connect(host, port, timeout):
                 return f"connected to {host}:{port}"
         except OSError as exc:
             raise StepFailed(f"{host}:{port}: {describe_os_error(exc)}") from exc
@@ -143,7 +150,7 @@ def check_tls(
     def handshake():
         context = tls_context(ca_pem, verify)
         try:
-            with socket.create_connection((host, port), timeout=timeout) as raw:
+            with network.connect(host, port, timeout) as raw:
                 with context.wrap_socket(raw, server_hostname=host) as tls:
                     cert = tls.getpeercert() or {}
                     subject = dict(x[0] for x in cert.get("subject", ())).get("commonName", "")

@@ -56,7 +56,7 @@ def test_connection(provider) -> probe.Report:
             "url", lambda: probe.host_port(config["issuer"], {"http": 80, "https": 443})
         )
         report.steps.pop()  # only a step when it fails (validation makes that rare)
-        probe.check_dns(report, host)
+        probe.check_dns(report, host, port)
         probe.check_tcp(report, host, port, timeout)
         if scheme == "https":
             probe.check_tls(

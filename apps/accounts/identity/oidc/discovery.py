@@ -10,13 +10,11 @@ signing key it does not list, an endpoint that moved).
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 import time
 
 import requests
 
+from .. import network
 from ..probe import describe_os_error
 
 WELL_KNOWN = "/.well-known/openid-configuration"
@@ -33,20 +31,13 @@ class ProviderError(Exception):
 
 def verify_option(config: dict) -> bool | str:
     """``requests``' ``verify``: False, True (system CAs) or the path of a CA bundle file
-    holding ``config.ca_cert`` (requests wants a file; written once per distinct bundle)."""
+    holding ``config.ca_cert`` (requests wants a file: ``network.ca_file``)."""
     if not config.get("verify_tls", True):
         return False
     pem = (config.get("ca_cert") or "").strip()
     if not pem:
         return True
-    digest = hashlib.sha256(pem.encode()).hexdigest()[:24]
-    path = os.path.join(tempfile.gettempdir(), f"tkeportal-oidc-ca-{digest}.pem")
-    if not os.path.exists(path):
-        fd, partial = tempfile.mkstemp(dir=tempfile.gettempdir(), suffix=".pem")
-        with os.fdopen(fd, "w") as handle:
-            handle.write(pem + "\n")
-        os.replace(partial, path)  # atomic: concurrent writers leave one complete file
-    return path
+    return network.ca_file(pem)
 
 
 _SOCKET_MODULES = ("builtins", "socket", "ssl")
@@ -68,8 +59,28 @@ def _root_os_error(exc: BaseException) -> OSError | None:
     return None
 
 
-def describe_request_error(url: str, exc: requests.RequestException) -> str:
+def _refusal(exc: BaseException) -> network.AddressRefused | None:
+    """The address policy's refusal under requests' and urllib3's wrappers, if any."""
+    seen, queue = set(), [exc]
+    while queue:
+        current = queue.pop(0)
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, network.AddressRefused):
+            return current
+        queue += [getattr(current, "reason", None), current.__cause__, current.__context__]
+        queue += [arg for arg in current.args if isinstance(arg, BaseException)]
+    return None
+
+
+def describe_request_error(url: str, exc: Exception) -> str:
     """``http://idp/...: connection refused`` rather than urllib3's nested repr."""
+    refused = _refusal(exc)
+    if refused is not None:
+        return f"{url}: {refused}"
+    if isinstance(exc, network.ResponseTooLarge | network.DeadlineExceeded):
+        return f"{url}: {exc}" if not str(exc).startswith(url) else str(exc)
     root = _root_os_error(exc)
     if isinstance(exc, requests.exceptions.SSLError):
         text = f"TLS failed: {describe_os_error(root) if root else exc}"
@@ -83,14 +94,15 @@ def describe_request_error(url: str, exc: requests.RequestException) -> str:
 
 
 def http(provider, method: str, url: str, **kwargs) -> requests.Response:
-    """One request to the provider with its TLS settings and timeout; ProviderError when
-    nothing came back."""
+    """One request to the provider with its TLS settings and timeout (``network.request``:
+    address policy, size cap, overall deadline); ProviderError when nothing came back."""
     config = provider.config or {}
-    timeout = kwargs.pop("timeout", config.get("timeout", 5))
+    timeout = float(kwargs.pop("timeout", config.get("timeout", 5)))
     kwargs.setdefault("verify", verify_option(config))
     try:
-        return requests.request(method, url, allow_redirects=False, timeout=timeout, **kwargs)
-    except requests.RequestException as exc:
+        # Allowed addresses only, the whole answer within the timeout, at most 1 MiB.
+        return network.request(method, url, timeout=timeout, **kwargs)
+    except (requests.RequestException, OSError) as exc:
         raise ProviderError(describe_request_error(url, exc)) from exc
 
 
