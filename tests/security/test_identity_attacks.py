@@ -477,3 +477,122 @@ def test_member_of_groups_outside_the_search_base_are_ignored(client, tenant, ld
     names = set(Group.objects.filter(members=bob).values_list("name", flat=True))
     assert "developers" in names
     assert "sneaky" not in names
+
+
+# -- the sign-in page and the OIDC views ----------------------------------------------------------
+def test_a_forged_provider_error_is_not_shown_as_the_portals_words(client, tenant, oidc_idp):
+    """Anyone can send a victim to /login/oidc/callback/?error=…&error_description=<text>:
+    without a sign-in of this browser behind it (no matching state), the attacker's text must
+    not appear on the portal's sign-in page."""
+    make_oidc_provider(tenant, oidc_idp)
+    text = "Your account is locked. Call +1 555 0199 and give them your password"
+    response = client.get(
+        "/login/oidc/callback/", {"error": "access_denied", "error_description": text}
+    )
+    page = client.get(response["Location"])
+    assert "Call +1 555 0199" not in page.content.decode()
+    assert "Call +1 555 0199" not in (page.context.get("sso_error") or "")
+
+
+@pytest.mark.parametrize(
+    "next_url",
+    [
+        "//evil.example/",
+        "/\\evil.example/",
+        "https:evil.example",
+        "http://testserver@evil.example/",
+        "\\\\evil.example",
+        "javascript:alert(1)",
+        " //evil.example",
+    ],
+)
+def test_next_never_leaves_the_portal(client, tenant, oidc_idp, next_url):
+    provider = make_oidc_provider(tenant, oidc_idp)
+    oidc_idp.set_user("sub-carol", preferred_username="carol")
+    response = oidc_sign_in(client, oidc_idp, provider, "sub-carol", next=next_url)
+    assert response.status_code == 302 and response["Location"] == "/"
+    page = client.get("/login/", {"tenant": "acme", "next": next_url})
+    assert "evil.example" not in page.content.decode()
+    assert "javascript:" not in page.content.decode()
+
+
+def test_another_tenants_provider_is_not_reachable_through_my_slug(
+    client, tenant, other_tenant, oidc_idp
+):
+    make_oidc_provider(other_tenant, oidc_idp, name="globex-sso")
+    url = reverse("oidc-start", kwargs={"tenant": "acme", "provider": "globex-sso"})
+    response = client.get(url)
+    assert urlsplit(response["Location"]).path == reverse("login")
+    assert "oidc_states" not in client.session or not client.session["oidc_states"]
+
+
+def test_a_disabled_tenant_signs_nobody_in(client, tenant, oidc_idp, ldap_dir):
+    ldap_provider(tenant, ldap_dir)
+    provider = make_oidc_provider(tenant, oidc_idp)
+    oidc_idp.set_user("sub-carol", preferred_username="carol")
+    authorize = oidc_start(client, provider)  # started while the tenant was active
+    tenant.is_active = False
+    tenant.save()
+    assert sso_error(client, client.get(oidc_idp.authorize(authorize, "sub-carol")))
+    assert signed_in_user(client) is None
+    password_sign_in(client, "bob", "bob-Pass-1")
+    assert signed_in_user(client) is None
+    assert not User.objects.filter(username__in=["bob", "carol"]).exists()
+
+
+def test_a_mirrored_group_does_not_take_over_a_privileged_local_group(
+    client, tenant, tenant_admin, ldap_dir
+):
+    """bob is in the directory's 'admins' group … and the tenant has a local group of the
+    same name bound to the administrator policy: mirroring must not put him in it."""
+    from apps.authz.models import Binding
+    from apps.authz.services import ADMINISTRATOR, predefined
+
+    admins = Group.objects.create(tenant=tenant, name="admins")
+    policy = predefined(tenant, ADMINISTRATOR)
+    Binding.objects.create(tenant=tenant, group=admins, policy=policy, domain="*")
+    ldap_dir.add_member("admins", "bob")
+    ldap_provider(tenant, ldap_dir, mirror_groups=True)
+    assert password_sign_in(client, "bob", "bob-Pass-1").status_code == 302
+    bob = User.objects.get(tenant=tenant, username="bob")
+    assert not admins.members.filter(pk=bob.pk).exists()
+    assert not bob.is_tenant_admin
+    assert client.get("/api/v1/identity-providers/").status_code == 403
+
+
+# -- secrets --------------------------------------------------------------------------------------
+def test_a_providers_secret_is_never_echoed(client, api, tenant, tenant_admin, ldap_dir, oidc_idp):
+    secret = "Sup3r-Secret-Bind-Pw"
+    admin_api = api(tenant_admin)
+    config = {
+        "server_uri": ldap_dir.uri,
+        "bind_dn": ldap_dir.reader_dn(),
+        "user_search_base": f"ou=people,{BASE}",
+    }
+    created = admin_api.post(
+        "/api/v1/identity-providers/",
+        {"name": "corp", "type": "ldap", "config": config, "secret": secret},
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    bodies = [created.content.decode()]
+    bodies.append(admin_api.get("/api/v1/identity-providers/corp/").content.decode())
+    bodies.append(admin_api.get("/api/v1/identity-providers/").content.decode())
+    report = admin_api.post("/api/v1/identity-providers/corp/test/")
+    assert report.json()["failed_step"] == "bind"  # the wrong password: the secret is wrong
+    bodies.append(report.content.decode())
+    bodies.append(
+        admin_api.patch(
+            "/api/v1/identity-providers/corp/", {"secret": secret + "x"}, format="json"
+        ).content.decode()
+    )
+    password_sign_in(client, "bob", "bob-Pass-1")
+    bodies.append(password_sign_in(client, "bob", secret).content.decode())
+    for event in AuditEvent.objects.all():
+        bodies.append(json.dumps([event.message, event.request_body], default=str))
+    from apps.accounts.models import IdentityProvider
+
+    provider = IdentityProvider.objects.get(tenant=tenant, name="corp")
+    bodies.append(json.dumps([provider.last_test, provider.config]))
+    for body in bodies:
+        assert secret not in body

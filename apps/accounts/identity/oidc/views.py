@@ -17,6 +17,7 @@ and an ``auth.login_failed`` audit event.
 
 from __future__ import annotations
 
+import re
 import time
 from urllib.parse import parse_qs, urlsplit
 
@@ -185,7 +186,11 @@ class OIDCCallbackView(OIDCAuthenticationCallbackView):
         error = provider_error(request)
         if not isinstance(entry, dict) or "provider" not in entry:
             if error:  # some providers leave the state out of their error redirects
-                return sign_in_failed(request, f"the provider refused ({error})")
+                # Nothing ties this answer to a sign-in of this browser: anyone can send a
+                # victim here with their own error_description, so only the (short, plain)
+                # error code is shown, never text chosen by whoever wrote the link.
+                code = re.sub(r"[^A-Za-z0-9_.-]", "", request.GET.get("error", ""))[:40]
+                return sign_in_failed(request, f"the provider refused ({code or 'error'})")
             return sign_in_failed(
                 request,
                 "this sign-in was not started in this browser, was already used, or expired "
