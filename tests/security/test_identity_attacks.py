@@ -17,11 +17,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 import pytest
+from django.test import Client
 from django.urls import reverse
 
 from apps.accounts.identity import module_for
 from apps.accounts.models import Group, User
 from apps.audit.models import AuditEvent
+from tests.conftest import persona
 from tests.factories import make_identity_provider
 from tests.fixtures.ldap import READER_PW, SUFFIXES
 from tests.fixtures.oidc import make_oidc_provider
@@ -596,3 +598,32 @@ def test_a_providers_secret_is_never_echoed(client, api, tenant, tenant_admin, l
     bodies.append(json.dumps([provider.last_test, provider.config]))
     for body in bodies:
         assert secret not in body
+
+
+# -- names ----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("claimed", ["Bob", "bob ", " BOB", "\u212aarl", "b\u0131b", "\uff42ob"])
+def test_look_alike_names_never_reach_a_local_account(client, tenant, oidc_idp, claimed):
+    """A provider claiming a name that folds to a local user's (case, spaces, the Kelvin
+    sign K that lowercases to k, dotless i, fullwidth letters) never signs in as them."""
+    bob = persona(tenant, "bob", "administrator")
+    karl = persona(tenant, "karl", "administrator")
+    provider = make_oidc_provider(tenant, oidc_idp)
+    oidc_idp.set_user("sub-x", preferred_username=claimed)
+    assert sso_error(client, oidc_sign_in(client, oidc_idp, provider, "sub-x"))
+    assert signed_in_user(client) is None
+    assert not User.objects.filter(identity_provider=provider).exists()
+    assert {u.source for u in (bob, karl)} == {"local"}
+
+
+def test_a_rename_at_the_provider_cannot_take_another_users_name(client, tenant, oidc_idp):
+    provider = make_oidc_provider(tenant, oidc_idp)
+    oidc_idp.set_user("sub-carol", preferred_username="carol")
+    oidc_idp.set_user("sub-mallory", preferred_username="mallory")
+    oidc_sign_in(client, oidc_idp, provider, "sub-carol")
+    oidc_sign_in(Client(), oidc_idp, provider, "sub-mallory")
+    oidc_idp.set_user("sub-mallory", preferred_username="carol")
+    other = Client()
+    message = sso_error(other, oidc_sign_in(other, oidc_idp, provider, "sub-mallory"))
+    assert "renamed this user to 'carol', which is taken" in message
+    assert User.objects.get(username="carol").external_id == "sub-carol"
+    assert User.objects.get(username="mallory").external_id == "sub-mallory"
