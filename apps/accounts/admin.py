@@ -2,6 +2,8 @@
 a key goes through the services, so "no one acts above themselves" holds here as in the API
 (a refusal is the admin's 403 page naming why)."""
 
+from axes.admin import AccessAttemptAdmin
+from axes.models import AccessAttempt
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
@@ -11,12 +13,14 @@ from apps.authz.services import assert_may_act_on
 from apps.core.admin import TenantScopedAdmin
 
 from . import services
-from .forms import PortalUserCreationForm
+from .forms import AdminSignInForm, PortalUserCreationForm
 from .identity.forms import IdentityProviderForm
 from .models import APIKey, Group, IdentityProvider, User
 
 # Django's global groups have no tenant; the portal's own Group replaces them.
 admin.site.unregister(DjangoGroup)
+# The admin's sign-in says so when the account or the address is locked.
+admin.site.login_form = AdminSignInForm
 
 
 @admin.register(User)
@@ -245,3 +249,40 @@ class IdentityProviderAdmin(TenantScopedAdmin):
                     f"{provider.name}: {failed['name']} failed — {failed['detail']}",
                     messages.ERROR,
                 )
+
+
+@admin.register(AccessAttempt)
+class SignInLockoutAdmin(AccessAttemptAdmin):
+    """Failed sign-ins counted by the lockout (``apps.accounts.lockout``): one row per account
+    (``tenant/username``, or the name as typed when it names no one), client address and
+    browser. Deleting a row forgets its failures, which lifts the lock.
+
+    Platform administrators only: the rows name accounts of every tenant and names typed at
+    the sign-in page, which are not a tenant administrator's to see. A tenant administrator
+    unlocks one of their users by resetting the user's password."""
+
+    list_display = [
+        "attempt_time",
+        "username",
+        "ip_address",
+        "user_agent",
+        "path_info",
+        "failures_since_start",
+    ]
+    list_filter = ["attempt_time", "path_info"]
+    actions = ["delete_selected"]
+
+    def _platform(self, request) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_module_permission(self, request) -> bool:
+        return self._platform(request)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return self._platform(request)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return self._platform(request)

@@ -59,7 +59,8 @@ def _signed_in(sender, request, user, **kwargs):
 @receiver(user_login_failed)
 def _sign_in_failed(sender, credentials, request=None, **kwargs):
     username = str(credentials.get("username") or "")
-    reason = credentials.get("portal_reason", "")
+    # portal_reason: set by a backend in the credentials; portal_refusal: the lockout's.
+    reason = credentials.get("portal_reason") or getattr(request, "portal_refusal", "")
     _describe(
         request,
         action="auth.login_failed",

@@ -3,11 +3,12 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from apps.authz.enforcer import effective_statements
 from apps.core.api.viewsets import PortalCreateReadDeleteViewSet, PortalModelViewSet
 
-from .. import services
+from .. import reauth, services
 from ..filtersets import UserFilterSet
 from ..models import APIKey, Group, IdentityProvider, User
 from .serializers import (
@@ -15,6 +16,7 @@ from .serializers import (
     GroupSerializer,
     IdentityProviderSerializer,
     MeSerializer,
+    PasswordChangeSerializer,
     PasswordSerializer,
     ProbeReportSerializer,
     SyncQueuedSerializer,
@@ -93,6 +95,8 @@ class UserViewSet(PortalModelViewSet):
     @extend_schema(request=PasswordSerializer, responses={204: None})
     @action(detail=True, methods=["post"], url_path="reset-password")
     def reset_password(self, request, username=None):
+        """Set a local user's password: they must change it at their next sign-in, their
+        sessions end now (API keys keep working) and their sign-in lockout is cleared."""
         user = self.get_object()
         body = PasswordSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -238,6 +242,8 @@ class APIKeyViewSet(PortalCreateReadDeleteViewSet):
     ordering_fields = ["created_at", "expires_at", "last_used_at"]
 
     def perform_create(self, serializer):
+        # A browser session must be recent to mint a credential (apps.accounts.reauth).
+        reauth.require_recent_sign_in(self.request)
         data = serializer.validated_data
         auth = self.request.auth
         key, plaintext = services.create_api_key(
@@ -284,3 +290,27 @@ class MeView(generics.RetrieveAPIView):
 
     def get_object(self):
         return self.request.user
+
+
+class MePasswordView(APIView):
+    """Change your own password: ``{old_password, new_password}`` → 204. The current password
+    is checked like a sign-in (failures count towards the sign-in lockout: 429
+    ``sign_in_locked`` while locked); the new one must pass the password policy. Your other
+    sessions end; the one making the request stays signed in. Directory (LDAP, OIDC) users
+    change their password in their directory."""
+
+    authz_doc = "any signed-in user (own password)"
+
+    @extend_schema(request=PasswordChangeSerializer, responses={204: None})
+    def post(self, request):
+        body = PasswordChangeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        request._request.audit_action = "auth.password_change"
+        request._request.audit_resource = request.user.authz_resource
+        services.change_own_password(
+            actor=request.user,
+            request=request,
+            old_password=body.validated_data["old_password"],
+            new_password=body.validated_data["new_password"],
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
