@@ -170,9 +170,11 @@ class ReauthView(View):
     def post(self, request):
         next_url = safe_next(request)
         form = ReauthenticationForm(request, data=request.POST)
+        valid = form.is_valid()
+        # After the check: a failed one has named the event auth.login_failed; this is a re-auth.
         request.audit_action = "auth.reauth"
         request.audit_resource = request.user.authz_resource
-        if not form.is_valid():
+        if not valid:
             request.audit_outcome = Outcome.DENIED
             request.audit_message = " ".join(form.non_field_errors()) or "no password given"
             return self._page(request, form, next_url, status=400)
@@ -201,26 +203,32 @@ class PasswordChangeView(View):
 
     def post(self, request):
         form = PasswordChangeForm(request.POST)
-        request.audit_action = "auth.password_change"
-        request.audit_resource = request.user.authz_resource
+        user = request.user
+        changed = False
         if form.is_valid():
             try:
                 services.change_own_password(
-                    actor=request.user,
+                    actor=user,
                     request=request,
                     old_password=form.cleaned_data["old_password"],
                     new_password=form.cleaned_data["new_password1"],
                 )
+                changed = True
             except lockout.LockedOut as exc:
                 form.add_error(None, forms.ValidationError(str(exc.detail), code="locked"))
             except ValidationError as exc:
                 for field, errors in exc.message_dict.items():
                     target = "new_password1" if field == "new_password" else field
                     form.add_error(target if target in form.fields else None, errors)
-            else:
-                request.audit_outcome = Outcome.SUCCESS
-                messages.success(request, "Your password was changed.")
-                return redirect(safe_next(request, reverse("home")))
+        # Named after the check (a wrong current password has named it auth.login_failed).
+        request.audit_action = "auth.password_change"
+        request.audit_resource = user.authz_resource
+        request.audit_user = user
+        if changed:
+            request.audit_outcome = Outcome.SUCCESS
+            request.audit_message = "password changed; other sessions ended"
+            messages.success(request, "Your password was changed.")
+            return redirect(safe_next(request, reverse("home")))
         # A wrong current password (or a lock) is a refusal; a rejected new one a failure.
         refused = "old_password" in form.errors or any(
             e.code == "locked" for e in form.non_field_errors().as_data()

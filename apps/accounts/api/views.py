@@ -1,14 +1,17 @@
 from django.db.models import Count, Prefetch
+from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.audit.choices import Outcome
 from apps.authz.enforcer import effective_statements
 from apps.core.api.viewsets import PortalCreateReadDeleteViewSet, PortalModelViewSet
 
 from .. import reauth, services
+from ..lockout import LockedOut
 from ..filtersets import UserFilterSet
 from ..models import APIKey, Group, IdentityProvider, User
 from .serializers import (
@@ -305,12 +308,28 @@ class MePasswordView(APIView):
     def post(self, request):
         body = PasswordChangeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        request._request.audit_action = "auth.password_change"
-        request._request.audit_resource = request.user.authz_resource
-        services.change_own_password(
-            actor=request.user,
-            request=request,
-            old_password=body.validated_data["old_password"],
-            new_password=body.validated_data["new_password"],
-        )
+        raw = request._request
+        outcome, message = Outcome.SUCCESS, "password changed; other sessions ended"
+        try:
+            services.change_own_password(
+                actor=request.user,
+                request=request,
+                old_password=body.validated_data["old_password"],
+                new_password=body.validated_data["new_password"],
+            )
+        except LockedOut as exc:
+            outcome, message = Outcome.DENIED, str(exc.detail)
+            raise
+        except DjangoValidationError as exc:
+            # A wrong current password is a refusal; a new one the policy rejects a failure.
+            wrong = "old_password" in exc.message_dict
+            outcome = Outcome.DENIED if wrong else Outcome.FAILURE
+            message = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+            raise
+        finally:
+            # Named after the check (a wrong current password has named it auth.login_failed).
+            raw.audit_action = "auth.password_change"
+            raw.audit_resource = request.user.authz_resource
+            raw.audit_user = request.user
+            raw.audit_outcome, raw.audit_message = outcome, message
         return Response(status=status.HTTP_204_NO_CONTENT)
