@@ -30,8 +30,10 @@ class CharacterClassValidator:
             )
         self.required = tuple(required)
 
-    def _names(self, classes) -> str:
-        return ", ".join(CHARACTER_CLASSES[name][0] for name in classes)
+    @staticmethod
+    def _names(classes) -> str:
+        names = [CHARACTER_CLASSES[name][0] for name in classes]
+        return names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
 
     def validate(self, password, user=None):
         missing = [
@@ -39,12 +41,14 @@ class CharacterClassValidator:
         ]
         if missing:
             raise ValidationError(
-                f"This password has no {self._names(missing).replace(', ', ', no ')}: it must "
-                f"contain at least {self._names(self.required)}.",
+                f"This password lacks {self._names(missing)}; it must contain at least "
+                f"{self._names(self.required)}.",
                 code="password_missing_character_class",
             )
 
     def get_help_text(self):
+        if not self.required:
+            return ""
         return f"Your password must contain at least {self._names(self.required)}."
 
 
