@@ -195,6 +195,12 @@ class IdentityProviderAdmin(TenantScopedAdmin):
             ["tenant", "name", "type", "display_name", "enabled", "priority"]
         )
 
+    def get_form(self, request, obj=None, **kwargs):
+        # The per-type settings fields are added by the form itself: the model form is made
+        # from the model's fields only (the fieldsets name fields it does not declare).
+        kwargs["fields"] = IdentityProviderForm.Meta.fields
+        return super().get_form(request, obj, **kwargs)
+
     @admin.display(description="Last test")
     def tested(self, obj) -> str:
         report = obj.last_test or {}
