@@ -124,7 +124,8 @@ def test_change_own_password_matrix(policy, anon_client, api, member, ldap_user)
     assert change(keyed, PASSWORD, NEW).status_code == 204
     member.refresh_from_db()
     assert member.check_password(NEW) and member.password_changed_at is not None
-    assert Client().post("/login/", {"username": "acme/bob", "password": PASSWORD}).status_code == 200
+    old = Client().post("/login/", {"username": "acme/bob", "password": PASSWORD})
+    assert old.status_code == 200 and "Wrong tenant/username or password" in old.content.decode()
     browser(member, NEW)
 
 

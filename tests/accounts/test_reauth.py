@@ -76,9 +76,7 @@ def test_a_stale_session_cannot_download_a_cluster_kubeconfig(member, tenant, se
     assert client.post("/api/v1/clusters/cls-nope/kubeconfig").status_code == 404
 
 
-def test_a_stale_session_cannot_download_a_project_kubeconfig(
-    project_member, tenant, settings
-):
+def test_a_stale_session_cannot_download_a_project_kubeconfig(project_member, tenant, settings):
     make_project(tenant, PROJECT, {make_cluster(tenant, "one"): {}})
     client = session_client(project_member, age=settings.PORTAL_REAUTH_MAX_AGE + 60)
     assert_reauth_required(client.post(f"/api/v1/projects/{PROJECT}/kubeconfig"))

@@ -1,5 +1,5 @@
-from django.db.models import Count, Prefetch
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Count, Prefetch
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.decorators import action
@@ -11,8 +11,8 @@ from apps.authz.enforcer import effective_statements
 from apps.core.api.viewsets import PortalCreateReadDeleteViewSet, PortalModelViewSet
 
 from .. import reauth, services
-from ..lockout import LockedOut
 from ..filtersets import UserFilterSet
+from ..lockout import LockedOut
 from ..models import APIKey, Group, IdentityProvider, User
 from .serializers import (
     APIKeySerializer,

@@ -61,9 +61,7 @@ class Command(BaseCommand):
                 try:
                     validate_password(password, candidate)
                 except ValidationError as exc:
-                    raise CommandError(
-                        f"PORTAL_ADMIN_PASSWORD: {' '.join(exc.messages)}"
-                    ) from exc
+                    raise CommandError(f"PORTAL_ADMIN_PASSWORD: {' '.join(exc.messages)}") from exc
             changes = self._apply(candidate, password)
         if user is not None:
             lockout.reset_account(candidate)
