@@ -8,11 +8,13 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group as DjangoGroup
+from django.core.exceptions import PermissionDenied
 
 from apps.authz.services import assert_may_act_on
 from apps.core.admin import TenantScopedAdmin
 
 from . import services
+from .choices import UserSource
 from .forms import AdminSignInForm, PortalUserCreationForm
 from .identity.forms import IdentityProviderForm
 from .models import APIKey, Group, IdentityProvider, User
@@ -71,7 +73,17 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
         user = self.get_object(request, unquote(id))
         if user is not None:
             assert_may_act_on(request.user, user, "reset the password of")
-        return super().user_change_password(request, id, form_url)
+            if user.source != UserSource.LOCAL:
+                raise PermissionDenied(
+                    f"'{user.username}' signs in through their directory: their password is "
+                    "set there, not in the portal."
+                )
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302 and user is not None:
+            if user.pk != request.user.pk:
+                # Like the API's reset-password: their choice next time, sessions end.
+                services.after_administrator_reset(user)
+        return response
 
     def delete_model(self, request, obj):
         services.delete_user(actor=request.user, user=obj)

@@ -148,8 +148,6 @@ def set_password(*, actor, user: User, password: str) -> User:
     :func:`change_own_password`, which asks for the current one."""
     from apps.authz.services import assert_may_act_on
 
-    from . import lockout, sessions
-
     if getattr(actor, "pk", None) == user.pk:
         raise ValidationError(
             {
@@ -164,12 +162,21 @@ def set_password(*, actor, user: User, password: str) -> User:
     except ValidationError as exc:
         raise ValidationError({"password": exc.messages}) from exc
     user.set_password(password)
+    user.save(update_fields=["password"])
+    after_administrator_reset(user)
+    return user
+
+
+def after_administrator_reset(user: User) -> None:
+    """What follows an administrator setting someone's password (API or admin page): they
+    must choose their own at the next sign-in, their sessions end, their lockout is cleared."""
+    from . import lockout, sessions
+
     user.password_changed_at = timezone.now()
     user.must_change_password = True
-    user.save(update_fields=["password", "password_changed_at", "must_change_password"])
+    user.save(update_fields=["password_changed_at", "must_change_password"])
     sessions.end_sessions(user)
     lockout.reset_account(user)
-    return user
 
 
 def check_own_password(request, user: User, password: str, field: str = "old_password") -> None:

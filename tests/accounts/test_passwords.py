@@ -259,3 +259,20 @@ def test_bootstrapped_users_keep_working(member):
     """The reset flag is per user: others sign in to the console as usual."""
     assert not User.objects.get(pk=member.pk).must_change_password
     assert browser(member).get("/").status_code == 200
+
+
+def test_the_admin_password_page_is_a_reset_too(client, tenant_admin, member, ldap_user):
+    earlier = browser(member)
+    client.force_login(tenant_admin)
+    url = f"/admin/accounts/user/{member.pk}/password/"
+    response = client.post(
+        url,
+        {"password1": "Admin-chosen-77", "password2": "Admin-chosen-77", "usable_password": "true"},
+    )
+    assert response.status_code == 302, response.content.decode()[:1500]
+    member.refresh_from_db()
+    assert member.check_password("Admin-chosen-77") and member.must_change_password
+    assert earlier.get("/api/v1/me/").status_code == 401
+    # A directory user has no portal password to set.
+    refused = client.get(f"/admin/accounts/user/{ldap_user.pk}/password/")
+    assert refused.status_code == 403
