@@ -16,6 +16,9 @@ from tests.factories import TenantFactory, UserFactory, bind, make_api_key
 
 PROJECT = "prj-test"
 
+# Real peers started by fixtures, shared by every test module (one server per session).
+pytest_plugins = ["tests.fixtures.ldap"]
+
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():

@@ -70,6 +70,15 @@ class PortalAuthenticationForm(LockoutAwareMixin, AuthenticationForm):
         """``tenant/username`` as the backends (and the lockout) expect it."""
         return lockout.qualify(self.cleaned_data.get("tenant"), self.cleaned_data.get("username"))
 
+    def get_invalid_login_error(self):
+        # A backend that must tell the person why (a directory account that would take over
+        # a local one) leaves the message on the request; otherwise the generic error, which
+        # does not reveal which usernames exist.
+        message = getattr(self.request, "portal_sign_in_error", "")
+        if message:
+            return forms.ValidationError(message, code="refused")
+        return super().get_invalid_login_error()
+
     def clean(self):
         username = self.qualified_username()
         if username:

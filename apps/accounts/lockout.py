@@ -258,7 +258,7 @@ class LockoutBackend(AxesStandaloneBackend):
             return super().authenticate(request, username=username, password=password, **kwargs)
         except AxesBackendPermissionDenied:
             # For the audit event of this attempt (apps.accounts.signals).
-            request.portal_refusal = "refused without checking the password: " + (
+            request.portal_sign_in_reason = "refused without checking the password: " + (
                 status(request, username or "") or Lock("account", timezone.now())
             ).message.lower().rstrip(".")
             raise

@@ -104,6 +104,32 @@ def test_disabling_the_tenant_refuses_the_very_next_request(portal, cluster, ten
     assert status == 401 and body["message"] == f"Tenant '{tenant.slug}' is disabled."
 
 
+def test_the_directory_dropping_the_user_refuses_the_very_next_request(
+    portal, cluster, tenant, member, warm
+):
+    """A directory user's key stops when the directory says they are gone, and again when
+    their identity provider is disabled — both columns are in the fast path's fingerprint."""
+    from apps.accounts.choices import DirectoryState, UserSource
+    from apps.accounts.identity.provisioning import set_directory_state
+    from tests.factories import make_identity_provider
+
+    _key, token = warm
+    provider = make_identity_provider(tenant)
+    member.source, member.identity_provider = UserSource.LDAP, provider
+    member.external_id, member.directory_state = "uid=bob,dc=x", DirectoryState.PRESENT
+    member.save()
+    assert get(portal, cluster, token)[0] == 200
+    set_directory_state(member, DirectoryState.MISSING)
+    status, body = get(portal, cluster, token)
+    assert status == 401 and "no longer vouched for" in body["message"], body
+    set_directory_state(member, DirectoryState.PRESENT)
+    assert get(portal, cluster, token)[0] == 200
+    provider.enabled = False
+    provider.save(update_fields=["enabled"])
+    status, body = get(portal, cluster, token)
+    assert status == 401 and "corp-ldap" in body["message"], body
+
+
 def test_a_deleted_cluster_is_unknown_on_the_very_next_request(portal, cluster, warm):
     _key, token = warm
     name = cluster.name

@@ -99,6 +99,8 @@ AUTHENTICATION_BACKENDS = [
     # First: refuses every password sign-in while the account or address is locked.
     "apps.accounts.lockout.LockoutBackend",
     "apps.accounts.backends.TenantAwareModelBackend",
+    # Password sign-in against the tenant's LDAP directories (after local accounts).
+    "apps.accounts.identity.ldap.PortalLDAPBackend",
     "guardian.backends.ObjectPermissionBackend",
 ]
 # Local passwords (apps/accounts/passwords.py). Directory users have none.
