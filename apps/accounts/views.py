@@ -33,6 +33,8 @@ from .models import IdentityProvider
 TENANT_COOKIE = "portal_tenant"
 # Session key: where to send the browser after sign-out (an OIDC end-session URL).
 END_SESSION_KEY = "portal_end_session_url"
+# Why the last single sign-on failed: set by apps.accounts.identity.oidc.views, shown once.
+SSO_ERROR_KEY = "portal_sso_error"
 TENANT_COOKIE_AGE = 365 * 24 * 3600
 
 
@@ -109,6 +111,10 @@ class PortalLoginView(auth_views.LoginView):
                 }
             )
         context.update(tenant=tenant, sso_links=links)
+        # Why the last single sign-on failed (set by the OIDC views), shown once.
+        sso_error = self.request.session.pop(SSO_ERROR_KEY, None)
+        if sso_error and not context.get("sso_error"):
+            context["sso_error"] = sso_error
         return context
 
     def form_valid(self, form):

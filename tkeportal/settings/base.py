@@ -55,6 +55,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # CSP form-action for the OIDC end-session redirect at sign-out (after CSP and sessions).
+    "apps.accounts.identity.oidc.middleware.EndSessionFormActionMiddleware",
     "apps.core.middleware.RequestContextMiddleware",
     "apps.audit.middleware.AuditMiddleware",
     "apps.accounts.sessions.SessionPolicyMiddleware",
@@ -102,6 +104,8 @@ AUTHENTICATION_BACKENDS = [
     # Password sign-in against the tenant's LDAP directories (after local accounts).
     "apps.accounts.identity.ldap.PortalLDAPBackend",
     "guardian.backends.ObjectPermissionBackend",
+    # Re-checks sessions opened by OpenID Connect sign-in (its callback calls it directly).
+    "apps.accounts.identity.oidc.PortalOIDCBackend",
 ]
 # Local passwords (apps/accounts/passwords.py). Directory users have none.
 PORTAL_PASSWORD_MIN_LENGTH = env.int("PORTAL_PASSWORD_MIN_LENGTH", default=10)
