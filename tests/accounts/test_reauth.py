@@ -141,3 +141,17 @@ def test_the_helper_for_other_doors(member, settings, rf):
         {sessions.AUTH_TIME: now - settings.PORTAL_REAUTH_MAX_AGE - 2}
     )
     assert not reauth.session_is_fresh({})
+
+
+def test_single_sign_on_users_re_authenticate_at_their_provider(tenant):
+    from tests.factories import UserFactory, make_identity_provider
+
+    provider = make_identity_provider(tenant, "corp-sso", "oidc")
+    user = UserFactory(
+        tenant=tenant, username="sso", source="oidc", identity_provider=provider, external_id="s1"
+    )
+    client = Client()
+    client.force_login(user)
+    response = client.get("/reauth/?next=/account/keys/")
+    assert response.status_code == 302
+    assert response["Location"] == "/login/oidc/acme/corp-sso/?reauth=1&next=%2Faccount%2Fkeys%2F"
