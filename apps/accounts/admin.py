@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group as DjangoGroup
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 
 from apps.authz.services import assert_may_act_on
 from apps.core.admin import TenantScopedAdmin
@@ -18,6 +18,14 @@ from .choices import UserSource
 from .forms import AdminSignInForm, PortalUserCreationForm
 from .identity.forms import IdentityProviderForm
 from .models import APIKey, Group, IdentityProvider, User
+
+DIRECTORY_FIELDS = [
+    "identity_provider",
+    "external_id",
+    "directory_state",
+    "directory_checked_at",
+    "password_changed_at",
+]
 
 # Django's global groups have no tenant; the portal's own Group replaces them.
 admin.site.unregister(DjangoGroup)
@@ -36,9 +44,10 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
         "is_active",
         "is_staff",
     ]
-    list_filter = ["is_active", "is_staff", "source", "tenant"]
+    list_filter = ["is_active", "is_staff", "source", "directory_state", "tenant"]
     search_fields = ["username", "display_name", "email"]
     ordering = ["tenant__slug", "username"]
+    actions = ["sync_with_directory"]
     fieldsets = (
         (None, {"fields": ("tenant", "username", "password")}),
         ("Profile", {"fields": ("display_name", "email", "phone", "source")}),
@@ -47,6 +56,20 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
             {
                 "fields": ("is_active", "is_staff", "is_superuser"),
                 "description": "Staff = tenant administrator. Superuser = platform administrator.",
+            },
+        ),
+        (
+            "Directory",
+            {
+                "fields": (
+                    "identity_provider",
+                    "external_id",
+                    "directory_state",
+                    "directory_checked_at",
+                    "must_change_password",
+                    "password_changed_at",
+                ),
+                "description": "Who vouches for a directory user; set by sign-in and sync.",
             },
         ),
         ("Dates", {"fields": ("last_login", "date_joined")}),
@@ -97,10 +120,22 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
         fields = list(super().get_readonly_fields(request, obj))
         if obj is None:
             return fields
-        fields += ["source", "last_login", "date_joined"]
+        fields += ["source", "last_login", "date_joined", *DIRECTORY_FIELDS]
         if not request.user.is_superuser:
             fields.append("is_superuser")
         return fields
+
+    @admin.action(description="Sync the selected users with their directory")
+    def sync_with_directory(self, request, queryset):
+        for user in queryset.select_related("identity_provider"):
+            try:
+                synced = services.sync_user(actor=request.user, user=user)
+            except (ValidationError, PermissionDenied) as exc:
+                text = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+                self.message_user(request, f"{user.username}: {text}", messages.ERROR)
+                continue
+            state = synced.get_directory_state_display()
+            self.message_user(request, f"{synced.username}: {state}", messages.SUCCESS)
 
 
 @admin.register(Group)
