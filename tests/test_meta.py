@@ -30,6 +30,7 @@ PLAIN_ENDPOINTS = {
     ),
     "/api/v1/portal/": "tests.projects.test_portal.test_portal_permissions",
     "/api/v1/me/": "tests.test_meta.test_plain_endpoints_need_authentication",
+    "/api/v1/me/password/": "tests.accounts.test_passwords.test_change_own_password_matrix",
     "/api/v1/authz/check/": "tests.authz.test_api.test_check_for_yourself",
     "/api/v1/authz/explain/": (
         "tests.authz.test_api.test_checking_others_needs_permission_and_stays_in_tenant"

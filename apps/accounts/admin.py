@@ -2,21 +2,35 @@
 a key goes through the services, so "no one acts above themselves" holds here as in the API
 (a refusal is the admin's 403 page naming why)."""
 
+from axes.admin import AccessAttemptAdmin
+from axes.models import AccessAttempt
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group as DjangoGroup
+from django.core.exceptions import PermissionDenied, ValidationError
 
 from apps.authz.services import assert_may_act_on
 from apps.core.admin import TenantScopedAdmin
 
 from . import services
-from .forms import PortalUserCreationForm
+from .choices import UserSource
+from .forms import AdminSignInForm, PortalUserCreationForm
 from .identity.forms import IdentityProviderForm
 from .models import APIKey, Group, IdentityProvider, User
 
+DIRECTORY_FIELDS = [
+    "identity_provider",
+    "external_id",
+    "directory_state",
+    "directory_checked_at",
+    "password_changed_at",
+]
+
 # Django's global groups have no tenant; the portal's own Group replaces them.
 admin.site.unregister(DjangoGroup)
+# The admin's sign-in says so when the account or the address is locked.
+admin.site.login_form = AdminSignInForm
 
 
 @admin.register(User)
@@ -30,9 +44,10 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
         "is_active",
         "is_staff",
     ]
-    list_filter = ["is_active", "is_staff", "source", "tenant"]
+    list_filter = ["is_active", "is_staff", "source", "directory_state", "tenant"]
     search_fields = ["username", "display_name", "email"]
     ordering = ["tenant__slug", "username"]
+    actions = ["sync_with_directory"]
     fieldsets = (
         (None, {"fields": ("tenant", "username", "password")}),
         ("Profile", {"fields": ("display_name", "email", "phone", "source")}),
@@ -41,6 +56,20 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
             {
                 "fields": ("is_active", "is_staff", "is_superuser"),
                 "description": "Staff = tenant administrator. Superuser = platform administrator.",
+            },
+        ),
+        (
+            "Directory",
+            {
+                "fields": (
+                    "identity_provider",
+                    "external_id",
+                    "directory_state",
+                    "directory_checked_at",
+                    "must_change_password",
+                    "password_changed_at",
+                ),
+                "description": "Who vouches for a directory user; set by sign-in and sync.",
             },
         ),
         ("Dates", {"fields": ("last_login", "date_joined")}),
@@ -67,7 +96,17 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
         user = self.get_object(request, unquote(id))
         if user is not None:
             assert_may_act_on(request.user, user, "reset the password of")
-        return super().user_change_password(request, id, form_url)
+            if user.source != UserSource.LOCAL:
+                raise PermissionDenied(
+                    f"'{user.username}' signs in through their directory: their password is "
+                    "set there, not in the portal."
+                )
+        response = super().user_change_password(request, id, form_url)
+        if request.method == "POST" and response.status_code == 302 and user is not None:
+            if user.pk != request.user.pk:
+                # Like the API's reset-password: their choice next time, sessions end.
+                services.after_administrator_reset(user)
+        return response
 
     def delete_model(self, request, obj):
         services.delete_user(actor=request.user, user=obj)
@@ -81,10 +120,22 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
         fields = list(super().get_readonly_fields(request, obj))
         if obj is None:
             return fields
-        fields += ["source", "last_login", "date_joined"]
+        fields += ["source", "last_login", "date_joined", *DIRECTORY_FIELDS]
         if not request.user.is_superuser:
             fields.append("is_superuser")
         return fields
+
+    @admin.action(description="Sync the selected users with their directory")
+    def sync_with_directory(self, request, queryset):
+        for user in queryset.select_related("identity_provider"):
+            try:
+                synced = services.sync_user(actor=request.user, user=user)
+            except (ValidationError, PermissionDenied) as exc:
+                text = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+                self.message_user(request, f"{user.username}: {text}", messages.ERROR)
+                continue
+            state = synced.get_directory_state_display()
+            self.message_user(request, f"{synced.username}: {state}", messages.SUCCESS)
 
 
 @admin.register(Group)
@@ -191,6 +242,12 @@ class IdentityProviderAdmin(TenantScopedAdmin):
             ["tenant", "name", "type", "display_name", "enabled", "priority"]
         )
 
+    def get_form(self, request, obj=None, **kwargs):
+        # The per-type settings fields are added by the form itself: the model form is made
+        # from the model's fields only (the fieldsets name fields it does not declare).
+        kwargs["fields"] = IdentityProviderForm.Meta.fields
+        return super().get_form(request, obj, **kwargs)
+
     @admin.display(description="Last test")
     def tested(self, obj) -> str:
         report = obj.last_test or {}
@@ -245,3 +302,40 @@ class IdentityProviderAdmin(TenantScopedAdmin):
                     f"{provider.name}: {failed['name']} failed — {failed['detail']}",
                     messages.ERROR,
                 )
+
+
+@admin.register(AccessAttempt)
+class SignInLockoutAdmin(AccessAttemptAdmin):
+    """Failed sign-ins counted by the lockout (``apps.accounts.lockout``): one row per account
+    (``tenant/username``, or the name as typed when it names no one), client address and
+    browser. Deleting a row forgets its failures, which lifts the lock.
+
+    Platform administrators only: the rows name accounts of every tenant and names typed at
+    the sign-in page, which are not a tenant administrator's to see. A tenant administrator
+    unlocks one of their users by resetting the user's password."""
+
+    list_display = [
+        "attempt_time",
+        "username",
+        "ip_address",
+        "user_agent",
+        "path_info",
+        "failures_since_start",
+    ]
+    list_filter = ["attempt_time", "path_info"]
+    actions = ["delete_selected"]
+
+    def _platform(self, request) -> bool:
+        return request.user.is_active and request.user.is_superuser
+
+    def has_module_permission(self, request) -> bool:
+        return self._platform(request)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        return self._platform(request)
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return self._platform(request)

@@ -7,4 +7,5 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self) -> None:
-        from . import schema, signals, throttle  # noqa: F401  (OpenAPI extension; sign-in signals)
+        # OpenAPI extension; lockout system check; session stamps at sign-in; audit signals.
+        from . import lockout, schema, sessions, signals  # noqa: F401

@@ -59,17 +59,9 @@ class TenantAwareModelBackend(PortalBackendMixin, ModelBackend):
     """
 
     def authenticate(self, request, username=None, password=None, **kwargs):
-        from django.core.exceptions import PermissionDenied
-
-        from apps.core.middleware import client_ip
-
-        from . import throttle
         from .models import User
 
-        if throttle.locked(username or "", client_ip(request) if request else None):
-            # PermissionDenied stops Django trying other backends; authenticate() then sends
-            # user_login_failed, which counts the attempt.
-            raise PermissionDenied("too many failed sign-ins")
+        # A locked account never gets here: apps.accounts.lockout.LockoutBackend is first.
         try:
             user = super().authenticate(request, username=username, password=password, **kwargs)
         except User.MultipleObjectsReturned:

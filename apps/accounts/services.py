@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import keys
+from .choices import UserSource
 from .models import APIKey, User
 
 API_KEY_MIN_LIFETIME = timedelta(minutes=1)
@@ -126,18 +127,109 @@ def _verb_for(changes: dict, is_tenant_admin: bool | None) -> str:
     return "edit"
 
 
+def assert_local_password(user: User, field: str = "password") -> None:
+    """Directory users (LDAP, OIDC) have no local password: their directory holds it."""
+    if user.source != UserSource.LOCAL:
+        provider = user.identity_provider
+        where = f"identity provider '{provider.name}'" if provider else "their directory"
+        raise ValidationError(
+            {
+                field: f"'{user.username}' signs in through {where} ({user.source.upper()}): "
+                "their password is set there, not in the portal."
+            }
+        )
+
+
 @transaction.atomic
 def set_password(*, actor, user: User, password: str) -> User:
+    """An administrator sets (resets) another user's password. The user must choose a new one
+    at their next sign-in; their sessions end now and their sign-in lockout is cleared. API
+    keys keep working (they are not the password). Your own password is changed with
+    :func:`change_own_password`, which asks for the current one."""
     from apps.authz.services import assert_may_act_on
 
+    if getattr(actor, "pk", None) == user.pk:
+        raise ValidationError(
+            {
+                "password": "Change your own password with POST /api/v1/me/password/ (or "
+                "the console's Change password page): it asks for your current one."
+            }
+        )
     assert_may_act_on(actor, user, "reset the password of")
+    assert_local_password(user)
     try:
         validate_password(password, user)
     except ValidationError as exc:
         raise ValidationError({"password": exc.messages}) from exc
     user.set_password(password)
     user.save(update_fields=["password"])
+    after_administrator_reset(user)
     return user
+
+
+def after_administrator_reset(user: User) -> None:
+    """What follows an administrator setting someone's password (API or admin page): they
+    must choose their own at the next sign-in, their sessions end, their lockout is cleared."""
+    from . import lockout, sessions
+
+    user.password_changed_at = timezone.now()
+    user.must_change_password = True
+    user.save(update_fields=["password_changed_at", "must_change_password"])
+    sessions.end_sessions(user)
+    lockout.reset_account(user)
+
+
+def check_own_password(request, user: User, password: str, field: str = "old_password") -> None:
+    """Is ``password`` the signed-in ``user``'s? Checked with ``authenticate()`` under the
+    user's own name, so guesses go through the sign-in lockout like any sign-in (and the
+    failure is counted: this runs outside any transaction that could roll it back). Raises
+    ``ValidationError`` on ``field`` (wrong) or :class:`lockout.LockedOut` (locked)."""
+    from django.contrib.auth import authenticate
+
+    from . import lockout
+
+    raw = getattr(request, "_request", request)
+    checked = authenticate(raw, username=str(user), password=password or "")
+    if checked is not None and checked.pk == user.pk:
+        return
+    lock = lockout.status(raw, str(user))
+    if lock is not None:
+        raise lockout.LockedOut(lock)
+    raise ValidationError({field: "This is not your current password."})
+
+
+def change_own_password(*, actor: User, request, old_password: str, new_password: str) -> User:
+    """The signed-in user changes their own local password: the current one is checked (see
+    :func:`check_own_password`), the new one validated; every *other* session of theirs ends,
+    the current one (if the request has one) stays signed in."""
+    from django.contrib.auth import update_session_auth_hash
+
+    from . import lockout, sessions
+
+    assert_local_password(actor, "old_password")
+    # Not atomic as a whole: a rolled-back transaction would take the counted failure with it.
+    check_own_password(request, actor, old_password)
+    try:
+        validate_password(new_password, actor)
+    except ValidationError as exc:
+        raise ValidationError({"new_password": exc.messages}) from exc
+    raw = getattr(request, "_request", request)
+    with transaction.atomic():
+        actor.set_password(new_password)
+        actor.password_changed_at = timezone.now()
+        actor.must_change_password = False
+        actor.save(update_fields=["password", "password_changed_at", "must_change_password"])
+        keep = None
+        if raw.user.is_authenticated and raw.session.session_key and not _by_api_key(request):
+            update_session_auth_hash(raw, actor)  # rotates the key, keeps this session valid
+            keep = raw.session.session_key
+        sessions.end_sessions(actor, keep=keep)
+        lockout.reset_account(actor)
+    return actor
+
+
+def _by_api_key(request) -> bool:
+    return isinstance(getattr(request, "auth", None), APIKey)
 
 
 @transaction.atomic

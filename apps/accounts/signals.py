@@ -59,8 +59,8 @@ def _signed_in(sender, request, user, **kwargs):
 @receiver(user_login_failed)
 def _sign_in_failed(sender, credentials, request=None, **kwargs):
     username = str(credentials.get("username") or "")
-    # A backend may say why (an LDAP server that is down, a refused takeover): see
-    # ``identity.ldap.explain_failed_sign_in``.
+    # A backend may say why (an LDAP server that is down, a refused takeover: see
+    # ``identity.ldap.explain_failed_sign_in``; a lock: ``lockout.LockoutBackend``).
     reason = credentials.get("portal_reason") or getattr(request, "portal_sign_in_reason", "")
     _describe(
         request,

@@ -11,13 +11,23 @@ tenants exist.
 
 from __future__ import annotations
 
+from django import forms
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.http import urlencode
+from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.views import View
 
-from .choices import ProviderType
-from .forms import PortalAuthenticationForm
+from apps.audit.choices import Outcome
+
+from . import lockout, services, sessions
+from .choices import ProviderType, UserSource
+from .forms import PasswordChangeForm, PortalAuthenticationForm, ReauthenticationForm
 from .models import IdentityProvider
 
 TENANT_COOKIE = "portal_tenant"
@@ -114,6 +124,13 @@ class PortalLoginView(auth_views.LoginView):
             remember_tenant(response, user.tenant.slug)
         return response
 
+    def get_success_url(self):
+        url = super().get_success_url()
+        if self.request.user.must_change_password:
+            # Reset by an administrator: nothing else until a new password is chosen.
+            return f"{reverse('password-change')}?{urlencode({'next': url})}"
+        return url
+
 
 def remember_tenant(response, slug: str) -> None:
     response.set_cookie(
@@ -124,3 +141,120 @@ def remember_tenant(response, slug: str) -> None:
         samesite="Lax",
         secure=settings.SESSION_COOKIE_SECURE,
     )
+
+
+def safe_next(request, default: str = "/") -> str:
+    """The ``next`` parameter when it points back into the portal, else ``default``."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return default
+
+
+@method_decorator(login_required, name="dispatch")
+class ReauthView(View):
+    """``/reauth/?next=``: confirm who you are before a sensitive action. Local and LDAP users
+    re-enter their password (checked by ``authenticate()``: the lockout applies); single
+    sign-on users go through their provider again. Success moves the session's ``auth_time``
+    to now and is audited (``auth.reauth``)."""
+
+    template_name = "registration/reauth.html"
+
+    def get(self, request):
+        next_url = safe_next(request)
+        user = request.user
+        if user.source == UserSource.OIDC and user.identity_provider_id:
+            start = reverse(
+                "oidc-start",
+                kwargs={"tenant": user.tenant.slug, "provider": user.identity_provider.name},
+            )
+            return redirect(f"{start}?{urlencode({'reauth': 1, 'next': next_url})}")
+        return self._page(request, ReauthenticationForm(request), next_url)
+
+    def post(self, request):
+        next_url = safe_next(request)
+        form = ReauthenticationForm(request, data=request.POST)
+        valid = form.is_valid()
+        # After the check: a failed one has named the event auth.login_failed; this is a re-auth.
+        request.audit_action = "auth.reauth"
+        request.audit_resource = request.user.authz_resource
+        if not valid:
+            request.audit_outcome = Outcome.DENIED
+            request.audit_message = " ".join(form.non_field_errors()) or "no password given"
+            return self._page(request, form, next_url, status=400)
+        request.session[sessions.AUTH_TIME] = sessions.now()
+        lockout.reset_account(request.user)
+        request.audit_outcome = Outcome.SUCCESS
+        request.audit_message = "identity confirmed with the password"
+        return redirect(next_url)
+
+    def _page(self, request, form, next_url, status=200):
+        context = {"form": form, "next": next_url}
+        return render(request, self.template_name, context, status=status)
+
+
+@method_decorator(login_required, name="dispatch")
+class PasswordChangeView(View):
+    """``/account/password/``: change your own local password (the current one, then the new
+    one twice). Your other sessions end; this one stays. A user whose password an
+    administrator reset is kept here until they choose one. Directory users are told where
+    their password lives instead."""
+
+    template_name = "registration/password_change.html"
+
+    def get(self, request):
+        return self._page(request, PasswordChangeForm())
+
+    def post(self, request):
+        form = PasswordChangeForm(request.POST)
+        user = request.user
+        changed = False
+        if form.is_valid():
+            try:
+                services.change_own_password(
+                    actor=user,
+                    request=request,
+                    old_password=form.cleaned_data["old_password"],
+                    new_password=form.cleaned_data["new_password1"],
+                )
+                changed = True
+            except lockout.LockedOut as exc:
+                form.add_error(None, forms.ValidationError(str(exc.detail), code="locked"))
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    target = "new_password1" if field == "new_password" else field
+                    form.add_error(target if target in form.fields else None, errors)
+        # Named after the check (a wrong current password has named it auth.login_failed).
+        request.audit_action = "auth.password_change"
+        request.audit_resource = user.authz_resource
+        request.audit_user = user
+        if changed:
+            request.audit_outcome = Outcome.SUCCESS
+            request.audit_message = "password changed; other sessions ended"
+            messages.success(request, "Your password was changed.")
+            return redirect(safe_next(request, reverse("home")))
+        # A wrong current password (or a lock) is a refusal; a rejected new one a failure.
+        refused = "old_password" in form.errors or any(
+            e.code == "locked" for e in form.non_field_errors().as_data()
+        )
+        request.audit_outcome = Outcome.DENIED if refused else Outcome.FAILURE
+        request.audit_message = "; ".join(
+            f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()
+        )
+        return self._page(request, form, status=400)
+
+    def _page(self, request, form, status=200):
+        directory = ""
+        try:
+            services.assert_local_password(request.user)
+        except ValidationError as exc:
+            directory = " ".join(exc.message_dict["password"])
+        context = {
+            "form": form,
+            "directory": directory,
+            "next": safe_next(request, ""),
+            "forced": request.user.must_change_password,
+        }
+        return render(request, self.template_name, context, status=status)

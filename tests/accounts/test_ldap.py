@@ -460,3 +460,29 @@ def test_a_local_user_is_not_synced(api, boss, tenant):
     response = api(boss).post("/api/v1/users/lou/sync/")
     assert response.status_code == 400
     assert "local account" in str(response.json())
+
+
+def test_admin_shows_directory_state_and_syncs_selected_users(client, tenant, ldap_dir, boss):
+    """The admin's user page shows who vouches for a directory user; its "sync" action asks
+    the directory and says what it answered (a local account is refused by name)."""
+    ldap_provider(tenant, ldap_dir)
+    assert sign_in(Client(), "bob", "bob-Pass-1").status_code == 302
+    bob = User.objects.get(username="bob")
+    local = UserFactory(tenant=tenant, username="lou")
+    client.force_login(boss)
+    page = client.get(f"/admin/accounts/user/{bob.pk}/change/").content.decode()
+    assert ldap_dir.user_dn("bob") in html.unescape(page)
+    assert "Present" in page
+
+    ldap_dir.delete(ldap_dir.user_dn("bob"))
+    response = client.post(
+        "/admin/accounts/user/",
+        {"action": "sync_with_directory", "_selected_action": [bob.pk, local.pk]},
+        follow=True,
+    )
+    text = html.unescape(response.content.decode())
+    # (the admin capitalises its messages)
+    assert "Bob: Removed from the directory" in text
+    assert "Lou: 'lou' is a local account." in text
+    bob.refresh_from_db()
+    assert bob.directory_state == DirectoryState.MISSING

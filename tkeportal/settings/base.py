@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "django_celery_results",
     "csp",
+    "axes",
     "apps.core",
     "apps.tenants",
     "apps.accounts",
@@ -58,6 +59,7 @@ MIDDLEWARE = [
     "apps.accounts.identity.oidc.middleware.EndSessionFormActionMiddleware",
     "apps.core.middleware.RequestContextMiddleware",
     "apps.audit.middleware.AuditMiddleware",
+    "apps.accounts.sessions.SessionPolicyMiddleware",
     "apps.core.middleware.RequestLimitsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -96,6 +98,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
+    # First: refuses every password sign-in while the account or address is locked.
+    "apps.accounts.lockout.LockoutBackend",
     "apps.accounts.backends.TenantAwareModelBackend",
     # Password sign-in against the tenant's LDAP directories (after local accounts).
     "apps.accounts.identity.ldap.PortalLDAPBackend",
@@ -103,11 +107,28 @@ AUTHENTICATION_BACKENDS = [
     # Re-checks sessions opened by OpenID Connect sign-in (its callback calls it directly).
     "apps.accounts.identity.oidc.PortalOIDCBackend",
 ]
+# Local passwords (apps/accounts/passwords.py). Directory users have none.
+PORTAL_PASSWORD_MIN_LENGTH = env.int("PORTAL_PASSWORD_MIN_LENGTH", default=10)
+PORTAL_PASSWORD_MAX_LENGTH = env.int("PORTAL_PASSWORD_MAX_LENGTH", default=128)
+PORTAL_PASSWORD_CHARACTER_CLASSES = env.list(
+    "PORTAL_PASSWORD_CHARACTER_CLASSES", default=["upper", "lower", "digit"]
+)
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": PORTAL_PASSWORD_MIN_LENGTH},
+    },
+    {
+        "NAME": "apps.accounts.passwords.CharacterClassValidator",
+        "OPTIONS": {"required": [c for c in PORTAL_PASSWORD_CHARACTER_CLASSES if c]},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {
+        "NAME": "apps.accounts.passwords.MaximumLengthValidator",
+        "OPTIONS": {"max_length": PORTAL_PASSWORD_MAX_LENGTH},
+    },
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -265,7 +286,9 @@ LOGGING = {
 
 # Usernames are unique per tenant, not globally (see apps/accounts/models.py); sign-in goes
 # through TenantAwareModelBackend, so Django's "USERNAME_FIELD should be unique" warning is moot.
-SILENCED_SYSTEM_CHECKS = ["auth.W004"]
+# axes.W002 (no AxesMiddleware): the sign-in forms report a lockout themselves
+# (apps/accounts/lockout.py says why the middleware is not used).
+SILENCED_SYSTEM_CHECKS = ["auth.W004", "axes.W002"]
 
 # Number of reverse proxies in front of the portal whose X-Forwarded-For we trust.
 PORTAL_TRUSTED_PROXIES = env.int("PORTAL_TRUSTED_PROXIES", default=0)
@@ -313,9 +336,45 @@ PORTAL_PROXY_READ_TIMEOUT = env.float("PORTAL_PROXY_READ_TIMEOUT", default=15.0)
 PORTAL_KUBECONFIG_MAX_LIFETIME = env.str("PORTAL_KUBECONFIG_MAX_LIFETIME", default="7d")
 PORTAL_KUBECONFIG_CA_DATA = env.str("PORTAL_KUBECONFIG_CA_DATA", default="")
 
-# Sign-in hardening: failures per name (and ×4 per client address) before a lockout.
+# Sign-in lockout (django-axes; apps/accounts/lockout.py has the rules): failed password
+# sign-ins of one account, and from one client address, before a lock; how long a lock lasts
+# after the last attempt.
 PORTAL_LOGIN_MAX_FAILURES = env.int("PORTAL_LOGIN_MAX_FAILURES", default=5)
+PORTAL_LOGIN_MAX_FAILURES_PER_IP = env.int("PORTAL_LOGIN_MAX_FAILURES_PER_IP", default=30)
 PORTAL_LOGIN_LOCKOUT_SECONDS = env.int("PORTAL_LOGIN_LOCKOUT_SECONDS", default=900)
+AXES_HANDLER = "apps.accounts.lockout.PortalAxesHandler"
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_FAILURE_LIMIT = "apps.accounts.lockout.failure_limit"
+AXES_COOLOFF_TIME = "apps.accounts.lockout.cool_off"
+AXES_USERNAME_CALLABLE = "apps.accounts.lockout.username_for_axes"
+AXES_CLIENT_IP_CALLABLE = "apps.accounts.lockout.client_address"
+AXES_RESET_ON_SUCCESS = False  # the handler clears the account only, never the address
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True  # attempts while locked extend the lock
+AXES_DISABLE_ACCESS_LOG = True  # sign-ins and sign-outs are in the audit trail
+AXES_ENABLE_ADMIN = False  # apps/accounts/admin.py registers a platform-only one
+AXES_VERBOSE = False
+# Never stored in an attempt's GET/POST copy (passwords of every form that authenticates).
+AXES_SENSITIVE_PARAMETERS = [
+    "username",
+    "ip_address",
+    "password",
+    "old_password",
+    "new_password",
+    "new_password1",
+    "new_password2",
+    "csrfmiddlewaretoken",
+]
+
+# Sessions (apps/accounts/sessions.py): ended after this long without a request (idle) and
+# this long after sign-in (absolute); sensitive actions (API keys, kubeconfigs, terminals)
+# need a sign-in or re-authentication at most PORTAL_REAUTH_MAX_AGE seconds old.
+PORTAL_SESSION_IDLE_TIMEOUT = env.int("PORTAL_SESSION_IDLE_TIMEOUT", default=3600)
+PORTAL_SESSION_ABSOLUTE_TIMEOUT = env.int("PORTAL_SESSION_ABSOLUTE_TIMEOUT", default=12 * 3600)
+PORTAL_REAUTH_MAX_AGE = env.int("PORTAL_REAUTH_MAX_AGE", default=15 * 60)
+SESSION_COOKIE_AGE = PORTAL_SESSION_ABSOLUTE_TIMEOUT
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
 
 # Identity providers (apps/accounts/identity): how often each directory user is re-checked
 # (removed or disabled in LDAP, OIDC grant revoked → sessions and API keys stop working), and

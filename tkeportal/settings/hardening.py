@@ -18,7 +18,19 @@ SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# Cookies: HTTPS only, out of reach of scripts (the session), not sent on cross-site
+# subrequests or posts (SameSite=Lax), and named with the __Host- prefix, which browsers accept
+# only when Secure, for Path=/ and without Domain — so no sibling subdomain (another tenant's
+# host name under PORTAL_TENANT_HOST_SUFFIX) and no plain-HTTP page can set or shadow them.
 SESSION_COOKIE_SECURE = True
 SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+SESSION_COOKIE_NAME = "__Host-sessionid"
+SESSION_COOKIE_DOMAIN = None
+SESSION_COOKIE_PATH = "/"
 CSRF_COOKIE_SECURE = True
+CSRF_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_NAME = "__Host-csrftoken"
+CSRF_COOKIE_DOMAIN = None
+CSRF_COOKIE_PATH = "/"
 X_FRAME_OPTIONS = "DENY"

@@ -178,6 +178,17 @@ class PasswordSerializer(serializers.Serializer):
     password = serializers.CharField(style={"input_type": "password"}, write_only=True)
 
 
+class PasswordChangeSerializer(serializers.Serializer):
+    """Change your own password (``POST /api/v1/me/password/``)."""
+
+    old_password = serializers.CharField(
+        style={"input_type": "password"}, write_only=True, trim_whitespace=False
+    )
+    new_password = serializers.CharField(
+        style={"input_type": "password"}, write_only=True, trim_whitespace=False
+    )
+
+
 class UserPermissionsSerializer(serializers.Serializer):
     """A user's effective permissions (``GET /api/v1/users/<name>/permissions/``)."""
 

@@ -1,20 +1,25 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, Prefetch
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from apps.audit.choices import Outcome
 from apps.authz.enforcer import effective_statements
 from apps.core.api.viewsets import PortalCreateReadDeleteViewSet, PortalModelViewSet
 
-from .. import services
+from .. import reauth, services
 from ..filtersets import UserFilterSet
+from ..lockout import LockedOut
 from ..models import APIKey, Group, IdentityProvider, User
 from .serializers import (
     APIKeySerializer,
     GroupSerializer,
     IdentityProviderSerializer,
     MeSerializer,
+    PasswordChangeSerializer,
     PasswordSerializer,
     ProbeReportSerializer,
     SyncQueuedSerializer,
@@ -93,6 +98,8 @@ class UserViewSet(PortalModelViewSet):
     @extend_schema(request=PasswordSerializer, responses={204: None})
     @action(detail=True, methods=["post"], url_path="reset-password")
     def reset_password(self, request, username=None):
+        """Set a local user's password: they must change it at their next sign-in, their
+        sessions end now (API keys keep working) and their sign-in lockout is cleared."""
         user = self.get_object()
         body = PasswordSerializer(data=request.data)
         body.is_valid(raise_exception=True)
@@ -238,6 +245,8 @@ class APIKeyViewSet(PortalCreateReadDeleteViewSet):
     ordering_fields = ["created_at", "expires_at", "last_used_at"]
 
     def perform_create(self, serializer):
+        # A browser session must be recent to mint a credential (apps.accounts.reauth).
+        reauth.require_recent_sign_in(self.request)
         data = serializer.validated_data
         auth = self.request.auth
         key, plaintext = services.create_api_key(
@@ -284,3 +293,43 @@ class MeView(generics.RetrieveAPIView):
 
     def get_object(self):
         return self.request.user
+
+
+class MePasswordView(APIView):
+    """Change your own password: ``{old_password, new_password}`` → 204. The current password
+    is checked like a sign-in (failures count towards the sign-in lockout: 429
+    ``sign_in_locked`` while locked); the new one must pass the password policy. Your other
+    sessions end; the one making the request stays signed in. Directory (LDAP, OIDC) users
+    change their password in their directory."""
+
+    authz_doc = "any signed-in user (own password)"
+
+    @extend_schema(request=PasswordChangeSerializer, responses={204: None})
+    def post(self, request):
+        body = PasswordChangeSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        raw = request._request
+        outcome, message = Outcome.SUCCESS, "password changed; other sessions ended"
+        try:
+            services.change_own_password(
+                actor=request.user,
+                request=request,
+                old_password=body.validated_data["old_password"],
+                new_password=body.validated_data["new_password"],
+            )
+        except LockedOut as exc:
+            outcome, message = Outcome.DENIED, str(exc.detail)
+            raise
+        except DjangoValidationError as exc:
+            # A wrong current password is a refusal; a new one the policy rejects a failure.
+            wrong = "old_password" in exc.message_dict
+            outcome = Outcome.DENIED if wrong else Outcome.FAILURE
+            message = "; ".join(f"{k}: {' '.join(v)}" for k, v in exc.message_dict.items())
+            raise
+        finally:
+            # Named after the check (a wrong current password has named it auth.login_failed).
+            raw.audit_action = "auth.password_change"
+            raw.audit_resource = request.user.authz_resource
+            raw.audit_user = request.user
+            raw.audit_outcome, raw.audit_message = outcome, message
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -33,6 +33,7 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from apps.accounts import reauth
 from apps.accounts.models import APIKey
 from apps.accounts.services import create_api_key, parse_duration
 from apps.authz import restrict
@@ -174,7 +175,9 @@ class KubeconfigDownloadView(APIView):
         """``mint(cluster, description) -> (key, plaintext)``: a new API key of the caller's that
         works only for kubectl on ``cluster``, with the requested lifetime (``expires_in``); a
         request made with an API key gets keys that expire no later than that one (the default
-        shrinks to fit, an explicit longer lifetime is a 400)."""
+        shrinks to fit, an explicit longer lifetime is a 400). Asked for after authorization:
+        a browser session must be recent (``apps.accounts.reauth``) to mint a key."""
+        reauth.require_recent_sign_in(request)
         lifetime, chosen = _requested_lifetime(request)
 
         def mint(cluster, description: str):

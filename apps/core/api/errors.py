@@ -103,9 +103,10 @@ def portal_exception_handler(exc, context):
         code = codes if isinstance(codes, str) else exc.default_code
         code = _CODE_NAMES.get(code, code)
         fields = getattr(exc, "fields", None) or {}
-        return Response(
-            error_body(code, str(exc.detail), fields), status=exc.status_code, headers=headers
-        )
+        body = error_body(code, str(exc.detail), fields)
+        # What the caller needs to act on the error (reauthentication_required: reauth_url).
+        body.update(getattr(exc, "extra", None) or {})
+        return Response(body, status=exc.status_code, headers=headers)
 
     request = context.get("request")
     request_id = getattr(getattr(request, "_request", request), "request_id", "-")

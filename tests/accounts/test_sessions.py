@@ -1,0 +1,157 @@
+"""Console sessions (apps/accounts/sessions.py): a new session key at sign-in, sign-out that
+deletes the session, idle and absolute timeouts, and the production cookie settings."""
+
+import time
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.test import Client
+
+from apps.accounts import sessions
+from apps.audit.models import AuditEvent
+
+pytestmark = pytest.mark.django_db
+
+GOOD = {"username": "acme/bob", "password": "Correct-horse-9"}
+
+
+def session_key(client) -> str:
+    return client.cookies["sessionid"].value
+
+
+def sign_in(client) -> str:
+    response = client.post("/login/", GOOD)
+    assert response.status_code == 302, response.content.decode()[:500]
+    return session_key(client)
+
+
+def me(cookie: str):
+    """GET /api/v1/me/ from a fresh client presenting only this session cookie."""
+    replay = Client()
+    replay.cookies["sessionid"] = cookie
+    return replay.get("/api/v1/me/")
+
+
+def edit_session(key: str, **values) -> None:
+    store = Session.objects.get(session_key=key).get_decoded()
+    store.update(values)
+    from django.contrib.sessions.backends.db import SessionStore
+
+    session = SessionStore(session_key=key)
+    session.update(store)
+    session.save()
+
+
+def test_sign_in_rotates_the_session_key(client, member):
+    """A session id planted before sign-in (session fixation) is worthless after it."""
+    planted = client.session
+    planted["visited"] = True
+    planted.save()
+    before = planted.session_key
+    client.cookies["sessionid"] = before
+    after = sign_in(client)
+    assert after != before
+    assert not Session.objects.filter(session_key=before).exists()
+    assert me(before).status_code == 401
+    assert me(after).json()["username"] == "bob"
+
+
+def test_sign_in_records_when(client, member):
+    started = int(time.time())
+    key = sign_in(client)
+    data = Session.objects.get(session_key=key).get_decoded()
+    assert started <= data[sessions.AUTH_TIME] <= int(time.time())
+    assert data[sessions.LAST_SEEN] == data[sessions.AUTH_TIME]
+
+
+def test_sign_out_deletes_the_session_and_the_old_cookie_is_anonymous(client, member):
+    key = sign_in(client)
+    assert me(key).status_code == 200
+    response = client.post("/logout/")
+    assert response.status_code == 302
+    assert not Session.objects.filter(session_key=key).exists()
+    assert me(key).status_code == 401
+    replay = Client()
+    replay.cookies["sessionid"] = key
+    home = replay.get("/")
+    assert home.status_code == 302 and home["Location"].startswith("/login/")
+    logout = AuditEvent.objects.get(action="auth.logout")
+    assert logout.user == member and logout.outcome == "success"
+
+
+def test_an_idle_session_ends(client, member, settings):
+    key = sign_in(client)
+    now = int(time.time())
+    edit_session(key, last_seen=now - settings.PORTAL_SESSION_IDLE_TIMEOUT - 5)
+    assert me(key).status_code == 401
+    assert not Session.objects.filter(session_key=key).exists()
+    event = AuditEvent.objects.get(action="auth.session_expired")
+    assert event.user == member
+    assert "idle for more than 1 h" in event.message
+
+
+def test_a_session_ends_at_the_absolute_timeout_however_active(client, member, settings):
+    key = sign_in(client)
+    now = int(time.time())
+    edit_session(key, auth_time=now - settings.PORTAL_SESSION_ABSOLUTE_TIMEOUT - 5, last_seen=now)
+    assert me(key).status_code == 401
+    assert not Session.objects.filter(session_key=key).exists()
+    event = AuditEvent.objects.get(action="auth.session_expired")
+    assert "signed in more than 12 h ago" in event.message
+
+
+def test_a_session_inside_both_limits_lives_and_is_stamped_at_most_once_a_minute(
+    client, member, settings
+):
+    key = sign_in(client)
+    now = int(time.time())
+    edit_session(
+        key,
+        auth_time=now - settings.PORTAL_SESSION_ABSOLUTE_TIMEOUT + 120,
+        last_seen=now - settings.PORTAL_SESSION_IDLE_TIMEOUT + 120,
+    )
+    assert me(key).status_code == 200
+    stamped = Session.objects.get(session_key=key).get_decoded()[sessions.LAST_SEEN]
+    assert stamped >= now
+    # Within the minute the stamp is not rewritten (one session write a minute, not a request).
+    edit_session(key, last_seen=now - 30)
+    assert me(key).status_code == 200
+    assert Session.objects.get(session_key=key).get_decoded()[sessions.LAST_SEEN] == now - 30
+
+
+def test_a_session_without_a_sign_in_time_is_ended(client, member):
+    """Sessions from before these rules carry no auth_time: they end once."""
+    key = sign_in(client)
+    data = Session.objects.get(session_key=key).get_decoded()
+    data.pop(sessions.AUTH_TIME)
+    from django.contrib.sessions.backends.db import SessionStore
+
+    session = SessionStore(session_key=key)
+    session.clear()
+    session.update(data)
+    session.save()
+    assert me(key).status_code == 401
+
+
+def test_production_cookies_are_secure_httponly_lax_and_host_prefixed(client, member, settings):
+    """What tkeportal/settings/hardening.py sets, on a real sign-in over HTTPS."""
+    from tkeportal.settings import hardening
+
+    for name in dir(hardening):
+        if name.startswith(("SESSION_COOKIE", "CSRF_COOKIE")):
+            setattr(settings, name, getattr(hardening, name))
+    form = client.get("/login/", secure=True)
+    csrf = form.cookies["__Host-csrftoken"]
+    assert csrf["secure"] and csrf["samesite"] == "Lax" and csrf["path"] == "/"
+    assert not csrf["domain"]
+    response = client.post(
+        "/login/",
+        {**GOOD, "csrfmiddlewaretoken": csrf.value},
+        secure=True,
+        HTTP_REFERER="https://testserver/login/",
+    )
+    assert response.status_code == 302
+    cookie = response.cookies["__Host-sessionid"]
+    assert cookie["secure"] and cookie["httponly"] and cookie["samesite"] == "Lax"
+    assert cookie["path"] == "/" and not cookie["domain"]
+    assert "sessionid" not in response.cookies
