@@ -332,11 +332,28 @@ def test_a_state_works_once_and_only_in_its_browser(client, provider, oidc_idp):
     stranger = Client()
     assert "state mismatch" in refusal(stranger, stranger.get(callback))
     assert client.get(callback)["Location"] == "/"
+    replayed = client.get(callback)  # replayed while signed in: refused and audited
+    assert urlsplit(replayed["Location"]).path == reverse("login")
+    assert "state mismatch" in last_failure().message
     client.logout()
     assert "state mismatch" in refusal(client, client.get(callback))
-    assert "state mismatch" in last_failure().message
     no_state = client.get(reverse("oidc-callback"), {"code": "x"})
     assert "state mismatch" in refusal(client, no_state)
+
+
+def test_stray_callbacks_from_strangers_leave_no_audit_rows(client, provider, oidc_idp):
+    """The callback URL is public: a client that never started a sign-in cannot flood the
+    audit trail through it (it still gets the explanation); a browser that did start one has
+    its stale or replayed answers recorded, in its tenant."""
+    stranger = Client()
+    for _ in range(5):
+        response = stranger.get(reverse("oidc-callback"), {"code": "x", "state": "forged"})
+        assert "state mismatch" in refusal(stranger, response)
+    assert not AuditEvent.objects.filter(action="auth.login_failed").exists()
+    start(client, provider)
+    client.get(reverse("oidc-callback"), {"code": "x", "state": "forged"})
+    failure = last_failure()
+    assert "state mismatch" in failure.message and failure.tenant == provider.tenant
 
 
 # -- tenants -----------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ and an ``auth.login_failed`` audit event.
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from urllib.parse import parse_qs, urlsplit
@@ -32,6 +33,7 @@ from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthen
 from apps.audit.choices import Channel, Outcome
 from apps.audit.services import record_event
 from apps.core.middleware import client_ip
+from apps.tenants.models import Tenant
 
 from ... import views as account_views
 from ...backends import may_act
@@ -39,6 +41,8 @@ from ...choices import ProviderType
 from ...models import IdentityProvider
 from .backend import PortalOIDCBackend, SignInRefused, provider_settings
 from .discovery import ProviderError, discover
+
+logger = logging.getLogger("tkeportal.identity")
 
 BACKEND_PATH = "apps.accounts.identity.oidc.PortalOIDCBackend"
 SSO_ERROR_KEY = account_views.SSO_ERROR_KEY
@@ -68,17 +72,27 @@ def _audit(request, *, action, outcome, tenant=None, user=None, message="") -> N
     )
 
 
-def sign_in_failed(request, reason: str, provider=None, next_url: str = ""):
-    """Back to the sign-in page (for the provider's tenant) with ``reason`` shown."""
+def sign_in_failed(request, reason: str, provider=None, next_url: str = "", *, audit=True):
+    """Back to the sign-in page (for the provider's tenant) with ``reason`` shown.
+
+    ``audit=False`` for a callback that matches no sign-in in progress: it is recorded only
+    when this browser started a sign-in before (a replayed or stale answer, in that tenant's
+    trail). Anyone can request the callback URL, so recording every stray one would let an
+    anonymous client flood the audit trail with rows naming no tenant; those are logged."""
     label = f"single sign-on through '{provider.label}'" if provider else "single sign-on"
     message = f"{label} failed: {reason}"
-    _audit(
-        request,
-        action="auth.login_failed",
-        outcome=Outcome.DENIED,
-        tenant=provider.tenant if provider else None,
-        message=message,
-    )
+    started = request.session.get(LAST_TENANT_KEY)
+    if audit or started:
+        tenant = provider.tenant if provider else Tenant.objects.filter(slug=started).first()
+        _audit(
+            request,
+            action="auth.login_failed",
+            outcome=Outcome.DENIED,
+            tenant=tenant,
+            message=message,
+        )
+    else:
+        logger.info("OIDC callback outside any sign-in from %s: %s", client_ip(request), reason)
     request.session[SSO_ERROR_KEY] = message[0].upper() + message[1:]
     query = {}
     tenant = provider.tenant.slug if provider else request.session.get(LAST_TENANT_KEY)
@@ -190,11 +204,14 @@ class OIDCCallbackView(OIDCAuthenticationCallbackView):
                 # victim here with their own error_description, so only the (short, plain)
                 # error code is shown, never text chosen by whoever wrote the link.
                 code = re.sub(r"[^A-Za-z0-9_.-]", "", request.GET.get("error", ""))[:40]
-                return sign_in_failed(request, f"the provider refused ({code or 'error'})")
+                return sign_in_failed(
+                    request, f"the provider refused ({code or 'error'})", audit=False
+                )
             return sign_in_failed(
                 request,
                 "this sign-in was not started in this browser, was already used, or expired "
                 "(state mismatch); please start again",
+                audit=False,
             )
         next_url = entry.get("next") or ""
         provider = (
