@@ -67,6 +67,9 @@ class User(AbstractUser):
         related_name="users",
     )
     external_id = models.CharField(max_length=512, blank=True)
+    # The directory entry's own permanent id where it has one (LDAP entryUUID / objectGUID):
+    # an entry deleted and re-created under the same DN is another person, not this user.
+    external_uid = models.CharField(max_length=64, blank=True, editable=False)
     directory_state = models.CharField(
         max_length=16, choices=DirectoryState.choices, blank=True, default=""
     )

@@ -321,13 +321,18 @@ def test_an_outage_keeps_access_but_restores_nobody(client, tenant, ldap_dir, bo
     assert User.objects.get(username="carol").directory_state == DirectoryState.MISSING
 
 
-def test_a_user_back_in_the_directory_is_restored_by_sync(client, tenant, ldap_dir, boss, api):
-    ldap_provider(tenant, ldap_dir)
+def test_a_user_enabled_again_in_the_directory_is_restored_by_sync(
+    client, tenant, ldap_dir, boss, api
+):
+    """Disabled and enabled again (the same entry): access comes back at the next sync. (An
+    entry deleted and re-created is another person: see the test after next.)"""
+    ldap_provider(tenant, ldap_dir, user_disabled_filter="(employeeType=disabled)")
     assert sign_in(client, "bob", "bob-Pass-1").status_code == 302
-    ldap_dir.delete(ldap_dir.user_dn("bob"))
-    api(boss).post("/api/v1/users/bob/sync/")
+    bob_dn = ldap_dir.user_dn("bob")
+    ldap_dir.modify(bob_dn, [(ldap.MOD_ADD, "employeeType", ["disabled"])])
+    assert api(boss).post("/api/v1/users/bob/sync/").json()["directory_state"] == "disabled"
     assert client.get("/api/v1/me/").status_code in (401, 403)
-    ldap_dir.add_user("bob", "bob-Pass-1", "Bob Builder", "bob@example.org")
+    ldap_dir.modify(bob_dn, [(ldap.MOD_DELETE, "employeeType", ["disabled"])])
     assert api(boss).post("/api/v1/users/bob/sync/").json()["directory_state"] == "present"
     assert AuditEvent.objects.filter(action="identity.user_restored").exists()
 
@@ -486,3 +491,48 @@ def test_admin_shows_directory_state_and_syncs_selected_users(client, tenant, ld
     assert "Lou: 'lou' is a local account." in text
     bob.refresh_from_db()
     assert bob.directory_state == DirectoryState.MISSING
+
+
+def test_a_re_created_entry_does_not_inherit_the_old_account(client, tenant, ldap_dir, boss):
+    """Deleting bob's entry and making a new one with the same DN (say, a new employee
+    called Bob) is another person: the new entry's sign-in is refused, and the old account —
+    its API keys, groups and history — stops working instead of passing to the newcomer."""
+    ldap_provider(tenant, ldap_dir, mirror_groups=True)
+    assert sign_in(client, "bob", "bob-Pass-1").status_code == 302
+    bob = User.objects.get(username="bob")
+    assert bob.external_uid  # OpenLDAP's entryUUID, remembered at the first sign-in
+    _, key = make_api_key(bob)
+    bearer = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert bearer.get("/api/v1/me/").status_code == 200
+
+    ldap_dir.delete(ldap_dir.user_dn("bob"))
+    ldap_dir.add_user("bob", "new-Bob-Pass-2", cn="Bob Newcomer")
+    refused = sign_in(Client(), "bob", "new-Bob-Pass-2")
+    assert refused.status_code == 200
+    page = html.unescape(refused.content.decode())
+    assert "was deleted and re-created" in page and "must delete that account" in page
+    bob.refresh_from_db()
+    assert bob.directory_state == DirectoryState.MISSING
+    assert bob.display_name != "Bob Newcomer"
+    assert bearer.get("/api/v1/me/").json()["code"] == "user_not_in_directory"
+    assert client.get("/api/v1/me/").status_code in (401, 403)
+
+    # once an administrator deletes the old account, the newcomer gets a fresh one
+    from apps.accounts import services
+
+    services.delete_user(actor=boss, user=bob)
+    assert sign_in(Client(), "bob", "new-Bob-Pass-2").status_code == 302
+    newcomer = User.objects.get(username="bob")
+    assert newcomer.pk != bob.pk and newcomer.display_name == "Bob Newcomer"
+
+
+def test_sync_finds_a_re_created_entry_gone(client, tenant, ldap_dir, boss, api):
+    ldap_provider(tenant, ldap_dir)
+    assert sign_in(client, "bob", "bob-Pass-1").status_code == 302
+    ldap_dir.delete(ldap_dir.user_dn("bob"))
+    ldap_dir.add_user("bob", "new-Bob-Pass-2")
+    synced = api(boss).post("/api/v1/users/bob/sync/")
+    assert synced.status_code == 200, synced.content
+    assert synced.json()["directory_state"] == DirectoryState.MISSING
+    revoked = AuditEvent.objects.get(action="identity.user_revoked")
+    assert "deleted and re-created" in revoked.message

@@ -46,6 +46,7 @@ from ..choices import DirectoryState, ProviderType, UserSource
 from ..models import IdentityProvider, User
 from . import network, probe
 from .provisioning import (
+    EntryReplaced,
     ExternalGroup,
     Identity,
     ProvisioningRefused,
@@ -148,9 +149,25 @@ def connection_options(config: dict) -> dict:
     return options
 
 
-def _user_attrlist(config: dict) -> list[str] | None:
+# An entry's permanent id: OpenLDAP's entryUUID (operational: asked for by name),
+# Active Directory's objectGUID (binary).
+ENTRY_UID_ATTRS = ("entryUUID", "objectGUID")
+
+
+def _user_attrlist(config: dict) -> list[str]:
     # memberOf is an operational attribute in OpenLDAP: "*" alone does not return it.
-    return ["*", "memberOf"] if config.get("group_type") == "member_dn" else None
+    extra = ["memberOf"] if config.get("group_type") == "member_dn" else []
+    return ["*", *ENTRY_UID_ATTRS, *extra]
+
+
+def entry_uid(attrs: dict) -> str:
+    """The entry's permanent id ('' when the directory has none)."""
+    for name in ENTRY_UID_ATTRS:
+        values = _attr_values(attrs, name)
+        if values:
+            value = values[0]
+            return value.hex() if isinstance(value, bytes) else str(value)
+    return ""
 
 
 def ldap_settings(provider: IdentityProvider) -> LDAPSettings:
@@ -311,6 +328,7 @@ def read_identity(settings: LDAPSettings, config: dict, entry, username: str) ->
     return Identity(
         username=username,
         external_id=entry.dn.lower(),
+        entry_uid=entry_uid(attrs),
         email=_first(attrs, attr_map.get("email", "")),
         display_name=_first(attrs, attr_map.get("display_name", "")),
         phone=_first(attrs, attr_map.get("phone", "")),
@@ -675,6 +693,9 @@ def _check_user(provider, settings, conn, user: User, counts: Counter, notes: li
     identity = read_identity(settings, config, entry, user.username)
     try:
         provision_user(provider, identity)
+    except EntryReplaced:
+        counts["missing"] += 1  # provision_user marked the account missing
+        return
     except ProvisioningRefused as exc:
         counts["errors"] += 1
         notes.append(f"{user.username}: {exc}")

@@ -45,6 +45,16 @@ class ProvisioningRefused(Exception):
     (shown on the sign-in page and stored in the audit event)."""
 
 
+class EntryReplaced(ProvisioningRefused):
+    """The user's directory entry was deleted and a new one made under the same name: that is
+    another person, who must not inherit the portal account (its groups, API keys, history).
+    The old account counts as gone; an administrator deletes it to let the newcomer in."""
+
+    def __init__(self, message: str, user: User):
+        super().__init__(message)
+        self.user = user
+
+
 @dataclass(frozen=True)
 class ExternalGroup:
     """A group the directory says the user is in: its stable id (DN or claim value) and the
@@ -60,6 +70,8 @@ class Identity:
 
     username: str
     external_id: str
+    # The entry's permanent id when the directory has one (LDAP entryUUID/objectGUID).
+    entry_uid: str = ""
     email: str = ""
     display_name: str = ""
     phone: str = ""
@@ -90,10 +102,20 @@ def _user_source(provider: IdentityProvider) -> str:
     return UserSource.LDAP if provider.type == "ldap" else UserSource.OIDC
 
 
-@transaction.atomic
 def provision_user(provider: IdentityProvider, identity: Identity, *, request=None) -> User:
     """The portal user for ``identity`` (created on first sign-in), with profile, groups and
-    administrator status brought up to date. Raises :class:`ProvisioningRefused`."""
+    administrator status brought up to date. Raises :class:`ProvisioningRefused`; when the
+    entry turned out to be a re-created one (:class:`EntryReplaced`), the account it would
+    have inherited is first marked missing, so its sessions and API keys stop too."""
+    try:
+        return _provision(provider, identity, request=request)
+    except EntryReplaced as exc:
+        set_directory_state(exc.user, DirectoryState.MISSING, detail=str(exc))
+        raise
+
+
+@transaction.atomic
+def _provision(provider: IdentityProvider, identity: Identity, *, request=None) -> User:
     username = portal_name(identity.username)
     if not username or username != identity.username.strip().lower():
         raise ProvisioningRefused(
@@ -135,7 +157,16 @@ def provision_user(provider: IdentityProvider, identity: Identity, *, request=No
         )
         user.set_unusable_password()
         created = True
-    elif user.username != username:
+    if not created and identity.entry_uid and user.external_uid not in ("", identity.entry_uid):
+        raise EntryReplaced(
+            f"the directory entry {identity.external_id} was deleted and re-created (its "
+            f"entry id changed): it is not the person the portal account '{user.username}' "
+            "belongs to; an administrator must delete that account first",
+            user,
+        )
+    if identity.entry_uid:
+        user.external_uid = identity.entry_uid[:64]
+    if not created and user.username != username:
         # The directory renamed them: follow, unless the new name is someone else's.
         if User.objects.filter(tenant=tenant, username=username).exclude(pk=user.pk).exists():
             raise ProvisioningRefused(
