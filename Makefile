@@ -19,8 +19,14 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	$(PIP) install $(PIP_FLAGS) -r requirements-dev.txt -c requirements-lock.txt
 	touch $@
 
-install: $(VENV)/.installed
-install-dev: $(VENV)/.installed-dev
+# The console's npm packages and compiled translations (scripts/assets.sh).
+ASSETS := node_modules/.package-lock.json
+$(ASSETS): $(VENV)/.installed package.json package-lock.json $(wildcard locale/*/LC_MESSAGES/django.po)
+	scripts/assets.sh
+	touch $@
+
+install: $(VENV)/.installed $(ASSETS)
+install-dev: $(VENV)/.installed-dev $(ASSETS)
 
 ## Start the portal on 127.0.0.1:8000 with a demo tenant (Ctrl-C stops everything).
 run: install

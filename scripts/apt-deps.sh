@@ -2,7 +2,7 @@
 # Installs the Debian packages the portal needs (as root), skipping those already present.
 # Usage: scripts/apt-deps.sh [extra packages…]
 set -euo pipefail
-want=(libldap2-dev libsasl2-dev "$@")
+want=(libldap2-dev libsasl2-dev gettext "$@")
 missing=()
 for pkg in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")

@@ -92,3 +92,14 @@ def make_identity_provider(tenant, name="corp-ldap", type="ldap", config=None, s
         secret=secret,
         **kw,
     )
+
+
+def make_cluster(tenant, display_name=None, server="https://127.0.0.1:9"):
+    """A cluster row without a reachable API server (for permission tests)."""
+    from apps.clusters.models import Cluster, ClusterCredential
+
+    cluster = Cluster.objects.create(
+        tenant=tenant, display_name=display_name or f"c{Cluster.objects.count()}", server=server
+    )
+    ClusterCredential.objects.create(cluster=cluster, token="seeded-token-value")
+    return cluster

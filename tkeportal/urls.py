@@ -7,8 +7,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from apps.core import views as core_views
 
 urlpatterns = [
-    path("", core_views.home, name="home"),
     path("", include("apps.accounts.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("apps.console.urls")),
     path("healthz", core_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("tkeportal.api_urls")),
@@ -19,5 +20,6 @@ urlpatterns = [
 ]
 
 handler400 = "apps.core.views.bad_request"
+handler403 = "apps.core.views.permission_denied"
 handler404 = "apps.core.views.not_found"
 handler500 = "apps.core.views.server_error"

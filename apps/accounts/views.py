@@ -234,7 +234,7 @@ class PasswordChangeView(View):
             request.audit_outcome = Outcome.SUCCESS
             request.audit_message = "password changed; other sessions ended"
             messages.success(request, "Your password was changed.")
-            return redirect(safe_next(request, reverse("home")))
+            return redirect(safe_next(request, reverse("console:overview")))
         # A wrong current password (or a lock) is a refusal; a rejected new one a failure.
         refused = "old_password" in form.errors or any(
             e.code == "locked" for e in form.non_field_errors().as_data()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpResponseBadRequest, JsonResponse
 from django.shortcuts import render
@@ -13,11 +12,6 @@ from django.views.decorators.http import require_GET
 from .api.errors import error_body
 from .health import run_checks
 from .middleware import too_large
-
-
-@login_required
-def home(request):
-    return render(request, "core/home.html")
 
 
 @never_cache
@@ -43,6 +37,15 @@ def not_found(request, exception=None):
             error_body("not_found", f"No API endpoint at {request.path}."), status=404
         )
     return render(request, "404.html", status=404)
+
+
+def permission_denied(request, exception=None):
+    """A refusal outside the API (which answers its own 403s): the console's 403 page."""
+    if _wants_json(request):
+        return JsonResponse(error_body("permission_denied", str(exception or "")), status=403)
+    from apps.console.views.pages import denied
+
+    return denied(request, exception)
 
 
 def bad_request(request, exception=None):

@@ -19,7 +19,7 @@ def test_local_sign_in_and_out_in_the_browser(http_portal, page, member):
     page.click("#sign-in button[type=submit]")
     page.wait_for_url(f"{http_portal.url}/")
     assert "acme/bob" in page.inner_text("header")
-    page.click("header form button")
+    page.click("#sign-out button")
     page.wait_for_url(f"{http_portal.url}/login/")
     page.goto(f"{http_portal.url}/")
     assert page.url.startswith(f"{http_portal.url}/login/")

@@ -34,7 +34,7 @@ def test_oidc_sign_in_in_the_browser(http_portal, page, tenant, oidc_idp):
     page.wait_for_url(f"{http_portal.url}/")
     assert "acme/carol" in page.inner_text("header")
     # signing out goes through the provider's end-session page (it ends its session too)
-    page.click("header form button")
+    page.click("#sign-out button")
     page.wait_for_url(f"{oidc_idp.url}/oauth2/end_session?*")
     page.click("button:has-text('End session')")
     page.wait_for_url(f"{http_portal.url}/login/")

@@ -13,8 +13,8 @@ from django.test import Client
 from apps.accounts import sessions
 from apps.accounts.models import APIKey
 from apps.audit.models import AuditEvent
-from tests.clusters.test_import import make_cluster
 from tests.conftest import PROJECT
+from tests.factories import make_cluster
 from tests.projects.test_projects_api import make_project
 
 pytestmark = pytest.mark.django_db

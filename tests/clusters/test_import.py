@@ -10,19 +10,11 @@ from django.db import connection
 
 from apps.audit.models import AuditEvent
 from apps.clusters import services
-from apps.clusters.models import Cluster, ClusterCredential, ClusterOperation, Node
+from apps.clusters.models import Cluster, ClusterOperation, Node
+from tests.factories import make_cluster
 from tests.matrix import APIMatrix
 
 pytestmark = pytest.mark.django_db
-
-
-def make_cluster(tenant, display_name=None, server="https://127.0.0.1:9"):
-    """A cluster row without a reachable API server (for permission tests)."""
-    cluster = Cluster.objects.create(
-        tenant=tenant, display_name=display_name or f"c{Cluster.objects.count()}", server=server
-    )
-    ClusterCredential.objects.create(cluster=cluster, token="seeded-token-value")
-    return cluster
 
 
 def import_body(sim_cluster, **overrides):

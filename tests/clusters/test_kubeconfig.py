@@ -12,8 +12,7 @@ from apps.accounts.authentication import authenticate_api_key
 from apps.accounts.models import APIKey
 from apps.audit.models import AuditEvent
 from apps.authz.services import create_policy
-from tests.clusters.test_import import make_cluster
-from tests.factories import UserFactory, bind, make_api_key
+from tests.factories import UserFactory, bind, make_api_key, make_cluster
 
 pytestmark = pytest.mark.django_db
 

@@ -39,6 +39,8 @@ DOCKERIGNORE = ROOT / "deploy" / "Dockerfile.dockerignore"
 
 # RUN steps this machine cannot run, by a word that only they contain, and why.
 NEEDS_THE_IMAGE = {
+    # First: its step also apt-installs npm and gettext (and removes them again).
+    "npm ci": "builds the console's npm packages and translations with the image's npm/gettext",
     "apt-get": "installs Debian packages and creates the image's virtualenv (base image, root)",
     "useradd": "creates the image's portal user (root, changes the machine)",
 }
@@ -79,7 +81,7 @@ def built(dockerfile, tmp_path_factory):
     return image, ran, not_run, sent, ignore
 
 
-def test_every_run_step_runs_here_but_the_two_that_need_the_image(built, dockerfile):
+def test_every_run_step_runs_here_but_those_that_need_the_image(built, dockerfile):
     _, ran, not_run, _, _ = built
     runs = [s for s in dockerfile.steps if isinstance(s, Step)]
     assert sorted(word for _, word in not_run) == sorted(NEEDS_THE_IMAGE)
@@ -201,7 +203,7 @@ def test_the_virtualenv_is_what_the_image_installs(dockerfile, tmp_path):
     """The step that cannot run here installs requirements.txt under the lock: every one of
     them is already satisfied, at its locked version, in the virtualenv standing in for it
     (pip refuses offline otherwise)."""
-    (install,) = [s for s in dockerfile.steps if isinstance(s, Step) and "apt-get" in s.command]
+    (install,) = [s for s in dockerfile.steps if isinstance(s, Step) and "pip install" in s.command]
     assert (
         "pip install -r /tmp/requirements/requirements.txt "
         "-c /tmp/requirements/requirements-lock.txt" in install.command
@@ -242,3 +244,22 @@ def test_dockerignore_last_match_wins_and_covers_directories():
     assert ignore.excluded(".env.local")
     assert not ignore.excluded(".env.example")
     assert not ignore.excluded("apps/var.py")
+
+
+def test_the_image_builds_the_console_assets_it_serves(dockerfile):
+    """The step that cannot run here installs exactly the locked npm packages (the ones the
+    settings serve) and compiles the committed translations, before static files are collected."""
+    import json
+
+    from django.conf import settings
+
+    steps = [s for s in dockerfile.steps if isinstance(s, Step)]
+    (assets,) = [s for s in steps if "npm ci" in s.command]
+    assert "compilemessages" in assets.command
+    collect = next(i for i, s in enumerate(steps) if "collectstatic" in s.command)
+    assert steps.index(assets) < collect
+    lock = json.loads((ROOT / "package-lock.json").read_text())
+    installed = {path.removeprefix("node_modules/") for path in lock["packages"] if path}
+    for prefix, path in settings.VENDOR_ASSETS.items():
+        package = path.relative_to(settings.NODE_MODULES).parts[0]
+        assert package in installed, f"{prefix} is served from {package}, which npm ci lacks"

@@ -6,8 +6,8 @@ from django.test import Client
 
 from apps.audit.models import AuditEvent
 from apps.projects.models import Project, ProjectCluster
-from tests.clusters.test_import import make_cluster
 from tests.conftest import PROJECT
+from tests.factories import make_cluster
 from tests.projects.test_projects_api import add_namespace, make_project
 
 pytestmark = pytest.mark.django_db

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def clusters(tenant):
-    from tests.clusters.test_import import make_cluster
+    from tests.factories import make_cluster
 
     return make_cluster(tenant, "one"), make_cluster(tenant, "two")
 

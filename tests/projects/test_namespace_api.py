@@ -7,8 +7,8 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.audit.models import AuditEvent
 from apps.projects.models import Project, ProjectCluster, ProjectNamespace
-from tests.clusters.test_import import make_cluster
 from tests.conftest import PROJECT, persona
+from tests.factories import make_cluster
 from tests.matrix import APIMatrix
 from tests.projects.namespace_fixtures import *  # noqa: F403  (fixtures: cluster, project, kube)
 from tests.projects.namespace_fixtures import add_row, url

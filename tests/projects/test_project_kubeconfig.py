@@ -17,9 +17,8 @@ from apps.audit.models import AuditEvent
 from apps.authz.services import create_policy
 from apps.clusters import k8s
 from apps.clusters import services as cluster_services
-from tests.clusters.test_import import make_cluster
 from tests.conftest import PROJECT, persona
-from tests.factories import make_api_key
+from tests.factories import make_api_key, make_cluster
 from tests.live import *  # noqa: F403
 from tests.live import Kubectl, pod_manifest, proxy_events, wait_for
 from tests.projects.test_projects_api import add_namespace, make_project

@@ -12,8 +12,8 @@ from apps.audit.models import AuditEvent
 from apps.authz.models import Binding
 from apps.projects import quota, services
 from apps.projects.models import Project, ProjectCluster, ProjectNamespace
-from tests.clusters.test_import import make_cluster
 from tests.conftest import PROJECT
+from tests.factories import make_cluster
 from tests.matrix import APIMatrix
 
 pytestmark = pytest.mark.django_db

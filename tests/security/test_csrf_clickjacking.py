@@ -17,7 +17,7 @@ from django.test import Client
 
 from apps.accounts.models import APIKey, Group
 from apps.audit.models import AuditEvent
-from tests.clusters.test_import import make_cluster
+from tests.factories import make_cluster
 
 pytestmark = pytest.mark.django_db
 

@@ -16,8 +16,8 @@ from apps.authz import check, restrict
 from apps.authz.models import Binding
 from apps.authz.services import create_policy
 from apps.projects.models import Project, ProjectCluster, ProjectNamespace
-from tests.clusters.test_import import make_cluster
 from tests.conftest import PROJECT, persona
+from tests.factories import make_cluster
 from tests.projects.test_admin import form
 from tests.projects.test_projects_api import add_namespace, make_project
 

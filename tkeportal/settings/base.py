@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "django_celery_results",
     "csp",
     "axes",
+    "django_htmx",
     "apps.core",
     "apps.tenants",
     "apps.accounts",
@@ -45,6 +46,7 @@ INSTALLED_APPS = [
     "apps.clusters",
     "apps.projects",
     "apps.sandbox",
+    "apps.console",
 ]
 
 MIDDLEWARE = [
@@ -52,6 +54,8 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The console's language (the user's choice, else the browser's), after the session.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -62,6 +66,8 @@ MIDDLEWARE = [
     "apps.accounts.sessions.SessionPolicyMiddleware",
     "apps.core.middleware.RequestLimitsMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "apps.console.middleware.ConsoleTimezoneMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -79,6 +85,9 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "django.template.context_processors.i18n",
+                "django.template.context_processors.static",
+                "apps.console.context.console",
             ],
         },
     },
@@ -131,16 +140,30 @@ AUTH_PASSWORD_VALIDATORS = [
     },
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "home"
+LOGIN_REDIRECT_URL = "console:overview"
 LOGOUT_REDIRECT_URL = "login"
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# The console speaks English and Simplified Chinese (locale/, compiled at setup).
+LANGUAGES = [("en", "English"), ("zh-hans", "简体中文")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_NAME = "portal_language"
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# The console's third-party front-end libraries come from npm at setup (package.json,
+# scripts/assets.sh) and are served from where npm put them; nothing of theirs is committed.
+NODE_MODULES = BASE_DIR / "node_modules"
+VENDOR_ASSETS = {
+    "vendor/bootstrap": NODE_MODULES / "bootstrap" / "dist",
+    "vendor/htmx": NODE_MODULES / "htmx.org" / "dist",
+    "vendor/axe-core": NODE_MODULES / "axe-core",
+}
+STATICFILES_DIRS = [(prefix, path) for prefix, path in VENDOR_ASSETS.items() if path.is_dir()]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},

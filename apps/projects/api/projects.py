@@ -21,8 +21,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.authz import check, restrict
-from apps.authz.enforcer import index_for_tenant
-from apps.authz.services import is_administrator
 from apps.clusters.proxy.views import (
     KUBECONFIG_SCHEMA,
     KubeconfigDownloadView,
@@ -33,6 +31,7 @@ from apps.core.api.viewsets import PortalModelViewSet
 from apps.tenants.scope import resolve_scope
 
 from .. import allocation, quota, services
+from ..access import portal_for
 from ..filtersets import ProjectFilterSet
 from ..models import Project, ProjectCluster, ProjectNamespace
 from .serializers import (
@@ -382,34 +381,4 @@ class PortalView(APIView):
 
     @extend_schema(responses=PortalSerializer)
     def get(self, request):
-        user = request.user
-        projects = []
-        if user.tenant_id is not None:
-            index = index_for_tenant(user.tenant)
-            roles: dict[str, set[str]] = {}
-            for domain in index.domains_held(user.pk):
-                for link, _via in index.links_for(user.pk, domain):
-                    if link.domain == domain:
-                        roles.setdefault(domain, set()).add(link.policy)
-            rows = (
-                Project.objects.filter(tenant_id=user.tenant_id, name__in=list(roles))
-                .select_related("parent")
-                .order_by("name")
-            )
-            projects = [
-                {
-                    "name": p.name,
-                    "display_name": p.display_name,
-                    "roles": sorted(roles[p.name]),
-                    "parent": p.parent.name if p.parent_id else None,
-                    "phase": p.phase,
-                }
-                for p in rows
-            ]
-        body = {
-            "username": user.username,
-            "tenant": user.tenant.slug if user.tenant_id else None,
-            "administrator": bool(user.is_superuser or is_administrator(user)),
-            "projects": projects,
-        }
-        return Response(PortalSerializer(body).data)
+        return Response(PortalSerializer(portal_for(request.user)).data)

@@ -1,0 +1,13 @@
+"""The console's pages (server-rendered, HTMX for partial updates), at the site root."""
+
+from django.urls import path
+
+from .views import pages
+
+app_name = "console"
+
+urlpatterns = [
+    path("", pages.OverviewView.as_view(), name="overview"),
+    path("why/", pages.WhyView.as_view(), name="why"),
+    path("tenant/", pages.switch_tenant, name="tenant-switch"),
+]
