@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from ..choices import ProviderType
@@ -40,7 +41,7 @@ class GroupSyncConfig(serializers.Serializer):
         for external, name in value.items():
             try:
                 username_validator(name)
-            except Exception as exc:
+            except DjangoValidationError as exc:
                 raise serializers.ValidationError(
                     f"'{external}' → '{name}': not a valid portal group name"
                 ) from exc

@@ -34,6 +34,7 @@ import threading
 from urllib.parse import urlsplit
 
 import requests
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -161,7 +162,7 @@ class _CheckedConnectionMixin:
             self._dns_host = sockaddr[0]
             try:
                 sock = super()._new_conn()
-            except Exception as exc:  # noqa: BLE001  the next address, like create_connection
+            except (OSError, urllib3.exceptions.HTTPError) as exc:  # the next address
                 error = exc
                 continue
             finally:
