@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 RESULTS = ROOT / "results"
-SKIP = {"run", "__init__", "conftest"}
+SKIP = {"run", "__init__", "conftest"}  # (sub-packages are parts, not benchmarks)
 
 
 def discover(names: list[str]) -> list[str]:

@@ -3,7 +3,8 @@
 Each entry names the action that opens its page; an entry is shown when the policy layer
 allows that action on at least something (``can_any``, the same test the API's list
 endpoints make). Hiding a link is a courtesy, never the guard: every page authorizes itself
-(``views.base.ConsoleView``). Pages register their entries here as they arrive.
+(``views.base.ConsoleView``). Each area registers its entries in ``apps/console/routes/<area>.py``
+(``NAV`` for the platform menu, ``CLUSTER_TABS`` for a cluster's tabs).
 
 Two views of one app, as in TKEStack: the *platform* console (clusters, projects, access,
 audit) and the *project* console — one section per project the user is a member of.
@@ -26,6 +27,8 @@ class Entry:
     action: str = ""  # "" = every signed-in user
     model: str = ""  # "app_label.Model" whose rows may belong to projects (can_any(model=))
     icon: str = ""
+    # view names (or "console:prefix-*" patterns) that also mark this entry active
+    also: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -35,13 +38,34 @@ class Section:
     entries: tuple[Entry, ...]
 
 
-PLATFORM: list[Section] = [
-    Section(
-        "home",
-        _("Platform"),
-        (Entry(_("Overview"), "console:overview", icon="speedometer"),),
-    ),
-]
+HOME = Section(
+    "home",
+    _("Platform"),
+    (Entry(_("Overview"), "console:overview", icon="speedometer"),),
+)
+
+
+def platform() -> list[Section]:
+    """The platform menu: the overview, then each area's sections in ``routes.AREAS`` order."""
+    from .routes import modules
+
+    return [HOME, *(section for module in modules() for section in module.NAV)]
+
+
+def cluster_tabs() -> list[Entry]:
+    """A cluster page's tabs, each area's in ``routes.AREAS`` order."""
+    from .routes import modules
+
+    return [entry for module in modules() for entry in module.CLUSTER_TABS]
+
+
+def is_active(entry: Entry, current: str) -> bool:
+    if not current:
+        return False
+    for name in (entry.url_name, *entry.also):
+        if name == current or (name.endswith("*") and current.startswith(name[:-1])):
+            return True
+    return False
 
 
 def _model(label: str):
@@ -58,13 +82,13 @@ def _visible(user, entry: Entry) -> bool:
 
 def platform_sections(user, current: str = "") -> list[dict]:
     sections = []
-    for section in PLATFORM:
+    for section in platform():
         entries = [
             {
                 "label": entry.label,
                 "url": reverse(entry.url_name),
                 "icon": entry.icon,
-                "active": entry.url_name == current,
+                "active": is_active(entry, current),
             }
             for entry in section.entries
             if _visible(user, entry)
@@ -72,6 +96,20 @@ def platform_sections(user, current: str = "") -> list[dict]:
         if entries:
             sections.append({"key": section.key, "label": section.label, "entries": entries})
     return sections
+
+
+def visible_cluster_tabs(user, cluster: str, current: str = "") -> list[dict]:
+    """The tabs of cluster ``cluster`` that ``user`` may open (each page still authorizes)."""
+    return [
+        {
+            "label": entry.label,
+            "url": reverse(entry.url_name, kwargs={"cluster": cluster}),
+            "icon": entry.icon,
+            "active": is_active(entry, current),
+        }
+        for entry in cluster_tabs()
+        if _visible(user, entry)
+    ]
 
 
 def project_sections(user) -> list[dict]:

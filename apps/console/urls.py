@@ -1,7 +1,10 @@
-"""The console's pages (server-rendered, HTMX for partial updates), at the site root."""
+"""The console's pages (server-rendered, HTMX for partial updates), at the site root.
+
+Each area's routes live in ``apps/console/routes/<area>.py``."""
 
 from django.urls import path
 
+from .routes import modules
 from .views import pages
 
 app_name = "console"
@@ -11,3 +14,5 @@ urlpatterns = [
     path("why/", pages.WhyView.as_view(), name="why"),
     path("tenant/", pages.switch_tenant, name="tenant-switch"),
 ]
+for _module in modules():
+    urlpatterns += _module.urlpatterns
