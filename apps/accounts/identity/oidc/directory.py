@@ -16,7 +16,6 @@ sign in again.
 
 from __future__ import annotations
 
-import time
 from urllib.parse import urlsplit
 
 from django.db import transaction
@@ -38,7 +37,6 @@ from .discovery import (
     ProviderError,
     check_signing_algorithm,
     discover,
-    fetch_discovery,
     fetch_jwks,
     http,
     signing_keys,
@@ -77,16 +75,10 @@ def test_connection(provider) -> probe.Report:
 
 def _discovery(provider) -> dict:
     try:
-        document = fetch_discovery(provider)
+        document = discover(provider, refresh=True)
         check_signing_algorithm(document, provider.config["sign_algo"])
     except ProviderError as exc:
         raise probe.StepFailed(str(exc)) from exc
-    provider.discovery = {
-        "issuer": provider.config["issuer"],
-        "fetched_at": time.time(),
-        "document": document,
-    }
-    type(provider).objects.filter(pk=provider.pk).update(discovery=provider.discovery)
     return document
 
 
