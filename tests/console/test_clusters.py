@@ -554,12 +554,24 @@ def test_pods_page_through_continue_tokens(client, member, cluster, kube):
     assert 'data-pod="ml/p54"' in second and 'data-pod="ml/p00"' not in second
 
 
+def test_a_stale_continue_token_is_a_message_not_a_500(client, project, project_member, cluster):
+    """A token of the merged per-namespace list naming a namespace outside the user's reach
+    (or garbage) is refused in the page."""
+    client.force_login(project_member)
+    url = reverse("console:pods", kwargs={"cluster": cluster.name})
+    for token in ("not-a-token", "eyJucyI6ImRhdGEiLCJjIjpudWxsfQ"):  # {"ns":"data","c":null}
+        response = client.get(url, {"continue": token})
+        page = response.content.decode()
+        assert response.status_code == 200
+        assert 'id="page-error"' in page and "continue token" in page
+
+
 def test_the_live_fragment_shows_a_phase_change(client, member, cluster, kube):
     make_pod(kube, "web", "flip")
     client.force_login(member)
     url = reverse("console:pods", kwargs={"cluster": cluster.name})
     page = client.get(url, {"namespace": "web"}).content.decode()
-    assert 'hx-trigger="every 2s"' in page
+    assert 'hx-trigger="every 2s, refresh"' in page
     fragment_url = page.split('id="pods-live" hx-get="', 1)[1].split('"', 1)[0]
     fragment_url = fragment_url.replace("&amp;", "&")
     set_phase(kube, "web", "flip", "Failed")
@@ -775,3 +787,34 @@ def test_create_and_edit_buttons_only_when_a_form_exists(client, member, cluster
     else:
         assert ('id="kind-create"' in listing.content.decode()) == has_form("configmaps")
         assert ('id="object-edit"' in obj.content.decode()) == has_form("configmaps")
+
+
+@pytest.mark.parametrize(
+    "route, grow",
+    [
+        ("console:namespaces", "namespaces"),
+        ("console:configmaps", "configmaps"),
+        ("console:nodes", "nodes"),
+    ],
+)
+def test_list_pages_queries_do_not_grow_with_objects(
+    client, member, cluster, kube, route, grow, django_assert_max_num_queries
+):
+    url = reverse(route, kwargs={"cluster": cluster.name})
+    client.force_login(member)
+    client.get(url)
+    with django_assert_max_num_queries(60) as few:
+        before = client.get(url).content.decode()
+    for i in range(8):
+        name = f"extra-{i}"
+        if grow == "namespaces":
+            kube.create_namespace({"metadata": {"name": name}})
+        elif grow == "configmaps":
+            kube.create_namespaced_config_map("ml", {"metadata": {"name": name}})
+        else:
+            kube.create_node(
+                {"metadata": {"name": name, "labels": {"kubernetes.io/arch": "amd64"}}}
+            )
+    with django_assert_max_num_queries(len(few.captured_queries)):
+        after = client.get(url).content.decode()
+    assert "extra-7" in after and "extra-7" not in before

@@ -11,18 +11,18 @@ for the API.
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from apps.authz import can_any, check, restrict
+from apps.authz import check, restrict
 from apps.clusters import k8s, resources, services, visibility
 from apps.clusters.api.serializers import ClusterImportSerializer, CredentialInputSerializer
 from apps.clusters.models import Cluster
 
-from .base import ConsoleDenied, ConsoleView
-from .kube import ClusterPage, concurrently, to_yaml
+from .base import ConsoleView
+from .kube import ClusterPage, to_yaml
 
 GPU_RESOURCES = services.GPU_RESOURCES
 IMPORT_FIELDS = (
@@ -473,19 +473,12 @@ class NodeView(NodeBase):
         return render(request, self.template_name, context, status=400 if errors else 200)
 
 
-def not_allowed(request, *args, **kwargs):
-    return HttpResponseNotAllowed(["POST"])
-
-
 __all__ = [
     "ClusterHealthView",
     "ClusterRotateView",
     "ClusterView",
     "ClustersView",
-    "ConsoleDenied",
     "NodeOperationView",
     "NodeView",
     "NodesView",
-    "can_any",
-    "concurrently",
 ]

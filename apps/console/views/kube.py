@@ -81,7 +81,7 @@ def concurrently(*calls):
     def run(call):
         try:
             return call()
-        except k8s.ClusterError as exc:
+        except (k8s.ClusterError, ValidationError) as exc:
             return exc
 
     if len(calls) == 1:
@@ -123,6 +123,7 @@ class ClusterPage(ConsoleView):
 
     def dispatch(self, request, *args, **kwargs):
         self.cluster_error = None
+        self.page_error = ""  # a request the page could not answer (a stale continue token)
         return super().dispatch(request, *args, **kwargs)
 
     def authorize(self) -> None:
@@ -178,6 +179,9 @@ class ClusterPage(ConsoleView):
         except k8s.ClusterError as exc:
             self.cluster_error = exc
             return None
+        except ValidationError as exc:
+            self.page_error = " ".join(exc.messages)
+            return None
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -186,6 +190,7 @@ class ClusterPage(ConsoleView):
             self.request.user, self.cluster.name, self.tab
         )
         context["cluster_error"] = self.cluster_error
+        context["page_error"] = self.page_error
         return context
 
 
@@ -317,6 +322,8 @@ class PodsView(ClusterPage):
         for answer in answers:
             if isinstance(answer, k8s.ClusterError):
                 self.cluster_error = answer
+            elif isinstance(answer, ValidationError):
+                self.page_error = " ".join(answer.messages)
         if not isinstance(answers[0], Exception):
             page = answers[0]
         if len(answers) > 1 and not isinstance(answers[1], Exception):
@@ -496,7 +503,7 @@ class KindListView(KindMixin, ClusterPage):
             items = [resources.mask_secret(i) for i in items]
         token = (page or {}).get("continue")
         return {
-            "items": [self.row(kind, i) for i in items[:PAGE_SIZE] if search or True],
+            "items": [self.row(kind, i) for i in items[:PAGE_SIZE]],
             "namespace": namespace,
             "namespaces": list(within or ()),
             "selector": selector,
@@ -669,5 +676,4 @@ __all__ = [
     "ObjectView",
     "PodView",
     "PodsView",
-    "ValidationError",
 ]
