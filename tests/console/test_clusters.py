@@ -818,3 +818,37 @@ def test_list_pages_queries_do_not_grow_with_objects(
     with django_assert_max_num_queries(len(few.captured_queries)):
         after = client.get(url).content.decode()
     assert "extra-7" in after and "extra-7" not in before
+
+
+def test_every_cluster_page_gets_its_tabs_from_the_console_context(
+    rf, cluster, project_member, project
+):
+    """Another area's page includes _tabs.html without computing anything: the console's
+    context gives the tabs of the URL's cluster, those the user may open, the current one
+    marked."""
+    from django.template.loader import render_to_string
+    from django.urls import resolve
+
+    url = reverse("console:pods", kwargs={"cluster": cluster.name})
+    request = rf.get(url)
+    request.user = project_member
+    request.resolver_match = resolve(url)
+    html = render_to_string("console/clusters/_tabs.html", request=request)
+    assert ">Pods</a>" in html and ">ConfigMaps</a>" in html
+    assert ">Nodes</a>" not in html  # nodes are the platform's, not a project's
+    assert 'aria-current="page">Pods</a>' in html
+    request = rf.get("/")
+    request.user = project_member
+    request.resolver_match = resolve("/")
+    assert 'id="cluster-tabs"' not in render_to_string(
+        "console/clusters/_tabs.html", request=request
+    )
+
+
+def test_rotation_without_htmx_shows_the_errors_on_the_cluster_page(client, member, cluster):
+    client.force_login(member)
+    url = reverse("console:cluster-rotate", kwargs={"cluster": cluster.name})
+    response = client.post(url, {"token": "nope"})
+    page = response.content.decode()
+    assert response.status_code == 400
+    assert 'id="cluster-info"' in page and 'id="rotate-token-error"' in page

@@ -188,10 +188,9 @@ class ClusterHealthView(ClusterPage):
         return render(request, self.template_name, context)
 
 
-class ClusterRotateView(ClusterPage):
+class ClusterRotateView(ClusterView):
     """POST: replace the credential (probed first; the old one stays on failure)."""
 
-    template_name = "console/clusters/_rotate.html"
     http_method_names = ["post"]
 
     def post(self, request, *args, **kwargs):
@@ -215,16 +214,12 @@ class ClusterRotateView(ClusterPage):
                 rotated = True
             except (ValidationError, k8s.ClusterError) as exc:
                 errors = _place(_errors(exc), fields, kubeconfig)
-        if not request.htmx:
-            if errors:
-                view = ClusterView(request=request, kwargs=self.kwargs, args=())
-                view.scope, view.cluster, view.cluster_error = self.scope, self.cluster, None
-                context = view.get_context_data(errors=errors)
-                return render(request, ClusterView.template_name, context, status=400)
+        if not request.htmx and not errors:
             return HttpResponseRedirect(reverse("console:cluster", kwargs=self.kwargs))
-        context = self.get_context_data()
-        context.update(errors=errors, rotated=rotated, may_update=True)
-        return render(request, self.template_name, context)
+        context = self.get_context_data(errors=errors, rotated=rotated)
+        if request.htmx:  # htmx swaps only 2xx answers: the form and its errors as 200
+            return render(request, "console/clusters/_rotate.html", context)
+        return render(request, self.template_name, context, status=400)
 
 
 # -- nodes ---------------------------------------------------------------------------------------
