@@ -852,3 +852,18 @@ def test_rotation_without_htmx_shows_the_errors_on_the_cluster_page(client, memb
     page = response.content.decode()
     assert response.status_code == 400
     assert 'id="cluster-info"' in page and 'id="rotate-token-error"' in page
+
+
+def test_kubernetes_times_are_shown_in_the_viewers_time_zone(client, member, cluster, kube):
+    import zoneinfo
+
+    pod = make_pod(kube, "ml", "timed")
+    created = pod.metadata.creation_timestamp
+    shanghai = created.astimezone(zoneinfo.ZoneInfo("Asia/Shanghai")).strftime("%Y-%m-%d %H:%M:%S")
+    client.force_login(member)
+    client.cookies["portal_tz"] = "Asia/Shanghai"
+    page = client.get(
+        reverse("console:pods", kwargs={"cluster": cluster.name}), {"namespace": "ml"}
+    ).content.decode()
+    row = page.split('data-pod="ml/timed"', 1)[1].split("</tr>", 1)[0]
+    assert shanghai in row

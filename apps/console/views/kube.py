@@ -20,6 +20,7 @@ import yaml
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.urls import NoReverseMatch, reverse
+from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -88,6 +89,20 @@ def concurrently(*calls):
         return [run(calls[0])]
     with ThreadPoolExecutor(max_workers=len(calls)) as pool:
         return list(pool.map(run, calls))
+
+
+def when(value):
+    """A Kubernetes time (RFC 3339 text) as an aware datetime, so templates show it in the
+    viewer's time zone (``|date``); the text itself when it is not one, None when empty."""
+    if not value:
+        return None
+    parsed = parse_datetime(str(value)) if isinstance(value, str) else value
+    return parsed or value
+
+
+def with_times(items: list[dict], *keys: str) -> list[dict]:
+    """Copies of ``items`` whose ``keys`` hold datetimes (:func:`when`)."""
+    return [{**item, **{key: when(item.get(key)) for key in keys}} for item in items]
 
 
 def to_yaml(obj) -> str:
@@ -190,6 +205,9 @@ class ClusterPage(ConsoleView):
             self.request.user, self.cluster.name, self.tab
         )
         context["cluster_error"] = self.cluster_error
+        context["cluster_conditions"] = with_times(
+            self.cluster.conditions or [], "lastProbeTime", "lastTransitionTime"
+        )
         context["page_error"] = self.page_error
         return context
 
@@ -217,9 +235,18 @@ class NamespacesView(ClusterPage):
         else:
             page = self.call(lambda c: resources.list_namespaces_named(c, within, search=search))
         context = super().get_context_data(**kwargs)
+        items = [
+            {
+                "name": ns["metadata"]["name"],
+                "phase": (ns.get("status") or {}).get("phase", ""),
+                "labels": ns["metadata"].get("labels") or {},
+                "created": when(ns["metadata"].get("creationTimestamp")),
+            }
+            for ns in (page or {}).get("items", [])
+        ]
         context.update(
             title=_("Namespaces"),
-            items=(page or {}).get("items", []),
+            items=items,
             search=search,
             restricted=within is not None,
         )
@@ -249,7 +276,7 @@ def pod_row(pod: dict) -> dict:
         "node": spec.get("nodeName") or "",
         "containers": [c.get("name", "") for c in spec.get("containers") or []],
         "ip": status.get("podIP") or "",
-        "created": meta.get("creationTimestamp") or "",
+        "created": when(meta.get("creationTimestamp")),
     }
 
 
@@ -386,7 +413,7 @@ class PodView(ClusterPage):
         events = answers[1] if len(answers) > 1 else []
         if isinstance(events, k8s.ClusterError):
             self.cluster_error, events = events, []
-        events = [{**e, "seen": e.get("lastTimestamp") or e.get("eventTime") or ""} for e in events]
+        events = [{**e, "seen": when(e.get("lastTimestamp") or e.get("eventTime"))} for e in events]
         containers = []
         if pod:
             statuses = {
@@ -415,7 +442,9 @@ class PodView(ClusterPage):
             pod=pod,
             row=pod_row(pod) if pod else None,
             containers=containers,
-            conditions=((pod or {}).get("status") or {}).get("conditions") or [],
+            conditions=with_times(
+                ((pod or {}).get("status") or {}).get("conditions") or [], "lastTransitionTime"
+            ),
             events=events,
             may_events=may_events,
             yaml=to_yaml(pod) if pod else "",
@@ -561,7 +590,7 @@ class KindListView(KindMixin, ClusterPage):
         return {
             "name": meta.get("name", ""),
             "namespace": meta.get("namespace", ""),
-            "created": meta.get("creationTimestamp", ""),
+            "created": when(meta.get("creationTimestamp")),
             "summary": summary.strip(),
             "url": reverse(
                 "console:object",
