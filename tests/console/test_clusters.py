@@ -426,8 +426,9 @@ def test_nodes_show_status_roles_arch_gpus_and_units(client, member, cluster):
     assert rows == 3
     assert "worker" in page and "arm64" in page
     assert "32.0 GiB" in page  # memory capacity with its unit
-    gpu_row = [r for r in page.split("<tr") if "GN10X" in r or "16 /" in r]
-    assert gpu_row, "the GPU node's row"
+    gpu_row = page.split('data-node="node-3"', 1)[1].split("</tr>", 1)[0]
+    assert "<td>4</td>" in gpu_row  # its GPUs
+    assert "16 cores / 15.91 cores" in gpu_row and "64.0 GiB / 63.2 GiB" in gpu_row
     assert "Ready" in page
 
 

@@ -20,6 +20,7 @@ from apps.authz import check, restrict
 from apps.clusters import k8s, resources, services, visibility
 from apps.clusters.api.serializers import ClusterImportSerializer, CredentialInputSerializer
 from apps.clusters.models import Cluster
+from apps.core import quantity
 
 from .base import ConsoleView
 from .kube import ClusterPage, to_yaml
@@ -165,6 +166,7 @@ class ClusterView(ClusterPage):
         context.update(
             title=cluster.display_name or cluster.name,
             sees_nodes=visibility.sees_nodes(self.request.user, cluster),
+            resources=human_resources(cluster.capacity or {}, cluster.allocatable or {}),
             may_update=self.allowed("updateCluster", cluster.authz_resource),
             errors=kwargs.get("errors", {}),
             rotated=kwargs.get("rotated", False),
@@ -223,22 +225,36 @@ class ClusterRotateView(ClusterView):
 
 
 # -- nodes ---------------------------------------------------------------------------------------
-def _quantity(value, memory=False) -> str:
-    """A capacity as people read it: memory in GiB/MiB, the rest as Kubernetes prints it."""
+def _quantity(value, memory=False, cpu=False) -> str:
+    """A capacity as people read it: memory in GiB/MiB, CPU in cores, the rest as
+    Kubernetes prints it."""
     if value in (None, ""):
         return "—"
-    if not memory:
+    if not (memory or cpu):
         return str(value)
-    from apps.core import quantity
-
     try:
         amount = quantity.parse(value)
     except quantity.QuantityError:
         return str(value)
+    if cpu:
+        return _("%(n)s cores") % {"n": f"{amount.normalize():f}"}
     gib = amount / (1024**3)
     if gib >= 1:
         return f"{gib:.1f} GiB"
     return f"{amount / (1024**2):.0f} MiB"
+
+
+def human_resources(capacity: dict, allocatable: dict) -> list[dict]:
+    """(resource, capacity, allocatable) rows with units, CPU and memory first."""
+    names = sorted(set(capacity) | set(allocatable), key=lambda n: (n not in ("cpu", "memory"), n))
+    return [
+        {
+            "name": name,
+            "capacity": _quantity(capacity.get(name), name == "memory", name == "cpu"),
+            "allocatable": _quantity(allocatable.get(name), name == "memory", name == "cpu"),
+        }
+        for name in names
+    ]
 
 
 def node_row(node: dict) -> dict:
@@ -257,7 +273,7 @@ def node_row(node: dict) -> dict:
 
     def resources_of(source):
         return {
-            "cpu": _quantity(source.get("cpu")),
+            "cpu": _quantity(source.get("cpu"), cpu=True),
             "memory": _quantity(source.get("memory"), memory=True),
             "pods": _quantity(source.get("pods")),
         }
