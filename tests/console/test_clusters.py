@@ -868,3 +868,21 @@ def test_kubernetes_times_are_shown_in_the_viewers_time_zone(client, member, clu
     ).content.decode()
     row = page.split('data-pod="ml/timed"', 1)[1].split("</tr>", 1)[0]
     assert shanghai in row
+
+
+def test_wildcards_and_odd_names_never_reach_a_decision(client, member, cluster):
+    """Names in the URL are Kubernetes names, as the API's routes take them: '*' (the
+    policies' wildcard) is no namespace, node or object name — 404 before any decision."""
+    client.force_login(member)
+    base = f"/clusters/{cluster.name}"
+    for path in (
+        f"{base}/namespaces/*/pods/x/",
+        f"{base}/namespaces/web/pods/*/",
+        f"{base}/nodes/*/",
+        f"{base}/nodes/node-1/reboot/",
+        f"{base}/namespaces/*/configmaps/x/",
+        f"{base}/namespaces/web/configmaps/*/",
+        f"{base}/namespaces/web/deployments/x/",  # the workloads area's, not this one's
+    ):
+        response = client.get(path)
+        assert response.status_code == 404, path

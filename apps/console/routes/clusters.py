@@ -12,11 +12,14 @@ from ..views import clusters as views
 from ..views import kube
 
 C = "clusters/<str:cluster>"
-NS = f"{C}/namespaces/<str:namespace>"
 # Only the kinds listed here (and CRD plurals, which hold a dot): other areas' pages under
 # clusters/<cluster>/… (workloads, forms) stay theirs.
 _KIND = r"(?P<kind>" + "|".join(kube.LISTED) + r"|[a-z0-9-]+(?:\.[a-z0-9-]+)+)"
-_NAME = r"(?P<name>[a-z0-9]([-a-z0-9.:]*[a-z0-9])?)"
+# Kubernetes names as the API's routes take them: a wildcard or an odd segment never reaches
+# a decision or the cluster.
+_DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_NAME = r"(?P<name>[a-z0-9]([-a-z0-9.]*[a-z0-9])?)"
+_NAMESPACE = rf"(?P<namespace>{_DNS_LABEL})"
 _CLUSTER = r"^clusters/(?P<cluster>[^/]+)"
 
 
@@ -30,11 +33,17 @@ urlpatterns = [
     path(f"{C}/health-check/", views.ClusterHealthView.as_view(), name="cluster-health"),
     path(f"{C}/rotate-credential/", views.ClusterRotateView.as_view(), name="cluster-rotate"),
     path(f"{C}/nodes/", views.NodesView.as_view(), name="nodes"),
-    path(f"{C}/nodes/<str:name>/", views.NodeView.as_view(), name="node"),
-    path(f"{C}/nodes/<str:name>/<str:op>/", views.NodeOperationView.as_view(), name="node-op"),
+    re_path(rf"{_CLUSTER}/nodes/{_NAME}/$", views.NodeView.as_view(), name="node"),
+    re_path(
+        rf"{_CLUSTER}/nodes/{_NAME}/(?P<op>cordon|uncordon|drain)/$",
+        views.NodeOperationView.as_view(),
+        name="node-op",
+    ),
     path(f"{C}/namespaces/", kube.NamespacesView.as_view(), name="namespaces"),
     path(f"{C}/pods/", kube.PodsView.as_view(), name="pods"),
-    path(f"{NS}/pods/<str:name>/", kube.PodView.as_view(), name="pod"),
+    re_path(
+        rf"{_CLUSTER}/namespaces/{_NAMESPACE}/pods/{_NAME}/$", kube.PodView.as_view(), name="pod"
+    ),
     # The tabs (a tab's URL takes the cluster only); the same pages as kind-list's.
     path(f"{C}/services/", _kind("services"), name="services"),
     path(f"{C}/ingresses/", _kind("ingresses"), name="ingresses"),
@@ -46,7 +55,7 @@ urlpatterns = [
     path(f"{C}/customresources/", kube.CustomResourcesView.as_view(), name="crds"),
     re_path(rf"{_CLUSTER}/{_KIND}/$", kube.KindListView.as_view(), name="kind-list"),
     re_path(
-        rf"{_CLUSTER}/namespaces/(?P<namespace>[a-z0-9-]+)/{_KIND}/{_NAME}/$",
+        rf"{_CLUSTER}/namespaces/(?P<namespace>-|{_DNS_LABEL})/{_KIND}/{_NAME}/$",
         kube.ObjectView.as_view(),
         name="object",
     ),
