@@ -886,3 +886,22 @@ def test_wildcards_and_odd_names_never_reach_a_decision(client, member, cluster)
     ):
         response = client.get(path)
         assert response.status_code == 404, path
+
+
+def test_the_platform_admin_imports_into_the_chosen_tenant_only(
+    client, tenant, platform_admin, sim_cluster
+):
+    client.force_login(platform_admin)
+    data = {
+        "display_name": "by-operator",
+        "server": sim_cluster.url,
+        "token": sim_cluster.token,
+        "ca_data": sim_cluster.ca_data,
+    }
+    assert 'id="import-choose-tenant"' in client.get(reverse("console:clusters")).content.decode()
+    refused = client.post(reverse("console:clusters"), data)
+    assert refused.status_code == 400 and "Choose a tenant first" in refused.content.decode()
+    assert not Cluster.objects.filter(display_name="by-operator").exists()
+    client.post(reverse("console:tenant-switch"), {"tenant": "acme", "next": "/"})
+    assert client.post(reverse("console:clusters"), data).status_code == 302
+    assert Cluster.objects.get(display_name="by-operator").tenant == tenant

@@ -94,6 +94,7 @@ class ClustersView(ConsoleView):
             title=_("Clusters"),
             rows=_cluster_rows(user, clusters),
             may_import=self.may_import(),
+            choose_tenant=self.scope.tenant is None and user.is_superuser,
             values=kwargs.get("values", {}),
             errors=kwargs.get("errors", {}),
             unreachable=kwargs.get("unreachable", ""),
@@ -299,6 +300,13 @@ class NodeBase(ClusterPage):
     def node_path(self, name: str | None) -> str:
         return resources.resource_path(self.cluster.name, resources.KINDS["nodes"], None, name)
 
+    def node_powers(self) -> dict:
+        path = self.node_path("*")
+        return {
+            action: self.allowed(action, path)
+            for action in ("cordonNode", "uncordonNode", "drainNode", "updateNode")
+        }
+
 
 class NodesView(NodeBase):
     """The cluster's nodes, live: status, roles, version, architecture, GPUs, capacity and
@@ -316,13 +324,6 @@ class NodesView(NodeBase):
             may=self.node_powers(),
         )
         return context
-
-    def node_powers(self) -> dict:
-        path = self.node_path("*")
-        return {
-            action: self.allowed(action, path)
-            for action in ("cordonNode", "uncordonNode", "drainNode", "updateNode")
-        }
 
 
 class NodeOperationView(NodeBase):
@@ -361,7 +362,7 @@ class NodeOperationView(NodeBase):
         context.update(
             row=node_row(node) if node else None,
             report=report,
-            may=NodesView.node_powers(self),
+            may=self.node_powers(),
             name=name,
         )
         return render(request, self.template_name, context)
