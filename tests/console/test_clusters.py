@@ -905,3 +905,20 @@ def test_the_platform_admin_imports_into_the_chosen_tenant_only(
     client.post(reverse("console:tenant-switch"), {"tenant": "acme", "next": "/"})
     assert client.post(reverse("console:clusters"), data).status_code == 302
     assert Cluster.objects.get(display_name="by-operator").tenant == tenant
+
+
+def test_a_name_search_pages_too(client, member, cluster, kube):
+    for i in range(53):
+        make_pod(kube, "ml", f"hit-{i:02d}")
+    for i in range(4):
+        make_pod(kube, "ml", f"miss-{i}")
+    client.force_login(member)
+    url = reverse("console:pods", kwargs={"cluster": cluster.name})
+    first = client.get(url, {"search": "hit-"}).content.decode()
+    assert first.count('data-pod="') == 50 and "miss-" not in first
+    link = first.split('id="pods-next" href="?', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    from urllib.parse import parse_qsl
+
+    second = client.get(url, dict(parse_qsl(link))).content.decode()
+    assert second.count('data-pod="') == 3 and 'data-pod="ml/hit-52"' in second
+    assert 'id="pods-next"' not in second

@@ -218,6 +218,43 @@ def _page_query(params, **changes) -> str:
     return urlencode({k: v for k, v in query.items() if v})
 
 
+SEARCH_CHUNK = 1000
+
+
+def fetch_page(fetch, params, search: str) -> dict:
+    """One page of a list: ``items``, ``next_query`` (the next page's query string, "" on
+    the last) and ``remaining`` (when the cluster says). Without a search, Kubernetes' own
+    page (``limit``/``continue``). With one, the list is read in chunks of SEARCH_CHUNK,
+    names filtered, until this page's matches are found (a search stops early rather than
+    read every pod of a big cluster), then sliced at ``offset``. ``fetch(limit, cont)``
+    asks the cluster for one chunk."""
+    if not search:
+        page = fetch(PAGE_SIZE, params.get("continue", "").strip() or None)
+        token = page.get("continue")
+        return {
+            "items": page["items"],
+            "next_query": _page_query(params, **{"continue": token, "offset": ""}) if token else "",
+            "remaining": page.get("remaining"),
+        }
+    offset = int(params["offset"]) if params.get("offset", "").isdigit() else 0
+    items: list[dict] = []
+    cont = None
+    while True:
+        page = fetch(SEARCH_CHUNK, cont)
+        items += page["items"]
+        cont = page.get("continue")
+        if not cont or len(items) > offset + PAGE_SIZE:
+            break
+    more = len(items) > offset + PAGE_SIZE or bool(cont)
+    return {
+        "items": items[offset : offset + PAGE_SIZE],
+        "next_query": _page_query(params, offset=str(offset + PAGE_SIZE), **{"continue": ""})
+        if more
+        else "",
+        "remaining": None,
+    }
+
+
 class NamespacesView(ClusterPage):
     """The namespaces of a cluster the user may list (a project member: their project's)."""
 
@@ -307,29 +344,32 @@ class PodsView(ClusterPage):
         query = {
             "label_selector": selector or None,
             "field_selector": f"status.phase={phase}" if phase else None,
-            # A search looks at every pod matching the filters, not one page of them.
-            "limit": None if search else PAGE_SIZE,
-            "cont": None if search else cont,
             "search": search or None,
         }
         within = self.reach("listPods", "pod:*")
         if namespace:
-            if within is not None and namespace not in within:
-                path = resources.resource_path(self.cluster.name, kind, namespace, None)
-                raise ConsoleDenied("listPods", path, _("not one of your namespaces"))
             path = resources.resource_path(self.cluster.name, kind, namespace, None)
+            if within is not None and namespace not in within:
+                raise ConsoleDenied("listPods", path, _("not one of your namespaces"))
             self.judge("listPods", path)
 
-            def pods(client):
-                return resources.list_objects(client, kind, namespace, **query)
+            def chunk(client, limit, cont):
+                return resources.list_objects(
+                    client, kind, namespace, limit=limit, cont=cont, **query
+                )
         elif within is None:
 
-            def pods(client):
-                return resources.list_objects(client, kind, None, **query)
+            def chunk(client, limit, cont):
+                return resources.list_objects(client, kind, None, limit=limit, cont=cont, **query)
         else:
 
-            def pods(client):
-                return resources.list_in_namespaces(client, kind, within, **query)
+            def chunk(client, limit, cont):
+                return resources.list_in_namespaces(
+                    client, kind, within, limit=limit, cont=cont, **query
+                )
+
+        def pods(client):
+            return fetch_page(lambda limit, cont: chunk(client, limit, cont), params, search)
 
         fragment = self.request.htmx and params.get("fragment") == "table"
         calls = [pods]
@@ -356,14 +396,6 @@ class PodsView(ClusterPage):
         if len(answers) > 1 and not isinstance(answers[1], Exception):
             names = answers[1]
         rows = [pod_row(p) for p in (page or {}).get("items", [])]
-        if search and len(rows) > PAGE_SIZE:  # server-side slicing of a search's answer
-            offset = int(params.get("offset", "0")) if params.get("offset", "").isdigit() else 0
-            more = len(rows) > offset + PAGE_SIZE
-            rows = rows[offset : offset + PAGE_SIZE]
-            next_query = _page_query(params, offset=str(offset + PAGE_SIZE)) if more else ""
-        else:
-            token = (page or {}).get("continue")
-            next_query = _page_query(params, **{"continue": token, "offset": ""}) if token else ""
         context = super().get_context_data(**kwargs)
         context.update(
             title=_("Pods"),
@@ -375,7 +407,7 @@ class PodsView(ClusterPage):
             phases=PHASES,
             search=search,
             paged=bool(cont or params.get("offset")),
-            next_query=next_query,
+            next_query=(page or {}).get("next_query", ""),
             table_query=_page_query(params, fragment="table"),
             first_query=_page_query(params, **{"continue": "", "offset": ""}),
             remaining=(page or {}).get("remaining"),
@@ -511,35 +543,40 @@ class KindListView(KindMixin, ClusterPage):
         search = params.get("search", "").strip()
         cont = params.get("continue", "").strip() or None
         plural = self.plural_action(kind)
-        query = {
-            "label_selector": selector or None,
-            "limit": None if search else PAGE_SIZE,
-            "cont": None if search else cont,
-            "search": search or None,
-        }
+        query = {"label_selector": selector or None, "search": search or None}
         within = None
         if kind.namespaced and not namespace:
             segment = resources.resource_path(self.cluster.name, kind, "*", None).split("/", 2)[2]
             within = self.reach(plural, segment)
         else:
             self.judge(plural, resources.resource_path(self.cluster.name, kind, namespace, None))
-        if within is None:
-            page = self.call(lambda c: resources.list_objects(c, kind, namespace or None, **query))
-        else:
-            page = self.call(lambda c: resources.list_in_namespaces(c, kind, within, **query))
+
+        def chunk(client, limit, cont):
+            if within is None:
+                return resources.list_objects(
+                    client, kind, namespace or None, limit=limit, cont=cont, **query
+                )
+            return resources.list_in_namespaces(
+                client, kind, within, limit=limit, cont=cont, **query
+            )
+
+        page = self.call(
+            lambda client: fetch_page(
+                lambda limit, cont: chunk(client, limit, cont), params, search
+            )
+        )
         items = (page or {}).get("items", [])
         if kind.kind == "Secret":
             items = [resources.mask_secret(i) for i in items]
-        token = (page or {}).get("continue")
         return {
-            "items": [self.row(kind, i) for i in items[:PAGE_SIZE]],
+            "items": [self.row(kind, i) for i in items],
             "namespace": namespace,
             "namespaces": list(within or ()),
             "selector": selector,
             "search": search,
-            "next_query": _page_query(params, **{"continue": token}) if token else "",
-            "first_query": _page_query(params, **{"continue": ""}),
-            "paged": bool(cont),
+            "next_query": (page or {}).get("next_query", ""),
+            "first_query": _page_query(params, **{"continue": "", "offset": ""}),
+            "paged": bool(cont or params.get("offset")),
         }
 
     @staticmethod
