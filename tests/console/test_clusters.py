@@ -922,3 +922,19 @@ def test_a_name_search_pages_too(client, member, cluster, kube):
     second = client.get(url, dict(parse_qsl(link))).content.decode()
     assert second.count('data-pod="') == 3 and 'data-pod="ml/hit-52"' in second
     assert 'id="pods-next"' not in second
+
+
+def test_a_project_member_sees_the_cluster_but_not_its_node_inventory(
+    client, project, project_member, cluster
+):
+    services.sync_nodes(cluster)
+    client.force_login(project_member)
+    page = client.get(reverse("console:clusters")).content.decode()
+    row = page.split(f'data-cluster="{cluster.name}"', 1)[1].split("</tr>", 1)[0]
+    assert "<td>—</td>" in row and "arm64" not in row
+    assert 'id="import-form"' not in page
+    detail = client.get(reverse("console:cluster", kwargs={"cluster": cluster.name}))
+    detail = detail.content.decode()
+    assert 'id="cluster-info"' in detail and 'id="cluster-resources"' not in detail
+    assert 'id="rotate-form"' not in detail and 'id="health-check"' not in detail
+    assert client.get(reverse("console:nodes", kwargs={"cluster": cluster.name})).status_code == 403
