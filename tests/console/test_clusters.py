@@ -938,3 +938,14 @@ def test_a_project_member_sees_the_cluster_but_not_its_node_inventory(
     assert 'id="cluster-info"' in detail and 'id="cluster-resources"' not in detail
     assert 'id="rotate-form"' not in detail and 'id="health-check"' not in detail
     assert client.get(reverse("console:nodes", kwargs={"cluster": cluster.name})).status_code == 403
+
+
+def test_the_clusters_422_causes_are_next_to_the_labels(client, member, cluster, kube):
+    client.force_login(member)
+    url = reverse("console:node", kwargs={"cluster": cluster.name, "name": "node-1"})
+    response = client.post(url, {"labels": "bad key!=x", "taints": ""}, HTTP_HX_REQUEST="true")
+    page = response.content.decode()
+    assert response.status_code == 200  # htmx swaps it in
+    feedback = page.split('id="node-labels-error"', 1)[1].split("</div>", 1)[0]
+    assert "metadata.labels" in feedback
+    assert "bad key!" not in kube.read_node("node-1").metadata.labels

@@ -458,7 +458,7 @@ class NodeView(NodeBase):
             context = self.get_context_data(
                 errors=_errors(exc), labels_text=labels_text, taints_text=taints_text
             )
-            return render(request, self.template_name, context, status=400)
+            return render(request, self.template_name, context, status=200 if request.htmx else 400)
         node, errors = None, {}
         try:
             with self.client() as client:
@@ -472,7 +472,19 @@ class NodeView(NodeBase):
         except k8s.ClusterNotFound as exc:
             raise Http404(str(exc.detail)) from None
         except k8s.ClusterError as exc:
-            errors = _errors(exc)
+            # The cluster's 422 causes go next to the field they are about.
+            errors = {}
+            for field, messages in _errors(exc).items():
+                target = (
+                    "labels"
+                    if field.startswith("metadata.labels")
+                    else "taints"
+                    if field.startswith("spec.taints")
+                    else "form"
+                )
+                errors.setdefault(target, []).extend(
+                    f"{field}: {m}" if target != "form" or field != "form" else m for m in messages
+                )
             if not exc.fields:
                 self.cluster_error = exc
         context = self.get_context_data(
@@ -482,7 +494,9 @@ class NodeView(NodeBase):
             labels_text=labels_text if errors else "",
             taints_text=taints_text if errors else "",
         )
-        return render(request, self.template_name, context, status=400 if errors else 200)
+        # htmx swaps only 2xx answers: the page with its errors comes back as 200 to it.
+        status = 400 if errors and not request.htmx else 200
+        return render(request, self.template_name, context, status=status)
 
 
 __all__ = [
