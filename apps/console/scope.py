@@ -31,6 +31,9 @@ def console_scope(request) -> Scope:
     else:
         scope = Scope(tenant=user.tenant)
     request._console_scope = scope
+    # The same scope for the rest of the request: services that resolve the API's scope and
+    # the audit middleware (whose row takes the scope's tenant) see the tenant the console shows.
+    request._portal_scope = (user, scope)
     return scope
 
 

@@ -949,3 +949,19 @@ def test_the_clusters_422_causes_are_next_to_the_labels(client, member, cluster,
     feedback = page.split('id="node-labels-error"', 1)[1].split("</div>", 1)[0]
     assert "metadata.labels" in feedback
     assert "bad key!" not in kube.read_node("node-1").metadata.labels
+
+
+def test_a_platform_admins_console_write_is_audited_in_the_chosen_tenant(
+    client, platform_admin, tenant, cluster
+):
+    """The platform administrator acts in the tenant chosen in the switcher: the audit row of
+    a console write belongs to that tenant (its administrators see it), not to nobody."""
+    from apps.audit.models import AuditEvent
+
+    client.force_login(platform_admin)
+    client.post(reverse("console:tenant-switch"), {"tenant": tenant.slug})
+    url = reverse("console:cluster-health", kwargs={"cluster": cluster.name})
+    assert client.post(url, HTTP_HX_REQUEST="true").status_code == 200
+    event = AuditEvent.objects.get(path=url)
+    assert event.tenant_id == tenant.pk
+    assert event.user_id == platform_admin.pk
