@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from drf_spectacular.openapi import AutoSchema
 
-
 # Views (by class name) that form an area of their own.
 IDENTITY_VIEWS = frozenset({"IdentityProviderViewSet"})
 # Modules (by prefix) that form an area of their own.
