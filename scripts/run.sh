@@ -44,7 +44,10 @@ if [ "$broker" != "memory://" ]; then
   .venv/bin/celery -A tkeportal beat -l warning &
   pids+=($!)
 else
-  echo "No REDIS_URL: Celery tasks run in-process, channel layer and cache in memory"
+  echo "No REDIS_URL: Celery tasks run in-process, channel layer and cache in memory;"
+  echo "periodic work (health checks, reconciles) by manage.py runperiodic"
+  $PY manage.py runperiodic &
+  pids+=($!)
 fi
 
 # kubectl sends tokens over TLS only: the portal also listens with HTTPS (a throwaway CA
