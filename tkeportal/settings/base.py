@@ -373,6 +373,9 @@ PORTAL_PROXY_CONNECT_TIMEOUT = env.float("PORTAL_PROXY_CONNECT_TIMEOUT", default
 PORTAL_PROXY_READ_TIMEOUT = env.float("PORTAL_PROXY_READ_TIMEOUT", default=15.0)
 PORTAL_KUBECONFIG_MAX_LIFETIME = env.str("PORTAL_KUBECONFIG_MAX_LIFETIME", default="7d")
 PORTAL_KUBECONFIG_CA_DATA = env.str("PORTAL_KUBECONFIG_CA_DATA", default="")
+# The portal's TLS address (https://portal.example.com) put in downloaded kubeconfigs whatever
+# address they were fetched from; empty: the address of the request.
+PORTAL_KUBECONFIG_SERVER = env.str("PORTAL_KUBECONFIG_SERVER", default="")
 
 # Sign-in lockout (django-axes; apps/accounts/lockout.py has the rules): failed password
 # sign-ins of one account, and from one client address, before a lock; how long a lock lasts
