@@ -111,3 +111,51 @@ def test_make_run_installs_kubectl_and_prints_the_commands():
     script = (ROOT / "scripts/run.sh").read_text()
     assert "manage.py democommands" in script and "<cls-name>" not in script
     assert 'PORTAL_KUBECONFIG_SERVER="${PORTAL_KUBECONFIG_SERVER:-https://' in script
+
+
+SQLITE_SCRIPT = """
+import json
+from rest_framework.exceptions import AuthenticationFailed
+from apps.authz.services import make_administrator
+from apps.clusters.proxy.identity import key_and_cluster
+from tests.factories import TenantFactory, UserFactory, make_api_key, make_cluster
+
+tenant = TenantFactory(slug="demo")
+user = UserFactory(tenant=tenant, username="admin")
+make_administrator(actor=None, user=user, admin=True)
+cluster = make_cluster(tenant, "prod")
+key, token = make_api_key(user)
+found_key, found = key_and_cluster(token, None, cluster.name)
+_, missing = key_and_cluster(token, None, "cls-nothere")
+try:
+    key_and_cluster(token + "x", None, cluster.name)
+    refused = False
+except AuthenticationFailed:
+    refused = True
+print(json.dumps({"key": found_key.pk == key.pk, "cluster": found and found.name == cluster.name,
+                  "missing": missing is None, "refused": refused}))
+"""
+
+
+def test_kubectl_proxy_identifies_callers_on_the_embedded_sqlite(tmp_path):
+    """``make run`` with nothing configured uses SQLite: the kubectl proxy's caller lookup (a
+    PostgreSQL statement) must take the ORM path there, or every printed kubectl command
+    fails with "the portal cannot reach its database"."""
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "CELERY_BROKER_URL")}
+    env.update(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        DJANGO_SETTINGS_MODULE="tkeportal.settings.dev",
+    )
+    python = str(ROOT / ".venv" / "bin" / "python")
+    migrate = subprocess.run(
+        [python, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, capture_output=True,
+        text=True, timeout=300,
+    )  # fmt: skip
+    assert migrate.returncode == 0, migrate.stderr
+    result = subprocess.run(
+        [python, "manage.py", "shell", "-c", SQLITE_SCRIPT], cwd=ROOT, env=env,
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    answer = result.stdout.strip().splitlines()[-1]
+    assert answer == '{"key": true, "cluster": true, "missing": true, "refused": true}'

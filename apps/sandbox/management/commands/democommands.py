@@ -55,7 +55,7 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--tls-port", type=int, default=8443)
         parser.add_argument("--ca-file", default="var/tls/ca.crt")
-        parser.add_argument("--out-dir", default="", help="where the kubeconfigs are written")
+        parser.add_argument("--out-dir", default="var", help="where the kubeconfigs are written")
 
     def handle(self, *args, **options):
         self.stdout.write(
