@@ -8,6 +8,17 @@ PY=.venv/bin/python
 HOST="${PORTAL_HOST:-127.0.0.1}"
 PORT="${PORTAL_PORT:-8000}"
 
+# One `make run` at a time: a second one says so and leaves the running one (its kubesim,
+# kubeconfig and listeners) alone. The lock is held by this script and everything it starts.
+mkdir -p var
+exec 9>>var/run.lock
+if ! flock -n 9; then
+  echo "make run is already running (pid $(cat var/run.pid 2>/dev/null || echo '?')):" \
+    "use it, or stop it (Ctrl-C in its terminal) before starting another." >&2
+  exit 1
+fi
+echo $$ > var/run.pid
+
 $PY manage.py migrate --noinput -v 0
 
 pids=()
@@ -25,8 +36,12 @@ if [ "${PORTAL_KUBESIM:-1}" = "1" ]; then
   mkdir -p var
   kubeconfig=var/kubesim.kubeconfig
   rm -f "$kubeconfig"
+  # The clusters' objects are kept in var/kubesim-state.json across restarts (delete it, or
+  # set KUBESIM_STATE= , to start from the seeded demo).
+  state=("--state" "${KUBESIM_STATE-var/kubesim-state.json}")
+  [ -n "${state[1]}" ] || state=()
   $PY manage.py kubesim --clusters "${KUBESIM_CLUSTERS:-prod:4,staging:2}" \
-    --port "${KUBESIM_PORT:-18080}" --kubeconfig "$kubeconfig" &
+    --port "${KUBESIM_PORT:-18080}" --kubeconfig "$kubeconfig" "${state[@]}" &
   pids+=($!)
   for _ in $(seq 1 100); do [ -s "$kubeconfig" ] && break; sleep 0.2; done
   [ -s "$kubeconfig" ] || { echo "kubesim did not start"; exit 1; }
