@@ -3,11 +3,16 @@ pages in the console's look."""
 
 from __future__ import annotations
 
+from decimal import Decimal
+from urllib.parse import urlencode
+
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from apps.audit.models import AuditEvent
@@ -15,18 +20,187 @@ from apps.authz.enforcer import can_any, explain, restrict
 from apps.clusters import overview as cluster_overview
 from apps.clusters import visibility
 from apps.clusters.models import Cluster, ClusterOperation
-from apps.projects.models import Project
+from apps.core import quantity
+from apps.projects import quota
+from apps.projects.models import Project, ProjectCluster, ProjectNamespace
 from apps.tenants.models import Tenant
 
 from ..scope import SESSION_KEY, console_scope
 from .base import ConsoleDenied, ConsoleView
 
 RECENT = 8
+# The overview shows a cluster's stored inventory without asking it when it is younger than
+# this, and waits at most PAGE_BUDGET_S for the clusters it does ask (concurrently): the page
+# stays fast with a hundred clusters, and a slow or dead one never holds it up.
+FRESH_S = 60.0
+PAGE_BUDGET_S = 1.5
+# Rows of the abnormal pods and troubled nodes tables (the counts are complete).
+ABNORMAL_ROWS = 20
+PROJECT_ROWS = 20
+# Quota resources shown as bars, in this order (others the project limits follow).
+QUOTA_ORDER = ("requests.cpu", "requests.memory", "pods")
+QUOTA_BARS = 4
+QUOTA_LABELS = {
+    "requests.cpu": gettext_lazy("CPU requests"),
+    "requests.memory": gettext_lazy("Memory requests"),
+    "pods": gettext_lazy("Pods"),
+}
+GIB = Decimal(2**30)
+
+
+def link(url_name: str, **kwargs) -> str | None:
+    """The URL of a console page another area provides, or None while it does not exist."""
+    try:
+        return reverse(url_name, kwargs=kwargs or None)
+    except NoReverseMatch:
+        return None
+
+
+def _decimal(value) -> Decimal | None:
+    if value in (None, ""):
+        return None
+    try:
+        return quantity.parse(value)
+    except quantity.QuantityError:
+        return None
+
+
+def _percent(part: Decimal | None, whole: Decimal | None) -> int | None:
+    if part is None or not whole:
+        return None
+    return int(min(Decimal(100), part * 100 / whole).to_integral_value())
+
+
+def _level(percent: int | None) -> str:
+    if percent is None:
+        return "secondary"
+    return "danger" if percent >= 90 else "warning" if percent >= 75 else "success"
+
+
+def _cores(value: Decimal | None) -> str:
+    if value is None:
+        return "—"
+    return quantity.format_plain(value.quantize(Decimal("0.01")).normalize())
+
+
+def _gib(value: Decimal | None) -> str:
+    if value is None:
+        return "—"
+    return quantity.format_plain((value / GIB).quantize(Decimal("0.1")).normalize())
+
+
+def _usage(resource: str, requested, allocatable, capacity) -> dict:
+    """One resource of a cluster: requests against allocatable (what the scheduler compares),
+    printed in cores or GiB, with the share for the bar."""
+    requested, allocatable = _decimal(requested), _decimal(allocatable)
+    capacity = _decimal(capacity)
+    fmt = _cores if resource == "cpu" else _gib
+    percent = _percent(requested, allocatable)
+    return {
+        "requested": fmt(requested) if requested is not None else None,
+        "allocatable": fmt(allocatable),
+        "capacity": fmt(capacity),
+        "percent": percent,
+        "level": _level(percent),
+    }
+
+
+def cluster_rows(rows: list[dict]) -> tuple[list[dict], list[dict], list[dict], dict]:
+    """The clusters table, the abnormal pods and troubled nodes across clusters (each with
+    its links), and the totals of the summary cards."""
+    clusters, pods, nodes = [], [], []
+    totals = {
+        "clusters": len(rows),
+        "unreachable": 0,
+        "nodes": 0,
+        "ready_nodes": 0,
+        "pods": 0,
+        "abnormal_pods": 0,
+        "abnormal_nodes": 0,
+    }
+    for row in rows:
+        name = row["name"]
+        row = dict(row)
+        row["url"] = link("console:cluster", cluster=name)
+        row["pods_url"] = link("console:pods", cluster=name)
+        requests, allocatable = row.get("requests") or {}, row.get("allocatable") or {}
+        capacity = row.get("capacity") or {}
+        row["cpu"] = _usage("cpu", requests.get("cpu"), allocatable.get("cpu"), capacity.get("cpu"))
+        row["memory"] = _usage(
+            "memory", requests.get("memory"), allocatable.get("memory"), capacity.get("memory")
+        )
+        if not row["reachable"]:
+            totals["unreachable"] += 1
+        totals["nodes"] += row.get("nodes") or 0
+        totals["ready_nodes"] += row.get("ready_nodes") or 0
+        totals["pods"] += row.get("pods") or 0
+        totals["abnormal_pods"] += row.get("abnormal_pod_count") or 0
+        totals["abnormal_nodes"] += row.get("abnormal_node_count") or 0
+        for pod in row.get("abnormal_pods") or []:
+            url = link("console:pod", cluster=name, namespace=pod["namespace"], name=pod["name"])
+            if url is None and row["pods_url"]:
+                url = f"{row['pods_url']}?" + urlencode(
+                    {"namespace": pod["namespace"], "search": pod["name"]}
+                )
+            pods.append({**pod, "cluster": name, "cluster_label": row["display_name"], "url": url})
+        for node in row.get("abnormal_nodes") or []:
+            url = link("console:node", cluster=name, name=node["name"])
+            nodes.append(
+                {**node, "cluster": name, "cluster_label": row["display_name"], "url": url}
+            )
+        clusters.append(row)
+    return clusters, pods[:ABNORMAL_ROWS], nodes[:ABNORMAL_ROWS], totals
+
+
+def quota_use(projects: list[Project]) -> dict[int, list[dict]]:
+    """Per project (of ``projects``): its quota over every cluster it spans — hard, given out
+    to namespaces and sub-projects, and used by its namespaces — as the API's quota report
+    computes it, for all the projects at once (three queries however many)."""
+    ids = [p.pk for p in projects]
+    hard, given, used = {}, {}, {}
+    for project_id, row in ProjectCluster.objects.filter(project_id__in=ids).values_list(
+        "project_id", "hard"
+    ):
+        hard.setdefault(project_id, []).append(row)
+    for project_id, row_hard, row_used in ProjectNamespace.objects.filter(
+        project_id__in=ids
+    ).values_list("project_id", "hard", "used"):
+        given.setdefault(project_id, []).append(row_hard)
+        used.setdefault(project_id, []).append(row_used)
+    for parent_id, row in ProjectCluster.objects.filter(project__parent_id__in=ids).values_list(
+        "project__parent_id", "hard"
+    ):
+        given.setdefault(parent_id, []).append(row)
+    report = {}
+    for project_id in ids:
+        limit = quota.total(hard.get(project_id, []))
+        allocated = quota.total(given.get(project_id, []))
+        using = quota.total(used.get(project_id, []))
+        names = [n for n in QUOTA_ORDER if n in limit]
+        names += sorted(n for n in limit if n not in QUOTA_ORDER)
+        bars = []
+        for name in names[:QUOTA_BARS]:
+            percent = _percent(using.get(name, Decimal(0)), limit[name])
+            bars.append(
+                {
+                    "resource": name,
+                    "label": QUOTA_LABELS.get(name, name),
+                    "hard": quota.fmt(name, limit[name]),
+                    "allocated": quota.fmt(name, allocated.get(name, Decimal(0))),
+                    "used": quota.fmt(name, using.get(name, Decimal(0))),
+                    "percent": percent,
+                    "level": _level(percent),
+                }
+            )
+        report[project_id] = bars
+    return report
 
 
 class OverviewView(ConsoleView):
-    """Clusters (phase, version, nodes, capacity, pods), projects, and what happened lately —
-    each part only for those who may see it."""
+    """Clusters (phase, version, nodes, CPU and memory requests against what the nodes
+    offer), the pods and nodes that need a look, projects with their quota use, and what
+    happened lately — each part only for those who may see it. Clusters are shown from their
+    stored inventory when it is recent; the others are asked concurrently within a budget."""
 
     template_name = "console/overview.html"
 
@@ -34,33 +208,47 @@ class OverviewView(ConsoleView):
         context = super().get_context_data(**kwargs)
         user, scope = self.request.user, self.scope
         context["title"] = _("Overview")
-        clusters = []
+        rows = []
         if can_any(user, "listClusters", model=Cluster):
-            rows = list(
+            found = list(
                 restrict(Cluster.objects.in_scope(scope), user, "listClusters").select_related(
                     "credential", "tenant"
                 )
             )
-            clusters = [
+            answers = cluster_overview.overview(found, budget_s=PAGE_BUDGET_S, fresh_s=FRESH_S)
+            rows = [
                 visibility.redact_overview_row(user, cluster, row)
-                for cluster, row in zip(rows, cluster_overview.overview(rows), strict=True)
+                for cluster, row in zip(found, answers, strict=True)
             ]
-        projects = []
+        clusters, abnormal_pods, abnormal_nodes, totals = cluster_rows(rows)
+        projects, more_projects = [], 0
         if can_any(user, "listProjects", model=Project):
-            projects = list(
-                restrict(Project.objects.in_scope(scope), user, "listProjects")
-                .select_related("tenant")
-                .order_by("name")[:20]
+            visible = restrict(Project.objects.in_scope(scope), user, "listProjects")
+            projects = list(visible.select_related("tenant").order_by("name")[: PROJECT_ROWS + 1])
+            more_projects = max(0, len(projects) - PROJECT_ROWS)
+            projects = projects[:PROJECT_ROWS]
+            quota_readable = set(
+                restrict(
+                    Project.objects.filter(pk__in=[p.pk for p in projects]),
+                    user,
+                    "getProjectQuota",
+                ).values_list("pk", flat=True)
             )
+            bars = quota_use([p for p in projects if p.pk in quota_readable])
+            for project in projects:
+                project.quota_bars = bars.get(project.pk)
+                project.url = link("console:project", project=project.name)
         operations = []
         if clusters:
-            visible = {row["name"] for row in clusters if row.get("namespaces") is None}
+            visible_clusters = {row["name"] for row in clusters if row.get("namespaces") is None}
             operations = list(
-                ClusterOperation.objects.filter(cluster__name__in=visible)
+                ClusterOperation.objects.filter(cluster__name__in=visible_clusters)
                 .filter(cluster__in=Cluster.objects.in_scope(scope))
                 .select_related("cluster", "created_by")
                 .order_by("-created_at")[:RECENT]
             )
+            for op in operations:
+                op.cluster_url = link("console:cluster", cluster=op.cluster.name)
         events = []
         if can_any(user, "listAuditEvents"):
             events = list(
@@ -68,7 +256,21 @@ class OverviewView(ConsoleView):
                 .select_related("user")
                 .order_by("-created_at")[:RECENT]
             )
-        context.update(clusters=clusters, projects=projects, operations=operations, events=events)
+            for event in events:
+                event.url = link("console:audit-event", pk=event.pk)
+        context.update(
+            clusters=clusters,
+            abnormal_pods=abnormal_pods,
+            abnormal_nodes=abnormal_nodes,
+            totals=totals,
+            projects=projects,
+            more_projects=more_projects,
+            projects_url=link("console:projects"),
+            clusters_url=link("console:clusters"),
+            audit_url=link("console:audit"),
+            operations=operations,
+            events=events,
+        )
         return context
 
 
