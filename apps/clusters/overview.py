@@ -36,7 +36,7 @@ from apps.core import quantity
 
 from . import k8s, services
 from .choices import ClusterPhase, ConditionStatus
-from .models import Cluster
+from .models import Cluster, ClusterCredential
 
 logger = logging.getLogger("tkeportal.clusters")
 
@@ -375,20 +375,36 @@ def _recent(cluster: Cluster, fresh_s: float, now: datetime) -> bool:
     return not _health_failure(cluster)
 
 
+def _load_credentials(clusters: list[Cluster]) -> None:
+    """Load the credentials of the clusters to ask that were not loaded with them, in one
+    query: a page showing stored inventories decrypts no credential."""
+    missing = [c for c in clusters if not Cluster.credential.is_cached(c)]
+    if not missing:
+        return
+    found = {
+        credential.cluster_id: credential
+        for credential in ClusterCredential.objects.filter(cluster__in=[c.pk for c in missing])
+    }
+    for cluster in missing:
+        if cluster.pk in found:
+            cluster.credential = found[cluster.pk]
+
+
 def overview(
     clusters: list[Cluster], budget_s: float = OVERVIEW_BUDGET_S, fresh_s: float = 0.0
 ) -> list[dict]:
-    """One row per cluster (clusters with their credential loaded), within ``budget_s``.
+    """One row per cluster (credentials loaded with them or here, for those asked), within
+    ``budget_s``.
     Fresh answers are stored as the clusters' last known inventory (one query). With
     ``fresh_s``, a cluster whose stored inventory is younger than that is shown from it and
     not asked (a page that must stay fast with many clusters)."""
     started = time.monotonic()
     now = timezone.now()
     recent = {cluster.pk for cluster in clusters if _recent(cluster, fresh_s, now)}
+    asking = [cluster for cluster in clusters if cluster.pk not in recent]
+    _load_credentials(asking)
     futures = {
-        cluster.pk: fanout.ask(cluster.pk, services.connection_for(cluster))
-        for cluster in clusters
-        if cluster.pk not in recent
+        cluster.pk: fanout.ask(cluster.pk, services.connection_for(cluster)) for cluster in asking
     }
     if futures:
         wait(futures.values(), timeout=max(0.0, budget_s - (time.monotonic() - started)))

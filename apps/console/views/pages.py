@@ -46,6 +46,7 @@ QUOTA_LABELS = {
     "pods": gettext_lazy("Pods"),
 }
 GIB = Decimal(2**30)
+USAGE = (("cpu", gettext_lazy("CPU requests")), ("memory", gettext_lazy("Memory requests")))
 
 
 def link(url_name: str, **kwargs) -> str | None:
@@ -54,6 +55,22 @@ def link(url_name: str, **kwargs) -> str | None:
         return reverse(url_name, kwargs=kwargs or None)
     except NoReverseMatch:
         return None
+
+
+class Links:
+    """:func:`link` for one page: a route found missing once is not looked up again (a
+    failed ``reverse`` is slow, and a page may ask for hundreds of links)."""
+
+    def __init__(self):
+        self.missing: set[str] = set()
+
+    def __call__(self, url_name: str, **kwargs) -> str | None:
+        if url_name in self.missing:
+            return None
+        url = link(url_name, **kwargs)
+        if url is None:
+            self.missing.add(url_name)
+        return url
 
 
 def _decimal(value) -> Decimal | None:
@@ -108,6 +125,7 @@ def _usage(resource: str, requested, allocatable, capacity) -> dict:
 def cluster_rows(rows: list[dict]) -> tuple[list[dict], list[dict], list[dict], dict]:
     """The clusters table, the abnormal pods and troubled nodes across clusters (each with
     its links), and the totals of the summary cards."""
+    link = Links()
     clusters, pods, nodes = [], [], []
     totals = {
         "clusters": len(rows),
@@ -125,10 +143,19 @@ def cluster_rows(rows: list[dict]) -> tuple[list[dict], list[dict], list[dict], 
         row["pods_url"] = link("console:pods", cluster=name)
         requests, allocatable = row.get("requests") or {}, row.get("allocatable") or {}
         capacity = row.get("capacity") or {}
-        row["cpu"] = _usage("cpu", requests.get("cpu"), allocatable.get("cpu"), capacity.get("cpu"))
-        row["memory"] = _usage(
-            "memory", requests.get("memory"), allocatable.get("memory"), capacity.get("memory")
-        )
+        row["usage"] = [
+            {
+                "resource": resource,
+                "label": label,
+                **_usage(
+                    resource,
+                    requests.get(resource),
+                    allocatable.get(resource),
+                    capacity.get(resource),
+                ),
+            }
+            for resource, label in USAGE
+        ]
         if not row["reachable"]:
             totals["unreachable"] += 1
         totals["nodes"] += row.get("nodes") or 0
@@ -210,9 +237,10 @@ class OverviewView(ConsoleView):
         context["title"] = _("Overview")
         rows = []
         if can_any(user, "listClusters", model=Cluster):
+            # credentials are loaded (and decrypted) only for the clusters the page asks
             found = list(
                 restrict(Cluster.objects.in_scope(scope), user, "listClusters").select_related(
-                    "credential", "tenant"
+                    "tenant"
                 )
             )
             answers = cluster_overview.overview(found, budget_s=PAGE_BUDGET_S, fresh_s=FRESH_S)
