@@ -44,6 +44,7 @@ QUOTA_LABELS = {
     "requests.cpu": gettext_lazy("CPU requests"),
     "requests.memory": gettext_lazy("Memory requests"),
     "pods": gettext_lazy("Pods"),
+    "requests.nvidia.com/gpu": gettext_lazy("GPUs (nvidia.com/gpu)"),
 }
 GIB = Decimal(2**30)
 USAGE = (("cpu", gettext_lazy("CPU requests")), ("memory", gettext_lazy("Memory requests")))
@@ -94,16 +95,20 @@ def _level(percent: int | None) -> str:
     return "danger" if percent >= 90 else "warning" if percent >= 75 else "success"
 
 
-def _cores(value: Decimal | None) -> str:
+def _short(value: Decimal | None, places: str) -> str:
+    """``3.420`` → ``3.42``, ``24.000`` → ``24``: at most the given decimals, no trailing 0."""
     if value is None:
         return "—"
-    return quantity.format_plain(value.quantize(Decimal("0.01")).normalize())
+    text = f"{value.quantize(Decimal(places)):f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _cores(value: Decimal | None) -> str:
+    return _short(value, "0.01")
 
 
 def _gib(value: Decimal | None) -> str:
-    if value is None:
-        return "—"
-    return quantity.format_plain((value / GIB).quantize(Decimal("0.1")).normalize())
+    return _short(None if value is None else value / GIB, "0.1")
 
 
 def _usage(resource: str, requested, allocatable, capacity) -> dict:
@@ -127,6 +132,7 @@ def cluster_rows(rows: list[dict]) -> tuple[list[dict], list[dict], list[dict], 
     its links), and the totals of the summary cards."""
     link = Links()
     clusters, pods, nodes = [], [], []
+    rows = sorted(rows, key=lambda r: ((r.get("display_name") or r["name"]).lower(), r["name"]))
     totals = {
         "clusters": len(rows),
         "unreachable": 0,
