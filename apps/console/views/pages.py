@@ -149,10 +149,11 @@ def cluster_rows(rows: list[dict]) -> tuple[list[dict], list[dict], list[dict], 
         row["pods_url"] = link("console:pods", cluster=name)
         requests, allocatable = row.get("requests") or {}, row.get("allocatable") or {}
         capacity = row.get("capacity") or {}
+        shown_as = row.get("display_name") or name
         row["usage"] = [
             {
                 "resource": resource,
-                "label": label,
+                "aria": _("%(resource)s of %(cluster)s") % {"resource": label, "cluster": shown_as},
                 **_usage(
                     resource,
                     requests.get(resource),
@@ -245,9 +246,9 @@ class OverviewView(ConsoleView):
         if can_any(user, "listClusters", model=Cluster):
             # credentials are loaded (and decrypted) only for the clusters the page asks
             found = list(
-                restrict(Cluster.objects.in_scope(scope), user, "listClusters").select_related(
-                    "tenant"
-                )
+                restrict(Cluster.objects.in_scope(scope), user, "listClusters")
+                .select_related("tenant")
+                .defer("labels", "architectures", "gpu_summary")
             )
             answers = cluster_overview.overview(found, budget_s=PAGE_BUDGET_S, fresh_s=FRESH_S)
             rows = [
