@@ -243,7 +243,28 @@ def test_stale_and_unreachable_clusters_are_shown_as_such(client, tenant, tenant
     assert "Unreachable" in rows[dead.name] and dead.name in rows[dead.name]
     assert "Unreachable" not in rows[fresh.name] and "Stale" not in rows[fresh.name]
     assert "Web shop" in page  # the rest of the page is there
+    assert 'hx-trigger="every 5s"' in page  # and the clusters part asks again soon
     assert elapsed < 4.0  # the page budget (1.5 s) and slack, not the cluster's 30 s
+
+
+def test_the_clusters_part_refreshes_itself_through_htmx(client, tenant, tenant_admin):
+    cluster = stored(make_cluster(tenant, display_name="acme-prod"))
+    Project.objects.create(tenant=tenant, name="prj-shop", display_name="Web shop")
+    client.force_login(tenant_admin)
+    page = client.get("/").content.decode()
+    assert 'hx-get="/?fragment=clusters"' in page and 'hx-trigger="every 30s"' in page
+    assert ">40</td>" in page
+    # when: the cluster's inventory changes
+    stored(cluster, pods=41, abnormal_pods=[], abnormal_pod_count=0)
+    response = client.get("/", {"fragment": "clusters"}, HTTP_HX_REQUEST="true")
+    # then: the clusters part alone, with what changed
+    part = response.content.decode()
+    assert response.status_code == 200
+    assert part.lstrip().startswith('<div id="overview-live"') and "<html" not in part
+    assert ">41</td>" in part and "shop-7c9" not in part
+    assert "Web shop" not in part  # projects are not part of it
+    # without htmx the same address is the whole page
+    assert "Web shop" in client.get("/", {"fragment": "clusters"}).content.decode()
 
 
 def test_operations_and_audit_events_of_the_tenant_only(

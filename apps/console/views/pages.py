@@ -34,6 +34,9 @@ RECENT = 8
 # stays fast with a hundred clusters, and a slow or dead one never holds it up.
 FRESH_S = 60.0
 PAGE_BUDGET_S = 1.5
+# The clusters part refreshes itself (htmx) this often; sooner while a cluster is stale.
+REFRESH_S = 30
+REFRESH_WAITING_S = 5
 # Rows of the abnormal pods and troubled nodes tables (the counts are complete).
 ABNORMAL_ROWS = 20
 PROJECT_ROWS = 20
@@ -237,6 +240,15 @@ class OverviewView(ConsoleView):
     stored inventory when it is recent; the others are asked concurrently within a budget."""
 
     template_name = "console/overview.html"
+    fragment_template = "console/overview_clusters.html"
+
+    @property
+    def fragment(self) -> bool:
+        """An htmx refresh of the clusters part only."""
+        return bool(self.request.htmx) and self.request.GET.get("fragment") == "clusters"
+
+    def get_template_names(self):
+        return [self.fragment_template if self.fragment else self.template_name]
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -256,6 +268,17 @@ class OverviewView(ConsoleView):
                 for cluster, row in zip(found, answers, strict=True)
             ]
         clusters, abnormal_pods, abnormal_nodes, totals = cluster_rows(rows)
+        waiting = any(row["stale"] for row in clusters)
+        context.update(
+            clusters=clusters,
+            abnormal_pods=abnormal_pods,
+            abnormal_nodes=abnormal_nodes,
+            totals=totals,
+            clusters_url=link("console:clusters"),
+            refresh_s=REFRESH_WAITING_S if waiting else REFRESH_S,
+        )
+        if self.fragment:
+            return context
         projects, more_projects = [], 0
         if can_any(user, "listProjects", model=Project):
             visible = restrict(Project.objects.in_scope(scope), user, "listProjects")
@@ -294,14 +317,9 @@ class OverviewView(ConsoleView):
             for event in events:
                 event.url = link("console:audit-event", pk=event.pk)
         context.update(
-            clusters=clusters,
-            abnormal_pods=abnormal_pods,
-            abnormal_nodes=abnormal_nodes,
-            totals=totals,
             projects=projects,
             more_projects=more_projects,
             projects_url=link("console:projects"),
-            clusters_url=link("console:clusters"),
             audit_url=link("console:audit"),
             operations=operations,
             events=events,
