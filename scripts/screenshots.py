@@ -174,7 +174,8 @@ def capture(
     languages: tuple[str, ...] = LANGUAGES,
 ) -> list[Path]:
     """Sign in, and for each language save every page of ``shots`` as
-    ``out/<lang>/<name>.png`` (full page). Returns the files written."""
+    ``out/<lang>/<name>.png`` (full page). Returns the files written; a page that fails
+    (5xx) stops the run, naming it."""
     from playwright.sync_api import sync_playwright
 
     if not os.path.exists(CHROMIUM):
@@ -192,7 +193,10 @@ def capture(
                 folder = out / language
                 folder.mkdir(parents=True, exist_ok=True)
                 for shot in shots:
-                    page.goto(f"{base_url}{shot.path}", wait_until="load")
+                    response = page.goto(f"{base_url}{shot.path}", wait_until="load")
+                    if response is None or response.status >= 500:
+                        status = response.status if response else "no answer"
+                        raise RuntimeError(f"{shot.path} ({shot.name}) answered {status}")
                     page.wait_for_timeout(300)  # htmx settles
                     target = folder / f"{shot.name}.png"
                     page.screenshot(path=str(target), full_page=True)
