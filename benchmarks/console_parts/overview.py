@@ -6,7 +6,11 @@ namespace), rendered by a tenant administrator:
 - ``overview_live20_p50_ms`` / ``_p99_ms``: the same page when 20 of the clusters are live
   kubesim clusters whose stored inventory is too old, so each render asks them concurrently
   (nodes and every pod, for the requests) before showing the page;
-- ``overview_queries``: database queries of one render.
+- ``overview_queries``: database queries of one render;
+- ``overview_inventory_20k_pods_p50_ms``: collecting one cluster's inventory (nodes, and the
+  requests and abnormal pods from every pod, page by page) on a 50-node cluster with 20,000
+  pods — the work the overview's pool does in the background for a big cluster (kubesim runs
+  in the same process, so this includes its serving time).
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ PROJECTS = 20
 LIVE = 20
 ROUNDS = 60
 LIVE_ROUNDS = 20
+BIG_PODS = 20_000
+BIG_NODES = 50
+BIG_ROUNDS = 3
 GIB = 2**30
 
 
@@ -64,6 +71,42 @@ def _render(client, rounds: int, before=None) -> list[float]:
         samples.append(time.perf_counter() - started)
         assert response.status_code == 200, response.status_code
     return samples
+
+
+def _big_cluster(cluster) -> None:
+    """Runs in kubesim's loop: BIG_PODS pods spread over the nodes, each with requests."""
+    cluster.create(cluster.rt("", "namespaces"), None, {"metadata": {"name": "bench"}})
+    pods = cluster.rt("", "pods")
+    for i in range(BIG_PODS):
+        container = {
+            "name": "main",
+            "image": "nginx:1.27",
+            "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
+        }
+        spec = {"nodeName": f"node-{i % BIG_NODES + 1}", "containers": [container]}
+        cluster.create(pods, "bench", {"metadata": {"name": f"pod-{i:05d}"}, "spec": spec})
+
+
+def _inventory_of_big_cluster(sim) -> list[float]:
+    from apps.clusters import k8s, overview
+
+    handle = sim.add_cluster("overview-big", nodes=BIG_NODES, seed=False, controller=False)
+    try:
+        handle.call(_big_cluster)
+        with open(handle.ca_file) as ca:
+            conn = k8s.Connection(server=handle.url, token=handle.token, ca_data=ca.read())
+        samples = []
+        for _ in range(BIG_ROUNDS):
+            started = time.perf_counter()
+            answer = overview._ask(-1, conn)
+            samples.append(time.perf_counter() - started)
+            assert answer.inventory is not None, answer.error
+            assert answer.inventory["pods"] == BIG_PODS
+            assert answer.inventory["requests"]["cpu"] == str(BIG_PODS // 100)
+        return samples
+    finally:
+        sim.remove_cluster(handle.name)
+        k8s.clients.forget(-1)
 
 
 def measure(env) -> dict:
@@ -146,6 +189,7 @@ def measure(env) -> dict:
     finally:
         for handle in handles:
             sim.remove_cluster(handle.name)
+    big = _inventory_of_big_cluster(sim)
     p50, p99 = p50_p99_ms(stored)
     live50, live99 = p50_p99_ms(asked)
     return {
@@ -156,4 +200,5 @@ def measure(env) -> dict:
         "overview_live20_p50_ms": live50,
         "overview_live20_p99_ms": live99,
         "overview_queries": len(queries),
+        "overview_inventory_20k_pods_p50_ms": p50_p99_ms(big)[0],
     }
