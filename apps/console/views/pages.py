@@ -50,6 +50,42 @@ QUOTA_LABELS = {
     "requests.nvidia.com/gpu": gettext_lazy("GPUs (nvidia.com/gpu)"),
 }
 GIB = Decimal(2**30)
+# Phases, operation kinds and outcomes as the page shows them (the stored values are
+# TKEStack's and the API's; the labels are translated).
+PHASES = {
+    "Initializing": gettext_lazy("Initializing"),
+    "Running": gettext_lazy("Running"),
+    "Failed": gettext_lazy("Failed"),
+    "Terminating": gettext_lazy("Terminating"),
+    "Pending": gettext_lazy("Pending"),
+    "Succeeded": gettext_lazy("Succeeded"),
+    "Active": gettext_lazy("Active"),
+    "Available": gettext_lazy("Available"),
+    "Unknown": gettext_lazy("Unknown"),
+}
+OPERATION_KINDS = {
+    "import": gettext_lazy("Import"),
+    "health-check": gettext_lazy("Health check"),
+    "sync": gettext_lazy("Node and version sync"),
+    "rotate-credential": gettext_lazy("Credential rotation"),
+    "namespace-create": gettext_lazy("Project namespace creation"),
+    "namespace-import": gettext_lazy("Project namespace import"),
+    "namespace-quota": gettext_lazy("Project namespace quota update"),
+    "namespace-move": gettext_lazy("Project namespace move"),
+    "namespace-delete": gettext_lazy("Project namespace deletion"),
+    "namespace-reconcile": gettext_lazy("Project namespace drift repair"),
+}
+OUTCOMES = {
+    "success": gettext_lazy("Success"),
+    "denied": gettext_lazy("Denied"),
+    "failure": gettext_lazy("Failure"),
+}
+
+
+def label(labels: dict, value: str, fallback: str = "") -> str:
+    return labels.get(value) or fallback or value
+
+
 USAGE = (("cpu", gettext_lazy("CPU requests")), ("memory", gettext_lazy("Memory requests")))
 
 
@@ -149,6 +185,7 @@ def cluster_rows(rows: list[dict]) -> tuple[list[dict], list[dict], list[dict], 
         name = row["name"]
         row = dict(row)
         row["url"] = link("console:cluster", cluster=name)
+        row["phase_label"] = label(PHASES, row["phase"])
         row["pods_url"] = link("console:pods", cluster=name)
         requests, allocatable = row.get("requests") or {}, row.get("allocatable") or {}
         capacity = row.get("capacity") or {}
@@ -296,6 +333,7 @@ class OverviewView(ConsoleView):
             for project in projects:
                 project.quota_bars = bars.get(project.pk)
                 project.url = link("console:project", project=project.name)
+                project.phase_label = label(PHASES, project.phase)
         operations = []
         if clusters:
             visible_clusters = {row["name"] for row in clusters if row.get("namespaces") is None}
@@ -307,6 +345,8 @@ class OverviewView(ConsoleView):
             )
             for op in operations:
                 op.cluster_url = link("console:cluster", cluster=op.cluster.name)
+                op.kind_label = label(OPERATION_KINDS, op.kind, op.get_kind_display())
+                op.phase_label = label(PHASES, op.phase)
         events = []
         if can_any(user, "listAuditEvents"):
             events = list(
@@ -316,6 +356,7 @@ class OverviewView(ConsoleView):
             )
             for event in events:
                 event.url = link("console:audit-event", pk=event.pk)
+                event.outcome_label = label(OUTCOMES, event.outcome, event.get_outcome_display())
         context.update(
             projects=projects,
             more_projects=more_projects,
