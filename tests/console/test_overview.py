@@ -170,6 +170,7 @@ def test_a_project_member_sees_its_namespaces_pods_but_no_cluster_totals(
     row = section(page, "overview-clusters")
     assert "15 / 20" not in row and "(75%)" not in row  # no cluster-wide requests
     assert 'data-total="abnormal-pods">1<' in page
+    assert 'data-total="nodes">—<' in page and 'data-total="pods">—<' in page  # not 0
 
 
 @with_links

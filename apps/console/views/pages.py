@@ -171,6 +171,7 @@ def cluster_rows(rows: list[dict]) -> tuple[list[dict], list[dict], list[dict], 
     its links), and the totals of the summary cards."""
     link = Links()
     clusters, pods, nodes = [], [], []
+    known: set[str] = set()
     rows = sorted(rows, key=lambda r: ((r.get("display_name") or r["name"]).lower(), r["name"]))
     totals = {
         "clusters": len(rows),
@@ -205,11 +206,16 @@ def cluster_rows(rows: list[dict]) -> tuple[list[dict], list[dict], list[dict], 
         ]
         if not row["reachable"]:
             totals["unreachable"] += 1
-        totals["nodes"] += row.get("nodes") or 0
-        totals["ready_nodes"] += row.get("ready_nodes") or 0
-        totals["pods"] += row.get("pods") or 0
-        totals["abnormal_pods"] += row.get("abnormal_pod_count") or 0
-        totals["abnormal_nodes"] += row.get("abnormal_node_count") or 0
+        for total, field in (
+            ("nodes", "nodes"),
+            ("ready_nodes", "ready_nodes"),
+            ("pods", "pods"),
+            ("abnormal_pods", "abnormal_pod_count"),
+            ("abnormal_nodes", "abnormal_node_count"),
+        ):
+            if row.get(field) is not None:
+                known.add(total)
+                totals[total] += row[field]
         for pod in row.get("abnormal_pods") or []:
             url = link("console:pod", cluster=name, namespace=pod["namespace"], name=pod["name"])
             if url is None and row["pods_url"]:
@@ -223,6 +229,10 @@ def cluster_rows(rows: list[dict]) -> tuple[list[dict], list[dict], list[dict], 
                 {**node, "cluster": name, "cluster_label": row["display_name"], "url": url}
             )
         clusters.append(row)
+    # a total nobody may see (a project member's node inventory) is unknown, not zero
+    for total in ("nodes", "ready_nodes", "pods", "abnormal_pods", "abnormal_nodes"):
+        if total not in known:
+            totals[total] = None
     return clusters, pods[:ABNORMAL_ROWS], nodes[:ABNORMAL_ROWS], totals
 
 
