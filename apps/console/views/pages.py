@@ -170,6 +170,8 @@ def cluster_rows(rows: list[dict]) -> tuple[list[dict], list[dict], list[dict], 
     """The clusters table, the abnormal pods and troubled nodes across clusters (each with
     its links), and the totals of the summary cards."""
     link = Links()
+    # translated once per page, not once per cell
+    aria, usage = _("%(resource)s of %(cluster)s"), [(r, str(text)) for r, text in USAGE]
     clusters, pods, nodes = [], [], []
     known: set[str] = set()
     rows = sorted(rows, key=lambda r: ((r.get("display_name") or r["name"]).lower(), r["name"]))
@@ -194,7 +196,7 @@ def cluster_rows(rows: list[dict]) -> tuple[list[dict], list[dict], list[dict], 
         row["usage"] = [
             {
                 "resource": resource,
-                "aria": _("%(resource)s of %(cluster)s") % {"resource": label, "cluster": shown_as},
+                "aria": aria % {"resource": text, "cluster": shown_as},
                 **_usage(
                     resource,
                     requests.get(resource),
@@ -202,7 +204,7 @@ def cluster_rows(rows: list[dict]) -> tuple[list[dict], list[dict], list[dict], 
                     capacity.get(resource),
                 ),
             }
-            for resource, label in USAGE
+            for resource, text in usage
         ]
         if not row["reachable"]:
             totals["unreachable"] += 1
