@@ -243,6 +243,8 @@ def quota_use(projects: list[Project]) -> dict[int, list[dict]]:
     to namespaces and sub-projects, and used by its namespaces — as the API's quota report
     computes it, for all the projects at once (three queries however many)."""
     ids = [p.pk for p in projects]
+    if not ids:
+        return {}
     hard, given, used = {}, {}, {}
     for project_id, row in ProjectCluster.objects.filter(project_id__in=ids).values_list(
         "project_id", "hard"
@@ -259,9 +261,12 @@ def quota_use(projects: list[Project]) -> dict[int, list[dict]]:
         given.setdefault(parent_id, []).append(row)
     report = {}
     for project_id in ids:
-        limit = quota.total(hard.get(project_id, []))
-        allocated = quota.total(given.get(project_id, []))
-        using = quota.total(used.get(project_id, []))
+        try:
+            limit = quota.total(hard.get(project_id, []))
+            allocated = quota.total(given.get(project_id, []))
+            using = quota.total(used.get(project_id, []))
+        except quantity.QuantityError:  # a stored amount the API server would not take
+            continue
         names = [n for n in QUOTA_ORDER if n in limit]
         names += sorted(n for n in limit if n not in QUOTA_ORDER)
         bars = []
