@@ -149,7 +149,8 @@ def _abnormal(pod: dict) -> dict | None:
 
 class PodTally:
     """One pass over a cluster's pods: the count, the requests of the pods that hold their
-    resources (not Succeeded or Failed) per cluster and per node, and the abnormal pods."""
+    node's resources (scheduled, not Succeeded or Failed) per cluster and per node, and the
+    abnormal pods."""
 
     def __init__(self):
         self.pods = 0
@@ -161,18 +162,13 @@ class PodTally:
     def add(self, pod: dict) -> None:
         self.pods += 1
         phase = (pod.get("status") or {}).get("phase")
-        if phase not in ("Succeeded", "Failed"):
-            reserved = pod_requests(pod)
-            node = (pod.get("spec") or {}).get("nodeName")
-            on_node = (
-                self.node_requests.setdefault(node, dict.fromkeys(REQUESTED, Decimal(0)))
-                if node
-                else None
-            )
-            for resource, amount in reserved.items():
+        node = (pod.get("spec") or {}).get("nodeName")
+        # what a node's allocatable is compared with: the pods bound to it and not finished
+        if node and phase not in ("Succeeded", "Failed"):
+            on_node = self.node_requests.setdefault(node, dict.fromkeys(REQUESTED, Decimal(0)))
+            for resource, amount in pod_requests(pod).items():
                 self.requests[resource] += amount
-                if on_node is not None:
-                    on_node[resource] += amount
+                on_node[resource] += amount
         found = _abnormal(pod)
         if found is not None:
             self.abnormal_count += 1
