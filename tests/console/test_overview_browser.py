@@ -105,3 +105,45 @@ def test_overview_in_both_languages_accessible_and_keyboard_reachable(
     assert visible_focus(language), language
     menu = tab_until(page, lambda f: f["inMenu"] and f["tag"] == "A")
     assert menu["text"] == "概览" and visible_focus(menu), menu
+
+
+def test_the_clusters_part_updates_without_a_reload(
+    http_portal, page, tenant, tenant_admin, kube_sim
+):
+    """A cluster that does not answer in time is shown stale, and the clusters part asks
+    again every few seconds: what is learnt meanwhile appears without reloading the page."""
+    import uuid
+    from datetime import timedelta
+
+    from apps.clusters import k8s, services
+
+    handle = kube_sim.add_cluster(f"lv{uuid.uuid4().hex[:8]}", nodes=1, own_port=True)
+    try:
+        with open(handle.ca_file) as ca:
+            spec = k8s.Connection(server=handle.url, token=handle.token, ca_data=ca.read())
+        cluster = services.import_cluster(
+            actor=None, tenant=tenant, display_name="acme-slow", spec=spec
+        )
+        stored(cluster, age=timedelta(hours=1), pods=40)
+        handle.faults.delay(60)
+        page.goto(f"{http_portal.url}/login/?next=/")
+        page.fill("#id_tenant", "acme")
+        page.fill("#id_username", "alice")
+        page.fill("#id_password", "Correct-horse-9")
+        page.click("#sign-in button[type=submit]")
+        page.wait_for_url(f"{http_portal.url}/")
+        row = page.locator(f'#overview-clusters tr[data-cluster="{cluster.name}"]')
+        assert "Stale" in row.inner_text() and "40" in row.inner_text()
+        assert page.get_attribute("#overview-live", "data-refresh") == "5"
+        page.evaluate("window.__same_page = true")  # gone if the page were reloaded
+        # when: the portal learns more about the cluster (another process stored it)
+        stored(cluster, age=timedelta(hours=1), pods=57)
+        # then: the page shows it by itself
+        page.wait_for_function(
+            f"""() => (document.querySelector('tr[data-cluster="{cluster.name}"]')
+                       || {{}}).innerText?.includes("57")""",
+            timeout=15000,
+        )
+        assert page.evaluate("window.__same_page") is True
+    finally:
+        kube_sim.remove_cluster(handle.name)
