@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 PIP_FLAGS := --disable-pip-version-check -q
 
-.PHONY: run test lint bench install install-dev clean
+.PHONY: run test lint bench screenshots install install-dev clean
 
 $(VENV)/.installed: requirements.txt requirements-lock.txt
 	scripts/apt-deps.sh
@@ -50,6 +50,11 @@ lint: install-dev
 ## Run every benchmark under benchmarks/; figures go to benchmarks/results/<name>.json.
 bench: install-dev
 	$(PY) scripts/with_services.py -- $(PY) benchmarks/run.py $(BENCH)
+
+## Save PNGs of the console's main pages, English and Chinese, under var/screenshots/<lang>/.
+screenshots: install-dev
+	scripts/apt-deps.sh chromium fonts-wqy-microhei
+	$(PY) scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache

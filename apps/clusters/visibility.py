@@ -6,7 +6,8 @@ A cluster is readable to the members of the projects spanning it (``getCluster``
 total counts every namespace: those stay the platform's. A user who may not ``listNodes``
 on ``cluster:<c>/node:*`` (the REST node list's own path) sees no node inventory — count,
 architectures, GPUs, capacity — and one who may not list pods across every namespace sees
-no pod total; such a user sees instead the namespaces they reach on the cluster. The
+no pod total, no requests and only the abnormal pods of their own namespaces; such a user
+sees instead the namespaces they reach on the cluster. The
 cluster's operations follow what they are about: a namespace's (``target`` ``namespace:<ns>``,
 a project namespace being created, resized, moved, repaired) are shown to whoever may read that
 namespace; the cluster's own (import, health check, sync, credential rotation) and the other
@@ -20,7 +21,15 @@ from apps.authz import check, check_collection
 from apps.projects.access import reach
 
 NODE_FIELDS = ("node_count", "architectures", "gpu_summary", "capacity", "allocatable")
-OVERVIEW_NODE_FIELDS = ("nodes", "ready_nodes", "capacity", "allocatable")
+OVERVIEW_NODE_FIELDS = (
+    "nodes",
+    "ready_nodes",
+    "capacity",
+    "allocatable",
+    "node_requests",
+    "abnormal_nodes",
+    "abnormal_node_count",
+)
 
 
 def sees_nodes(user, cluster) -> bool:
@@ -44,6 +53,13 @@ def redact_overview_row(user, cluster, row: dict) -> dict:
     else:
         row["pods"] = None
         row["namespaces"] = list(reach(user, cluster, "listPods", "pod:*").namespaces)
+        # the requests of every namespace are the platform's; abnormal pods of the user's own
+        allowed = set(row["namespaces"])
+        row["requests"] = row["node_requests"] = None
+        row["abnormal_pods"] = [
+            p for p in row.get("abnormal_pods") or [] if p.get("namespace") in allowed
+        ]
+        row["abnormal_pod_count"] = len(row["abnormal_pods"])
     return row
 
 
