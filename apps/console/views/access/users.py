@@ -1,0 +1,156 @@
+"""Users and groups: lists, a user's groups, bindings and keys, disable/enable, a group's
+members — as ``UserViewSet`` and ``GroupViewSet`` authorize them."""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from apps.accounts import services
+from apps.accounts.models import APIKey, Group, User
+from apps.authz.enforcer import can_any, check
+from apps.authz.models import Binding
+
+from .common import AccessView, PermissionDenied, ValidationError
+
+PAGE_SIZE = 50
+
+
+def _search(queryset, text: str, *fields):
+    text = text.strip()[:100].replace("\x00", "")
+    if not text:
+        return queryset
+    query = Q()
+    for field in fields:
+        query |= Q(**{f"{field}__icontains": text})
+    return queryset.filter(query)
+
+
+class UsersView(AccessView):
+    template_name = "console/access/users.html"
+    authz_action = "listUsers"
+    title = _("Users")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        q = self.request.GET.get("q", "")
+        rows = _search(
+            self.visible(User.objects.select_related("identity_provider"), "listUsers"),
+            q,
+            "username",
+            "display_name",
+            "email",
+        ).order_by("username")
+        page = Paginator(rows, PAGE_SIZE).get_page(self.request.GET.get("page"))
+        context.update(page=page, users=page.object_list, q=q)
+        return context
+
+
+class UserView(AccessView):
+    template_name = "console/access/user.html"
+    authz_action = "getUser"
+
+    def subject(self):
+        user = self.get_visible(
+            User.objects.select_related("identity_provider", "tenant"),
+            "getUser",
+            pk=self.kwargs["pk"],
+        )
+        return user
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        viewer = self.request.user
+        user = kwargs.get("subject") or self.subject()
+        self.authorize_object("getUser", user, owner=user)
+        groups = bindings = None
+        if can_any(viewer, "listGroups"):
+            groups = list(self.visible(Group.objects.filter(members=user), "listGroups"))
+        if can_any(viewer, "listBindings"):
+            bindings = list(
+                self.visible(
+                    Binding.objects.filter(Q(user=user) | Q(group__members=user)).distinct(),
+                    "listBindings",
+                ).select_related("user", "group", "policy", "role")
+            )
+        keys = list(
+            self.visible(APIKey.objects.filter(user=user), "listAPIKeys").select_related(
+                "user", "cluster"
+            )
+        )
+
+        def may(action):
+            return bool(check(viewer, action, user.authz_resource, tenant=user.tenant, obj=user))
+
+        context.update(
+            title=user.display_name or user.username,
+            subject=user,
+            groups=groups,
+            bindings=bindings,
+            keys=keys,
+            may_disable=user.is_active and user.pk != viewer.pk and may("disableUser"),
+            may_enable=not user.is_active and may("enableUser"),
+        )
+        return context
+
+
+class UserActiveView(UserView):
+    """POST: disable or enable a user (``disableUser`` / ``enableUser``), through
+    ``services.update_user`` like the API: their sign-in and every key stop or start."""
+
+    http_method_names = ["post"]
+    active = False
+
+    def post(self, request, *args, **kwargs):
+        user = self.subject()
+        self.authorize_object("enableUser" if self.active else "disableUser", user, owner=user)
+        try:
+            services.update_user(actor=request.user, user=user, is_active=self.active)
+        except (ValidationError, PermissionDenied) as exc:
+            user.refresh_from_db()
+            return self.failed(exc, subject=user)
+        return self.redirect(reverse("console:user", args=[user.pk]))
+
+
+class GroupsView(AccessView):
+    template_name = "console/access/groups.html"
+    authz_action = "listGroups"
+    title = _("Groups")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        rows = (
+            self.visible(Group.objects.select_related("identity_provider"), "listGroups")
+            .annotate(member_count=Count("members", distinct=True))
+            .order_by("name")
+        )
+        page = Paginator(rows, PAGE_SIZE).get_page(self.request.GET.get("page"))
+        context.update(page=page, groups=page.object_list)
+        return context
+
+
+class GroupView(AccessView):
+    template_name = "console/access/group.html"
+    authz_action = "getGroup"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        group = self.get_visible(Group.objects, "getGroup", name=self.kwargs["name"])
+        self.authorize_object("getGroup", group)
+        members = list(group.members.order_by("username").only("id", "username", "display_name"))
+        bindings = None
+        if can_any(self.request.user, "listBindings"):
+            bindings = list(
+                self.visible(group.bindings.all(), "listBindings").select_related(
+                    "group", "policy", "role"
+                )
+            )
+        context.update(
+            title=group.display_name or group.name,
+            group=group,
+            members=members,
+            bindings=bindings,
+        )
+        return context
