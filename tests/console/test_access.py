@@ -369,6 +369,10 @@ def test_revoking_keys_is_authorized_like_the_api(client, tenant, member, tenant
     own, _ = make_api_key(member, description="own")
     admins, _ = make_api_key(tenant_admin, description="admins")
     client.force_login(member)
+    listing = client.get(reverse("console:api-keys")).content.decode()
+    assert reverse("console:api-key-revoke", args=[own.pk]) in listing
+    assert "admins" in listing
+    assert reverse("console:api-key-revoke", args=[admins.pk]) not in listing
     # another's key: visible to a reader, but deleting it needs deleteAPIKey on it
     refused = client.post(reverse("console:api-key-revoke", args=[admins.pk]), **HTMX)
     assert refused.status_code == 403
@@ -440,6 +444,14 @@ def test_policy_editor_creates_and_edits(client, tenant, tenant_admin):
         {"actions": ["getCluster"], "resources": ["cluster:*"], "effect": "allow"}
     ]
     assert AuditEvent.objects.filter(action="updatePolicy").exists()
+
+
+def test_policy_created_through_htmx_goes_to_its_page(client, tenant, tenant_admin):
+    client.force_login(tenant_admin)
+    response = client.post(reverse("console:policy-new"), editor_post(), **HTMX)
+    assert response.status_code == 200
+    assert response["HX-Location"] == reverse("console:policy", args=["web-readers"])
+    assert Policy.objects.filter(tenant=tenant, name="web-readers").exists()
 
 
 def test_policy_editor_errors_are_next_to_the_field(client, tenant, tenant_admin):
@@ -603,3 +615,84 @@ def test_list_queries_do_not_grow_with_rows(
         "identity-providers": "idp6",
     }[name]
     assert marker in page
+
+
+# -- "Why can't I?" from a refused action --------------------------------------------------------
+def _why_link(page: str) -> str:
+    import html
+    import re
+
+    match = re.search(r'id="why-link" href="([^"]+)"', page)
+    assert match, page[:2000]
+    return html.unescape(match.group(1))
+
+
+def _reason(page: str) -> str:
+    import html
+    import re
+
+    match = re.search(r'<span class="d-block small">([^<]*)</span>', page) or re.search(
+        r'<p class="text-body-secondary">([^<]*)</p>', page
+    )
+    return html.unescape(match.group(1).strip())
+
+
+def test_a_refused_htmx_action_is_a_fragment_with_the_why_link(client, tenant, member):
+    user = carol(tenant)
+    client.force_login(member)
+    response = client.post(reverse("console:user-disable", args=[user.pk]), **HTMX)
+    page = response.content.decode()
+    assert response.status_code == 403
+    assert response["HX-Retarget"] == "#main" and response["HX-Reselect"] == "#refusal"
+    assert response["X-Console-Refusal"] == "1"
+    assert page.startswith('<div class="alert alert-danger portal-refusal" id="refusal"')
+    assert "<html" not in page and "disableUser" in page and "user:carol-acme" in page
+    # without HTMX: the console's whole 403 page, with the same link
+    full = client.post(reverse("console:user-disable", args=[user.pk])).content.decode()
+    assert 'id="forbidden"' in full and _why_link(full) == _why_link(page)
+
+
+@pytest.mark.parametrize(
+    "who, method, target",
+    [
+        ("member", "post", "user-disable"),
+        ("member", "post", "api-key-revoke"),
+        ("member", "post", "policy-new"),
+        ("member", "post", "identity-provider-test"),
+        ("member", "get", "policy-edit"),
+        ("viewer", "get", "policies"),
+        ("viewer", "get", "bindings"),
+    ],
+)
+def test_why_agrees_with_the_refusal(request, client, tenant, tenant_admin, who, method, target):
+    """The explanation the link opens refuses the same action on the same resource, for the
+    same reason the page gave."""
+    user = carol(tenant)
+    key, _ = make_api_key(tenant_admin)
+    custom_policy(tenant)
+    make_identity_provider(tenant, name="acme-ldap")
+    args = {
+        "user-disable": [user.pk],
+        "api-key-revoke": [key.pk],
+        "identity-provider-test": ["acme-ldap"],
+        "policy-edit": ["acme-custom"],
+    }.get(target, [])
+    client.force_login(request.getfixturevalue(who))
+    response = getattr(client, method)(reverse(f"console:{target}", args=args), **HTMX)
+    assert response.status_code == 403, response.content[:500]
+    refusal = response.content.decode()
+    why = client.get(_why_link(refusal))
+    verdict = why.content.decode()
+    assert why.status_code == 200 and 'id="why-verdict"' in verdict
+    assert "<strong>Refused</strong>" in verdict
+    # the same question: the action and resource of the refusal fill the explanation's form
+    link = _why_link(refusal)
+    from urllib.parse import parse_qs, urlsplit
+
+    asked = {k: v[0] for k, v in parse_qs(urlsplit(link).query).items()}
+    assert f'id="why-action" name="action" value="{asked["action"]}"' in verdict
+    assert f'name="resource" value="{asked["resource"]}"' in verdict
+    if asked["resource"] != "*":
+        # a refusal about one object gives the policy layer's own reason, word for word
+        stated = _reason(refusal)
+        assert stated and stated in verdict

@@ -5,7 +5,7 @@ service's refusal or validation error in the page instead of a bare error."""
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -85,7 +85,13 @@ class AccessView(ConsoleView):
             raise ValidationError(_("Choose a tenant first (the tenant switcher at the top)."))
         return self.scope.tenant
 
-    def redirect(self, url: str):
+    def redirect(self, url: str, navigate: bool = False):
+        """After a write: back to ``url`` (303). HTMX follows it and swaps the page region
+        in place; with ``navigate`` (a new object's own page) it goes there instead."""
+        if navigate and self.request.htmx:
+            response = HttpResponse(status=200)
+            response["HX-Location"] = url
+            return response
         return HttpResponseRedirect(url, status=303)
 
     def failed(self, error, denied: bool = False, **context):

@@ -36,9 +36,17 @@ class APIKeysView(AccessView):
             APIKey.objects.select_related("user", "cluster", "disabled_by"), "listAPIKeys"
         ).order_by("-created_at", "-id")
         page = Paginator(rows, PAGE_SIZE).get_page(self.request.GET.get("page"))
+        shown = [key.pk for key in page.object_list]
+        # Revoke is offered where it would be allowed (one's own: self-service).
+        deletable = set(
+            self.visible(APIKey.objects.filter(pk__in=shown), "deleteAPIKey").values_list(
+                "pk", flat=True
+            )
+        )
         context.update(
             page=page,
             keys=page.object_list,
+            deletable=deletable,
             lifetimes=LIFETIMES,
             form=kwargs.get("form") or {"expires_in": "30d", "description": ""},
         )

@@ -195,7 +195,7 @@ class PolicyEditorView(AccessView):
                 rows=editor_rows(statements or [{}]),
                 values={"name": name, **fields},
             )
-        return self.redirect(reverse("console:policy", args=[policy.name]))
+        return self.redirect(reverse("console:policy", args=[policy.name]), navigate=True)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
