@@ -258,3 +258,21 @@ def test_a_viewer_sees_only_their_own_trail(client, tenant, member, viewer):
     assert shown_ids(page_of(client)) == {theirs.pk}
     assert others.pk not in shown_ids(page_of(client))
     assert client.get(reverse("console:audit-export")).status_code == 403
+
+
+def test_htmx_filtering_returns_the_results_with_a_matching_export_link(
+    client, tenant, tenant_admin
+):
+    kept = event(tenant, "createCluster")
+    event(tenant, "deletePolicy")
+    client.force_login(tenant_admin)
+    response = client.get(
+        reverse("console:audit"),
+        {"action": "createCluster"},
+        HTTP_HX_REQUEST="true",
+        HTTP_HX_TARGET="audit-results",
+    )
+    page = response.content.decode()
+    assert page.startswith('<div id="audit-results">') and "<html" not in page
+    assert shown_ids(page) == {kept.pk}
+    assert 'href="/audit/export.csv?action=createCluster"' in page
