@@ -26,6 +26,7 @@ _HERE = "tests.console.test_access."
 NOT_PAGES = {
     "console:user-disable": _HERE + "test_administrator_disables_and_enables_a_user",
     "console:user-enable": _HERE + "test_administrator_disables_and_enables_a_user",
+    "console:group-members": _HERE + "test_group_members_are_managed_like_the_api",
     "console:api-key-create": _HERE + "test_api_key_is_shown_once_after_a_recent_sign_in",
     "console:api-key-revoke": _HERE + "test_revoking_keys_is_authorized_like_the_api",
     "console:binding-create": _HERE + "test_bindings_are_created_and_removed_by_who_may",
@@ -318,6 +319,57 @@ def test_other_tenant_user_actions_are_404(client, tenant, other_user):
     assert client.post(reverse("console:user-disable", args=[user.pk])).status_code == 404
     user.refresh_from_db()
     assert user.is_active
+
+
+def test_group_members_are_managed_like_the_api(client, tenant, tenant_admin, member):
+    from apps.accounts.models import Group
+
+    user = carol(tenant)
+    group = Group.objects.create(tenant=tenant, name="ops")
+    url = reverse("console:group-members", args=["ops"])
+    # a member may read the group but not change it
+    client.force_login(member)
+    page = client.get(reverse("console:group", args=["ops"])).content.decode()
+    assert 'id="group-add-member"' not in page
+    assert client.post(url, {"op": "add", "username": "carol-acme"}).status_code == 403
+    assert not group.members.exists()
+    client.force_login(tenant_admin)
+    response = client.post(url, {"op": "add", "username": "carol-acme"}, follow=True, **HTMX)
+    assert "carol-acme" in response.content.decode().split('id="group-members"')[1]
+    assert list(group.members.all()) == [user]
+    assert AuditEvent.objects.filter(
+        action="updateGroup", resource="group:ops", outcome="success"
+    ).exists()
+    missing = client.post(url, {"op": "add", "username": "nobody"}, **HTMX).content.decode()
+    assert 'id="access-error"' in missing and "nobody" in missing
+    client.post(url, {"op": "remove", "username": "carol-acme"})
+    assert not group.members.exists()
+
+
+def test_adding_to_a_group_grants_only_what_the_actor_holds(client, tenant, member):
+    """Adding someone to an administrators' group is granting the administrator policy:
+    refused (in the page) to whoever does not hold it."""
+    from apps.accounts.models import Group
+
+    authz_services.create_policy(
+        actor=None,
+        tenant=tenant,
+        name="group-keeper",
+        statements=[{"actions": ["updateGroup"], "resources": ["group:*"], "effect": "allow"}],
+    )
+    bind(member, "group-keeper")
+    admins = Group.objects.create(tenant=tenant, name="admins")
+    bind(admins, "administrator")
+    carol(tenant)
+    client.force_login(member)
+    response = client.post(
+        reverse("console:group-members", args=["admins"]),
+        {"op": "add", "username": "carol-acme"},
+        **HTMX,
+    )
+    assert response.status_code == 200 and 'id="access-error"' in response.content.decode()
+    assert not admins.members.exists()
+    assert AuditEvent.objects.get(action="updateGroup").outcome == "denied"
 
 
 # -- API keys ----------------------------------------------------------------------------------

@@ -25,6 +25,11 @@ urlpatterns = [
     ),
     path("access/groups/", users.GroupsView.as_view(), name="groups"),
     path("access/groups/<str:name>/", users.GroupView.as_view(), name="group"),
+    path(
+        "access/groups/<str:name>/members/",
+        users.GroupMembersView.as_view(),
+        name="group-members",
+    ),
     path("access/api-keys/", keys.APIKeysView.as_view(), name="api-keys"),
     path("access/new/api-key/", keys.APIKeyCreateView.as_view(), name="api-key-create"),
     path(
@@ -73,7 +78,12 @@ NAV = [
             Entry(
                 _("Users"), "console:users", "listUsers", also=("console:user", "console:user-*")
             ),
-            Entry(_("Groups"), "console:groups", "listGroups", also=("console:group",)),
+            Entry(
+                _("Groups"),
+                "console:groups",
+                "listGroups",
+                also=("console:group", "console:group-*"),
+            ),
             Entry(_("API keys"), "console:api-keys", "listAPIKeys", also=("console:api-key-*",)),
             Entry(
                 _("Policies"),

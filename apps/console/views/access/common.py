@@ -60,11 +60,17 @@ class AccessView(ConsoleView):
             raise Http404(_("Not found."))
         return obj
 
+    def name_for_audit(self, action: str, resource: str) -> None:
+        """The audit event of this request is named after its first authorization (the
+        write itself), not after the page re-shown around a refusal."""
+        if not getattr(self.request, "audit_action", None):
+            self.request.audit_action, self.request.audit_resource = action, resource
+
     def authorize_object(self, action: str, obj, owner=None) -> None:
         """The API's object check: ``action`` on the object's path, in its tenant, with
         self-service for ``owner`` and the object's django-guardian grants."""
         resource = obj.authz_resource
-        self.request.audit_action, self.request.audit_resource = action, resource
+        self.name_for_audit(action, resource)
         decision = check(
             self.request.user, action, resource, tenant=obj.tenant, owner=owner, obj=obj
         )
@@ -73,7 +79,7 @@ class AccessView(ConsoleView):
 
     def authorize_collection(self, action: str, resource: str, owner=None):
         """The API's collection check (create): the tenant new objects go into."""
-        self.request.audit_action, self.request.audit_resource = action, resource
+        self.name_for_audit(action, resource)
         tenant = self.scope.tenant
         decision = check(self.request.user, action, resource, tenant=tenant, owner=owner)
         if not decision:

@@ -152,5 +152,45 @@ class GroupView(AccessView):
             group=group,
             members=members,
             bindings=bindings,
+            may_edit=bool(
+                check(
+                    self.request.user,
+                    "updateGroup",
+                    group.authz_resource,
+                    tenant=group.tenant,
+                    obj=group,
+                )
+            ),
+            member_form=kwargs.get("member_form") or {},
         )
         return context
+
+
+class GroupMembersView(GroupView):
+    """POST: add or remove one member (``updateGroup`` with the new member list, as the
+    API's PATCH; the service refuses adding someone to a group whose bindings the actor
+    does not hold, and removing a member whose deny the actor could not lift)."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, *args, **kwargs):
+        group = self.get_visible(Group.objects, "getGroup", name=kwargs["name"])
+        self.authorize_object("updateGroup", group)
+        op = request.POST.get("op")
+        username = request.POST.get("username", "").strip()[:63].replace("\x00", "")
+        form = {"username": username}
+        current = list(group.members.all())
+        user = User.objects.filter(tenant=group.tenant, username=username).first()
+        try:
+            if op not in ("add", "remove"):
+                raise ValidationError({"op": ["Use add or remove."]})
+            if user is None:
+                raise ValidationError({"username": [f"No user named '{username}'."]})
+            if op == "add":
+                members = [*current, user] if user not in current else current
+            else:
+                members = [member for member in current if member.pk != user.pk]
+            services.update_group(actor=request.user, group=group, members=members)
+        except (ValidationError, PermissionDenied) as exc:
+            return self.failed(exc, member_form=form)
+        return self.redirect(reverse("console:group", args=[group.name]))
