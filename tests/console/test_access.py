@@ -221,6 +221,28 @@ class TestRoleMatrix(TestRolesMatrix):
         return reverse("console:role", args=["acme-operators"])
 
 
+class TestRoleNewMatrix(ConsoleMatrix):
+    url = "/access/new/role/"
+    expect = 'id="role-form"'
+    reader = "tenant_admin"
+    no_permission = "member"
+
+    def expect_of_tenant(self, tenant) -> str:
+        return "acme-custom"
+
+
+class TestRoleEditMatrix(TestRolesMatrix):
+    url = ""
+    url_name = "console:role-edit"
+    expect = 'id="role-form"'
+    reader = "tenant_admin"
+    no_permission = "member"
+    object_page = True
+
+    def url_for(self, tenant) -> str:
+        return reverse("console:role-edit", args=["acme-operators"])
+
+
 class TestBindingsMatrix(ConsoleMatrix):
     url = "/access/bindings/"
     expect = "carol-acme"
@@ -544,6 +566,36 @@ def test_member_cannot_create_policies(client, tenant, member):
     assert response.status_code == 403
     assert not Policy.objects.filter(name="web-readers").exists()
     assert 'id="policy-new"' not in client.get(reverse("console:policies")).content.decode()
+
+
+# -- roles -----------------------------------------------------------------------------------
+def test_roles_are_created_and_edited_with_their_policies(client, tenant, tenant_admin, member):
+    from apps.authz.models import Role
+
+    custom_policy(tenant)
+    client.force_login(member)
+    refused = client.post(reverse("console:role-new"), {"name": "ops", "policies": ["read-only"]})
+    assert refused.status_code == 403 and not Role.objects.filter(name="ops").exists()
+    client.force_login(tenant_admin)
+    form = client.get(reverse("console:role-new")).content.decode()
+    assert 'value="acme-custom"' in form and 'value="read-only"' in form
+    response = client.post(
+        reverse("console:role-new"),
+        {"name": "ops", "display_name": "Operators", "policies": ["read-only", "acme-custom"]},
+        **HTMX,
+    )
+    assert response["HX-Location"] == reverse("console:role", args=["ops"])
+    role = Role.objects.get(tenant=tenant, name="ops")
+    assert sorted(role.policies.values_list("name", flat=True)) == ["acme-custom", "read-only"]
+    assert AuditEvent.objects.filter(action="createRole", resource="role:ops").exists()
+    edit = reverse("console:role-edit", args=["ops"])
+    client.post(edit, {"display_name": "Ops", "policies": ["read-only"]})
+    role.refresh_from_db()
+    assert role.display_name == "Ops"
+    assert list(role.policies.values_list("name", flat=True)) == ["read-only"]
+    bad = client.post(edit, {"policies": ["no-such-policy"]}, **HTMX).content.decode()
+    assert 'id="access-error"' in bad and "no-such-policy" in bad
+    assert list(role.policies.values_list("name", flat=True)) == ["read-only"]
 
 
 # -- bindings --------------------------------------------------------------------------------

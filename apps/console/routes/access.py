@@ -46,7 +46,13 @@ urlpatterns = [
         name="policy-edit",
     ),
     path("access/roles/", policies.RolesView.as_view(), name="roles"),
+    path("access/new/role/", policies.RoleEditorView.as_view(), name="role-new"),
     path("access/roles/<str:name>/", policies.RoleView.as_view(), name="role"),
+    path(
+        "access/roles/<str:name>/edit/",
+        policies.RoleEditorView.as_view(creating=False),
+        name="role-edit",
+    ),
     path("access/bindings/", policies.BindingsView.as_view(), name="bindings"),
     path("access/new/binding/", policies.BindingCreateView.as_view(), name="binding-create"),
     path(
@@ -91,7 +97,9 @@ NAV = [
                 "listPolicies",
                 also=("console:policy", "console:policy-*"),
             ),
-            Entry(_("Roles"), "console:roles", "listRoles", also=("console:role",)),
+            Entry(
+                _("Roles"), "console:roles", "listRoles", also=("console:role", "console:role-*")
+            ),
             Entry(_("Bindings"), "console:bindings", "listBindings", also=("console:binding-*",)),
             Entry(
                 _("Identity providers"),

@@ -245,7 +245,13 @@ class RolesView(AccessView):
             .order_by("name")
         )
         page = Paginator(rows, PAGE_SIZE).get_page(self.request.GET.get("page"))
-        context.update(page=page, roles=page.object_list)
+        tenant = self.scope.tenant
+        context.update(
+            page=page,
+            roles=page.object_list,
+            may_create=tenant is not None
+            and bool(check(self.request.user, "createRole", "role:*", tenant=tenant)),
+        )
         return context
 
 
@@ -269,6 +275,98 @@ class RoleView(AccessView):
             role=role,
             policies=list(role.policies.order_by("name")),
             bindings=bindings,
+            may_edit=bool(
+                check(
+                    self.request.user,
+                    "updateRole",
+                    role.authz_resource,
+                    tenant=role.tenant,
+                    obj=role,
+                )
+            ),
+        )
+        return context
+
+
+class RoleEditorView(AccessView):
+    """Create (``createRole`` on ``role:*``) or edit (``updateRole`` on the role) a role: its
+    names and the policies it bundles (the service refuses bundling what the actor does
+    not hold where the role is bound)."""
+
+    template_name = "console/access/role_form.html"
+    creating = True
+
+    def setup_role(self):
+        if self.creating:
+            self.tenant = self.authorize_collection("createRole", "role:*")
+            return None
+        role = self.get_visible(
+            Role.objects.select_related("tenant"), "getRole", name=self.kwargs["name"]
+        )
+        self.authorize_object("updateRole", role)
+        return role
+
+    def get(self, request, *args, **kwargs):
+        self.object = self.setup_role()
+        return self.render_to_response(self.get_context_data())
+
+    def post(self, request, *args, **kwargs):
+        self.object = role = self.setup_role()
+        post = request.POST
+        tenant = role.tenant if role is not None else self.tenant
+        names = [name[:63] for name in post.getlist("policies")][:500]
+        values = {
+            "name": post.get("name", "").strip()[:63],
+            "display_name": post.get("display_name", "").strip()[:128],
+            "description": post.get("description", "").strip(),
+            "policies": names,
+        }
+        try:
+            if tenant is None:
+                raise ValidationError(_("Choose a tenant first (the tenant switcher at the top)."))
+            chosen = list(Policy.objects.filter(tenant=tenant, name__in=names))
+            unknown = sorted(set(names) - {p.name for p in chosen})
+            if unknown:
+                raise ValidationError({"policies": [_("Unknown: %s") % ", ".join(unknown)]})
+            fields = {k: values[k] for k in ("display_name", "description")}
+            if role is None:
+                role = services.create_role(
+                    actor=request.user,
+                    tenant=tenant,
+                    name=values["name"],
+                    policies=chosen,
+                    **fields,
+                )
+                request.audit_resource = role.authz_resource
+            else:
+                role = services.update_role(
+                    actor=request.user, role=role, policies=chosen, **fields
+                )
+        except (ValidationError, PermissionDenied) as exc:
+            return self.failed(exc, values=values)
+        return self.redirect(reverse("console:role", args=[role.name]), navigate=True)
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        role = self.object
+        if "values" not in kwargs:
+            context["values"] = {
+                "name": role.name if role else "",
+                "display_name": role.display_name if role else "",
+                "description": role.description if role else "",
+                "policies": [p.name for p in role.policies.all()] if role else [],
+            }
+        choices = []
+        if can_any(self.request.user, "listPolicies"):
+            choices = list(
+                self.visible(Policy.objects.all(), "listPolicies")
+                .order_by("-predefined", "name")
+                .only("name", "display_name", "predefined")[:500]
+            )
+        context.update(
+            title=(_("Edit role %(name)s") % {"name": role.name}) if role else _("New role"),
+            role=role,
+            choices=choices,
         )
         return context
 
