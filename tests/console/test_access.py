@@ -800,3 +800,41 @@ def test_why_agrees_with_the_refusal(request, client, tenant, tenant_admin, who,
         # a refusal about one object gives the policy layer's own reason, word for word
         stated = _reason(refusal)
         assert stated and stated in verdict
+
+
+def test_platform_admin_pages_by_name_need_a_tenant_when_names_collide(
+    client, tenant, other_tenant, platform_admin
+):
+    custom_policy(tenant, name="shared")
+    custom_policy(other_tenant, name="shared")
+    client.force_login(platform_admin)
+    url = reverse("console:policy", args=["shared"])
+    assert client.get(url).status_code == 404  # every tenant at once: which one?
+    client.post(reverse("console:tenant-switch"), {"tenant": "globex", "next": "/"})
+    page = client.get(url).content.decode()
+    assert 'id="policy-statements"' in page
+    assert client.get(reverse("console:policies")).content.decode().count(">shared<") == 1
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/access/users/",
+        "/access/groups/",
+        "/access/api-keys/",
+        "/access/policies/",
+        "/access/new/policy/",
+        "/access/roles/",
+        "/access/new/role/",
+        "/access/bindings/",
+        "/access/identity-providers/",
+        "/audit/",
+    ],
+)
+def test_pages_speak_chinese(client, tenant, tenant_admin, path):
+    client.force_login(tenant_admin)
+    client.post("/i18n/setlang/", {"language": "zh-hans"})
+    page = client.get(path).content.decode()
+    assert '<html lang="zh-hans">' in page
+    heading = page.split("<h1", 1)[1].split("</h1>", 1)[0]
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in heading), heading

@@ -55,10 +55,14 @@ class AccessView(ConsoleView):
         # PostgreSQL refuses text with NUL; no stored name holds one.
         if any(isinstance(v, str) and "\x00" in v for v in lookup.values()):
             raise Http404
-        obj = self.visible(queryset, action).filter(**lookup).first()
-        if obj is None:
+        found = list(self.visible(queryset, action).filter(**lookup)[:2])
+        if not found:
             raise Http404(_("Not found."))
-        return obj
+        if len(found) > 1:
+            # The platform administrator viewing every tenant: names are unique per tenant
+            # only, so the page cannot tell which one is meant until a tenant is chosen.
+            raise Http404(_("Several tenants have this name: choose a tenant first."))
+        return found[0]
 
     def name_for_audit(self, action: str, resource: str) -> None:
         """The audit event of this request is named after its first authorization (the
