@@ -116,6 +116,8 @@ def test_filters_by_user_action_resource_outcome_and_time(client, tenant, tenant
     client.force_login(tenant_admin)
     # then
     assert shown_ids(page_of(client, username="acme/bob")) == {a.pk, b.pk}
+    assert shown_ids(page_of(client, username="bob")) == {a.pk, b.pk}  # tenant implied
+    assert shown_ids(page_of(client, username="ob")) == set()
     assert shown_ids(page_of(client, action="deleteCluster")) == {b.pk}
     assert shown_ids(page_of(client, resource="cluster:")) == {a.pk, b.pk}
     assert shown_ids(page_of(client, outcome="denied")) == {b.pk}

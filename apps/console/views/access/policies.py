@@ -404,8 +404,11 @@ class BindingsView(AccessView):
                 )
         deletable = set()
         if can_any(user, "deleteBinding"):
+            shown = [binding.pk for binding in page.object_list]
             deletable = set(
-                self.visible(Binding.objects.all(), "deleteBinding").values_list("pk", flat=True)
+                self.visible(Binding.objects.filter(pk__in=shown), "deleteBinding").values_list(
+                    "pk", flat=True
+                )
             )
         context.update(
             page=page,
