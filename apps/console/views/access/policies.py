@@ -162,7 +162,7 @@ class PolicyEditorView(AccessView):
             "description": post.get("description", "").strip(),
             "scope": post.get("scope") or PolicyScope.PLATFORM,
         }
-        name = post.get("name", "").strip()[:63]
+        name = policy.name if policy is not None else post.get("name", "").strip()[:63]
         try:
             if policy is None:
                 if self.tenant is None:
