@@ -296,6 +296,9 @@ def test_user_page_shows_groups_bindings_and_keys(client, tenant, tenant_admin):
     assert "read-only" in page and "platform-user" in page  # direct and through the group
     assert "carol-laptop" in page
     assert 'id="user-disable"' in page
+    # effective permissions, as the API's users/<name>/permissions/ gives them
+    table = page.split('id="user-permissions"')[1].split("</table>")[0]
+    assert "platform-user" in table and "read-only" in table
 
 
 def test_administrator_disables_and_enables_a_user(client, tenant, tenant_admin, member):

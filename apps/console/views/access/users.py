@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from apps.accounts import services
 from apps.accounts.models import APIKey, Group, User
-from apps.authz.enforcer import can_any, check
+from apps.authz.enforcer import can_any, check, effective_statements
 from apps.authz.models import Binding
 
 from .common import AccessView, PermissionDenied, ValidationError
@@ -81,8 +81,15 @@ class UserView(AccessView):
             )
         )
 
-        def may(action):
-            return bool(check(viewer, action, user.authz_resource, tenant=user.tenant, obj=user))
+        def may(action, owner=None):
+            return bool(
+                check(
+                    viewer, action, user.authz_resource, tenant=user.tenant, owner=owner, obj=user
+                )
+            )
+
+        # The API's GET users/<name>/permissions/: what they hold platform-wide, and how.
+        permissions = effective_statements(user) if may("listUserPermissions", owner=user) else None
 
         context.update(
             title=user.display_name or user.username,
@@ -90,6 +97,7 @@ class UserView(AccessView):
             groups=groups,
             bindings=bindings,
             keys=keys,
+            permissions=permissions,
             may_disable=user.is_active and user.pk != viewer.pk and may("disableUser"),
             may_enable=not user.is_active and may("enableUser"),
         )
