@@ -138,11 +138,11 @@ PREDEFINED: list[dict] = [
     {
         "name": "audit-read",
         "display_name": "AuditReadAccess",
-        "description": "Read the tenant's audit trail.",
+        "description": "Read the tenant's audit trail (and export it).",
         "category": "audit",
         "statements": [
             {
-                "actions": ["listAuditEvents", "getAuditEvent"],
+                "actions": ["listAuditEvents", "getAuditEvent", "exportAuditEvents"],
                 "resources": ["auditevent:*"],
                 "effect": "allow",
             },

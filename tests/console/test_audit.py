@@ -278,3 +278,16 @@ def test_htmx_filtering_returns_the_results_with_a_matching_export_link(
     assert page.startswith('<div id="audit-results">') and "<html" not in page
     assert shown_ids(page) == {kept.pk}
     assert 'href="/audit/export.csv?action=createCluster"' in page
+
+
+def test_the_predefined_audit_read_policy_may_export(client, tenant):
+    """Reading the trail (the predefined ``audit-read`` policy) includes its CSV export."""
+    from tests.conftest import persona
+
+    auditor = persona(tenant, "audrey", "audit-read")
+    event(tenant, "acmeOnlyAction")
+    client.force_login(auditor)
+    assert 'id="audit-export"' in page_of(client)
+    response = client.get(reverse("console:audit-export"))
+    assert response.status_code == 200
+    assert "acmeOnlyAction" in b"".join(response.streaming_content).decode()
