@@ -725,7 +725,7 @@ def test_form_page_query_count_is_constant(
         assert client.get(edit_url(cluster, "deployments", "shop")).status_code == 200
 
 
-# -- rendering ---------------------------------------------------------------------------------------
+# -- rendering -------------------------------------------------------------------------------------
 def test_the_fast_renderer_gives_djangos_markup_escaped():
     from django.forms.renderers import DjangoTemplates
     from django.test.html import parse_html
