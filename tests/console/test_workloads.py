@@ -317,3 +317,36 @@ def test_a_missing_workload_is_said(client, tenant_admin, cluster):
     response = client.get(page_url(cluster, "nothing"))
     assert response.status_code == 404
     assert 'id="workload-error"' in response.content.decode()
+
+
+def test_the_workloads_tab_is_active_on_the_list_the_page_and_the_forms(
+    client, tenant_admin, cluster
+):
+    create(cluster, "deployments", deployment("web"))
+    client.force_login(tenant_admin)
+    edit = reverse(
+        "console:form-edit",
+        kwargs={
+            "cluster": cluster.name,
+            "namespace": "default",
+            "kind": "deployments",
+            "name": "web",
+        },  # fmt: skip
+    )
+    for url in (list_url(cluster), page_url(cluster, "web"), edit):
+        page = client.get(url).content.decode()
+        tabs = page.split('id="cluster-tabs"')[1].split("</nav>")[0]
+        active = tabs.split('aria-current="page"')[0].rsplit("<a", 1)[1]
+        assert f'href="{list_url(cluster)}"' in active, url
+
+
+def test_odd_names_never_reach_a_decision(client, tenant_admin, cluster):
+    client.force_login(tenant_admin)
+    base = f"/clusters/{cluster.name}"
+    for url in (
+        f"{base}/workloads/default/deployments/*/",
+        f"{base}/workloads/*/deployments/web/",
+        f"{base}/namespaces/default/deployments/*/edit/",
+        f"{base}/namespaces/Default/deployments/web/edit/",
+    ):
+        assert client.get(url).status_code == 404, url
