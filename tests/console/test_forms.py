@@ -418,7 +418,7 @@ def test_a_deployment_created_through_the_form(client, tenant_admin, cluster):
                                                                   "scheme": "HTTP"} or pod[
         "containers"][0]["readinessProbe"]["httpGet"]["path"] == "/ready"  # fmt: skip
     assert pod["nodeSelector"] == {"kubernetes.io/arch": "arm64"}
-    event = AuditEvent.objects.get(action="createDeployment")
+    event = AuditEvent.objects.get(action="createDeployment")  # exactly one
     assert event.resource == f"cluster:{cluster.name}/namespace:default/deployment:web"
 
 

@@ -350,3 +350,36 @@ def test_odd_names_never_reach_a_decision(client, tenant_admin, cluster):
         f"{base}/namespaces/Default/deployments/web/edit/",
     ):
         assert client.get(url).status_code == 404, url
+
+
+def test_a_long_list_pages_per_kind(client, tenant_admin, cluster, monkeypatch):
+    from apps.console.views import workloads as views
+
+    monkeypatch.setattr(views, "PAGE", 2)
+    for index in range(5):
+        create(cluster, "deployments", deployment(f"app-{index}"))
+    client.force_login(tenant_admin)
+    first = client.get(list_url(cluster, namespace="default")).content.decode()
+    shown = {f"app-{i}" for i in range(5) if f'deployments/default/app-{i}"' in first}
+    assert len(shown) == 2 and 'id="workloads-next"' in first
+    seen = set(shown)
+    url = first.split('id="workloads-next"')[1].split('href="')[1].split('"')[0]
+    for _ in range(5):
+        page = client.get(list_url(cluster) + url.replace("&amp;", "&")).content.decode()
+        seen |= {f"app-{i}" for i in range(5) if f'deployments/default/app-{i}"' in page}
+        if 'id="workloads-next"' not in page:
+            break
+        url = page.split('id="workloads-next"')[1].split('href="')[1].split('"')[0]
+    assert seen == {f"app-{i}" for i in range(5)}
+
+
+def test_a_foreign_continue_token_is_an_error_in_the_page(client, project_member, tenant, cluster):
+    project = Project.objects.create(tenant=tenant, name=PROJECT, display_name="Shop")
+    ProjectCluster.objects.create(project=project, cluster=cluster, hard={"pods": "10"})
+    ProjectNamespace.objects.create(
+        tenant=tenant, project=project, cluster=cluster, namespace="default"
+    )
+    client.force_login(project_member)
+    response = client.get(list_url(cluster, kind="deployments", **{"continue": "bm9wZQ"}))
+    assert response.status_code == 200
+    assert "Not a continue token of this list." in response.content.decode()
