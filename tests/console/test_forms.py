@@ -650,6 +650,9 @@ def test_a_read_only_user_may_not_edit(client, read_only_user, cluster):
     assert "updateDeployment" in response.content.decode()
     response = client.post(url, {"containers-0-image": "evil", "action": "save"})
     assert response.status_code == 403
+    refused = AuditEvent.objects.get(action="updateDeployment")
+    assert refused.outcome == "denied"
+    assert refused.resource == f"cluster:{cluster.name}/namespace:default/deployment:shop"
     assert fetch(cluster, "deployments", "shop")["spec"]["template"]["spec"]["containers"][0][
         "image"] == "nginx:1.25"  # fmt: skip
     response = client.post(url, {"mode": "yaml", "action": "apply", "manifest": "kind: x"})

@@ -124,6 +124,10 @@ class ObjectFormView(ClusterTabsMixin, ClusterPageMixin, ConsoleView):
         self.namespace = namespace if kind.namespaced and namespace not in (None, "-") else None
         if kind.namespaced and not self.creating and not self.namespace:
             raise Http404("A namespaced object needs its namespace.")
+        if self.request.method == "POST":
+            # Named before deciding, as the API does: a refusal is audited under the action.
+            verb = "create" if self.creating else "update"
+            self.audit(f"{verb}{kind.authz_name}", self.path(self.namespace, self.name))
         if self.creating:
             self.choices = self._creatable_namespaces()
         else:
