@@ -797,3 +797,18 @@ def test_a_yaml_422_is_shown_with_its_fields(client, tenant_admin, cluster):
     page = response.content.decode()
     assert 'id="yaml-errors"' in page and "spec.replicas" in page
     assert form_data(page, "yaml-form")["manifest"] == broken  # what was typed is kept
+
+
+def test_a_project_member_edits_only_in_the_projects_namespaces(
+    client, project_member, cluster, project_web
+):
+    create(cluster, "deployments", rich("deployments", "mine"), namespace="web")
+    create(cluster, "deployments", rich("deployments", "theirs"))
+    client.force_login(project_member)
+    assert client.get(edit_url(cluster, "deployments", "theirs")).status_code == 403
+    url = edit_url(cluster, "deployments", "mine", namespace="web")
+    data = form_data(client.get(url).content.decode())
+    data.update({"containers-0-image": "nginx:1.28", "action": "save"})
+    assert client.post(url, data).status_code == 302
+    mine = fetch(cluster, "deployments", "mine", "web")
+    assert mine["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.28"
