@@ -140,3 +140,11 @@ def test_create_edit_scale_rollback_and_yaml(http_portal, page, tenant_admin, li
     diff = page.inner_text("#yaml-diff")
     assert "+        image: nginx:9.9" in diff and "-        image: nginx:1.25" in diff
     assert fetch(cluster)["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.25"
+
+    # the workloads list: the new Deployment, filtered without a reload; accessible
+    page.goto(f"{base}/clusters/{cluster.name}/workloads/")
+    page.wait_for_selector('[data-workload="deployments/default/web"]')
+    assert accessibility(page, axe) == []
+    page.fill("#workloads-q", "no-such-name")
+    page.wait_for_selector("#workloads-empty")
+    assert "q=no-such-name" in page.url

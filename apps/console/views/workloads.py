@@ -184,7 +184,7 @@ class WorkloadListView(ClusterTabsMixin, ClusterPageMixin, ConsoleView):
                 next_pages.append((KIND_LABELS[plural], f"?{urlencode(query)}"))
         for row in rows:
             row["url"] = workload_url(cluster.name, row["namespace"], row["kind"], row["name"])
-            row["kind_label"] = KIND_LABELS[row["kind"]]
+            row["kind_label"] = resources.KINDS[row["kind"]].kind
         rows.sort(key=lambda r: (r["namespace"], r["kind"], r["name"]))
         restricted = sorted({ns for within in self.reaches.values() if within for ns in within})
         context.update(self.cluster_context(cluster))
@@ -356,6 +356,7 @@ class WorkloadView(WorkloadMixin, ConsoleView):
         errors = [str(a.detail) for a in (pods, revisions, jobs) if isinstance(a, k8s.ClusterError)]
         pods = [] if isinstance(pods, k8s.ClusterError) else pods
         revisions = [] if isinstance(revisions, k8s.ClusterError) else revisions
+        revisions = [{**r, "created": _time(r.get("created"))} for r in revisions or []]
         jobs = [] if isinstance(jobs, k8s.ClusterError) else jobs
         current = int(
             (obj["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", 0)
