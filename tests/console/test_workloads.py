@@ -396,3 +396,21 @@ def test_the_pods_section_refreshes_itself(client, tenant_admin, cluster):
     again = client.get(page_url(cluster, "web"), HTTP_HX_REQUEST="true").content.decode()
     assert again.count('data-pod="web-') == 1
     assert "Running" in again.split('id="workload-pods"')[1]
+
+
+def test_a_dead_cluster_is_said_on_the_page_and_for_an_action(client, tenant_admin, tenant):
+    from tests.factories import make_cluster
+
+    dead = make_cluster(tenant, display_name="dead")
+    client.force_login(tenant_admin)
+    page = client.get(page_url(dead, "web"))
+    assert page.status_code == 503
+    assert 'id="workload-error"' in page.content.decode()
+    assert "unreachable" in page.content.decode().lower()
+    scaled = client.post(
+        page_url(dead, "web", op="scale"), {"replicas": "2"}, HTTP_HX_REQUEST="true"
+    )
+    assert scaled.status_code == 503
+    assert "unreachable" in scaled.content.decode().lower()
+    # the answer replaces the page body even though it is an error (forms.js lets it swap)
+    assert 'id="workload-body" data-swap-errors' in scaled.content.decode()
