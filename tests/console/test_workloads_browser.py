@@ -148,3 +148,23 @@ def test_create_edit_scale_rollback_and_yaml(http_portal, page, tenant_admin, li
     page.fill("#workloads-q", "no-such-name")
     page.wait_for_selector("#workloads-empty")
     assert "q=no-such-name" in page.url
+
+    # refused after the page was drawn: the console's 403 (with "Why can't I?") takes the
+    # place of the page body
+    from apps.authz.services import create_policy
+    from tests.factories import bind
+
+    page.goto(f"{base}/clusters/{cluster.name}/workloads/default/deployments/web/")
+    page.wait_for_selector("#scale-submit")
+    create_policy(
+        actor=None,
+        tenant=tenant_admin.tenant,
+        name="no-scaling",
+        statements=[{"actions": ["scaleDeployment"], "resources": ["*"], "effect": "deny"}],
+    )
+    bind(tenant_admin, "no-scaling")
+    page.fill("#scale-replicas", "5")
+    page.click("#scale-submit")
+    page.wait_for_selector("#forbidden #why-link")
+    assert "scaleDeployment" in page.inner_text("#forbidden")
+    assert fetch(cluster)["spec"]["replicas"] == 3
