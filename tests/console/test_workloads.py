@@ -414,3 +414,32 @@ def test_a_dead_cluster_is_said_on_the_page_and_for_an_action(client, tenant_adm
     assert "unreachable" in scaled.content.decode().lower()
     # the answer replaces the page body even though it is an error (forms.js lets it swap)
     assert 'id="workload-body" data-swap-errors' in scaled.content.decode()
+
+
+def test_a_pages_cluster_calls_run_concurrently(client, tenant_admin, cluster, live):
+    """Each list of the workloads page, and the workload page's pods and revisions, wait
+    1 s in the cluster: asked one after another the pages would take 5 s and 2 s."""
+    create(cluster, "deployments", deployment("web"))
+    client.force_login(tenant_admin)
+    client.get(list_url(cluster))  # warm the policy index and the connection pool
+    rules = [
+        live.faults.delay(1.0, method="GET", path=f"/{plural}$")
+        for plural in ("deployments", "statefulsets", "daemonsets", "jobs", "cronjobs")
+    ]
+    started = time.monotonic()
+    page = client.get(list_url(cluster)).content.decode()
+    assert time.monotonic() - started < 3.5
+    assert [rule.hits for rule in rules] == [1, 1, 1, 1, 1]
+    assert "deployments/default/web" in page
+    live.faults.clear()
+    rules = [
+        live.faults.delay(1.0, method="GET", path="/namespaces/default/pods$"),
+        live.faults.delay(1.0, method="GET", path="/namespaces/default/replicasets$"),
+    ]
+    started = time.monotonic()
+    page = client.get(page_url(cluster, "web")).content.decode()
+    assert time.monotonic() - started < 1.9
+    # revisions() reads the Deployment and its ReplicaSets: the pods and the sets both waited
+    assert [rule.hits for rule in rules] == [1, 1]
+    assert 'data-revision="1"' in page
+    live.faults.clear()
