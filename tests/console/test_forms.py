@@ -812,3 +812,15 @@ def test_a_project_member_edits_only_in_the_projects_namespaces(
     assert client.post(url, data).status_code == 302
     mine = fetch(cluster, "deployments", "mine", "web")
     assert mine["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.28"
+
+
+def test_every_kubernetes_quantity_form_is_accepted():
+    from django.core.exceptions import ValidationError as Invalid
+
+    from apps.console.forms.workloads import _quantity
+
+    for good in ("1", "0.5", ".5", "250m", "1e3", "2E-2", "128Mi", "1Gi", "5n", "1.5k"):
+        assert _quantity(good) == good
+    for bad in ("lots", "1.5.5", "1 Gi", "Mi", "1gi"):
+        with pytest.raises(Invalid):
+            _quantity(bad)

@@ -38,7 +38,10 @@ from .base import (
 from .registry import register
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+# Kubernetes' quantity grammar: a number (decimal or with an exponent) and an optional suffix.
+QUANTITY = re.compile(
+    r"^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]+|[numkMGTPE]|[KMGTPE]i)?$"
+)
 INT_OR_PERCENT = re.compile(r"^[0-9]+%?$")
 ARCH_KEY = "kubernetes.io/arch"
 GPU_KEY = "nvidia.com/gpu.present"
