@@ -568,6 +568,7 @@ def test_merge_rows_keeps_unshown_items_in_place_and_appends_new_ones():
 def test_an_unknown_field_survives_a_merge():
     live = rich("deployments", "x") | {"apiVersion": "apps/v1", "kind": "Deployment"}
     live["spec"]["x-future"] = {"deep": [1, 2]}
+    live["spec"]["template"]["spec"]["nodeSelector"]["kubernetes.io/arch"] = "riscv64"
     live["spec"]["template"]["spec"]["containers"][0]["x-new"] = "kept"
     form_class = form_for("deployments")
     initial = form_class(live=live)

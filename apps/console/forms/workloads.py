@@ -367,9 +367,17 @@ class PodTemplateForm(ObjectForm):
     arch = forms.ChoiceField(
         label=_("Node architecture"),
         required=False,
-        choices=[("", _("Any")), ("amd64", "amd64"), ("arm64", "arm64")],
+        choices=[("", _("Any")), *((a, a) for a in ("amd64", "arm64", "arm", "ppc64le", "s390x"))],
     )
     gpu = forms.BooleanField(label=_("Only nodes with a GPU"), required=False)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A node selector value the form does not list is still offered: never refused.
+        arch = self.initial.get("arch")
+        field = self.fields["arch"]
+        if arch and arch not in dict(field.choices):
+            field.choices = [*field.choices, (arch, arch)]
 
     @classmethod
     def done_url(cls, cluster, kind, namespace, name):
