@@ -825,3 +825,13 @@ def test_every_kubernetes_quantity_form_is_accepted():
     for bad in ("lots", "1.5.5", "1 Gi", "Mi", "1gi"):
         with pytest.raises(Invalid):
             _quantity(bad)
+
+
+@pytest.mark.parametrize("kind", WORKLOAD_KINDS)
+def test_an_untouched_form_builds_the_live_object_exactly(client, tenant_admin, cluster, kind):
+    live = create(cluster, kind, rich(kind, "shop"))
+    client.force_login(tenant_admin)
+    data = form_data(client.get(edit_url(cluster, kind, "shop")).content.decode())
+    form = form_for(kind)(data, live=live)
+    assert form.is_valid(), form.errors
+    assert form.build("default") == live
