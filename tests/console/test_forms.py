@@ -835,3 +835,12 @@ def test_an_untouched_form_builds_the_live_object_exactly(client, tenant_admin, 
     form = form_for(kind)(data, live=live)
     assert form.is_valid(), form.errors
     assert form.build("default") == live
+
+
+def test_the_form_speaks_chinese(client, tenant_admin, cluster):
+    create(cluster, "deployments", rich("deployments", "shop"))
+    client.force_login(tenant_admin)
+    client.post("/i18n/setlang/", {"language": "zh-hans"})
+    page = client.get(edit_url(cluster, "deployments", "shop")).content.decode()
+    assert "容器名称" in page and "存活检查" in page and "添加变量" in page and "删除" in page
+    assert 'lang="zh-hans"' in page
