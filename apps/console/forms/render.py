@@ -85,7 +85,7 @@ class ConsoleBoundField(BoundField):
             classes += " has-error"
         if checkbox:
             classes += " form-check mt-4"
-        label_class = ' class="form-check-label"' if checkbox else ""
+        label_class = ' class="form-check-label d-inline ms-1"' if checkbox else ""
         label = f'<label{label_class} for="{_e(self.id_for_label)}">{_e(self.label)}</label>'
         widget = str(self.as_widget())
         body = f"{widget} {label}" if checkbox else f"{label}{widget}"
