@@ -1,0 +1,116 @@
+"""The config and network forms in a real browser against kubesim: create a ConfigMap and a
+Service (rows added without a reload), edit the Service and find every field it had, and
+no serious accessibility violation on the Service form."""
+
+from __future__ import annotations
+
+import pytest
+
+from apps.clusters import k8s, resources, services
+from tests.browser import *  # noqa: F403
+from tests.console.test_console_browser import serious_violations
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def cluster(tenant, sim_cluster):
+    spec = k8s.Connection(
+        server=sim_cluster.url, token=sim_cluster.token, ca_data=sim_cluster.ca_data
+    )
+    return services.import_cluster(actor=None, tenant=tenant, display_name="sim", spec=spec)
+
+
+def read(cluster, plural, namespace, name):
+    with services.client_for(cluster) as client:
+        return resources.get_object(client, resources.kind_for(plural), namespace, name)
+
+
+def sign_in(page, portal):
+    page.goto(f"{portal.url}/login/")
+    page.fill("#id_tenant", "acme")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "Correct-horse-9")
+    page.click("#sign-in button[type=submit]")
+    page.wait_for_url(f"{portal.url}/")
+
+
+def test_create_a_configmap_and_a_service_then_edit_the_service(
+    http_portal, page, cluster, tenant_admin
+):
+    axe = f"{http_portal.url}/static/vendor/axe-core/axe.min.js"
+    sign_in(page, http_portal)
+    base = f"{http_portal.url}/clusters/{cluster.name}"
+
+    # a ConfigMap: one entry added with the button, a multi-line value
+    page.goto(f"{base}/new/configmaps/")
+    page.fill("#id_namespace", "web")
+    page.fill("#id_name", "shop-config")
+    page.click("#group-entries [data-add-row]")
+    page.fill("#id_entries-0-key", "app.conf")
+    page.fill("#id_entries-0-value", "listen 80;\nworkers 4;")
+    page.click("#form-save")
+    page.wait_for_url(lambda url: "/new/" not in url)
+    assert read(cluster, "configmaps", "web", "shop-config")["data"] == {
+        "app.conf": "listen 80;\nworkers 4;"
+    }
+
+    # a Service with a selector and two ports, the second added without a reload
+    page.goto(f"{base}/new/services/")
+    assert serious_violations(page, axe) == []
+    page.fill("#id_namespace", "web")
+    page.fill("#id_name", "shop")
+    page.select_option("#id_type", "NodePort")
+    page.click("#group-selector [data-add-row]")
+    page.fill("#id_selector-0-key", "app")
+    page.fill("#id_selector-0-value", "frontend")
+    page.fill("#id_ports-0-name", "http")
+    page.fill("#id_ports-0-port", "80")
+    page.fill("#id_ports-0-target_port", "8080")
+    page.click("#group-ports [data-add-row]")
+    page.fill("#id_ports-1-name", "metrics")
+    page.fill("#id_ports-1-port", "9090")
+    page.fill("#id_ports-1-target_port", "metrics")
+    page.click("#form-save")
+    page.wait_for_url(lambda url: "/new/" not in url)
+    service = read(cluster, "services", "web", "shop")
+    assert service["spec"]["selector"] == {"app": "frontend"}
+    assert [(p["name"], p["port"], p["targetPort"]) for p in service["spec"]["ports"]] == [
+        ("http", 80, 8080),
+        ("metrics", 9090, "metrics"),
+    ]
+    node_ports = [p["nodePort"] for p in service["spec"]["ports"]]
+
+    # edit: the form shows what the Service has; a changed port keeps everything else
+    page.goto(f"{base}/namespaces/web/services/shop/edit/")
+    assert page.input_value("#id_ports-1-target_port") == "metrics"
+    assert page.input_value("#id_ports-0-node_port") == str(node_ports[0])
+    assert serious_violations(page, axe) == []
+    page.fill("#id_ports-0-port", "8081")
+    page.click("#form-save")
+    page.wait_for_selector(".portal-messages")
+    edited = read(cluster, "services", "web", "shop")
+    assert edited["spec"]["ports"][0]["port"] == 8081
+    assert [p["nodePort"] for p in edited["spec"]["ports"]] == node_ports
+    assert edited["spec"]["clusterIP"] == service["spec"]["clusterIP"]
+    assert edited["spec"]["selector"] == {"app": "frontend"}
+
+
+def test_a_refused_service_shows_the_cause_next_to_the_field(
+    http_portal, page, cluster, tenant_admin
+):
+    """Two ports, the second without a name: the cluster's 422 lands next to that name,
+    swapped in without a reload, with what was typed still there."""
+    sign_in(page, http_portal)
+    page.goto(f"{http_portal.url}/clusters/{cluster.name}/new/services/")
+    page.fill("#id_namespace", "web")
+    page.fill("#id_name", "dns")
+    page.fill("#id_ports-0-name", "dns")
+    page.fill("#id_ports-0-port", "53")
+    page.click("#group-ports [data-add-row]")
+    page.fill("#id_ports-1-port", "5353")
+    page.click("#form-save")
+    page.wait_for_selector("#id_ports-1-name_error")
+    assert "Required" in page.inner_text("#id_ports-1-name_error")
+    assert page.input_value("#id_ports-1-port") == "5353"
+    assert "/new/services/" in page.url
