@@ -8,7 +8,7 @@ import pytest
 
 from apps.clusters import k8s, resources, services
 from tests.browser import *  # noqa: F403
-from tests.console.test_console_browser import serious_violations
+from tests.console.test_console_browser import serious_violations as _serious_violations
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -24,6 +24,19 @@ def cluster(tenant, sim_cluster):
 def read(cluster, plural, namespace, name):
     with services.client_for(cluster) as client:
         return resources.get_object(client, resources.kind_for(plural), namespace, name)
+
+
+def serious_violations(page, axe: str) -> list:
+    """axe-core's serious findings; loading the script is tried twice (on the shared 2-core
+    machine a static file once failed to load under load, which is not what this checks)."""
+    from playwright.sync_api import Error
+
+    try:
+        return _serious_violations(page, axe)
+    except Error as exc:
+        if "Failed to load script" not in str(exc):
+            raise
+        return _serious_violations(page, axe)
 
 
 def sign_in(page, portal):
@@ -42,17 +55,20 @@ def test_create_a_configmap_and_a_service_then_edit_the_service(
     sign_in(page, http_portal)
     base = f"{http_portal.url}/clusters/{cluster.name}"
 
-    # a ConfigMap: one entry added with the button, a multi-line value
+    # a ConfigMap: the first entry, a second added with the button, multi-line values
     page.goto(f"{base}/new/configmaps/")
     page.fill("#id_namespace", "web")
     page.fill("#id_name", "shop-config")
-    page.click("#group-entries [data-add-row]")
     page.fill("#id_entries-0-key", "app.conf")
     page.fill("#id_entries-0-value", "listen 80;\nworkers 4;")
+    page.click("#group-entries [data-add-row]")
+    page.fill("#id_entries-1-key", "MODE")
+    page.fill("#id_entries-1-value", "fast")
     page.click("#form-save")
     page.wait_for_url(lambda url: "/new/" not in url)
     assert read(cluster, "configmaps", "web", "shop-config")["data"] == {
-        "app.conf": "listen 80;\nworkers 4;"
+        "app.conf": "listen 80;\nworkers 4;",
+        "MODE": "fast",
     }
 
     # a Service with a selector and two ports, the second added without a reload
@@ -61,7 +77,6 @@ def test_create_a_configmap_and_a_service_then_edit_the_service(
     page.fill("#id_namespace", "web")
     page.fill("#id_name", "shop")
     page.select_option("#id_type", "NodePort")
-    page.click("#group-selector [data-add-row]")
     page.fill("#id_selector-0-key", "app")
     page.fill("#id_selector-0-value", "frontend")
     page.fill("#id_ports-0-name", "http")

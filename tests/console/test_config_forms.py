@@ -19,6 +19,8 @@ from apps.projects.models import Project, ProjectCluster, ProjectNamespace
 from tests.conftest import PROJECT
 from tests.console.config_fixtures import (
     CONFIGMAP,
+    HPA,
+    NAMESPACE,
     ROUND_TRIPS,
     SECRET,
     SECRET_VALUES,
@@ -532,3 +534,65 @@ def test_a_secret_changed_meanwhile_is_a_conflict_without_revealing_anything(
     data = read(cluster, "secrets", "web", "shop-db")["data"]
     assert base64.b64decode(data["password"]) == b"rotated-elsewhere"  # not overwritten
     assert base64.b64decode(data["token"]) == b"t"
+
+
+# -- boundary objects ------------------------------------------------------------------------------
+def test_a_project_namespaces_portal_labels_stay_whatever_is_posted(client, cluster, tenant_admin):
+    labels = {"team": "shop", "tkeportal.io/project": "prj-test", "tkeportal.io/tenant": "acme"}
+    labelled = {**NAMESPACE, "metadata": {**NAMESPACE["metadata"], "labels": labels}}
+    create(cluster, "namespaces", "", labelled)
+    client.force_login(tenant_admin)
+    url = edit_url(cluster, "namespaces", "", "shop-staging")
+    page = client.get(url).content.decode()
+    assert 'id="fixed-labels"' in page and "tkeportal.io/project=prj-test" in page
+    fields = form_fields(page)
+    assert "tkeportal.io/project" not in fields.values()  # not an editable row
+
+    fields, refused = submit(
+        client, url, {"labels-7-key": "tkeportal.io/project", "labels-7-value": "prj-other"}
+    )
+    assert refused.status_code == 400
+    assert "kept by the portal" in _error_next_to(refused.content.decode(), "labels-7-key")
+
+    team = next(k for k, v in fields.items() if v == "team")
+    kept = {k: v for k, v in fields.items() if not k.startswith(team.rsplit("-", 1)[0])}
+    assert saved(client.post(url, {k: v for k, v in kept.items() if "labels-7" not in k}))
+    labels = read(cluster, "namespaces", "", "shop-staging")["metadata"]["labels"]
+    assert "team" not in labels  # the row removed
+    assert labels["tkeportal.io/project"] == "prj-test" and labels["tkeportal.io/tenant"] == "acme"
+
+
+def test_a_service_capturing_traffic_is_judged_as_an_endpoints_write(
+    client, cluster, member, tenant_admin
+):
+    """externalIPs (not on the form) come back with every edit, so every edit is judged as
+    the power they carry (createEndpoints), as by the API: refused to a platform user,
+    allowed to the administrator — and kept."""
+    capturing = {**SERVICE, "spec": {**SERVICE["spec"], "externalIPs": ["203.0.113.7"]}}
+    create(cluster, "services", "web", capturing)
+    url = edit_url(cluster, "services", "web", "shop")
+
+    client.force_login(member)
+    fields, response = submit(client, url, {"ports-0-port": "8081"})
+    assert response.status_code == 403
+    assert "createEndpoints" in response.content.decode()
+    assert read(cluster, "services", "web", "shop")["spec"]["ports"][0]["port"] == 80
+
+    client.force_login(tenant_admin)
+    fields, response = submit(client, url, {"ports-0-port": "8081"})
+    assert saved(response), response.content.decode()[:3000]
+    spec = read(cluster, "services", "web", "shop")["spec"]
+    assert spec["ports"][0]["port"] == 8081 and spec["externalIPs"] == ["203.0.113.7"]
+
+
+def test_the_hpa_form_loads_the_namespaces_workloads(client, cluster, member):
+    create(cluster, "horizontalpodautoscalers", "web", HPA)
+    client.force_login(member)
+    page = client.get(edit_url(cluster, "horizontalpodautoscalers", "web", "frontend"))
+    html = page.content.decode()
+    targets = reverse("console:config-hpa-targets", kwargs={"cluster": cluster.name})
+    assert f'hx-get="{targets}"' in html
+    assert '<option value="Deployment/frontend" selected>' in html
+    assert 'id="hpa-namespace" name="namespace" value="web"' in html
+    new_page = client.get(new_url(cluster, "horizontalpodautoscalers")).content.decode()
+    assert "change from:#id_namespace" in new_page

@@ -146,6 +146,9 @@ class ConfigMapForm(ObjectForm):
     def project(cls, obj: dict) -> dict:
         return {"entries": mapping_rows(obj.get("data"))}
 
+    def blank(self):
+        return {"entries": [{}]}
+
     def skeleton(self, namespace, name):
         return {
             "apiVersion": "v1",
@@ -259,7 +262,7 @@ class SecretForm(ObjectForm):
         }
 
     def blank(self):
-        return {"type": "Opaque"}
+        return {"type": "Opaque", "entries": [{}]}
 
     def skeleton(self, namespace, name):
         return {

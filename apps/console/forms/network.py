@@ -100,7 +100,12 @@ class ServiceForm(ObjectForm):
         }
 
     def blank(self):
-        return {"type": "ClusterIP", "session_affinity": "None", "ports": [{"protocol": "TCP"}]}
+        return {
+            "type": "ClusterIP",
+            "session_affinity": "None",
+            "selector": [{}],
+            "ports": [{"protocol": "TCP"}],
+        }
 
     def skeleton(self, namespace, name):
         return {
