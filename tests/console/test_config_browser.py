@@ -129,3 +129,46 @@ def test_a_refused_service_shows_the_cause_next_to_the_field(
     assert "Required" in page.inner_text("#id_ports-1-name_error")
     assert page.input_value("#id_ports-1-port") == "5353"
     assert "/new/services/" in page.url
+
+
+def test_nested_ingress_rows_and_hpa_workloads_load_without_a_reload(
+    http_portal, page, cluster, tenant_admin
+):
+    sign_in(page, http_portal)
+    base = f"{http_portal.url}/clusters/{cluster.name}"
+
+    # an Ingress: the first rule's path filled, a second rule and its path added
+    page.goto(f"{base}/new/ingresses/")
+    page.fill("#id_namespace", "web")
+    page.fill("#id_name", "shop")
+    page.fill("#id_rules-0-host", "shop.example.com")
+    page.fill("#id_rules-0-paths-0-service", "frontend")
+    page.fill("#id_rules-0-paths-0-port", "80")
+    page.click("#group-rules > [data-add-row]")
+    page.fill("#id_rules-1-host", "api.example.com")
+    page.click("#group-rules-1-paths > [data-add-row]")
+    page.fill("#id_rules-1-paths-0-path", "/v1")
+    page.select_option("#id_rules-1-paths-0-path_type", "Exact")
+    page.fill("#id_rules-1-paths-0-service", "api")
+    page.fill("#id_rules-1-paths-0-port", "http")
+    page.click("#form-save")
+    page.wait_for_url(lambda url: "/new/" not in url)
+    rules = read(cluster, "ingresses", "web", "shop")["spec"]["rules"]
+    assert [(r["host"], [(p["path"], p["pathType"], p["backend"]["service"]) for p in
+             r["http"]["paths"]]) for r in rules] == [
+        ("shop.example.com", [("/", "Prefix", {"name": "frontend", "port": {"number": 80}})]),
+        ("api.example.com", [("/v1", "Exact", {"name": "api", "port": {"name": "http"}})]),
+    ]  # fmt: skip
+
+    # an HPA: the workloads of the namespace typed are loaded into the select
+    page.goto(f"{base}/new/horizontalpodautoscalers/")
+    page.fill("#id_namespace", "web")
+    page.press("#id_namespace", "Tab")
+    page.wait_for_selector('#id_target option[value="Deployment/frontend"]', state="attached")
+    page.fill("#id_name", "frontend")
+    page.select_option("#id_target", "Deployment/frontend")
+    page.fill("#id_max_replicas", "4")
+    page.click("#form-save")
+    page.wait_for_url(lambda url: "/new/" not in url)
+    spec = read(cluster, "horizontalpodautoscalers", "web", "frontend")["spec"]
+    assert spec["scaleTargetRef"]["name"] == "frontend" and spec["maxReplicas"] == 4
