@@ -398,7 +398,15 @@ def test_a_deployment_created_through_the_form(client, tenant_admin, cluster):
     )
     response = client.post(new_url(cluster, "deployments"), data)
     assert response.status_code == 302, errors_of(response)
-    assert response["Location"].startswith(f"/clusters/{cluster.name}/")
+    assert response["Location"] == reverse(
+        "console:workload",
+        kwargs={
+            "cluster": cluster.name,
+            "namespace": "default",
+            "kind": "deployments",
+            "name": "web",
+        },  # fmt: skip
+    )
     obj = fetch(cluster, "deployments", "web")
     pod = obj["spec"]["template"]["spec"]
     assert obj["spec"]["replicas"] == 3

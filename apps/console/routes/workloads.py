@@ -1,12 +1,19 @@
 """Console routes and menu entries of this area (``apps/console/routes/__init__.py``):
-workloads of a cluster, one workload's page, and the generic object forms every area's
-registered kinds use (``apps/console/forms/registry.py``)."""
+a cluster's workloads, one workload's page and its operations, and the generic object forms
+every area's registered kinds use (``apps/console/forms/registry.py``)."""
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
+from django.utils.translation import gettext_lazy as _
 
-from ..views import forms
+from ..nav import Entry
+from ..views import forms, workloads
+
+_WORKLOAD = (
+    r"^clusters/(?P<cluster>[^/]+)/workloads/(?P<namespace>[^/]+)/"
+    r"(?P<kind>deployments|statefulsets|daemonsets|jobs|cronjobs)/(?P<name>[^/]+)/"
+)
 
 urlpatterns: list = [
     path("clusters/<str:cluster>/new/<str:kind>/", forms.ObjectFormView.as_view(), name="form-new"),
@@ -15,6 +22,36 @@ urlpatterns: list = [
         forms.ObjectFormView.as_view(),
         name="form-edit",
     ),
+    path(
+        "clusters/<str:cluster>/workloads/",
+        workloads.WorkloadListView.as_view(),
+        name="workloads",
+    ),
+    re_path(_WORKLOAD + "$", workloads.WorkloadView.as_view(), name="workload"),
+    re_path(
+        _WORKLOAD + "scale/$",
+        workloads.WorkloadActionView.as_view(operation="scale"),
+        name="workload-scale",
+    ),
+    re_path(
+        _WORKLOAD + "restart/$",
+        workloads.WorkloadActionView.as_view(operation="restart"),
+        name="workload-restart",
+    ),
+    re_path(
+        _WORKLOAD + "rollback/$",
+        workloads.WorkloadActionView.as_view(operation="rollback"),
+        name="workload-rollback",
+    ),
 ]
 NAV: list = []
-CLUSTER_TABS: list = []
+CLUSTER_TABS: list = [
+    Entry(
+        _("Workloads"),
+        "console:workloads",
+        "listDeployments",
+        "projects.ProjectNamespace",
+        icon="boxes",
+        also=("console:workload", "console:form-*"),
+    ),
+]

@@ -18,6 +18,8 @@ from django import forms as djforms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponseRedirect
+from django.template import TemplateDoesNotExist
+from django.template.loader import get_template
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 
@@ -28,10 +30,12 @@ from apps.clusters.models import Cluster
 from apps.clusters.privileged import write_denial
 from apps.projects import access
 
+from .. import nav
 from ..forms.base import DNS_LABEL_RE, digest
 from ..forms.registry import form_for, has_form
 from .base import ConsoleDenied, ConsoleView
 
+TABS_TEMPLATE = "console/clusters/_tabs.html"
 # Fields of a live object that are the cluster's to set: left out of the YAML shown.
 _SERVER_FIELDS = ("resourceVersion", "uid", "creationTimestamp", "generation", "managedFields",
                   "selfLink")  # fmt: skip
@@ -81,6 +85,28 @@ class ClusterPageMixin:
             self.request.audit_message = message
 
 
+def _tabs_template() -> str:
+    """The clusters area's tabs partial, once it exists."""
+    try:
+        get_template(TABS_TEMPLATE)
+    except TemplateDoesNotExist:
+        return ""
+    return TABS_TEMPLATE
+
+
+class ClusterTabsMixin:
+    """A cluster page's tabs: the clusters area's partial, given the visible tabs."""
+
+    def cluster_context(self, cluster) -> dict:
+        match = getattr(self.request, "resolver_match", None)
+        current = match.view_name if match is not None else ""
+        return {
+            "cluster": cluster,
+            "cluster_tabs": nav.visible_cluster_tabs(self.request.user, cluster.name, current),
+            "cluster_tabs_template": _tabs_template(),
+        }
+
+
 def object_yaml(obj: dict) -> str:
     """The object as a user edits it: without status and the fields the server sets."""
     clean = copy.deepcopy(obj)
@@ -91,7 +117,7 @@ def object_yaml(obj: dict) -> str:
     return yaml.safe_dump(clean, sort_keys=False, allow_unicode=True)
 
 
-class ObjectFormView(ClusterPageMixin, ConsoleView):
+class ObjectFormView(ClusterTabsMixin, ClusterPageMixin, ConsoleView):
     """Create (no ``name`` in the URL) or edit one object through its registered form, or
     through its YAML with a server-side dry-run diff."""
 
@@ -354,7 +380,7 @@ class ObjectFormView(ClusterPageMixin, ConsoleView):
             form=form,
             mode=mode,
             kind=self.kind,
-            cluster=self.cluster if hasattr(self, "cluster") else self.get_cluster(),
+            **self.cluster_context(self.get_cluster()),
             namespace=self.namespace,
             name=self.name,
             creating=self.creating,
