@@ -596,3 +596,37 @@ def test_the_hpa_form_loads_the_namespaces_workloads(client, cluster, member):
     assert 'id="hpa-namespace" name="namespace" value="web"' in html
     new_page = client.get(new_url(cluster, "horizontalpodautoscalers")).content.decode()
     assert "change from:#id_namespace" in new_page
+
+
+def test_a_service_turned_cluster_ip_loses_only_what_a_cluster_ip_cannot_have(
+    client, cluster, member
+):
+    create(cluster, "services", "web", SERVICE)
+    before = read(cluster, "services", "web", "shop")
+    client.force_login(member)
+    fields, response = submit(
+        client, edit_url(cluster, "services", "web", "shop"), {"type": "ClusterIP"}
+    )
+    assert saved(response), response.content.decode()[:3000]
+    after = read(cluster, "services", "web", "shop")
+    assert after["spec"]["type"] == "ClusterIP"
+    assert [p.get("nodePort") for p in after["spec"]["ports"]] == [None, None]
+    assert "externalTrafficPolicy" not in after["spec"]
+    assert [p["appProtocol"] for p in after["spec"]["ports"]] == ["http", "example.com/prometheus"]
+    dropped = [("spec", "type"), ("spec", "externalTrafficPolicy"),
+               ("spec", "ports", 0, "nodePort"), ("spec", "ports", 1, "nodePort")]  # fmt: skip
+    assert without(after, dropped) == without(before, dropped)
+
+
+def test_a_namespace_created_through_the_form(client, cluster, tenant_admin):
+    client.force_login(tenant_admin)
+    fields, response = submit(
+        client,
+        new_url(cluster, "namespaces"),
+        {"name": "team-x", "labels-0-key": "team", "labels-0-value": "x"},
+    )
+    assert saved(response), response.content.decode()[:3000]
+    labels = read(cluster, "namespaces", "", "team-x")["metadata"]["labels"]
+    assert labels["team"] == "x"
+    event = AuditEvent.objects.filter(action="createNamespace").latest("created_at")
+    assert event.resource == f"cluster:{cluster.name}/namespace:team-x"

@@ -117,17 +117,12 @@ class ServiceForm(ObjectForm):
 
     def is_valid(self) -> bool:
         valid = super().is_valid()
-        ok = unique_keys(self.rows["selector"]) and unique_keys(self.rows["ports"], "name")
-        ports = [row for row in self.rows["ports"] if getattr(row, "cleaned_data", None)]
+        ok = all([unique_keys(self.rows["selector"]), unique_keys(self.rows["ports"], "name")])
         if not self.rows["ports"].forms:
             self.top_errors.append(str(_("Ports: a Service needs at least one port.")))
             ok = False
         # Several ports must each be named: the cluster says so, next to the port's name.
-        node_facing = (getattr(self, "cleaned_data", None) or {}).get("type") != "ClusterIP"
-        for row in ports:
-            if row.cleaned_data.get("node_port") and not node_facing:
-                row.add_error("node_port", _("Only NodePort and LoadBalancer Services have one."))
-                ok = False
+        # A node port typed on a ClusterIP Service is dropped (the type says there is none).
         return ok and valid
 
     def merge_into(self, live, cleaned=None):
