@@ -630,3 +630,33 @@ def test_a_namespace_created_through_the_form(client, cluster, tenant_admin):
     assert labels["team"] == "x"
     event = AuditEvent.objects.filter(action="createNamespace").latest("created_at")
     assert event.resource == f"cluster:{cluster.name}/namespace:team-x"
+
+
+def test_hpa_targets_make_as_many_queries_for_many_workloads_as_for_one(client, cluster, member):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    for index in range(5):
+        deployment = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": f"extra-{index}"},
+            "spec": {
+                "selector": {"matchLabels": {"app": f"extra-{index}"}},
+                "template": {
+                    "metadata": {"labels": {"app": f"extra-{index}"}},
+                    "spec": {"containers": [{"name": "c", "image": "nginx"}]},
+                },
+            },
+        }
+        create(cluster, "deployments", "ml", deployment)
+    client.force_login(member)
+    url = reverse("console:config-hpa-targets", kwargs={"cluster": cluster.name})
+    client.get(url, {"namespace": "data"})  # warm the policy caches
+    with CaptureQueriesContext(connection) as few:
+        one = client.get(url, {"namespace": "data"}).content.decode()
+    with CaptureQueriesContext(connection) as many:
+        lots = client.get(url, {"namespace": "ml"}).content.decode()
+    assert lots.count('value="Deployment/extra-') == 5
+    assert one.count('value="Deployment/extra-') == 0
+    assert len(many.captured_queries) == len(few.captured_queries)
