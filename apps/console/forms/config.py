@@ -205,6 +205,11 @@ class SecretEntryRow(ConfigKeyMixin, RowForm):
     )
     significant = ("key", "secret_value")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self["origin"].value():
+            self.fields["secret_value"].widget.attrs["placeholder"] = _("Unchanged (hidden)")
+
     def clean_secret_value(self):
         return self.cleaned_data["secret_value"].replace("\r\n", "\n")
 

@@ -176,6 +176,12 @@ class PathRow(RowForm):
     port = forms.CharField(label=_("Service port"), required=False, max_length=15)
     significant = ("path", "service", "port")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self["origin"].value() and not self["service"].value():
+            # A path whose backend is not a Service (a resource): kept unless one is typed.
+            self.fields["service"].widget.attrs["placeholder"] = _("Other backend, kept")
+
     def clean_path(self):
         path = self.cleaned_data["path"].strip() or "/"
         if not path.startswith("/"):
