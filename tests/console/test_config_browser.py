@@ -137,8 +137,10 @@ def test_nested_ingress_rows_and_hpa_workloads_load_without_a_reload(
     sign_in(page, http_portal)
     base = f"{http_portal.url}/clusters/{cluster.name}"
 
+    axe = f"{http_portal.url}/static/vendor/axe-core/axe.min.js"
     # an Ingress: the first rule's path filled, a second rule and its path added
     page.goto(f"{base}/new/ingresses/")
+    assert serious_violations(page, axe) == []
     page.fill("#id_namespace", "web")
     page.fill("#id_name", "shop")
     page.fill("#id_rules-0-host", "shop.example.com")
@@ -165,6 +167,7 @@ def test_nested_ingress_rows_and_hpa_workloads_load_without_a_reload(
     page.fill("#id_namespace", "web")
     page.press("#id_namespace", "Tab")
     page.wait_for_selector('#id_target option[value="Deployment/frontend"]', state="attached")
+    assert serious_violations(page, axe) == []
     page.fill("#id_name", "frontend")
     page.select_option("#id_target", "Deployment/frontend")
     page.fill("#id_max_replicas", "4")

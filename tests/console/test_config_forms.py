@@ -660,3 +660,15 @@ def test_hpa_targets_make_as_many_queries_for_many_workloads_as_for_one(client, 
     assert lots.count('value="Deployment/extra-') == 5
     assert one.count('value="Deployment/extra-') == 0
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_an_immutable_configmaps_refusal_is_shown_and_nothing_changes(client, cluster, member):
+    create(cluster, "configmaps", "web", {**CONFIGMAP, "immutable": True})
+    client.force_login(member)
+    url = edit_url(cluster, "configmaps", "web", "shop-config")
+    assert 'id="immutable-note"' in client.get(url).content.decode()
+    fields, response = submit(client, url, {"entries-0-value": "slow"})
+    assert response.status_code == 422
+    assert "immutable" in response.content.decode()
+    assert form_fields(response.content.decode())["entries-0-value"] == "slow"  # kept
+    assert read(cluster, "configmaps", "web", "shop-config")["data"] == CONFIGMAP["data"]
