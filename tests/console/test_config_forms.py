@@ -119,6 +119,20 @@ def test_an_edit_keeps_every_field_the_form_does_not_show(client, cluster, membe
         assert node is not None
 
 
+@pytest.mark.parametrize("plural", list(ROUND_TRIPS))
+def test_saving_an_untouched_form_changes_nothing(client, cluster, member, plural):
+    obj, namespace, _changes, _edited = ROUND_TRIPS[plural]
+    create(cluster, plural, namespace, obj)
+    name = obj["metadata"]["name"]
+    before = read(cluster, plural, namespace, name)
+    client.force_login(member)
+
+    fields, response = submit(client, edit_url(cluster, plural, namespace, name), {})
+
+    assert saved(response), response.content.decode()[:4000]
+    assert without(read(cluster, plural, namespace, name), []) == without(before, [])
+
+
 def test_the_edits_are_what_was_typed(client, cluster, member):
     create(cluster, "services", "web", SERVICE)
     create(cluster, "configmaps", "web", CONFIGMAP)
