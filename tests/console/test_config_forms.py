@@ -686,3 +686,18 @@ def test_an_immutable_configmaps_refusal_is_shown_and_nothing_changes(client, cl
     assert "immutable" in response.content.decode()
     assert form_fields(response.content.decode())["entries-0-value"] == "slow"  # kept
     assert read(cluster, "configmaps", "web", "shop-config")["data"] == CONFIGMAP["data"]
+
+
+def test_an_external_name_service_keeps_its_type(client, cluster, member):
+    external = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "db"},
+        "spec": {"type": "ExternalName", "externalName": "db.example.com"},
+    }
+    create(cluster, "services", "web", external)
+    before = read(cluster, "services", "web", "db")
+    client.force_login(member)
+    fields, response = submit(client, edit_url(cluster, "services", "web", "db"), {})
+    assert saved(response), response.content.decode()[:3000]
+    assert without(read(cluster, "services", "web", "db"), []) == without(before, [])

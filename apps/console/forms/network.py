@@ -79,6 +79,13 @@ class ServiceForm(ObjectForm):
         label=_("Session affinity"), choices=AFFINITIES, initial="None"
     )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A type this form does not offer (ExternalName) stays what it is.
+        current = ((self.live or {}).get("spec") or {}).get("type") or "ClusterIP"
+        if current not in dict(SERVICE_TYPES):
+            self.fields["type"].choices = [*SERVICE_TYPES, (current, current)]
+
     @classmethod
     def project(cls, obj: dict) -> dict:
         spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
@@ -118,7 +125,8 @@ class ServiceForm(ObjectForm):
     def is_valid(self) -> bool:
         valid = super().is_valid()
         ok = all([unique_keys(self.rows["selector"]), unique_keys(self.rows["ports"], "name")])
-        if not self.rows["ports"].forms:
+        kind = (getattr(self, "cleaned_data", None) or {}).get("type")
+        if not self.rows["ports"].forms and kind != "ExternalName":
             self.top_errors.append(str(_("Ports: a Service needs at least one port.")))
             ok = False
         # Several ports must each be named: the cluster says so, next to the port's name.
