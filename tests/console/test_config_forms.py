@@ -701,3 +701,22 @@ def test_an_external_name_service_keeps_its_type(client, cluster, member):
     fields, response = submit(client, edit_url(cluster, "services", "web", "db"), {})
     assert saved(response), response.content.decode()[:3000]
     assert without(read(cluster, "services", "web", "db"), []) == without(before, [])
+
+
+def test_an_hpa_scaling_another_kind_keeps_its_target(client, cluster, member):
+    other = {**HPA, "metadata": {"name": "rs"}, "spec": {
+        **HPA["spec"], "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                                          "name": "legacy"}}}  # fmt: skip
+    create(cluster, "horizontalpodautoscalers", "web", other)
+    before = read(cluster, "horizontalpodautoscalers", "web", "rs")
+    client.force_login(member)
+    url = edit_url(cluster, "horizontalpodautoscalers", "web", "rs")
+    fields, response = submit(client, url, {"max_replicas": "9"})
+    assert saved(response), response.content.decode()[:3000]
+    after = read(cluster, "horizontalpodautoscalers", "web", "rs")
+    assert after["spec"]["scaleTargetRef"] == before["spec"]["scaleTargetRef"]
+    assert after["spec"]["maxReplicas"] == 9
+    # choosing another kind of target than a Deployment or StatefulSet is refused
+    fields, response = submit(client, url, {"target": "DaemonSet/kube-proxy"})
+    assert response.status_code == 400
+    assert "Deployment or StatefulSet" in _error_next_to(response.content.decode(), "target")

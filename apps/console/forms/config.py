@@ -420,6 +420,8 @@ class HorizontalPodAutoscalerForm(ObjectForm):
 
     def clean_target(self):
         target = self.cleaned_data["target"].strip()
+        if self.live is not None and target == self.project(self.live)["target"]:
+            return target  # what it scales now, whatever kind that is (a ReplicaSet, a CR)
         kind, slash, name = target.partition("/")
         if kind not in SCALE_TARGETS or not slash or not WORKLOAD_NAME.match(name):
             raise forms.ValidationError(_("Choose a Deployment or StatefulSet to scale."))
@@ -461,7 +463,7 @@ class HorizontalPodAutoscalerForm(ObjectForm):
         obj = copy.deepcopy(live)
         kind, _slash, name = cleaned["target"].partition("/")
         ref = (obj.get("spec") or {}).get("scaleTargetRef") or {}
-        if ref.get("kind") != kind or not ref.get("apiVersion"):
+        if kind in SCALE_TARGETS and (ref.get("kind") != kind or not ref.get("apiVersion")):
             self.set(
                 obj, ("spec", "scaleTargetRef", "apiVersion"), SCALE_TARGETS[kind][0], None,
                 "target",
