@@ -102,7 +102,13 @@ CONFIGMAP = {
         "labels": {"app": "shop"},
         "annotations": {"example.com/source": "git@example.com:shop/config"},
     },
-    "data": {"MODE": "fast", "app.conf": "listen 80;\nworkers 4;\n"},
+    "data": {
+        "MODE": "fast",
+        "app.conf": "listen 80;\nworkers 4;\n",
+        "windows.ini": "[section]\r\nkey=value\r\n",
+        "padded.txt": "\n  indented\n\n",
+        "empty": "",
+    },
     "binaryData": {"logo.png": base64.b64encode(b"\x89PNG\r\n\x1a\n\x00binary").decode()},
 }
 

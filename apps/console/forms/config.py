@@ -166,9 +166,14 @@ class ConfigMapForm(ObjectForm):
     def merge_into(self, live, cleaned=None):
         cleaned = cleaned or self.cleaned()
         obj = copy.deepcopy(live)
+        stored = obj.get("data") if isinstance(obj.get("data"), dict) else {}
         data = {}
         for row in cleaned["entries"]:
-            data[row["key"]] = row["value"]
+            value = row["value"]
+            before = stored.get(row.get("origin") or "")
+            if isinstance(before, str) and before.replace("\r\n", "\n") == value:
+                value = before  # unchanged: its CRLF line ends (a browser sends every line so)
+            data[row["key"]] = value
             self.own(("data", row["key"]), row["_form"], "key")
         self.set(obj, ("data",), data or None)
         return obj
