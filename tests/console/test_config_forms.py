@@ -719,3 +719,18 @@ def test_an_hpa_scaling_another_kind_keeps_its_target(client, cluster, member):
     fields, response = submit(client, url, {"target": "DaemonSet/kube-proxy"})
     assert response.status_code == 400
     assert "Deployment or StatefulSet" in _error_next_to(response.content.decode(), "target")
+
+
+def test_a_tls_secret_needs_its_keys(client, cluster, member):
+    client.force_login(member)
+    url = new_url(cluster, "secrets")
+    body = {"namespace": "web", "name": "shop-tls", "type": "kubernetes.io/tls",
+            "entries-0-key": "tls.crt", "entries-0-secret_value": "cert"}  # fmt: skip
+    fields, response = submit(client, url, body)
+    assert response.status_code == 400
+    assert "tls.key" in _error_next_to(response.content.decode(), "type")
+    fields, response = submit(
+        client, url, {**body, "entries-1-key": "tls.key", "entries-1-secret_value": "key"}
+    )
+    assert saved(response), response.content.decode()[:3000]
+    assert set(read(cluster, "secrets", "web", "shop-tls")["data"]) == {"tls.crt", "tls.key"}

@@ -189,6 +189,14 @@ SECRET_TYPES = (
 )
 
 
+# The keys the API server requires of a Secret of each type.
+REQUIRED_KEYS = {
+    "kubernetes.io/dockerconfigjson": (".dockerconfigjson",),
+    "kubernetes.io/tls": ("tls.crt", "tls.key"),
+    "kubernetes.io/ssh-auth": ("ssh-privatekey",),
+}
+
+
 class WriteOnlyTextarea(forms.Textarea):
     """A textarea that never renders a value: what is typed goes to the server only."""
 
@@ -283,7 +291,20 @@ class SecretForm(ObjectForm):
 
     def is_valid(self) -> bool:
         valid = super().is_valid()
-        return unique_keys(self.rows["entries"]) and valid
+        ok = unique_keys(self.rows["entries"])
+        kind = (getattr(self, "cleaned_data", None) or {}).get("type") or "Opaque"
+        keys = {
+            (getattr(row, "cleaned_data", None) or {}).get("key") for row in self.rows["entries"]
+        }
+        missing = [key for key in REQUIRED_KEYS.get(kind, ()) if key not in keys]
+        if missing and "type" in self.fields:
+            self.add_error(
+                "type" if self.creating else None,
+                _("A Secret of type %(type)s needs the keys %(keys)s.")
+                % {"type": kind, "keys": ", ".join(missing)},
+            )
+            ok = False
+        return ok and valid
 
     def clean_basis(self):
         sent = self.cleaned_data.get("basis") or ""
