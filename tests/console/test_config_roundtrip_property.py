@@ -11,7 +11,12 @@ import copy
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from apps.console.forms.config import ConfigMapForm, HorizontalPodAutoscalerForm, SecretForm
+from apps.console.forms.config import (
+    ConfigMapForm,
+    HorizontalPodAutoscalerForm,
+    NamespaceForm,
+    SecretForm,
+)
 from apps.console.forms.network import IngressForm, ServiceForm
 
 NAME = st.from_regex(r"[a-z][a-z0-9]{0,8}", fullmatch=True)
@@ -236,3 +241,24 @@ def test_hpa_form_round_trip(low, high, cpu, pods_metric, behavior):
     memory = {"type": "Utilization", "averageUtilization": 70}
     added = {"type": "Resource", "resource": {"name": "memory", "target": memory}}
     assert changed["spec"]["metrics"][len(metrics) :] == [added]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(NAME, NAME, max_size=4), st.booleans(), ANNOTATIONS)
+def test_namespace_form_round_trip(labels, in_project, annotations):
+    labels = {**labels, "kubernetes.io/metadata.name": "team"}
+    if in_project:
+        labels.update({"tkeportal.io/project": "prj-a", "tkeportal.io/tenant": "acme"})
+    live = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {**meta("team", annotations), "labels": labels},
+        "spec": {"finalizers": ["kubernetes"]},
+        "status": {"phase": "Active"},
+    }
+    live["metadata"].pop("namespace")
+    assert roundtrip(NamespaceForm, live) == live
+    changed = roundtrip(NamespaceForm, live, {"labels-99-key": "x-added", "labels-99-value": "y"})
+    expected = copy.deepcopy(live)
+    expected["metadata"]["labels"]["x-added"] = "y"
+    assert changed == expected
