@@ -418,7 +418,7 @@ def test_a_deployment_created_through_the_form(client, tenant_admin, cluster):
                                                                   "scheme": "HTTP"} or pod[
         "containers"][0]["readinessProbe"]["httpGet"]["path"] == "/ready"  # fmt: skip
     assert pod["nodeSelector"] == {"kubernetes.io/arch": "arm64"}
-    event = AuditEvent.objects.get(action="createDeployment")
+    event = AuditEvent.objects.get(action="createDeployment")  # exactly one
     assert event.resource == f"cluster:{cluster.name}/namespace:default/deployment:web"
 
 
@@ -650,6 +650,9 @@ def test_a_read_only_user_may_not_edit(client, read_only_user, cluster):
     assert "updateDeployment" in response.content.decode()
     response = client.post(url, {"containers-0-image": "evil", "action": "save"})
     assert response.status_code == 403
+    refused = AuditEvent.objects.get(action="updateDeployment")
+    assert refused.outcome == "denied"
+    assert refused.resource == f"cluster:{cluster.name}/namespace:default/deployment:shop"
     assert fetch(cluster, "deployments", "shop")["spec"]["template"]["spec"]["containers"][0][
         "image"] == "nginx:1.25"  # fmt: skip
     response = client.post(url, {"mode": "yaml", "action": "apply", "manifest": "kind: x"})
@@ -723,3 +726,33 @@ def test_form_page_query_count_is_constant(
     client.get(edit_url(cluster, "deployments", "shop"))  # warm the policy index
     with django_assert_max_num_queries(12):
         assert client.get(edit_url(cluster, "deployments", "shop")).status_code == 200
+
+
+# -- rendering -------------------------------------------------------------------------------------
+def test_the_fast_renderer_gives_djangos_markup_escaped():
+    from django.forms.renderers import DjangoTemplates
+    from django.test.html import parse_html
+
+    from apps.console.forms.workloads import ContainerForm, EnvForm
+
+    hostile = '"><script>alert(1)</script>'
+    env = EnvForm({"e-name": hostile, "e-source": "configMap", "e-value": hostile}, prefix="e")
+    env.is_valid()
+    container = ContainerForm(
+        {"c-name": "Bad Name", "c-image": hostile, "c-command": f"a\n{hostile}"}, prefix="c"
+    )
+    container.is_valid()
+    compared = 0
+    for form in (env, container):
+        for name in form.fields:
+            ours = str(form[name].as_widget())
+            form.renderer = DjangoTemplates()
+            theirs = str(form[name].as_widget())
+            form.renderer = form.default_renderer
+            assert parse_html(ours) == parse_html(theirs), name
+            assert "<script>" not in ours
+            compared += 1
+    assert compared > 20
+    group = str(container["image"].group)
+    assert "&lt;script&gt;" in group and 'data-field="c-image"' in group
+    assert 'id="id_c-name_error"' in str(container["name"].group)

@@ -317,3 +317,69 @@ def test_a_missing_workload_is_said(client, tenant_admin, cluster):
     response = client.get(page_url(cluster, "nothing"))
     assert response.status_code == 404
     assert 'id="workload-error"' in response.content.decode()
+
+
+def test_the_workloads_tab_is_active_on_the_list_the_page_and_the_forms(
+    client, tenant_admin, cluster
+):
+    create(cluster, "deployments", deployment("web"))
+    client.force_login(tenant_admin)
+    edit = reverse(
+        "console:form-edit",
+        kwargs={
+            "cluster": cluster.name,
+            "namespace": "default",
+            "kind": "deployments",
+            "name": "web",
+        },  # fmt: skip
+    )
+    for url in (list_url(cluster), page_url(cluster, "web"), edit):
+        page = client.get(url).content.decode()
+        tabs = page.split('id="cluster-tabs"')[1].split("</nav>")[0]
+        active = tabs.split('aria-current="page"')[0].rsplit("<a", 1)[1]
+        assert f'href="{list_url(cluster)}"' in active, url
+
+
+def test_odd_names_never_reach_a_decision(client, tenant_admin, cluster):
+    client.force_login(tenant_admin)
+    base = f"/clusters/{cluster.name}"
+    for url in (
+        f"{base}/workloads/default/deployments/*/",
+        f"{base}/workloads/*/deployments/web/",
+        f"{base}/namespaces/default/deployments/*/edit/",
+        f"{base}/namespaces/Default/deployments/web/edit/",
+    ):
+        assert client.get(url).status_code == 404, url
+
+
+def test_a_long_list_pages_per_kind(client, tenant_admin, cluster, monkeypatch):
+    from apps.console.views import workloads as views
+
+    monkeypatch.setattr(views, "PAGE", 2)
+    for index in range(5):
+        create(cluster, "deployments", deployment(f"app-{index}"))
+    client.force_login(tenant_admin)
+    first = client.get(list_url(cluster, namespace="default")).content.decode()
+    shown = {f"app-{i}" for i in range(5) if f'deployments/default/app-{i}"' in first}
+    assert len(shown) == 2 and 'id="workloads-next"' in first
+    seen = set(shown)
+    url = first.split('id="workloads-next"')[1].split('href="')[1].split('"')[0]
+    for _ in range(5):
+        page = client.get(list_url(cluster) + url.replace("&amp;", "&")).content.decode()
+        seen |= {f"app-{i}" for i in range(5) if f'deployments/default/app-{i}"' in page}
+        if 'id="workloads-next"' not in page:
+            break
+        url = page.split('id="workloads-next"')[1].split('href="')[1].split('"')[0]
+    assert seen == {f"app-{i}" for i in range(5)}
+
+
+def test_a_foreign_continue_token_is_an_error_in_the_page(client, project_member, tenant, cluster):
+    project = Project.objects.create(tenant=tenant, name=PROJECT, display_name="Shop")
+    ProjectCluster.objects.create(project=project, cluster=cluster, hard={"pods": "10"})
+    ProjectNamespace.objects.create(
+        tenant=tenant, project=project, cluster=cluster, namespace="default"
+    )
+    client.force_login(project_member)
+    response = client.get(list_url(cluster, kind="deployments", **{"continue": "bm9wZQ"}))
+    assert response.status_code == 200
+    assert "Not a continue token of this list." in response.content.decode()

@@ -32,6 +32,8 @@ from collections.abc import Callable, Iterable
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from .render import RENDERER
+
 DNS_LABEL_RE = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
 
@@ -124,6 +126,7 @@ class RowForm(forms.Form):
     """One row of a repeating group. ``origin`` names the live item it was read from ("" for a
     new row); it is also what makes a row posted with every field empty still a row."""
 
+    default_renderer = RENDERER
     origin = forms.CharField(required=False, widget=forms.HiddenInput)
     # Field names whose value says "this row is blank" when empty (a blank new row is skipped).
     significant: tuple[str, ...] = ()
@@ -269,6 +272,7 @@ class ObjectForm(forms.Form):
     also own ``metadata.name`` (and the namespace, chosen by the view)."""
 
     kind = ""
+    default_renderer = RENDERER
     template_name = "console/forms/generic.html"
     groups: dict[str, tuple[type[RowForm], str]] = {}
 

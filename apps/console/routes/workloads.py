@@ -10,15 +10,21 @@ from django.utils.translation import gettext_lazy as _
 from ..nav import Entry
 from ..views import forms, workloads
 
+# Kubernetes names as the API's routes take them: a wildcard or an odd segment never reaches
+# a decision or the cluster.
+_DNS_LABEL = r"[a-z0-9]([-a-z0-9]*[a-z0-9])?"
+_NAME = r"(?P<name>[a-z0-9]([-a-z0-9.]*[a-z0-9])?)"
+_KIND = r"(?P<kind>[a-z0-9]+)"
+_CLUSTER = r"^clusters/(?P<cluster>[^/]+)"
 _WORKLOAD = (
-    r"^clusters/(?P<cluster>[^/]+)/workloads/(?P<namespace>[^/]+)/"
-    r"(?P<kind>deployments|statefulsets|daemonsets|jobs|cronjobs)/(?P<name>[^/]+)/"
+    rf"{_CLUSTER}/workloads/(?P<namespace>{_DNS_LABEL})/"
+    rf"(?P<kind>deployments|statefulsets|daemonsets|jobs|cronjobs)/{_NAME}/"
 )
 
 urlpatterns: list = [
-    path("clusters/<str:cluster>/new/<str:kind>/", forms.ObjectFormView.as_view(), name="form-new"),
-    path(
-        "clusters/<str:cluster>/namespaces/<str:namespace>/<str:kind>/<str:name>/edit/",
+    re_path(rf"{_CLUSTER}/new/{_KIND}/$", forms.ObjectFormView.as_view(), name="form-new"),
+    re_path(
+        rf"{_CLUSTER}/namespaces/(?P<namespace>-|{_DNS_LABEL})/{_KIND}/{_NAME}/edit/$",
         forms.ObjectFormView.as_view(),
         name="form-edit",
     ),

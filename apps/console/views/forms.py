@@ -18,8 +18,6 @@ from django import forms as djforms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponseRedirect
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 
@@ -35,7 +33,6 @@ from ..forms.base import DNS_LABEL_RE, digest
 from ..forms.registry import form_for, has_form
 from .base import ConsoleDenied, ConsoleView
 
-TABS_TEMPLATE = "console/clusters/_tabs.html"
 # Fields of a live object that are the cluster's to set: left out of the YAML shown.
 _SERVER_FIELDS = ("resourceVersion", "uid", "creationTimestamp", "generation", "managedFields",
                   "selfLink")  # fmt: skip
@@ -85,15 +82,6 @@ class ClusterPageMixin:
             self.request.audit_message = message
 
 
-def _tabs_template() -> str:
-    """The clusters area's tabs partial, once it exists."""
-    try:
-        get_template(TABS_TEMPLATE)
-    except TemplateDoesNotExist:
-        return ""
-    return TABS_TEMPLATE
-
-
 class ClusterTabsMixin:
     """A cluster page's tabs: the clusters area's partial, given the visible tabs."""
 
@@ -103,7 +91,6 @@ class ClusterTabsMixin:
         return {
             "cluster": cluster,
             "cluster_tabs": nav.visible_cluster_tabs(self.request.user, cluster.name, current),
-            "cluster_tabs_template": _tabs_template(),
         }
 
 
@@ -137,6 +124,10 @@ class ObjectFormView(ClusterTabsMixin, ClusterPageMixin, ConsoleView):
         self.namespace = namespace if kind.namespaced and namespace not in (None, "-") else None
         if kind.namespaced and not self.creating and not self.namespace:
             raise Http404("A namespaced object needs its namespace.")
+        if self.request.method == "POST":
+            # Named before deciding, as the API does: a refusal is audited under the action.
+            verb = "create" if self.creating else "update"
+            self.audit(f"{verb}{kind.authz_name}", self.path(self.namespace, self.name))
         if self.creating:
             self.choices = self._creatable_namespaces()
         else:

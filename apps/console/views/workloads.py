@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -157,18 +158,20 @@ class WorkloadListView(ClusterTabsMixin, ClusterPageMixin, ConsoleView):
         namespace = (params.get("namespace") or "").strip()
         wanted = params.get("kind") or ""
         search = (params.get("q") or "").strip()[:253]
+        # A continue token belongs to one kind's list: it pages only a list of that kind.
+        cont = (params.get("continue") or "").strip()[:2048] if wanted else ""
         kinds = [k for k in WORKLOADS if k in self.reaches and (not wanted or k == wanted)]
         calls, clients = [], []
         for plural in kinds:
             client = self.client()
             clients.append(client)
-            calls.append(self._lister(client, plural, namespace, search))
+            calls.append(self._lister(client, plural, namespace, search, cont))
         try:
             answers = concurrently(calls)
         finally:
             for client in clients:
                 client.close()
-        rows, errors, truncated = [], [], []
+        rows, errors, truncated, next_pages = [], [], [], []
         for plural, answer in zip(kinds, answers, strict=True):
             if isinstance(answer, k8s.ClusterError):
                 errors.append(str(answer.detail))
@@ -176,6 +179,9 @@ class WorkloadListView(ClusterTabsMixin, ClusterPageMixin, ConsoleView):
             rows += [summary(item, plural) for item in answer["items"]]
             if answer.get("continue"):
                 truncated.append(KIND_LABELS[plural])
+                query = {"kind": plural, "namespace": namespace, "q": search}
+                query["continue"] = answer["continue"]
+                next_pages.append((KIND_LABELS[plural], f"?{urlencode(query)}"))
         for row in rows:
             row["url"] = workload_url(cluster.name, row["namespace"], row["kind"], row["name"])
             row["kind_label"] = KIND_LABELS[row["kind"]]
@@ -187,6 +193,8 @@ class WorkloadListView(ClusterTabsMixin, ClusterPageMixin, ConsoleView):
             rows=rows,
             errors=sorted(set(errors)),
             truncated=truncated,
+            next_pages=next_pages,
+            paged=bool(cont),
             namespace=namespace,
             kind_filter=wanted,
             search=search,
@@ -197,19 +205,21 @@ class WorkloadListView(ClusterTabsMixin, ClusterPageMixin, ConsoleView):
         )
         return context
 
-    def _lister(self, client, plural: str, namespace: str, search: str):
+    def _lister(self, client, plural: str, namespace: str, search: str, cont: str = ""):
         kind = resources.KINDS[plural]
         within = self.reaches[plural]
+        page = {"limit": PAGE, "search": search, "cont": cont or None}
 
         def call():
-            if within is None:
-                return resources.list_objects(
-                    client, kind, namespace or None, limit=PAGE, search=search
-                )
-            spaces = tuple(n for n in within if not namespace or n == namespace)
-            if not spaces:
-                return {"items": [], "continue": None}
-            return resources.list_in_namespaces(client, kind, spaces, limit=PAGE, search=search)
+            try:
+                if within is None:
+                    return resources.list_objects(client, kind, namespace or None, **page)
+                spaces = tuple(n for n in within if not namespace or n == namespace)
+                if not spaces:
+                    return {"items": [], "continue": None}
+                return resources.list_in_namespaces(client, kind, spaces, **page)
+            except ValidationError as exc:  # a continue token that is not this list's
+                return k8s.ClusterBadRequest("; ".join(exc.messages))
 
         return call
 
