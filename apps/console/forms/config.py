@@ -7,7 +7,10 @@ come back exactly as they were.
 
 Secret values are write-only, for everyone: the form lists a Secret's keys and takes new
 values; it never puts a value into the page, not even one just typed when the page comes
-back with an error (the value fields render empty). A key left blank keeps its value.
+back with an error (the value fields render empty; a new key then asks for its value again).
+A key left blank keeps its value. Switching the form to YAML shows the Secret masked, and
+the form's ``basis`` (the digest that detects a concurrent change) is keyed with the
+server's secret, since a plain hash of the values would let guesses be tested offline.
 """
 
 from __future__ import annotations
@@ -266,6 +269,7 @@ class SecretForm(ObjectForm):
         self.fields["basis"].widget = KeyedBasisInput()
         if not self.creating:
             self.fields["type"].disabled = True
+            self.fields["type"].help_text = _("The cluster never changes a Secret's type.")
             # A type this form does not offer still shows as what it is.
             current = (self.live or {}).get("type") or "Opaque"
             if current not in dict(SECRET_TYPES):
