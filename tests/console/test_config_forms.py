@@ -734,3 +734,24 @@ def test_a_tls_secret_needs_its_keys(client, cluster, member):
     )
     assert saved(response), response.content.decode()[:3000]
     assert set(read(cluster, "secrets", "web", "shop-tls")["data"]) == {"tls.crt", "tls.key"}
+
+
+@pytest.mark.parametrize(
+    ("plural", "label"),
+    [
+        ("services", "会话保持"),
+        ("ingresses", "添加规则"),
+        ("configmaps", "添加条目"),
+        ("secrets", "值从不显示"),
+        ("namespaces", "添加标签"),
+        ("horizontalpodautoscalers", "最大副本数"),
+    ],
+)
+def test_the_forms_speak_chinese(client, cluster, member, plural, label):
+    obj, namespace, _changes, _edited = ROUND_TRIPS[plural]
+    create(cluster, plural, namespace, obj)
+    client.force_login(member)
+    client.post("/i18n/setlang/", {"language": "zh-hans"})
+    page = client.get(edit_url(cluster, plural, namespace, obj["metadata"]["name"]))
+    assert page.status_code == 200
+    assert label in page.content.decode()
