@@ -756,3 +756,59 @@ def test_the_fast_renderer_gives_djangos_markup_escaped():
     group = str(container["image"].group)
     assert "&lt;script&gt;" in group and 'data-field="c-image"' in group
     assert 'id="id_c-name_error"' in str(container["name"].group)
+
+
+def test_a_new_object_from_yaml_is_previewed_then_created(client, tenant_admin, cluster):
+    client.force_login(tenant_admin)
+    url = new_url(cluster, "deployments")
+    sample = form_data(client.get(url, {"mode": "yaml"}).content.decode(), "yaml-form")
+    assert "kind: Deployment" in sample["manifest"]
+    manifest = yaml.safe_dump(
+        rich("deployments", "from-yaml") | {"apiVersion": "apps/v1", "kind": "Deployment"}
+    )
+    preview = client.post(url, {"mode": "yaml", "action": "preview", "manifest": manifest})
+    assert preview.status_code == 200
+    assert "Dry run: created" in preview.content.decode()
+    with pytest.raises(k8s.ClusterNotFound):
+        fetch(cluster, "deployments", "from-yaml")
+    created = client.post(url, {"mode": "yaml", "action": "apply", "manifest": manifest})
+    assert created.status_code == 302, errors_of(created)
+    obj = fetch(cluster, "deployments", "from-yaml")
+    assert obj["metadata"]["annotations"]["example.com/note"] == "keep me"
+    # another kind is refused on this page, naming what the page edits
+    wrong = client.post(
+        url,
+        {"mode": "yaml", "action": "apply", "manifest": manifest.replace("Deployment", "Job")},
+    )
+    assert wrong.status_code == 400 and "This page edits a Deployment" in wrong.content.decode()
+
+
+def test_a_yaml_422_is_shown_with_its_fields(client, tenant_admin, cluster):
+    create(cluster, "deployments", rich("deployments", "shop"))
+    client.force_login(tenant_admin)
+    url = edit_url(cluster, "deployments", "shop")
+    manifest = form_data(client.get(url, {"mode": "yaml"}).content.decode(), "yaml-form")[
+        "manifest"
+    ]
+    assert "  replicas: 2\n" in manifest
+    broken = manifest.replace("  replicas: 2\n", "  replicas: -1\n")
+    response = client.post(url, {"mode": "yaml", "action": "preview", "manifest": broken})
+    assert response.status_code == 422, errors_of(response)
+    page = response.content.decode()
+    assert 'id="yaml-errors"' in page and "spec.replicas" in page
+    assert form_data(page, "yaml-form")["manifest"] == broken  # what was typed is kept
+
+
+def test_a_project_member_edits_only_in_the_projects_namespaces(
+    client, project_member, cluster, project_web
+):
+    create(cluster, "deployments", rich("deployments", "mine"), namespace="web")
+    create(cluster, "deployments", rich("deployments", "theirs"))
+    client.force_login(project_member)
+    assert client.get(edit_url(cluster, "deployments", "theirs")).status_code == 403
+    url = edit_url(cluster, "deployments", "mine", namespace="web")
+    data = form_data(client.get(url).content.decode())
+    data.update({"containers-0-image": "nginx:1.28", "action": "save"})
+    assert client.post(url, data).status_code == 302
+    mine = fetch(cluster, "deployments", "mine", "web")
+    assert mine["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.28"

@@ -383,3 +383,16 @@ def test_a_foreign_continue_token_is_an_error_in_the_page(client, project_member
     response = client.get(list_url(cluster, kind="deployments", **{"continue": "bm9wZQ"}))
     assert response.status_code == 200
     assert "Not a continue token of this list." in response.content.decode()
+
+
+def test_the_pods_section_refreshes_itself(client, tenant_admin, cluster):
+    create(cluster, "deployments", deployment("web", replicas=1))
+    client.force_login(tenant_admin)
+    page = client.get(page_url(cluster, "web")).content.decode()
+    section = page.split('id="workload-pods"')[1].split(">")[0]
+    assert 'hx-trigger="every 5s"' in section and 'hx-select="#workload-pods"' in section
+    assert f'hx-get="{page_url(cluster, "web")}"' in section
+    wait_for(lambda: fetch(cluster, "deployments", "web").get("status", {}).get("readyReplicas"))
+    again = client.get(page_url(cluster, "web"), HTTP_HX_REQUEST="true").content.decode()
+    assert again.count('data-pod="web-') == 1
+    assert "Running" in again.split('id="workload-pods"')[1]
