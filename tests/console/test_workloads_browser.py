@@ -149,8 +149,8 @@ def test_create_edit_scale_rollback_and_yaml(http_portal, page, tenant_admin, li
     page.wait_for_selector("#workloads-empty")
     assert "q=no-such-name" in page.url
 
-    # refused after the page was drawn: the console's 403 (with "Why can't I?") takes the
-    # place of the page body
+    # refused after the page was drawn: the console's refusal (with "Why can't I?") appears
+    # at the top of the page (every refused HTMX action, apps/console/views/pages.denied)
     from apps.authz.services import create_policy
     from tests.factories import bind
 
@@ -165,6 +165,6 @@ def test_create_edit_scale_rollback_and_yaml(http_portal, page, tenant_admin, li
     bind(tenant_admin, "no-scaling")
     page.fill("#scale-replicas", "5")
     page.click("#scale-submit")
-    page.wait_for_selector("#forbidden #why-link")
-    assert "scaleDeployment" in page.inner_text("#forbidden")
+    page.wait_for_selector("#refusal #why-link")
+    assert "scaleDeployment" in page.inner_text("#refusal")
     assert fetch(cluster)["spec"]["replicas"] == 3

@@ -44,11 +44,10 @@
     if (target && target.closest("[data-swap-errors]") && status >= 400 && status < 600) {
       event.detail.shouldSwap = true;
       event.detail.isError = false;
-      // A refusal or a missing object is the console's own page: show its message (with the
-      // "Why can't I?" link) in place of the part that was asked for.
-      var own = { 403: "forbidden", 404: "not-found" }[status];
-      if (own && event.detail.xhr.responseText.indexOf('id="' + own + '"') !== -1) {
-        event.detail.selectOverride = "#" + own;
+      // A missing object is the console's 404 page: show its message in place of the part
+      // that was asked for. (A refusal is shown at the top of the page by console.js.)
+      if (status === 404 && event.detail.xhr.responseText.indexOf('id="not-found"') !== -1) {
+        event.detail.selectOverride = "#not-found";
       }
     }
   });
