@@ -7,12 +7,18 @@ and every permission question goes to ``apps.authz.check`` — never to Django m
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
 from guardian.admin import GuardedModelAdminMixin, UserManage
 from guardian.shortcuts import get_user_perms
 
@@ -217,3 +223,198 @@ class TenantScopedAdmin(GuardedModelAdminMixin, admin.ModelAdmin):
             request.audit_action = f"admin:{name}:{self.kind}"
             request.audit_resource = f"{self.kind.lower()}:*"
         return super().changelist_view(request, extra_context)
+
+
+# -- human-readable display (readonly fields of the change pages) -------------------------------
+# Operators read capacity, conditions and labels here: values with their units, small tables and
+# chips, never the raw JSON the API returns.
+
+_BINARY_UNITS = (("PiB", 2**50), ("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10))
+_BYTES = ("memory", "ephemeral-storage", "storage")
+_COUNTED = {"pods": ("pod", "pods")}
+_GPU_RESOURCES = ("nvidia.com/gpu", "tencent.com/vcuda-core")
+_PHASE_CLASSES = {
+    "Running": "ok",
+    "Active": "ok",
+    "Succeeded": "ok",
+    "Failed": "bad",
+    "Initializing": "warn",
+    "Pending": "warn",
+    "Terminating": "muted",
+}
+
+
+def _number(value: Decimal, digits: int = 1) -> str:
+    if value == value.to_integral_value():
+        return str(int(value))
+    text = f"{value:.{digits}f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def human_bytes(amount: Decimal) -> str:
+    """``16Gi`` → ``16 GiB``; ``15.6 GiB`` for the odd byte counts the cluster sums."""
+    for unit, size in _BINARY_UNITS:
+        if amount >= size:
+            return f"{_number(amount / size)} {unit}"
+    return f"{_number(amount)} B"
+
+
+def human_quantity(resource: str, value) -> str:
+    """One Kubernetes quantity as an operator reads it: ``4 cores``, ``7.9 cores``,
+    ``15.6 GiB``, ``110 pods``, ``2 GPUs``; the value as given when it is not a quantity."""
+    from apps.core import quantity
+
+    try:
+        amount = quantity.parse(str(value).strip())
+    except quantity.QuantityError:
+        return str(value)
+    if resource == "cpu":
+        return f"{_number(amount, 2)} {'core' if amount == 1 else 'cores'}"
+    if resource in _BYTES or resource.startswith("hugepages-"):
+        return human_bytes(amount)
+    if resource in _GPU_RESOURCES:
+        return f"{_number(amount)} {'GPU' if amount == 1 else 'GPUs'}"
+    if resource in _COUNTED:
+        one, many = _COUNTED[resource]
+        return f"{_number(amount)} {one if amount == 1 else many}"
+    return _number(amount, 3)
+
+
+def resources_table(capacity: dict | None, allocatable: dict | None):
+    """Resource | Capacity | Allocatable, each with its unit."""
+    capacity, allocatable = capacity or {}, allocatable or {}
+    names = [
+        n for n in ("cpu", "memory", "pods", *_GPU_RESOURCES) if n in capacity or n in allocatable
+    ]
+    names += sorted((set(capacity) | set(allocatable)) - set(names))
+    if not names:
+        return "not synced yet"
+    rows = format_html_join(
+        "",
+        '<tr><th scope="row">{}</th><td>{}</td><td>{}</td></tr>',
+        (
+            (
+                name,
+                human_quantity(name, capacity[name]) if name in capacity else "—",
+                human_quantity(name, allocatable[name]) if name in allocatable else "—",
+            )
+            for name in names
+        ),
+    )
+    return format_html(
+        '<table class="tke-table"><thead><tr><th scope="col">Resource</th>'
+        '<th scope="col">Capacity</th><th scope="col">Allocatable</th></tr></thead>'
+        "<tbody>{}</tbody></table>",
+        rows,
+    )
+
+
+def status_badge(status: str):
+    css = {"True": "ok", "False": "bad"}.get(str(status), "muted")
+    return format_html('<span class="tke-badge tke-{}">{}</span>', css, status)
+
+
+def phase_badge(phase: str, label: str | None = None):
+    return format_html(
+        '<span class="tke-badge tke-{}">{}</span>',
+        _PHASE_CLASSES.get(phase, "muted"),
+        label or phase or "unknown",
+    )
+
+
+def conditions_table(conditions: list | None):
+    """Type | Status | Reason | Message | Last probe | Last transition."""
+    if not conditions:
+        return "none reported"
+    rows = format_html_join(
+        "",
+        '<tr><th scope="row">{}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+        (
+            (
+                c.get("type", ""),
+                status_badge(c.get("status", "Unknown")),
+                c.get("reason") or "—",
+                c.get("message") or "—",
+                _when(c.get("lastProbeTime")),
+                _when(c.get("lastTransitionTime")),
+            )
+            for c in conditions
+            if isinstance(c, dict)
+        ),
+    )
+    return format_html(
+        '<table class="tke-table"><thead><tr><th scope="col">Type</th><th scope="col">Status</th>'
+        '<th scope="col">Reason</th><th scope="col">Message</th><th scope="col">Last probe</th>'
+        '<th scope="col">Last transition</th></tr></thead><tbody>{}</tbody></table>',
+        rows,
+    )
+
+
+def _when(value) -> str:
+    if not value:
+        return "—"
+    parsed = parse_datetime(str(value))
+    if parsed is None:
+        return str(value)
+    return date_format(timezone.localtime(parsed), "DATETIME_FORMAT")
+
+
+def label_chips(labels: dict | None):
+    """Labels as ``key = value`` chips (a label without a value shows its key alone)."""
+    if not labels:
+        return "none"
+    return format_html(
+        '<ul class="tke-chips">{}</ul>',
+        format_html_join(
+            "",
+            '<li class="tke-chip"><span class="tke-key">{}</span>{}</li>',
+            (
+                (key, format_html('<span class="tke-value">{}</span>', value) if value else "")
+                for key, value in sorted(labels.items())
+            ),
+        ),
+    )
+
+
+def chips(values) -> str:
+    values = [v for v in values or () if v]
+    if not values:
+        return "none"
+    return format_html(
+        '<ul class="tke-chips">{}</ul>',
+        format_html_join("", '<li class="tke-chip">{}</li>', ((v,) for v in values)),
+    )
+
+
+# -- operations (admin actions and object tools) --------------------------------------------
+def name_operation(request, action: str, resources: list[str]) -> None:
+    """Name the one audit event of this request (written by the audit middleware) as the API
+    names the same operation: its action and the resources it addressed."""
+    request.audit_action = action
+    request.audit_resource = ",".join(resources)[:512] if resources else ""
+
+
+def refuse(request, action: str, resource: str, reason: str) -> None:
+    """The admin's answer to a refused operation: an error message naming the action and the
+    resource, and the audit event marked denied."""
+    request.audit_outcome = "denied"
+    request.audit_message = f"not allowed to {action} on {resource}: {reason}"
+    messages.error(request, f"You are not allowed to {action} on {resource}: {reason}.")
+
+
+def permitted(request, action: str, resource: str, tenant, **kwargs) -> bool:
+    """``authz.check`` as the API calls it; a refusal becomes the admin's error message."""
+    decision = check(request.user, action, resource, tenant, **kwargs)
+    if not decision:
+        refuse(request, action, resource, decision.reason)
+        return False
+    return True
+
+
+def failed(request, text: str) -> None:
+    """An operation the service or the cluster refused (unreachable, invalid): the message,
+    and the audit event marked failed unless something was already denied."""
+    if getattr(request, "audit_outcome", None) != "denied":
+        request.audit_outcome = "failure"
+    request.audit_message = text[:1000]
+    messages.error(request, text)

@@ -1,0 +1,301 @@
+"""The cluster and node admin: human-readable change pages and the operations (health check,
+sync, credential rotation, cordon / uncordon / drain) going through the services and the
+permission layer, each audited once, refused with a message for those without the right."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from apps.clusters import k8s, services
+from apps.clusters.models import Cluster, Node
+from tests.admin.conftest import import_synced
+
+pytestmark = pytest.mark.django_db
+
+
+def page_text(response) -> str:
+    """The rendered page with tags removed and whitespace collapsed."""
+    html = response.content.decode()
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+
+
+def change_url(cluster) -> str:
+    return reverse("admin:clusters_cluster_change", args=[cluster.pk])
+
+
+def sim_node(sim, name: str) -> dict:
+    """The node as the cluster itself has it (not the portal's snapshot)."""
+    with k8s.KubeClient(
+        k8s.Connection(name="probe", server=sim.url, token=sim.token, ca_data=sim.ca_data)
+    ) as client:
+        return client.get(f"/api/v1/nodes/{name}")
+
+
+# -- the change page in human form --------------------------------------------------------------
+def test_cluster_change_page_shows_units_conditions_labels_and_nodes(client, tenant_admin, cluster):
+    client.force_login(tenant_admin)
+    response = client.get(change_url(cluster))
+    assert response.status_code == 200
+    text = page_text(response)
+    # 3 kubesim nodes: 8 + 8 + 16 cores, 32 + 32 + 64 GiB; allocatable 90m and 800Mi less each.
+    assert "Resource Capacity Allocatable" in text
+    assert "cpu 32 cores 31.73 cores" in text
+    assert "memory 128 GiB 125.7 GiB" in text
+    assert "pods 330 pods 330 pods" in text
+    assert "nvidia.com/gpu" in text
+    # Conditions as a table row: type, status, reason.
+    assert "HealthCheck True Probed" in text or "HealthCheck True Healthy" in text
+    # Labels as chips, architectures, GPUs, the phase badge.
+    html = response.content.decode()
+    chip = '<span class="tke-key">env</span><span class="tke-value">prod</span></li>'
+    assert '<li class="tke-chip">' + chip in html
+    assert '<li class="tke-chip">amd64</li>' in html and '<li class="tke-chip">arm64</li>' in html
+    gpu_node = Node.objects.get(cluster=cluster, gpus__gt=0)
+    assert f"{gpu_node.gpus} GPU" in text and gpu_node.name in text
+    assert 'class="tke-badge tke-ok">Running<' in html
+    # The node table with its buttons, one row per node.
+    for node in Node.objects.filter(cluster=cluster):
+        assert f'aria-label="Cordon {node.name}"' in html
+    assert "node-1 Ready schedulable amd64 8 cores 32 GiB" in text
+    # No raw JSON of capacity or conditions outside the collapsed label editor.
+    assert '"lastProbeTime"' not in html and "{&quot;cpu&quot;" not in html
+    assert "{'cpu'" not in html
+
+
+def test_node_change_page_shows_capacity_and_labels(client, tenant_admin, cluster):
+    node = Node.objects.get(cluster=cluster, name="node-1")
+    client.force_login(tenant_admin)
+    response = client.get(reverse("admin:clusters_node_change", args=[node.pk]))
+    assert response.status_code == 200
+    text = page_text(response)
+    assert "cpu 8 cores 7.91 cores" in text
+    assert "memory 32 GiB 31.2 GiB" in text
+    assert "ephemeral-storage 100 GiB 92 GiB" in text
+    html = response.content.decode()
+    assert (
+        '<span class="tke-key">kubernetes.io/arch</span><span class="tke-value">amd64</span>'
+        in html
+    )
+    # A label without a value is its key alone.
+    assert '<span class="tke-key">node-role.kubernetes.io/worker</span></li>' in html
+
+
+# -- operations ---------------------------------------------------------------------------------
+def test_cordon_button_cordons_the_node_in_the_cluster_and_uncordon_undoes_it(
+    client, tenant_admin, cluster, sim_cluster, audit_rows
+):
+    client.force_login(tenant_admin)
+    url = reverse("admin:clusters_cluster_node_operation", args=[cluster.pk, "node-2", "cordon"])
+    response = client.post(url, follow=True)
+    assert "cls-" in page_text(response) and f"Cordoned node-2 of {cluster.name}" in page_text(
+        response
+    )
+    assert sim_node(sim_cluster, "node-2")["spec"]["unschedulable"] is True
+    assert Node.objects.get(cluster=cluster, name="node-2").unschedulable
+    [event] = audit_rows()
+    assert (event.action, event.resource) == ("cordonNode", f"cluster:{cluster.name}/node:node-2")
+    assert event.outcome == "success" and event.channel == "admin"
+    html = client.get(change_url(cluster)).content.decode()
+    assert 'aria-label="Uncordon node-2"' in html
+
+    url = reverse("admin:clusters_cluster_node_operation", args=[cluster.pk, "node-2", "uncordon"])
+    client.post(url)
+    assert not sim_node(sim_cluster, "node-2")["spec"].get("unschedulable")
+    assert not Node.objects.get(cluster=cluster, name="node-2").unschedulable
+    assert [e.action for e in audit_rows()] == ["cordonNode", "uncordonNode"]
+
+
+def test_node_actions_cordon_and_drain_the_selected_nodes(
+    client, tenant_admin, cluster, sim_cluster, audit_rows
+):
+    nodes = Node.objects.filter(cluster=cluster, name__in=["node-1", "node-3"])
+    client.force_login(tenant_admin)
+    response = client.post(
+        reverse("admin:clusters_node_changelist"),
+        {"action": "drain_nodes", "_selected_action": [n.pk for n in nodes]},
+        follow=True,
+    )
+    text = page_text(response)
+    assert (
+        f"Drained node-1 of {cluster.name}" in text and f"Drained node-3 of {cluster.name}" in text
+    )
+    assert sim_node(sim_cluster, "node-1")["spec"]["unschedulable"] is True
+    assert sim_node(sim_cluster, "node-3")["spec"]["unschedulable"] is True
+    assert not sim_node(sim_cluster, "node-2")["spec"].get("unschedulable")
+    [event] = audit_rows()
+    assert event.action == "drainNode"
+    assert event.resource == (
+        f"cluster:{cluster.name}/node:node-1,cluster:{cluster.name}/node:node-3"
+    )
+
+
+def test_health_check_and_sync_run_through_the_services(
+    client, tenant_admin, cluster, sim_cluster, audit_rows
+):
+    Node.objects.filter(cluster=cluster).delete()
+    Cluster.objects.filter(pk=cluster.pk).update(last_probe_at=None, node_count=0)
+    client.force_login(tenant_admin)
+    response = client.post(
+        reverse("admin:clusters_cluster_health_check", args=[cluster.pk]), follow=True
+    )
+    assert f"Health check of {cluster.name}: Running, Kubernetes" in page_text(response)
+    cluster.refresh_from_db()
+    assert cluster.last_probe_at is not None
+    response = client.post(
+        reverse("admin:clusters_cluster_changelist"),
+        {"action": "sync_nodes_now", "_selected_action": [cluster.pk]},
+        follow=True,
+    )
+    assert f"Synced 3 nodes of {cluster.name}" in page_text(response)
+    assert Node.objects.filter(cluster=cluster).count() == 3
+    events = audit_rows()
+    assert [(e.action, e.resource, e.outcome) for e in events] == [
+        ("updateCluster", f"cluster:{cluster.name}", "success"),
+        ("updateCluster", f"cluster:{cluster.name}", "success"),
+    ]
+
+
+def test_a_dead_cluster_says_unreachable_never_500(
+    client, tenant_admin, cluster, sim_cluster, audit_rows
+):
+    sim_cluster.faults.down()
+    client.force_login(tenant_admin)
+    for url in (
+        reverse("admin:clusters_cluster_health_check", args=[cluster.pk]),
+        reverse("admin:clusters_cluster_sync", args=[cluster.pk]),
+        reverse("admin:clusters_cluster_node_operation", args=[cluster.pk, "node-1", "cordon"]),
+    ):
+        response = client.post(url, follow=True)
+        assert response.status_code == 200
+        text = page_text(response)
+        assert f"Cluster {cluster.name} is unreachable" in text, text[:2000]
+    assert [e.outcome for e in audit_rows()] == ["failure", "failure", "failure"]
+    assert client.get(change_url(cluster)).status_code == 200
+
+
+def test_rotate_credential_switches_the_credential(
+    client, tenant_admin, cluster, sim_cluster, audit_rows
+):
+    new_token = sim_cluster.add_user("rotated-admin")
+    client.force_login(tenant_admin)
+    url = reverse("admin:clusters_cluster_rotate_credential", args=[cluster.pk])
+    form = client.get(url)
+    assert form.status_code == 200 and 'name="token"' in form.content.decode()
+    response = client.post(url, {"token": new_token}, follow=True)
+    assert f"Rotated the credential of {cluster.name}" in page_text(response)
+    cluster.refresh_from_db()
+    assert cluster.credential.token == new_token
+    assert services.check_health(cluster).phase == "Running"
+    [event] = audit_rows()
+    assert (event.action, event.resource, event.outcome) == (
+        "updateCluster",
+        f"cluster:{cluster.name}",
+        "success",
+    )
+    assert new_token not in str(event.request_body)
+
+
+def test_rotate_credential_with_a_rejected_token_keeps_the_old_one(
+    client, tenant_admin, cluster, audit_rows
+):
+    old = cluster.credential.token
+    client.force_login(tenant_admin)
+    url = reverse("admin:clusters_cluster_rotate_credential", args=[cluster.pk])
+    response = client.post(url, {"token": "not-a-token-of-this-cluster"})
+    assert response.status_code == 200
+    assert "The cluster rejected this credential." in page_text(response)
+    cluster.refresh_from_db()
+    assert cluster.credential.token == old
+    assert [e.outcome for e in audit_rows()] == ["failure"]
+
+
+# -- refusals -----------------------------------------------------------------------------------
+def test_a_reader_is_refused_every_operation_and_nothing_changes(
+    client, staff_reader, cluster, sim_cluster, audit_rows
+):
+    client.force_login(staff_reader)
+    assert client.get(change_url(cluster)).status_code == 200
+    old_token = cluster.credential.token
+    attempts = [
+        (reverse("admin:clusters_cluster_health_check", args=[cluster.pk]), {}, "updateCluster"),
+        (reverse("admin:clusters_cluster_sync", args=[cluster.pk]), {}, "updateCluster"),
+        (
+            reverse("admin:clusters_cluster_rotate_credential", args=[cluster.pk]),
+            {"token": "x"},
+            "updateCluster",
+        ),
+        (
+            reverse("admin:clusters_cluster_node_operation", args=[cluster.pk, "node-1", "cordon"]),
+            {},
+            "cordonNode",
+        ),
+        (
+            reverse("admin:clusters_cluster_changelist"),
+            {"action": "check_health_now", "_selected_action": [cluster.pk]},
+            "updateCluster",
+        ),
+    ]
+    probed = Cluster.objects.get(pk=cluster.pk).last_probe_at
+    for url, data, action in attempts:
+        response = client.post(url, data, follow=True)
+        assert response.status_code == 200
+        assert f"You are not allowed to {action} on cluster:{cluster.name}" in page_text(response)
+    cluster.refresh_from_db()
+    assert cluster.last_probe_at == probed and cluster.credential.token == old_token
+    assert not sim_node(sim_cluster, "node-1")["spec"].get("unschedulable")
+    events = audit_rows()
+    assert [(e.action, e.outcome) for e in events] == [
+        ("updateCluster", "denied"),
+        ("updateCluster", "denied"),
+        ("updateCluster", "denied"),
+        ("cordonNode", "denied"),
+        ("updateCluster", "denied"),
+    ]
+
+
+def test_other_tenants_clusters_are_invisible(client, other_user, cluster, audit_rows):
+    client.force_login(other_user)
+    assert (
+        cluster.name
+        not in client.get(reverse("admin:clusters_cluster_changelist")).content.decode()
+    )
+    assert client.get(change_url(cluster)).status_code == 302  # the admin's "does not exist"
+    url = reverse("admin:clusters_cluster_node_operation", args=[cluster.pk, "node-1", "cordon"])
+    assert client.post(url).status_code == 404
+    assert client.post(reverse("admin:clusters_cluster_sync", args=[cluster.pk])).status_code == 404
+    node = Node.objects.filter(cluster=cluster).first()
+    assert node.name not in client.get(reverse("admin:clusters_node_changelist")).content.decode()
+
+
+# -- query counts -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "url_name", ["admin:clusters_cluster_changelist", "admin:clusters_node_changelist"]
+)
+def test_changelist_queries_do_not_grow_with_rows(
+    client, tenant, tenant_admin, kube_sim, sim_cluster, url_name
+):
+    import_synced(tenant, sim_cluster, "one")
+    client.force_login(tenant_admin)
+    client.get(reverse(url_name))  # warm caches (policy index, content types)
+    with CaptureQueriesContext(connection) as one:
+        assert client.get(reverse(url_name)).status_code == 200
+    extra = [
+        kube_sim.add_cluster(f"q{i}{sim_cluster.name}", nodes=3, controller=False) for i in range(3)
+    ]
+    try:
+        for i, handle in enumerate(extra):
+            handle.ca_data = open(handle.ca_file).read()  # noqa: SIM115
+            import_synced(tenant, handle, f"more-{i}")
+        with CaptureQueriesContext(connection) as many:
+            response = client.get(reverse(url_name))
+        assert response.status_code == 200
+        assert response.content.decode().count("cls-") >= 4
+        assert len(many) == len(one), [q["sql"] for q in many.captured_queries]
+    finally:
+        for handle in extra:
+            kube_sim.remove_cluster(handle.name)
