@@ -9,9 +9,17 @@ from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group as DjangoGroup
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.html import format_html, format_html_join
 
 from apps.authz.services import assert_may_act_on
-from apps.core.admin import TenantScopedAdmin
+from apps.core.admin import (
+    TenantScopedAdmin,
+    failed,
+    name_operation,
+    permitted,
+    phase_badge,
+)
+from apps.core.admin_links import console_link
 
 from . import services
 from .choices import UserSource
@@ -33,6 +41,26 @@ admin.site.unregister(DjangoGroup)
 admin.site.login_form = AdminSignInForm
 
 
+def revoke(request, keys) -> None:
+    """Disable ``keys`` as the API's ``disable`` does: ``disableAPIKey`` on the key's path with
+    its owner, then the service (which also refuses acting above oneself)."""
+    done = 0
+    for key in keys:
+        if not permitted(request, "disableAPIKey", key.authz_resource, key.tenant, owner=key.user):
+            continue
+        try:
+            services.set_api_key_disabled(actor=request.user, key=key, disabled=True)
+        except PermissionDenied as exc:
+            failed(
+                request, f"Could not disable API key {key.prefix}… of {key.user.username}: {exc}"
+            )
+            continue
+        done += 1
+        messages.success(request, f"Disabled API key {key.prefix}… of {key.user.username}")
+    if keys and not done:
+        request.audit_outcome = getattr(request, "audit_outcome", None) or "failure"
+
+
 @admin.register(User)
 class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
     list_display = [
@@ -41,15 +69,17 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
         "display_name",
         "email",
         "source",
-        "is_active",
+        "status",
         "is_staff",
     ]
     list_filter = ["is_active", "is_staff", "source", "directory_state", "tenant"]
+    list_select_related = ["tenant"]
     search_fields = ["username", "display_name", "email"]
     ordering = ["tenant__slug", "username"]
-    actions = ["sync_with_directory"]
+    actions = ["disable_users", "enable_users", "revoke_api_keys", "sync_with_directory"]
+    readonly_fields = ["console", "status", "api_keys_shown"]
     fieldsets = (
-        (None, {"fields": ("tenant", "username", "password")}),
+        (None, {"fields": ("tenant", "username", "password", "console", "status")}),
         ("Profile", {"fields": ("display_name", "email", "phone", "source")}),
         (
             "Access",
@@ -72,6 +102,7 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
                 "description": "Who vouches for a directory user; set by sign-in and sync.",
             },
         ),
+        ("API keys", {"fields": ("api_keys_shown",)}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = (
@@ -124,6 +155,91 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
         if not request.user.is_superuser:
             fields.append("is_superuser")
         return fields
+
+    # -- display ---------------------------------------------------------------------------------
+    @admin.display(description="Status", ordering="is_active")
+    def status(self, obj):
+        if obj.is_active:
+            return phase_badge("Running", "active")
+        return phase_badge("Failed", "disabled")
+
+    @admin.display(description="Console")
+    def console(self, obj):
+        return console_link("console:user", pk=obj.pk) or "—"
+
+    @admin.display(description="API keys")
+    def api_keys_shown(self, obj):
+        keys = list(obj.api_keys.select_related("cluster").order_by("-created_at"))
+        if not keys:
+            return "none"
+        rows = (
+            (
+                key.prefix,
+                key.description or "—",
+                phase_badge("Failed", "disabled")
+                if key.disabled
+                else phase_badge("Running", "active"),
+                key.expires_at.strftime("%Y-%m-%d %H:%M UTC") if key.expires_at else "never",
+                key.last_used_at.strftime("%Y-%m-%d %H:%M UTC") if key.last_used_at else "never",
+                key.cluster.name if key.cluster_id else "—",
+            )
+            for key in keys
+        )
+        return format_html(
+            '<table class="tke-table"><thead><tr><th scope="col">Key</th>'
+            '<th scope="col">Description</th><th scope="col">Status</th>'
+            '<th scope="col">Expires</th><th scope="col">Last used</th>'
+            '<th scope="col">Cluster</th></tr></thead><tbody>{}</tbody></table>',
+            format_html_join(
+                "",
+                '<tr><th scope="row"><code>{}…</code></th><td>{}</td><td>{}</td><td>{}</td>'
+                "<td>{}</td><td>{}</td></tr>",
+                rows,
+            ),
+        )
+
+    # -- operations, as the API's disable / enable and API key disable ----------------------------
+    def _set_active(self, request, queryset, active: bool):
+        action = "enableUser" if active else "disableUser"
+        users = list(queryset.select_related("tenant"))
+        name_operation(request, action, [u.authz_resource for u in users])
+        for user in users:
+            if not permitted(request, action, user.authz_resource, user.tenant, owner=user):
+                continue
+            try:
+                services.update_user(actor=request.user, user=user, is_active=active)
+            except (ValidationError, PermissionDenied) as exc:
+                text = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+                failed(request, f"Could not {action[:-4]} {user.username}: {text}")
+                continue
+            verb = "Enabled" if active else "Disabled"
+            self.message_user(request, f"{verb} {user.username}", messages.SUCCESS)
+
+    @admin.action(description="Disable the selected users (sign-in and API keys)")
+    def disable_users(self, request, queryset):
+        self._set_active(request, queryset, False)
+
+    @admin.action(description="Enable the selected users")
+    def enable_users(self, request, queryset):
+        self._set_active(request, queryset, True)
+
+    @admin.action(description="Revoke (disable) every API key of the selected users")
+    def revoke_api_keys(self, request, queryset):
+        users = list(queryset)
+        keys = list(
+            APIKey.objects.filter(user__in=users, disabled=False)
+            .select_related("user", "tenant")
+            .order_by("user__username", "prefix")
+        )
+        name_operation(
+            request,
+            "disableAPIKey",
+            [k.authz_resource for k in keys] or [f"{u.authz_resource}/apikey:*" for u in users],
+        )
+        revoke(request, keys)
+        for user in users:
+            if not any(k.user_id == user.pk for k in keys):
+                self.message_user(request, f"{user.username} has no active API keys")
 
     @admin.action(description="Sync the selected users with their directory")
     def sync_with_directory(self, request, queryset):
@@ -221,9 +337,9 @@ class APIKeyAdmin(TenantScopedAdmin):
 
     @admin.action(description="Disable the selected keys")
     def revoke_keys(self, request, queryset):
-        for key in queryset:
-            services.set_api_key_disabled(actor=request.user, key=key, disabled=True)
-        self.message_user(request, f"Disabled {queryset.count()} key(s).", messages.SUCCESS)
+        keys = list(queryset.select_related("user", "tenant"))
+        name_operation(request, "disableAPIKey", [k.authz_resource for k in keys])
+        revoke(request, keys)
 
 
 @admin.register(IdentityProvider)

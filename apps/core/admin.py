@@ -268,6 +268,10 @@ def human_quantity(resource: str, value) -> str:
         amount = quantity.parse(str(value).strip())
     except quantity.QuantityError:
         return str(value)
+    # Quota names: requests.cpu, limits.memory, requests.nvidia.com/gpu …
+    for prefix in ("requests.", "limits."):
+        if resource.startswith(prefix):
+            resource = resource[len(prefix) :]
     if resource == "cpu":
         return f"{_number(amount, 2)} {'core' if amount == 1 else 'cores'}"
     if resource in _BYTES or resource.startswith("hugepages-"):

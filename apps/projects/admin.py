@@ -12,7 +12,8 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from apps.authz import check
-from apps.core.admin import TenantScopedAdmin
+from apps.core.admin import TenantScopedAdmin, human_quantity, phase_badge
+from apps.core.admin_links import console_link
 
 from . import quota, services
 from .models import Project, ProjectCluster, ProjectNamespace
@@ -174,11 +175,20 @@ class ProjectAdmin(TenantScopedAdmin):
     namespaces and members shown. Deleting a project that still owns namespaces or
     sub-projects is refused, naming them."""
 
-    list_display = ["name", "display_name", "tenant", "parent", "phase", "cluster_names"]
+    list_display = ["name", "display_name", "tenant", "parent", "phase_shown", "cluster_names"]
     list_filter = ["phase", "tenant"]
     search_fields = ["name", "display_name", "description"]
     list_select_related = ["tenant", "parent"]
-    readonly_fields = ["phase", "message", "members", "created_by", "created_at", "updated_at"]
+    readonly_fields = [
+        "console",
+        "phase_shown",
+        "message",
+        "quota_shown",
+        "members",
+        "created_by",
+        "created_at",
+        "updated_at",
+    ]
     fields = ["tenant", "name", "display_name", "description", "parent", *readonly_fields]
     inlines = [ProjectClusterInline, ProjectNamespaceInline]
     actions = ["delete_projects"]
@@ -194,6 +204,54 @@ class ProjectAdmin(TenantScopedAdmin):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)  # bypasses the service: see delete_projects
         return actions
+
+    @admin.display(description="Phase", ordering="phase")
+    def phase_shown(self, obj):
+        return phase_badge(obj.phase, obj.get_phase_display())
+
+    @admin.display(description="Console")
+    def console(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        return console_link("console:project", project=obj.name) or "—"
+
+    @admin.display(description="Quota and use per cluster")
+    def quota_shown(self, obj):
+        """Per cluster and resource: the quota, what namespaces and sub-projects were given
+        (allocated), what the namespaces use and what is left, with units."""
+        from .api.projects import quota_report
+
+        if obj is None or obj.pk is None:
+            return "—"
+        rows = []
+        for cluster, report in quota_report(obj)["clusters"].items():
+            for name in sorted(report["hard"]):
+                rows.append(
+                    (
+                        cluster,
+                        name,
+                        *(
+                            human_quantity(name, report[part][name])
+                            if name in report[part]
+                            else "—"
+                            for part in ("hard", "allocated", "used", "left")
+                        ),
+                    )
+                )
+        if not rows:
+            return "no quota on any cluster"
+        return format_html(
+            '<table class="tke-table"><thead><tr><th scope="col">Cluster</th>'
+            '<th scope="col">Resource</th><th scope="col">Quota</th>'
+            '<th scope="col">Allocated</th><th scope="col">Used</th><th scope="col">Left</th>'
+            "</tr></thead><tbody>{}</tbody></table>",
+            format_html_join(
+                "",
+                '<tr><td>{}</td><th scope="row">{}</th><td>{}</td><td>{}</td><td>{}</td>'
+                "<td>{}</td></tr>",
+                rows,
+            ),
+        )
 
     @admin.display(description="Clusters")
     def cluster_names(self, obj):
