@@ -8,6 +8,7 @@ and every permission question goes to ``apps.authz.check`` — never to Django m
 from __future__ import annotations
 
 from decimal import Decimal
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import admin, messages
@@ -401,9 +402,16 @@ def name_operation(request, action: str, resources: list[str]) -> None:
 def refuse(request, action: str, resource: str, reason: str) -> None:
     """The admin's answer to a refused operation: an error message naming the action and the
     resource, and the audit event marked denied."""
+    from apps.core.admin_links import console_url
+
     request.audit_outcome = "denied"
     request.audit_message = f"not allowed to {action} on {resource}: {reason}"
-    messages.error(request, f"You are not allowed to {action} on {resource}: {reason}.")
+    text = f"You are not allowed to {action} on {resource}: {reason}."
+    why = console_url("console:why")
+    if why:
+        query = urlencode({"action": action, "resource": resource})
+        text = format_html('{} <a href="{}?{}">Why can\'t I?</a>', text, why, query)
+    messages.error(request, text)
 
 
 def permitted(request, action: str, resource: str, tenant, **kwargs) -> bool:

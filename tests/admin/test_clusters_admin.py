@@ -245,6 +245,11 @@ def test_a_reader_is_refused_every_operation_and_nothing_changes(
         response = client.post(url, data, follow=True)
         assert response.status_code == 200
         assert f"You are not allowed to {action} on cluster:{cluster.name}" in page_text(response)
+    html = response.content.decode()
+    assert (
+        f'<a href="/why/?action=updateCluster&amp;resource=cluster%3A{cluster.name}">'
+        "Why can't I?</a>" in html
+    )
     cluster.refresh_from_db()
     assert cluster.last_probe_at == probed and cluster.credential.token == old_token
     assert not sim_node(sim_cluster, "node-1")["spec"].get("unschedulable")
@@ -299,3 +304,58 @@ def test_changelist_queries_do_not_grow_with_rows(
     finally:
         for handle in extra:
             kube_sim.remove_cluster(handle.name)
+
+
+def test_drain_button_evicts_the_nodes_pods_and_reports_them(
+    client, tenant_admin, cluster, sim_cluster, audit_rows
+):
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "lonely", "namespace": "default"},
+        "spec": {"nodeName": "node-1", "containers": [{"name": "c", "image": "nginx:1.27"}]},
+    }
+    conn = k8s.Connection(
+        name="probe", server=sim_cluster.url, token=sim_cluster.token, ca_data=sim_cluster.ca_data
+    )
+    with k8s.KubeClient(conn) as kube:
+        kube.request("POST", "/api/v1/namespaces/default/pods", body=pod)
+    client.force_login(tenant_admin)
+    url = reverse("admin:clusters_cluster_node_operation", args=[cluster.pk, "node-1", "drain"])
+    text = page_text(client.post(url, follow=True))
+    assert f"Drained node-1 of {cluster.name}: evicted default/lonely" in text
+    with k8s.KubeClient(conn) as kube:
+        left = kube.get("/api/v1/pods", query={"fieldSelector": "spec.nodeName=node-1"})
+    assert "lonely" not in [p["metadata"]["name"] for p in left["items"]]
+    assert sim_node(sim_cluster, "node-1")["spec"]["unschedulable"] is True
+    assert [(e.action, e.outcome) for e in audit_rows()] == [("drainNode", "success")]
+
+
+def test_drain_needs_delete_pod_too(client, tenant, cluster, sim_cluster, audit_rows):
+    """A staff user allowed drainNode but denied deletePod somewhere is refused the drain, as
+    by the API."""
+    from apps.authz.models import Policy
+    from tests.conftest import persona
+    from tests.factories import bind
+
+    user = persona(tenant, "dora", "read-only", is_staff=True)
+    Policy.objects.create(
+        tenant=tenant,
+        name="drainer",
+        statements=[
+            {"actions": ["drainNode"], "resources": ["cluster:*"], "effect": "allow"},
+            {"actions": ["deletePod"], "resources": ["cluster:*"], "effect": "allow"},
+            {
+                "actions": ["deletePod"],
+                "resources": ["cluster:*/namespace:kube-system/*"],
+                "effect": "deny",
+            },
+        ],
+    )
+    bind(user, "drainer")
+    client.force_login(user)
+    url = reverse("admin:clusters_cluster_node_operation", args=[cluster.pk, "node-1", "drain"])
+    text = page_text(client.post(url, follow=True))
+    assert f"You are not allowed to deletePod on cluster:{cluster.name}/namespace:*/pod:*" in text
+    assert not sim_node(sim_cluster, "node-1")["spec"].get("unschedulable")
+    assert [(e.action, e.outcome) for e in audit_rows()] == [("drainNode", "denied")]
