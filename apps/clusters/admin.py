@@ -416,8 +416,9 @@ class ClusterAdmin(TenantScopedAdmin):
             '<th scope="col">Operations</th></tr></thead><tbody>{}</tbody></table>',
             format_html_join(
                 "",
-                '<tr><th scope="row">{}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td>'
-                "<td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                '<tr><th scope="row">{}</th><td>{}</td><td>{}</td><td>{}</td>'
+                '<td class="tke-nowrap">{}</td><td class="tke-nowrap">{}</td><td>{}</td><td>{}</td>'
+                "<td>{}</td></tr>",
                 rows,
             ),
         )
@@ -562,6 +563,7 @@ class NodeAdmin(TenantScopedAdmin):
     """The node inventory as last synced, with cordon / uncordon / drain as actions."""
 
     tenant_field = "cluster__tenant"
+    change_form_template = "admin/clusters/node/change_form.html"
     list_display = [
         "name",
         "cluster",

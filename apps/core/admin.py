@@ -333,7 +333,8 @@ def conditions_table(conditions: list | None):
         return "none reported"
     rows = format_html_join(
         "",
-        '<tr><th scope="row">{}</th><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+        '<tr><th scope="row">{}</th><td>{}</td><td>{}</td><td class="tke-wrap">{}</td><td>{}</td>'
+        "<td>{}</td></tr>",
         (
             (
                 c.get("type", ""),
