@@ -315,7 +315,7 @@ class ClusterAdmin(TenantScopedAdmin):
         return False
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("tenant", "credential", "created_by")
+        return super().get_queryset(request).select_related("tenant", "created_by")
 
     # -- display ---------------------------------------------------------------------------------
     @admin.display(description="Phase", ordering="phase")
