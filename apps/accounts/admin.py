@@ -9,7 +9,9 @@ from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group as DjangoGroup
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from apps.authz.services import assert_may_act_on
 from apps.core.admin import (
@@ -18,6 +20,7 @@ from apps.core.admin import (
     name_operation,
     permitted,
     phase_badge,
+    table,
 )
 from apps.core.admin_links import console_link
 
@@ -52,11 +55,17 @@ def revoke(request, keys) -> None:
             services.set_api_key_disabled(actor=request.user, key=key, disabled=True)
         except PermissionDenied as exc:
             failed(
-                request, f"Could not disable API key {key.prefix}… of {key.user.username}: {exc}"
+                request,
+                _("Could not disable API key %(key)s… of %(user)s: %(reason)s")
+                % {"key": key.prefix, "user": key.user.username, "reason": exc},
             )
             continue
         done += 1
-        messages.success(request, f"Disabled API key {key.prefix}… of {key.user.username}")
+        messages.success(
+            request,
+            _("Disabled API key %(key)s… of %(user)s")
+            % {"key": key.prefix, "user": key.user.username},
+        )
     if keys and not done:
         request.audit_outcome = getattr(request, "audit_outcome", None) or "failure"
 
@@ -102,7 +111,7 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
                 "description": "Who vouches for a directory user; set by sign-in and sync.",
             },
         ),
-        ("API keys", {"fields": ("api_keys_shown",)}),
+        (gettext_lazy("API keys"), {"fields": ("api_keys_shown",)}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = (
@@ -157,39 +166,37 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
         return fields
 
     # -- display ---------------------------------------------------------------------------------
-    @admin.display(description="Status", ordering="is_active")
+    @admin.display(description=gettext_lazy("Status"), ordering="is_active")
     def status(self, obj):
         if obj.is_active:
-            return phase_badge("Running", "active")
-        return phase_badge("Failed", "disabled")
+            return phase_badge("Running", _("active"))
+        return phase_badge("Failed", _("disabled"))
 
-    @admin.display(description="Console")
+    @admin.display(description=gettext_lazy("Console"))
     def console(self, obj):
         return console_link("console:user", pk=obj.pk) or "—"
 
-    @admin.display(description="API keys")
+    @admin.display(description=gettext_lazy("API keys"))
     def api_keys_shown(self, obj):
         keys = list(obj.api_keys.select_related("cluster").order_by("-created_at"))
         if not keys:
-            return "none"
+            return _("none")
         rows = (
             (
                 key.prefix,
                 key.description or "—",
-                phase_badge("Failed", "disabled")
+                phase_badge("Failed", _("disabled"))
                 if key.disabled
-                else phase_badge("Running", "active"),
-                key.expires_at.strftime("%Y-%m-%d %H:%M UTC") if key.expires_at else "never",
-                key.last_used_at.strftime("%Y-%m-%d %H:%M UTC") if key.last_used_at else "never",
+                else phase_badge("Running", _("active")),
+                key.expires_at.strftime("%Y-%m-%d %H:%M UTC") if key.expires_at else _("never"),
+                key.last_used_at.strftime("%Y-%m-%d %H:%M UTC") if key.last_used_at else _("never"),
                 key.cluster.name if key.cluster_id else "—",
             )
             for key in keys
         )
-        return format_html(
-            '<table class="tke-table"><thead><tr><th scope="col">Key</th>'
-            '<th scope="col">Description</th><th scope="col">Status</th>'
-            '<th scope="col">Expires</th><th scope="col">Last used</th>'
-            '<th scope="col">Cluster</th></tr></thead><tbody>{}</tbody></table>',
+        headers = [_("Key"), _("Description"), _("Status"), _("Expires"), _("Last used")]
+        return table(
+            [*headers, _("Cluster")],
             format_html_join(
                 "",
                 '<tr><th scope="row"><code>{}…</code></th><td>{}</td><td>{}</td><td>{}</td>'
@@ -210,20 +217,25 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
                 services.update_user(actor=request.user, user=user, is_active=active)
             except (ValidationError, PermissionDenied) as exc:
                 text = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
-                failed(request, f"Could not {action[:-4]} {user.username}: {text}")
+                template = (
+                    _("Could not enable %(user)s: %(reason)s")
+                    if active
+                    else _("Could not disable %(user)s: %(reason)s")
+                )
+                failed(request, template % {"user": user.username, "reason": text})
                 continue
-            verb = "Enabled" if active else "Disabled"
-            self.message_user(request, f"{verb} {user.username}", messages.SUCCESS)
+            done = _("Enabled %(user)s") if active else _("Disabled %(user)s")
+            self.message_user(request, done % {"user": user.username}, messages.SUCCESS)
 
-    @admin.action(description="Disable the selected users (sign-in and API keys)")
+    @admin.action(description=gettext_lazy("Disable the selected users (sign-in and API keys)"))
     def disable_users(self, request, queryset):
         self._set_active(request, queryset, False)
 
-    @admin.action(description="Enable the selected users")
+    @admin.action(description=gettext_lazy("Enable the selected users"))
     def enable_users(self, request, queryset):
         self._set_active(request, queryset, True)
 
-    @admin.action(description="Revoke (disable) every API key of the selected users")
+    @admin.action(description=gettext_lazy("Revoke (disable) every API key of the selected users"))
     def revoke_api_keys(self, request, queryset):
         users = list(queryset)
         keys = list(
@@ -239,7 +251,9 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
         revoke(request, keys)
         for user in users:
             if not any(k.user_id == user.pk for k in keys):
-                self.message_user(request, f"{user.username} has no active API keys")
+                self.message_user(
+                    request, _("%(user)s has no active API keys") % {"user": user.username}
+                )
 
     @admin.action(description="Sync the selected users with their directory")
     def sync_with_directory(self, request, queryset):

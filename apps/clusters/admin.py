@@ -19,7 +19,9 @@ from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from apps.authz import check_collection
 from apps.core.admin import (
@@ -34,6 +36,7 @@ from apps.core.admin import (
     phase_badge,
     refuse,
     resources_table,
+    table,
 )
 from apps.core.admin_links import console_link
 
@@ -42,6 +45,20 @@ from .models import Cluster, ClusterOperation, Node
 
 UPDATE = "updateCluster"  # health check, sync and rotation, as the API names them
 NODE_ACTIONS = {"cordon": "cordonNode", "uncordon": "uncordonNode", "drain": "drainNode"}
+NODE_BUTTONS = {
+    "cordon": gettext_lazy("Cordon"),
+    "uncordon": gettext_lazy("Uncordon"),
+    "drain": gettext_lazy("Drain"),
+}
+NODE_VERBS = {
+    "cordon": gettext_lazy("cordon"),
+    "uncordon": gettext_lazy("uncordon"),
+    "drain": gettext_lazy("drain"),
+}
+NODE_DONE = {
+    "cordon": gettext_lazy("Cordoned %(node)s of %(cluster)s"),
+    "uncordon": gettext_lazy("Uncordoned %(node)s of %(cluster)s"),
+}
 
 
 def node_resource(cluster: Cluster, node: str) -> str:
@@ -55,13 +72,21 @@ def run_health_check(request, cluster: Cluster) -> bool:
     cluster = services.check_health(cluster)
     health = next((c for c in cluster.conditions if c.get("type") == "HealthCheck"), {})
     if health.get("status") == "False":
+        reason = cluster.message or health.get("message")
         failed(
             request,
-            f"Health check of {cluster.name} failed: {cluster.message or health.get('message')}",
+            _("Health check of %(cluster)s failed: %(reason)s")
+            % {"cluster": cluster.name, "reason": reason},
         )
         return False
     messages.success(
-        request, f"Health check of {cluster.name}: {cluster.phase}, Kubernetes {cluster.version}"
+        request,
+        _("Health check of %(cluster)s: %(phase)s, Kubernetes %(version)s")
+        % {
+            "cluster": cluster.name,
+            "phase": cluster.get_phase_display(),
+            "version": cluster.version,
+        },
     )
     return True
 
@@ -72,9 +97,17 @@ def run_sync(request, cluster: Cluster) -> bool:
     try:
         cluster = services.sync_nodes(cluster)
     except k8s.ClusterError as exc:
-        failed(request, f"Sync of {cluster.name} failed: {exc.detail}")
+        failed(
+            request,
+            _("Sync of %(cluster)s failed: %(reason)s")
+            % {"cluster": cluster.name, "reason": exc.detail},
+        )
         return False
-    messages.success(request, f"Synced {cluster.node_count} nodes of {cluster.name}")
+    messages.success(
+        request,
+        _("Synced %(count)s nodes of %(cluster)s")
+        % {"count": cluster.node_count, "cluster": cluster.name},
+    )
     return True
 
 
@@ -89,7 +122,8 @@ def run_node_operation(request, cluster: Cluster, node: str, operation: str) -> 
         pods = f"cluster:{cluster.name}/namespace:*/pod:*"
         decision = check_collection(request.user, "deletePod", pods, tenant=cluster.tenant)
         if not decision:
-            refuse(request, "deletePod", pods, f"draining evicts pods; {decision.reason}")
+            reason = _("draining evicts pods; %(reason)s") % {"reason": decision.reason}
+            refuse(request, "deletePod", pods, reason)
             return False
     try:
         with services.client_for(cluster) as client:
@@ -98,19 +132,42 @@ def run_node_operation(request, cluster: Cluster, node: str, operation: str) -> 
             else:
                 answer = resources.set_unschedulable(client, node, operation == "cordon")
     except k8s.ClusterError as exc:
-        failed(request, f"Could not {operation} {node} of {cluster.name}: {exc.detail}")
+        failed(
+            request,
+            _("Could not %(operation)s %(node)s of %(cluster)s: %(reason)s")
+            % {
+                "operation": NODE_VERBS[operation],
+                "node": node,
+                "cluster": cluster.name,
+                "reason": exc.detail,
+            },
+        )
         return False
     # The snapshot follows what the cluster now says (the next sync refreshes the rest).
     cordoned = True if operation == "drain" else bool(answer.get("spec", {}).get("unschedulable"))
     Node.objects.filter(cluster=cluster, name=node).update(unschedulable=cordoned)
     if operation == "drain":
-        evicted = ", ".join(report["evicted"]) or "no pods"
+        evicted = ", ".join(report["evicted"]) or _("no pods")
         skipped = "; ".join(f"{s['pod']} ({s['reason']})" for s in report["skipped"])
-        text = f"Drained {node} of {cluster.name}: evicted {evicted}"
-        messages.success(request, text + (f"; skipped {skipped}" if skipped else ""))
+        text = _("Drained %(node)s of %(cluster)s: evicted %(evicted)s") % {
+            "node": node,
+            "cluster": cluster.name,
+            "evicted": evicted,
+        }
+        if skipped:
+            text += "; " + _("skipped %(skipped)s") % {"skipped": skipped}
+        messages.success(request, text)
     else:
-        messages.success(request, f"{operation.capitalize()}ed {node} of {cluster.name}")
+        messages.success(request, NODE_DONE[operation] % {"node": node, "cluster": cluster.name})
     return True
+
+
+def _ready_label(node: Node) -> str:
+    return _("Ready") if node.ready else _("NotReady")
+
+
+def _scheduling(node: Node):
+    return phase_badge("Pending", _("cordoned")) if node.unschedulable else _("schedulable")
 
 
 def _phase_of(obj) -> str:
@@ -124,7 +181,7 @@ class ClusterOperationInline(admin.TabularInline):
     fields = ["kind", "phase_shown", "target", "steps_shown", "attempts", "message", "created_at"]
     readonly_fields = fields
     classes = ["collapse"]
-    verbose_name_plural = "Operations"
+    verbose_name_plural = gettext_lazy("Operations")
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -138,11 +195,11 @@ class ClusterOperationInline(admin.TabularInline):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("cluster")
 
-    @admin.display(description="Phase")
+    @admin.display(description=gettext_lazy("Phase"))
     def phase_shown(self, obj):
         return _phase_of(obj)
 
-    @admin.display(description="Steps")
+    @admin.display(description=gettext_lazy("Steps"))
     def steps_shown(self, obj):
         if not obj.steps:
             return "—"
@@ -160,23 +217,23 @@ class RotateCredentialForm(forms.Form):
     token = forms.CharField(
         required=False,
         widget=forms.PasswordInput(render_value=False, attrs={"autocomplete": "off"}),
-        help_text="A bearer token (leave empty when using a client certificate).",
+        help_text=gettext_lazy("A bearer token (leave empty when using a client certificate)."),
     )
     client_cert = forms.CharField(
         required=False,
-        label="Client certificate (PEM)",
+        label=gettext_lazy("Client certificate (PEM)"),
         widget=forms.Textarea(attrs={"rows": 4}),
     )
     client_key = forms.CharField(
         required=False,
-        label="Client key (PEM)",
+        label=gettext_lazy("Client key (PEM)"),
         widget=forms.Textarea(attrs={"rows": 4, "autocomplete": "off"}),
     )
     ca_data = forms.CharField(
         required=False,
-        label="Cluster CA (PEM)",
+        label=gettext_lazy("Cluster CA (PEM)"),
         widget=forms.Textarea(attrs={"rows": 4}),
-        help_text="Only when the CA changes; the stored one is kept otherwise.",
+        help_text=gettext_lazy("Only when the CA changes; the stored one is kept otherwise."),
     )
 
     def clean_token(self):
@@ -220,7 +277,7 @@ class ClusterForm(forms.ModelForm):
         if labels is not None and (
             not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values())
         ):
-            self.add_error("labels", 'Labels are an object of strings: {"key": "value"}.')
+            self.add_error("labels", _('Labels are an object of strings: {"key": "value"}.'))
             return cleaned
         try:
             with transaction.atomic():
@@ -296,17 +353,20 @@ class ClusterAdmin(TenantScopedAdmin):
             },
         ),
         (
-            "Capacity",
+            gettext_lazy("Capacity"),
             {"fields": ["resources_shown", "node_count", "architectures_shown", "gpus_shown"]},
         ),
-        ("Nodes", {"fields": ["nodes_shown"]}),
-        ("Health", {"fields": ["conditions_shown", "consecutive_failures", "last_probe_at"]}),
-        ("Labels", {"fields": ["labels_shown"]}),
+        (gettext_lazy("Nodes"), {"fields": ["nodes_shown"]}),
         (
-            "Edit labels (JSON)",
+            gettext_lazy("Health"),
+            {"fields": ["conditions_shown", "consecutive_failures", "last_probe_at"]},
+        ),
+        (gettext_lazy("Labels"), {"fields": ["labels_shown"]}),
+        (
+            gettext_lazy("Edit labels (JSON)"),
             {"fields": ["labels"], "classes": ["collapse"]},
         ),
-        ("Record", {"fields": ["created_by", "created_at"], "classes": ["collapse"]}),
+        (gettext_lazy("Record"), {"fields": ["created_by", "created_at"], "classes": ["collapse"]}),
     ]
     inlines = [ClusterOperationInline]
     actions = ["check_health_now", "sync_nodes_now"]
@@ -318,60 +378,64 @@ class ClusterAdmin(TenantScopedAdmin):
         return super().get_queryset(request).select_related("tenant", "created_by")
 
     # -- display ---------------------------------------------------------------------------------
-    @admin.display(description="Phase", ordering="phase")
+    @admin.display(description=gettext_lazy("Phase"), ordering="phase")
     def phase_shown(self, obj):
         return _phase_of(obj)
 
-    @admin.display(description="Console")
+    @admin.display(description=gettext_lazy("Console"))
     def console(self, obj):
         return console_link("console:cluster", cluster=obj.name) or "—"
 
-    @admin.display(description="Credential")
+    @admin.display(description=gettext_lazy("Credential"))
     def credential_shown(self, obj):
         cred = getattr(obj, "credential", None)
         if cred is None:
-            return "none"
-        return format_html(
-            "{}{}, rotated {}",
-            cred.kind,
-            " (TLS verification off)" if cred.insecure_skip_tls_verify else "",
-            cred.rotated_at.strftime("%Y-%m-%d %H:%M UTC") if cred.rotated_at else "never",
-        )
+            return _("none")
+        text = _("%(kind)s, rotated %(when)s") % {
+            "kind": cred.kind,
+            "when": cred.rotated_at.strftime("%Y-%m-%d %H:%M UTC") if cred.rotated_at else "—",
+        }
+        if cred.insecure_skip_tls_verify:
+            text += " " + _("(TLS verification off)")
+        return text
 
-    @admin.display(description="Capacity and allocatable")
+    @admin.display(description=gettext_lazy("Capacity and allocatable"))
     def resources_shown(self, obj):
         return resources_table(obj.capacity, obj.allocatable)
 
-    @admin.display(description="Architectures")
+    @admin.display(description=gettext_lazy("Architectures"))
     def architectures_shown(self, obj):
         return chips(obj.architectures)
 
-    @admin.display(description="GPUs")
+    @admin.display(description=gettext_lazy("GPUs"))
     def gpus_shown(self, obj):
         summary = obj.gpu_summary or {}
         count = summary.get("gpus") or 0
         if not count:
-            return "none"
+            return _("none")
         nodes = summary.get("nodes") or []
-        return f"{human_quantity('nvidia.com/gpu', count)} on {', '.join(nodes)}"
+        return _("%(gpus)s on %(nodes)s") % {
+            "gpus": human_quantity("nvidia.com/gpu", count),
+            "nodes": ", ".join(nodes),
+        }
 
-    @admin.display(description="Conditions")
+    @admin.display(description=gettext_lazy("Conditions"))
     def conditions_shown(self, obj):
         return conditions_table(obj.conditions)
 
-    @admin.display(description="Labels")
+    @admin.display(description=gettext_lazy("Labels"))
     def labels_shown(self, obj):
         return label_chips(obj.labels)
 
-    @admin.display(description="Nodes")
+    @admin.display(description=gettext_lazy("Nodes"))
     def nodes_shown(self, obj):
         """The node inventory with a cordon / uncordon / drain button per node (each posts to
         :meth:`node_operation_view` through the page's operations form)."""
         if not getattr(obj, "_sees_nodes", False):
-            return "not shown: you may not list this cluster's nodes"
+            return _("not shown: you may not list this cluster's nodes")
         nodes = list(obj.nodes.all())
         if not nodes:
-            return "none synced yet (use “Sync nodes”)"
+            return _("none synced yet (use “Sync nodes”)")
         rows = []
         for node in nodes:
             buttons = format_html_join(
@@ -384,9 +448,9 @@ class ClusterAdmin(TenantScopedAdmin):
                             "admin:clusters_cluster_node_operation",
                             args=[obj.pk, node.name, operation],
                         ),
-                        operation.capitalize(),
+                        NODE_BUTTONS[operation],
                         node.name,
-                        operation.capitalize(),
+                        NODE_BUTTONS[operation],
                     )
                     for operation in (
                         ("uncordon", "drain") if node.unschedulable else ("cordon", "drain")
@@ -396,10 +460,8 @@ class ClusterAdmin(TenantScopedAdmin):
             rows.append(
                 (
                     node.name,
-                    phase_badge(
-                        "Running" if node.ready else "Failed", "Ready" if node.ready else "NotReady"
-                    ),
-                    phase_badge("Pending", "cordoned") if node.unschedulable else "schedulable",
+                    phase_badge("Running" if node.ready else "Failed", _ready_label(node)),
+                    _scheduling(node),
                     node.architecture or "—",
                     human_quantity("cpu", node.capacity.get("cpu", "0")),
                     human_quantity("memory", node.capacity.get("memory", "0")),
@@ -408,12 +470,10 @@ class ClusterAdmin(TenantScopedAdmin):
                     buttons,
                 )
             )
-        return format_html(
-            '<table class="tke-table"><thead><tr><th scope="col">Node</th>'
-            '<th scope="col">Status</th><th scope="col">Scheduling</th>'
-            '<th scope="col">Architecture</th><th scope="col">CPU</th>'
-            '<th scope="col">Memory</th><th scope="col">GPUs</th><th scope="col">Kubelet</th>'
-            '<th scope="col">Operations</th></tr></thead><tbody>{}</tbody></table>',
+        headers = [_("Node"), _("Status"), _("Scheduling"), _("Architecture"), _("CPU")]
+        headers += [_("Memory"), _("GPUs"), _("Kubelet"), _("Operations")]
+        return table(
+            headers,
             format_html_join(
                 "",
                 '<tr><th scope="row">{}</th><td>{}</td><td>{}</td><td>{}</td>'
@@ -445,14 +505,14 @@ class ClusterAdmin(TenantScopedAdmin):
             services.delete_cluster(actor=request.user, cluster=cluster)
 
     # -- actions on the change list ------------------------------------------------------------
-    @admin.action(description="Check health now")
+    @admin.action(description=gettext_lazy("Check health now"))
     def check_health_now(self, request, queryset):
         clusters = list(queryset.select_related("credential", "tenant"))
         name_operation(request, UPDATE, [c.authz_resource for c in clusters])
         for cluster in clusters:
             run_health_check(request, cluster)
 
-    @admin.action(description="Sync nodes (refresh the inventory)")
+    @admin.action(description=gettext_lazy("Sync nodes (refresh the inventory)"))
     def sync_nodes_now(self, request, queryset):
         clusters = list(queryset.select_related("credential", "tenant"))
         name_operation(request, UPDATE, [c.authz_resource for c in clusters])
@@ -542,7 +602,10 @@ class ClusterAdmin(TenantScopedAdmin):
                     if not fields:
                         form.add_error(None, str(exc.detail))
                 else:
-                    messages.success(request, f"Rotated the credential of {cluster.name}")
+                    messages.success(
+                        request,
+                        _("Rotated the credential of %(cluster)s") % {"cluster": cluster.name},
+                    )
                     return self._back(cluster)
             else:
                 request.audit_outcome = "failure"
@@ -550,7 +613,7 @@ class ClusterAdmin(TenantScopedAdmin):
             **self.admin_site.each_context(request),
             "opts": self.model._meta,
             "original": cluster,
-            "title": f"Rotate the credential of {cluster.name}",
+            "title": _("Rotate the credential of %(cluster)s") % {"cluster": cluster.name},
             "subtitle": cluster.name,
             "form": form,
             "has_view_permission": True,
@@ -609,33 +672,31 @@ class NodeAdmin(TenantScopedAdmin):
     def has_change_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.display(description="Status", ordering="ready")
+    @admin.display(description=gettext_lazy("Status"), ordering="ready")
     def ready_shown(self, obj):
-        return phase_badge(
-            "Running" if obj.ready else "Failed", "Ready" if obj.ready else "NotReady"
-        )
+        return phase_badge("Running" if obj.ready else "Failed", _ready_label(obj))
 
-    @admin.display(description="Scheduling", ordering="unschedulable")
+    @admin.display(description=gettext_lazy("Scheduling"), ordering="unschedulable")
     def scheduling(self, obj):
-        return phase_badge("Pending", "cordoned") if obj.unschedulable else "schedulable"
+        return _scheduling(obj)
 
-    @admin.display(description="CPU")
+    @admin.display(description=gettext_lazy("CPU"))
     def cpu(self, obj):
         return human_quantity("cpu", obj.capacity.get("cpu", "0"))
 
-    @admin.display(description="Memory")
+    @admin.display(description=gettext_lazy("Memory"))
     def memory(self, obj):
         return human_quantity("memory", obj.capacity.get("memory", "0"))
 
-    @admin.display(description="Capacity and allocatable")
+    @admin.display(description=gettext_lazy("Capacity and allocatable"))
     def resources_shown(self, obj):
         return resources_table(obj.capacity, obj.allocatable)
 
-    @admin.display(description="Labels")
+    @admin.display(description=gettext_lazy("Labels"))
     def labels_shown(self, obj):
         return label_chips(obj.labels)
 
-    @admin.display(description="Console")
+    @admin.display(description=gettext_lazy("Console"))
     def console(self, obj):
         return console_link("console:cluster", cluster=obj.cluster.name) or "—"
 
@@ -647,14 +708,14 @@ class NodeAdmin(TenantScopedAdmin):
         for node in nodes:
             run_node_operation(request, node.cluster, node.name, operation)
 
-    @admin.action(description="Cordon the selected nodes")
+    @admin.action(description=gettext_lazy("Cordon the selected nodes"))
     def cordon_nodes(self, request, queryset):
         self._run(request, queryset, "cordon")
 
-    @admin.action(description="Uncordon the selected nodes")
+    @admin.action(description=gettext_lazy("Uncordon the selected nodes"))
     def uncordon_nodes(self, request, queryset):
         self._run(request, queryset, "uncordon")
 
-    @admin.action(description="Drain the selected nodes (evicts their pods)")
+    @admin.action(description=gettext_lazy("Drain the selected nodes (evicts their pods)"))
     def drain_nodes(self, request, queryset):
         self._run(request, queryset, "drain")

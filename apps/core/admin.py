@@ -20,6 +20,8 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from guardian.admin import GuardedModelAdminMixin, UserManage
 from guardian.shortcuts import get_user_perms
 
@@ -232,7 +234,6 @@ class TenantScopedAdmin(GuardedModelAdminMixin, admin.ModelAdmin):
 
 _BINARY_UNITS = (("PiB", 2**50), ("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10))
 _BYTES = ("memory", "ephemeral-storage", "storage")
-_COUNTED = {"pods": ("pod", "pods")}
 _GPU_RESOURCES = ("nvidia.com/gpu", "tencent.com/vcuda-core")
 _PHASE_CLASSES = {
     "Running": "ok",
@@ -273,15 +274,15 @@ def human_quantity(resource: str, value) -> str:
     for prefix in ("requests.", "limits."):
         if resource.startswith(prefix):
             resource = resource[len(prefix) :]
+    many = 1 if amount == 1 else 2  # the plural form; the number shown may be a fraction
     if resource == "cpu":
-        return f"{_number(amount, 2)} {'core' if amount == 1 else 'cores'}"
+        return ngettext("%(n)s core", "%(n)s cores", many) % {"n": _number(amount, 2)}
     if resource in _BYTES or resource.startswith("hugepages-"):
         return human_bytes(amount)
     if resource in _GPU_RESOURCES:
-        return f"{_number(amount)} {'GPU' if amount == 1 else 'GPUs'}"
-    if resource in _COUNTED:
-        one, many = _COUNTED[resource]
-        return f"{_number(amount)} {one if amount == 1 else many}"
+        return ngettext("%(n)s GPU", "%(n)s GPUs", many) % {"n": _number(amount)}
+    if resource == "pods":
+        return ngettext("%(n)s pod", "%(n)s pods", many) % {"n": _number(amount)}
     return _number(amount, 3)
 
 
@@ -293,7 +294,7 @@ def resources_table(capacity: dict | None, allocatable: dict | None):
     ]
     names += sorted((set(capacity) | set(allocatable)) - set(names))
     if not names:
-        return "not synced yet"
+        return _("not synced yet")
     rows = format_html_join(
         "",
         '<tr><th scope="row">{}</th><td>{}</td><td>{}</td></tr>',
@@ -307,9 +308,11 @@ def resources_table(capacity: dict | None, allocatable: dict | None):
         ),
     )
     return format_html(
-        '<table class="tke-table"><thead><tr><th scope="col">Resource</th>'
-        '<th scope="col">Capacity</th><th scope="col">Allocatable</th></tr></thead>'
-        "<tbody>{}</tbody></table>",
+        '<table class="tke-table"><thead><tr><th scope="col">{}</th><th scope="col">{}</th>'
+        '<th scope="col">{}</th></tr></thead><tbody>{}</tbody></table>',
+        _("Resource"),
+        _("Capacity"),
+        _("Allocatable"),
         rows,
     )
 
@@ -323,14 +326,14 @@ def phase_badge(phase: str, label: str | None = None):
     return format_html(
         '<span class="tke-badge tke-{}">{}</span>',
         _PHASE_CLASSES.get(phase, "muted"),
-        label or phase or "unknown",
+        label or phase or _("unknown"),
     )
 
 
 def conditions_table(conditions: list | None):
     """Type | Status | Reason | Message | Last probe | Last transition."""
     if not conditions:
-        return "none reported"
+        return _("none reported")
     rows = format_html_join(
         "",
         '<tr><th scope="row">{}</th><td>{}</td><td>{}</td><td class="tke-wrap">{}</td><td>{}</td>'
@@ -348,10 +351,17 @@ def conditions_table(conditions: list | None):
             if isinstance(c, dict)
         ),
     )
+    return table(
+        [_("Type"), _("Status"), _("Reason"), _("Message"), _("Last probe"), _("Last transition")],
+        rows,
+    )
+
+
+def table(headers, rows):
+    """A small table: ``headers`` (text) over ``rows`` (safe HTML of ``<tr>`` elements)."""
     return format_html(
-        '<table class="tke-table"><thead><tr><th scope="col">Type</th><th scope="col">Status</th>'
-        '<th scope="col">Reason</th><th scope="col">Message</th><th scope="col">Last probe</th>'
-        '<th scope="col">Last transition</th></tr></thead><tbody>{}</tbody></table>',
+        '<table class="tke-table"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>',
+        format_html_join("", '<th scope="col">{}</th>', ((h,) for h in headers)),
         rows,
     )
 
@@ -368,7 +378,7 @@ def _when(value) -> str:
 def label_chips(labels: dict | None):
     """Labels as ``key = value`` chips (a label without a value shows its key alone)."""
     if not labels:
-        return "none"
+        return _("none")
     return format_html(
         '<ul class="tke-chips">{}</ul>',
         format_html_join(
@@ -385,7 +395,7 @@ def label_chips(labels: dict | None):
 def chips(values) -> str:
     values = [v for v in values or () if v]
     if not values:
-        return "none"
+        return _("none")
     return format_html(
         '<ul class="tke-chips">{}</ul>',
         format_html_join("", '<li class="tke-chip">{}</li>', ((v,) for v in values)),
@@ -407,11 +417,15 @@ def refuse(request, action: str, resource: str, reason: str) -> None:
 
     request.audit_outcome = "denied"
     request.audit_message = f"not allowed to {action} on {resource}: {reason}"
-    text = f"You are not allowed to {action} on {resource}: {reason}."
+    text = _("You are not allowed to %(action)s on %(resource)s: %(reason)s.") % {
+        "action": action,
+        "resource": resource,
+        "reason": reason,
+    }
     why = console_url("console:why")
     if why:
         query = urlencode({"action": action, "resource": resource})
-        text = format_html('{} <a href="{}?{}">Why can\'t I?</a>', text, why, query)
+        text = format_html('{} <a href="{}?{}">{}</a>', text, why, query, _("Why can't I?"))
     messages.error(request, text)
 
 

@@ -16,6 +16,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
+from django.utils.translation import gettext
 
 
 def console_url(url_name: str, **kwargs) -> str:
@@ -26,12 +27,13 @@ def console_url(url_name: str, **kwargs) -> str:
         return ""
 
 
-def console_link(url_name: str, label: str = "Open in console", **kwargs) -> str:
+def console_link(url_name: str, label: str | None = None, **kwargs) -> str:
     """An ``<a>`` to the console page ``url_name`` (kwargs as the route takes them), or ``""``
     when the route does not exist."""
     url = console_url(url_name, **kwargs)
     if not url:
         return ""
+    label = label or gettext("Open in console")
     return format_html('<a class="tke-console-link" href="{}">{} ↗</a>', url, label)
 
 

@@ -10,9 +10,11 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from apps.authz import check
-from apps.core.admin import TenantScopedAdmin, human_quantity, phase_badge
+from apps.core.admin import TenantScopedAdmin, human_quantity, phase_badge, table
 from apps.core.admin_links import console_link
 
 from . import quota, services
@@ -205,17 +207,17 @@ class ProjectAdmin(TenantScopedAdmin):
         actions.pop("delete_selected", None)  # bypasses the service: see delete_projects
         return actions
 
-    @admin.display(description="Phase", ordering="phase")
+    @admin.display(description=gettext_lazy("Phase"), ordering="phase")
     def phase_shown(self, obj):
         return phase_badge(obj.phase, obj.get_phase_display())
 
-    @admin.display(description="Console")
+    @admin.display(description=gettext_lazy("Console"))
     def console(self, obj):
         if obj is None or obj.pk is None:
             return "—"
         return console_link("console:project", project=obj.name) or "—"
 
-    @admin.display(description="Quota and use per cluster")
+    @admin.display(description=gettext_lazy("Quota and use per cluster"))
     def quota_shown(self, obj):
         """Per cluster and resource: the quota, what namespaces and sub-projects were given
         (allocated), what the namespaces use and what is left, with units."""
@@ -239,12 +241,9 @@ class ProjectAdmin(TenantScopedAdmin):
                     )
                 )
         if not rows:
-            return "no quota on any cluster"
-        return format_html(
-            '<table class="tke-table"><thead><tr><th scope="col">Cluster</th>'
-            '<th scope="col">Resource</th><th scope="col">Quota</th>'
-            '<th scope="col">Allocated</th><th scope="col">Used</th><th scope="col">Left</th>'
-            "</tr></thead><tbody>{}</tbody></table>",
+            return _("no quota on any cluster")
+        return table(
+            [_("Cluster"), _("Resource"), _("Quota"), _("Allocated"), _("Used"), _("Left")],
             format_html_join(
                 "",
                 '<tr><td>{}</td><th scope="row">{}</th><td>{}</td><td>{}</td><td>{}</td>'

@@ -248,7 +248,7 @@ def test_a_reader_is_refused_every_operation_and_nothing_changes(
     html = response.content.decode()
     assert (
         f'<a href="/why/?action=updateCluster&amp;resource=cluster%3A{cluster.name}">'
-        "Why can't I?</a>" in html
+        "Why can&#x27;t I?</a>" in html
     )
     cluster.refresh_from_db()
     assert cluster.last_probe_at == probed and cluster.credential.token == old_token
@@ -359,3 +359,12 @@ def test_drain_needs_delete_pod_too(client, tenant, cluster, sim_cluster, audit_
     assert f"You are not allowed to deletePod on cluster:{cluster.name}/namespace:*/pod:*" in text
     assert not sim_node(sim_cluster, "node-1")["spec"].get("unschedulable")
     assert [(e.action, e.outcome) for e in audit_rows()] == [("drainNode", "denied")]
+
+
+def test_the_cluster_page_speaks_chinese(client, tenant_admin, cluster):
+    client.force_login(tenant_admin)
+    client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/"})
+    text = page_text(client.get(change_url(cluster)))
+    assert "容量与可分配量" in text and "cpu 32 核 31.73 核" in text
+    assert "node-1 就绪 可调度 amd64 8 核 32 GiB" in text
+    assert "检查健康状态" in text and "轮换凭证" in text
