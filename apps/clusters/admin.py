@@ -23,7 +23,7 @@ from django.utils.html import format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from apps.authz import check_collection
+from apps.authz import check, check_collection
 from apps.core.admin import (
     TenantScopedAdmin,
     chips,
@@ -436,26 +436,36 @@ class ClusterAdmin(TenantScopedAdmin):
         nodes = list(obj.nodes.all())
         if not nodes:
             return _("none synced yet (use “Sync nodes”)")
+        viewer = obj._viewer
         rows = []
         for node in nodes:
-            buttons = format_html_join(
-                " ",
-                '<button type="submit" class="button" form="tke-operations" formaction="{}" '
-                'aria-label="{} {}">{}</button>',
-                (
+            # Only the buttons the viewer may use (the operation itself judges again).
+            allowed = [
+                operation
+                for operation in (
+                    ("uncordon", "drain") if node.unschedulable else ("cordon", "drain")
+                )
+                if check(viewer, NODE_ACTIONS[operation], node_resource(obj, node.name), obj.tenant)
+            ]
+            buttons = (
+                format_html_join(
+                    " ",
+                    '<button type="submit" class="button" form="tke-operations" formaction="{}" '
+                    'aria-label="{} {}">{}</button>',
                     (
-                        reverse(
-                            "admin:clusters_cluster_node_operation",
-                            args=[obj.pk, node.name, operation],
-                        ),
-                        NODE_BUTTONS[operation],
-                        node.name,
-                        NODE_BUTTONS[operation],
-                    )
-                    for operation in (
-                        ("uncordon", "drain") if node.unschedulable else ("cordon", "drain")
-                    )
-                ),
+                        (
+                            reverse(
+                                "admin:clusters_cluster_node_operation",
+                                args=[obj.pk, node.name, operation],
+                            ),
+                            NODE_BUTTONS[operation],
+                            node.name,
+                            NODE_BUTTONS[operation],
+                        )
+                        for operation in allowed
+                    ),
+                )
+                or "—"
             )
             rows.append(
                 (
@@ -488,6 +498,9 @@ class ClusterAdmin(TenantScopedAdmin):
         if obj is not None:
             # Nodes are the platform's (apps.clusters.visibility): nodes_shown asks this.
             obj._sees_nodes = visibility.sees_nodes(request.user, obj)
+            obj._viewer = request.user
+            # The change page shows the cluster's operation buttons to who may use them.
+            obj.may_update = bool(check(request.user, UPDATE, obj.authz_resource, obj.tenant))
         return obj
 
     # -- writes through the services -------------------------------------------------------------
@@ -671,6 +684,23 @@ class NodeAdmin(TenantScopedAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+    def get_object(self, request, object_id, from_field=None):
+        node = super().get_object(request, object_id, from_field)
+        if node is not None:
+            # The change page's buttons: only those the viewer may use.
+            node.may = {
+                operation: bool(
+                    check(
+                        request.user,
+                        action,
+                        node_resource(node.cluster, node.name),
+                        node.cluster.tenant,
+                    )
+                )
+                for operation, action in NODE_ACTIONS.items()
+            }
+        return node
 
     @admin.display(description=gettext_lazy("Status"), ordering="ready")
     def ready_shown(self, obj):

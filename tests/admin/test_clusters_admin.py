@@ -83,6 +83,20 @@ def test_node_change_page_shows_capacity_and_labels(client, tenant_admin, cluste
     )
     # A label without a value is its key alone.
     assert '<span class="tke-key">node-role.kubernetes.io/worker</span></li>' in html
+    for operation in ("cordon", "drain"):
+        url = reverse(
+            "admin:clusters_cluster_node_operation", args=[cluster.pk, "node-1", operation]
+        )
+        assert f'formaction="{url}"' in html
+    assert "/uncordon/" not in html
+
+
+def test_node_page_shows_no_buttons_to_a_reader(client, staff_reader, cluster):
+    node = Node.objects.get(cluster=cluster, name="node-1")
+    client.force_login(staff_reader)
+    response = client.get(reverse("admin:clusters_node_change", args=[node.pk]))
+    assert response.status_code == 200 and "7.91 cores" in page_text(response)
+    assert "/nodes/node-1/" not in response.content.decode()
 
 
 # -- operations ---------------------------------------------------------------------------------
@@ -219,7 +233,11 @@ def test_a_reader_is_refused_every_operation_and_nothing_changes(
     client, staff_reader, cluster, sim_cluster, audit_rows
 ):
     client.force_login(staff_reader)
-    assert client.get(change_url(cluster)).status_code == 200
+    page = client.get(change_url(cluster))
+    assert page.status_code == 200 and "node-1" in page.content.decode()
+    # No buttons for what the reader may not do (a hidden button is not the guard: below).
+    assert 'aria-label="Cordon' not in page.content.decode()
+    assert "Check health" not in page_text(page) and "Sync nodes" not in page_text(page)
     old_token = cluster.credential.token
     attempts = [
         (reverse("admin:clusters_cluster_health_check", args=[cluster.pk]), {}, "updateCluster"),
@@ -368,3 +386,4 @@ def test_the_cluster_page_speaks_chinese(client, tenant_admin, cluster):
     assert "容量与可分配量" in text and "cpu 32 核 31.73 核" in text
     assert "node-1 就绪 可调度 amd64 8 核 32 GiB" in text
     assert "检查健康状态" in text and "轮换凭证" in text
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})  # leave English active

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from django.template import Context, Template
 from django.test import RequestFactory
+from django.utils import translation
 
 from apps.core.admin_links import admin_change_url, console_link, console_url
 
@@ -16,9 +17,12 @@ pytestmark = pytest.mark.django_db
 
 def test_console_link_to_an_existing_route():
     assert console_url("console:overview") == "/"
-    assert console_link("console:overview") == (
-        '<a class="tke-console-link" href="/">Open in console ↗</a>'
-    )
+    with translation.override("en"):
+        assert console_link("console:overview") == (
+            '<a class="tke-console-link" href="/">Open in console ↗</a>'
+        )
+    with translation.override("zh-hans"):
+        assert "在控制台中打开" in console_link("console:overview")
 
 
 def test_console_link_to_a_missing_route_is_empty():
