@@ -9,10 +9,13 @@ from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group as DjangoGroup
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponseRedirect
+from django.urls import path, reverse
 from django.utils.html import format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from apps.authz import check
 from apps.authz.services import assert_may_act_on
 from apps.core.admin import (
     TenantScopedAdmin,
@@ -87,6 +90,8 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
     ordering = ["tenant__slug", "username"]
     actions = ["disable_users", "enable_users", "revoke_api_keys", "sync_with_directory"]
     readonly_fields = ["console", "status", "api_keys_shown"]
+    # Extends guardian's change form (its "Object permissions" button stays).
+    change_form_template = "admin/accounts/user/change_form.html"
     fieldsets = (
         (None, {"fields": ("tenant", "username", "password", "console", "status")}),
         ("Profile", {"fields": ("display_name", "email", "phone", "source")}),
@@ -206,6 +211,63 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
         )
 
     # -- operations, as the API's disable / enable and API key disable ----------------------------
+    # The same operations as buttons on a user's change page (object tools): each posts to one
+    # of these views, which run the action on that one user.
+    _USER_OPERATIONS = {
+        "disable": "disable_users",
+        "enable": "enable_users",
+        "revoke-api-keys": "revoke_api_keys",
+    }
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/operations/<str:operation>/",
+                self.admin_site.admin_view(self.user_operation_view),
+                name="accounts_user_operation",
+            ),
+            *super().get_urls(),
+        ]
+
+    def user_operation_view(self, request, object_id, operation):
+        user = self.get_object(request, unquote(object_id))
+        if (
+            user is None
+            or operation not in self._USER_OPERATIONS
+            or not self.has_view_or_change_permission(request, user)
+        ):
+            raise Http404("No such user operation.")
+        change = HttpResponseRedirect(reverse("admin:accounts_user_change", args=[user.pk]))
+        if request.method == "POST":
+            action = getattr(self, self._USER_OPERATIONS[operation])
+            action(request, self.get_queryset(request).filter(pk=user.pk))
+        return change
+
+    def get_object(self, request, object_id, from_field=None):
+        user = super().get_object(request, object_id, from_field)
+        if user is not None:
+            # The change page's buttons: only those the viewer may use.
+            user.may = {
+                "disable": user.is_active
+                and bool(
+                    check(request.user, "disableUser", user.authz_resource, user.tenant, owner=user)
+                ),
+                "enable": not user.is_active
+                and bool(
+                    check(request.user, "enableUser", user.authz_resource, user.tenant, owner=user)
+                ),
+                "revoke": bool(
+                    check(
+                        request.user,
+                        "disableAPIKey",
+                        f"{user.authz_resource}/apikey:*",
+                        user.tenant,
+                        owner=user,
+                    )
+                ),
+            }
+        return user
+
     def _set_active(self, request, queryset, active: bool):
         action = "enableUser" if active else "disableUser"
         users = list(queryset.select_related("tenant"))

@@ -299,6 +299,7 @@ class ClusterAdmin(TenantScopedAdmin):
     (which probe them); here operators watch them and operate on them. Credentials are never
     shown: rotating one is a form of its own."""
 
+    # Extends guardian's change form (its "Object permissions" button stays).
     change_form_template = "admin/clusters/cluster/change_form.html"
     form = ClusterForm
     list_display = [

@@ -147,3 +147,50 @@ def test_user_changelist_queries_do_not_grow_with_rows(client, tenant, tenant_ad
     assert "extra4" in response.content.decode()
     assert User.objects.filter(tenant=tenant).count() >= 6
     assert len(many) == len(one), [q["sql"] for q in many.captured_queries]
+
+
+def test_user_page_buttons_disable_and_revoke_that_user(client, tenant_admin, member, audit_rows):
+    key, _ = make_api_key(member)
+    client.force_login(tenant_admin)
+    change = reverse("admin:accounts_user_change", args=[member.pk])
+    html = client.get(change).content.decode()
+    disable = reverse("admin:accounts_user_operation", args=[member.pk, "disable"])
+    revoke = reverse("admin:accounts_user_operation", args=[member.pk, "revoke-api-keys"])
+    enable = reverse("admin:accounts_user_operation", args=[member.pk, "enable"])
+    assert f'formaction="{disable}"' in html and f'formaction="{revoke}"' in html
+    assert enable not in html  # bob is active
+    assert 'class="permissionslink"' in html  # guardian's object permissions stay
+    response = client.post(revoke, follow=True)
+    assert f"Disabled API key {key.prefix}… of bob" in page_text(response)
+    response = client.post(disable, follow=True)
+    assert "Disabled bob" in page_text(response)
+    assert f'formaction="{enable}"' in response.content.decode()
+    member.refresh_from_db()
+    key.refresh_from_db()
+    assert not member.is_active and key.disabled
+    assert [(e.action, e.outcome) for e in audit_rows()] == [
+        ("disableAPIKey", "success"),
+        ("disableUser", "success"),
+    ]
+
+
+def test_user_page_shows_a_reader_no_buttons_and_refuses_them(
+    client, staff_reader, member, audit_rows
+):
+    client.force_login(staff_reader)
+    html = client.get(reverse("admin:accounts_user_change", args=[member.pk])).content.decode()
+    assert "/operations/" not in html and "bob" in html
+    disable = reverse("admin:accounts_user_operation", args=[member.pk, "disable"])
+    response = client.post(disable, follow=True)
+    assert "You are not allowed to disableUser on user:bob" in page_text(response)
+    member.refresh_from_db()
+    assert member.is_active
+    assert [(e.action, e.outcome) for e in audit_rows()] == [("disableUser", "denied")]
+
+
+def test_user_operations_of_another_tenant_are_404(client, tenant_admin, other_user):
+    client.force_login(tenant_admin)
+    url = reverse("admin:accounts_user_operation", args=[other_user.pk, "disable"])
+    assert client.post(url).status_code == 404
+    other_user.refresh_from_db()
+    assert other_user.is_active

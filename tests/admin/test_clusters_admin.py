@@ -61,6 +61,7 @@ def test_cluster_change_page_shows_units_conditions_labels_and_nodes(client, ten
     # The node table with its buttons, one row per node.
     for node in Node.objects.filter(cluster=cluster):
         assert f'aria-label="Cordon {node.name}"' in html
+    assert 'class="permissionslink"' in html  # guardian's object permissions stay
     assert "node-1 Ready schedulable amd64 8 cores 32 GiB" in text
     # No raw JSON of capacity or conditions outside the collapsed label editor.
     assert '"lastProbeTime"' not in html and "{&quot;cpu&quot;" not in html
