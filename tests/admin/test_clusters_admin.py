@@ -388,3 +388,23 @@ def test_the_cluster_page_speaks_chinese(client, tenant_admin, cluster):
     assert "node-1 就绪 可调度 amd64 8 核 32 GiB" in text
     assert "检查健康状态" in text and "轮换凭证" in text
     client.post("/i18n/setlang/", {"language": "en", "next": "/"})  # leave English active
+
+
+def test_cluster_page_queries_do_not_grow_with_nodes(
+    client, tenant, tenant_admin, kube_sim, cluster
+):
+    client.force_login(tenant_admin)
+    client.get(change_url(cluster))
+    with CaptureQueriesContext(connection) as three:
+        assert client.get(change_url(cluster)).status_code == 200
+    big = kube_sim.add_cluster(f"big{cluster.name[-6:]}", nodes=9, controller=False)
+    try:
+        big.ca_data = open(big.ca_file).read()  # noqa: SIM115
+        large = import_synced(tenant, big, "large")
+        client.get(change_url(large))
+        with CaptureQueriesContext(connection) as nine:
+            response = client.get(change_url(large))
+        assert response.content.decode().count('aria-label="Cordon node-') == 9
+        assert len(nine) == len(three), [q["sql"] for q in nine.captured_queries]
+    finally:
+        kube_sim.remove_cluster(big.name)
