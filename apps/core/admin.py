@@ -214,7 +214,12 @@ class TenantScopedAdmin(GuardedModelAdminMixin, admin.ModelAdmin):
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         self._name_for_audit(request, "change" if object_id else "add", object_id)
-        return super().changeform_view(request, object_id, form_url, extra_context)
+        response = super().changeform_view(request, object_id, form_url, extra_context)
+        context = getattr(response, "context_data", None) or {}
+        if request.method == "POST" and context.get("errors"):
+            # The form came back with errors: nothing was saved (the API's 400).
+            request.audit_outcome = "failure"
+        return response
 
     def delete_view(self, request, object_id, extra_context=None):
         self._name_for_audit(request, "delete", object_id)

@@ -408,3 +408,43 @@ def test_cluster_page_queries_do_not_grow_with_nodes(
         assert len(nine) == len(three), [q["sql"] for q in nine.captured_queries]
     finally:
         kube_sim.remove_cluster(big.name)
+
+
+def form_fields(html: str) -> dict:
+    """The values a browser would send back from the change form (inputs, textareas)."""
+    data = {}
+    for tag in re.findall(r"<input[^>]*>", html):
+        name = re.search(r'name="([^"]+)"', tag)
+        if not name or 'type="submit"' in tag or 'type="checkbox"' in tag:
+            continue
+        value = re.search(r'value="([^"]*)"', tag)
+        data[name.group(1)] = value.group(1) if value else ""
+    for name, value in re.findall(
+        r'<textarea[^>]*name="([^"]+)"[^>]*>(.*?)</textarea>', html, re.S
+    ):
+        data[name] = value.strip().replace("&quot;", '"')
+    return data
+
+
+def test_editing_a_cluster_goes_through_the_update_service(
+    client, tenant, tenant_admin, cluster, sim_cluster, audit_rows
+):
+    other = import_synced(tenant, sim_cluster, "staging")
+    client.force_login(tenant_admin)
+    data = form_fields(client.get(change_url(cluster)).content.decode())
+    assert data["display_name"] == "prod"
+    response = client.post(change_url(cluster), {**data, "display_name": other.display_name})
+    assert response.status_code == 200
+    assert "Another cluster has this name." in page_text(response)
+    cluster.refresh_from_db()
+    assert cluster.display_name == "prod"
+    response = client.post(
+        change_url(cluster), {**data, "display_name": "production", "labels": '{"env": "live"}'}
+    )
+    assert response.status_code == 302, page_text(response)[-2000:]
+    cluster.refresh_from_db()
+    assert (cluster.display_name, cluster.labels) == ("production", {"env": "live"})
+    assert [(e.action, e.outcome) for e in audit_rows()] == [
+        ("updateCluster", "failure"),
+        ("updateCluster", "success"),
+    ]
