@@ -21,7 +21,7 @@ from django.utils.dateparse import parse_datetime
 from django.utils.formats import date_format
 from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 from guardian.admin import GuardedModelAdminMixin, UserManage
 from guardian.shortcuts import get_user_perms
 
@@ -29,6 +29,12 @@ from apps.authz import can_any, check, restrict
 from apps.core.api.viewsets import plural
 
 _ADMIN_VERBS = {"view": "get", "add": "create", "change": "update", "delete": "delete"}
+
+# The operators' side of the portal says whose it is (the console is one click away).
+admin.site.site_header = gettext_lazy("TKE Portal administration")
+admin.site.site_title = gettext_lazy("TKE Portal admin")
+admin.site.index_title = gettext_lazy("Platform operations")
+admin.site.site_url = "/"
 
 
 class TenantUserManage(UserManage):
