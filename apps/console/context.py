@@ -33,9 +33,17 @@ def console(request) -> dict:
     def scope():
         return console_scope(request)
 
+    @cache
+    def cluster_tabs():
+        # The tabs of the cluster a page is about (its URL's ``cluster``), for
+        # templates/console/clusters/_tabs.html; a view may put its own in the context.
+        cluster = match.kwargs.get("cluster") if match is not None else None
+        return nav.visible_cluster_tabs(user, cluster, current) if cluster else []
+
     return {
         "nav_sections": sections,
         "nav_projects": projects,
         "switch_tenants": tenants,
         "scope": scope,
+        "cluster_tabs": cluster_tabs,
     }
