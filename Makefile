@@ -14,6 +14,11 @@ $(VENV)/.installed: requirements.txt requirements-lock.txt
 	$(PIP) install $(PIP_FLAGS) -r requirements.txt -c requirements-lock.txt
 	touch $@
 
+# The demo's extras (requirements-demo.txt: kubectl, so the commands `make run` prints work).
+$(VENV)/.installed-demo: $(VENV)/.installed requirements-demo.txt
+	$(PIP) install $(PIP_FLAGS) -r requirements-demo.txt -c requirements-lock.txt
+	touch $@
+
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 	scripts/apt-deps.sh slapd ldap-utils chromium
 	$(PIP) install $(PIP_FLAGS) -r requirements-dev.txt -c requirements-lock.txt
@@ -29,7 +34,7 @@ install: $(VENV)/.installed $(ASSETS)
 install-dev: $(VENV)/.installed-dev $(ASSETS)
 
 ## Start the portal on 127.0.0.1:8000 with a demo tenant (Ctrl-C stops everything).
-run: install
+run: install $(VENV)/.installed-demo
 	scripts/run.sh
 
 ## Run the whole test suite against PostgreSQL and Redis (found or started).

@@ -8,6 +8,17 @@ PY=.venv/bin/python
 HOST="${PORTAL_HOST:-127.0.0.1}"
 PORT="${PORTAL_PORT:-8000}"
 
+# One `make run` at a time: a second one says so and leaves the running one (its kubesim,
+# kubeconfig and listeners) alone. The lock is held by this script and everything it starts.
+mkdir -p var
+exec 9>>var/run.lock
+if ! flock -n 9; then
+  echo "make run is already running (pid $(cat var/run.pid 2>/dev/null || echo '?')):" \
+    "use it, or stop it (Ctrl-C in its terminal) before starting another." >&2
+  exit 1
+fi
+echo $$ > var/run.pid
+
 $PY manage.py migrate --noinput -v 0
 
 pids=()
@@ -25,8 +36,12 @@ if [ "${PORTAL_KUBESIM:-1}" = "1" ]; then
   mkdir -p var
   kubeconfig=var/kubesim.kubeconfig
   rm -f "$kubeconfig"
+  # The clusters' objects are kept in var/kubesim-state.json across restarts (delete it, or
+  # set KUBESIM_STATE= , to start from the seeded demo).
+  state=("--state" "${KUBESIM_STATE-var/kubesim-state.json}")
+  [ -n "${state[1]}" ] || state=()
   $PY manage.py kubesim --clusters "${KUBESIM_CLUSTERS:-prod:4,staging:2}" \
-    --port "${KUBESIM_PORT:-18080}" --kubeconfig "$kubeconfig" &
+    --port "${KUBESIM_PORT:-18080}" --kubeconfig "$kubeconfig" "${state[@]}" &
   pids+=($!)
   for _ in $(seq 1 100); do [ -s "$kubeconfig" ] && break; sleep 0.2; done
   [ -s "$kubeconfig" ] || { echo "kubesim did not start"; exit 1; }
@@ -44,24 +59,40 @@ if [ "$broker" != "memory://" ]; then
   .venv/bin/celery -A tkeportal beat -l warning &
   pids+=($!)
 else
-  echo "No REDIS_URL: Celery tasks run in-process, channel layer and cache in memory"
+  echo "No REDIS_URL: Celery tasks run in-process, channel layer and cache in memory;"
+  echo "periodic work (health checks, reconciles) by manage.py runperiodic"
+  $PY manage.py runperiodic &
+  pids+=($!)
 fi
 
 # kubectl sends tokens over TLS only: the portal also listens with HTTPS (a throwaway CA
 # kept in var/tls), and kubeconfigs it hands out embed that CA.
 TLS_PORT="${PORTAL_TLS_PORT:-8443}"
 mkdir -p var/tls
-if [ ! -s var/tls/tls.key ]; then
-  $PY - <<'PYEOF'
+# (Made again when missing or from before it carried key identifiers: strict verifiers need them.)
+$PY - <<'PYEOF'
 import shutil
+from pathlib import Path
+from cryptography import x509
 from apps.sandbox.kubesim.tls import serving_cert
-cert = serving_cert()
-for name in ("ca.crt", "tls.crt", "tls.key"):
-    shutil.copy(cert.dir / name, f"var/tls/{name}")
+crt = Path("var/tls/tls.crt")
+try:
+    x509.load_pem_x509_certificate(crt.read_bytes()).extensions.get_extension_for_class(
+        x509.AuthorityKeyIdentifier
+    )
+    fresh = not Path("var/tls/tls.key").stat().st_size
+except (OSError, ValueError, x509.ExtensionNotFound):
+    fresh = True
+if fresh:
+    cert = serving_cert()
+    for name in ("ca.crt", "tls.crt", "tls.key"):
+        shutil.copy(cert.dir / name, f"var/tls/{name}")
 PYEOF
-fi
 PORTAL_KUBECONFIG_CA_DATA=$(base64 -w0 var/tls/ca.crt)
-export PORTAL_KUBECONFIG_CA_DATA
+# Kubeconfigs point at the TLS listener whichever port they are fetched from.
+TLS_HOST="$HOST"; [ "$TLS_HOST" = "0.0.0.0" ] && TLS_HOST=127.0.0.1
+PORTAL_KUBECONFIG_SERVER="${PORTAL_KUBECONFIG_SERVER:-https://$TLS_HOST:$TLS_PORT}"
+export PORTAL_KUBECONFIG_CA_DATA PORTAL_KUBECONFIG_SERVER
 
 echo "Portal on http://$HOST:$PORT/  (admin: /admin/, API docs: /api/docs/)"
 .venv/bin/uvicorn tkeportal.asgi:application --host "$HOST" --port "$PORT" --lifespan on --ws wsproto &
@@ -69,11 +100,6 @@ pids+=($!)
 .venv/bin/uvicorn tkeportal.asgi:application --host "$HOST" --port "$TLS_PORT" --lifespan on --ws wsproto \
   --ssl-certfile var/tls/tls.crt --ssl-keyfile var/tls/tls.key --log-level warning &
 pids+=($!)
-cat <<EOT
-kubectl through the portal (HTTPS on $TLS_PORT):
-  KEY=\$(.venv/bin/python manage.py createapikey --user demo/admin --expires 8h)
-  curl -s --cacert var/tls/ca.crt -X POST -H "Authorization: Bearer \$KEY" \\
-    "https://$HOST:$TLS_PORT/api/v1/clusters/<cls-name>/kubeconfig?format=yaml" > portal.kubeconfig
-  .venv/bin/kubectl --kubeconfig portal.kubeconfig get pods -A
-EOT
+# The commands to try, with the demo clusters' real ids (each works verbatim).
+$PY manage.py democommands --host "$TLS_HOST" --tls-port "$TLS_PORT" || true
 wait -n "${pids[@]}"

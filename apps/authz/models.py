@@ -47,7 +47,11 @@ class NamedAuthzObject(TenantScopedModel):
         ordering = ["name"]
 
     def __str__(self) -> str:
-        return self.display_name or self.name
+        # The name first: it is what the README, the API, bindings and statements call it
+        # (``project-owner``); the display name (TKEStack's ``ProjectAdmin``) only beside it.
+        if self.display_name and self.display_name != self.name:
+            return f"{self.name} ({self.display_name})"
+        return self.name
 
     @property
     def authz_resource(self) -> str:

@@ -230,7 +230,7 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
         "rest_framework.filters.SearchFilter",
     ],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apps.core.api.tags.PortalAutoSchema",
     "EXCEPTION_HANDLER": "apps.core.api.errors.portal_exception_handler",
     # JSON nested deeper than 200 levels is a 400 before json.loads recurses into it.
     "DEFAULT_PARSER_CLASSES": [
@@ -255,6 +255,21 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Operations grouped by area, in this order (apps/core/api/tags.py).
+    "TAGS": [
+        {"name": "accounts", "description": "You, users, groups and API keys."},
+        {"name": "identity", "description": "Identity providers (local, LDAP, OpenID Connect)."},
+        {"name": "authz", "description": "Policies, roles, bindings; check and explain."},
+        {"name": "tenants", "description": "Tenants."},
+        {"name": "clusters", "description": "Clusters: import, health, sync, credentials."},
+        {
+            "name": "cluster-resources",
+            "description": "Kubernetes objects of a cluster: list, get, apply, operations.",
+        },
+        {"name": "kubectl", "description": "Kubeconfigs for kubectl through the portal."},
+        {"name": "projects", "description": "Projects, quotas, members, namespaces, portal."},
+        {"name": "audit", "description": "The audit trail."},
+    ],
     # Every operation's error answers and the one error body (apps/core/api/schema.py).
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
@@ -358,6 +373,9 @@ PORTAL_PROXY_CONNECT_TIMEOUT = env.float("PORTAL_PROXY_CONNECT_TIMEOUT", default
 PORTAL_PROXY_READ_TIMEOUT = env.float("PORTAL_PROXY_READ_TIMEOUT", default=15.0)
 PORTAL_KUBECONFIG_MAX_LIFETIME = env.str("PORTAL_KUBECONFIG_MAX_LIFETIME", default="7d")
 PORTAL_KUBECONFIG_CA_DATA = env.str("PORTAL_KUBECONFIG_CA_DATA", default="")
+# The portal's TLS address (https://portal.example.com) put in downloaded kubeconfigs whatever
+# address they were fetched from; empty: the address of the request.
+PORTAL_KUBECONFIG_SERVER = env.str("PORTAL_KUBECONFIG_SERVER", default="")
 
 # Sign-in lockout (django-axes; apps/accounts/lockout.py has the rules): failed password
 # sign-ins of one account, and from one client address, before a lock; how long a lock lasts

@@ -194,7 +194,12 @@ class KubeconfigDownloadView(APIView):
         return mint
 
     def server_root(self, request) -> str:
-        return f"{request.scheme}://{request.get_host()}{PROXY_ROOT}clusters/"
+        """Where kubectl should go: ``PORTAL_KUBECONFIG_SERVER`` (the portal's TLS address)
+        when set, whichever address the kubeconfig was fetched from — kubectl never sends
+        a token over plain http — else the address of this request."""
+        configured = getattr(settings, "PORTAL_KUBECONFIG_SERVER", "").rstrip("/")
+        base = configured or f"{request.scheme}://{request.get_host()}"
+        return f"{base}{PROXY_ROOT}clusters/"
 
     def answer(self, request, body: dict, filename: str) -> Response:
         response = Response(body)

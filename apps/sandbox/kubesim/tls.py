@@ -1,6 +1,11 @@
 """Serving certificates: a throwaway CA and a server certificate for 127.0.0.1/localhost,
 generated once per process. kubectl only sends bearer tokens over TLS, so kubesim speaks HTTPS
 and writes the CA into the kubeconfigs it hands out.
+
+Both carry what strict verifiers require (RFC 5280; Python 3.13's default
+``VERIFY_X509_STRICT``, ``cryptography``'s verifier): a Subject Key Identifier on each, an
+Authority Key Identifier on the server certificate naming the CA's key, key usages, and the
+server certificate marked as no CA.
 """
 
 from __future__ import annotations
@@ -38,8 +43,12 @@ class ServingCert:
                 x509.KeyUsage(False, False, False, False, False, True, True, False, False),
                 critical=True,
             )
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+            )
             .sign(ca_key, hashes.SHA256())
         )
+        ca_ski = ca.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
         key = ec.generate_private_key(ec.SECP256R1())
         cert = (
             x509.CertificateBuilder()
@@ -60,6 +69,19 @@ class ServingCert:
                 critical=False,
             )
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                # digitalSignature (ECDSA key agreement happens through ECDHE, signed)
+                x509.KeyUsage(True, False, False, False, False, False, False, False, False),
+                critical=True,
+            )
+            .add_extension(
+                x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False
+            )
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ca_ski),
+                critical=False,
+            )
             .sign(ca_key, hashes.SHA256())
         )
         self.ca_pem = ca.public_bytes(serialization.Encoding.PEM)

@@ -7,7 +7,9 @@ controller on), writes a kubeconfig with one context per cluster, and serves unt
 ``--watch-history 75s`` sets the watch cache's events-history window (default 75 s, as
 kube-apiserver 1.37): watches resuming from an older resourceVersion on a busy resource get
 410 Gone and relist. ``--time-scale 0.1`` runs the simulated kubelet's clocks (sleep, back-off,
-grace periods) ten times faster.
+grace periods) ten times faster. ``--state var/kubesim-state.json`` keeps the clusters' objects
+in that file (saved every ``--save-every`` seconds and on shutdown) and starts from it when it
+exists, so a restart keeps the demo's work; delete the file to start from the seed again.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 import yaml
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from apps.sandbox.kubesim import KubeSim, kubeconfig_for
+from apps.sandbox.kubesim import KubeSim, kubeconfig_for, snapshot
 
 
 def parse_seconds(text: str) -> float:
@@ -87,6 +89,17 @@ class Command(BaseCommand):
             help="real seconds per simulated second for kubelet waits (default 1.0)",
         )
         parser.add_argument(
+            "--state",
+            default="",
+            help="keep the clusters' objects in this file and start from it (default: none)",
+        )
+        parser.add_argument(
+            "--save-every",
+            type=float,
+            default=15.0,
+            help="seconds between saves of --state (and one at shutdown)",
+        )
+        parser.add_argument(
             "--token",
             default=None,
             help="bearer token for every cluster (default: random per cluster)",
@@ -108,19 +121,24 @@ class Command(BaseCommand):
             await sim.start(int(options["port"]))
         except OSError as exc:
             raise CommandError(f"cannot listen on 127.0.0.1:{options['port']}: {exc}") from exc
+        state = Path(str(options["state"])) if options["state"] else None
+        saved = snapshot.load(state) if state else {}
         handles = []
         for name, nodes in clusters:
-            handles.append(
-                await sim.add_cluster_async(
-                    name,
-                    nodes,
-                    token=options["token"] or None,
-                    seed=not options["no_seed"],
-                    controller=not options["no_controller"],
-                    watch_history=options["watch_history"],
-                    time_scale=float(options["time_scale"]),
-                )
+            kept = saved.get(name)
+            handle = await sim.add_cluster_async(
+                name,
+                0 if kept else nodes,
+                token=options["token"] or None,
+                seed=not options["no_seed"] and not kept,
+                controller=not options["no_controller"],
+                watch_history=options["watch_history"],
+                time_scale=float(options["time_scale"]),
             )
+            if kept:
+                count = snapshot.restore_cluster(handle.cluster, kept)
+                self.stdout.write(f"cluster {name}: {count} objects restored from {state}")
+            handles.append(handle)
         path = Path(str(options["kubeconfig"]))
         path.write_text(
             yaml.safe_dump(
@@ -136,6 +154,15 @@ class Command(BaseCommand):
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await stop.wait()
+        every = max(1.0, float(options["save_every"]))
+        while True:
+            try:
+                await asyncio.wait_for(stop.wait(), timeout=every if state else None)
+                break
+            except TimeoutError:
+                snapshot.save([h.cluster for h in handles], state)
+        if state:
+            snapshot.save([h.cluster for h in handles], state)
+            self.stdout.write(f"kubesim state saved to {state}")
         await sim._shutdown()
         self.stdout.write("kubesim stopped")
