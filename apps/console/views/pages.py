@@ -134,6 +134,15 @@ def denied(request, exception=None):
     else:
         context["reason"] = str(exception or "") or _("You may not do this.")
     context["title"] = _("Not allowed")
+    if getattr(request, "htmx", False):
+        # A refused HTMX action: the same message and "Why can't I?" link, inside the page
+        # it was refused on (console.js swaps it in at the top of the content).
+        response = render(request, "console/403_fragment.html", context, status=403)
+        response["HX-Retarget"] = "#main"
+        response["HX-Reswap"] = "afterbegin"
+        response["HX-Reselect"] = "#refusal"
+        response["X-Console-Refusal"] = "1"
+        return response
     return render(request, "console/403.html", context, status=403)
 
 

@@ -20,3 +20,22 @@
     }
   });
 })();
+// A refused HTMX action (403 with X-Console-Refusal): show the refusal, with its "Why can't
+// I?" link, at the top of the page instead of dropping it (htmx swaps only 2xx by default).
+document.addEventListener("htmx:beforeSwap", function (event) {
+  "use strict";
+  var xhr = event.detail.xhr;
+  if (xhr.status !== 403 || !xhr.getResponseHeader("X-Console-Refusal")) { return; }
+  var previous = document.getElementById("refusal");
+  if (previous) { previous.remove(); }
+  event.detail.shouldSwap = true;
+  event.detail.isError = false;
+});
+document.addEventListener("htmx:afterSwap", function () {
+  "use strict";
+  var refusal = document.getElementById("refusal");
+  if (refusal && !refusal.hasAttribute("data-seen")) {
+    refusal.setAttribute("data-seen", "true");
+    refusal.focus();
+  }
+});
