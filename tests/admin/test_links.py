@@ -53,3 +53,36 @@ def test_admin_url_template_tag(tenant_admin, member, other_user, cluster):
     assert render_tag(member, cluster) == "[]"
     assert render_tag(other_user, cluster) == "[]"
     assert render_tag(tenant_admin, member) == f"[/admin/accounts/user/{member.pk}/change/]"
+
+
+def test_admin_pages_link_to_their_console_pages(client, tenant, tenant_admin, member, cluster):
+    """Admin → console: the cluster, project and user change pages link to the console's page
+    of the same object (routes of the clusters, projects and access areas)."""
+    from django.urls import reverse
+
+    from apps.projects import services as projects
+
+    project = projects.create_project(actor=None, tenant=tenant, display_name="Shop")
+    client.force_login(tenant_admin)
+    pages = [
+        (
+            reverse("admin:clusters_cluster_change", args=[cluster.pk]),
+            reverse("console:cluster", kwargs={"cluster": cluster.name}),
+        ),
+        (
+            reverse("admin:projects_project_change", args=[project.pk]),
+            reverse("console:project", kwargs={"project": project.name}),
+        ),
+        (
+            reverse("admin:accounts_user_change", args=[member.pk]),
+            reverse("console:user", kwargs={"pk": member.pk}),
+        ),
+    ]
+    for admin_page, console_page in pages:
+        assert console_page.startswith("/") and "/admin/" not in console_page
+        html = client.get(admin_page).content.decode()
+        assert f'<a class="tke-console-link" href="{console_page}">' in html, admin_page
+    # The cluster's and the user's pages have it among their buttons too.
+    for admin_page, console_page in (pages[0], pages[2]):
+        html = client.get(admin_page).content.decode()
+        assert f'<li><a href="{console_page}">Open in console</a></li>' in html
