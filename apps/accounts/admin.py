@@ -9,9 +9,23 @@ from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group as DjangoGroup
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponseRedirect
+from django.urls import path, reverse
+from django.utils.html import format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
+from apps.authz import check
 from apps.authz.services import assert_may_act_on
-from apps.core.admin import TenantScopedAdmin
+from apps.core.admin import (
+    TenantScopedAdmin,
+    failed,
+    name_operation,
+    permitted,
+    phase_badge,
+    table,
+)
+from apps.core.admin_links import console_link
 
 from . import services
 from .choices import UserSource
@@ -33,6 +47,32 @@ admin.site.unregister(DjangoGroup)
 admin.site.login_form = AdminSignInForm
 
 
+def revoke(request, keys) -> None:
+    """Disable ``keys`` as the API's ``disable`` does: ``disableAPIKey`` on the key's path with
+    its owner, then the service (which also refuses acting above oneself)."""
+    done = 0
+    for key in keys:
+        if not permitted(request, "disableAPIKey", key.authz_resource, key.tenant, owner=key.user):
+            continue
+        try:
+            services.set_api_key_disabled(actor=request.user, key=key, disabled=True)
+        except PermissionDenied as exc:
+            failed(
+                request,
+                _("Could not disable API key %(key)s… of %(user)s: %(reason)s")
+                % {"key": key.prefix, "user": key.user.username, "reason": exc},
+            )
+            continue
+        done += 1
+        messages.success(
+            request,
+            _("Disabled API key %(key)s… of %(user)s")
+            % {"key": key.prefix, "user": key.user.username},
+        )
+    if keys and not done:
+        request.audit_outcome = getattr(request, "audit_outcome", None) or "failure"
+
+
 @admin.register(User)
 class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
     list_display = [
@@ -41,15 +81,19 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
         "display_name",
         "email",
         "source",
-        "is_active",
+        "status",
         "is_staff",
     ]
     list_filter = ["is_active", "is_staff", "source", "directory_state", "tenant"]
+    list_select_related = ["tenant"]
     search_fields = ["username", "display_name", "email"]
     ordering = ["tenant__slug", "username"]
-    actions = ["sync_with_directory"]
+    actions = ["disable_users", "enable_users", "revoke_api_keys", "sync_with_directory"]
+    readonly_fields = ["console", "status", "api_keys_shown"]
+    # Extends guardian's change form (its "Object permissions" button stays).
+    change_form_template = "admin/accounts/user/change_form.html"
     fieldsets = (
-        (None, {"fields": ("tenant", "username", "password")}),
+        (None, {"fields": ("tenant", "username", "password", "console", "status")}),
         ("Profile", {"fields": ("display_name", "email", "phone", "source")}),
         (
             "Access",
@@ -72,6 +116,7 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
                 "description": "Who vouches for a directory user; set by sign-in and sync.",
             },
         ),
+        (gettext_lazy("API keys"), {"fields": ("api_keys_shown",)}),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = (
@@ -124,6 +169,153 @@ class UserAdmin(TenantScopedAdmin, DjangoUserAdmin):
         if not request.user.is_superuser:
             fields.append("is_superuser")
         return fields
+
+    # -- display ---------------------------------------------------------------------------------
+    @admin.display(description=gettext_lazy("Status"), ordering="is_active")
+    def status(self, obj):
+        if obj.is_active:
+            return phase_badge("Running", _("active"))
+        return phase_badge("Failed", _("disabled"))
+
+    @admin.display(description=gettext_lazy("Console"))
+    def console(self, obj):
+        return console_link("console:user", pk=obj.pk) or "—"
+
+    @admin.display(description=gettext_lazy("API keys"))
+    def api_keys_shown(self, obj):
+        keys = list(obj.api_keys.select_related("cluster").order_by("-created_at"))
+        if not keys:
+            return _("none")
+        rows = (
+            (
+                key.prefix,
+                key.description or "—",
+                phase_badge("Failed", _("disabled"))
+                if key.disabled
+                else phase_badge("Running", _("active")),
+                key.expires_at.strftime("%Y-%m-%d %H:%M UTC") if key.expires_at else _("never"),
+                key.last_used_at.strftime("%Y-%m-%d %H:%M UTC") if key.last_used_at else _("never"),
+                key.cluster.name if key.cluster_id else "—",
+            )
+            for key in keys
+        )
+        headers = [_("Key"), _("Description"), _("Status"), _("Expires"), _("Last used")]
+        return table(
+            [*headers, _("Cluster")],
+            format_html_join(
+                "",
+                '<tr><th scope="row"><code>{}…</code></th><td>{}</td><td>{}</td><td>{}</td>'
+                "<td>{}</td><td>{}</td></tr>",
+                rows,
+            ),
+        )
+
+    # -- operations, as the API's disable / enable and API key disable ----------------------------
+    # The same operations as buttons on a user's change page (object tools): each posts to one
+    # of these views, which run the action on that one user.
+    _USER_OPERATIONS = {
+        "disable": "disable_users",
+        "enable": "enable_users",
+        "revoke-api-keys": "revoke_api_keys",
+    }
+
+    def get_urls(self):
+        return [
+            path(
+                "<path:object_id>/operations/<str:operation>/",
+                self.admin_site.admin_view(self.user_operation_view),
+                name="accounts_user_operation",
+            ),
+            *super().get_urls(),
+        ]
+
+    def user_operation_view(self, request, object_id, operation):
+        user = self.get_object(request, unquote(object_id))
+        if (
+            user is None
+            or operation not in self._USER_OPERATIONS
+            or not self.has_view_or_change_permission(request, user)
+        ):
+            raise Http404("No such user operation.")
+        change = HttpResponseRedirect(reverse("admin:accounts_user_change", args=[user.pk]))
+        if request.method == "POST":
+            action = getattr(self, self._USER_OPERATIONS[operation])
+            action(request, self.get_queryset(request).filter(pk=user.pk))
+        return change
+
+    def get_object(self, request, object_id, from_field=None):
+        user = super().get_object(request, object_id, from_field)
+        if user is not None:
+            # The change page's buttons: only those the viewer may use.
+            user.may = {
+                "disable": user.is_active
+                and bool(
+                    check(request.user, "disableUser", user.authz_resource, user.tenant, owner=user)
+                ),
+                "enable": not user.is_active
+                and bool(
+                    check(request.user, "enableUser", user.authz_resource, user.tenant, owner=user)
+                ),
+                "revoke": bool(
+                    check(
+                        request.user,
+                        "disableAPIKey",
+                        f"{user.authz_resource}/apikey:*",
+                        user.tenant,
+                        owner=user,
+                    )
+                ),
+            }
+        return user
+
+    def _set_active(self, request, queryset, active: bool):
+        action = "enableUser" if active else "disableUser"
+        users = list(queryset.select_related("tenant"))
+        name_operation(request, action, [u.authz_resource for u in users])
+        for user in users:
+            if not permitted(request, action, user.authz_resource, user.tenant, owner=user):
+                continue
+            try:
+                services.update_user(actor=request.user, user=user, is_active=active)
+            except (ValidationError, PermissionDenied) as exc:
+                text = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+                template = (
+                    _("Could not enable %(user)s: %(reason)s")
+                    if active
+                    else _("Could not disable %(user)s: %(reason)s")
+                )
+                failed(request, template % {"user": user.username, "reason": text})
+                continue
+            done = _("Enabled %(user)s") if active else _("Disabled %(user)s")
+            self.message_user(request, done % {"user": user.username}, messages.SUCCESS)
+
+    @admin.action(description=gettext_lazy("Disable the selected users (sign-in and API keys)"))
+    def disable_users(self, request, queryset):
+        self._set_active(request, queryset, False)
+
+    @admin.action(description=gettext_lazy("Enable the selected users"))
+    def enable_users(self, request, queryset):
+        self._set_active(request, queryset, True)
+
+    @admin.action(description=gettext_lazy("Revoke (disable) every API key of the selected users"))
+    def revoke_api_keys(self, request, queryset):
+        users = list(queryset)
+        keys = list(
+            APIKey.objects.filter(user__in=users, disabled=False)
+            .select_related("user", "tenant")
+            .order_by("user__username", "prefix")
+        )
+        name_operation(
+            request,
+            "disableAPIKey",
+            [k.authz_resource for k in keys] or [f"{u.authz_resource}/apikey:*" for u in users],
+        )
+        revoke(request, keys)
+        for user in users:
+            if not any(k.user_id == user.pk for k in keys):
+                self.message_user(
+                    request, _("%(user)s has no active API keys") % {"user": user.username}
+                )
 
     @admin.action(description="Sync the selected users with their directory")
     def sync_with_directory(self, request, queryset):
@@ -221,9 +413,9 @@ class APIKeyAdmin(TenantScopedAdmin):
 
     @admin.action(description="Disable the selected keys")
     def revoke_keys(self, request, queryset):
-        for key in queryset:
-            services.set_api_key_disabled(actor=request.user, key=key, disabled=True)
-        self.message_user(request, f"Disabled {queryset.count()} key(s).", messages.SUCCESS)
+        keys = list(queryset.select_related("user", "tenant"))
+        name_operation(request, "disableAPIKey", [k.authz_resource for k in keys])
+        revoke(request, keys)
 
 
 @admin.register(IdentityProvider)

@@ -7,12 +7,21 @@ and every permission question goes to ``apps.authz.check`` — never to Django m
 
 from __future__ import annotations
 
+from decimal import Decimal
+from urllib.parse import urlencode
+
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from guardian.admin import GuardedModelAdminMixin, UserManage
 from guardian.shortcuts import get_user_perms
 
@@ -20,6 +29,12 @@ from apps.authz import can_any, check, restrict
 from apps.core.api.viewsets import plural
 
 _ADMIN_VERBS = {"view": "get", "add": "create", "change": "update", "delete": "delete"}
+
+# The operators' side of the portal says whose it is (the console is one click away).
+admin.site.site_header = gettext_lazy("TKE Portal administration")
+admin.site.site_title = gettext_lazy("TKE Portal admin")
+admin.site.index_title = gettext_lazy("Platform operations")
+admin.site.site_url = "/"
 
 
 class TenantUserManage(UserManage):
@@ -205,7 +220,12 @@ class TenantScopedAdmin(GuardedModelAdminMixin, admin.ModelAdmin):
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         self._name_for_audit(request, "change" if object_id else "add", object_id)
-        return super().changeform_view(request, object_id, form_url, extra_context)
+        response = super().changeform_view(request, object_id, form_url, extra_context)
+        context = getattr(response, "context_data", None) or {}
+        if request.method == "POST" and context.get("errors"):
+            # The form came back with errors: nothing was saved (the API's 400).
+            request.audit_outcome = "failure"
+        return response
 
     def delete_view(self, request, object_id, extra_context=None):
         self._name_for_audit(request, "delete", object_id)
@@ -217,3 +237,222 @@ class TenantScopedAdmin(GuardedModelAdminMixin, admin.ModelAdmin):
             request.audit_action = f"admin:{name}:{self.kind}"
             request.audit_resource = f"{self.kind.lower()}:*"
         return super().changelist_view(request, extra_context)
+
+
+# -- human-readable display (readonly fields of the change pages) -------------------------------
+# Operators read capacity, conditions and labels here: values with their units, small tables and
+# chips, never the raw JSON the API returns.
+
+_BINARY_UNITS = (("PiB", 2**50), ("TiB", 2**40), ("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10))
+_BYTES = ("memory", "ephemeral-storage", "storage")
+_GPU_RESOURCES = ("nvidia.com/gpu", "tencent.com/vcuda-core")
+_PHASE_CLASSES = {
+    "Running": "ok",
+    "Active": "ok",
+    "Succeeded": "ok",
+    "Failed": "bad",
+    "Initializing": "warn",
+    "Pending": "warn",
+    "Terminating": "muted",
+}
+
+
+def _number(value: Decimal, digits: int = 1) -> str:
+    if value == value.to_integral_value():
+        return str(int(value))
+    text = f"{value:.{digits}f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+def human_bytes(amount: Decimal) -> str:
+    """``16Gi`` → ``16 GiB``; ``15.6 GiB`` for the odd byte counts the cluster sums."""
+    for unit, size in _BINARY_UNITS:
+        if amount >= size:
+            return f"{_number(amount / size)} {unit}"
+    return f"{_number(amount)} B"
+
+
+def human_quantity(resource: str, value) -> str:
+    """One Kubernetes quantity as an operator reads it: ``4 cores``, ``7.9 cores``,
+    ``15.6 GiB``, ``110 pods``, ``2 GPUs``; the value as given when it is not a quantity."""
+    from apps.core import quantity
+
+    try:
+        amount = quantity.parse(str(value).strip())
+    except quantity.QuantityError:
+        return str(value)
+    # Quota names: requests.cpu, limits.memory, requests.nvidia.com/gpu …
+    for prefix in ("requests.", "limits."):
+        if resource.startswith(prefix):
+            resource = resource[len(prefix) :]
+    many = 1 if amount == 1 else 2  # the plural form; the number shown may be a fraction
+    if resource == "cpu":
+        return ngettext("%(n)s core", "%(n)s cores", many) % {"n": _number(amount, 2)}
+    if resource in _BYTES or resource.startswith("hugepages-"):
+        return human_bytes(amount)
+    if resource in _GPU_RESOURCES:
+        return ngettext("%(n)s GPU", "%(n)s GPUs", many) % {"n": _number(amount)}
+    if resource == "pods":
+        return ngettext("%(n)s pod", "%(n)s pods", many) % {"n": _number(amount)}
+    return _number(amount, 3)
+
+
+def resources_table(capacity: dict | None, allocatable: dict | None):
+    """Resource | Capacity | Allocatable, each with its unit."""
+    capacity, allocatable = capacity or {}, allocatable or {}
+    names = [
+        n for n in ("cpu", "memory", "pods", *_GPU_RESOURCES) if n in capacity or n in allocatable
+    ]
+    names += sorted((set(capacity) | set(allocatable)) - set(names))
+    if not names:
+        return _("not synced yet")
+    rows = format_html_join(
+        "",
+        '<tr><th scope="row">{}</th><td>{}</td><td>{}</td></tr>',
+        (
+            (
+                name,
+                human_quantity(name, capacity[name]) if name in capacity else "—",
+                human_quantity(name, allocatable[name]) if name in allocatable else "—",
+            )
+            for name in names
+        ),
+    )
+    return format_html(
+        '<table class="tke-table"><thead><tr><th scope="col">{}</th><th scope="col">{}</th>'
+        '<th scope="col">{}</th></tr></thead><tbody>{}</tbody></table>',
+        _("Resource"),
+        _("Capacity"),
+        _("Allocatable"),
+        rows,
+    )
+
+
+def status_badge(status: str):
+    css = {"True": "ok", "False": "bad"}.get(str(status), "muted")
+    return format_html('<span class="tke-badge tke-{}">{}</span>', css, status)
+
+
+def phase_badge(phase: str, label: str | None = None):
+    return format_html(
+        '<span class="tke-badge tke-{}">{}</span>',
+        _PHASE_CLASSES.get(phase, "muted"),
+        label or phase or _("unknown"),
+    )
+
+
+def conditions_table(conditions: list | None):
+    """Type | Status | Reason | Message | Last probe | Last transition."""
+    if not conditions:
+        return _("none reported")
+    rows = format_html_join(
+        "",
+        '<tr><th scope="row">{}</th><td>{}</td><td>{}</td><td class="tke-wrap">{}</td><td>{}</td>'
+        "<td>{}</td></tr>",
+        (
+            (
+                c.get("type", ""),
+                status_badge(c.get("status", "Unknown")),
+                c.get("reason") or "—",
+                c.get("message") or "—",
+                _when(c.get("lastProbeTime")),
+                _when(c.get("lastTransitionTime")),
+            )
+            for c in conditions
+            if isinstance(c, dict)
+        ),
+    )
+    return table(
+        [_("Type"), _("Status"), _("Reason"), _("Message"), _("Last probe"), _("Last transition")],
+        rows,
+    )
+
+
+def table(headers, rows):
+    """A small table: ``headers`` (text) over ``rows`` (safe HTML of ``<tr>`` elements)."""
+    return format_html(
+        '<table class="tke-table"><thead><tr>{}</tr></thead><tbody>{}</tbody></table>',
+        format_html_join("", '<th scope="col">{}</th>', ((h,) for h in headers)),
+        rows,
+    )
+
+
+def _when(value) -> str:
+    if not value:
+        return "—"
+    parsed = parse_datetime(str(value))
+    if parsed is None:
+        return str(value)
+    return date_format(timezone.localtime(parsed), "DATETIME_FORMAT")
+
+
+def label_chips(labels: dict | None):
+    """Labels as ``key = value`` chips (a label without a value shows its key alone)."""
+    if not labels:
+        return _("none")
+    return format_html(
+        '<ul class="tke-chips">{}</ul>',
+        format_html_join(
+            "",
+            '<li class="tke-chip"><span class="tke-key">{}</span>{}</li>',
+            (
+                (key, format_html('<span class="tke-value">{}</span>', value) if value else "")
+                for key, value in sorted(labels.items())
+            ),
+        ),
+    )
+
+
+def chips(values) -> str:
+    values = [v for v in values or () if v]
+    if not values:
+        return _("none")
+    return format_html(
+        '<ul class="tke-chips">{}</ul>',
+        format_html_join("", '<li class="tke-chip">{}</li>', ((v,) for v in values)),
+    )
+
+
+# -- operations (admin actions and object tools) --------------------------------------------
+def name_operation(request, action: str, resources: list[str]) -> None:
+    """Name the one audit event of this request (written by the audit middleware) as the API
+    names the same operation: its action and the resources it addressed."""
+    request.audit_action = action
+    request.audit_resource = ",".join(resources)[:512] if resources else ""
+
+
+def refuse(request, action: str, resource: str, reason: str) -> None:
+    """The admin's answer to a refused operation: an error message naming the action and the
+    resource, and the audit event marked denied."""
+    from apps.core.admin_links import console_url
+
+    request.audit_outcome = "denied"
+    request.audit_message = f"not allowed to {action} on {resource}: {reason}"
+    text = _("You are not allowed to %(action)s on %(resource)s: %(reason)s.") % {
+        "action": action,
+        "resource": resource,
+        "reason": reason,
+    }
+    why = console_url("console:why")
+    if why:
+        query = urlencode({"action": action, "resource": resource})
+        text = format_html('{} <a href="{}?{}">{}</a>', text, why, query, _("Why can't I?"))
+    messages.error(request, text)
+
+
+def permitted(request, action: str, resource: str, tenant, **kwargs) -> bool:
+    """``authz.check`` as the API calls it; a refusal becomes the admin's error message."""
+    decision = check(request.user, action, resource, tenant, **kwargs)
+    if not decision:
+        refuse(request, action, resource, decision.reason)
+        return False
+    return True
+
+
+def failed(request, text: str) -> None:
+    """An operation the service or the cluster refused (unreachable, invalid): the message,
+    and the audit event marked failed unless something was already denied."""
+    if getattr(request, "audit_outcome", None) != "denied":
+        request.audit_outcome = "failure"
+    request.audit_message = text[:1000]
+    messages.error(request, text)

@@ -10,9 +10,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from apps.authz import check
-from apps.core.admin import TenantScopedAdmin
+from apps.core.admin import TenantScopedAdmin, human_quantity, phase_badge, table
+from apps.core.admin_links import console_link
 
 from . import quota, services
 from .models import Project, ProjectCluster, ProjectNamespace
@@ -174,11 +177,20 @@ class ProjectAdmin(TenantScopedAdmin):
     namespaces and members shown. Deleting a project that still owns namespaces or
     sub-projects is refused, naming them."""
 
-    list_display = ["name", "display_name", "tenant", "parent", "phase", "cluster_names"]
+    list_display = ["name", "display_name", "tenant", "parent", "phase_shown", "cluster_names"]
     list_filter = ["phase", "tenant"]
     search_fields = ["name", "display_name", "description"]
     list_select_related = ["tenant", "parent"]
-    readonly_fields = ["phase", "message", "members", "created_by", "created_at", "updated_at"]
+    readonly_fields = [
+        "console",
+        "phase_shown",
+        "message",
+        "quota_shown",
+        "members",
+        "created_by",
+        "created_at",
+        "updated_at",
+    ]
     fields = ["tenant", "name", "display_name", "description", "parent", *readonly_fields]
     inlines = [ProjectClusterInline, ProjectNamespaceInline]
     actions = ["delete_projects"]
@@ -194,6 +206,51 @@ class ProjectAdmin(TenantScopedAdmin):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)  # bypasses the service: see delete_projects
         return actions
+
+    @admin.display(description=gettext_lazy("Phase"), ordering="phase")
+    def phase_shown(self, obj):
+        return phase_badge(obj.phase, obj.get_phase_display())
+
+    @admin.display(description=gettext_lazy("Console"))
+    def console(self, obj):
+        if obj is None or obj.pk is None:
+            return "—"
+        return console_link("console:project", project=obj.name) or "—"
+
+    @admin.display(description=gettext_lazy("Quota and use per cluster"))
+    def quota_shown(self, obj):
+        """Per cluster and resource: the quota, what namespaces and sub-projects were given
+        (allocated), what the namespaces use and what is left, with units."""
+        from .api.projects import quota_report
+
+        if obj is None or obj.pk is None:
+            return "—"
+        rows = []
+        for cluster, report in quota_report(obj)["clusters"].items():
+            for name in sorted(report["hard"]):
+                rows.append(
+                    (
+                        cluster,
+                        name,
+                        *(
+                            human_quantity(name, report[part][name])
+                            if name in report[part]
+                            else "—"
+                            for part in ("hard", "allocated", "used", "left")
+                        ),
+                    )
+                )
+        if not rows:
+            return _("no quota on any cluster")
+        return table(
+            [_("Cluster"), _("Resource"), _("Quota"), _("Allocated"), _("Used"), _("Left")],
+            format_html_join(
+                "",
+                '<tr><td>{}</td><th scope="row">{}</th><td>{}</td><td>{}</td><td>{}</td>'
+                "<td>{}</td></tr>",
+                rows,
+            ),
+        )
 
     @admin.display(description="Clusters")
     def cluster_names(self, obj):
