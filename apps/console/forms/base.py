@@ -25,11 +25,13 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import hmac
 import json
 import re
 from collections.abc import Callable, Iterable
 
 from django import forms
+from django.conf import settings
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
@@ -98,7 +100,9 @@ def dotted(path: Iterable) -> str:
 def digest(obj: dict | None) -> str:
     """What the form was made from, ignoring what changes without anyone editing (status,
     resourceVersion, generation, managedFields): a form saved over a different digest would
-    overwrite a change it never showed the user."""
+    overwrite a change it never showed the user. Keyed with the server's secret: the page
+    holds it, and a plain hash of a Secret (or of any value the user may not read) would let
+    anyone test guesses of that value against it."""
     if obj is None:
         return ""
     clean = copy.deepcopy(obj)
@@ -107,7 +111,8 @@ def digest(obj: dict | None) -> str:
     for key in ("resourceVersion", "generation", "managedFields"):
         meta.pop(key, None)
     raw = json.dumps(clean, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(raw.encode()).hexdigest()[:32]
+    mac = hmac.new(settings.SECRET_KEY.encode(), raw.encode(), hashlib.sha256)
+    return mac.hexdigest()[:32]
 
 
 def _short(text: str, limit: int = 600) -> str:

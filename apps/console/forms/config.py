@@ -8,26 +8,23 @@ come back exactly as they were.
 Secret values are write-only, for everyone: the form lists a Secret's keys and takes new
 values; it never puts a value into the page, not even one just typed when the page comes
 back with an error (the value fields render empty; a new key then asks for its value again).
-A key left blank keeps its value. Switching the form to YAML shows the Secret masked, and
-the form's ``basis`` (the digest that detects a concurrent change) is keyed with the
-server's secret, since a plain hash of the values would let guesses be tested offline.
+A key left blank keeps its value. Switching the form to YAML shows the Secret masked; the
+form's ``basis`` (the digest that detects a concurrent change) is keyed for every kind
+(``base.digest``), so no plain hash of the values reaches the page.
 """
 
 from __future__ import annotations
 
 import base64
 import copy
-import hashlib
-import hmac
 import re
 
 from django import forms
-from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from apps.clusters.masking import mask_secrets
 
-from .base import ObjectForm, RowForm, digest
+from .base import ObjectForm, RowForm
 from .registry import register
 
 # Keys of ConfigMaps and Secrets (the API server's IsConfigMapKey).
@@ -241,19 +238,6 @@ class SecretEntryRow(ConfigKeyMixin, RowForm):
         return cleaned
 
 
-def keyed(raw: str) -> str:
-    """A Secret form's ``basis`` as the page holds it: the digest of the live Secret keyed
-    with the server's secret, so nobody can test guesses of a value against the page."""
-    mac = hmac.new(settings.SECRET_KEY.encode(), raw.encode(), hashlib.sha256)
-    return "k" + mac.hexdigest()[:32]
-
-
-class KeyedBasisInput(forms.HiddenInput):
-    def format_value(self, value):
-        value = super().format_value(value)
-        return keyed(value) if value and not value.startswith("k") else value
-
-
 class SecretForm(ObjectForm):
     """The type (on create; the cluster never changes it) and key/values stored as base64
     ``data``. Values are never shown (see the module docstring)."""
@@ -265,8 +249,6 @@ class SecretForm(ObjectForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        # The plain digest of a Secret is a hash of its values: the page gets it keyed.
-        self.fields["basis"].widget = KeyedBasisInput()
         if not self.creating:
             self.fields["type"].disabled = True
             self.fields["type"].help_text = _("The cluster never changes a Secret's type.")
@@ -309,13 +291,6 @@ class SecretForm(ObjectForm):
             )
             ok = False
         return ok and valid
-
-    def clean_basis(self):
-        sent = self.cleaned_data.get("basis") or ""
-        if sent.startswith("k") and self.live is not None:
-            current = digest(self.live)
-            return current if hmac.compare_digest(sent, keyed(current)) else sent
-        return sent
 
     def build(self, namespace=None):
         obj = super().build(namespace)
