@@ -30,7 +30,8 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 _SECRET_KEY = re.compile(
     r"pass(word|wd|phrase)?|secret|token|api[-_]?key|private|credential|kubeconfig|"
-    r"authorization|cookie|csrf|^key$|key_?data|cert(ificate)?(_?data)?$|^ca$|ca_?data",
+    r"authorization|cookie|csrf|^key$|client[-_]?key|key[-_]?data|cert(ificate)?(_?data)?$|^ca$|"
+    r"ca_?data",
     re.IGNORECASE,
 )
 _SECRET_VALUE = re.compile(
