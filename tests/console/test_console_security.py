@@ -5,6 +5,8 @@ checks the console against it with real kubesim and the real database.
 Findings fixed here (each test failed before its fix):
 - ``test_a_client_key_never_reaches_the_audit_trail``: the import and rotation forms' client
   key (a kubeconfig's ``client-key-data``, base64) was stored in the audit row.
+- ``test_a_namespace_filter_that_is_no_namespace_name_is_404``: a namespace filter such as
+  ``web/../other`` was judged in the project domain of ``web`` and sent to the cluster.
 """
 
 from __future__ import annotations
@@ -73,3 +75,36 @@ def test_a_client_key_never_reaches_the_audit_trail(client, tenant_admin, cluste
         assert row.request_body["client_key"] == "[redacted]", row.request_body
         assert CLIENT_KEY[:24] not in str(row.request_body)
     assert rows["updateCluster"].resource == cluster.authz_resource
+
+
+# -- path walking: a namespace filter is a namespace name ------------------------------------
+WALKS = ["web/../other", "web/x", "web/../../other"]
+
+
+@pytest.mark.parametrize("walk", WALKS)
+def test_a_namespace_filter_that_is_no_namespace_name_is_404(
+    client, project, project_member, cluster, kube, walk
+):
+    """The API takes a namespace only as a DNS label in its URL; the console's namespace
+    filter is the same: anything else is 404, never judged (``web/..`` was judged in the
+    domain of the project owning ``web``, and allowed) nor sent to the cluster."""
+    _secret(kube, "other", "theirs", "v2")
+    client.force_login(project_member)
+    url = reverse("console:secrets", kwargs={"cluster": cluster.name})
+    response = client.get(url, {"namespace": walk})
+    assert response.status_code == 404, (response.status_code, response.content[:300])
+    assert "theirs" not in response.content.decode()
+    ok = client.get(url, {"namespace": "web"})  # the filter still works with a name
+    assert ok.status_code == 200 and 'id="kind-namespace"' in ok.content.decode()
+
+
+@pytest.mark.parametrize("walk", [*WALKS, "*", "web%2Fx"])
+def test_the_pods_namespace_filter_is_a_namespace_name(client, member, cluster, kube, walk):
+    """The same on the pods page, for someone who may list pods everywhere (whose filter
+    was judged as given and sent to the cluster as one escaped segment)."""
+    _namespace(kube, "web")
+    client.force_login(member)
+    url = reverse("console:pods", kwargs={"cluster": cluster.name})
+    response = client.get(url, {"namespace": walk})
+    assert response.status_code == 404, (response.status_code, response.content[:300])
+    assert client.get(url, {"namespace": "web"}).status_code == 200
