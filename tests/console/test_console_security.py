@@ -17,7 +17,10 @@ import pytest
 from django.urls import reverse
 
 from apps.audit.models import AuditEvent
+from apps.authz.models import Binding, Policy
 from tests.console import test_clusters
+from tests.console.test_clusters import make_pod
+from tests.factories import UserFactory
 
 # The cluster pages' fixtures (a kubesim cluster, prj-test owning its namespace ``web``).
 cluster = pytest.fixture(test_clusters.cluster.__wrapped__, name="cluster")
@@ -108,3 +111,29 @@ def test_the_pods_namespace_filter_is_a_namespace_name(client, member, cluster, 
     response = client.get(url, {"namespace": walk})
     assert response.status_code == 404, (response.status_code, response.content[:300])
     assert client.get(url, {"namespace": "web"}).status_code == 200
+
+
+# -- users acting above themselves: the pods page's namespace choices ---------------------------
+def test_the_pods_page_lists_no_namespaces_to_one_denied_list_namespaces(
+    client, tenant, cluster, kube, api
+):
+    """Whoever may list pods everywhere but not namespaces (the API answers 403 to their
+    namespace list) does not get the cluster's namespace names as the filter's choices."""
+    kube.create_namespace({"metadata": {"name": "hidden-ns"}})
+    policy = Policy.objects.create(
+        tenant=tenant,
+        name="pods-only",
+        statements=[
+            {"actions": ["getCluster", "listPods"], "resources": ["cluster:*"], "effect": "allow"},
+            {"actions": ["listNamespaces"], "resources": ["*"], "effect": "deny"},
+        ],
+    )
+    user = UserFactory(tenant=tenant, username="podder")
+    Binding.objects.create(tenant=tenant, user=user, policy=policy)
+    assert api(user).get(f"/api/v1/clusters/{cluster.name}/namespaces/").status_code == 403
+    make_pod(kube, "default", "visible-pod")
+    client.force_login(user)
+    page = client.get(reverse("console:pods", kwargs={"cluster": cluster.name}))
+    body = page.content.decode()
+    assert page.status_code == 200 and 'data-pod="default/visible-pod"' in body
+    assert "hidden-ns" not in body

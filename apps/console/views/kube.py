@@ -382,7 +382,12 @@ class PodsView(ClusterPage):
 
         fragment = self.request.htmx and params.get("fragment") == "table"
         calls = [pods]
-        if within is None and not fragment:
+        # The filter's choices are the cluster's namespaces: only for whoever may list them
+        # (as the API's namespace list judges it).
+        every_namespace = resources.resource_path(
+            self.cluster.name, resources.KINDS["namespaces"], None, None
+        )
+        if within is None and not fragment and self.allowed("listNamespaces", every_namespace):
             calls.append(
                 lambda client: [
                     n["metadata"]["name"]
