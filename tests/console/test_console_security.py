@@ -19,7 +19,7 @@ from django.urls import reverse
 
 from apps.audit.models import AuditEvent
 from apps.authz.models import Binding, Policy
-from apps.projects.models import Project, ProjectNamespace
+from apps.projects.models import Project, ProjectCluster, ProjectNamespace
 from tests.console import test_clusters
 from tests.console.test_clusters import make_pod
 from tests.factories import UserFactory, make_cluster
@@ -325,3 +325,123 @@ def test_the_tenant_switcher_is_the_platform_administrators_and_redirects_inside
     assert client.session[SESSION_KEY] == "acme"
     # Switched to acme: globex's cluster is out of scope for the console too.
     assert client.get(reverse("console:cluster", kwargs={"cluster": other.name})).status_code == 404
+
+
+def test_secret_values_reach_no_page_of_one_without_reveal_secret(
+    client, project, project_viewer, cluster, kube
+):
+    """A project viewer (get and list, no revealSecret): the Secret's page, YAML (with
+    kubectl's last-applied annotation), the Secrets list, and a pod whose env reads the
+    Secret show neither the value nor its base64."""
+    value = "hunter2-value-xyz"
+    encoded = base64.b64encode(value.encode()).decode()
+    applied = (
+        '{"apiVersion":"v1","kind":"Secret","metadata":{"name":"db","namespace":"web"},'
+        f'"data":{{"password":"{encoded}"}},"stringData":{{"extra":"{value}"}}}}'
+    )
+    _namespace(kube, "web")
+    kube.create_namespaced_secret(
+        "web",
+        {
+            "metadata": {
+                "name": "db",
+                "annotations": {"kubectl.kubernetes.io/last-applied-configuration": applied},
+            },
+            "data": {"password": encoded},
+        },
+    )
+    pod = {
+        "metadata": {"name": "reader"},
+        "spec": {
+            "nodeName": "node-1",
+            "containers": [
+                {
+                    "name": "main",
+                    "image": "nginx:1.27",
+                    "resources": {
+                        "requests": {"cpu": "10m", "memory": "16Mi"},
+                        "limits": {"cpu": "10m", "memory": "16Mi"},
+                    },
+                    "env": [
+                        {
+                            "name": "PASSWORD",
+                            "valueFrom": {"secretKeyRef": {"name": "db", "key": "password"}},
+                        }
+                    ],
+                    "envFrom": [{"secretRef": {"name": "db"}}],
+                }
+            ],
+        },
+    }
+    kube.create_namespaced_pod("web", pod)
+    client.force_login(project_viewer)
+    c = cluster.name
+    pages = {
+        "object": reverse(
+            "console:object",
+            kwargs={"cluster": c, "namespace": "web", "kind": "secrets", "name": "db"},
+        ),
+        "list": reverse("console:secrets", kwargs={"cluster": c}) + "?namespace=web",
+        "across": reverse("console:secrets", kwargs={"cluster": c}),
+        "pod": reverse("console:pod", kwargs={"cluster": c, "namespace": "web", "name": "reader"}),
+    }
+    for what, url in pages.items():
+        response = client.get(url)
+        body = response.content.decode()
+        assert response.status_code == 200, what
+        assert value not in body and encoded not in body, what
+    assert 'id="secret-masked"' in client.get(pages["object"]).content.decode()
+    assert "secretKeyRef" in client.get(pages["pod"]).content.decode()  # the reference only
+
+
+def test_the_import_form_echoes_no_kubeconfig_nor_token(client, tenant_admin):
+    """A kubeconfig that does not parse, and a token with a server that does not answer: the
+    form comes back with its errors, without the token, and the audit rows hold neither."""
+    token = "tok-6f1d2c9e8a7b-never-shown"
+    kubeconfig = (
+        "apiVersion: v1\nkind: Config\nusers:\n- name: u\n  user:\n"
+        f"    token: {token}\n  : : [not yaml\n"
+    )
+    client.force_login(tenant_admin)
+    url = reverse("console:clusters")
+    for data in (
+        {"display_name": "a", "kubeconfig": kubeconfig},
+        {"display_name": "b", "server": "https://127.0.0.1:1", "token": token},
+    ):
+        response = client.post(url, data, HTTP_HX_REQUEST="true")
+        body = response.content.decode()
+        assert response.status_code == 200 and 'class="invalid-feedback' in body or "alert" in body
+        assert token not in body
+    rows = list(AuditEvent.objects.filter(action="createCluster"))
+    assert len(rows) == 2
+    assert all(token not in str(row.request_body) for row in rows)
+
+
+def test_a_project_owner_moves_no_namespace_into_a_project_they_do_not_hold(
+    client, tenant, project, project_owner
+):
+    """Moving ``web`` to a project of the tenant where the owner holds nothing: refused,
+    and the namespace stays in prj-test."""
+    Project.objects.create(tenant=tenant, name="prj-else", display_name="Else")
+    client.force_login(project_owner)
+    url = reverse(
+        "console:project-namespace-move",
+        args=["prj-test", project.clusters.get().cluster.name, "web"],
+    )
+    response = client.post(url, {"destination": "prj-else"}, HTTP_HX_REQUEST="true")
+    # prj-else is not even visible to them: "no project named", as the API's 400 says.
+    assert response.status_code == 200
+    assert "No project named prj-else" in response.content.decode()
+    # Seeing prj-else (a viewer there) is not creating namespaces in it: the console's refusal.
+    from tests.factories import bind
+
+    other = Project.objects.get(name="prj-else")
+    ProjectCluster.objects.create(project=other, cluster=project.clusters.get().cluster, hard={})
+    bind(project_owner, "project-viewer", "prj-else")
+    response = client.post(url, {"destination": "prj-else"}, HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert response.status_code == 200 and "createProjectNamespace" in body
+    assert "project:prj-else/cluster:" in body
+    assert client.post(url, {"destination": "prj-else"}).status_code == 403
+    row = ProjectNamespace.objects.get(namespace="web")
+    assert row.project.name == "prj-test"
