@@ -12,6 +12,7 @@ Findings fixed here (each test failed before its fix):
 from __future__ import annotations
 
 import base64
+import json
 
 import pytest
 from django.test import Client
@@ -445,3 +446,64 @@ def test_a_project_owner_moves_no_namespace_into_a_project_they_do_not_hold(
     assert client.post(url, {"destination": "prj-else"}).status_code == 403
     row = ProjectNamespace.objects.get(namespace="web")
     assert row.project.name == "prj-test"
+
+
+def _token(namespace: str) -> str:
+    """A continue token of a list across namespaces, as resources.list_in_namespaces makes
+    them, pointing at ``namespace``."""
+    raw = json.dumps({"ns": namespace, "c": None}, separators=(",", ":"))
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("page", ["console:pods", "console:secrets"])
+def test_a_continue_token_crafted_to_another_namespace_reads_nothing_there(
+    client, project, project_member, cluster, kube, page
+):
+    """A project member's list across their namespaces, resumed with a token naming another
+    namespace: a message, none of that namespace's objects."""
+    _secret(kube, "other", "theirs", "v2")
+    make_pod(kube, "other", "their-pod")
+    client.force_login(project_member)
+    url = reverse(page, kwargs={"cluster": cluster.name})
+    response = client.get(url, {"continue": _token("other")})
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "theirs" not in body and "their-pod" not in body
+    assert "continue token" in body
+
+
+WALKING_PATHS = [
+    "/clusters/{c}/namespaces/../secrets/x/",
+    "/clusters/{c}/namespaces/web/secrets/..%2Fother/",
+    "/clusters/{c}/namespaces/web%2F..%2Fother/secrets/x/",
+    "/clusters/{c}/namespaces/web/secrets/*/",
+    "/clusters/{c}/namespaces/web/pods/%2A/",
+    "/clusters/{c}/namespaces/web/pods/a%2Fb/",
+    "/clusters/{c}/namespaces/we\u0441/pods/x/",  # Cyrillic 's'
+    "/clusters/{c}/namespaces/web/secrets/x\u2215y/",  # division slash
+    "/clusters/{c}/nodes/..%2F..%2Fapi/",
+    "/clusters/{c}/nodes/node-1%2Fproxy/",
+    "/clusters/{c}/namespaces/-/persistentvolumes/..%2Fx/",
+]
+
+
+@pytest.mark.parametrize("path", WALKING_PATHS)
+def test_names_that_walk_paths_never_reach_a_decision_or_the_cluster(client, member, cluster, path):
+    """A name in a console URL is a Kubernetes name: dot segments, encoded separators,
+    wildcards and look-alikes are 404 before anything is judged or asked."""
+    client.force_login(member)
+    response = client.get(path.format(c=cluster.name))
+    assert response.status_code == 404, path
+    assert not AuditEvent.objects.exists()
+
+
+@pytest.mark.parametrize("namespace", ["..", "web%2F..%2Fother", "*", "web\u2215x"])
+def test_project_namespace_actions_take_only_the_projects_own_namespaces(
+    client, project, project_owner, cluster, namespace
+):
+    """The project's namespace actions look the namespace up among the project's own
+    rows: anything else is 404, and nothing is deleted."""
+    client.force_login(project_owner)
+    url = f"/projects/prj-test/namespaces/{cluster.name}/{namespace}/delete/"
+    assert client.post(url).status_code == 404
+    assert ProjectNamespace.objects.get(namespace="web").phase == "Available"
