@@ -34,8 +34,11 @@ _SECRET_KEY = re.compile(
     r"ca_?data",
     re.IGNORECASE,
 )
+# PEM blocks, JWTs, portal API keys, bearer headers, URLs holding a password (user:pw@host).
 _SECRET_VALUE = re.compile(
-    r"-----BEGIN [A-Z ]+-----|^eyJ[A-Za-z0-9_-]{8,}\.|tkp_[0-9a-f]{12}_|^Bearer\s", re.M
+    r"-----BEGIN [A-Z ]+-----|^eyJ[A-Za-z0-9_-]{8,}\.|tkp_[0-9a-f]{12}_|^Bearer\s|"
+    r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s@:]*:[^/\s@]*@",
+    re.M,
 )
 _SECRET_FIELDS = ("data", "stringdata")  # compared lower-cased (Go decodes ignoring case)
 # Fields whose string value is a manifest (YAML or JSON text of Kubernetes objects).

@@ -507,3 +507,21 @@ def test_project_namespace_actions_take_only_the_projects_own_namespaces(
     url = f"/projects/prj-test/namespaces/{cluster.name}/{namespace}/delete/"
     assert client.post(url).status_code == 404
     assert ProjectNamespace.objects.get(namespace="web").phase == "Available"
+
+
+def test_a_password_in_the_server_url_is_neither_echoed_nor_audited(client, tenant_admin):
+    """The import refuses a server URL holding credentials ("they do not belong in the
+    URL"); the refused form must not show them back, nor the audit row keep them."""
+    client.force_login(tenant_admin)
+    server = "https://admin:hunter2-pw-in-url@127.0.0.1:6443"
+    response = client.post(
+        reverse("console:clusters"),
+        {"display_name": "with-creds", "server": server, "token": "t0ken"},
+        HTTP_HX_REQUEST="true",
+    )
+    body = response.content.decode()
+    assert response.status_code == 200 and "Credentials do not belong in the URL" in body
+    assert "hunter2-pw-in-url" not in body
+    row = AuditEvent.objects.get(action="createCluster")
+    assert "hunter2-pw-in-url" not in str(row.request_body), row.request_body
+    assert row.request_body["display_name"] == "with-creds"
