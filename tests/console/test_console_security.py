@@ -525,3 +525,21 @@ def test_a_password_in_the_server_url_is_neither_echoed_nor_audited(client, tena
     row = AuditEvent.objects.get(action="createCluster")
     assert "hunter2-pw-in-url" not in str(row.request_body), row.request_body
     assert row.request_body["display_name"] == "with-creds"
+
+
+def test_a_deactivated_tenants_user_reaches_nothing(client, tenant, project, member, cluster, kube):
+    """A tenant switched off: its users' sessions are signed out of every page and action."""
+    tenant.is_active = False
+    tenant.save()
+    client.force_login(member)
+    c = cluster.name
+    for url in (
+        reverse("console:cluster", kwargs={"cluster": c}),
+        reverse("console:pods", kwargs={"cluster": c}),
+        reverse("console:project", args=["prj-test"]),
+    ):
+        response = client.get(url)
+        assert response.status_code == 302 and response["Location"].startswith("/login/"), url
+    node_op = reverse("console:node-op", kwargs={"cluster": c, "name": "node-1", "op": "cordon"})
+    assert client.post(node_op).status_code == 302
+    assert not _node_unschedulable(kube)
