@@ -6,7 +6,14 @@ Findings fixed here (each test failed before its fix):
 - ``test_a_client_key_never_reaches_the_audit_trail``: the import and rotation forms' client
   key (a kubeconfig's ``client-key-data``, base64) was stored in the audit row.
 - ``test_a_namespace_filter_that_is_no_namespace_name_is_404``: a namespace filter such as
-  ``web/../other`` was judged in the project domain of ``web`` and sent to the cluster.
+  ``web/../other`` was judged in the project domain of ``web`` and sent to the cluster
+  (and ``test_the_pods_namespace_filter_is_a_namespace_name``, the pods page's filter).
+- ``test_the_pods_page_lists_no_namespaces_to_one_denied_list_namespaces``: the pods page
+  listed every namespace name to one denied listNamespaces.
+- ``test_a_password_in_the_server_url_is_neither_echoed_nor_audited``: a refused server URL
+  holding a password was shown back in the form and stored in the audit row.
+
+The other tests are what was checked and found sound, kept as regression tests.
 """
 
 from __future__ import annotations
