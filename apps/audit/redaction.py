@@ -30,11 +30,15 @@ LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
 
 _SECRET_KEY = re.compile(
     r"pass(word|wd|phrase)?|secret|token|api[-_]?key|private|credential|kubeconfig|"
-    r"authorization|cookie|csrf|^key$|key_?data|cert(ificate)?(_?data)?$|^ca$|ca_?data",
+    r"authorization|cookie|csrf|^key$|client[-_]?key|key[-_]?data|cert(ificate)?(_?data)?$|^ca$|"
+    r"ca_?data",
     re.IGNORECASE,
 )
+# PEM blocks, JWTs, portal API keys, bearer headers, URLs holding a password (user:pw@host).
 _SECRET_VALUE = re.compile(
-    r"-----BEGIN [A-Z ]+-----|^eyJ[A-Za-z0-9_-]{8,}\.|tkp_[0-9a-f]{12}_|^Bearer\s", re.M
+    r"-----BEGIN [A-Z ]+-----|^eyJ[A-Za-z0-9_-]{8,}\.|tkp_[0-9a-f]{12}_|^Bearer\s|"
+    r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s@:]*:[^/\s@]*@",
+    re.M,
 )
 _SECRET_FIELDS = ("data", "stringdata")  # compared lower-cased (Go decodes ignoring case)
 # Fields whose string value is a manifest (YAML or JSON text of Kubernetes objects).

@@ -10,6 +10,8 @@ for the API.
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
@@ -119,6 +121,8 @@ class ClustersView(ConsoleView):
         data = {k: request.POST.get(k, "") for k in IMPORT_FIELDS}
         data["insecure_skip_tls_verify"] = request.POST.get("insecure_skip_tls_verify") == "on"
         values = {k: v for k, v in data.items() if k in ("display_name", "context", "server")}
+        if "@" in urlsplit(values["server"]).netloc:  # credentials: refused, never shown back
+            values["server"] = ""
         body = ClusterImportSerializer(data=data)
         kubeconfig = bool(data["kubeconfig"].strip())
         if not body.is_valid():

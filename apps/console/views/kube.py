@@ -212,6 +212,15 @@ class ClusterPage(ConsoleView):
         return context
 
 
+def namespace_filter(params) -> str:
+    """The ``namespace`` query parameter: a namespace name (a DNS label), as the API's routes
+    take one, or "" — anything else (``web/../other``, ``*``) is 404, never judged nor sent."""
+    namespace = params.get("namespace", "").strip()
+    if namespace and not resources.DNS_LABEL.match(namespace):
+        raise Http404("No such namespace.")
+    return namespace
+
+
 def _page_query(params, **changes) -> str:
     query = {k: v for k, v in params.items() if v}
     query.update({k: v for k, v in changes.items()})
@@ -333,7 +342,7 @@ class PodsView(ClusterPage):
 
     def get_context_data(self, **kwargs):
         params = self.request.GET
-        namespace = params.get("namespace", "").strip()
+        namespace = namespace_filter(params)
         selector = params.get("labelSelector", "").strip()
         phase = params.get("phase", "").strip()
         search = params.get("search", "").strip()
@@ -373,7 +382,12 @@ class PodsView(ClusterPage):
 
         fragment = self.request.htmx and params.get("fragment") == "table"
         calls = [pods]
-        if within is None and not fragment:
+        # The filter's choices are the cluster's namespaces: only for whoever may list them
+        # (as the API's namespace list judges it).
+        every_namespace = resources.resource_path(
+            self.cluster.name, resources.KINDS["namespaces"], None, None
+        )
+        if within is None and not fragment and self.allowed("listNamespaces", every_namespace):
             calls.append(
                 lambda client: [
                     n["metadata"]["name"]
@@ -538,7 +552,7 @@ class KindListView(KindMixin, ClusterPage):
         return base
 
     def list_kind(self, kind: resources.Kind, params) -> dict:
-        namespace = params.get("namespace", "").strip() if kind.namespaced else ""
+        namespace = namespace_filter(params) if kind.namespaced else ""
         selector = params.get("labelSelector", "").strip()
         search = params.get("search", "").strip()
         cont = params.get("continue", "").strip() or None
