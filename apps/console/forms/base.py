@@ -130,7 +130,25 @@ def unlines(text: str) -> list[str]:
 
 
 # -- rows ------------------------------------------------------------------------------------------
-class RowForm(forms.Form):
+class WithRows:
+    """A form with repeating groups (``self.rows``: name → :class:`Rows`): valid when it and
+    every row are; ``cleaned()`` is its data with each group's rows' data."""
+
+    rows: dict
+
+    def is_valid(self) -> bool:
+        valid = super().is_valid()
+        return all([valid, *(rows.is_valid() for rows in self.rows.values())])
+
+    def cleaned(self) -> dict:
+        data = dict(self.cleaned_data)
+        for name, rows in self.rows.items():
+            data[name] = rows.cleaned()
+        data["_form"] = self
+        return data
+
+
+class RowForm(WithRows, forms.Form):
     """One row of a repeating group. ``origin`` names the live item it was read from ("" for a
     new row); it is also what makes a row posted with every field empty still a row."""
 
@@ -177,17 +195,6 @@ class RowForm(forms.Form):
         return all(
             not (self.data.get(self.add_prefix(name)) or "").strip() for name in self.significant
         )
-
-    def is_valid(self) -> bool:
-        valid = super().is_valid()
-        return all([valid, *(rows.is_valid() for rows in self.rows.values())])
-
-    def cleaned(self) -> dict:
-        data = dict(self.cleaned_data)
-        for name, rows in self.rows.items():
-            data[name] = rows.cleaned()
-        data["_form"] = self
-        return data
 
 
 class Rows:
@@ -288,7 +295,7 @@ def by_index(item: dict, index: int) -> str:
 
 
 # -- the object form -------------------------------------------------------------------------------
-class ObjectForm(forms.Form):
+class ObjectForm(WithRows, forms.Form):
     """A form for one kind of object (registered in :mod:`.registry`).
 
     Subclasses set ``kind`` (the plural, as in ``apps.clusters.resources.KINDS``),
@@ -358,18 +365,6 @@ class ObjectForm(forms.Form):
         """A deep copy of ``live`` with the paths this form owns set from ``cleaned``
         (default: this form's cleaned data); every other path is kept."""
         raise NotImplementedError
-
-    # -- validation -------------------------------------------------------------------------------
-    def is_valid(self) -> bool:
-        valid = super().is_valid()
-        return all([valid, *(rows.is_valid() for rows in self.rows.values())])
-
-    def cleaned(self) -> dict:
-        data = dict(self.cleaned_data)
-        for name, rows in self.rows.items():
-            data[name] = rows.cleaned()
-        data["_form"] = self
-        return data
 
     def build(self, namespace: str | None = None) -> dict:
         """The object to send: the live object merged, or a new one from the skeleton."""

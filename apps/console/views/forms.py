@@ -21,7 +21,7 @@ from django.http import Http404, HttpResponseRedirect
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
 
-from apps.authz import check, check_collection, restrict
+from apps.authz import check, check_collection
 from apps.clusters import k8s, resources, services
 from apps.clusters.masking import holds_mask
 from apps.clusters.models import Cluster
@@ -32,6 +32,7 @@ from .. import nav
 from ..forms.base import DNS_LABEL_RE, digest
 from ..forms.registry import form_for, has_form
 from .base import ConsoleDenied, ConsoleView
+from .kube import visible_cluster
 
 # Fields of a live object that are the cluster's to set: left out of the YAML shown.
 _SERVER_FIELDS = ("resourceVersion", "uid", "creationTimestamp", "generation", "managedFields",
@@ -46,14 +47,7 @@ class ClusterPageMixin:
         cached = getattr(self, "_cluster", None)
         if cached is not None:
             return cached
-        visible = restrict(Cluster.objects.in_scope(self.scope), self.request.user, "getCluster")
-        cluster = (
-            visible.select_related("credential", "tenant")
-            .filter(name=self.kwargs["cluster"])
-            .first()
-        )
-        if cluster is None:
-            raise Http404(f"Cluster '{self.kwargs['cluster']}' not found.")
+        cluster = visible_cluster(self.request.user, self.scope, self.kwargs["cluster"])
         self._cluster = cluster
         return cluster
 

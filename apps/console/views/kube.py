@@ -128,6 +128,16 @@ def form_url(route: str, **kwargs) -> str | None:
         return None
 
 
+def visible_cluster(user, scope, name: str) -> Cluster:
+    """The cluster ``name`` as the API finds it: in the console's tenant scope and readable
+    (``getCluster``) by ``user``; otherwise 404 (never 403: its existence is not told)."""
+    visible = restrict(Cluster.objects.in_scope(scope), user, "getCluster")
+    cluster = visible.select_related("credential", "tenant").filter(name=name).first()
+    if cluster is None:
+        raise Http404(f"Cluster {name} not found.")
+    return cluster
+
+
 class ClusterPage(ConsoleView):
     """A page about one cluster: the cluster is readable to the user (else 404, whatever
     tenant it is in), and its tabs are those the user may open."""
@@ -146,15 +156,7 @@ class ClusterPage(ConsoleView):
         self.cluster = self.get_cluster()
 
     def get_cluster(self) -> Cluster:
-        visible = restrict(Cluster.objects.in_scope(self.scope), self.request.user, "getCluster")
-        cluster = (
-            visible.select_related("credential", "tenant")
-            .filter(name=self.kwargs["cluster"])
-            .first()
-        )
-        if cluster is None:
-            raise Http404(f"Cluster {self.kwargs['cluster']} not found.")
-        return cluster
+        return visible_cluster(self.request.user, self.scope, self.kwargs["cluster"])
 
     # -- authorization, as the REST resource API ----------------------------------------------
     def judge(self, action: str, resource: str, audit: bool = False):
