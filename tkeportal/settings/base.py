@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "apps.projects",
     "apps.sandbox",
     "apps.console",
+    "apps.terminal",
 ]
 
 MIDDLEWARE = [
@@ -395,6 +396,17 @@ PORTAL_SESSION_IDLE_TIMEOUT = env.int("PORTAL_SESSION_IDLE_TIMEOUT", default=360
 PORTAL_SESSION_ABSOLUTE_TIMEOUT = env.int("PORTAL_SESSION_ABSOLUTE_TIMEOUT", default=12 * 3600)
 PORTAL_REAUTH_MAX_AGE = env.int("PORTAL_REAUTH_MAX_AGE", default=15 * 60)
 SESSION_COOKIE_AGE = PORTAL_SESSION_ABSOLUTE_TIMEOUT
+
+# Web terminal (apps/terminal): a session without input or output for TERMINAL_IDLE_TIMEOUT
+# seconds is closed; a keepalive message every TERMINAL_KEEPALIVE_INTERVAL seconds keeps
+# proxies from dropping idle terminals; the browser session behind a terminal is re-checked
+# (signed out, absolute timeout) every TERMINAL_SESSION_RECHECK seconds; recordings (asciicast
+# v2, stored gzip-compressed) stop growing at TERMINAL_RECORDING_MAX_BYTES uncompressed.
+TERMINAL_IDLE_TIMEOUT = env.int("TERMINAL_IDLE_TIMEOUT", default=30 * 60)
+TERMINAL_KEEPALIVE_INTERVAL = env.int("TERMINAL_KEEPALIVE_INTERVAL", default=25)
+TERMINAL_SESSION_RECHECK = env.int("TERMINAL_SESSION_RECHECK", default=30)
+TERMINAL_CONNECT_TIMEOUT = env.int("TERMINAL_CONNECT_TIMEOUT", default=15)
+TERMINAL_RECORDING_MAX_BYTES = env.int("TERMINAL_RECORDING_MAX_BYTES", default=8 * 1024 * 1024)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
