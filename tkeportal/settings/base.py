@@ -163,6 +163,8 @@ VENDOR_ASSETS = {
     "vendor/bootstrap": NODE_MODULES / "bootstrap" / "dist",
     "vendor/htmx": NODE_MODULES / "htmx.org" / "dist",
     "vendor/axe-core": NODE_MODULES / "axe-core",
+    "vendor/xterm": NODE_MODULES / "@xterm" / "xterm",
+    "vendor/xterm-addon-fit": NODE_MODULES / "@xterm" / "addon-fit" / "lib",
 }
 STATICFILES_DIRS = [(prefix, path) for prefix, path in VENDOR_ASSETS.items() if path.is_dir()]
 STORAGES = {

@@ -1,0 +1,56 @@
+"""The web terminal in a real browser against kubesim: from the pod page to the terminal page,
+a command and its output through xterm.js, the exit status shown and reconnect offered; no
+serious axe-core violation on the terminal page."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from apps.terminal.models import TerminalSession
+from tests.browser import *  # noqa: F403
+from tests.console.test_console_browser import serious_violations
+from tests.terminal.conftest import cluster, sim  # noqa: F401  (fixtures)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_open_a_terminal_from_the_pod_page_run_a_command_and_exit(
+    http_portal,
+    page,
+    tenant,
+    tenant_admin,
+    cluster,  # noqa: F811
+):
+    base = http_portal.url
+    pod_path = f"/clusters/{cluster.name}/namespaces/team-a/pods/web/"
+    page.goto(f"{base}/login/?next={pod_path}")
+    page.fill("#id_tenant", "acme")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "Correct-horse-9")
+    page.click("#sign-in button[type=submit]")
+    page.wait_for_url(f"{base}{pod_path}")
+    page.click("#pod-terminal-link")
+    page.wait_for_url(f"{base}{pod_path}terminal/")
+    assert serious_violations(page, f"{base}/static/vendor/axe-core/axe.min.js") == []
+
+    rows, box = page.locator("#terminal .xterm-rows"), page.locator("#terminal")
+    page.click("#terminal-connect")
+    expect(rows).to_contain_text("/ # ")
+    assert "recorded and audited" in page.inner_text("#terminal-status")
+    page.keyboard.type("echo browser-$HOSTNAME\n")
+    expect(rows).to_contain_text("browser-web")
+    page.keyboard.type("exit 4\n")
+    expect(box).to_have_attribute("data-closed", "1")
+    assert "exit status 4" in page.inner_text("#terminal-status")
+    assert page.inner_text("#terminal-connect") == "Reconnect"
+    (session,) = TerminalSession.objects.all()
+    assert (session.username, session.exit_code, session.container) == ("acme/alice", 4, "main")
+
+    page.click("#terminal-connect")  # reconnect: a new, re-authorized session
+    expect(box).not_to_have_attribute("data-closed", "1")
+    expect(rows).to_contain_text("/ # ")
+    page.keyboard.type("exit\n")
+    expect(box).to_have_attribute("data-closed", "1")
+    assert "exit status 0" in page.inner_text("#terminal-status")
+    assert TerminalSession.objects.count() == 2
