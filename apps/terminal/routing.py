@@ -3,6 +3,7 @@
 from django.urls import re_path
 
 from .exec import ExecConsumer
+from .logs import LogsConsumer
 
 NAME = r"[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?"
 POD = (
@@ -12,4 +13,5 @@ POD = (
 
 websocket_urlpatterns = [
     re_path(POD + r"/exec$", ExecConsumer()),
+    re_path(POD + r"/logs$", LogsConsumer()),
 ]

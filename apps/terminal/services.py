@@ -232,5 +232,23 @@ def close_session(
         )
 
 
+def audit_stream(grant: Grant, path: str, source_ip: str | None) -> None:
+    """A live log stream opened (one row: a stream has no outcome worth a second one)."""
+    record_event(
+        action=grant.action,
+        user=grant.caller.user,
+        tenant=grant.cluster.tenant,
+        resource=grant.resource,
+        channel=Channel.WEBSOCKET,
+        status_code=101,
+        outcome=Outcome.SUCCESS,
+        api_key_id=grant.caller.api_key_id,
+        source_ip=source_ip,
+        method="GET",
+        path=path[:1024],
+        message="live log stream opened",
+    )
+
+
 def recording_limit() -> int:
     return int(settings.TERMINAL_RECORDING_MAX_BYTES)

@@ -89,9 +89,10 @@ class Socket:
     def chosen_subprotocol(self) -> str | None:
         return PROTOCOL if PROTOCOL in self.subprotocols else None
 
-    async def caller(self) -> Caller:
+    async def caller(self, fresh: bool = True) -> Caller:
         """The API key's owner, else the session's user (re-checked here: websockets do not
-        pass through the session middleware); :class:`Refusal` otherwise."""
+        pass through the session middleware; ``fresh``: signed in recently enough for a
+        sensitive action, apps.accounts.reauth); :class:`Refusal` otherwise."""
         token = self.bearer()
         if token:
             return await database_sync_to_async(services.caller_from_api_key)(token, self.client_ip)
@@ -103,7 +104,7 @@ class Socket:
         reason = await database_sync_to_async(expiry_reason)(session)
         if reason:
             raise Refusal(401, f"your session ended: {reason}; sign in again")
-        if not session_is_fresh(session):
+        if fresh and not session_is_fresh(session):
             back = self.param("next") or "/"
             raise Refusal(
                 401,

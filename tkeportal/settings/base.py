@@ -409,6 +409,9 @@ TERMINAL_KEEPALIVE_INTERVAL = env.int("TERMINAL_KEEPALIVE_INTERVAL", default=25)
 TERMINAL_SESSION_RECHECK = env.int("TERMINAL_SESSION_RECHECK", default=30)
 TERMINAL_CONNECT_TIMEOUT = env.int("TERMINAL_CONNECT_TIMEOUT", default=15)
 TERMINAL_RECORDING_MAX_BYTES = env.int("TERMINAL_RECORDING_MAX_BYTES", default=8 * 1024 * 1024)
+# Live logs: lines queued per stream for a slow browser before newer ones are dropped (with a
+# marker saying how many).
+TERMINAL_LOG_QUEUE = env.int("TERMINAL_LOG_QUEUE", default=5000)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
