@@ -13,13 +13,16 @@ from apps.console.views.kube import ClusterPage
 from . import services
 
 
-class PodTerminalView(ClusterPage):
-    template_name = "console/terminal/pod.html"
+class PodStreamPage(ClusterPage):
+    """A page that opens one of the pod's websockets: authorized with the socket's action."""
+
     tab = "console:pods"
+    action = ""
+    socket = ""
 
     def get_context_data(self, **kwargs):
         namespace, name = self.kwargs["namespace"], self.kwargs["name"]
-        self.judge(services.EXEC_ACTION, services.pod_resource(self.cluster.name, namespace, name))
+        self.judge(self.action, services.pod_resource(self.cluster.name, namespace, name))
         kind = resources.KINDS["pods"]
         pod = self.call(lambda c: resources.get_object(c, kind, namespace, name))
         if isinstance(self.cluster_error, k8s.ClusterNotFound):
@@ -38,7 +41,7 @@ class PodTerminalView(ClusterPage):
             chosen = next((c["name"] for c in containers if c["running"]), "")
         context = super().get_context_data(**kwargs)
         context.update(
-            title=f"{name} · terminal",
+            title=f"{name} · {self.socket}",
             namespace=namespace,
             name=name,
             pod=pod,
@@ -46,6 +49,22 @@ class PodTerminalView(ClusterPage):
             container=chosen,
             fresh=session_is_fresh(self.request.session),
             reauth_url=reauth_url(self.request.get_full_path()),
-            socket_path=f"/ws/clusters/{self.cluster.name}/namespaces/{namespace}/pods/{name}/exec",
+            socket_path=(
+                f"/ws/clusters/{self.cluster.name}/namespaces/{namespace}/pods/{name}/{self.socket}"
+            ),
         )
         return context
+
+
+class PodTerminalView(PodStreamPage):
+    template_name = "console/terminal/pod.html"
+    action = services.EXEC_ACTION
+    socket = "exec"
+
+
+class PodLogsView(PodStreamPage):
+    """Live logs of a pod's container: follow, pause/resume, the drop markers shown."""
+
+    template_name = "console/terminal/logs.html"
+    action = services.LOG_ACTION
+    socket = "logs"

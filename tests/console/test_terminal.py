@@ -8,7 +8,9 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.urls import reverse
 
 from apps.accounts.sessions import AUTH_TIME
+from apps.authz.models import Binding, Policy
 from tests.console.matrix import ConsoleMatrix
+from tests.factories import UserFactory
 from tests.terminal.conftest import cluster, sim  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
@@ -19,6 +21,25 @@ def terminal_url(cluster, namespace="team-a", name="web") -> str:  # noqa: F811
         "console:pod-terminal",
         kwargs={"cluster": cluster.name, "namespace": namespace, "name": name},
     )
+
+
+def logs_url(cluster, namespace="team-a", name="web") -> str:  # noqa: F811
+    return reverse(
+        "console:pod-logs", kwargs={"cluster": cluster.name, "namespace": namespace, "name": name}
+    )
+
+
+@pytest.fixture
+def cluster_only(tenant):
+    """Sees clusters (getCluster) and nothing in them."""
+    policy = Policy.objects.create(
+        tenant=tenant,
+        name="cluster-only",
+        statements=[{"actions": ["getCluster"], "resources": ["cluster:*"], "effect": "allow"}],
+    )
+    user = UserFactory(tenant=tenant, username="cleo")
+    Binding.objects.create(tenant=tenant, user=user, policy=policy)
+    return user
 
 
 def pod_url(cluster, namespace="team-a", name="web") -> str:  # noqa: F811
@@ -42,6 +63,24 @@ class TestPodTerminalMatrix(ConsoleMatrix):
 
     def url_for(self, tenant) -> str:
         return terminal_url(self.cluster)
+
+
+class TestPodLogsMatrix(ConsoleMatrix):
+    """Opened by one who may getPodLog (even read-only), refused (console 403) to one who
+    sees the cluster but nothing in it, 404 for another tenant."""
+
+    url_name = "console:pod-logs"
+    expect = 'id="logs"'
+    reader = "read_only_user"
+    no_permission = "cluster_only"
+    object_page = True
+
+    @pytest.fixture(autouse=True)
+    def _cluster(self, request):
+        self.cluster = request.getfixturevalue("cluster")
+
+    def url_for(self, tenant) -> str:
+        return logs_url(self.cluster)
 
 
 def test_page_lists_the_containers_and_points_at_the_socket(client, cluster, member):  # noqa: F811
@@ -74,6 +113,15 @@ def test_pod_page_links_to_the_terminal_only_for_exec(client, cluster, member, r
     client.force_login(member)
     page = client.get(pod_url(cluster)).content.decode()
     assert f'id="pod-terminal-link" href="{terminal_url(cluster)}"' in page
+    assert f'id="pod-logs-link" href="{logs_url(cluster)}"' in page
     client.force_login(read_only_user)
     page = client.get(pod_url(cluster)).content.decode()
     assert 'id="pod-container' in page and "pod-terminal-link" not in page
+    assert f'id="pod-logs-link" href="{logs_url(cluster)}"' in page
+
+
+def test_logs_page_points_at_the_logs_socket(client, cluster, read_only_user):  # noqa: F811
+    client.force_login(read_only_user)
+    page = client.get(logs_url(cluster)).content.decode()
+    assert f'data-socket="/ws/clusters/{cluster.name}/namespaces/team-a/pods/web/logs"' in page
+    assert '<option value="main" selected>main</option>' in page

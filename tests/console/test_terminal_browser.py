@@ -54,3 +54,43 @@ def test_open_a_terminal_from_the_pod_page_run_a_command_and_exit(
     expect(box).to_have_attribute("data-closed", "1")
     assert "exit status 0" in page.inner_text("#terminal-status")
     assert TerminalSession.objects.count() == 2
+
+
+def test_follow_logs_from_the_pod_page_pause_and_resume(
+    http_portal,
+    page,
+    tenant,
+    read_only_user,
+    cluster,  # noqa: F811
+    sim,  # noqa: F811
+):
+    sim.set_controller(False)  # only the test's lines are written from now on
+    base = http_portal.url
+    pod_path = f"/clusters/{cluster.name}/namespaces/team-a/pods/web/"
+    page.goto(f"{base}/login/?next={pod_path}")
+    page.fill("#id_tenant", "acme")
+    page.fill("#id_username", "rhea")
+    page.fill("#id_password", "Correct-horse-9")
+    page.click("#sign-in button[type=submit]")
+    page.wait_for_url(f"{base}{pod_path}")
+    assert page.locator("#pod-terminal-link").count() == 0  # read-only: logs, no shell
+    page.click("#pod-logs-link")
+    page.wait_for_url(f"{base}{pod_path}logs/")
+    assert serious_violations(page, f"{base}/static/vendor/axe-core/axe.min.js") == []
+
+    logs = page.locator("#logs")
+    page.click("#logs-follow")
+    expect(logs).to_have_attribute("data-following", "1")
+    expect(logs).to_contain_text("listening on :8080")  # the container's start-up lines
+    sim.append_log("team-a", "web", "main", "browser-line-1")
+    expect(logs).to_contain_text("browser-line-1")
+
+    page.click("#logs-pause")
+    expect(page.locator("#logs-pause")).to_have_text("Resume")
+    page.wait_for_timeout(300)
+    sim.append_log("team-a", "web", "main", "browser-line-2")
+    page.wait_for_timeout(700)
+    assert "browser-line-2" not in logs.inner_text()
+    page.click("#logs-pause")
+    expect(logs).to_contain_text("browser-line-2")
+    assert serious_violations(page, f"{base}/static/vendor/axe-core/axe.min.js") == []

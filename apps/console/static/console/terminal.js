@@ -8,7 +8,7 @@
   function start() {
     const box = document.getElementById("terminal");
     const form = document.getElementById("terminal-form");
-    if (!box || !form) return;
+    if (!box || !form || !window.Terminal) return;
     const status = document.getElementById("terminal-status");
     const button = document.getElementById("terminal-connect");
     const msg = box.dataset;
@@ -96,9 +96,100 @@
     });
   }
 
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", start);
-  } else {
+  /* Live logs (templates/console/terminal/logs.html): lines arrive as {type: "log", lines},
+   * a {type: "dropped", count} marker says how many the server dropped for a slow (or paused)
+   * browser; the page keeps the newest MAX_LINES lines. */
+  const MAX_LINES = 5000;
+
+  function startLogs() {
+    const pre = document.getElementById("logs");
+    const form = document.getElementById("logs-form");
+    if (!pre || !form) return;
+    const msg = pre.dataset;
+    const status = document.getElementById("logs-status");
+    const follow = document.getElementById("logs-follow");
+    const pause = document.getElementById("logs-pause");
+    let socket = null;
+    let paused = false;
+
+    function add(text, marker) {
+      const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
+      const line = document.createElement("span");
+      line.textContent = text + "\n";
+      if (marker) {
+        line.className = "fw-bold text-warning-emphasis log-dropped";
+      }
+      pre.appendChild(line);
+      while (pre.childNodes.length > MAX_LINES) pre.removeChild(pre.firstChild);
+      if (atBottom) pre.scrollTop = pre.scrollHeight;
+    }
+
+    function send(payload) {
+      if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(payload));
+    }
+
+    pause.addEventListener("click", function () {
+      paused = !paused;
+      send({ type: paused ? "pause" : "resume" });
+      pause.textContent = paused ? msg.msgResume : msg.msgPause;
+      pause.setAttribute("aria-pressed", paused ? "true" : "false");
+      status.textContent = paused ? msg.msgPaused : msg.msgFollowing;
+    });
+
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (socket && socket.readyState <= WebSocket.OPEN) socket.close();
+      const query = new URLSearchParams();
+      query.set("container", form.elements.container.value);
+      if (form.elements.tailLines.value !== "") query.set("tailLines", form.elements.tailLines.value);
+      if (form.elements.sinceSeconds.value !== "") query.set("sinceSeconds", form.elements.sinceSeconds.value);
+      if (form.elements.timestamps.checked) query.set("timestamps", "true");
+      if (form.elements.previous.checked) query.set("previous", "true");
+      const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
+      const url = scheme + "//" + window.location.host + pre.dataset.socket + "?" + query.toString();
+      pre.textContent = "";
+      paused = false;
+      pause.textContent = msg.msgPause;
+      let ended = false;
+      const current = new WebSocket(url, ["tke.terminal.v1"]);
+      socket = current;
+      current.onopen = function () {
+        status.textContent = msg.msgFollowing;
+        pause.disabled = false;
+        pre.dataset.following = "1";
+      };
+      current.onmessage = function (event) {
+        let control;
+        try { control = JSON.parse(event.data); } catch (e) { return; }
+        if (control.type === "log") {
+          control.lines.forEach(function (text) { add(text, false); });
+        } else if (control.type === "dropped") {
+          add("[… " + control.count + " " + msg.msgDropped + " …]", true);
+        } else if (control.type === "end") {
+          ended = true;
+          status.textContent = msg.msgEnded + " " + control.reason;
+        } else if (control.type === "error") {
+          ended = true;
+          status.textContent = msg.msgRefused + " " + control.message;
+        }
+      };
+      current.onclose = function () {
+        if (socket !== current) return;
+        if (!ended) status.textContent = msg.msgLost;
+        pause.disabled = true;
+        delete pre.dataset.following;
+      };
+    });
+  }
+
+  function startAll() {
     start();
+    startLogs();
+  }
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", startAll);
+  } else {
+    startAll();
   }
 })();
