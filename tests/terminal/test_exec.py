@@ -288,3 +288,25 @@ async def test_exit_code_when_the_container_is_unknown(cluster, sim, tenant_admi
     assert await rows(TerminalSession) == []
     failed = await rows(AuditEvent, action="execPod", outcome="failure")
     assert len(failed) == 1 and "refused the terminal" in failed[0].message
+
+
+async def test_falls_back_to_v4_on_an_older_cluster(cluster, sim, tenant_admin):
+    sim.call(lambda c: setattr(c, "exec_protocols", ("v4.channel.k8s.io",)))
+    path = exec_path(cluster, query="container=main&command=sh&command=-c&command=exit+5&tty=false")
+    connected, term = await open_term(path, await login(tenant_admin))
+    await term.until_closed()
+    assert term.control("opened")["protocol"] == "v4.channel.k8s.io"
+    assert term.control("exit")["code"] == 5
+    (session,) = await rows(TerminalSession)
+    assert (session.protocol, session.exit_code) == ("v4.channel.k8s.io", 5)
+
+
+async def test_unreachable_cluster_is_reported_and_audited(cluster, sim, tenant_admin):
+    sim.faults.down()
+    connected, term = await open_term(exec_path(cluster), await login(tenant_admin))
+    error = await refused(term, 502)
+    assert f"Cluster {cluster.name} is unreachable" in error["message"]
+    assert await rows(TerminalSession) == []
+    (failed,) = await rows(AuditEvent, action="execPod", outcome="failure")
+    assert failed.status_code == 502 and "unreachable" in failed.message
+    sim.faults.up()
