@@ -318,8 +318,9 @@ class Relay:
                 last_ping = moment
                 await send_json(self.send, {"type": "ping"})
             if moment - last_check >= self.recheck:
+                active = self.last_activity > last_check
                 last_check = moment
-                gone = await self.sock.session_gone()
+                gone = await self.sock.session_gone(active)
                 if gone:
                     return gone
 

@@ -14,7 +14,7 @@ from django.contrib.auth import SESSION_KEY
 from django.http.request import split_domain_port, validate_host
 
 from apps.accounts.reauth import reauth_url, session_is_fresh
-from apps.accounts.sessions import AUTH_TIME, expiry_reason, now
+from apps.accounts.sessions import AUTH_TIME, LAST_SEEN, LAST_SEEN_RESOLUTION, expiry_reason, now
 from apps.core.middleware import client_ip_from
 
 from . import services
@@ -113,9 +113,12 @@ class Socket:
             )
         return Caller(user)
 
-    async def session_gone(self) -> str:
+    async def session_gone(self, active: bool = False) -> str:
         """For a session-authenticated socket: why the session no longer holds ('' if it
-        does): signed out (its row is gone) or past the absolute timeout."""
+        does): signed out (its row is gone) or past the absolute timeout. ``active``: the user
+        typed or read since the last check, which counts as using the session (its
+        ``last_seen`` moves, as a request would move it), so working in a terminal does not
+        end the console session for idleness."""
         if not self.session_auth:
             return ""
         session = self.scope["session"]
@@ -130,6 +133,13 @@ class Socket:
                 return "the session was ended"
             if now() - auth_time > settings.PORTAL_SESSION_ABSOLUTE_TIMEOUT:
                 return "absolute session timeout reached"
+            last_seen = data.get(LAST_SEEN, auth_time)
+            if not active and isinstance(last_seen, int):
+                if now() - last_seen > settings.PORTAL_SESSION_IDLE_TIMEOUT:
+                    return "idle session timeout reached"
+            if active and now() - data.get(LAST_SEEN, 0) >= LAST_SEEN_RESOLUTION:
+                store[LAST_SEEN] = now()
+                store.save()
             return ""
 
         return await database_sync_to_async(look)()

@@ -4,6 +4,7 @@ resize, timeouts, keepalive, the audit trail and the recording."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import time
@@ -310,3 +311,59 @@ async def test_unreachable_cluster_is_reported_and_audited(cluster, sim, tenant_
     (failed,) = await rows(AuditEvent, action="execPod", outcome="failure")
     assert failed.status_code == 502 and "unreachable" in failed.message
     sim.faults.up()
+
+
+async def test_typing_in_a_terminal_keeps_the_console_session_alive(
+    cluster, sim, tenant_admin, settings
+):
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from apps.accounts.sessions import LAST_SEEN
+
+    settings.TERMINAL_SESSION_RECHECK = 0.2
+    cookie = await login(tenant_admin)
+
+    def last_seen_back(seconds):
+        store = SessionStore(session_key=cookie)
+        store[LAST_SEEN] = store[LAST_SEEN] - seconds
+        store.save()
+        return store[LAST_SEEN]
+
+    def last_seen():
+        return SessionStore(session_key=cookie)[LAST_SEEN]
+
+    connected, term = await open_term(exec_path(cluster), cookie)
+    await term.until_output(b"# ")
+    stale = await sync_to_async(last_seen_back)(120)
+    await term.type("echo busy\n")
+    await term.until_output(b"\r\nbusy\r\n")
+    deadline = time.monotonic() + 5
+    while await sync_to_async(last_seen)() == stale:
+        assert time.monotonic() < deadline, "last_seen never moved"
+        await asyncio.sleep(0.1)
+    assert await sync_to_async(last_seen)() >= int(time.time()) - 2
+    await term.type("exit\n")
+    assert await term.until_closed() == 1000
+    assert term.control("exit")["reason"] == "the command ended"
+
+
+async def test_an_idle_terminal_does_not_outlive_the_sessions_idle_timeout(
+    cluster, sim, tenant_admin, settings
+):
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from apps.accounts.sessions import LAST_SEEN
+
+    settings.TERMINAL_SESSION_RECHECK = 0.2
+    cookie = await login(tenant_admin)
+    connected, term = await open_term(exec_path(cluster), cookie)
+    await term.until_output(b"# ")
+
+    def idle_for_long():
+        store = SessionStore(session_key=cookie)
+        store[LAST_SEEN] = store[LAST_SEEN] - settings.PORTAL_SESSION_IDLE_TIMEOUT - 10
+        store.save()
+
+    await sync_to_async(idle_for_long)()
+    assert await term.until_closed(5) == 1000
+    assert term.control("exit")["reason"] == "idle session timeout reached"
