@@ -55,6 +55,10 @@ class TerminalSession(TenantScopedModel):
     ended_at = models.DateTimeField(null=True, blank=True)
     exit_code = models.IntegerField(null=True, blank=True)
     close_reason = models.CharField(max_length=512, blank=True)
+    # The audit event of the opening: whoever may read it may replay the session.
+    open_event = models.ForeignKey(
+        "audit.AuditEvent", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     # asciicast v2, gzip-compressed; null when the tenant does not record sessions.
     recording = models.BinaryField(null=True, blank=True, editable=False)
     recording_bytes = models.PositiveBigIntegerField(default=0)

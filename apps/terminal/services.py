@@ -159,7 +159,7 @@ def open_session(
             protocol=protocol,
             source_ip=source_ip,
         )
-        record_event(
+        session.open_event = record_event(
             action=grant.action,
             user=user,
             tenant=grant.cluster.tenant,
@@ -177,6 +177,7 @@ def open_session(
                 f"{_describe(container, command)}, tty {'on' if tty else 'off'}, {protocol}"
             ),
         )
+        session.save(update_fields=["open_event"])
     return session
 
 

@@ -4,13 +4,24 @@ websocket itself (apps/console/static/console/terminal.js)."""
 
 from __future__ import annotations
 
-from django.http import Http404
+import gzip
+
+from csp.decorators import csp_update
+from django.http import Http404, HttpResponse
+from django.utils.decorators import method_decorator
+from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.reauth import reauth_url, session_is_fresh
+from apps.audit.choices import Channel
+from apps.audit.models import AuditEvent
+from apps.audit.services import record_event
+from apps.authz.enforcer import restrict
 from apps.clusters import k8s, resources
+from apps.console.views.base import ConsoleView
 from apps.console.views.kube import ClusterPage
 
 from . import services
+from .models import TerminalSession
 
 
 class PodStreamPage(ClusterPage):
@@ -68,3 +79,85 @@ class PodLogsView(PodStreamPage):
     template_name = "console/terminal/logs.html"
     action = services.LOG_ACTION
     socket = "logs"
+
+
+# -- recordings, for auditors ------------------------------------------------------------------
+class SessionAccess:
+    """A terminal session is part of the audit trail: listed to who may list audit events,
+    replayed by who may read its opening audit event (``getAuditEvent``)."""
+
+    authz_action = "listAuditEvents"
+    authz_model = AuditEvent
+
+    def get_session(self) -> TerminalSession:
+        session = (
+            TerminalSession.objects.in_scope(self.scope)
+            .select_related("open_event")
+            .filter(pk=self.kwargs["pk"])
+            .first()
+        )
+        if session is None:
+            raise Http404("No such terminal session.")
+        resource = f"auditevent:{session.open_event_id or '-'}"
+        self.require("getAuditEvent", resource, tenant=session.tenant, obj=session.open_event)
+        return session
+
+
+class TerminalSessionsView(SessionAccess, ConsoleView):
+    """The newest terminal sessions the user may audit."""
+
+    template_name = "console/terminal/sessions.html"
+    title = _("Terminal sessions")
+    limit = 100
+
+    def get_context_data(self, **kwargs):
+        events = restrict(
+            AuditEvent.objects.in_scope(self.scope), self.request.user, "listAuditEvents"
+        )
+        sessions = list(
+            TerminalSession.objects.in_scope(self.scope)
+            .filter(open_event__in=events.values("pk"))
+            .defer("recording")
+            .order_by("-started_at", "-id")[: self.limit]
+        )
+        context = super().get_context_data(**kwargs)
+        context.update(sessions=sessions, limit=self.limit)
+        return context
+
+
+@method_decorator(csp_update({"script-src": ["'wasm-unsafe-eval'"]}), name="dispatch")
+class TerminalSessionView(SessionAccess, ConsoleView):
+    """One session: who, where, how it ended, and its recording in asciinema-player (which
+    runs its terminal emulator as WebAssembly: allowed on this page only)."""
+
+    template_name = "console/terminal/session.html"
+
+    def get_context_data(self, **kwargs):
+        session = self.get_session()
+        record_event(
+            action="getAuditEvent",
+            user=self.request.user,
+            tenant=session.tenant,
+            resource=f"auditevent:{session.open_event_id}",
+            channel=Channel.CONSOLE,
+            status_code=200,
+            method="GET",
+            path=self.request.get_full_path()[:1024],
+            message=f"terminal session {session.pk} viewed (recording replay)",
+        )
+        context = super().get_context_data(**kwargs)
+        context.update(session=session, title=_("Terminal session %(pk)s") % {"pk": session.pk})
+        return context
+
+
+class TerminalCastView(SessionAccess, ConsoleView):
+    """The session's recording as an asciicast v2 file (for the player, or to download)."""
+
+    def get(self, request, *args, **kwargs):
+        session = self.get_session()
+        if session.recording is None:
+            raise Http404("This session was not recorded.")
+        text = gzip.decompress(bytes(session.recording))
+        response = HttpResponse(text, content_type="application/x-asciicast; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="terminal-{session.pk}.cast"'
+        return response

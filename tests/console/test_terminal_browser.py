@@ -94,3 +94,35 @@ def test_follow_logs_from_the_pod_page_pause_and_resume(
     page.click("#logs-pause")
     expect(logs).to_contain_text("browser-line-2")
     assert serious_violations(page, f"{base}/static/vendor/axe-core/axe.min.js") == []
+
+
+def test_an_auditor_replays_a_recorded_session(
+    http_portal,
+    page,
+    tenant,
+    tenant_admin,
+    cluster,  # noqa: F811
+):
+    from tests.console.test_terminal_sessions import make_session
+
+    session = make_session(tenant, tenant_admin, pod="replayed")
+    errors = []  # script errors and refused responses (the browser's own favicon probe aside)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if "Security Policy" in m.text else None)
+    page.on("response", lambda r: errors.append(r.url) if r.status >= 400 else None)
+    base = http_portal.url
+    page.goto(f"{base}/login/?next=/audit/terminal-sessions/")
+    page.fill("#id_tenant", "acme")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "Correct-horse-9")
+    page.click("#sign-in button[type=submit]")
+    page.wait_for_url(f"{base}/audit/terminal-sessions/")
+    assert serious_violations(page, f"{base}/static/vendor/axe-core/axe.min.js") == []
+    page.click(f'tr[data-session="{session.pk}"] a')
+    page.wait_for_url(f"{base}/audit/terminal-sessions/{session.pk}/")
+    expect(page.locator("#cast-player")).to_have_attribute("data-ready", "1")
+    expect(page.locator("#cast-player .ap-player")).to_be_visible()
+    page.locator("#cast-player .ap-player").click()  # play
+    expect(page.locator("#cast-player")).to_contain_text("uid=0(root)", timeout=10000)
+    assert errors == []
+    assert serious_violations(page, f"{base}/static/vendor/axe-core/axe.min.js") == []

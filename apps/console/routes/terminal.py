@@ -3,9 +3,15 @@ page and live-logs page; their websockets are routed in ``tkeportal/routing.py``
 
 from __future__ import annotations
 
-from django.urls import re_path
+from django.urls import path, re_path
 
-from apps.terminal.views import PodLogsView, PodTerminalView
+from apps.terminal.views import (
+    PodLogsView,
+    PodTerminalView,
+    TerminalCastView,
+    TerminalSessionsView,
+    TerminalSessionView,
+)
 
 _NAME = r"(?P<name>[a-z0-9]([-a-z0-9.]*[a-z0-9])?)"
 _NAMESPACE = r"(?P<namespace>[a-z0-9]([-a-z0-9]*[a-z0-9])?)"
@@ -14,6 +20,17 @@ _POD = rf"^clusters/(?P<cluster>[^/]+)/namespaces/{_NAMESPACE}/pods/{_NAME}"
 urlpatterns = [
     re_path(rf"{_POD}/terminal/$", PodTerminalView.as_view(), name="pod-terminal"),
     re_path(rf"{_POD}/logs/$", PodLogsView.as_view(), name="pod-logs"),
+    path("audit/terminal-sessions/", TerminalSessionsView.as_view(), name="terminal-sessions"),
+    path(
+        "audit/terminal-sessions/<int:pk>/",
+        TerminalSessionView.as_view(),
+        name="terminal-session",
+    ),
+    path(
+        "audit/terminal-sessions/<int:pk>/cast/",
+        TerminalCastView.as_view(),
+        name="terminal-session-cast",
+    ),
 ]
 NAV: list = []
 CLUSTER_TABS: list = []

@@ -182,9 +182,18 @@
     });
   }
 
+  /* A recorded session's replay (templates/console/terminal/session.html). */
+  function startPlayer() {
+    const box = document.getElementById("cast-player");
+    if (!box || !window.AsciinemaPlayer) return;
+    window.AsciinemaPlayer.create(box.dataset.cast, box, { fit: "width", idleTimeLimit: 2 });
+    box.dataset.ready = "1";
+  }
+
   function startAll() {
-    start();
+    if (document.getElementById("terminal")) start();
     startLogs();
+    startPlayer();
   }
 
   if (document.readyState === "loading") {
