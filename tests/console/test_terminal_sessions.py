@@ -156,3 +156,9 @@ def test_a_viewer_sees_no_other_users_sessions(client, tenant, member, viewer):
     assert response.status_code == 403 and b"cast-player" not in response.content
     cast = client.get(reverse("console:terminal-session-cast", kwargs={"pk": session.pk}))
     assert cast.status_code == 403 and b"uid=0" not in cast.content
+
+
+def test_the_platform_menu_links_to_terminal_sessions(client, tenant, member):
+    client.force_login(member)
+    page = client.get(reverse("console:overview")).content.decode()
+    assert 'href="/audit/terminal-sessions/"' in page

@@ -4,6 +4,7 @@ page and live-logs page; their websockets are routed in ``tkeportal/routing.py``
 from __future__ import annotations
 
 from django.urls import path, re_path
+from django.utils.translation import gettext_lazy as _
 
 from apps.terminal.views import (
     PodLogsView,
@@ -12,6 +13,8 @@ from apps.terminal.views import (
     TerminalSessionsView,
     TerminalSessionView,
 )
+
+from .. import nav
 
 _NAME = r"(?P<name>[a-z0-9]([-a-z0-9.]*[a-z0-9])?)"
 _NAMESPACE = r"(?P<namespace>[a-z0-9]([-a-z0-9]*[a-z0-9])?)"
@@ -32,5 +35,20 @@ urlpatterns = [
         name="terminal-session-cast",
     ),
 ]
-NAV: list = []
+NAV = [
+    nav.Section(
+        "terminal",
+        _("Web terminal"),
+        (
+            nav.Entry(
+                _("Terminal sessions"),
+                "console:terminal-sessions",
+                "listAuditEvents",
+                "audit.AuditEvent",
+                icon="terminal",
+                also=("console:terminal-session*",),
+            ),
+        ),
+    )
+]
 CLUSTER_TABS: list = []
