@@ -367,3 +367,19 @@ async def test_an_idle_terminal_does_not_outlive_the_sessions_idle_timeout(
     await sync_to_async(idle_for_long)()
     assert await term.until_closed(5) == 1000
     assert term.control("exit")["reason"] == "idle session timeout reached"
+
+
+async def test_browser_hanging_up_ends_and_audits_the_session(cluster, sim, tenant_admin):
+    connected, term = await open_term(exec_path(cluster), await login(tenant_admin))
+    await term.until_output(b"# ")
+    await term.type("echo bye\n")
+    await term.until_output(b"\r\nbye\r\n")
+    await term.ws.disconnect()  # waits for the application to finish
+    (session,) = await rows(TerminalSession)
+    assert session.ended_at is not None and session.exit_code is None
+    assert session.close_reason == "closed by the browser"
+    closed = await rows(AuditEvent, action="execPod", message__contains="closed")
+    assert len(closed) == 1
+    assert "no exit status; closed by the browser; recorded" in closed[0].message
+    cast = decompress(session.recording)
+    assert "".join(e[2] for e in cast[1:] if e[1] == "i") == "echo bye\n"
