@@ -74,6 +74,7 @@ def test_follow_logs_from_the_pod_page_pause_and_resume(
     page.click("#sign-in button[type=submit]")
     page.wait_for_url(f"{base}{pod_path}")
     assert page.locator("#pod-terminal-link").count() == 0  # read-only: logs, no shell
+    assert serious_violations(page, f"{base}/static/vendor/axe-core/axe.min.js") == []
     page.click("#pod-logs-link")
     page.wait_for_url(f"{base}{pod_path}logs/")
     assert serious_violations(page, f"{base}/static/vendor/axe-core/axe.min.js") == []
@@ -93,6 +94,18 @@ def test_follow_logs_from_the_pod_page_pause_and_resume(
     assert "browser-line-2" not in logs.inner_text()
     page.click("#logs-pause")
     expect(logs).to_contain_text("browser-line-2")
+
+    page.fill("#logs-search", "line-2")
+    expect(page.locator("#logs span.log-hit")).to_have_text(["browser-line-2\n"])
+    page.uncheck("#logs-wrap")
+    assert logs.evaluate("(el) => el.style.whiteSpace") == "pre"
+    with page.expect_download() as info:
+        page.click("#logs-download")
+    saved = info.value.path().read_text()
+    assert info.value.suggested_filename == "web.log"
+    assert "browser-line-1\nbrowser-line-2\n" in saved
+    page.mouse.move(0, 0)  # no hovered button mid-transition when axe measures contrast
+    page.wait_for_timeout(400)
     assert serious_violations(page, f"{base}/static/vendor/axe-core/axe.min.js") == []
 
 

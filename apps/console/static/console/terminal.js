@@ -112,12 +112,42 @@
     let socket = null;
     let paused = false;
 
+    const wrap = document.getElementById("logs-wrap");
+    const search = document.getElementById("logs-search");
+    const download = document.getElementById("logs-download");
+
+    function highlight(line) {
+      const needle = search.value;
+      const hit = needle !== "" && line.textContent.indexOf(needle) !== -1;
+      line.classList.toggle("bg-warning-subtle", hit);
+      line.classList.toggle("log-hit", hit);
+    }
+
+    wrap.addEventListener("change", function () {
+      pre.style.whiteSpace = wrap.checked ? "pre-wrap" : "pre";
+    });
+    search.addEventListener("input", function () {
+      pre.querySelectorAll("span").forEach(highlight);
+    });
+    download.addEventListener("click", function () {
+      const blob = new Blob([pre.textContent], { type: "text/plain" });
+      const link = document.createElement("a");
+      link.href = URL.createObjectURL(blob);
+      link.download = pre.dataset.file;
+      document.body.appendChild(link);
+      link.click();
+      link.remove();
+      setTimeout(function () { URL.revokeObjectURL(link.href); }, 1000);
+    });
+
     function add(text, marker) {
       const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
       const line = document.createElement("span");
       line.textContent = text + "\n";
       if (marker) {
         line.className = "fw-bold text-warning-emphasis log-dropped";
+      } else {
+        highlight(line);
       }
       pre.appendChild(line);
       while (pre.childNodes.length > MAX_LINES) pre.removeChild(pre.firstChild);
