@@ -1,3 +1,5 @@
 """Websocket routes. Apps append their consumers here (webtty, live logs, live updates)."""
 
-websocket_urlpatterns: list = []
+from apps.terminal.routing import websocket_urlpatterns as terminal_urlpatterns
+
+websocket_urlpatterns: list = [*terminal_urlpatterns]

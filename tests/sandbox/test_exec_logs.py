@@ -248,3 +248,31 @@ def test_attach_streams_container_output(cluster, core, namespace):
             return msg.data
 
     assert asyncio.run(attach()) == b"\x01attached!\n"
+
+
+@pytest.mark.simulator_only
+def test_exec_protocols_can_be_narrowed_to_play_an_older_server(
+    cluster, core, namespace, shell_pod
+):
+    """A cluster serving v4 only (as API servers before 1.30) answers a client offering v5 and
+    v4 with v4; one offering v5 only gets no subprotocol."""
+    cluster.sim.call(lambda c: setattr(c, "exec_protocols", ("v4.channel.k8s.io",)))
+    kube = yaml.safe_load(cluster.kubeconfig.read_text())
+    server = kube["clusters"][0]["cluster"]["server"].replace("https", "wss")
+    token = kube["users"][0]["user"]["token"]
+    ctx = ssl.create_default_context(cafile=cluster.sim.ca_file)
+    url = f"{server}/api/v1/namespaces/{namespace}/pods/{shell_pod}/exec?command=true&stdout=true"
+
+    async def chosen(offered):
+        async with (
+            aiohttp.ClientSession() as session,
+            session.ws_connect(
+                url, protocols=offered, headers={"Authorization": f"Bearer {token}"}, ssl=ctx
+            ) as ws,
+        ):
+            return ws.protocol
+
+    assert asyncio.run(chosen(("v5.channel.k8s.io", "v4.channel.k8s.io"))) == "v4.channel.k8s.io"
+    assert asyncio.run(chosen(("v5.channel.k8s.io",))) is None
+    cluster.sim.call(lambda c: setattr(c, "exec_protocols", None))
+    assert asyncio.run(chosen(("v5.channel.k8s.io", "v4.channel.k8s.io"))) == "v5.channel.k8s.io"

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "apps.projects",
     "apps.sandbox",
     "apps.console",
+    "apps.terminal",
 ]
 
 MIDDLEWARE = [
@@ -162,6 +163,9 @@ VENDOR_ASSETS = {
     "vendor/bootstrap": NODE_MODULES / "bootstrap" / "dist",
     "vendor/htmx": NODE_MODULES / "htmx.org" / "dist",
     "vendor/axe-core": NODE_MODULES / "axe-core",
+    "vendor/xterm": NODE_MODULES / "@xterm" / "xterm",
+    "vendor/xterm-addon-fit": NODE_MODULES / "@xterm" / "addon-fit" / "lib",
+    "vendor/asciinema-player": NODE_MODULES / "asciinema-player" / "dist" / "bundle",
 }
 STATICFILES_DIRS = [(prefix, path) for prefix, path in VENDOR_ASSETS.items() if path.is_dir()]
 STORAGES = {
@@ -413,6 +417,20 @@ PORTAL_SESSION_IDLE_TIMEOUT = env.int("PORTAL_SESSION_IDLE_TIMEOUT", default=360
 PORTAL_SESSION_ABSOLUTE_TIMEOUT = env.int("PORTAL_SESSION_ABSOLUTE_TIMEOUT", default=12 * 3600)
 PORTAL_REAUTH_MAX_AGE = env.int("PORTAL_REAUTH_MAX_AGE", default=15 * 60)
 SESSION_COOKIE_AGE = PORTAL_SESSION_ABSOLUTE_TIMEOUT
+
+# Web terminal (apps/terminal): a session without input or output for TERMINAL_IDLE_TIMEOUT
+# seconds is closed; a keepalive message every TERMINAL_KEEPALIVE_INTERVAL seconds keeps
+# proxies from dropping idle terminals; the browser session behind a terminal is re-checked
+# (signed out, absolute timeout) every TERMINAL_SESSION_RECHECK seconds; recordings (asciicast
+# v2, stored gzip-compressed) stop growing at TERMINAL_RECORDING_MAX_BYTES uncompressed.
+TERMINAL_IDLE_TIMEOUT = env.int("TERMINAL_IDLE_TIMEOUT", default=30 * 60)
+TERMINAL_KEEPALIVE_INTERVAL = env.int("TERMINAL_KEEPALIVE_INTERVAL", default=25)
+TERMINAL_SESSION_RECHECK = env.int("TERMINAL_SESSION_RECHECK", default=30)
+TERMINAL_CONNECT_TIMEOUT = env.int("TERMINAL_CONNECT_TIMEOUT", default=15)
+TERMINAL_RECORDING_MAX_BYTES = env.int("TERMINAL_RECORDING_MAX_BYTES", default=8 * 1024 * 1024)
+# Live logs: lines queued per stream for a slow browser before newer ones are dropped (with a
+# marker saying how many).
+TERMINAL_LOG_QUEUE = env.int("TERMINAL_LOG_QUEUE", default=5000)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

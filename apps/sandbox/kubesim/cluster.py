@@ -11,6 +11,7 @@ import asyncio
 import base64
 import binascii
 import bisect
+import collections
 import itertools
 import json
 import random
@@ -84,8 +85,14 @@ class Cluster(Operations):
         self.issuer = tokens.Issuer()  # service-account tokens it minted (TokenRequest)
         self.faults = Faults(self)
         self.logs = LogBook(self)
+        # (method, path) of the latest requests that reached this cluster, oldest first: lets a
+        # test prove a client was refused before it connected (ClusterHandle.requests).
+        self.request_log: collections.deque[tuple[str, str]] = collections.deque(maxlen=1024)
         self.controller: Controller | None = None
         self.shell_fs: dict[tuple[str, str, str], Any] = {}  # container filesystems for exec
+        # exec/attach websocket subprotocols served, most preferred first (None: all of them,
+        # execws.PROTOCOLS); a test narrows it to play an older API server (v4 only).
+        self.exec_protocols: tuple[str, ...] | None = None
         self.bookmark_interval = 5.0  # seconds between watch BOOKMARK events
         self.time_scale = 1.0  # real seconds per simulated second (see clock.py)
         self.rng = random.Random(rng_seed if rng_seed is not None else name)

@@ -103,7 +103,8 @@ async def handle(req: Request) -> web.StreamResponse:
     if req.http.headers.get("Upgrade", "").lower() != "websocket":
         raise ApiError(400, "Upgrade request required")
     container = next(c for c in spec.get("containers") or [] if c["name"] == container_name)
-    ws = web.WebSocketResponse(protocols=PROTOCOLS, max_msg_size=0, autoping=True)
+    protocols = cluster.exec_protocols or PROTOCOLS
+    ws = web.WebSocketResponse(protocols=protocols, max_msg_size=0, autoping=True)
     await ws.prepare(req.http)
     protocol = ws.ws_protocol or "channel.k8s.io"
     drop = cluster.faults.take("drop_exec", req.http.method, req.http.path)

@@ -114,6 +114,11 @@ class ClusterHandle:
     def append_log(self, namespace: str, pod: str, container: str, line: str) -> None:
         self.call(lambda c: c.logs.append((namespace, pod, container), line))
 
+    def requests(self) -> list[tuple[str, str]]:
+        """(method, path) of the latest requests this cluster received (at most 1024), oldest
+        first, counting refused ones and those sent while it was down."""
+        return self.call(lambda c: list(c.request_log))
+
     def set_node_ready(self, node: str, ready: bool) -> None:
         """Flip a node's Ready condition (the kubelet stopped/started posting status)."""
         self.call(lambda c: c.set_node_ready(node, ready))
@@ -401,6 +406,7 @@ class KubeSim:
         if api is None:
             return error_response(path_not_found())
         faults = api.cluster.faults
+        api.cluster.request_log.append((request.method, path))
         if faults.is_down:
             # Shared port: a dead cluster answers nothing; the connection just drops.
             if request.transport is not None:

@@ -1,0 +1,255 @@
+"""The synchronous half of a terminal session: who is calling, may they, and the records.
+
+Authorization is the kubectl proxy's for ``pods/<pod>/exec`` (``apps.clusters.proxy``): the
+cluster must be readable (``getCluster``, else it is answered as unknown), then ``execPod`` on
+``cluster:<c>/namespace:<ns>/pod:<pod>``, judged by the permission layer in the domain of the
+project owning the namespace (the enforcer finds it) or the platform domain.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+from rest_framework.exceptions import AuthenticationFailed
+
+from apps.accounts.authentication import authenticate_api_key
+from apps.audit.choices import Channel, Outcome
+from apps.audit.services import record_event
+from apps.authz.enforcer import check
+from apps.clusters import k8s
+from apps.clusters.models import Cluster
+from apps.clusters.services import connection_for
+
+from .models import TerminalSession, TerminalSettings
+from .recording import Recorder
+
+EXEC_ACTION = "execPod"
+LOG_ACTION = "getPodLog"
+
+
+class Refusal(Exception):
+    """Why a session may not open: ``code`` is the HTTP status it stands for."""
+
+    def __init__(self, code: int, message: str, extra: dict | None = None):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.extra = extra or {}
+
+
+@dataclass
+class Caller:
+    user: object
+    api_key_id: int | None = None
+    api_key: object = None
+
+
+@dataclass
+class Grant:
+    """A session the caller may open: the cluster, its connection, the resource judged."""
+
+    caller: Caller
+    cluster: Cluster
+    conn: k8s.Connection
+    action: str
+    resource: str
+
+
+def caller_from_api_key(token: str, client_ip: str | None) -> Caller:
+    try:
+        key = authenticate_api_key(token, client_ip)
+    except AuthenticationFailed as exc:
+        raise Refusal(401, str(exc.detail)) from exc
+    return Caller(key.user, key.pk, key)
+
+
+def pod_resource(cluster_name: str, namespace: str, pod: str) -> str:
+    return f"cluster:{cluster_name}/namespace:{namespace}/pod:{pod}"
+
+
+def authorize(caller: Caller, action: str, cluster_name: str, namespace: str, pod: str) -> Grant:
+    """The grant for ``action`` on the pod, or :class:`Refusal` (404 for a cluster the caller
+    may not see or that is in another tenant, 403 when the permission layer says no). Nothing
+    here talks to the cluster."""
+    user = caller.user
+    if user is None or not user.is_authenticated or not user.is_active:
+        raise Refusal(401, "sign in first")
+    clusters = Cluster.objects.select_related("credential", "tenant")
+    if not user.is_superuser:
+        clusters = clusters.filter(tenant_id=user.tenant_id)
+    cluster = clusters.filter(name=cluster_name).first()
+    if cluster is None or not check(
+        user, "getCluster", cluster.authz_resource, tenant=cluster.tenant
+    ):
+        raise Refusal(404, f"cluster {cluster_name} not found")
+    key = caller.api_key
+    if key is not None and not key.allows_cluster(cluster.name):
+        raise Refusal(403, f"API key {key.prefix}… was issued for cluster {key.cluster.name} only")
+    resource = pod_resource(cluster.name, namespace, pod)
+    decision = check(user, action, resource, tenant=cluster.tenant)
+    if not decision:
+        raise Refusal(
+            403, f'portal user "{user.username}" may not {action} on {resource} ({decision.reason})'
+        )
+    conn = connection_for(cluster)
+    return Grant(caller, cluster, conn, action, resource)
+
+
+def recording_enabled(tenant) -> bool:
+    row = TerminalSettings.objects.filter(tenant=tenant).only("record_sessions").first()
+    return True if row is None else row.record_sessions
+
+
+def _describe(container: str, command: list[str]) -> str:
+    return f"container {container or '(default)'}, command {' '.join(command)!r}"
+
+
+def audit_refusal(
+    caller: Caller | None, action: str, resource: str, refusal: Refusal, path: str, source_ip
+) -> None:
+    """A refused session of a known caller (anonymous attempts are not stored)."""
+    user = caller.user if caller else None
+    if user is None or not user.is_authenticated:
+        return
+    record_event(
+        action=action,
+        user=user,
+        resource=resource,
+        channel=Channel.WEBSOCKET,
+        status_code=refusal.code,
+        outcome=Outcome.DENIED if refusal.code in (401, 403, 404) else Outcome.FAILURE,
+        api_key_id=caller.api_key_id,
+        source_ip=source_ip,
+        method="GET",
+        path=path[:1024],
+        message=f"terminal session refused: {refusal.message}"[:2000],
+    )
+
+
+def open_session(
+    grant: Grant,
+    *,
+    namespace: str,
+    pod: str,
+    container: str,
+    command: list[str],
+    tty: bool,
+    protocol: str,
+    path: str,
+    source_ip: str | None,
+) -> TerminalSession:
+    """The session row and the audit event of its opening (the cluster accepted the exec)."""
+    user = grant.caller.user
+    with transaction.atomic():
+        session = TerminalSession.objects.create(
+            tenant=grant.cluster.tenant,
+            user=user,
+            username=str(user),
+            api_key_id=grant.caller.api_key_id,
+            cluster=grant.cluster,
+            cluster_name=grant.cluster.name,
+            namespace=namespace,
+            pod=pod,
+            container=container,
+            command=command,
+            tty=tty,
+            protocol=protocol,
+            source_ip=source_ip,
+        )
+        session.open_event = record_event(
+            action=grant.action,
+            user=user,
+            tenant=grant.cluster.tenant,
+            resource=grant.resource,
+            channel=Channel.WEBSOCKET,
+            status_code=101,
+            outcome=Outcome.SUCCESS,
+            api_key_id=grant.caller.api_key_id,
+            source_ip=source_ip,
+            method="GET",
+            path=path[:1024],
+            request_id=f"terminal-{session.pk}",
+            message=(
+                f"terminal session {session.pk} opened in {grant.cluster.name}/{namespace}/{pod}: "
+                f"{_describe(container, command)}, tty {'on' if tty else 'off'}, {protocol}"
+            ),
+        )
+        session.save(update_fields=["open_event"])
+    return session
+
+
+def close_session(
+    session: TerminalSession,
+    *,
+    exit_code: int | None,
+    reason: str,
+    recorder: Recorder | None,
+    path: str,
+) -> None:
+    """Complete the session row (end, exit status, recording) and audit its end."""
+    session.ended_at = timezone.now()
+    session.exit_code = exit_code
+    session.close_reason = reason[:512]
+    if recorder is not None:
+        session.recording = recorder.compressed()
+        session.recording_bytes = recorder.size
+        session.recording_capped = recorder.capped
+    seconds = (session.ended_at - session.started_at).total_seconds()
+    status = "no exit status" if exit_code is None else f"exit code {exit_code}"
+    with transaction.atomic():
+        session.save(
+            update_fields=[
+                "ended_at",
+                "exit_code",
+                "close_reason",
+                "recording",
+                "recording_bytes",
+                "recording_capped",
+            ]
+        )
+        record_event(
+            action=EXEC_ACTION,
+            user=session.user,
+            tenant=session.tenant,
+            resource=session.resource,
+            channel=Channel.WEBSOCKET,
+            status_code=101,
+            outcome=Outcome.SUCCESS,
+            api_key_id=session.api_key_id,
+            source_ip=session.source_ip,
+            method="GET",
+            path=path[:1024],
+            duration_ms=int(seconds * 1000),
+            request_id=f"terminal-{session.pk}",
+            message=(
+                f"terminal session {session.pk} closed after {seconds:.1f}s in "
+                f"{session.cluster_name}/{session.namespace}/{session.pod}: "
+                f"{_describe(session.container, session.command)}; {status}; {reason}"
+                + ("; recorded" if recorder is not None else "; not recorded")
+            )[:2000],
+        )
+
+
+def audit_stream(grant: Grant, path: str, source_ip: str | None) -> None:
+    """A live log stream opened (one row: a stream has no outcome worth a second one)."""
+    record_event(
+        action=grant.action,
+        user=grant.caller.user,
+        tenant=grant.cluster.tenant,
+        resource=grant.resource,
+        channel=Channel.WEBSOCKET,
+        status_code=101,
+        outcome=Outcome.SUCCESS,
+        api_key_id=grant.caller.api_key_id,
+        source_ip=source_ip,
+        method="GET",
+        path=path[:1024],
+        message="live log stream opened",
+    )
+
+
+def recording_limit() -> int:
+    return int(settings.TERMINAL_RECORDING_MAX_BYTES)

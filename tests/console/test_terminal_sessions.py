@@ -1,0 +1,164 @@
+"""Terminal session recordings for auditors (console:terminal-sessions, -session, -cast):
+listed to who may list audit events, replayed by who may read the session's opening audit
+event; a replay is itself audited."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from apps.audit.models import AuditEvent
+from apps.terminal import services
+from apps.terminal.recording import Recorder
+from tests.console.matrix import ConsoleMatrix
+from tests.factories import make_cluster
+
+pytestmark = pytest.mark.django_db
+
+
+def make_session(tenant, user, pod="web-1", recorded=True):
+    cluster = make_cluster(tenant)
+    grant = services.Grant(
+        services.Caller(user),
+        cluster,
+        None,
+        services.EXEC_ACTION,
+        services.pod_resource(cluster.name, "team-a", pod),
+    )
+    session = services.open_session(
+        grant,
+        namespace="team-a",
+        pod=pod,
+        container="main",
+        command=["sh"],
+        tty=True,
+        protocol="v5.channel.k8s.io",
+        path="/ws/…",
+        source_ip="127.0.0.1",
+    )
+    recorder = None
+    if recorded:
+        recorder = Recorder(80, 24, 10_000)
+        recorder.output(b"/ # ")
+        recorder.input(b"id\n")
+        recorder.output(b"uid=0(root)\r\n")
+    services.close_session(
+        session, exit_code=0, reason="the command ended", recorder=recorder, path="/ws/…"
+    )
+    return session
+
+
+class SessionPage(ConsoleMatrix):
+    url_name = ""
+    object_page = True
+
+    def make_object(self, tenant):
+        from apps.accounts.models import User
+
+        actor = User.objects.filter(tenant=tenant).first()
+        self.session = make_session(tenant, actor)
+
+    def url_for(self, tenant) -> str:
+        return reverse(self.url_name, kwargs={"pk": self.session.pk})
+
+
+class TestTerminalSessionsMatrix(ConsoleMatrix):
+    """Every signed-in user may open the list (as the audit list, self-service): it shows
+    the sessions whose audit events they may list."""
+
+    url = "/audit/terminal-sessions/"
+    expect = 'id="terminal-sessions"'
+    no_permission = None
+
+    def make_object(self, tenant):
+        from apps.accounts.models import User
+
+        make_session(tenant, User.objects.filter(tenant=tenant).first(), pod="only-acme")
+
+    def expect_of_tenant(self, tenant) -> str:
+        return "only-acme"
+
+
+class TestTerminalSessionMatrix(SessionPage):
+    url_name = "console:terminal-session"
+    expect = 'id="cast-player"'
+
+
+class TestTerminalCastMatrix(SessionPage):
+    url_name = "console:terminal-session-cast"
+    expect = '"version": 2'
+
+    def test_no_permission_is_the_console_403(self, request, client, tenant):
+        # a file, not a page: the refusal is still the console's 403
+        self.make_object(tenant)
+        client.force_login(request.getfixturevalue(self.no_permission))
+        response = client.get(self.url_for(tenant))
+        assert response.status_code == 403
+        assert self.expect not in response.content.decode()
+
+
+def test_list_shows_sessions_with_constant_queries(client, tenant, member):
+    client.force_login(member)
+    make_session(tenant, member, pod="first")
+    url = reverse("console:terminal-sessions")
+    client.get(url)  # warm: the policy index and the session
+    with CaptureQueriesContext(connection) as one:
+        page = client.get(url).content.decode()
+    assert "team-a/first" in page
+    for i in range(5):
+        make_session(tenant, member, pod=f"more-{i}")
+    client.get(url)
+    with CaptureQueriesContext(connection) as six:
+        page = client.get(url).content.decode()
+    assert page.count("data-session=") == 6
+    assert len(six) == len(one)
+
+
+def test_replay_page_and_cast_content_and_the_replay_is_audited(client, tenant, member):
+    session = make_session(tenant, member)
+    client.force_login(member)
+    page = client.get(reverse("console:terminal-session", kwargs={"pk": session.pk}))
+    body = page.content.decode()
+    assert "team-a/web-1" in body and "<code>sh</code>" in body
+    assert "'wasm-unsafe-eval'" in page["Content-Security-Policy"]
+    cast = client.get(reverse("console:terminal-session-cast", kwargs={"pk": session.pk}))
+    lines = cast.content.decode().splitlines()
+    assert lines[1:] and '"i", "id\\n"' in lines[2] and "uid=0(root)" in lines[3]
+    viewed = AuditEvent.objects.filter(action="getAuditEvent", message__contains="replay")
+    assert [(e.username, e.resource) for e in viewed] == [
+        ("acme/bob", f"auditevent:{session.open_event_id}")
+    ]
+
+
+def test_other_pages_keep_the_strict_policy(client, tenant, member):
+    client.force_login(member)
+    response = client.get(reverse("console:terminal-sessions"))
+    assert "wasm-unsafe-eval" not in response["Content-Security-Policy"]
+
+
+def test_unrecorded_session_has_no_player_and_no_cast(client, tenant, member):
+    session = make_session(tenant, member, recorded=False)
+    client.force_login(member)
+    body = client.get(reverse("console:terminal-session", kwargs={"pk": session.pk})).content
+    assert b'id="terminal-session-unrecorded"' in body and b"cast-player" not in body
+    cast = client.get(reverse("console:terminal-session-cast", kwargs={"pk": session.pk}))
+    assert cast.status_code == 404
+
+
+def test_a_viewer_sees_no_other_users_sessions(client, tenant, member, viewer):
+    session = make_session(tenant, member, pod="bobs-pod")
+    client.force_login(viewer)
+    page = client.get(reverse("console:terminal-sessions")).content.decode()
+    assert "bobs-pod" not in page and "No terminal sessions." in page
+    response = client.get(reverse("console:terminal-session", kwargs={"pk": session.pk}))
+    assert response.status_code == 403 and b"cast-player" not in response.content
+    cast = client.get(reverse("console:terminal-session-cast", kwargs={"pk": session.pk}))
+    assert cast.status_code == 403 and b"uid=0" not in cast.content
+
+
+def test_the_platform_menu_links_to_terminal_sessions(client, tenant, member):
+    client.force_login(member)
+    page = client.get(reverse("console:overview")).content.decode()
+    assert 'href="/audit/terminal-sessions/"' in page
