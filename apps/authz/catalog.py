@@ -77,7 +77,9 @@ KINDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
         ("testIdentityProvider", "syncIdentityProvider"),
     ),
     # exportAuditEvents: the console's CSV export, a bulk read kept apart from listing.
-    "AuditEvent": ("AuditEvents", "audit", ("exportAuditEvents",)),
+    # replayTerminalSession: a web terminal's recording (typed input included, passwords
+    # too), on the session's opening audit event — more than reading the event.
+    "AuditEvent": ("AuditEvents", "audit", ("exportAuditEvents", "replayTerminalSession")),
     # platform
     "Cluster": ("Clusters", "cluster", ("getClusterKubeconfig", "upgradeCluster")),
     "ClusterAddon": ("ClusterAddons", "addon", ()),

@@ -38,6 +38,7 @@ SELF_ACTIONS = frozenset(
         "enableAPIKey",
         "listAuditEvents",
         "getAuditEvent",
+        "replayTerminalSession",  # one's own terminal sessions
         "getUser",
         "listUsers",
         "listUserPermissions",

@@ -138,11 +138,16 @@ PREDEFINED: list[dict] = [
     {
         "name": "audit-read",
         "display_name": "AuditReadAccess",
-        "description": "Read the tenant's audit trail (and export it).",
+        "description": "Read the tenant's audit trail (export it, replay terminal sessions).",
         "category": "audit",
         "statements": [
             {
-                "actions": ["listAuditEvents", "getAuditEvent", "exportAuditEvents"],
+                "actions": [
+                    "listAuditEvents",
+                    "getAuditEvent",
+                    "exportAuditEvents",
+                    "replayTerminalSession",
+                ],
                 "resources": ["auditevent:*"],
                 "effect": "allow",
             },

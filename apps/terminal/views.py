@@ -84,7 +84,8 @@ class PodLogsView(PodStreamPage):
 # -- recordings, for auditors ------------------------------------------------------------------
 class SessionAccess:
     """A terminal session is part of the audit trail: listed to who may list audit events,
-    replayed by who may read its opening audit event (``getAuditEvent``)."""
+    replayed by who may ``replayTerminalSession`` on its opening audit event (a recording
+    holds what was typed — passwords too — so reading the event is not enough)."""
 
     authz_action = "listAuditEvents"
     authz_model = AuditEvent
@@ -99,7 +100,13 @@ class SessionAccess:
         if session is None:
             raise Http404("No such terminal session.")
         resource = f"auditevent:{session.open_event_id or '-'}"
-        self.require("getAuditEvent", resource, tenant=session.tenant, obj=session.open_event)
+        self.require(
+            "replayTerminalSession",
+            resource,
+            tenant=session.tenant,
+            obj=session.open_event,
+            owner=session.user_id,
+        )
         return session
 
 
@@ -135,7 +142,7 @@ class TerminalSessionView(SessionAccess, ConsoleView):
     def get_context_data(self, **kwargs):
         session = self.get_session()
         record_event(
-            action="getAuditEvent",
+            action="replayTerminalSession",
             user=self.request.user,
             tenant=session.tenant,
             resource=f"auditevent:{session.open_event_id}",

@@ -53,6 +53,8 @@ def make_session(tenant, user, pod="web-1", recorded=True):
 class SessionPage(ConsoleMatrix):
     url_name = ""
     object_page = True
+    # someone else's session: replayed by who holds replayTerminalSession (the administrator)
+    reader = "tenant_admin"
 
     def make_object(self, tenant):
         from apps.accounts.models import User
@@ -126,7 +128,7 @@ def test_replay_page_and_cast_content_and_the_replay_is_audited(client, tenant, 
     cast = client.get(reverse("console:terminal-session-cast", kwargs={"pk": session.pk}))
     lines = cast.content.decode().splitlines()
     assert lines[1:] and '"i", "id\\n"' in lines[2] and "uid=0(root)" in lines[3]
-    viewed = AuditEvent.objects.filter(action="getAuditEvent", message__contains="replay")
+    viewed = AuditEvent.objects.filter(action="replayTerminalSession", message__contains="replay")
     assert [(e.username, e.resource) for e in viewed] == [
         ("acme/bob", f"auditevent:{session.open_event_id}")
     ]
@@ -162,3 +164,21 @@ def test_the_platform_menu_links_to_terminal_sessions(client, tenant, member):
     client.force_login(member)
     page = client.get(reverse("console:overview")).content.decode()
     assert 'href="/audit/terminal-sessions/"' in page
+
+
+def test_reading_the_audit_trail_is_not_enough_to_replay_others_sessions(
+    client, tenant, member, read_only_user
+):
+    """A recording holds what was typed (passwords too): replaying someone else's session
+    takes ``replayTerminalSession``, which read-only access (``get*``) does not hold; the
+    auditors' predefined ``audit-read`` does."""
+    from tests.conftest import persona
+
+    session = make_session(tenant, member)
+    url = reverse("console:terminal-session-cast", kwargs={"pk": session.pk})
+    client.force_login(read_only_user)
+    response = client.get(url)
+    assert response.status_code == 403 and b"uid=0(root)" not in response.content
+    client.force_login(persona(tenant, "audrey", "audit-read"))
+    response = client.get(url)
+    assert response.status_code == 200 and b"uid=0(root)" in response.content

@@ -1,6 +1,7 @@
 """The predefined ``audit-read`` policy also allows ``exportAuditEvents`` (the console's CSV
-export of the trail it already lets its holders read): every tenant's predefined policies are
-brought up to date and its policy version bumped so each process recompiles. One-way."""
+export of the trail it already lets its holders read) and ``replayTerminalSession`` (web
+terminal recordings): every tenant's predefined policies are brought up to date and its policy
+version bumped so each process recompiles. One-way."""
 
 from __future__ import annotations
 

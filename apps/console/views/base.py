@@ -48,10 +48,13 @@ class ConsoleView(LoginRequiredMixin, TemplateView):
         ):
             raise ConsoleDenied(self.authz_action, "*", "no policy of yours allows it anywhere")
 
-    def require(self, action: str, resource: str, tenant=None, project=None, obj=None):
-        """Refuse (403 page) unless ``action`` on ``resource`` is allowed."""
+    def require(self, action: str, resource: str, tenant=None, project=None, obj=None, owner=None):
+        """Refuse (403 page) unless ``action`` on ``resource`` is allowed (``owner``: the
+        user the object belongs to, for the self-service rules)."""
         tenant = tenant if tenant is not None else self.scope.tenant
-        decision = check(self.request.user, action, resource, tenant, project=project, obj=obj)
+        decision = check(
+            self.request.user, action, resource, tenant, project=project, owner=owner, obj=obj
+        )
         if not decision:
             raise ConsoleDenied(action, resource, decision.reason, project)
         return decision
