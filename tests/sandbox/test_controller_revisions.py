@@ -146,3 +146,14 @@ def test_kubectl_rollout_undo_daemonset_to_revision(kubectl, apps_api, core, nam
         )
 
     wait_for(on_first, "the daemon pods back on revision 1", timeout=30)
+
+
+def test_revisions_go_with_their_owner(apps_api, namespace):
+    apps_api.create_namespaced_stateful_set(namespace, workload("StatefulSet", "gone"))
+    wait_for(lambda: revisions(apps_api, namespace, "gone").get(1), "revision 1")
+    apps_api.delete_namespaced_stateful_set("gone", namespace)
+    wait_for(
+        lambda: not apps_api.list_namespaced_controller_revision(namespace).items,
+        "the revisions collected with their StatefulSet",
+        timeout=20,
+    )
