@@ -157,3 +157,24 @@ def test_revisions_go_with_their_owner(apps_api, namespace):
         "the revisions collected with their StatefulSet",
         timeout=20,
     )
+
+
+def test_an_orphaned_revision_is_adopted(apps_api, namespace):
+    """Deleted with ``--cascade=orphan`` and created again: the same template's revision is
+    taken over (not refused as a name clash), keeping its number."""
+    apps_api.create_namespaced_daemon_set(namespace, workload("DaemonSet", "again"))
+    first = wait_for(lambda: revisions(apps_api, namespace, "again").get(1), "revision 1")
+    apps_api.delete_namespaced_daemon_set("again", namespace, propagation_policy="Orphan")
+
+    def orphaned():
+        items = apps_api.list_namespaced_controller_revision(namespace).items
+        return items and not any(r.controller for r in items[0].metadata.owner_references or [])
+
+    wait_for(orphaned, "the revision orphaned", timeout=20)
+    apps_api.create_namespaced_daemon_set(namespace, workload("DaemonSet", "again"))
+    adopted = wait_for(lambda: revisions(apps_api, namespace, "again").get(1), "adopted")
+    assert adopted.metadata.uid == first.metadata.uid
+    owner = apps_api.read_namespaced_daemon_set("again", namespace)
+    assert [r.uid for r in adopted.metadata.owner_references if r.controller] == [
+        owner.metadata.uid
+    ]

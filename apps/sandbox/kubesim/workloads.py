@@ -434,8 +434,16 @@ def sync_history(ctl: Controller, owner: dict[str, Any], live: set[str]) -> dict
         try:
             update = c.create(rt, ns, body)
         except ApiError as exc:
-            c.record_event(owner, "Warning", "FailedCreate", exc.message, _component(owner))
-            return None
+            update = _adopt(ctl, owner, body) if exc.code == 409 else None
+            if update is None:
+                c.record_event(owner, "Warning", "FailedCreate", exc.message, _component(owner))
+                return None
+            number = max(int(update.get("revision") or 0), top + 1)
+            update = _patch_object(
+                ctl, "apps", "controllerrevisions", update, lambda o: o.update(revision=number)
+            )
+            if update is None:
+                return None
         revs.append(update)
     elif int(update.get("revision") or 0) < top:
         number = top + 1
@@ -464,6 +472,29 @@ def sync_history(ctl: Controller, owner: dict[str, Any], live: set[str]) -> dict
         except ApiError:
             continue
     return update
+
+
+def _adopt(ctl: Controller, owner: dict[str, Any], body: dict[str, Any]) -> dict[str, Any] | None:
+    """The orphaned revision holding the same template under the wanted name (its owner was
+    deleted with ``--cascade=orphan`` and recreated): adopted, as the controllers' ref manager
+    does. None when the name is taken by anything else."""
+    c = ctl.cluster
+    ns = owner["metadata"]["namespace"]
+    existing = c.find("apps", "controllerrevisions", ns, body["metadata"]["name"])
+    if existing is None or _revision_key(existing) != _revision_key(body):
+        return None
+    if any(r.get("controller") for r in existing["metadata"].get("ownerReferences") or []):
+        return None
+    return _patch_object(
+        ctl,
+        "apps",
+        "controllerrevisions",
+        existing,
+        lambda o: o["metadata"].__setitem__(
+            "ownerReferences",
+            [*(o["metadata"].get("ownerReferences") or []), _owner_ref(owner)],
+        ),
+    )
 
 
 # ---------------------------------------------------------------- StatefulSet
