@@ -105,6 +105,10 @@ KINDS: dict[str, Kind] = {
 _BY_API_KIND = {(k.api_version, k.kind): k for k in KINDS.values()}
 WORKLOADS_WITH_RESTART = ("deployments", "statefulsets", "daemonsets")
 SCALABLE = ("deployments", "statefulsets")
+# Kinds with a revision history (``revisions``/``rollback``), and where StatefulSets and
+# DaemonSets keep theirs (not a kind of the resource API of its own).
+REVISIONED = ("deployments", "statefulsets", "daemonsets")
+CONTROLLER_REVISIONS = Kind("ControllerRevision", "controllerrevisions", "apps")
 
 
 def kind_for(plural: str) -> Kind:
@@ -409,59 +413,137 @@ def _revision(obj) -> int:
     )
 
 
-def revisions(client, namespace, name) -> list[dict]:
-    """A Deployment's ReplicaSets, newest revision first."""
-    deployment = client.get(KINDS["deployments"].path(namespace, name))
-    uid = deployment["metadata"]["uid"]
-    sets = client.get(KINDS["replicasets"].path(namespace)).get("items", [])
-    owned = [
-        rs
-        for rs in sets
-        if any(o.get("uid") == uid for o in rs["metadata"].get("ownerReferences") or [])
-    ]
-    out = []
-    for rs in sorted(owned, key=_revision, reverse=True):
-        containers = rs["spec"]["template"]["spec"].get("containers", [])
-        out.append(
-            {
-                "revision": _revision(rs),
-                "replicaset": rs["metadata"]["name"],
-                "images": [c.get("image") for c in containers],
-                "created": rs["metadata"].get("creationTimestamp"),
-                "replicas": rs.get("status", {}).get("replicas", 0),
-            }
+def _owned_by(items: list[dict], uid: str) -> list[dict]:
+    return [
+        o
+        for o in items
+        if any(
+            r.get("uid") == uid and r.get("controller", True)
+            for r in o["metadata"].get("ownerReferences") or []
         )
+    ]
+
+
+def _revision_template(rev: dict) -> dict:
+    """The pod template a ControllerRevision stores (its ``data`` is a patch of the owner)."""
+    template = copy.deepcopy(((rev.get("data") or {}).get("spec") or {}).get("template") or {})
+    template.pop("$patch", None)
+    return template
+
+
+def _history(client, kind: Kind, namespace, name) -> tuple[dict, list[dict]]:
+    """The workload and what holds its history: ReplicaSets for a Deployment,
+    ControllerRevisions for a StatefulSet or DaemonSet (owned by it, as kubectl finds them)."""
+    if kind.plural not in REVISIONED:
+        raise ValidationError({"kind": f"{kind.kind} has no revision history."})
+    obj = client.get(kind.path(namespace, name))
+    holder = KINDS["replicasets"] if kind.plural == "deployments" else CONTROLLER_REVISIONS
+    selector = label_selector((obj.get("spec") or {}).get("selector"))
+    items = client.get(
+        holder.path(namespace), query={"labelSelector": selector} if selector else None
+    ).get("items", [])
+    return obj, _owned_by(items, obj["metadata"]["uid"])
+
+
+def label_selector(selector: dict | None) -> str:
+    """A LabelSelector object as the query string form (``matchLabels`` and expressions)."""
+    selector = selector or {}
+    parts = [f"{k}={v}" for k, v in sorted((selector.get("matchLabels") or {}).items())]
+    for e in selector.get("matchExpressions") or []:
+        op, key, values = e.get("operator"), e.get("key"), e.get("values") or []
+        if op == "In":
+            parts.append(f"{key} in ({','.join(values)})")
+        elif op == "NotIn":
+            parts.append(f"{key} notin ({','.join(values)})")
+        elif op == "Exists":
+            parts.append(key)
+        elif op == "DoesNotExist":
+            parts.append(f"!{key}")
+    return ",".join(parts)
+
+
+def _number(kind: Kind, holder: dict) -> int:
+    if kind.plural == "deployments":
+        return _revision(holder)
+    return int(holder.get("revision") or 0)
+
+
+def _template_of(kind: Kind, holder: dict) -> dict:
+    if kind.plural == "deployments":
+        template = copy.deepcopy(holder["spec"]["template"])
+        (template.get("metadata", {}).get("labels") or {}).pop("pod-template-hash", None)
+        return template
+    return _revision_template(holder)
+
+
+def _current(kind: Kind, obj: dict, holders: list[dict]) -> int:
+    """The revision the workload's template is at: a Deployment's annotation; for the others
+    the revision holding the same template (else the newest, as kubectl reads it)."""
+    if kind.plural == "deployments":
+        return _revision(obj)
+    template = (obj.get("spec") or {}).get("template") or {}
+    same = [h for h in holders if _template_of(kind, h) == template]
+    return max((_number(kind, h) for h in same or holders), default=0)
+
+
+def revisions(client, kind: Kind, namespace, name) -> list[dict]:
+    """A workload's revision history, newest first: a Deployment's ReplicaSets, a StatefulSet's
+    or DaemonSet's ControllerRevisions. Each row: revision, name (of the ReplicaSet or
+    ControllerRevision), images, created, current (the template is at it), replicas (the
+    ReplicaSet's; None for a ControllerRevision), and ``replicaset`` for Deployments."""
+    obj, holders = _history(client, kind, namespace, name)
+    current = _current(kind, obj, holders)
+    out = []
+    for h in sorted(holders, key=lambda h: _number(kind, h), reverse=True):
+        template = _template_of(kind, h)
+        containers = (template.get("spec") or {}).get("containers", [])
+        row = {
+            "revision": _number(kind, h),
+            "name": h["metadata"]["name"],
+            "images": [c.get("image") for c in containers],
+            "created": h["metadata"].get("creationTimestamp"),
+            "current": _number(kind, h) == current,
+            "replicas": h.get("status", {}).get("replicas", 0)
+            if kind.plural == "deployments"
+            else None,
+        }
+        if kind.plural == "deployments":
+            row["replicaset"] = row["name"]
+        out.append(row)
     return out
 
 
-def rollback(client, namespace, name, revision: int | None = None) -> dict:
-    """Roll a Deployment back to ``revision`` (default: the previous one), as
-    ``kubectl rollout undo`` does: copy that ReplicaSet's pod template."""
-    deployment = client.get(KINDS["deployments"].path(namespace, name))
-    uid = deployment["metadata"]["uid"]
-    sets = [
-        rs
-        for rs in client.get(KINDS["replicasets"].path(namespace)).get("items", [])
-        if any(o.get("uid") == uid for o in rs["metadata"].get("ownerReferences") or [])
-    ]
-    current = _revision(deployment)
+def rollback(client, kind: Kind, namespace, name, revision: int | None = None) -> dict:
+    """Roll a workload back to ``revision`` (default: the previous one), as ``kubectl rollout
+    undo`` does: a Deployment gets that ReplicaSet's pod template; a StatefulSet or DaemonSet
+    gets the ControllerRevision's stored patch (``spec.template`` replaced)."""
+    obj, holders = _history(client, kind, namespace, name)
+    current = _current(kind, obj, holders)
     if revision in (None, 0):
-        older = [rs for rs in sets if _revision(rs) < current]
+        older = [h for h in holders if _number(kind, h) < current]
         if not older:
             raise ValidationError({"revision": "There is no previous revision."})
-        target = max(older, key=_revision)
+        target = max(older, key=lambda h: _number(kind, h))
     else:
-        target = next((rs for rs in sets if _revision(rs) == revision), None)
+        target = next((h for h in holders if _number(kind, h) == revision), None)
         if target is None:
             raise ValidationError({"revision": f"Revision {revision} not found."})
-    template = copy.deepcopy(target["spec"]["template"])
-    (template.get("metadata", {}).get("labels") or {}).pop("pod-template-hash", None)
-    patch = [{"op": "replace", "path": "/spec/template", "value": template}]
+    if kind.plural == "deployments":
+        patch = [{"op": "replace", "path": "/spec/template", "value": _template_of(kind, target)}]
+        return client.request(
+            "PATCH",
+            kind.path(namespace, name),
+            body=patch,
+            content_type="application/json-patch+json",
+        )
+    data = target.get("data") or {}
+    if not ((data.get("spec") or {}).get("template")):
+        raise ValidationError({"revision": f"Revision {_number(kind, target)} has no template."})
     return client.request(
         "PATCH",
-        KINDS["deployments"].path(namespace, name),
-        body=patch,
-        content_type="application/json-patch+json",
+        kind.path(namespace, name),
+        body=data,
+        content_type="application/strategic-merge-patch+json",
     )
 
 

@@ -512,6 +512,10 @@ OPERATIONS = [
     ("post", "namespaces/web/deployments/frontend/restart/", {}),
     ("get", "namespaces/web/deployments/frontend/revisions/", None),
     ("post", "namespaces/web/deployments/frontend/rollback/", {}),
+    ("get", "namespaces/web/statefulsets/db/revisions/", None),
+    ("post", "namespaces/web/statefulsets/db/rollback/", {"revision": 1}),
+    ("get", "namespaces/web/daemonsets/agent/revisions/", None),
+    ("post", "namespaces/web/daemonsets/agent/rollback/", {}),
     ("get", "namespaces/web/pods/nope/log/", None),
     ("get", "namespaces/web/deployments/frontend/events/", None),
     ("post", "nodes/n1/cordon/", None),
@@ -668,3 +672,74 @@ def test_object_events_honour_a_deny_on_events(api, tenant, cluster):
     pod = api(user).get(f"{base(cluster, 'web')}/pods/").json()["items"][0]["metadata"]["name"]
     response = api(user).get(f"{base(cluster, 'web')}/pods/{pod}/events/")
     assert response.status_code == 403 and "listEvents" in response.json()["detail"]
+
+
+def _workload(kind, name, image="nginx:1.27"):
+    labels = {"app": name}
+    spec = {
+        "selector": {"matchLabels": labels},
+        "template": {
+            "metadata": {"labels": labels},
+            "spec": {"containers": [{"name": name, "image": image}]},
+        },
+    }
+    if kind == "StatefulSet":
+        spec.update(replicas=1, serviceName=name)
+    return {"apiVersion": "apps/v1", "kind": kind, "metadata": {"name": name}, "spec": spec}
+
+
+@pytest.mark.parametrize(
+    "kind, plural", [("StatefulSet", "statefulsets"), ("DaemonSet", "daemonsets")]
+)
+def test_controller_revisions_and_rollback(api, member, read_only_user, cluster, kind, plural):
+    """StatefulSets and DaemonSets: revisions are their ControllerRevisions, rollback restores
+    one's template; both authorized as get<Kind>/rollback<Kind> and audited."""
+    from apps.audit.models import AuditEvent
+
+    client = api(member)
+    collection = f"{base(cluster, 'web')}/{plural}/"
+    created = client.post(collection, _workload(kind, "keeper"))
+    assert created.status_code == 201, created.content
+    url = f"{collection}keeper"
+
+    def new_image(obj):
+        obj["spec"]["template"]["spec"]["containers"][0]["image"] = "nginx:1.28"
+
+    wait_for(lambda: client.get(f"{url}/revisions/").json()["revisions"])
+    assert update_with_retry(client, f"{url}/", new_image).status_code == 200
+    revisions = wait_for(
+        lambda: (r := client.get(f"{url}/revisions/").json()["revisions"]) and len(r) == 2 and r
+    )
+    assert [(r["revision"], r["images"], r["current"]) for r in revisions] == [
+        (2, ["nginx:1.28"], True),
+        (1, ["nginx:1.27"], False),
+    ]
+    assert revisions[1]["name"].startswith("keeper-") and revisions[1]["replicas"] is None
+
+    denied = api(read_only_user).post(f"{url}/rollback/", {"revision": 1})
+    assert denied.status_code == 403 and f"rollback{kind}" in denied.json()["detail"]
+    missing = client.post(f"{url}/rollback/", {"revision": 7})
+    assert missing.status_code == 400 and "revision" in missing.json()["fields"]
+    rolled = client.post(f"{url}/rollback/", {"revision": 1})
+    assert rolled.status_code == 200, rolled.content
+    assert rolled.json()["spec"]["template"]["spec"]["containers"][0]["image"] == "nginx:1.27"
+    assert "$patch" not in rolled.json()["spec"]["template"]
+    after = wait_for(
+        lambda: (
+            (r := client.get(f"{url}/revisions/").json()["revisions"])
+            and r[0]["revision"] == 3
+            and r
+        )  # fmt: skip
+    )
+    assert after[0]["images"] == ["nginx:1.27"] and after[0]["current"]
+    assert [r["revision"] for r in after] == [3, 2]  # revision 1 renumbered, as upstream
+
+    events = AuditEvent.objects.filter(action=f"rollback{kind}").order_by("created_at")
+    outcomes = [(e.user, e.status_code, e.resource) for e in events]
+    resource = f"cluster:{cluster.name}/namespace:web/{kind.lower()}:keeper"
+    assert outcomes == [
+        (read_only_user, 403, resource),
+        (member, 400, resource),
+        (member, 200, resource),
+    ]
+    assert events.last().request_body == {"revision": 1}

@@ -291,7 +291,7 @@ def test_rollback_to_a_chosen_revision(client, tenant_admin, cluster):
 
 def _revisions(cluster, name):
     with services.client_for(cluster) as kube:
-        return resources.revisions(kube, "default", name)
+        return resources.revisions(kube, resources.KINDS["deployments"], "default", name)
 
 
 def test_a_cronjob_page_lists_no_pods_but_its_jobs(client, tenant_admin, cluster):

@@ -314,22 +314,25 @@ class WorkloadOperationViewSet(_ClusterResourceBase):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def revisions(self, request, name=None, **kwargs):
         kind, namespace = self._target(name)
-        if kind.plural != "deployments":
-            raise exceptions.NotFound("Revision history exists for deployments.")
+        if kind.plural not in resources.REVISIONED:
+            raise exceptions.NotFound(
+                "Revision history exists for deployments, statefulsets and daemonsets."
+            )
         with self.client() as client:
-            return Response({"revisions": resources.revisions(client, namespace, name)})
+            return Response({"revisions": resources.revisions(client, kind, namespace, name)})
 
     @extend_schema(request=RollbackSerializer, responses=OpenApiTypes.OBJECT)
     def rollback(self, request, name=None, **kwargs):
         kind, namespace = self._target(name)
-        if kind.plural != "deployments":
-            raise exceptions.NotFound("Rollback exists for deployments.")
+        if kind.plural not in resources.REVISIONED:
+            raise exceptions.NotFound(
+                "Rollback exists for deployments, statefulsets and daemonsets."
+            )
         body = RollbackSerializer(data=request.data)
         body.is_valid(raise_exception=True)
+        revision = body.validated_data.get("revision")
         with self.client() as client:
-            return Response(
-                resources.rollback(client, namespace, name, body.validated_data.get("revision"))
-            )
+            return Response(resources.rollback(client, kind, namespace, name, revision))
 
     @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR})
     def log(self, request, name=None, **kwargs):

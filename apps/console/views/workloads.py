@@ -40,7 +40,6 @@ KIND_LABELS = {
 }
 # Objects listed per kind on one page of the workloads list.
 PAGE = 200
-CONTROLLER_REVISIONS = resources.Kind("ControllerRevision", "controllerrevisions", "apps")
 
 _pool: ThreadPoolExecutor | None = None
 
@@ -300,13 +299,8 @@ class WorkloadView(WorkloadMixin, ConsoleView):
         may_pods = self.allowed("listPods", pods_path)
         jobs_path = f"cluster:{cluster.name}/namespace:{namespace}/job:*"
         may_jobs = kind.plural == "cronjobs" and self.allowed("listJobs", jobs_path)
-        may_revisions = kind.plural == "deployments" or (
-            kind.plural in ("statefulsets", "daemonsets")
-            and self.allowed(
-                "listControllerRevisions",
-                f"cluster:{cluster.name}/namespace:{namespace}/controllerrevision:*",
-            )
-        )
+        # As the API's …/revisions/: whoever may get the workload sees its history.
+        may_revisions = kind.plural in resources.REVISIONED
         selector = _selector(obj)
         uid = obj["metadata"].get("uid")
         calls, clients = [], []
@@ -326,10 +320,8 @@ class WorkloadView(WorkloadMixin, ConsoleView):
             )
         else:
             calls.append(lambda: None)
-        if may_revisions and kind.plural == "deployments":
-            calls.append(with_client(lambda c: resources.revisions(c, namespace, name)))
-        elif may_revisions:
-            calls.append(with_client(lambda c: _controller_revisions(c, namespace, uid, selector)))
+        if may_revisions:
+            calls.append(with_client(lambda c: resources.revisions(c, kind, namespace, name)))
         else:
             calls.append(lambda: None)
         if may_jobs:
@@ -358,9 +350,7 @@ class WorkloadView(WorkloadMixin, ConsoleView):
         revisions = [] if isinstance(revisions, k8s.ClusterError) else revisions
         revisions = [{**r, "created": _time(r.get("created"))} for r in revisions or []]
         jobs = [] if isinstance(jobs, k8s.ClusterError) else jobs
-        current = int(
-            (obj["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision", 0)
-        )
+        current = next((r["revision"] for r in revisions if r.get("current")), 0)
         path = self.object_path()
         a = kind.authz_name
         return {
@@ -377,7 +367,8 @@ class WorkloadView(WorkloadMixin, ConsoleView):
             "can_scale": kind.plural in resources.SCALABLE and self.allowed(f"scale{a}", path),
             "can_restart": kind.plural in resources.WORKLOADS_WITH_RESTART
             and self.allowed(f"restart{a}", path),
-            "can_rollback": kind.plural == "deployments" and self.allowed(f"rollback{a}", path),
+            "can_rollback": kind.plural in resources.REVISIONED
+            and self.allowed(f"rollback{a}", path),
             "can_edit": self.allowed(f"update{a}", path),
             "edit_url": reverse(
                 "console:form-edit",
@@ -389,32 +380,6 @@ class WorkloadView(WorkloadMixin, ConsoleView):
                 },  # fmt: skip
             ),
         }
-
-
-def _controller_revisions(client, namespace, uid, selector) -> list[dict]:
-    items = resources.list_objects(
-        client, CONTROLLER_REVISIONS, namespace, label_selector=selector or None
-    )["items"]
-    owned = [
-        r
-        for r in items
-        if any(o.get("uid") == uid for o in r["metadata"].get("ownerReferences") or [])
-    ]
-    return [
-        {
-            "revision": r.get("revision", 0),
-            "replicaset": r["metadata"]["name"],
-            "images": [
-                c.get("image")
-                for c in (
-                    ((r.get("data") or {}).get("spec") or {}).get("template", {}).get("spec", {})
-                ).get("containers", [])
-            ],
-            "created": r["metadata"].get("creationTimestamp"),
-            "replicas": None,
-        }
-        for r in sorted(owned, key=lambda r: r.get("revision", 0), reverse=True)
-    ]
 
 
 def _pod_row(cluster: str, pod: dict) -> dict:
@@ -457,7 +422,7 @@ class WorkloadActionView(WorkloadMixin, ConsoleView):
         allowed_kinds = {
             "scale": resources.SCALABLE,
             "restart": resources.WORKLOADS_WITH_RESTART,
-            "rollback": ("deployments",),
+            "rollback": resources.REVISIONED,
         }[self.operation]
         if kind.plural not in allowed_kinds:
             raise Http404(f"{kind.kind} cannot be {self.operation}d here.")
@@ -480,7 +445,7 @@ class WorkloadActionView(WorkloadMixin, ConsoleView):
                     said = _("Restart requested: the pods are being replaced.")
                 else:
                     revision = _whole(request.POST.get("revision") or "0", "revision")
-                    resources.rollback(client, namespace, name, revision or None)
+                    resources.rollback(client, kind, namespace, name, revision or None)
                     said = (
                         _("Rolled back to revision %(n)s.") % {"n": revision}
                         if revision

@@ -3,7 +3,9 @@
 Deployment (rolling update with maxSurge/maxUnavailable, Recreate, revisions on ReplicaSets so
 ``kubectl rollout undo`` works, history limit), ReplicaSet (create/delete pods, self-healing),
 StatefulSet (ordinals, OrderedReady, rolling update), DaemonSet (one pod per eligible node),
-Endpoints. Jobs and CronJobs are in :mod:`.batch`, kubelet transitions in :mod:`.kubelet`.
+both keeping their history in ``apps/v1 ControllerRevision`` objects as the real controllers do
+(so ``kubectl rollout history/undo`` works for them too), Endpoints. Jobs and CronJobs are in
+:mod:`.batch`, kubelet transitions in :mod:`.kubelet`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from . import batch, endpointslices, taints
 from .clock import now_iso
 from .ctlcommon import (
     REVISION,
+    _component,
     _delete_pod,
     _new_pod,
     _owned,
@@ -379,6 +382,121 @@ def _negated(ts: str) -> float:
     return -(when.timestamp() if when else 0)
 
 
+# ---------------------------------------------------------------- ControllerRevisions
+
+
+REVISION_HASH = "controller-revision-hash"
+
+
+def revision_data(template: dict[str, Any]) -> dict[str, Any]:
+    """A pod template as a ControllerRevision stores it: a strategic merge patch replacing the
+    owner's ``spec.template`` (what ``kubectl rollout undo`` sends back)."""
+    tpl = json.loads(json.dumps(template))
+    tpl["$patch"] = "replace"
+    return {"spec": {"template": tpl}}
+
+
+def _revision_key(rev: dict[str, Any]) -> str:
+    tpl = dict(((rev.get("data") or {}).get("spec") or {}).get("template") or {})
+    tpl.pop("$patch", None)
+    return _template_key(tpl)
+
+
+def sync_history(ctl: Controller, owner: dict[str, Any], live: set[str]) -> dict[str, Any] | None:
+    """Make sure the owner's current template has a ControllerRevision (``<owner>-<hash>``) with
+    the highest revision number, as the StatefulSet/DaemonSet controllers do: an existing
+    revision with the same template is renumbered rather than duplicated. Prunes the oldest
+    revisions beyond ``spec.revisionHistoryLimit`` (default 10) that no live pod uses (``live``
+    holds their ``controller-revision-hash`` values, names or hashes). Returns the update
+    revision, or None when it could not be created."""
+    c = ctl.cluster
+    rt = c.rt("apps", "controllerrevisions")
+    ns = owner["metadata"]["namespace"]
+    template = owner["spec"]["template"]
+    key = _template_key(template)
+    revs = _owned(ctl, owner, "apps", "controllerrevisions")
+    top = max((int(r.get("revision") or 0) for r in revs), default=0)
+    update = next((r for r in revs if _revision_key(r) == key), None)
+    if update is None:
+        labels = dict((template.get("metadata") or {}).get("labels") or {})
+        labels[REVISION_HASH] = key
+        body = {
+            "apiVersion": "apps/v1",
+            "kind": "ControllerRevision",
+            "metadata": {
+                "name": f"{owner['metadata']['name']}-{key}",
+                "labels": labels,
+                "ownerReferences": [_owner_ref(owner)],
+            },
+            "data": revision_data(template),
+            "revision": top + 1,
+        }
+        try:
+            update = c.create(rt, ns, body)
+        except ApiError as exc:
+            update = _adopt(ctl, owner, body) if exc.code == 409 else None
+            if update is None:
+                c.record_event(owner, "Warning", "FailedCreate", exc.message, _component(owner))
+                return None
+            number = max(int(update.get("revision") or 0), top + 1)
+            update = _patch_object(
+                ctl, "apps", "controllerrevisions", update, lambda o: o.update(revision=number)
+            )
+            if update is None:
+                return None
+        revs.append(update)
+    elif int(update.get("revision") or 0) < top:
+        number = top + 1
+        update = (
+            _patch_object(
+                ctl, "apps", "controllerrevisions", update, lambda o: o.update(revision=number)
+            )
+            or update
+        )
+        revs = [r for r in revs if r["metadata"]["uid"] != update["metadata"]["uid"]] + [update]
+    limit = owner["spec"].get("revisionHistoryLimit", 10)
+    keep = {update["metadata"]["uid"]}
+    current = (owner.get("status") or {}).get("currentRevision")
+    old = [
+        r
+        for r in revs
+        if r["metadata"]["uid"] not in keep
+        and r["metadata"]["name"] != current
+        and r["metadata"]["name"] not in live
+        and (r["metadata"].get("labels") or {}).get(REVISION_HASH) not in live
+    ]
+    old.sort(key=lambda r: int(r.get("revision") or 0))
+    for r in old[: max(len(old) - limit, 0)]:
+        try:
+            c.delete(rt, ns, r["metadata"]["name"])
+        except ApiError:
+            continue
+    return update
+
+
+def _adopt(ctl: Controller, owner: dict[str, Any], body: dict[str, Any]) -> dict[str, Any] | None:
+    """The orphaned revision holding the same template under the wanted name (its owner was
+    deleted with ``--cascade=orphan`` and recreated): adopted, as the controllers' ref manager
+    does. None when the name is taken by anything else."""
+    c = ctl.cluster
+    ns = owner["metadata"]["namespace"]
+    existing = c.find("apps", "controllerrevisions", ns, body["metadata"]["name"])
+    if existing is None or _revision_key(existing) != _revision_key(body):
+        return None
+    if any(r.get("controller") for r in existing["metadata"].get("ownerReferences") or []):
+        return None
+    return _patch_object(
+        ctl,
+        "apps",
+        "controllerrevisions",
+        existing,
+        lambda o: o["metadata"].__setitem__(
+            "ownerReferences",
+            [*(o["metadata"].get("ownerReferences") or []), _owner_ref(owner)],
+        ),
+    )
+
+
 # ---------------------------------------------------------------- StatefulSet
 
 
@@ -386,6 +504,12 @@ def statefulset(ctl: Controller, sts: dict[str, Any]) -> None:
     name = sts["metadata"]["name"]
     spec = sts["spec"]
     want = spec.get("replicas", 1)
+    live = {
+        (p["metadata"].get("labels") or {}).get(REVISION_HASH, "")
+        for p in _owned(ctl, sts, "", "pods")
+    }
+    if sync_history(ctl, sts, live) is None:
+        return
     revision = f"{name}-{_template_key(spec['template'])}"
     pods = {p["metadata"]["name"]: p for p in _owned(ctl, sts, "", "pods")}
     ordered = spec.get("podManagementPolicy", "OrderedReady") == "OrderedReady"
@@ -516,6 +640,12 @@ def daemonset(ctl: Controller, ds: dict[str, Any]) -> None:
     template = json.loads(json.dumps(ds["spec"]["template"]))
     daemon_tolerations(template["spec"])
     revision = _template_key(ds["spec"]["template"])
+    live = {
+        (p["metadata"].get("labels") or {}).get(REVISION_HASH, "")
+        for p in _owned(ctl, ds, "", "pods")
+    }
+    if sync_history(ctl, ds, live) is None:
+        return
     probe = {"spec": template["spec"], "metadata": {}}
     pods = [p for p in _owned(ctl, ds, "", "pods") if pod_active_or_pending(p)]
     by_node = {p["spec"].get("nodeName"): p for p in pods}
