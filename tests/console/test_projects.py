@@ -390,3 +390,31 @@ def test_project_page_queries_do_not_grow_with_namespaces_or_members(
         page = client.get(page_url()).content.decode()
     assert page.count("data-namespace=") == 8 and page.count("data-member=") == 7
     assert len(many.captured_queries) <= len(few.captured_queries)
+
+
+def test_project_page_queries_do_not_grow_with_clusters(client, tenant, tenant_admin, project):
+    """The quota section: one project on 1 cluster, then on 6 (each with a namespace and a
+    sub-project's share) — the same number of queries."""
+    add_row(project, project.clusters.get().cluster, "ns0", {"pods": "1"})
+    kid = shop(tenant, "prj-kid", "Kid")
+    kid.parent = project
+    kid.save()
+    client.force_login(tenant_admin)
+    client.get(page_url())
+    with CaptureQueriesContext(connection) as few:
+        page = client.get(page_url()).content.decode()
+    assert page.count('class="card mb-2 project-quota"') == 1
+    for i in range(5):
+        extra = make_cluster(tenant, f"extra{i}")
+        ProjectCluster.objects.create(project=project, cluster=extra, hard={"pods": "10"})
+        ProjectCluster.objects.create(project=kid, cluster=extra, hard={"pods": "2"})
+        add_row(project, extra, f"ns-extra{i}", {"pods": str(i + 1)})
+    client.get(page_url())
+    with CaptureQueriesContext(connection) as many:
+        page = client.get(page_url()).content.decode()
+    assert page.count('class="card mb-2 project-quota"') == 6
+    # extra4: 5 pods to a namespace + 2 to the sub-project, of 10
+    assert "7 allocated" in page
+    assert len(many.captured_queries) <= len(few.captured_queries), [
+        q["sql"] for q in many.captured_queries
+    ]
