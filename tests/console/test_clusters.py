@@ -634,6 +634,26 @@ def test_a_business_user_pages_back_through_their_namespaces(
     assert pods(_link(again, "pods-previous"))[1] == on_first
 
 
+def test_other_lists_page_back_too(client, member, cluster, kube):
+    for i in range(105):
+        kube.create_namespaced_config_map("ml", {"metadata": {"name": f"c{i:03d}"}})
+    client.force_login(member)
+    url = reverse("console:configmaps", kwargs={"cluster": cluster.name})
+
+    def names(query):
+        page = client.get(url, query).content.decode()
+        found = [c.split('"', 1)[0] for c in page.split('data-object="')[1:]]
+        return page, [n for n in found if n.startswith("ml/c")]
+
+    first, on_first = names({"namespace": "ml"})
+    second, on_second = names(_link(first, "list-next"))
+    third, on_third = names(_link(second, "list-next"))
+    assert (len(on_first), len(on_second), len(on_third)) == (50, 50, 5)
+    assert _link(first, "list-previous") is None
+    assert names(_link(third, "list-previous"))[1] == on_second
+    assert names(_link(second, "list-previous"))[1] == on_first
+
+
 def test_a_remembered_token_is_judged_when_used(client, project, project_member, cluster):
     """``back`` is the client's: the token "Previous" replays is checked like any continue
     token (one naming a namespace outside the user's reach is refused in the page), and a

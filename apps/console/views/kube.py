@@ -653,6 +653,7 @@ class KindListView(KindMixin, ClusterPage):
             "selector": selector,
             "search": search,
             "next_query": (page or {}).get("next_query", ""),
+            "previous_query": (page or {}).get("previous_query", ""),
             "first_query": _page_query(params, **{"continue": "", "offset": "", "back": ""}),
             "paged": bool(cont or params.get("offset")),
         }
