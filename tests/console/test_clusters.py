@@ -555,6 +555,123 @@ def test_pods_page_through_continue_tokens(client, member, cluster, kube):
     assert 'data-pod="ml/p54"' in second and 'data-pod="ml/p00"' not in second
 
 
+def _link(page, anchor_id):
+    """The query of the link ``anchor_id`` in ``page`` (a dict), or None when absent."""
+    from urllib.parse import parse_qsl
+
+    if f'id="{anchor_id}"' not in page:
+        return None
+    tag = page.split(f'id="{anchor_id}"', 1)[1].split(">", 1)[0]
+    query = tag.split('href="?', 1)[1].split('"', 1)[0].replace("&amp;", "&")
+    return dict(parse_qsl(query))
+
+
+def test_pods_page_back_one_page_at_a_time(client, member, cluster, kube):
+    """Three pages (50, 50, 5): Next, Next, then Previous twice comes back to the same pods,
+    the first page with neither a Previous link nor a continue token."""
+    for i in range(105):
+        make_pod(kube, "ml", f"p{i:03d}")
+    client.force_login(member)
+    url = reverse("console:pods", kwargs={"cluster": cluster.name})
+
+    def pods(query):
+        page = client.get(url, query).content.decode()
+        return page, [chunk.split('"', 1)[0] for chunk in page.split('data-pod="')[1:]]
+
+    first, on_first = pods({"namespace": "ml"})
+    assert len(on_first) == 50 and _link(first, "pods-previous") is None
+    second, on_second = pods(_link(first, "pods-next"))
+    assert len(on_second) == 50 and not set(on_second) & set(on_first)
+    third, on_third = pods(_link(second, "pods-next"))
+    assert sorted(on_third) == [f"ml/p{i:03d}" for i in range(100, 105)]
+    assert _link(third, "pods-next") is None
+    # the links are plain links (keyboard reachable), marked as the previous/next page
+    assert 'rel="prev" id="pods-previous" href="?' in third and ">Previous page</a>" in third
+    back_to_second = _link(third, "pods-previous")
+    assert back_to_second["namespace"] == "ml" and back_to_second["continue"]
+    again, on_again = pods(back_to_second)
+    assert on_again == on_second
+    # and from there the next page is the third again, Previous the first
+    assert pods(_link(again, "pods-next"))[1] == on_third
+    back_to_first = _link(again, "pods-previous")
+    assert "continue" not in back_to_first and back_to_first == {"namespace": "ml"}
+    home, on_home = pods(back_to_first)
+    assert on_home == on_first and _link(home, "pods-previous") is None
+    assert _link(home, "pods-first") is None  # already on the first page
+
+
+def test_a_business_user_pages_back_through_their_namespaces(
+    client, tenant, project, project_member, cluster, kube
+):
+    """The merged list of the project's namespaces (its own continue tokens) goes back too."""
+    for namespace in ("ml", "data"):
+        ProjectNamespace.objects.create(
+            tenant=tenant, project=project, cluster=cluster, namespace=namespace, hard={}
+        )
+    for i in range(40):  # kubesim's web namespace holds at most 50 pods (its quota)
+        make_pod(kube, "web", f"w{i:02d}")
+    for i in range(40):
+        make_pod(kube, "ml", f"m{i:02d}")
+    for i in range(25):
+        make_pod(kube, "data", f"d{i:02d}")
+    make_pod(kube, "default", "not-theirs")
+    client.force_login(project_member)
+    url = reverse("console:pods", kwargs={"cluster": cluster.name})
+
+    def pods(query):
+        page = client.get(url, query).content.decode()
+        assert 'id="page-error"' not in page
+        return page, [chunk.split('"', 1)[0] for chunk in page.split('data-pod="')[1:]]
+
+    first, on_first = pods({})
+    second, on_second = pods(_link(first, "pods-next"))
+    third, on_third = pods(_link(second, "pods-next"))
+    assert (len(on_first), len(on_second), len(on_third)) == (50, 50, 5)
+    assert len(set(on_first + on_second + on_third)) == 105
+    assert not any(name.startswith("default/") for name in on_first + on_second + on_third)
+    again, on_again = pods(_link(third, "pods-previous"))
+    assert on_again == on_second
+    assert pods(_link(again, "pods-previous"))[1] == on_first
+
+
+def test_other_lists_page_back_too(client, member, cluster, kube):
+    for i in range(105):
+        kube.create_namespaced_config_map("ml", {"metadata": {"name": f"c{i:03d}"}})
+    client.force_login(member)
+    url = reverse("console:configmaps", kwargs={"cluster": cluster.name})
+
+    def names(query):
+        page = client.get(url, query).content.decode()
+        found = [c.split('"', 1)[0] for c in page.split('data-object="')[1:]]
+        return page, [n for n in found if n.startswith("ml/c")]
+
+    first, on_first = names({"namespace": "ml"})
+    second, on_second = names(_link(first, "list-next"))
+    third, on_third = names(_link(second, "list-next"))
+    assert (len(on_first), len(on_second), len(on_third)) == (50, 50, 5)
+    assert _link(first, "list-previous") is None
+    assert names(_link(third, "list-previous"))[1] == on_second
+    assert names(_link(second, "list-previous"))[1] == on_first
+
+
+def test_a_remembered_token_is_judged_when_used(client, project, project_member, cluster):
+    """``back`` is the client's: the token "Previous" replays is checked like any continue
+    token (one naming a namespace outside the user's reach is refused in the page), and a
+    malformed ``back`` offers no Previous at all."""
+    client.force_login(project_member)
+    url = reverse("console:pods", kwargs={"cluster": cluster.name})
+    foreign = "eyJucyI6ImRhdGEiLCJjIjpudWxsfQ"  # {"ns":"data","c":null}
+    page = client.get(url, {"back": f"~.{foreign}"}).content.decode()
+    previous = _link(page, "pods-previous")
+    assert previous == {"continue": foreign, "back": "~"}
+    refused = client.get(url, previous).content.decode()
+    assert 'id="page-error"' in refused and "continue token" in refused
+    assert 'data-pod="data/' not in refused
+    for garbage in ("a~b", "..", "x" * 9000):
+        page = client.get(url, {"back": garbage}).content.decode()
+        assert 'id="pods-previous"' not in page
+
+
 def test_a_stale_continue_token_is_a_message_not_a_500(client, project, project_member, cluster):
     """A token of the merged per-namespace list naming a namespace outside the user's reach
     (or garbage) is refused in the page."""
@@ -922,6 +1039,9 @@ def test_a_name_search_pages_too(client, member, cluster, kube):
     second = client.get(url, dict(parse_qsl(link))).content.decode()
     assert second.count('data-pod="') == 3 and 'data-pod="ml/hit-52"' in second
     assert 'id="pods-next"' not in second
+    # back from a searched page: the search again, from its start
+    assert _link(second, "pods-previous") == {"search": "hit-"}
+    assert _link(first, "pods-previous") is None
 
 
 def test_a_project_member_sees_the_cluster_but_not_its_node_inventory(

@@ -70,3 +70,58 @@ def test_import_a_cluster_and_see_a_pod_change_live(
     # the same document: the table changed in place, the page was not reloaded
     assert page.evaluate("window.__sameDocument") is True
     assert "Running" in page.inner_text('tr[data-pod="ml/live-one"]')
+
+
+def test_pods_pages_forward_and_back_with_the_keyboard(
+    http_portal, page, tenant, tenant_admin, sim_cluster
+):
+    """Three pages of pods: Next twice, then Previous, all by keyboard (focus, Enter); the
+    paged pages pass axe-core."""
+    from apps.clusters import k8s, services
+
+    spec = k8s.Connection(
+        server=sim_cluster.url, token=sim_cluster.token, ca_data=sim_cluster.ca_data
+    )
+    cluster = services.import_cluster(actor=None, tenant=tenant, display_name="sim", spec=spec)
+    config = kclient.Configuration(host=sim_cluster.url)
+    config.ssl_ca_cert = sim_cluster.ca_file
+    config.api_key = {"authorization": f"Bearer {sim_cluster.token}"}
+    config.retries = 0
+    with kclient.ApiClient(config) as api_client:
+        core = kclient.CoreV1Api(api_client)
+        for i in range(105):
+            core.create_namespaced_pod(
+                "ml",
+                {
+                    "metadata": {"name": f"p{i:03d}"},
+                    "spec": {"containers": [{"name": "main", "image": "busybox"}]},
+                },
+            )
+    axe = f"{http_portal.url}/static/vendor/axe-core/axe.min.js"
+    page.goto(f"{http_portal.url}/login/?next=/clusters/{cluster.name}/pods/%3Fnamespace%3Dml")
+    page.fill("#id_tenant", "acme")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "Correct-horse-9")
+    page.click("#sign-in button[type=submit]")
+    page.wait_for_url(re.compile(r".*/pods/\?namespace=ml$"))
+
+    def shown():
+        return page.eval_on_selector_all("tr[data-pod]", "rows => rows.map(r => r.dataset.pod)")
+
+    def press(link):
+        page.focus(link)
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
+
+    first = shown()
+    assert len(first) == 50 and page.locator("#pods-previous").count() == 0
+    press("#pods-next")
+    second = shown()
+    assert len(second) == 50 and not set(first) & set(second)
+    assert serious_violations(page, axe) == []
+    press("#pods-next")
+    assert shown() == [f"ml/p{i:03d}" for i in range(100, 105)]
+    press("#pods-previous")
+    assert shown() == second
+    press("#pods-previous")
+    assert shown() == first and page.locator("#pods-previous").count() == 0

@@ -15,7 +15,7 @@ from apps.authz.models import Binding
 from apps.projects.models import Project, ProjectCluster, ProjectNamespace
 from tests.conftest import PROJECT, persona
 from tests.console.matrix import ConsoleMatrix
-from tests.factories import UserFactory, make_cluster
+from tests.factories import UserFactory, bind, make_cluster
 from tests.projects.namespace_fixtures import *  # noqa: F403  (fixtures: cluster, project, kube)
 from tests.projects.namespace_fixtures import HARD, add_row, read
 
@@ -308,6 +308,113 @@ def test_member_actions_are_refused_like_the_api(
     assert Binding.objects.filter(domain=PROJECT, user__username="olga").exists()
 
 
+def _roles_in_db(username):
+    return sorted(
+        Binding.objects.filter(domain=PROJECT, user__username=username).values_list(
+            "policy__name", flat=True
+        )
+    )
+
+
+def _row(section, member):
+    return section.split(f'data-member="{member}"')[1].split("</tr>")[0]
+
+
+def _ticked(row):
+    """The roles whose checkbox is ticked in a member's row."""
+    return sorted(
+        part.split('value="')[1].split('"')[0]
+        for part in row.split('type="checkbox"')[1:]
+        if " checked" in part.split(">")[0]
+    )
+
+
+def test_a_member_with_two_roles_shows_both(client, tenant, project_owner, project):
+    dev = persona(tenant, "dev", "project-viewer", PROJECT)
+    bind(dev, "project-member", PROJECT)
+    client.force_login(project_owner)
+    dev = _row(client.get(page_url()).content.decode(), "dev")
+    assert "project-member</span>" in dev and "project-viewer</span>" in dev
+    # each role a checkbox with its label, both held ones ticked, the owner role not
+    assert _ticked(dev) == ["project-member", "project-viewer"]
+    assert dev.count('type="checkbox"') == 3 and dev.count('class="form-check-label') == 3
+    assert "project-owner" in dev and "<legend" in dev
+
+
+def test_changing_roles_in_the_console_is_what_the_api_does(
+    client, api, tenant, project_owner, project
+):
+    """The same changes, one member through the console and one through the API, end in the
+    same bindings, the same answer and the same audit rows."""
+    for name in ("dev", "ops"):
+        persona(tenant, name, "project-viewer", PROJECT)
+    client.force_login(project_owner)
+    rest = api(project_owner)
+    for roles in (["project-member", "project-viewer"], ["project-member"], ["project-viewer"]):
+        section = client.post(
+            page_url(tail="members/dev/"), {"roles": roles}, **HTMX
+        ).content.decode()
+        answer = rest.put(f"/api/v1/projects/{PROJECT}/members/ops/", {"roles": roles})
+        assert answer.status_code == 200, answer.content
+        assert _roles_in_db("dev") == _roles_in_db("ops") == sorted(roles)
+        assert _ticked(_row(section, "dev")) == answer.json()["roles"] == sorted(roles)
+    events = {
+        name: list(
+            AuditEvent.objects.filter(resource=f"project:{PROJECT}/member:{name}")
+            .order_by("created_at")
+            .values_list("action", "outcome")
+        )
+        for name in ("dev", "ops")
+    }
+    assert events["dev"] == events["ops"] == [("updateProjectMember", "success")] * 3
+
+
+def test_a_refused_escalation_changes_nothing(
+    client, tenant, project_owner, project_member, project
+):
+    from apps.authz.services import create_policy
+
+    create_policy(
+        actor=None,
+        tenant=tenant,
+        name="super-project",
+        scope="project",
+        statements=[{"actions": ["*"], "resources": ["*"], "effect": "allow"}],
+    )
+    limited = create_policy(
+        actor=None,
+        tenant=tenant,
+        name="owner-but-no-secrets",
+        scope="project",
+        statements=[
+            {"actions": ["*"], "resources": ["*"], "effect": "allow"},
+            {"actions": ["revealSecret"], "resources": ["*"], "effect": "deny"},
+        ],
+    )
+    boss = persona(tenant, "boss", limited.name, PROJECT)
+    dev = persona(tenant, "dev", "project-viewer", PROJECT)
+    bind(dev, "project-member", PROJECT)
+    client.force_login(boss)
+    # the boss may change roles, but not to one granting more than they hold; dropping
+    # project-member in the same request does not happen either
+    body = {"roles": ["project-viewer", "super-project"]}
+    section = client.post(page_url(tail="members/dev/"), body, **HTMX).content.decode()
+    assert 'id="members-refused"' in section and "do not hold" in section
+    assert _roles_in_db("dev") == ["project-member", "project-viewer"]
+    assert _ticked(_row(section, "dev")) == ["project-member", "project-viewer"]
+    assert client.post(page_url(tail="members/dev/"), body).status_code == 403
+    assert _roles_in_db("dev") == ["project-member", "project-viewer"]
+    # a project member cannot make themselves owner, nor a newcomer one
+    client.force_login(project_member)
+    refused = client.post(page_url(tail="members/pete/"), {"roles": ["project-owner"]})
+    assert refused.status_code == 403
+    assert _roles_in_db("pete") == ["project-member"]
+    outcomes = list(
+        AuditEvent.objects.filter(action="updateProjectMember").values_list("outcome", flat=True)
+    )
+    assert outcomes == ["denied"] * 3
+
+
 # -- kubeconfig ----------------------------------------------------------------------------------
 def test_kubeconfig_needs_a_recent_sign_in_then_downloads(
     client, tenant, project_member, project, cluster
@@ -390,3 +497,46 @@ def test_project_page_queries_do_not_grow_with_namespaces_or_members(
         page = client.get(page_url()).content.decode()
     assert page.count("data-namespace=") == 8 and page.count("data-member=") == 7
     assert len(many.captured_queries) <= len(few.captured_queries)
+
+
+def test_project_page_queries_do_not_grow_with_clusters(client, tenant, tenant_admin, project):
+    """The quota section: one project on 1 cluster, then on 6 (each with a namespace and a
+    sub-project's share) — the same number of queries."""
+    add_row(project, project.clusters.get().cluster, "ns0", {"pods": "1"})
+    kid = shop(tenant, "prj-kid", "Kid")
+    kid.parent = project
+    kid.save()
+    client.force_login(tenant_admin)
+    client.get(page_url())
+    with CaptureQueriesContext(connection) as few:
+        page = client.get(page_url()).content.decode()
+    assert page.count('class="card mb-2 project-quota"') == 1
+    for i in range(5):
+        extra = make_cluster(tenant, f"extra{i}")
+        ProjectCluster.objects.create(project=project, cluster=extra, hard={"pods": "10"})
+        ProjectCluster.objects.create(project=kid, cluster=extra, hard={"pods": "2"})
+        add_row(project, extra, f"ns-extra{i}", {"pods": str(i + 1)})
+    client.get(page_url())
+    with CaptureQueriesContext(connection) as many:
+        page = client.get(page_url()).content.decode()
+    assert page.count('class="card mb-2 project-quota"') == 6
+    # extra4: 5 pods to a namespace + 2 to the sub-project, of 10
+    assert "7 allocated" in page
+    assert len(many.captured_queries) <= len(few.captured_queries), [
+        q["sql"] for q in many.captured_queries
+    ]
+
+
+def test_a_member_is_added_with_several_roles(client, tenant, project_owner, project):
+    UserFactory(tenant=tenant, username="dev")
+    client.force_login(project_owner)
+    form = client.get(page_url()).content.decode().split('id="member-form"')[1]
+    assert _ticked(form) == ["project-member"]  # the default a newcomer gets
+    body = {"kind": "user", "name": "dev", "roles": ["project-member", "project-viewer"]}
+    section = client.post(page_url(tail="members/"), body, **HTMX).content.decode()
+    assert _ticked(_row(section, "dev")) == ["project-member", "project-viewer"]
+    assert _roles_in_db("dev") == ["project-member", "project-viewer"]
+    # a refused form keeps what was ticked
+    body = {"kind": "user", "name": "ghost", "roles": ["project-viewer"]}
+    section = client.post(page_url(tail="members/"), body, **HTMX).content.decode()
+    assert _ticked(section.split('id="member-form"')[1]) == ["project-viewer"]

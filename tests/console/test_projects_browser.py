@@ -81,3 +81,44 @@ def test_business_user_sees_only_their_namespaces_and_creates_one(
     assert serious_violations(page, axe) == []
     page.goto(f"{http_portal.url}/projects/prj-payroll/")
     assert page.locator("#not-found").count() == 1
+
+
+def test_an_owner_changes_a_members_roles_with_the_keyboard(
+    http_portal, page, tenant, project_owner
+):
+    """The roles are checkboxes: tick one with Space, Tab to "Save roles", Enter — the section
+    is swapped in place (no reload) and the member holds both roles; axe finds nothing."""
+    from apps.authz.models import Binding
+    from tests.conftest import persona
+
+    Project.objects.create(tenant=tenant, name=PROJECT, display_name="Web shop")
+    persona(tenant, "dev", "project-viewer", PROJECT)
+    axe = f"{http_portal.url}/static/vendor/axe-core/axe.min.js"
+    page.goto(f"{http_portal.url}/login/")
+    page.fill("#id_tenant", "acme")
+    page.fill("#id_username", project_owner.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("#sign-in button[type=submit]")
+    page.wait_for_url(f"{http_portal.url}/")
+    page.goto(f"{http_portal.url}/projects/{PROJECT}/")
+    assert serious_violations(page, axe) == []
+    page.evaluate("window.notReloaded = true")
+    row = page.locator('tr[data-member="dev"]')
+    row.locator('input[value="project-member"]').focus()
+    page.keyboard.press("Space")
+    for _ in range(5):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.type") == "submit":
+            break
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Save roles"
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#project-members .alert-success")
+    assert page.evaluate("window.notReloaded") is True
+    assert sorted(
+        Binding.objects.filter(domain=PROJECT, user__username="dev").values_list(
+            "policy__name", flat=True
+        )
+    ) == ["project-member", "project-viewer"]
+    badges = page.locator('tr[data-member="dev"] .badge').all_inner_texts()
+    assert sorted(badges) == ["project-member", "project-viewer"]
+    assert serious_violations(page, axe) == []

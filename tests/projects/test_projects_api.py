@@ -297,6 +297,62 @@ def test_quota_report_per_cluster(api, project_viewer, prj, clusters, tenant):
     }
 
 
+def _report_per_cluster_the_slow_way(project) -> dict:
+    """The quota report as it was computed before it was batched: ``allocation.allocated`` and
+    the namespaces' usage asked cluster by cluster (the reference the batched one must match)."""
+    from apps.projects import allocation
+
+    clusters = {}
+    for row in project.clusters.select_related("cluster").order_by("cluster__name"):
+        given = allocation.allocated(project, row.cluster)
+        used = ProjectNamespace.objects.filter(project=project, cluster=row.cluster)
+        clusters[row.cluster.name] = {
+            "hard": dict(row.hard),
+            "allocated": quota.printable(given),
+            "used": quota.printable(quota.total(used.values_list("used", flat=True))),
+            "left": quota.printable(quota.remaining(row.hard, given)),
+        }
+    return {"project": project.name, "clusters": clusters}
+
+
+def test_quota_report_queries_do_not_grow_with_clusters_and_answer_is_unchanged(
+    api, project_viewer, prj, clusters, tenant
+):
+    one, two = clusters
+    client = api(project_viewer)
+    add_namespace(prj, one, "web", {"cpu": "1", "memory": "1Gi"}, used={"requests.cpu": "1"})
+    client.get(url(PROJECT, "quota/"))  # the policy index is built once
+    with CaptureQueriesContext(connection) as few:
+        response = client.get(url(PROJECT, "quota/"))
+    assert response.status_code == 200 and len(response.json()["clusters"]) == 2
+    # four more clusters, each with namespaces, usage and a sub-project's share
+    kid = make_project(tenant, "prj-kid", {two: {"pods": "10", VCUDA: "1"}}, prj)
+    extras = [make_cluster(tenant, f"extra{i}") for i in range(4)]
+    for i, extra in enumerate(extras):
+        ProjectCluster.objects.create(
+            project=prj, cluster=extra, hard={"requests.cpu": str(10 + i), "pods": "50"}
+        )
+        ProjectCluster.objects.create(project=kid, cluster=extra, hard={"requests.cpu": "2"})
+        add_namespace(prj, extra, f"a{i}", {"cpu": f"{i + 1}", "pods": "5"}, {"pods": str(i)})
+        add_namespace(prj, extra, f"b{i}", {"cpu": "500m"}, {"requests.cpu": "250m"})
+    client.get(url(PROJECT, "quota/"))
+    with CaptureQueriesContext(connection) as many:
+        response = client.get(url(PROJECT, "quota/"))
+    assert response.status_code == 200, response.content
+    report = response.json()
+    assert len(report["clusters"]) == 6
+    assert len(many.captured_queries) <= len(few.captured_queries), [
+        q["sql"] for q in many.captured_queries
+    ]
+    assert report == _report_per_cluster_the_slow_way(prj)
+    assert report["clusters"][extras[3].name] == {
+        "hard": {"pods": "50", "requests.cpu": "13"},
+        "allocated": {"pods": "5", "requests.cpu": "6500m"},
+        "used": {"pods": "3", "requests.cpu": "250m"},
+        "left": {"pods": "45", "requests.cpu": "6500m"},
+    }
+
+
 def test_sub_project_quota_comes_out_of_the_parents(api, member, prj, clusters, tenant):
     one, two = clusters
     lonely = make_cluster(tenant, "three")

@@ -230,21 +230,74 @@ def _page_query(params, **changes) -> str:
 
 
 SEARCH_CHUNK = 1000
+# "Previous page": the continue tokens of the pages before this one travel in the query string
+# (``back``, newest last, joined by BACK_SEP; BACK_FIRST stands for the first page), at most
+# BACK_DEPTH of them. A token in ``back`` is never sent to the cluster as it is: "Previous"
+# makes it the ``continue`` parameter again, judged there like any other (a token naming a
+# namespace outside the user's reach is refused). Neither mark is in a Kubernetes token's
+# alphabet (base64url); a token holding one is not remembered (no "Previous" past it).
+BACK_DEPTH = 10
+BACK_SEP, BACK_FIRST = ".", "~"
+BACK_MAX_CHARS = 8192
+
+
+def back_stack(params) -> list[str]:
+    """The ``back`` parameter as a list of tokens (newest last); [] when absent or malformed."""
+    raw = params.get("back", "").strip()
+    if not raw or len(raw) > BACK_MAX_CHARS:
+        return []
+    stack = raw.split(BACK_SEP)
+    if any(not token or (BACK_FIRST in token and token != BACK_FIRST) for token in stack):
+        return []
+    return stack[-BACK_DEPTH:]
+
+
+def _back_queries(params, next_token: str | None) -> tuple[str, str]:
+    """(the next page's query, the previous page's query): the stack grows by this page's
+    token going forward and loses its newest going back."""
+    stack = back_stack(params)
+    here = params.get("continue", "").strip() or BACK_FIRST
+    if BACK_SEP in here or (BACK_FIRST in here and here != BACK_FIRST):
+        forward: list[str] = []
+    else:
+        forward = [*stack, here][-BACK_DEPTH:]
+    next_query = (
+        _page_query(
+            params,
+            **{"continue": next_token, "offset": "", "back": BACK_SEP.join(forward)},
+        )
+        if next_token
+        else ""
+    )
+    previous_query = ""
+    if stack:
+        target = stack[-1]
+        previous_query = _page_query(
+            params,
+            **{
+                "continue": "" if target == BACK_FIRST else target,
+                "offset": "",
+                "back": BACK_SEP.join(stack[:-1]),
+            },
+        )
+    return next_query, previous_query
 
 
 def fetch_page(fetch, params, search: str) -> dict:
-    """One page of a list: ``items``, ``next_query`` (the next page's query string, "" on
-    the last) and ``remaining`` (when the cluster says). Without a search, Kubernetes' own
-    page (``limit``/``continue``). With one, the list is read in chunks of SEARCH_CHUNK,
+    """One page of a list: ``items``, ``next_query`` and ``previous_query`` (the next and
+    previous page's query strings, "" when there is none) and ``remaining`` (when the cluster
+    says). Without a search, Kubernetes' own page (``limit``/``continue``; the way back in
+    ``back``, see :func:`back_stack`). With one, the list is read in chunks of SEARCH_CHUNK,
     names filtered, until this page's matches are found (a search stops early rather than
     read every pod of a big cluster), then sliced at ``offset``. ``fetch(limit, cont)``
     asks the cluster for one chunk."""
     if not search:
         page = fetch(PAGE_SIZE, params.get("continue", "").strip() or None)
-        token = page.get("continue")
+        next_query, previous_query = _back_queries(params, page.get("continue"))
         return {
             "items": page["items"],
-            "next_query": _page_query(params, **{"continue": token, "offset": ""}) if token else "",
+            "next_query": next_query,
+            "previous_query": previous_query,
             "remaining": page.get("remaining"),
         }
     offset = int(params["offset"]) if params.get("offset", "").isdigit() else 0
@@ -257,10 +310,18 @@ def fetch_page(fetch, params, search: str) -> dict:
         if not cont or len(items) > offset + PAGE_SIZE:
             break
     more = len(items) > offset + PAGE_SIZE or bool(cont)
+    back = max(offset - PAGE_SIZE, 0)
     return {
         "items": items[offset : offset + PAGE_SIZE],
-        "next_query": _page_query(params, offset=str(offset + PAGE_SIZE), **{"continue": ""})
+        "next_query": _page_query(
+            params, offset=str(offset + PAGE_SIZE), **{"continue": "", "back": ""}
+        )
         if more
+        else "",
+        "previous_query": _page_query(
+            params, offset=str(back) if back else "", **{"continue": "", "back": ""}
+        )
+        if offset
         else "",
         "remaining": None,
     }
@@ -424,8 +485,9 @@ class PodsView(ClusterPage):
             search=search,
             paged=bool(cont or params.get("offset")),
             next_query=(page or {}).get("next_query", ""),
+            previous_query=(page or {}).get("previous_query", ""),
             table_query=_page_query(params, fragment="table"),
-            first_query=_page_query(params, **{"continue": "", "offset": ""}),
+            first_query=_page_query(params, **{"continue": "", "offset": "", "back": ""}),
             remaining=(page or {}).get("remaining"),
             poll_seconds=self.POLL_SECONDS,
         )
@@ -591,7 +653,8 @@ class KindListView(KindMixin, ClusterPage):
             "selector": selector,
             "search": search,
             "next_query": (page or {}).get("next_query", ""),
-            "first_query": _page_query(params, **{"continue": "", "offset": ""}),
+            "previous_query": (page or {}).get("previous_query", ""),
+            "first_query": _page_query(params, **{"continue": "", "offset": "", "back": ""}),
             "paged": bool(cont or params.get("offset")),
         }
 

@@ -233,6 +233,8 @@ class ProjectSections:
         context = {
             "project": project,
             "member_form": form or {},
+            # the roles ticked in a refused or invalid add-member form, ticked again
+            "member_roles_chosen": form.getlist("roles") if hasattr(form, "getlist") else [],
             "member_errors": by_field,
             "member_other_errors": other,
             "member_refusal": refusal,
