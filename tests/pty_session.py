@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-import select
+import selectors
 import subprocess
 import time
 
@@ -21,13 +21,15 @@ class PtySession:
 
     def read_until(self, marker: bytes, timeout: float = 10) -> None:
         deadline = time.monotonic() + timeout
-        while marker not in self.output and time.monotonic() < deadline:
-            ready, _, _ = select.select([self.master], [], [], 0.2)
-            if ready:
-                try:
-                    self.output += os.read(self.master, 4096)
-                except OSError:  # the program closed the terminal
-                    return
+        # a selector, not select(): late in a long run descriptors are numbered above 1024
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.master, selectors.EVENT_READ)
+            while marker not in self.output and time.monotonic() < deadline:
+                if selector.select(0.2):
+                    try:
+                        self.output += os.read(self.master, 4096)
+                    except OSError:  # the program closed the terminal
+                        return
 
     def type(self, text: bytes) -> None:
         os.write(self.master, text)

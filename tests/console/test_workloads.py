@@ -262,14 +262,30 @@ def test_restart_bumps_the_template(client, tenant_admin, cluster):
     assert client.post(page_url(cluster, "x", kind="jobs", op="restart")).status_code == 404
 
 
+def set_image(cluster, name: str, image: str) -> None:
+    """Change the Deployment's image as a client would: read, change, replace — again when
+    the controller's status update got in between (409), as kubectl edit does."""
+    from apps.clusters.k8s import ClusterConflict
+
+    for _ in range(10):
+        live = fetch(cluster, "deployments", name)
+        live["spec"]["template"]["spec"]["containers"][0]["image"] = image
+        try:
+            with services.client_for(cluster) as kube:
+                resources.replace_object(
+                    kube, resources.KINDS["deployments"], "default", name, live
+                )
+            return
+        except ClusterConflict:
+            continue
+    raise AssertionError(f"could not change {name}'s image: it kept changing")
+
+
 def test_rollback_to_a_chosen_revision(client, tenant_admin, cluster):
     create(cluster, "deployments", deployment("web", image="nginx:1"))
     for image in ("nginx:2", "nginx:3"):
         wait_for(lambda: fetch(cluster, "deployments", "web").get("status", {}).get("replicas"))
-        live = fetch(cluster, "deployments", "web")
-        live["spec"]["template"]["spec"]["containers"][0]["image"] = image
-        with services.client_for(cluster) as kube:
-            resources.replace_object(kube, resources.KINDS["deployments"], "default", "web", live)
+        set_image(cluster, "web", image)
         wait_for(
             lambda i=image: any(r["images"] == [i] for r in _revisions(cluster, "web"))  # fmt: skip
         )

@@ -203,17 +203,20 @@ def _read_until(proc, done, timeout: float = 30.0) -> bytes:
     seconds or when the output ends. Reads the pipe's descriptor directly: a buffered reader
     would hold data that select() no longer sees."""
     import os
-    import select
+    import selectors
     import time
 
     fd = proc.stdout.fileno()
     out, deadline = b"", time.monotonic() + timeout
-    while not done(out):
-        ready, _, _ = select.select([fd], [], [], max(deadline - time.monotonic(), 0))
-        assert ready, f"no watch output within {timeout}s; got {out[-500:]!r}"
-        chunk = os.read(fd, 65536)
-        assert chunk, "the watch ended"
-        out += chunk
+    # a selector, not select(): late in a long run descriptors are numbered above 1024
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while not done(out):
+            ready = selector.select(max(deadline - time.monotonic(), 0))
+            assert ready, f"no watch output within {timeout}s; got {out[-500:]!r}"
+            chunk = os.read(fd, 65536)
+            assert chunk, "the watch ended"
+            out += chunk
     return out
 
 
