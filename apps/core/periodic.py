@@ -64,9 +64,19 @@ class Periodic:
         self.last_run[name] = self.clock()
         try:
             task = import_string(entry["task"])
-            task.apply(args=entry.get("args", ()), kwargs=entry.get("kwargs", {}), throw=True)
-        except Exception:  # noqa: BLE001 - one broken entry must not stop the others
-            logger.exception("periodic task %s (%s) failed", name, entry["task"])
+        except ImportError:
+            logger.exception("periodic task %s names no task: %s", name, entry["task"])
+            return False
+        # Run eagerly without re-raising: a failing task is logged and the others go on.
+        result = task.apply(args=entry.get("args", ()), kwargs=entry.get("kwargs", {}), throw=False)
+        if result.failed():
+            logger.error(
+                "periodic task %s (%s) failed: %s\n%s",
+                name,
+                entry["task"],
+                result.result,
+                result.traceback or "",
+            )
             return False
         logger.debug("periodic task %s ran", name)
         return True

@@ -36,7 +36,7 @@ from apps.clusters.proxy.upstream import Upstreams, connection_error, request_he
 from . import services
 from .recording import Recorder
 from .services import Refusal
-from .sockets import Socket, refuse, refuse_handshake, send_json
+from .sockets import open_pod_socket, refuse, send_json
 
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
 CHANNEL_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
@@ -110,15 +110,10 @@ class ExecConsumer:
     """A plain ASGI application (no channel layer: frames go straight between the sockets)."""
 
     async def __call__(self, scope, receive, send) -> None:
-        first = await receive()
-        if first["type"] != "websocket.connect":
+        opened = await open_pod_socket(scope, receive, send)
+        if opened is None:
             return
-        sock = Socket(scope)
-        if not sock.origin_allowed():
-            await refuse_handshake(send)
-            return
-        kw = sock.kwargs
-        cluster_name, namespace, pod = kw["cluster"], kw["namespace"], kw["pod"]
+        sock, cluster_name, namespace, pod = opened
         container = sock.param("container")
         command = [w for w in sock.params("command") if w] or list(DEFAULT_COMMAND)
         tty = sock.flag("tty", True)

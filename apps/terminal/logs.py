@@ -27,7 +27,7 @@ from apps.clusters.proxy.upstream import connection_error, request_headers
 from . import services
 from .exec import upstreams
 from .services import Refusal
-from .sockets import Socket, refuse, refuse_handshake, send_json
+from .sockets import Socket, open_pod_socket, refuse, send_json
 
 MAX_LINE = 64 * 1024  # longer lines are cut (with a mark) so one line cannot exhaust memory
 BATCH = 200  # lines per message to the browser
@@ -86,15 +86,10 @@ class LogsConsumer:
     """A plain ASGI application: the cluster's stream → bounded queue → the browser."""
 
     async def __call__(self, scope, receive, send) -> None:
-        first = await receive()
-        if first["type"] != "websocket.connect":
+        opened = await open_pod_socket(scope, receive, send)
+        if opened is None:
             return
-        sock = Socket(scope)
-        if not sock.origin_allowed():
-            await refuse_handshake(send)
-            return
-        kw = sock.kwargs
-        cluster_name, namespace, pod = kw["cluster"], kw["namespace"], kw["pod"]
+        sock, cluster_name, namespace, pod = opened
         resource = services.pod_resource(cluster_name, namespace, pod)
         caller = None
         try:

@@ -145,6 +145,21 @@ class Socket:
         return await database_sync_to_async(look)()
 
 
+async def open_pod_socket(scope, receive, send) -> tuple[Socket, str, str, str] | None:
+    """The browser's handshake, up to the origin check: the socket and the pod it names
+    (cluster, namespace, pod), or None when there is nothing to serve (refused, or not a
+    connect)."""
+    first = await receive()
+    if first["type"] != "websocket.connect":
+        return None
+    sock = Socket(scope)
+    if not sock.origin_allowed():
+        await refuse_handshake(send)
+        return None
+    kw = sock.kwargs
+    return sock, kw["cluster"], kw["namespace"], kw["pod"]
+
+
 async def refuse_handshake(send) -> None:
     """Close before accepting: the server answers the upgrade with 403."""
     await send({"type": "websocket.close", "code": 1008})

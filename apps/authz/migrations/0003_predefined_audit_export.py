@@ -9,27 +9,11 @@ import secrets
 
 from django.db import migrations
 
+from ._predefined import refresh_predefined
+
 
 def forward(apps, schema_editor):
-    from apps.authz.predefined import PREDEFINED
-
-    Policy = apps.get_model("authz", "Policy")
-    Tenant = apps.get_model("tenants", "Tenant")
-    for tenant in Tenant.objects.all():
-        for spec in PREDEFINED:
-            Policy.objects.update_or_create(
-                tenant=tenant,
-                name=spec["name"],
-                defaults={
-                    "display_name": spec["display_name"],
-                    "description": spec["description"],
-                    "category": spec["category"],
-                    "scope": spec.get("scope", "platform"),
-                    "statements": spec["statements"],
-                    "predefined": True,
-                },
-            )
-        Tenant.objects.filter(pk=tenant.pk).update(authz_version=secrets.randbits(62))
+    refresh_predefined(apps)
 
 
 class Migration(migrations.Migration):

@@ -21,6 +21,8 @@ import secrets
 
 from django.db import migrations
 
+from ._predefined import refresh_predefined
+
 from apps.authz.engine import key_match
 
 # new action → the action that used to cover the same requests
@@ -70,31 +72,14 @@ def rewrite(statements: list[dict], old_actions: list[str]) -> list[dict]:
 
 
 def forward(apps, schema_editor):
-    from apps.authz.predefined import PREDEFINED
-
     Policy = apps.get_model("authz", "Policy")
-    Tenant = apps.get_model("tenants", "Tenant")
     old_actions = _old_actions()
     for policy in Policy.objects.filter(predefined=False):
         statements = rewrite(policy.statements or [], old_actions)
         if statements != policy.statements:
             policy.statements = statements
             policy.save(update_fields=["statements"])
-    for tenant in Tenant.objects.all():
-        for spec in PREDEFINED:
-            Policy.objects.update_or_create(
-                tenant=tenant,
-                name=spec["name"],
-                defaults={
-                    "display_name": spec["display_name"],
-                    "description": spec["description"],
-                    "category": spec["category"],
-                    "scope": spec.get("scope", "platform"),
-                    "statements": spec["statements"],
-                    "predefined": True,
-                },
-            )
-        Tenant.objects.filter(pk=tenant.pk).update(authz_version=secrets.randbits(62))
+    refresh_predefined(apps)
 
 
 class Migration(migrations.Migration):
