@@ -21,6 +21,7 @@ from apps.audit.services import record_event
 from apps.authz.enforcer import check
 from apps.clusters import k8s
 from apps.clusters.models import Cluster
+from apps.clusters.resources import resource_path
 from apps.clusters.services import connection_for
 
 from .models import TerminalSession, TerminalSettings
@@ -70,10 +71,9 @@ def pod_resource(cluster_name: str, namespace: str, pod: str) -> str:
     return f"cluster:{cluster_name}/namespace:{namespace}/pod:{pod}"
 
 
-def authorize(caller: Caller, action: str, cluster_name: str, namespace: str, pod: str) -> Grant:
-    """The grant for ``action`` on the pod, or :class:`Refusal` (404 for a cluster the caller
-    may not see or that is in another tenant, 403 when the permission layer says no). Nothing
-    here talks to the cluster."""
+def _cluster_of(caller: Caller, cluster_name: str) -> Cluster:
+    """The cluster as the caller may see it, or :class:`Refusal` (404 for a cluster the caller
+    may not read or that is in another tenant; 403 for an API key issued for another one)."""
     user = caller.user
     if user is None or not user.is_authenticated or not user.is_active:
         raise Refusal(401, "sign in first")
@@ -88,14 +88,48 @@ def authorize(caller: Caller, action: str, cluster_name: str, namespace: str, po
     key = caller.api_key
     if key is not None and not key.allows_cluster(cluster.name):
         raise Refusal(403, f"API key {key.prefix}… was issued for cluster {key.cluster.name} only")
-    resource = pod_resource(cluster.name, namespace, pod)
+    return cluster
+
+
+def _judge(user, action: str, resource: str, cluster: Cluster) -> None:
     decision = check(user, action, resource, tenant=cluster.tenant)
     if not decision:
         raise Refusal(
             403, f'portal user "{user.username}" may not {action} on {resource} ({decision.reason})'
         )
-    conn = connection_for(cluster)
-    return Grant(caller, cluster, conn, action, resource)
+
+
+def authorize(caller: Caller, action: str, cluster_name: str, namespace: str, pod: str) -> Grant:
+    """The grant for ``action`` on the pod, or :class:`Refusal` (404 for a cluster the caller
+    may not see or that is in another tenant, 403 when the permission layer says no). Nothing
+    here talks to the cluster."""
+    cluster = _cluster_of(caller, cluster_name)
+    resource = pod_resource(cluster.name, namespace, pod)
+    _judge(caller.user, action, resource, cluster)
+    return Grant(caller, cluster, connection_for(cluster), action, resource)
+
+
+def authorize_workload(caller: Caller, cluster_name: str, namespace: str, kind, name: str) -> Grant:
+    """The grant to follow the logs of a workload's pods (``kind``: a
+    :class:`apps.clusters.resources.Kind`), or :class:`Refusal`. Judged before any cluster
+    connection: the cluster (as :func:`authorize`), ``get<Kind>`` on the workload (its
+    selector is what chooses the pods, so it is read from the workload, never taken from the
+    caller), ``listPods`` (the stream names the pods it follows) and ``getPodLog`` on the
+    namespace's pods. Each pod is judged again (:func:`may_read_log`) before its own log is
+    opened: a deny on one pod leaves that pod out."""
+    cluster = _cluster_of(caller, cluster_name)
+    resource = resource_path(cluster.name, kind, namespace, name)
+    _judge(caller.user, f"get{kind.authz_name}", resource, cluster)
+    pods = pod_resource(cluster.name, namespace, "*")
+    _judge(caller.user, "listPods", pods, cluster)
+    _judge(caller.user, LOG_ACTION, pods, cluster)
+    return Grant(caller, cluster, connection_for(cluster), LOG_ACTION, resource)
+
+
+def may_read_log(grant: Grant, namespace: str, pod: str) -> bool:
+    """``getPodLog`` on one pod of a granted workload stream (the project's domain)."""
+    resource = pod_resource(grant.cluster.name, namespace, pod)
+    return bool(check(grant.caller.user, LOG_ACTION, resource, tenant=grant.cluster.tenant))
 
 
 def recording_enabled(tenant) -> bool:
@@ -233,7 +267,9 @@ def close_session(
         )
 
 
-def audit_stream(grant: Grant, path: str, source_ip: str | None) -> None:
+def audit_stream(
+    grant: Grant, path: str, source_ip: str | None, message: str = "live log stream opened"
+) -> None:
     """A live log stream opened (one row: a stream has no outcome worth a second one)."""
     record_event(
         action=grant.action,
@@ -247,7 +283,7 @@ def audit_stream(grant: Grant, path: str, source_ip: str | None) -> None:
         source_ip=source_ip,
         method="GET",
         path=path[:1024],
-        message="live log stream opened",
+        message=message[:2000],
     )
 
 
