@@ -434,6 +434,9 @@ class LogsConsumer:
         async def every() -> None:
             for container in containers:
                 await streams.follow(container=container, pod=pod)
+            streams.notice(f"following every container of {pod}: {', '.join(containers)}")
+            if not containers:
+                streams.idle.set()
             await streams.idle.wait()
             lines.end("every container's log stream ended")
 
@@ -486,8 +489,9 @@ class WorkloadLogsConsumer:
         lines = LineQueue(int(settings.TERMINAL_LOG_QUEUE))
         streams = Streams(conn, namespace, sock, lines, with_pod=True)
         follower = PodFollower(grant, streams, namespace, selector, sock.param("container"))
-        lines.put(f"following the pods of {kind.kind} {name} ({selector})", kind="notice")
-        source = follower.run(pods, (listed.get("metadata") or {}).get("resourceVersion", ""))
+        title = f"following the pods of {kind.kind} {name} ({selector})"
+        version = (listed.get("metadata") or {}).get("resourceVersion", "")
+        source = follower.run(pods, version, title)
         await serve(sock, receive, send, lines, source, streams.close)
 
 
@@ -520,9 +524,11 @@ class PodFollower:
         for container, restarts in started_containers(pod, self.container):
             await self.streams.follow(name, container, restarts)
 
-    async def run(self, pods: list[dict], version: str) -> None:
+    async def run(self, pods: list[dict], version: str, title: str) -> None:
         for pod in pods:
             await self.consider(pod)
+        # Said once the first streams are open: lines written from now on are all shown.
+        self.streams.notice(f"{title}: {len(self.streams.active)} log streams")
         conn = self.streams.conn
         while True:
             query = [
