@@ -109,27 +109,47 @@ def authorize(caller: Caller, action: str, cluster_name: str, namespace: str, po
     return Grant(caller, cluster, connection_for(cluster), action, resource)
 
 
+def workload_checks(
+    cluster_name: str, namespace: str, kind, name: str, action: str
+) -> list[tuple[str, str]]:
+    """(action, resource) pairs that must all be allowed to follow a workload's logs
+    (``action`` = ``getPodLog``) or pick one of its pods for a terminal (``execPod``):
+    ``get<Kind>`` on the workload (its selector chooses the pods, so it is read from the
+    workload, never taken from the caller), ``listPods`` (the pods are named) — and
+    ``watchPods`` for logs, which watch them — and ``action`` on the namespace's pods. Each
+    pod is judged again before it is used (:func:`may_on_pod`): a deny on one pod leaves that
+    pod out. The socket and the console pages judge the same list."""
+    pods = pod_resource(cluster_name, namespace, "*")
+    checks = [
+        (f"get{kind.authz_name}", resource_path(cluster_name, kind, namespace, name)),
+        ("listPods", pods),
+    ]
+    if action == LOG_ACTION:
+        checks.append(("watchPods", pods))
+    checks.append((action, pods))
+    return checks
+
+
 def authorize_workload(caller: Caller, cluster_name: str, namespace: str, kind, name: str) -> Grant:
     """The grant to follow the logs of a workload's pods (``kind``: a
-    :class:`apps.clusters.resources.Kind`), or :class:`Refusal`. Judged before any cluster
-    connection: the cluster (as :func:`authorize`), ``get<Kind>`` on the workload (its
-    selector is what chooses the pods, so it is read from the workload, never taken from the
-    caller), ``listPods`` (the stream names the pods it follows) and ``getPodLog`` on the
-    namespace's pods. Each pod is judged again (:func:`may_read_log`) before its own log is
-    opened: a deny on one pod leaves that pod out."""
+    :class:`apps.clusters.resources.Kind`), or :class:`Refusal`, judged (:func:`workload_checks`)
+    before any cluster connection."""
     cluster = _cluster_of(caller, cluster_name)
+    for action, resource in workload_checks(cluster.name, namespace, kind, name, LOG_ACTION):
+        _judge(caller.user, action, resource, cluster)
     resource = resource_path(cluster.name, kind, namespace, name)
-    _judge(caller.user, f"get{kind.authz_name}", resource, cluster)
-    pods = pod_resource(cluster.name, namespace, "*")
-    _judge(caller.user, "listPods", pods, cluster)
-    _judge(caller.user, LOG_ACTION, pods, cluster)
     return Grant(caller, cluster, connection_for(cluster), LOG_ACTION, resource)
 
 
+def may_on_pod(user, action: str, cluster: Cluster, namespace: str, pod: str) -> bool:
+    """``action`` on one pod (in its project's domain)."""
+    resource = pod_resource(cluster.name, namespace, pod)
+    return bool(check(user, action, resource, tenant=cluster.tenant))
+
+
 def may_read_log(grant: Grant, namespace: str, pod: str) -> bool:
-    """``getPodLog`` on one pod of a granted workload stream (the project's domain)."""
-    resource = pod_resource(grant.cluster.name, namespace, pod)
-    return bool(check(grant.caller.user, LOG_ACTION, resource, tenant=grant.cluster.tenant))
+    """``getPodLog`` on one pod of a granted workload stream."""
+    return may_on_pod(grant.caller.user, LOG_ACTION, grant.cluster, namespace, pod)
 
 
 def recording_enabled(tenant) -> bool:

@@ -18,26 +18,13 @@ from apps.authz.models import Binding, Policy
 from apps.terminal.logs import WorkloadLogsConsumer
 from tests.factories import make_api_key
 
-from .conftest import open_term, session_cookie
+from .conftest import _api, open_term, running_pods, scale, session_cookie
 from .test_logs import SlowBrowser, log_requests
 
 login = sync_to_async(session_cookie)
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
-DEPLOYMENT = {
-    "apiVersion": "apps/v1",
-    "kind": "Deployment",
-    "metadata": {"name": "api"},
-    "spec": {
-        "replicas": 2,
-        "selector": {"matchLabels": {"app": "api"}},
-        "template": {
-            "metadata": {"labels": {"app": "api"}},
-            "spec": {"containers": [{"name": "app", "image": "busybox:1.37"}]},
-        },
-    },
-}
 DUO = {
     "apiVersion": "v1",
     "kind": "Pod",
@@ -49,45 +36,6 @@ DUO = {
         ]
     },
 }
-
-
-def _api(sim) -> kclient.ApiClient:
-    config = kclient.Configuration(host=sim.url)
-    config.ssl_ca_cert = sim.ca_file
-    config.api_key = {"authorization": f"Bearer {sim.token}"}
-    return kclient.ApiClient(config)
-
-
-def running_pods(sim, selector="app=api", count=2, seconds=20.0) -> list[str]:
-    with _api(sim) as api:
-        core = kclient.CoreV1Api(api)
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            pods = core.list_namespaced_pod("team-a", label_selector=selector).items
-            names = sorted(
-                p.metadata.name
-                for p in pods
-                if p.status.phase == "Running" and p.metadata.deletion_timestamp is None
-            )
-            if len(names) == count:
-                return names
-            time.sleep(0.05)
-    raise AssertionError(f"never {count} running pods for {selector}")
-
-
-def scale(sim, replicas: int) -> None:
-    with _api(sim) as api:
-        kclient.AppsV1Api(api).patch_namespaced_deployment_scale(
-            "api", "team-a", {"spec": {"replicas": replicas}}
-        )
-
-
-@pytest.fixture
-def deployment(cluster, sim):
-    """Deployment team-a/api with two running pods (names sorted)."""
-    with _api(sim) as api:
-        kclient.AppsV1Api(api).create_namespaced_deployment("team-a", DEPLOYMENT)
-    return running_pods(sim)
 
 
 @pytest.fixture
