@@ -240,6 +240,36 @@ class WorkloadLogsView(WorkloadStreamPage):
 
 
 # -- recordings, for auditors ------------------------------------------------------------------
+REPLAY_ACTION = "replayTerminalSession"
+
+
+def replay_decision(user, session: TerminalSession):
+    """May ``user`` replay the session? ``replayTerminalSession`` on its opening audit event
+    (self-service for one's own sessions)."""
+    return check(
+        user,
+        REPLAY_ACTION,
+        f"auditevent:{session.open_event_id or '-'}",
+        tenant=session.tenant,
+        obj=session.open_event,
+        owner=session.user_id,
+    )
+
+
+def replayable_session(user, event: AuditEvent) -> TerminalSession | None:
+    """The terminal session ``event`` opened, when ``user`` may replay it (the audit event
+    page links to its replay), else None."""
+    session = (
+        TerminalSession.objects.filter(tenant_id=event.tenant_id, open_event=event)
+        .select_related("tenant", "open_event")
+        .defer("recording")
+        .first()
+    )
+    if session is None or not replay_decision(user, session):
+        return None
+    return session
+
+
 class SessionAccess:
     """A terminal session is part of the audit trail: listed to who may list audit events,
     replayed by who may ``replayTerminalSession`` on its opening audit event (a recording
@@ -257,14 +287,10 @@ class SessionAccess:
         )
         if session is None:
             raise Http404("No such terminal session.")
-        resource = f"auditevent:{session.open_event_id or '-'}"
-        self.require(
-            "replayTerminalSession",
-            resource,
-            tenant=session.tenant,
-            obj=session.open_event,
-            owner=session.user_id,
-        )
+        decision = replay_decision(self.request.user, session)
+        if not decision:
+            resource = f"auditevent:{session.open_event_id or '-'}"
+            raise ConsoleDenied(REPLAY_ACTION, resource, decision.reason)
         return session
 
 
