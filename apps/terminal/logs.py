@@ -199,6 +199,7 @@ class Streams:
         self.active: dict[tuple[str, str], asyncio.Task] = {}
         self.followed: set[tuple[str, str, int]] = set()  # (pod, container, restarts)
         self.waiting: list[tuple[str, str, int]] = []
+        self.starting: set[asyncio.Task] = set()  # a waiting stream taking a freed slot
         self.idle = asyncio.Event()  # nothing followed, nothing waiting
 
     def label(self, pod: str, container: str) -> str:
@@ -246,12 +247,23 @@ class Streams:
         if self.waiting and len(self.active) < self.cap:
             key = self.waiting.pop(0)
             self.followed.discard(key)
-            asyncio.ensure_future(self.follow(*key))
+            task = asyncio.ensure_future(self.follow(*key))
+            self.starting.add(task)
+            task.add_done_callback(self.starting.discard)
         elif not self.active and not self.waiting:
             self.idle.set()
 
+    def forget(self, pod: str) -> None:
+        """The pod went: a pod of the same name later (a StatefulSet's) is a new one."""
+        self.followed = {key for key in self.followed if key[0] != pod}
+        self.waiting = [key for key in self.waiting if key[0] != pod]
+
     async def close(self) -> None:
         self.waiting.clear()
+        starting = list(self.starting)
+        for task in starting:
+            task.cancel()
+        await asyncio.gather(*starting, return_exceptions=True)
         tasks = list(self.active.values())
         for task in tasks:
             task.cancel()
@@ -591,6 +603,7 @@ class PodFollower:
                     elif event.get("type") == "DELETED":
                         name = (obj.get("metadata") or {}).get("name", "")
                         self.readable.pop(name, None)
+                        self.streams.forget(name)
         except (aiohttp.ClientError, OSError):
             pass
         return version

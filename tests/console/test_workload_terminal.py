@@ -10,7 +10,7 @@ from django.urls import reverse
 from apps.authz.models import Binding, Policy
 from tests.console.matrix import ConsoleMatrix
 from tests.console.test_terminal import cluster_only  # noqa: F401  (fixture)
-from tests.terminal.conftest import cluster, deployment, sim  # noqa: F401  (fixtures)
+from tests.terminal.conftest import DUO, _api, cluster, deployment, running_pods, sim  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
 
@@ -161,3 +161,19 @@ def test_pod_logs_page_offers_all_containers_only_with_several(client, cluster, 
     page = client.get(url).content.decode()
     assert '<option value="main" selected>main</option>' in page
     assert 'value="*"' not in page  # one container: nothing to add
+
+
+def test_pod_logs_page_offers_all_containers_with_several(client, cluster, sim, member):  # noqa: F811
+    from kubernetes import client as kclient
+
+    with _api(sim) as api:
+        kclient.CoreV1Api(api).create_namespaced_pod("team-a", DUO)
+    running_pods(sim, selector="", count=2)  # web and duo
+    client.force_login(member)
+    url = reverse(
+        "console:pod-logs", kwargs={"cluster": cluster.name, "namespace": "team-a", "name": "duo"}
+    )
+    page = client.get(url).content.decode()
+    assert '<option value="*">All containers</option>' in page
+    assert '<option value="main" selected>main</option>' in page
+    assert '<option value="side">side</option>' in page

@@ -209,3 +209,16 @@ def deployment(cluster, sim):
     with _api(sim) as api:
         kclient.AppsV1Api(api).create_namespaced_deployment("team-a", DEPLOYMENT)
     return running_pods(sim)
+
+
+DUO = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "duo"},
+    "spec": {
+        "containers": [
+            {"name": "main", "image": "busybox:1.37"},
+            {"name": "side", "image": "busybox:1.37"},
+        ]
+    },
+}

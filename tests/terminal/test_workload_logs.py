@@ -18,24 +18,12 @@ from apps.authz.models import Binding, Policy
 from apps.terminal.logs import WorkloadLogsConsumer
 from tests.factories import make_api_key
 
-from .conftest import _api, open_term, running_pods, scale, session_cookie
+from .conftest import DUO, _api, open_term, running_pods, scale, session_cookie
 from .test_logs import SlowBrowser, log_requests
 
 login = sync_to_async(session_cookie)
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
-
-DUO = {
-    "apiVersion": "v1",
-    "kind": "Pod",
-    "metadata": {"name": "duo"},
-    "spec": {
-        "containers": [
-            {"name": "main", "image": "busybox:1.37"},
-            {"name": "side", "image": "busybox:1.37"},
-        ]
-    },
-}
 
 
 @pytest.fixture
@@ -198,6 +186,48 @@ async def test_a_pod_that_appears_is_followed_and_one_that_goes_ends(
     (gone,) = {*deployment, new} - remaining
     await until(
         term, lambda: any(n.startswith(f"[{gone}/app] the log stream ended") for n in notices(term))
+    )
+    await term.ws.disconnect()
+
+
+async def test_a_statefulset_pod_recreated_under_its_name_is_followed_again(cluster, sim, member):
+    body = {
+        "apiVersion": "apps/v1",
+        "kind": "StatefulSet",
+        "metadata": {"name": "db"},
+        "spec": {
+            "replicas": 1,
+            "serviceName": "db",
+            "selector": {"matchLabels": {"app": "db"}},
+            "template": {
+                "metadata": {"labels": {"app": "db"}},
+                "spec": {"containers": [{"name": "pg", "image": "busybox:1.37"}]},
+            },
+        },
+    }
+
+    def create():
+        with _api(sim) as api:
+            kclient.AppsV1Api(api).create_namespaced_stateful_set("team-a", body)
+
+    def delete_pod():
+        with _api(sim) as api:
+            kclient.CoreV1Api(api).delete_namespaced_pod("db-0", "team-a")
+
+    await sync_to_async(create)()
+    await sync_to_async(running_pods)(sim, selector="app=db", count=1)
+    path = workload_path(cluster, query="", kind="statefulsets", name="db")
+    _, term = await open_term(path, await login(member))
+    await until(term, lambda: "[db-0/pg] INFO busybox: listening on :8080" in all_lines(term))
+    await sync_to_async(delete_pod)()
+    await until(
+        term, lambda: any(n.startswith("[db-0/pg] the log stream ended") for n in notices(term))
+    )
+    # the controller makes db-0 again: its start-up lines come a second time
+    await until(
+        term,
+        lambda: all_lines(term).count("[db-0/pg] INFO busybox: listening on :8080") == 2,
+        timeout=20,
     )
     await term.ws.disconnect()
 
