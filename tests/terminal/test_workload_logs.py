@@ -113,6 +113,29 @@ async def test_no_pod_log_permission_is_refused_before_the_cluster(cluster, sim,
     assert (await sync_to_async(sim.requests)())[before:] == []
 
 
+async def test_unknown_workload_and_unreachable_cluster_are_refused_with_the_reason(
+    cluster, sim, member
+):
+    cookie = await login(member)
+    _, term = await open_term(workload_path(cluster, name="nope"), cookie)
+    assert await term.until_closed() == 4404
+    assert term.control("error")["message"] == (
+        f"cluster {cluster.name} refused the Deployment team-a/nope "
+        '(404: deployments.apps "nope" not found)'
+    )
+    sim.faults.down()
+    try:
+        _, term = await open_term(workload_path(cluster), cookie)
+        assert await term.until_closed() == 4502
+        assert f"Cluster {cluster.name} is unreachable" in term.control("error")["message"]
+    finally:
+        sim.faults.up()
+    failed = await sync_to_async(list)(
+        AuditEvent.objects.filter(action="getPodLog").order_by("status_code")
+    )
+    assert [(e.status_code, e.outcome) for e in failed] == [(404, "denied"), (502, "failure")]
+
+
 async def test_a_pod_the_user_may_not_read_is_left_out(quiet, cluster, sim, member, tenant):
     first, second = quiet
 
