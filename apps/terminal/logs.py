@@ -200,6 +200,7 @@ class Streams:
         self.followed: set[tuple[str, str, int]] = set()  # (pod, container, restarts)
         self.waiting: list[tuple[str, str, int]] = []
         self.starting: set[asyncio.Task] = set()  # a waiting stream taking a freed slot
+        self.opening = 0  # streams being opened (they hold a slot already)
         self.idle = asyncio.Event()  # nothing followed, nothing waiting
 
     def label(self, pod: str, container: str) -> str:
@@ -215,7 +216,7 @@ class Streams:
             return
         self.followed.add(key)
         label = self.label(pod, container)
-        if len(self.active) >= self.cap:
+        if self.busy() >= self.cap:
             self.waiting.append(key)
             self.notice(
                 f"[{label}] not followed yet: one socket follows at most {self.cap} log streams "
@@ -224,12 +225,18 @@ class Streams:
             return
         self.idle.clear()
         query = log_query(self.sock, container)
+        self.opening += 1
+        refused = None
         try:
             response = await open_stream(
                 self.conn, log_url(self.conn, self.namespace, pod, query), "the logs"
             )
         except Refusal as refusal:
-            self.notice(f"[{label}] {refusal.message}")
+            refused = refusal
+        finally:
+            self.opening -= 1
+        if refused is not None:
+            self.notice(f"[{label}] {refused.message}")
             self._next()
             return
         self.active[(pod, container)] = asyncio.ensure_future(self._read(pod, container, response))
@@ -243,14 +250,17 @@ class Streams:
         self.notice(f"[{self.label(pod, container)}] {reason}")
         self._next()
 
+    def busy(self) -> int:
+        return len(self.active) + self.opening
+
     def _next(self) -> None:
-        if self.waiting and len(self.active) < self.cap:
+        if self.waiting and self.busy() < self.cap:
             key = self.waiting.pop(0)
             self.followed.discard(key)
             task = asyncio.ensure_future(self.follow(*key))
             self.starting.add(task)
             task.add_done_callback(self.starting.discard)
-        elif not self.active and not self.waiting:
+        elif not self.busy() and not self.waiting:
             self.idle.set()
 
     def forget(self, pod: str) -> None:
