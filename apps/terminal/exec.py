@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from urllib.parse import quote, urlencode
 
 import aiohttp
@@ -36,7 +35,7 @@ from apps.clusters.proxy.upstream import Upstreams, connection_error, request_he
 from . import services
 from .recording import Recorder
 from .services import Refusal
-from .sockets import open_pod_socket, refuse, send_json
+from .sockets import Watch, open_pod_socket, refuse, send_json
 
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
 CHANNEL_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
@@ -234,9 +233,7 @@ class Relay:
         self.send = send
         self.recorder = recorder
         self.keepalive = keepalive
-        self.idle = float(settings.TERMINAL_IDLE_TIMEOUT)
-        self.recheck = float(settings.TERMINAL_SESSION_RECHECK)
-        self.last_activity = time.monotonic()
+        self.watch = Watch(sock, send, idle=float(settings.TERMINAL_IDLE_TIMEOUT))
         self.exit_code: int | None = None
         self.exit_message = ""
         self.v5 = (upstream.protocol or "").startswith("v5")
@@ -250,7 +247,7 @@ class Relay:
     async def stdin(self, data: bytes) -> None:
         if not data:
             return
-        self.last_activity = time.monotonic()
+        self.watch.touch()
         if self.recorder is not None:
             self.recorder.input(data)
         await self.upstream.send_bytes(bytes([STDIN]) + data)
@@ -290,7 +287,7 @@ class Relay:
                 channel, payload = data[:1], data[1:]
                 if channel in (bytes([STDOUT]), bytes([STDERR])):
                     if payload:
-                        self.last_activity = time.monotonic()
+                        self.watch.touch()
                         if self.recorder is not None:
                             self.recorder.output(payload)
                         await self.send({"type": "websocket.send", "bytes": payload})
@@ -302,22 +299,7 @@ class Relay:
                 return "the cluster closed the connection"
 
     async def ticker(self) -> str:
-        step = max(0.05, min(self.keepalive, self.idle / 4, self.recheck, 5.0))
-        last_ping = last_check = time.monotonic()
-        while True:
-            await asyncio.sleep(step)
-            moment = time.monotonic()
-            if moment - self.last_activity >= self.idle:
-                return f"idle for {self.idle:g}s (terminal idle timeout)"
-            if moment - last_ping >= self.keepalive:
-                last_ping = moment
-                await send_json(self.send, {"type": "ping"})
-            if moment - last_check >= self.recheck:
-                active = self.last_activity > last_check
-                last_check = moment
-                gone = await self.sock.session_gone(active)
-                if gone:
-                    return gone
+        return await self.watch.run()
 
     async def run(self) -> str:
         tasks = [

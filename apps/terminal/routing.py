@@ -3,15 +3,15 @@
 from django.urls import re_path
 
 from .exec import ExecConsumer
-from .logs import LogsConsumer
+from .logs import WORKLOAD_KINDS, LogsConsumer, WorkloadLogsConsumer
 
 NAME = r"[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?"
-POD = (
-    rf"^ws/clusters/(?P<cluster>[-a-z0-9]{{1,64}})/namespaces/(?P<namespace>{NAME})"
-    rf"/pods/(?P<pod>{NAME})"
-)
+NAMESPACE = rf"^ws/clusters/(?P<cluster>[-a-z0-9]{{1,64}})/namespaces/(?P<namespace>{NAME})"
+POD = rf"{NAMESPACE}/pods/(?P<pod>{NAME})"
+WORKLOAD = rf"{NAMESPACE}/workloads/(?P<kind>{'|'.join(WORKLOAD_KINDS)})/(?P<name>{NAME})"
 
 websocket_urlpatterns = [
     re_path(POD + r"/exec$", ExecConsumer()),
     re_path(POD + r"/logs$", LogsConsumer()),
+    re_path(WORKLOAD + r"/logs$", WorkloadLogsConsumer()),
 ]

@@ -21,6 +21,7 @@ from apps.audit.services import record_event
 from apps.authz.enforcer import check
 from apps.clusters import k8s
 from apps.clusters.models import Cluster
+from apps.clusters.resources import resource_path
 from apps.clusters.services import connection_for
 
 from .models import TerminalSession, TerminalSettings
@@ -70,10 +71,9 @@ def pod_resource(cluster_name: str, namespace: str, pod: str) -> str:
     return f"cluster:{cluster_name}/namespace:{namespace}/pod:{pod}"
 
 
-def authorize(caller: Caller, action: str, cluster_name: str, namespace: str, pod: str) -> Grant:
-    """The grant for ``action`` on the pod, or :class:`Refusal` (404 for a cluster the caller
-    may not see or that is in another tenant, 403 when the permission layer says no). Nothing
-    here talks to the cluster."""
+def _cluster_of(caller: Caller, cluster_name: str) -> Cluster:
+    """The cluster as the caller may see it, or :class:`Refusal` (404 for a cluster the caller
+    may not read or that is in another tenant; 403 for an API key issued for another one)."""
     user = caller.user
     if user is None or not user.is_authenticated or not user.is_active:
         raise Refusal(401, "sign in first")
@@ -88,14 +88,68 @@ def authorize(caller: Caller, action: str, cluster_name: str, namespace: str, po
     key = caller.api_key
     if key is not None and not key.allows_cluster(cluster.name):
         raise Refusal(403, f"API key {key.prefix}… was issued for cluster {key.cluster.name} only")
-    resource = pod_resource(cluster.name, namespace, pod)
+    return cluster
+
+
+def _judge(user, action: str, resource: str, cluster: Cluster) -> None:
     decision = check(user, action, resource, tenant=cluster.tenant)
     if not decision:
         raise Refusal(
             403, f'portal user "{user.username}" may not {action} on {resource} ({decision.reason})'
         )
-    conn = connection_for(cluster)
-    return Grant(caller, cluster, conn, action, resource)
+
+
+def authorize(caller: Caller, action: str, cluster_name: str, namespace: str, pod: str) -> Grant:
+    """The grant for ``action`` on the pod, or :class:`Refusal` (404 for a cluster the caller
+    may not see or that is in another tenant, 403 when the permission layer says no). Nothing
+    here talks to the cluster."""
+    cluster = _cluster_of(caller, cluster_name)
+    resource = pod_resource(cluster.name, namespace, pod)
+    _judge(caller.user, action, resource, cluster)
+    return Grant(caller, cluster, connection_for(cluster), action, resource)
+
+
+def workload_checks(
+    cluster_name: str, namespace: str, kind, name: str, action: str
+) -> list[tuple[str, str]]:
+    """(action, resource) pairs that must all be allowed to follow a workload's logs
+    (``action`` = ``getPodLog``) or pick one of its pods for a terminal (``execPod``):
+    ``get<Kind>`` on the workload (its selector chooses the pods, so it is read from the
+    workload, never taken from the caller), ``listPods`` (the pods are named) — and
+    ``watchPods`` for logs, which watch them — and ``action`` on the namespace's pods. Each
+    pod is judged again before it is used (:func:`may_on_pod`): a deny on one pod leaves that
+    pod out. The socket and the console pages judge the same list."""
+    pods = pod_resource(cluster_name, namespace, "*")
+    checks = [
+        (f"get{kind.authz_name}", resource_path(cluster_name, kind, namespace, name)),
+        ("listPods", pods),
+    ]
+    if action == LOG_ACTION:
+        checks.append(("watchPods", pods))
+    checks.append((action, pods))
+    return checks
+
+
+def authorize_workload(caller: Caller, cluster_name: str, namespace: str, kind, name: str) -> Grant:
+    """The grant to follow the logs of a workload's pods (``kind``: a
+    :class:`apps.clusters.resources.Kind`), or :class:`Refusal`, judged (:func:`workload_checks`)
+    before any cluster connection."""
+    cluster = _cluster_of(caller, cluster_name)
+    for action, resource in workload_checks(cluster.name, namespace, kind, name, LOG_ACTION):
+        _judge(caller.user, action, resource, cluster)
+    resource = resource_path(cluster.name, kind, namespace, name)
+    return Grant(caller, cluster, connection_for(cluster), LOG_ACTION, resource)
+
+
+def may_on_pod(user, action: str, cluster: Cluster, namespace: str, pod: str) -> bool:
+    """``action`` on one pod (in its project's domain)."""
+    resource = pod_resource(cluster.name, namespace, pod)
+    return bool(check(user, action, resource, tenant=cluster.tenant))
+
+
+def may_read_log(grant: Grant, namespace: str, pod: str) -> bool:
+    """``getPodLog`` on one pod of a granted workload stream."""
+    return may_on_pod(grant.caller.user, LOG_ACTION, grant.cluster, namespace, pod)
 
 
 def recording_enabled(tenant) -> bool:
@@ -233,7 +287,9 @@ def close_session(
         )
 
 
-def audit_stream(grant: Grant, path: str, source_ip: str | None) -> None:
+def audit_stream(
+    grant: Grant, path: str, source_ip: str | None, message: str = "live log stream opened"
+) -> None:
     """A live log stream opened (one row: a stream has no outcome worth a second one)."""
     record_event(
         action=grant.action,
@@ -247,7 +303,7 @@ def audit_stream(grant: Grant, path: str, source_ip: str | None) -> None:
         source_ip=source_ip,
         method="GET",
         path=path[:1024],
-        message="live log stream opened",
+        message=message[:2000],
     )
 
 

@@ -3,9 +3,11 @@ API key), the origin rule, refusing, and query parameters."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
+import time
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
@@ -145,16 +147,66 @@ class Socket:
         return await database_sync_to_async(look)()
 
 
-async def open_pod_socket(scope, receive, send) -> tuple[Socket, str, str, str] | None:
-    """The browser's handshake, up to the origin check: the socket and the pod it names
-    (cluster, namespace, pod), or None when there is nothing to serve (refused, or not a
-    connect)."""
+class Watch:
+    """What keeps an open socket honest, for the terminal and the live logs alike: a
+    ``{"type":"ping"}`` every ``TERMINAL_KEEPALIVE_INTERVAL`` seconds (proxies do not drop an
+    idle socket), the console session re-checked every ``TERMINAL_SESSION_RECHECK`` seconds
+    (signed out or past its timeouts: the socket ends), and — when the user used the socket
+    since the last check (typed, got output, was shown log lines: :meth:`touch`) — that use
+    counted as activity on the console session (its ``last_seen`` moves, as a request would
+    move it). ``idle``: seconds without activity after which the socket itself ends (the
+    terminal's ``TERMINAL_IDLE_TIMEOUT``; None for live logs, which a user may just watch)."""
+
+    def __init__(self, sock: Socket, send, idle: float | None = None):
+        self.sock = sock
+        self.send = send
+        self.idle = idle
+        self.keepalive = float(settings.TERMINAL_KEEPALIVE_INTERVAL)
+        self.recheck = float(settings.TERMINAL_SESSION_RECHECK)
+        self.last_activity = time.monotonic()
+
+    def touch(self) -> None:
+        self.last_activity = time.monotonic()
+
+    async def run(self) -> str:
+        """Returns why the socket must end (never, while all is well)."""
+        steps = [self.keepalive, self.recheck, 5.0] + ([self.idle / 4] if self.idle else [])
+        step = max(0.05, min(steps))
+        last_ping = last_check = time.monotonic()
+        while True:
+            await asyncio.sleep(step)
+            moment = time.monotonic()
+            if self.idle is not None and moment - self.last_activity >= self.idle:
+                return f"idle for {self.idle:g}s (terminal idle timeout)"
+            if moment - last_ping >= self.keepalive:
+                last_ping = moment
+                await send_json(self.send, {"type": "ping"})
+            if moment - last_check >= self.recheck:
+                active = self.last_activity > last_check
+                last_check = moment
+                gone = await self.sock.session_gone(active)
+                if gone:
+                    return gone
+
+
+async def open_socket(scope, receive, send) -> Socket | None:
+    """The browser's handshake, up to the origin check: the socket (its route's names in
+    ``sock.kwargs``), or None when there is nothing to serve (refused, or not a connect)."""
     first = await receive()
     if first["type"] != "websocket.connect":
         return None
     sock = Socket(scope)
     if not sock.origin_allowed():
         await refuse_handshake(send)
+        return None
+    return sock
+
+
+async def open_pod_socket(scope, receive, send) -> tuple[Socket, str, str, str] | None:
+    """:func:`open_socket` for a pod's socket: the socket and the pod it names (cluster,
+    namespace, pod)."""
+    sock = await open_socket(scope, receive, send)
+    if sock is None:
         return None
     kw = sock.kwargs
     return sock, kw["cluster"], kw["namespace"], kw["pod"]

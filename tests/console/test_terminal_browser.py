@@ -1,6 +1,7 @@
 """The web terminal in a real browser against kubesim: from the pod page to the terminal page,
-a command and its output through xterm.js, the exit status shown and reconnect offered; no
-serious axe-core violation on the terminal page."""
+a command and its output through xterm.js, the exit status shown and reconnect offered; live
+logs of a pod and of a workload's pods (lines from two pods, filtered by pod); the terminal
+picked from a workload's pods; no serious axe-core violation on those pages."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from playwright.sync_api import expect
 from apps.terminal.models import TerminalSession
 from tests.browser import *  # noqa: F403
 from tests.console.test_console_browser import serious_violations
-from tests.terminal.conftest import cluster, sim  # noqa: F401  (fixtures)
+from tests.terminal.conftest import cluster, deployment, sim  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -107,6 +108,59 @@ def test_follow_logs_from_the_pod_page_pause_and_resume(
     page.mouse.move(0, 0)  # no hovered button mid-transition when axe measures contrast
     page.wait_for_timeout(400)
     assert serious_violations(page, f"{base}/static/vendor/axe-core/axe.min.js") == []
+
+
+def test_follow_a_workloads_logs_and_pick_a_pod_for_a_terminal(
+    http_portal,
+    page,
+    tenant,
+    tenant_admin,
+    cluster,  # noqa: F811
+    deployment,  # noqa: F811
+    sim,  # noqa: F811
+):
+    first, second = deployment
+    sim.set_controller(False)  # only the test's lines are written from now on
+    base = http_portal.url
+    workload_path = f"/clusters/{cluster.name}/workloads/team-a/deployments/api/"
+    page.goto(f"{base}/login/?next={workload_path}")
+    page.fill("#id_tenant", "acme")
+    page.fill("#id_username", "alice")
+    page.fill("#id_password", "Correct-horse-9")
+    page.click("#sign-in button[type=submit]")
+    page.wait_for_url(f"{base}{workload_path}")
+    page.click("#workload-logs-link")
+    page.wait_for_url(f"{base}{workload_path}logs/")
+    assert serious_violations(page, f"{base}/static/vendor/axe-core/axe.min.js") == []
+
+    logs = page.locator("#logs")
+    page.fill("#logs-tail", "0")
+    page.click("#logs-follow")
+    expect(logs).to_contain_text("following the pods of Deployment api (app=api): 2 log streams")
+    sim.append_log("team-a", first, "app", "hello-from-first")
+    sim.append_log("team-a", second, "app", "hello-from-second")
+    expect(logs).to_contain_text(f"[{first}/app] hello-from-first")
+    expect(logs).to_contain_text(f"[{second}/app] hello-from-second")
+
+    page.select_option("#logs-pod", second)  # one pod's lines only
+    shown = page.locator("#logs span:visible")
+    expect(shown).to_have_text([f"[{second}/app] hello-from-second\n"])
+    page.select_option("#logs-pod", "")
+    expect(shown).to_have_count(3)  # the notice and both pods' lines again
+    page.mouse.move(0, 0)
+    page.wait_for_timeout(400)
+    assert serious_violations(page, f"{base}/static/vendor/axe-core/axe.min.js") == []
+
+    page.goto(f"{base}{workload_path}")
+    page.click("#workload-terminal-link")
+    page.wait_for_url(f"{base}{workload_path}terminal/")
+    assert serious_violations(page, f"{base}/static/vendor/axe-core/axe.min.js") == []
+    page.click(f'tr[data-pod="{second}"] a[data-container="app"]')
+    pod_path = f"/clusters/{cluster.name}/namespaces/team-a/pods/{second}/terminal/"
+    page.wait_for_url(f"{base}{pod_path}?container=app")
+    expect(page.locator("#terminal-container")).to_have_value("app")
+    page.click("#terminal-connect")
+    expect(page.locator("#terminal .xterm-rows")).to_contain_text("/ # ")
 
 
 def test_an_auditor_replays_a_recorded_session(

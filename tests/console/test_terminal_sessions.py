@@ -182,3 +182,28 @@ def test_reading_the_audit_trail_is_not_enough_to_replay_others_sessions(
     client.force_login(persona(tenant, "audrey", "audit-read"))
     response = client.get(url)
     assert response.status_code == 200 and b"uid=0(root)" in response.content
+
+
+def test_the_audit_event_of_a_terminal_session_links_to_its_replay(
+    client, tenant, member, read_only_user
+):
+    """Shown on the session's opening event, to who may replay it: its owner (self-service)
+    and holders of replayTerminalSession — not to one who may only read the audit trail."""
+    from tests.conftest import persona
+
+    session = make_session(tenant, member, pod="linked")
+    event_url = reverse("console:audit-event", kwargs={"pk": session.open_event_id})
+    replay = reverse("console:terminal-session", kwargs={"pk": session.pk})
+    for user in (member, persona(tenant, "audrey", "audit-read")):
+        client.force_login(user)
+        page = client.get(event_url).content.decode()
+        assert f'href="{replay}"' in page and 'id="audit-event-terminal-session"' in page
+    client.force_login(read_only_user)  # may read the event (get*), not replay it
+    response = client.get(event_url)
+    assert response.status_code == 200 and 'id="audit-event-fields"' in response.content.decode()
+    assert "audit-event-terminal-session" not in response.content.decode()
+    # the closing event is not the session's opening: no link there
+    closing = AuditEvent.objects.filter(message__contains=f"session {session.pk} closed").get()
+    client.force_login(member)
+    page = client.get(reverse("console:audit-event", kwargs={"pk": closing.pk})).content.decode()
+    assert 'id="audit-event-fields"' in page and "audit-event-terminal-session" not in page

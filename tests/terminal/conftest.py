@@ -1,6 +1,7 @@
 """Fixtures of the terminal tests: a kubesim cluster (controller on, so pods run) imported into
 the tenant; namespace ``team-a`` owned by project ``prj-test`` with pod ``web``, namespace
-``team-b`` owned by project ``prj-other`` with pod ``db``; signed-in browser sessions."""
+``team-b`` owned by project ``prj-other`` with pod ``db``; Deployment ``team-a/api`` with two
+pods (``deployment``); signed-in browser sessions."""
 
 from __future__ import annotations
 
@@ -154,3 +155,70 @@ async def open_term(
     ws = WebsocketCommunicator(application, path, headers=sent, subprotocols=subprotocols)
     connected, _ = await ws.connect(timeout=15)
     return connected, Term(ws)
+
+
+DEPLOYMENT = {
+    "apiVersion": "apps/v1",
+    "kind": "Deployment",
+    "metadata": {"name": "api"},
+    "spec": {
+        "replicas": 2,
+        "selector": {"matchLabels": {"app": "api"}},
+        "template": {
+            "metadata": {"labels": {"app": "api"}},
+            "spec": {"containers": [{"name": "app", "image": "busybox:1.37"}]},
+        },
+    },
+}
+
+
+def _api(sim) -> kclient.ApiClient:
+    config = kclient.Configuration(host=sim.url)
+    config.ssl_ca_cert = sim.ca_file
+    config.api_key = {"authorization": f"Bearer {sim.token}"}
+    return kclient.ApiClient(config)
+
+
+def running_pods(sim, selector="app=api", count=2, seconds=20.0) -> list[str]:
+    with _api(sim) as api:
+        core = kclient.CoreV1Api(api)
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            pods = core.list_namespaced_pod("team-a", label_selector=selector).items
+            names = sorted(
+                p.metadata.name
+                for p in pods
+                if p.status.phase == "Running" and p.metadata.deletion_timestamp is None
+            )
+            if len(names) == count:
+                return names
+            time.sleep(0.05)
+    raise AssertionError(f"never {count} running pods for {selector}")
+
+
+def scale(sim, replicas: int) -> None:
+    with _api(sim) as api:
+        kclient.AppsV1Api(api).patch_namespaced_deployment_scale(
+            "api", "team-a", {"spec": {"replicas": replicas}}
+        )
+
+
+@pytest.fixture
+def deployment(cluster, sim):
+    """Deployment team-a/api with two running pods (names sorted)."""
+    with _api(sim) as api:
+        kclient.AppsV1Api(api).create_namespaced_deployment("team-a", DEPLOYMENT)
+    return running_pods(sim)
+
+
+DUO = {
+    "apiVersion": "v1",
+    "kind": "Pod",
+    "metadata": {"name": "duo"},
+    "spec": {
+        "containers": [
+            {"name": "main", "image": "busybox:1.37"},
+            {"name": "side", "image": "busybox:1.37"},
+        ]
+    },
+}

@@ -431,6 +431,9 @@ TERMINAL_RECORDING_MAX_BYTES = env.int("TERMINAL_RECORDING_MAX_BYTES", default=8
 # Live logs: lines queued per stream for a slow browser before newer ones are dropped (with a
 # marker saying how many).
 TERMINAL_LOG_QUEUE = env.int("TERMINAL_LOG_QUEUE", default=5000)
+# Live logs of a workload (every pod) or of every container of a pod: the most container log
+# streams one socket follows at once (past it: a notice, and the rest wait for a free slot).
+TERMINAL_LOG_MAX_STREAMS = env.int("TERMINAL_LOG_MAX_STREAMS", default=20)
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"

@@ -25,6 +25,7 @@ from apps.audit.filtersets import AuditEventFilterSet
 from apps.audit.models import AuditEvent
 from apps.audit.redaction import redact
 from apps.authz.enforcer import can_any, check, restrict
+from apps.terminal.views import replayable_session
 
 from .base import ConsoleDenied, ConsoleView
 
@@ -124,7 +125,12 @@ class AuditEventView(ConsoleView):
             raise ConsoleDenied("getAuditEvent", event.authz_resource, decision.reason)
         body = event.request_body
         shown = json.dumps(redact(body), indent=2, ensure_ascii=False) if body is not None else ""
-        context.update(title=_("Audit event %(id)s") % {"id": event.pk}, event=event, body=shown)
+        context.update(
+            title=_("Audit event %(id)s") % {"id": event.pk},
+            event=event,
+            body=shown,
+            terminal_session=replayable_session(self.request.user, event),
+        )
         return context
 
 

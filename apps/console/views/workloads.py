@@ -26,6 +26,9 @@ from apps.authz import check, check_collection
 from apps.authz.catalog import KINDS as CATALOG
 from apps.clusters import k8s, resources
 from apps.projects import access
+from apps.terminal.logs import WORKLOAD_KINDS
+from apps.terminal.services import EXEC_ACTION, LOG_ACTION
+from apps.terminal.views import may_on_workload
 
 from .base import ConsoleDenied, ConsoleView
 from .forms import ClusterPageMixin, ClusterTabsMixin
@@ -370,6 +373,7 @@ class WorkloadView(WorkloadMixin, ConsoleView):
             "can_rollback": kind.plural in resources.REVISIONED
             and self.allowed(f"rollback{a}", path),
             "can_edit": self.allowed(f"update{a}", path),
+            **self.stream_links(kind),
             "edit_url": reverse(
                 "console:form-edit",
                 kwargs={
@@ -380,6 +384,24 @@ class WorkloadView(WorkloadMixin, ConsoleView):
                 },  # fmt: skip
             ),
         }
+
+    def stream_links(self, kind) -> dict:
+        """The web terminal's pages of this workload's pods (apps/terminal/views.py): the
+        terminal picker for who may ``execPod`` there, the live logs for who may follow them
+        (the checks their websockets make)."""
+        if kind.plural not in WORKLOAD_KINDS:
+            return {}
+        cluster, user = self.get_cluster(), self.request.user
+        kwargs = {key: self.kwargs[key] for key in ("cluster", "namespace", "name")}
+        kwargs["kind"] = kind.plural
+        links = {}
+        for key, action, route in (
+            ("terminal_url", EXEC_ACTION, "console:workload-terminal"),
+            ("logs_url", LOG_ACTION, "console:workload-logs"),
+        ):
+            if may_on_workload(user, cluster, kwargs["namespace"], kind, kwargs["name"], action):
+                links[key] = reverse(route, kwargs=kwargs)
+        return links
 
 
 def _pod_row(cluster: str, pod: dict) -> dict:

@@ -96,9 +96,10 @@
     });
   }
 
-  /* Live logs (templates/console/terminal/logs.html): lines arrive as {type: "log", lines},
-   * a {type: "dropped", count} marker says how many the server dropped for a slow (or paused)
-   * browser; the page keeps the newest MAX_LINES lines. */
+  /* Live logs (templates/console/terminal/logs.html) of a pod or of a workload's pods: lines
+   * arrive as {type: "log", lines}, a {type: "dropped", count} marker says how many the server
+   * dropped for a slow (or paused) browser, a {type: "notice", message} says a stream ended,
+   * waits or was left out; the page keeps the newest MAX_LINES lines. */
   const MAX_LINES = 5000;
 
   function startLogs() {
@@ -112,6 +113,7 @@
     let socket = null;
     let paused = false;
 
+    const podFilter = document.getElementById("logs-pod");  // a workload's page only
     const wrap = document.getElementById("logs-wrap");
     const search = document.getElementById("logs-search");
     const download = document.getElementById("logs-download");
@@ -123,6 +125,34 @@
       line.classList.toggle("log-hit", hit);
     }
 
+    /* A workload's lines (and notices) start with [pod/container]: the pod filter shows one
+     * pod's; pods that start while following join the filter's list. */
+    function podOf(text) {
+      const found = /^\[([^\]\/]+)[\/\]]/.exec(text);
+      return found ? found[1] : "";
+    }
+
+    function filterLine(line) {
+      const wanted = podFilter ? podFilter.value : "";
+      line.hidden = wanted !== "" && line.dataset.pod !== wanted;
+    }
+
+    function knowPod(pod) {
+      if (!podFilter || !pod) return;
+      const known = Array.prototype.some.call(podFilter.options, function (o) { return o.value === pod; });
+      if (known) return;
+      const option = document.createElement("option");
+      option.value = pod;
+      option.textContent = pod;
+      podFilter.appendChild(option);
+    }
+
+    if (podFilter) {
+      podFilter.addEventListener("change", function () {
+        pre.querySelectorAll("span").forEach(filterLine);
+      });
+    }
+
     wrap.addEventListener("change", function () {
       pre.style.whiteSpace = wrap.checked ? "pre-wrap" : "pre";
     });
@@ -130,7 +160,9 @@
       pre.querySelectorAll("span").forEach(highlight);
     });
     download.addEventListener("click", function () {
-      const blob = new Blob([pre.textContent], { type: "text/plain" });
+      const shown = Array.prototype.filter.call(pre.childNodes, function (n) { return !n.hidden; });
+      const text = shown.map(function (n) { return n.textContent; }).join("");
+      const blob = new Blob([text], { type: "text/plain" });
       const link = document.createElement("a");
       link.href = URL.createObjectURL(blob);
       link.download = pre.dataset.file;
@@ -145,10 +177,16 @@
       const line = document.createElement("span");
       line.textContent = text + "\n";
       if (marker) {
-        line.className = "fw-bold text-warning-emphasis log-dropped";
+        line.className = "fw-bold text-warning-emphasis log-" + marker;
       } else {
         highlight(line);
       }
+      const pod = podFilter ? podOf(text) : "";
+      if (pod) {
+        line.dataset.pod = pod;
+        knowPod(pod);
+      }
+      filterLine(line);
       pre.appendChild(line);
       while (pre.childNodes.length > MAX_LINES) pre.removeChild(pre.firstChild);
       if (atBottom) pre.scrollTop = pre.scrollHeight;
@@ -192,9 +230,11 @@
         let control;
         try { control = JSON.parse(event.data); } catch (e) { return; }
         if (control.type === "log") {
-          control.lines.forEach(function (text) { add(text, false); });
+          control.lines.forEach(function (text) { add(text, ""); });
         } else if (control.type === "dropped") {
-          add("[… " + control.count + " " + msg.msgDropped + " …]", true);
+          add("[… " + control.count + " " + msg.msgDropped + " …]", "dropped");
+        } else if (control.type === "notice") {
+          add(control.message, "notice");
         } else if (control.type === "end") {
           ended = true;
           status.textContent = msg.msgEnded + " " + control.reason;
