@@ -2,12 +2,15 @@
 
 import base64
 import time
+from datetime import timedelta
 
 import pytest
 import yaml
+from django.utils import timezone
 
 from apps.clusters import k8s, services
 from apps.clusters.masking import MASK_B64
+from apps.clusters.models import Cluster
 from tests.matrix import APIMatrix
 
 pytestmark = pytest.mark.django_db
@@ -462,6 +465,41 @@ def test_overview_shows_a_slow_cluster_stale_with_its_last_known_inventory(
     assert (down_row["reachable"], down_row["stale"]) == (False, False)
     assert "unreachable" in down_row["error"] and down_cluster.name in down_row["error"]
     assert elapsed < 4.5  # the overview budget (3 s) plus slack, not the 30 s delay
+
+
+def test_overview_max_age_answers_from_recent_inventory_without_asking(
+    api, member, tenant, cluster, kube_sim
+):
+    """``max_age``: a cluster whose stored inventory is younger is not asked at all (its
+    request log stays empty); older than that, or without ``max_age``, it is asked."""
+    handle, imported = _import_sim(kube_sim, tenant, "aged-" + cluster.name[-6:], nodes=2)
+    try:
+        client = api(member)
+        first = client.get("/api/v1/clusters/overview/").json()["results"]
+        assert {r["name"]: r["nodes"] for r in first}[imported.name] == 2
+        handle.faults.delay(30)  # were it asked, it would be stale
+        before = len(handle.requests())
+        body = client.get("/api/v1/clusters/overview/?max_age=600").json()
+        assert len(handle.requests()) == before  # answered from the stored inventory
+        row = {r["name"]: r for r in body["results"]}[imported.name]
+        assert (row["stale"], row["reachable"], row["nodes"]) == (False, True, 2)
+        assert row["inventory_at"] is not None
+        handle.faults.clear()
+        # an inventory older than max_age is asked again
+        Cluster.objects.filter(pk=imported.pk).update(
+            inventory_at=timezone.now() - timedelta(seconds=120)
+        )
+        client.get("/api/v1/clusters/overview/?max_age=60")
+        assert len(handle.requests()) > before
+    finally:
+        kube_sim.remove_cluster(handle.name)
+
+
+@pytest.mark.parametrize("value", ["-1", "abc", "3601", "1.5"])
+def test_overview_max_age_must_be_whole_seconds_within_an_hour(api, member, value):
+    response = api(member).get(f"/api/v1/clusters/overview/?max_age={value}")
+    assert response.status_code == 400
+    assert "max_age" in response.json()["fields"]
 
 
 def test_overview_reuses_one_pool_and_one_client_per_cluster(api, member, cluster):

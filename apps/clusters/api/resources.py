@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.http import HttpResponse
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers, viewsets
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
@@ -518,14 +518,34 @@ class OverviewViewSet(viewsets.ViewSet):
     known inventory and ``stale: true`` (see :mod:`apps.clusters.overview`). Node inventory
     and the pod total only for those who may list them; ``namespaces``: null for whoever
     reaches every namespace, else the namespaces the user reaches there (a project member's
-    view, :mod:`apps.clusters.visibility`)."""
+    view, :mod:`apps.clusters.visibility`).
+
+    ``?max_age=<seconds>`` (0–3600, default 0: ask every cluster now): a cluster whose stored
+    inventory is younger than that, and whose last health check did not fail since, is
+    answered from it without being asked — the console's overview does the same with 60 s,
+    so a dashboard polling many clusters does not list every pod of each on every poll."""
 
     permission_classes = [IsAuthenticated]
     schema = ResourceSchema()
     authz_doc = "listClusters (rows filtered by getCluster per cluster, in SQL)"
+    MAX_AGE_LIMIT = 3600
 
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "max_age",
+                OpenApiTypes.INT,
+                description="Seconds (0–3600): answer from stored inventory younger than this.",
+            )
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
     def list(self, request):
+        raw = request.query_params.get("max_age", "0")
+        if not raw.isdigit() or int(raw) > self.MAX_AGE_LIMIT:
+            raise exceptions.ValidationError(
+                {"max_age": f"A whole number of seconds from 0 to {self.MAX_AGE_LIMIT}."}
+            )
         scope = resolve_scope(request)
         clusters = list(
             restrict(Cluster.objects.in_scope(scope), request.user, "listClusters").select_related(
@@ -534,6 +554,8 @@ class OverviewViewSet(viewsets.ViewSet):
         )
         rows = [
             visibility.redact_overview_row(request.user, cluster, row)
-            for cluster, row in zip(clusters, overview.overview(clusters), strict=True)
+            for cluster, row in zip(
+                clusters, overview.overview(clusters, fresh_s=float(raw)), strict=True
+            )
         ]
         return Response({"count": len(rows), "results": rows})
