@@ -10,6 +10,7 @@ import time
 import uuid
 
 import pytest
+import pytest_asyncio
 from channels.testing import WebsocketCommunicator
 from django.test import Client
 from kubernetes import client as kclient
@@ -222,3 +223,15 @@ DUO = {
         ]
     },
 }
+
+
+@pytest_asyncio.fixture
+async def close_upstreams():
+    """The terminal sockets pool their cluster connections in one aiohttp session per event
+    loop; each test has its own loop, so close that loop's session with it (otherwise its
+    idle keep-alive connections stay open until garbage collection: leaked descriptors and
+    "Unclosed client session" warnings late in the suite)."""
+    yield
+    from apps.terminal.exec import upstreams
+
+    await upstreams.close()

@@ -22,7 +22,11 @@ from .conftest import exec_path, exec_requests, open_term, session_cookie
 
 login = sync_to_async(session_cookie)
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.asyncio,
+    pytest.mark.usefixtures("close_upstreams"),
+    pytest.mark.django_db(transaction=True),
+]
 
 
 def rows(model, **filters):

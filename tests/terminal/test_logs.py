@@ -21,6 +21,7 @@ login = sync_to_async(session_cookie)
 
 pytestmark = [
     pytest.mark.asyncio,
+    pytest.mark.usefixtures("close_upstreams"),
     pytest.mark.django_db(transaction=True),
     pytest.mark.usefixtures("quiet"),
 ]

@@ -23,7 +23,11 @@ from .test_logs import SlowBrowser, log_requests
 
 login = sync_to_async(session_cookie)
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.asyncio,
+    pytest.mark.usefixtures("close_upstreams"),
+    pytest.mark.django_db(transaction=True),
+]
 
 
 @pytest.fixture
