@@ -11,17 +11,17 @@ django_asgi_app = get_asgi_application()
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from apps.clusters.proxy import mount  # noqa: E402
+from apps.core.websocket import OriginValidator  # noqa: E402
 from tkeportal.routing import websocket_urlpatterns  # noqa: E402
 
 portal = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
+        # The portal's origin rule: a session cookie only from the portal's own hosts; a
+        # socket without Origin nor session cookie (an API-key client) authenticates itself.
+        "websocket": OriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
 

@@ -13,10 +13,10 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
-from django.http.request import split_domain_port, validate_host
 
 from apps.accounts.reauth import reauth_url, session_is_fresh
 from apps.accounts.sessions import AUTH_TIME, LAST_SEEN, LAST_SEEN_RESOLUTION, expiry_reason, now
+from apps.core import websocket
 from apps.core.middleware import client_ip_from
 
 from . import services
@@ -62,18 +62,14 @@ class Socket:
         return value.lower() in ("1", "true", "yes", "on")
 
     def origin_allowed(self) -> bool:
-        """Browsers send Origin: only the portal's own hosts (ALLOWED_HOSTS) may open a
-        terminal with the user's cookie (no cross-site websocket hijacking). The ASGI stack's
-        AllowedHostsOriginValidator refuses first; this holds even without it."""
-        origin = self.headers.get("origin")
-        if not origin:
-            return not self.session_cookie_sent()
-        host = origin.split("://", 1)[-1].split("/", 1)[0]
-        domain, _port = split_domain_port(host)
-        return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
+        """The portal's origin rule (:mod:`apps.core.websocket`): the ASGI stack refuses
+        first; this holds even without it."""
+        return websocket.origin_allowed(
+            self.headers.get("origin", ""), self.headers.get("cookie", "")
+        )
 
     def session_cookie_sent(self) -> bool:
-        return settings.SESSION_COOKIE_NAME + "=" in self.headers.get("cookie", "")
+        return websocket.session_cookie_sent(self.headers.get("cookie", ""))
 
     def bearer(self) -> str:
         scheme, _, token = self.headers.get("authorization", "").partition(" ")

@@ -113,6 +113,22 @@ async def test_project_member_opens_a_terminal_in_the_projects_pod(cluster, sim,
     assert exec_requests(sim) == [("GET", "/api/v1/namespaces/team-a/pods/web/exec")]
 
 
+async def test_an_api_key_client_needs_no_origin_but_a_cookie_does(cluster, sim, member):
+    """A CLI with an API key sends no Origin: it is let through to authenticate itself. The
+    same socket carrying the session cookie without Origin is refused at the handshake."""
+    _, token = await sync_to_async(make_api_key)(member)
+    path = exec_path(cluster, query="container=main&command=echo&command=keyed&tty=false")
+    bearer = [(b"authorization", f"Bearer {token}".encode())]
+    connected, term = await open_term(path, origin=None, headers=bearer)
+    assert connected
+    await term.until_closed()
+    assert term.output == b"keyed\n"
+    cookie = await login(member)
+    connected, _ = await open_term(path, cookie, origin=None, headers=bearer)
+    assert not connected
+    assert len(exec_requests(sim)) == 1  # the first socket's only
+
+
 async def test_api_key_in_header_or_subprotocol(cluster, sim, member):
     _, token = await sync_to_async(make_api_key)(member)
     path = exec_path(cluster, query="container=main&command=echo&command=keyed&tty=false")
