@@ -112,7 +112,12 @@ def update_user(*, actor, user: User, is_tenant_admin: bool | None = None, **cha
     user.save()
     if is_tenant_admin is not None and user.tenant_id is not None:
         make_administrator(actor=actor, user=user, admin=is_tenant_admin)
-    if user.tenant_id is not None:
+    # Only a change that can take administrator rights away is held to the tenant keeping
+    # one (a tenant that has none — its directory administrators gone — can still be
+    # repaired: its users edited, enabled, made administrators).
+    if user.tenant_id is not None and (
+        changes.get("is_active") is False or is_tenant_admin is False
+    ):
         assert_administrator_remains(user.tenant)
     return user
 

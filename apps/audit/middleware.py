@@ -101,8 +101,13 @@ class AuditMiddleware:
         # A view may name what happened better than its method and route (sign-in: who
         # signed in, or failed to, and the outcome a 200 re-rendered form does not show).
         user = getattr(request, "audit_user", None) or getattr(request, "user", None)
-        scope = getattr(request, "_portal_scope", None)
-        tenant = scope[1].tenant if scope else None
+        # The tenant whose object was acted on (a view names it once it has found the object:
+        # a platform administrator working across all tenants still acts inside one, and
+        # that tenant's auditors must see it); else the tenant the request was scoped to.
+        tenant = getattr(request, "audit_tenant", None)
+        if tenant is None:
+            scope = getattr(request, "_portal_scope", None)
+            tenant = scope[1].tenant if scope else None
         api_key = getattr(request, "auth", None)
         try:
             record_event(

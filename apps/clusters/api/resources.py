@@ -103,6 +103,7 @@ class _ClusterResourceBase(viewsets.ViewSet):
         if cluster is None:
             raise exceptions.NotFound(f"Cluster '{self.kwargs['cluster']}' not found.")
         self._cluster = cluster
+        self.request._request.audit_tenant = cluster.tenant  # audited in the cluster's tenant
         return cluster
 
     def authorize(self, action: str, resource: str) -> None:

@@ -48,6 +48,7 @@ class ClusterPageMixin:
         if cached is not None:
             return cached
         cluster = visible_cluster(self.request.user, self.scope, self.kwargs["cluster"])
+        self.request.audit_tenant = cluster.tenant  # audited in the cluster's tenant
         self._cluster = cluster
         return cluster
 

@@ -156,7 +156,9 @@ class ClusterPage(ConsoleView):
         self.cluster = self.get_cluster()
 
     def get_cluster(self) -> Cluster:
-        return visible_cluster(self.request.user, self.scope, self.kwargs["cluster"])
+        cluster = visible_cluster(self.request.user, self.scope, self.kwargs["cluster"])
+        self.request.audit_tenant = cluster.tenant  # audited in the cluster's tenant
+        return cluster
 
     # -- authorization, as the REST resource API ----------------------------------------------
     def judge(self, action: str, resource: str, audit: bool = False):

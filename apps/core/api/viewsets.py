@@ -95,7 +95,10 @@ class PortalViewSetMixin:
         raw.audit_resource = resource
         if getattr(self, "action", None) in self.authz_platform_actions:
             return resource, None
-        return resource, self.object_tenant(obj)
+        tenant = self.object_tenant(obj)
+        if tenant is not None:
+            raw.audit_tenant = tenant  # audited in the object's tenant (apps.audit.middleware)
+        return resource, tenant
 
     def object_tenant(self, obj):
         return getattr(obj, self.tenant_field, None)
