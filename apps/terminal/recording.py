@@ -19,11 +19,20 @@ import json
 import os
 import tempfile
 import time
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 
 from django.conf import settings
 
 CAPPED_MARKER = "recording capped: size limit reached, the rest of the session is not recorded"
+# The marker's line is at most this long (a float's repr is at most 24 characters).
+_MARKER_MAX = len(json.dumps([0.0, "m", CAPPED_MARKER])) - 3 + 24
+
+
+def _event(at: float, kind: str, text: str) -> str:
+    """``json.dumps([at, kind, text])``, built directly: it runs for every frame a terminal
+    relays (kinds are fixed ASCII letters; floats are written by repr, as json does)."""
+    return f'[{at!r}, "{kind}", {encode_basestring_ascii(text)}]'
 
 
 class Recorder:
@@ -51,14 +60,16 @@ class Recorder:
         if self.capped or not text:
             return
         at = round(time.monotonic() - self.started, 6)
-        line = json.dumps([at, kind, text])
-        marker = json.dumps([at, "m", CAPPED_MARKER])
+        line = _event(at, kind, text)
         # Room is kept for the marker: the recording never exceeds max_bytes.
-        if self.size + len(line) + 1 + len(marker) + 1 > self.max_bytes:
-            self.capped = True
-            self.lines.append(marker)
-            self.size += len(marker) + 1
-            return
+        room = self.max_bytes - self.size - len(line) - 1
+        if room < _MARKER_MAX + 1:
+            marker = _event(at, "m", CAPPED_MARKER)
+            if room < len(marker) + 1:
+                self.capped = True
+                self.lines.append(marker)
+                self.size += len(marker) + 1
+                return
         self.lines.append(line)
         self.size += len(line) + 1
 
