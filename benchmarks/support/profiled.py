@@ -1,5 +1,6 @@
 """Run a module under cProfile and write the profile when the process is asked to stop:
-``python -m benchmarks.support.profiled <out.prof> <module> [args…]``.
+``python -m benchmarks.support.profiled <out.prof> <module> [args…]``. Profiling starts at
+the first SIGUSR1 (so the start-up, imports included, is neither profiled nor slowed).
 
 ``python -m cProfile`` writes nothing for uvicorn, which re-raises the SIGTERM it handled
 once it has shut down; here that re-raised signal ends the run through ``SystemExit``. Times
@@ -21,7 +22,8 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     sys.argv = [module, *args]
     profile = cProfile.Profile(time.process_time)
-    profile.enable()
+    # (a signal handler runs in the main thread: the one running the event loop)
+    signal.signal(signal.SIGUSR1, lambda *_: profile.enable())
     try:
         runpy.run_module(module, run_name="__main__", alter_sys=True)
     except SystemExit:
