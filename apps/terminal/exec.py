@@ -42,7 +42,9 @@ CHANNEL_PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 MAX_FRAME = 1024 * 1024
 DEFAULT_COMMAND = ["sh"]
 
-upstreams = Upstreams()
+# Terminals and log streams hold their connection for as long as they are open: a per-cluster
+# cap would make the next one wait (and time out) behind them, so there is none.
+upstreams = Upstreams(limit_per_host=0)
 
 
 def exit_of(raw: bytes) -> tuple[int | None, str]:

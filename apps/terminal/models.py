@@ -59,8 +59,15 @@ class TerminalSession(TenantScopedModel):
     open_event = models.ForeignKey(
         "audit.AuditEvent", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    # asciicast v2, gzip-compressed; null when the tenant does not record sessions.
+    # asciicast v2, gzip-compressed; null when the tenant does not record sessions or when
+    # recordings go to TERMINAL_RECORDING_DIR (then recording_path names the file).
     recording = models.BinaryField(null=True, blank=True, editable=False)
+    recording_path = models.CharField(
+        max_length=255,
+        blank=True,
+        editable=False,
+        help_text=_("The recording's file, relative to TERMINAL_RECORDING_DIR (generated)."),
+    )
     recording_bytes = models.PositiveBigIntegerField(default=0)
     recording_capped = models.BooleanField(default=False)
 

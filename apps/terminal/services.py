@@ -8,6 +8,7 @@ project owning the namespace (the enforcer finds it) or the platform domain.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from django.conf import settings
@@ -25,7 +26,9 @@ from apps.clusters.resources import resource_path
 from apps.clusters.services import connection_for
 
 from .models import TerminalSession, TerminalSettings
-from .recording import Recorder
+from .recording import Recorder, recording_dir, write_file
+
+log = logging.getLogger(__name__)
 
 EXEC_ACTION = "execPod"
 LOG_ACTION = "getPodLog"
@@ -248,7 +251,17 @@ def close_session(
     session.exit_code = exit_code
     session.close_reason = reason[:512]
     if recorder is not None:
-        session.recording = recorder.compressed()
+        blob, root = recorder.compressed(), recording_dir()
+        if root is not None:
+            try:
+                session.recording_path = write_file(root, session.tenant_id, session.pk, blob)
+            except OSError as exc:
+                # The recording is kept all the same (in the row) rather than lost.
+                log.error(
+                    "terminal session %s: recording not written to %s: %s", session.pk, root, exc
+                )
+        if not session.recording_path:
+            session.recording = blob
         session.recording_bytes = recorder.size
         session.recording_capped = recorder.capped
     seconds = (session.ended_at - session.started_at).total_seconds()
@@ -260,6 +273,7 @@ def close_session(
                 "exit_code",
                 "close_reason",
                 "recording",
+                "recording_path",
                 "recording_bytes",
                 "recording_capped",
             ]

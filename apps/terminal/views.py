@@ -25,6 +25,7 @@ from apps.console.views.kube import ClusterPage
 
 from . import services
 from .models import TerminalSession
+from .recording import RecordingMissing, locate, stored
 
 
 class PodStreamPage(ClusterPage):
@@ -336,8 +337,18 @@ class TerminalSessionView(SessionAccess, ConsoleView):
             path=self.request.get_full_path()[:1024],
             message=f"terminal session {session.pk} viewed (recording replay)",
         )
+        missing = ""
+        if session.recording_path:
+            try:
+                locate(session.recording_path)
+            except RecordingMissing as exc:
+                missing = str(exc)
         context = super().get_context_data(**kwargs)
-        context.update(session=session, title=_("Terminal session %(pk)s") % {"pk": session.pk})
+        context.update(
+            session=session,
+            recording_missing=missing,
+            title=_("Terminal session %(pk)s") % {"pk": session.pk},
+        )
         return context
 
 
@@ -346,9 +357,18 @@ class TerminalCastView(SessionAccess, ConsoleView):
 
     def get(self, request, *args, **kwargs):
         session = self.get_session()
-        if session.recording is None:
+        try:
+            blob = stored(session)
+        except RecordingMissing as exc:
+            # Said plainly (the console's 404 page would not say why).
+            return HttpResponse(
+                f"The recording of terminal session {session.pk} cannot be read: {exc}.\n",
+                status=404,
+                content_type="text/plain; charset=utf-8",
+            )
+        if blob is None:
             raise Http404("This session was not recorded.")
-        text = gzip.decompress(bytes(session.recording))
+        text = gzip.decompress(blob)
         response = HttpResponse(text, content_type="application/x-asciicast; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="terminal-{session.pk}.cast"'
         return response

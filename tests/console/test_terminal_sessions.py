@@ -4,6 +4,9 @@ event; a replay is itself audited."""
 
 from __future__ import annotations
 
+import gzip
+import stat
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -11,7 +14,8 @@ from django.urls import reverse
 
 from apps.audit.models import AuditEvent
 from apps.terminal import services
-from apps.terminal.recording import Recorder
+from apps.terminal.models import TerminalSession
+from apps.terminal.recording import Recorder, decompress
 from tests.console.matrix import ConsoleMatrix
 from tests.factories import make_cluster
 
@@ -207,3 +211,89 @@ def test_the_audit_event_of_a_terminal_session_links_to_its_replay(
     client.force_login(member)
     page = client.get(reverse("console:audit-event", kwargs={"pk": closing.pk})).content.decode()
     assert 'id="audit-event-fields"' in page and "audit-event-terminal-session" not in page
+
+
+# -- where recordings are kept (TERMINAL_RECORDING_DIR) --------------------------------------
+def test_recording_in_the_database_by_default(client, tenant, member, settings):
+    settings.TERMINAL_RECORDING_DIR = ""
+    session = make_session(tenant, member)
+    session.refresh_from_db()
+    assert session.recording_path == "" and session.recording is not None
+    assert "uid=0(root)" in str(decompress(session.recording))
+    client.force_login(member)
+    cast = client.get(reverse("console:terminal-session-cast", kwargs={"pk": session.pk}))
+    assert cast.status_code == 200 and b"uid=0(root)" in cast.content
+
+
+def test_recording_in_the_directory_not_the_database(client, tenant, member, settings, tmp_path):
+    """A file per session under tenant-<id>/ (0600 in 0700 directories, written whole), the
+    row keeping only its relative path; the replay page and the download read the file."""
+    root = tmp_path / "recordings"
+    settings.TERMINAL_RECORDING_DIR = str(root)
+    session = make_session(tenant, member)
+    session.refresh_from_db()
+    assert session.recording is None
+    assert session.recording_path == f"tenant-{tenant.pk}/session-{session.pk}.cast.gz"
+    path = root / session.recording_path
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(root.stat().st_mode) == 0o700
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary left behind
+    assert "uid=0(root)" in str(decompress(path.read_bytes()))
+    client.force_login(member)
+    page = client.get(reverse("console:terminal-session", kwargs={"pk": session.pk}))
+    assert b'id="cast-player"' in page.content and b"terminal-session-missing" not in page.content
+    cast = client.get(reverse("console:terminal-session-cast", kwargs={"pk": session.pk}))
+    assert cast.status_code == 200 and '"i", "id\\n"' in cast.content.decode()
+
+
+def test_a_database_recording_still_replays_once_a_directory_is_configured(
+    client, tenant, member, settings, tmp_path
+):
+    settings.TERMINAL_RECORDING_DIR = ""
+    session = make_session(tenant, member)
+    settings.TERMINAL_RECORDING_DIR = str(tmp_path)
+    client.force_login(member)
+    cast = client.get(reverse("console:terminal-session-cast", kwargs={"pk": session.pk}))
+    assert cast.status_code == 200 and b"uid=0(root)" in cast.content
+
+
+def test_a_missing_recording_file_is_said_on_the_replay_page(
+    client, tenant, member, settings, tmp_path
+):
+    settings.TERMINAL_RECORDING_DIR = str(tmp_path)
+    session = make_session(tenant, member)
+    (tmp_path / session.recording_path).unlink()
+    client.force_login(member)
+    page = client.get(reverse("console:terminal-session", kwargs={"pk": session.pk}))
+    body = page.content.decode()
+    assert page.status_code == 200 and 'id="terminal-session-missing"' in body
+    assert f"the recording file {session.recording_path} is missing" in body
+    assert 'id="cast-player"' not in body
+    cast = client.get(reverse("console:terminal-session-cast", kwargs={"pk": session.pk}))
+    assert cast.status_code == 404 and b"is missing" in cast.content
+
+
+@pytest.mark.parametrize("kind", ["dot-dot", "absolute", "symlink"])
+def test_a_recording_path_outside_the_directory_is_never_read(
+    client, tenant, member, settings, tmp_path, kind
+):
+    """Paths are generated, but a row changed behind the portal's back (or a link planted in
+    the directory) still cannot make it read a file outside the recordings directory."""
+    root, secret = tmp_path / "recordings", tmp_path / "secret.cast.gz"
+    secret.write_bytes(gzip.compress(b'{"version": 2}\n[0.1, "o", "top secret"]\n'))
+    settings.TERMINAL_RECORDING_DIR = str(root)
+    session = make_session(tenant, member)
+    if kind == "symlink":
+        link = root / session.recording_path
+        link.unlink()
+        link.symlink_to(secret)
+    else:
+        path = "../secret.cast.gz" if kind == "dot-dot" else str(secret)
+        TerminalSession.objects.filter(pk=session.pk).update(recording_path=path)
+    client.force_login(member)
+    cast = client.get(reverse("console:terminal-session-cast", kwargs={"pk": session.pk}))
+    assert cast.status_code == 404 and b"top secret" not in cast.content
+    assert b"is outside" in cast.content
+    page = client.get(reverse("console:terminal-session", kwargs={"pk": session.pk}))
+    assert 'id="terminal-session-missing"' in page.content.decode()

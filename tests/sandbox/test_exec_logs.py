@@ -276,3 +276,36 @@ def test_exec_protocols_can_be_narrowed_to_play_an_older_server(
     assert asyncio.run(chosen(("v5.channel.k8s.io",))) is None
     cluster.sim.call(lambda c: setattr(c, "exec_protocols", None))
     assert asyncio.run(chosen(("v5.channel.k8s.io", "v4.channel.k8s.io"))) == "v5.channel.k8s.io"
+
+
+@pytest.mark.simulator_only
+def test_log_rate_annotation_writes_numbered_lines_at_that_rate(api, core, namespace):
+    """``kubesim.io/log-lines-per-second`` (a load source for benchmarks): a follower gets
+    about that many numbered lines a second, in order, none missing; a pod without the
+    annotation writes its usual one line a second."""
+    body = pod("chatty")
+    body["metadata"]["annotations"] = {"kubesim.io/log-lines-per-second": "500"}
+    running_pod(core, namespace, body)
+    running_pod(core, namespace, pod("calm"))
+
+    def follow(name: str, seconds: float) -> list[bytes]:
+        resp = raw(
+            api,
+            "GET",
+            f"/api/v1/namespaces/{namespace}/pods/{name}/log",
+            stream=True,
+            query=[("follow", "true"), ("tailLines", "0")],
+        )
+        lines, deadline = [], time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            lines.append(resp.readline())
+        resp.close()
+        return lines
+
+    lines = follow("chatty", 1.0)
+    generated = [line for line in lines if b" line " in line and b"generated at 500" in line]
+    numbers = [int(line.split(b" line ")[1].split(b":")[0]) for line in generated]
+    assert 300 <= len(numbers) <= 700, len(numbers)
+    assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))
+    calm = follow("calm", 1.2)
+    assert 0 < len(calm) <= 3 and not any(b"generated at" in line for line in calm), calm

@@ -31,6 +31,20 @@ def test_recorder_events_utf8_split_across_frames_and_cap():
     assert json.loads(gzip.decompress(rec.compressed()).decode().splitlines()[0])["width"] == 100
 
 
+def test_recorded_lines_are_the_json_of_their_events():
+    """Event lines are built without json.dumps (they are written for every relayed frame)
+    but are exactly what it would write: quotes, backslashes, escapes, non-ASCII, emoji."""
+    rec = Recorder(80, 24, 100_000)
+    for chunk in ["plain", 'quote " backslash \\ tab\t', "é ☃ 😀", "\x1b[1;31mred\x1b[0m\r\n"]:
+        rec.output(chunk.encode())
+    rec.input(b"\x03")
+    lines = rec.text().splitlines()[1:]
+    assert len(lines) == 5
+    for line in lines:
+        assert line == json.dumps(json.loads(line))
+    assert json.loads(lines[2])[2] == "é ☃ 😀"
+
+
 @pytest.mark.django_db
 def test_tenant_admin_turns_recording_off_in_the_admin(client, tenant, tenant_admin):
     client.force_login(tenant_admin)

@@ -428,6 +428,10 @@ TERMINAL_KEEPALIVE_INTERVAL = env.int("TERMINAL_KEEPALIVE_INTERVAL", default=25)
 TERMINAL_SESSION_RECHECK = env.int("TERMINAL_SESSION_RECHECK", default=30)
 TERMINAL_CONNECT_TIMEOUT = env.int("TERMINAL_CONNECT_TIMEOUT", default=15)
 TERMINAL_RECORDING_MAX_BYTES = env.int("TERMINAL_RECORDING_MAX_BYTES", default=8 * 1024 * 1024)
+# Where recordings are kept: empty = in the database (the session row); a directory = one
+# gzip file per session under <dir>/tenant-<id>/ (mode 0600, directories 0700), the row keeping
+# only the file's relative path.
+TERMINAL_RECORDING_DIR = env.str("TERMINAL_RECORDING_DIR", default="")
 # Live logs: lines queued per stream for a slow browser before newer ones are dropped (with a
 # marker saying how many).
 TERMINAL_LOG_QUEUE = env.int("TERMINAL_LOG_QUEUE", default=5000)

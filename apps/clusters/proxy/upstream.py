@@ -207,9 +207,11 @@ class CheckedConnector(aiohttp.TCPConnector):
 
 class Upstreams:
     """One aiohttp session per event loop and a bounded cache of TLS contexts (so that
-    connections to a cluster are pooled and reused between requests)."""
+    connections to a cluster are pooled and reused between requests). ``limit_per_host``: the
+    most connections open to one cluster at once (0: no limit)."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit_per_host: int = 64) -> None:
+        self.limit_per_host = limit_per_host
         self._sessions: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, aiohttp.ClientSession]
         self._sessions = weakref.WeakKeyDictionary()
         self._contexts: OrderedDict[str, ssl.SSLContext] = OrderedDict()
@@ -218,7 +220,9 @@ class Upstreams:
         loop = asyncio.get_running_loop()
         session = self._sessions.get(loop)
         if session is None or session.closed:
-            connector = CheckedConnector(limit=0, limit_per_host=64, keepalive_timeout=30)
+            connector = CheckedConnector(
+                limit=0, limit_per_host=self.limit_per_host, keepalive_timeout=30
+            )
             session = aiohttp.ClientSession(
                 connector=connector,
                 auto_decompress=False,  # bodies pass through as the cluster encoded them

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from . import containers
 from .clock import go_duration, now_iso
 from .errors import ApiError
+from .logs import log_rate
 
 if TYPE_CHECKING:
     from .controller import Controller
@@ -220,6 +221,8 @@ def _start_log(
         logs.start(key, image)
     if plan.seconds is not None and plan.seconds <= 0:
         logs.stop(key)
+    else:
+        logs.generate(key, log_rate(pod["metadata"].get("annotations") or {}))
 
 
 def _schedule(ctl: Controller, key: tuple[str, str], run: PodRun) -> None:

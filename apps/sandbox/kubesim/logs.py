@@ -1,12 +1,17 @@
 """Container logs of a simulated cluster: deterministic start-up lines, lines that keep coming
 while a container runs (written by the controller), the previous instance's log after a
 restart, and followers woken as lines arrive (``kubectl logs -f``).
+
+A pod annotated ``kubesim.io/log-lines-per-second: "<n>"`` has each running container write
+``n`` numbered lines a second besides (a fast log source for load tests and benchmarks; the
+lines come in bursts every :data:`PUMP_INTERVAL` seconds, each burst waking followers once).
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import time
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -15,6 +20,20 @@ if TYPE_CHECKING:
 
 Key = tuple[str, str, str]  # namespace, pod, container
 Line = tuple[datetime, str]
+
+LOG_RATE = "kubesim.io/log-lines-per-second"
+MAX_LOG_RATE = 100_000.0
+PUMP_INTERVAL = 0.01
+KEEP_LINES = 5000  # per container; the oldest 1000 go when there are more
+
+
+def log_rate(annotations: dict) -> float:
+    """The generated lines per second a pod asks for (0: none; unreadable values are 0)."""
+    try:
+        rate = float((annotations or {}).get(LOG_RATE, 0))
+    except (TypeError, ValueError):
+        return 0.0
+    return min(rate, MAX_LOG_RATE) if rate > 0 else 0.0
 
 
 def format_ts(when: datetime) -> str:
@@ -33,6 +52,10 @@ class LogBook:
         self._waiters: dict[Key, set[asyncio.Event]] = {}
         self._counters: dict[Key, int] = {}
         self.dropped: dict[Key, int] = {}  # lines trimmed from the front (follow offsets)
+        self.rates: dict[Key, float] = {}  # generated lines per second (LOG_RATE)
+        self._carry: dict[Key, float] = {}
+        self._generated: dict[Key, int] = {}
+        self._pump: asyncio.Task[None] | None = None
 
     def start(
         self,
@@ -55,12 +78,52 @@ class LogBook:
             self.append(key, text, when + timedelta(microseconds=i))
 
     def append(self, key: Key, text: str, when: datetime | None = None) -> None:
+        self.extend(key, [(when or datetime.now(UTC), text)])
+
+    def extend(self, key: Key, new: list[Line]) -> None:
         lines = self.current.setdefault(key, [])
-        lines.append((when or datetime.now(UTC), text))
-        if len(lines) > 5000:
+        lines.extend(new)
+        while len(lines) > KEEP_LINES:
             del lines[:1000]
             self.dropped[key] = self.dropped.get(key, 0) + 1000
         self._wake(key)
+
+    def generate(self, key: Key, rate: float) -> None:
+        """The container writes ``rate`` numbered lines a second until it stops (called by
+        the kubelet, on the simulator's loop, when the container starts)."""
+        if rate <= 0:
+            self.rates.pop(key, None)
+            return
+        self.rates[key] = rate
+        self._carry[key] = 0.0
+        if self._pump is None or self._pump.done():
+            self._pump = self.cluster.loop.create_task(self._run_pump())
+
+    async def _run_pump(self) -> None:
+        last = time.monotonic()
+        while self.rates:
+            await asyncio.sleep(PUMP_INTERVAL)
+            moment = time.monotonic()
+            elapsed, last = moment - last, moment
+            when = datetime.now(UTC)
+            for key, rate in list(self.rates.items()):
+                if key not in self.current or key in self.closed:
+                    self.rates.pop(key, None)
+                    continue
+                due = self._carry.get(key, 0.0) + rate * elapsed
+                count = int(due)
+                self._carry[key] = due - count
+                if count:
+                    first = self._generated.get(key, 0)
+                    self._generated[key] = first + count
+                    container = key[2]
+                    self.extend(
+                        key,
+                        [
+                            (when, f"{container} line {n:010d}: generated at {rate:g} lines/s")
+                            for n in range(first + 1, first + count + 1)
+                        ],
+                    )
 
     def tick(self, key: Key, image: str) -> None:
         """One more line from a running container (called by the controller)."""
@@ -86,6 +149,7 @@ class LogBook:
     def stop(self, key: Key) -> None:
         """The container exited: followers finish after the last line."""
         self.closed.add(key)
+        self.rates.pop(key, None)
         self._wake(key)
 
     def forget(self, namespace: str, pod: str) -> None:
@@ -95,6 +159,8 @@ class LogBook:
         for key in [k for k in self._waiters if k[0] == namespace and k[1] == pod]:
             self.closed.add(key)
             self._wake(key)
+        for key in [k for k in self.rates if k[0] == namespace and k[1] == pod]:
+            del self.rates[key]
 
     def lines(self, key: Key, previous: bool = False) -> list[Line]:
         return list((self.previous if previous else self.current).get(key, []))
