@@ -27,6 +27,7 @@ from .models import TerminalSession, TerminalSettings
 from .recording import Recorder
 
 EXEC_ACTION = "execPod"
+NODE_SHELL_ACTION = "execNode"
 LOG_ACTION = "getPodLog"
 
 
@@ -70,10 +71,21 @@ def pod_resource(cluster_name: str, namespace: str, pod: str) -> str:
     return f"cluster:{cluster_name}/namespace:{namespace}/pod:{pod}"
 
 
+def node_resource(cluster_name: str, node: str) -> str:
+    return f"cluster:{cluster_name}/node:{node}"
+
+
 def authorize(caller: Caller, action: str, cluster_name: str, namespace: str, pod: str) -> Grant:
     """The grant for ``action`` on the pod, or :class:`Refusal` (404 for a cluster the caller
     may not see or that is in another tenant, 403 when the permission layer says no). Nothing
     here talks to the cluster."""
+    return authorize_on(
+        caller, action, cluster_name, lambda name: pod_resource(name, namespace, pod)
+    )
+
+
+def authorize_on(caller: Caller, action: str, cluster_name: str, resource_of) -> Grant:
+    """:func:`authorize` for any resource of the cluster (``resource_of(cluster name)``)."""
     user = caller.user
     if user is None or not user.is_authenticated or not user.is_active:
         raise Refusal(401, "sign in first")
@@ -88,7 +100,7 @@ def authorize(caller: Caller, action: str, cluster_name: str, namespace: str, po
     key = caller.api_key
     if key is not None and not key.allows_cluster(cluster.name):
         raise Refusal(403, f"API key {key.prefix}… was issued for cluster {key.cluster.name} only")
-    resource = pod_resource(cluster.name, namespace, pod)
+    resource = resource_of(cluster.name)
     decision = check(user, action, resource, tenant=cluster.tenant)
     if not decision:
         raise Refusal(
@@ -140,8 +152,10 @@ def open_session(
     protocol: str,
     path: str,
     source_ip: str | None,
+    node: str = "",
 ) -> TerminalSession:
-    """The session row and the audit event of its opening (the cluster accepted the exec)."""
+    """The session row and the audit event of its opening (the cluster accepted the exec).
+    ``node``: a node shell (``pod`` is then its debug pod)."""
     user = grant.caller.user
     with transaction.atomic():
         session = TerminalSession.objects.create(
@@ -153,6 +167,7 @@ def open_session(
             cluster_name=grant.cluster.name,
             namespace=namespace,
             pod=pod,
+            node=node,
             container=container,
             command=command,
             tty=tty,
@@ -173,7 +188,7 @@ def open_session(
             path=path[:1024],
             request_id=f"terminal-{session.pk}",
             message=(
-                f"terminal session {session.pk} opened in {grant.cluster.name}/{namespace}/{pod}: "
+                f"terminal session {session.pk} opened in {session.place}: "
                 f"{_describe(container, command)}, tty {'on' if tty else 'off'}, {protocol}"
             ),
         )
@@ -211,7 +226,7 @@ def close_session(
             ]
         )
         record_event(
-            action=EXEC_ACTION,
+            action=session.action,
             user=session.user,
             tenant=session.tenant,
             resource=session.resource,
@@ -226,7 +241,7 @@ def close_session(
             request_id=f"terminal-{session.pk}",
             message=(
                 f"terminal session {session.pk} closed after {seconds:.1f}s in "
-                f"{session.cluster_name}/{session.namespace}/{session.pod}: "
+                f"{session.place}: "
                 f"{_describe(session.container, session.command)}; {status}; {reason}"
                 + ("; recorded" if recorder is not None else "; not recorded")
             )[:2000],

@@ -145,16 +145,23 @@ class Socket:
         return await database_sync_to_async(look)()
 
 
-async def open_pod_socket(scope, receive, send) -> tuple[Socket, str, str, str] | None:
-    """The browser's handshake, up to the origin check: the socket and the pod it names
-    (cluster, namespace, pod), or None when there is nothing to serve (refused, or not a
-    connect)."""
+async def open_socket(scope, receive, send) -> Socket | None:
+    """The browser's handshake, up to the origin check: the socket, or None when there is
+    nothing to serve (refused, or not a connect)."""
     first = await receive()
     if first["type"] != "websocket.connect":
         return None
     sock = Socket(scope)
     if not sock.origin_allowed():
         await refuse_handshake(send)
+        return None
+    return sock
+
+
+async def open_pod_socket(scope, receive, send) -> tuple[Socket, str, str, str] | None:
+    """:func:`open_socket` and the pod it names (cluster, namespace, pod)."""
+    sock = await open_socket(scope, receive, send)
+    if sock is None:
         return None
     kw = sock.kwargs
     return sock, kw["cluster"], kw["namespace"], kw["pod"]
@@ -165,10 +172,11 @@ async def refuse_handshake(send) -> None:
     await send({"type": "websocket.close", "code": 1008})
 
 
-async def refuse(sock: Socket, send, refusal: Refusal) -> None:
-    """Accept, say why in a control message (so the page can show it and offer to sign in
-    again), close with 4000 + the HTTP status."""
-    await send({"type": "websocket.accept", "subprotocol": sock.chosen_subprotocol()})
+async def refuse(sock: Socket, send, refusal: Refusal, accepted: bool = False) -> None:
+    """Accept (unless ``accepted`` already), say why in a control message (so the page can
+    show it and offer to sign in again), close with 4000 + the HTTP status."""
+    if not accepted:
+        await send({"type": "websocket.accept", "subprotocol": sock.chosen_subprotocol()})
     await send_json(
         send, {"type": "error", "code": refusal.code, "message": refusal.message, **refusal.extra}
     )
