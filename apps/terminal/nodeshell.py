@@ -110,7 +110,9 @@ def _client(grant: Grant) -> k8s.KubeClient:
 
 
 def _refusal(exc: k8s.ClusterError) -> Refusal:
-    code = exc.status_code if 400 <= exc.status_code < 600 else 502
+    """The cluster's answer as a refusal: its 4xx kept, anything else (unreachable, slow,
+    TLS, 5xx) a 502 as the exec socket says it."""
+    code = exc.status_code if 400 <= exc.status_code < 500 else 502
     return Refusal(code, str(exc.detail))
 
 

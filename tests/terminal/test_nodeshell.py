@@ -186,6 +186,24 @@ async def test_the_pod_goes_when_the_browser_disconnects(cluster, sim, node_name
     assert session.close_reason == "closed by the browser"
 
 
+async def test_the_pod_goes_when_the_cluster_cuts_the_shell(
+    cluster, sim, node_name, platform_admin
+):
+    sim.faults.drop_exec(after_frames=1, times=1)  # the prompt, then the stream is cut
+    connected, term = await open_term(shell_path(cluster), await login(platform_admin))
+    assert await term.until_closed() == 1000
+    assert term.control("exit")["reason"] in (
+        "the cluster closed the connection",
+        "the command ended",
+        "connection lost",
+    )
+    assert shell_pods(sim) == []
+    [session] = await rows(TerminalSession)
+    assert session.ended_at is not None and session.exit_code is None
+    [deleted] = [e for e in await rows(AuditEvent, action="execNode") if "deleted" in e.message]
+    assert f"kube-system/{session.pod} deleted" in deleted.message
+
+
 async def test_the_pod_goes_when_the_browser_leaves_while_it_starts(
     cluster, sim, node_name, platform_admin, settings
 ):
@@ -304,7 +322,7 @@ async def test_an_unreachable_cluster_is_reported(cluster, sim, platform_admin):
     sim.faults.down()
     try:
         connected, term = await open_term(shell_path(cluster), await login(platform_admin))
-        error = await refused(term, 503)
+        error = await refused(term, 502)
         assert f"Cluster {cluster.name} is unreachable" in error["message"]
     finally:
         sim.faults.up()
