@@ -191,6 +191,8 @@ async def test_the_pod_goes_when_the_cluster_cuts_the_shell(
 ):
     sim.faults.drop_exec(after_frames=1, times=1)  # the prompt, then the stream is cut
     connected, term = await open_term(shell_path(cluster), await login(platform_admin))
+    await term.until_output(b"# ")
+    await term.type("echo cut\n")
     assert await term.until_closed() == 1000
     assert term.control("exit")["reason"] in (
         "the cluster closed the connection",
