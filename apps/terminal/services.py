@@ -3,7 +3,9 @@
 Authorization is the kubectl proxy's for ``pods/<pod>/exec`` (``apps.clusters.proxy``): the
 cluster must be readable (``getCluster``, else it is answered as unknown), then ``execPod`` on
 ``cluster:<c>/namespace:<ns>/pod:<pod>``, judged by the permission layer in the domain of the
-project owning the namespace (the enforcer finds it) or the platform domain.
+project owning the namespace (the enforcer finds it) or the platform domain. A node shell
+(:mod:`.nodeshell`) is judged the same way with ``execNode`` on ``cluster:<c>/node:<n>``
+(:func:`authorize_on`), always in the platform domain.
 """
 
 from __future__ import annotations

@@ -320,6 +320,16 @@ async def test_orphaned_pods_are_cleaned_up_and_held_ones_kept(
     assert shell_pods(sim) == []
 
 
+async def test_the_beat_entry_runs_the_cleanup(cluster, sim, node_name, settings):
+    from apps.core.periodic import Periodic
+
+    await sync_to_async(_orphan)(sim, "node-shell-left")
+    settings.TERMINAL_NODE_SHELL_ORPHAN_AGE = 0
+    time.sleep(1.1)
+    assert await sync_to_async(lambda: Periodic().run("node-shell-cleanup"))() is True
+    assert shell_pods(sim) == []
+
+
 async def test_an_unreachable_cluster_is_reported(cluster, sim, platform_admin):
     sim.faults.down()
     try:
