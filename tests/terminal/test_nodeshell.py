@@ -125,6 +125,38 @@ async def test_bad_origin_is_refused_at_the_handshake(cluster, sim, platform_adm
     assert shell_pods(sim) == []
 
 
+async def test_a_user_the_platform_admin_bound_to_exec_node_gets_a_shell(
+    cluster, sim, node_name, tenant, platform_admin
+):
+    from apps.authz import services as authz
+    from tests.factories import UserFactory
+
+    def operator():
+        user = UserFactory(tenant=tenant, username="nora")
+        policy = authz.create_policy(
+            actor=platform_admin,
+            tenant=tenant,
+            name="node-shell",
+            statements=[
+                {"actions": ["getCluster"], "resources": ["cluster:*"]},
+                {"actions": ["execNode"], "resources": [f"cluster:{cluster.name}/node:*"]},
+            ],
+        )
+        authz.create_binding(actor=platform_admin, tenant=tenant, user=user, policy=policy)
+        return user
+
+    user = await sync_to_async(operator)()
+    connected, term = await open_term(shell_path(cluster), await login(user))
+    await term.until_output(b"# ")
+    pod = shell_pods(sim)[0]
+    assert pod.metadata.labels[nodeshell.OWNER_LABEL] == "acme_nora"
+    assert pod.metadata.annotations[nodeshell.OWNER_ANNOTATION] == "acme/nora"
+    await term.type("exit\n")
+    assert await term.until_closed() == 1000
+    assert term.control("exit")["code"] == 0
+    assert shell_pods(sim) == []
+
+
 # -- the platform administrator's shell --------------------------------------------------------
 async def test_platform_admin_gets_a_shell_on_the_node_and_the_pod_goes_at_exit(
     cluster, sim, node_name, platform_admin
