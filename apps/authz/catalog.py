@@ -56,6 +56,7 @@ VERBS = ("list", "watch", "get", "create", "update", "delete")
 READ_ONLY = ("list", "watch", "get")
 CREATE_ONLY = ("create",)
 CLUSTER_ACCESS = "clusteraccess"
+NODE_SHELL = "nodeshell"
 
 # kind → (plural, area, extra verbs beyond get/list/watch/create/update/delete)
 KINDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
@@ -84,7 +85,9 @@ KINDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "Cluster": ("Clusters", "cluster", ("getClusterKubeconfig", "upgradeCluster")),
     "ClusterAddon": ("ClusterAddons", "addon", ()),
     # Kubernetes: core/v1
-    "Node": ("Nodes", "cluster", ("cordonNode", "uncordonNode", "drainNode")),
+    # execNode: the node shell (a privileged pod in the node's namespaces: root on a machine
+    # every tenant's pods share) — area nodeshell, and named only (see EXPLICIT_ACTIONS).
+    "Node": ("Nodes", "cluster", ("cordonNode", "uncordonNode", "drainNode", "execNode")),
     "Namespace": ("Namespaces", "cluster", ()),
     "Pod": (
         "Pods",
@@ -235,7 +238,15 @@ KIND_VERBS: dict[str, tuple[str, ...]] = {
 ACTION_AREAS: dict[str, str] = {
     "createServiceAccountToken": CLUSTER_ACCESS,
     "bindPod": CLUSTER_ACCESS,
+    "execNode": NODE_SHELL,
 }
+
+# Actions no wildcard reaches: a statement allows them only by naming them (``*``, ``exec*``
+# or ``*Node`` do not), so the tenant administrator's ``*`` is not a root shell on nodes other
+# tenants share. The platform administrator has them; so does whoever the platform
+# administrator binds to a policy naming them (granting one needs holding it by name,
+# ``enforcer.holds``). A deny still reaches them through a wildcard.
+EXPLICIT_ACTIONS = frozenset({"execNode"})
 
 # Verbs that are not about one kind.
 GLOBAL_ACTIONS = ("listPortal", "checkAuthz", "explainAuthz", "applyManifest")

@@ -24,7 +24,17 @@ import threading
 from django.db import transaction
 from django.db.models import Q
 
-from .engine import READ_PREFIXES, BindingSpec, Decision, Matcher, Ownership, Statement, TenantIndex
+from .catalog import EXPLICIT_ACTIONS
+from .engine import (
+    DENY,
+    READ_PREFIXES,
+    BindingSpec,
+    Decision,
+    Matcher,
+    Ownership,
+    Statement,
+    TenantIndex,
+)
 
 # Rows a user may always act on because they are the user's own, by action.
 SELF_ACTIONS = frozenset(
@@ -54,6 +64,8 @@ _GUARDIAN_VERBS = (
     ("update", "change"),
     ("delete", "delete"),
 )
+
+_EXPLICIT = frozenset(a.lower() for a in EXPLICIT_ACTIONS)
 
 _lock = threading.Lock()
 _indexes: dict[int, TenantIndex] = {}
@@ -224,7 +236,10 @@ def _decide(user, action, resource, tenant, project, owner, obj, explain) -> Dec
         return Decision(False, "only the platform administrator may do this")
     if not _same_tenant(user, tenant):
         return Decision(False, f"{resource} is outside your tenant")
-    decision = index_for_tenant(user.tenant).decide(user.pk, action, resource, project, explain)
+    index = index_for_tenant(user.tenant)
+    if action.lower() in _EXPLICIT:
+        return _named_only(index.decide(user.pk, action, resource, project, explain=True), action)
+    decision = index.decide(user.pk, action, resource, project, explain)
     if decision.allowed or decision.matched:  # allowed, or explicitly denied
         return decision
     if owner is not None and getattr(owner, "pk", owner) == user.pk and action in SELF_ACTIONS:
@@ -232,6 +247,23 @@ def _decide(user, action, resource, tenant, project, owner, obj, explain) -> Dec
     if obj is not None and _guardian_allows(user, action, obj):
         return Decision(True, "object permission granted in the admin")
     return decision
+
+
+def _named_only(decision: Decision, action: str) -> Decision:
+    """An action of ``catalog.EXPLICIT_ACTIONS``: allowed only by an allow statement naming
+    it (``decision`` is an explain: every matching rule). Object grants never give it."""
+    if not decision.allowed:
+        return decision
+    lowered = action.lower()
+    named = [m for m in decision.matched if m["action_pattern"].lower() == lowered]
+    if named:
+        return Decision(True, f"allowed by policy {named[0]['policy']}", named)
+    return Decision(
+        False,
+        f"{action} is granted only by a policy that names it; "
+        f"'{decision.matched[0]['action_pattern']}' (policy {decision.matched[0]['policy']}) "
+        "does not reach it",
+    )
 
 
 def can_any(user, action: str, project: str | None = None, model=None) -> bool:
@@ -245,11 +277,22 @@ def can_any(user, action: str, project: str | None = None, model=None) -> bool:
     if user.tenant_id is None:
         return False
     allows, _ = _resource_matchers(user, action, project)
+    if action.lower() in _EXPLICIT:
+        return _names(user, action, project)
     if allows or _has_guardian_grants(user, action):
         return True
     return any(
         _resource_matchers(user, action, domain)[0]
         for domain in _project_domains(user, action, project, model)
+    )
+
+
+def _names(user, action: str, project) -> bool:
+    """Does the user hold an allow statement naming ``action`` (not through a wildcard)?"""
+    lowered = action.lower()
+    return any(
+        not compiled.is_deny and any(m.pattern.lower() == lowered for m in compiled.actions)
+        for compiled, _link, _via in index_for_tenant(user.tenant).statements_for(user.pk, project)
     )
 
 
@@ -410,7 +453,17 @@ def holds(user, statements, project: str | None = None) -> bool:
     if user.tenant_id is None:
         return False
     index = index_for_tenant(user.tenant)
-    return all(
-        index.holds(user.pk, s if isinstance(s, Statement) else Statement.from_dict(s), project)
-        for s in statements
-    )
+    for raw in statements:
+        statement = raw if isinstance(raw, Statement) else Statement.from_dict(raw)
+        if not index.holds(user.pk, statement, project):
+            return False
+        if statement.effect == DENY:
+            continue
+        # An action no wildcard reaches is held only by name, on every resource granted.
+        for action in statement.actions:
+            if action.lower() not in _EXPLICIT:
+                continue
+            for resource in statement.resources:
+                if not check(user, action, resource, tenant=user.tenant, project=project):
+                    return False
+    return True

@@ -24,12 +24,13 @@ class TerminalSessionAdmin(TenantScopedAdmin):
         "cluster_name",
         "namespace",
         "pod",
+        "node",
         "container",
         "exit_code",
         "recording_bytes",
     ]
     list_filter = ["tenant", "tty", "recording_capped"]
-    search_fields = ["username", "cluster_name", "namespace", "pod"]
+    search_fields = ["username", "cluster_name", "namespace", "pod", "node"]
     date_hierarchy = "started_at"
     exclude = ["recording"]
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import dataclass
 from urllib.parse import quote, urlencode
 
 import aiohttp
@@ -134,95 +135,131 @@ class ExecConsumer:
             await refuse(sock, send, refusal)
             return
 
-        conn = grant.conn
-        timeout = float(settings.TERMINAL_CONNECT_TIMEOUT)
-        keepalive = float(settings.TERMINAL_KEEPALIVE_INTERVAL)
         try:
-            upstream = await asyncio.wait_for(
-                upstreams.session().ws_connect(
-                    exec_url(conn, namespace, pod, container, command, tty),
-                    protocols=CHANNEL_PROTOCOLS,
-                    headers=request_headers([], conn),
-                    ssl=upstreams.ssl_for(conn),
-                    heartbeat=keepalive,
-                    autoclose=False,
-                    max_msg_size=MAX_FRAME,
-                    timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0),
-                ),
-                timeout=timeout,
-            )
-        except aiohttp.WSServerHandshakeError as exc:
-            why = await _why_refused(conn, namespace, pod, container, command, tty, timeout)
-            refusal = Refusal(
-                exc.status if 400 <= exc.status < 600 else 502,
-                f"cluster {conn.name} refused the terminal ({exc.status}"
-                + (f": {why})" if why else f" {exc.message})"),
-            )
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            refusal = Refusal(502, str(connection_error(conn, exc, timeout).detail))
-        else:
-            refusal = None
-        if refusal is not None:
+            upstream = await connect_exec(grant.conn, namespace, pod, container, command, tty)
+        except Refusal as refusal:
             await database_sync_to_async(services.audit_refusal)(
                 caller, services.EXEC_ACTION, resource, refusal, sock.path, sock.client_ip
             )
             await refuse(sock, send, refusal)
             return
-
-        recorder = (
-            Recorder(cols, rows, services.recording_limit(), f"{namespace}/{pod} {container}")
-            if record
-            else None
+        await serve_session(
+            sock,
+            receive,
+            send,
+            grant,
+            upstream,
+            Target(namespace, pod, container, command, tty),
+            cols=cols,
+            rows=rows,
+            record=record,
         )
-        session, relay, reason = None, None, "connection lost"
-        try:
-            session = await database_sync_to_async(services.open_session)(
-                grant,
-                namespace=namespace,
-                pod=pod,
-                container=container,
-                command=command,
-                tty=tty,
-                protocol=upstream.protocol or "",
-                path=sock.path,
-                source_ip=sock.client_ip,
-            )
+
+
+@dataclass
+class Target:
+    """What a session runs: the command in the pod's container (``node``: the node shell's
+    node, the pod being its debug pod)."""
+
+    namespace: str
+    pod: str
+    container: str
+    command: list[str]
+    tty: bool
+    node: str = ""
+
+
+async def connect_exec(conn, namespace, pod, container, command, tty):
+    """The cluster's exec websocket of the command, or :class:`Refusal` saying why not."""
+    timeout = float(settings.TERMINAL_CONNECT_TIMEOUT)
+    keepalive = float(settings.TERMINAL_KEEPALIVE_INTERVAL)
+    try:
+        return await asyncio.wait_for(
+            upstreams.session().ws_connect(
+                exec_url(conn, namespace, pod, container, command, tty),
+                protocols=CHANNEL_PROTOCOLS,
+                headers=request_headers([], conn),
+                ssl=upstreams.ssl_for(conn),
+                heartbeat=keepalive,
+                autoclose=False,
+                max_msg_size=MAX_FRAME,
+                timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=5.0),
+            ),
+            timeout=timeout,
+        )
+    except aiohttp.WSServerHandshakeError as exc:
+        why = await _why_refused(conn, namespace, pod, container, command, tty, timeout)
+        raise Refusal(
+            exc.status if 400 <= exc.status < 600 else 502,
+            f"cluster {conn.name} refused the terminal ({exc.status}"
+            + (f": {why})" if why else f" {exc.message})"),
+        ) from None
+    except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+        raise Refusal(502, str(connection_error(conn, exc, timeout).detail)) from None
+
+
+async def serve_session(
+    sock, receive, send, grant, upstream, target: Target, *, cols, rows, record, accepted=False
+) -> None:
+    """One opened session: its row and audit event, the relay until it ends, the exit
+    message, the completed row with its recording, the close. ``accepted``: the browser's
+    socket was accepted already (the node shell tells it how its pod is coming along)."""
+    keepalive = float(settings.TERMINAL_KEEPALIVE_INTERVAL)
+    title = f"{target.namespace}/{target.pod} {target.container}"
+    if target.node:
+        title = f"node {target.node}"
+    recorder = Recorder(cols, rows, services.recording_limit(), title) if record else None
+    session, relay, reason = None, None, "connection lost"
+    try:
+        session = await database_sync_to_async(services.open_session)(
+            grant,
+            namespace=target.namespace,
+            pod=target.pod,
+            container=target.container,
+            command=target.command,
+            tty=target.tty,
+            protocol=upstream.protocol or "",
+            path=sock.path,
+            source_ip=sock.client_ip,
+            node=target.node,
+        )
+        if not accepted:
             await send({"type": "websocket.accept", "subprotocol": sock.chosen_subprotocol()})
-            await send_json(
-                send,
-                {"type": "opened", "session": session.pk, "protocol": upstream.protocol or ""},
+        await send_json(
+            send,
+            {"type": "opened", "session": session.pk, "protocol": upstream.protocol or ""},
+        )
+        relay = Relay(sock, upstream, receive, send, recorder, keepalive)
+        if target.tty:
+            await relay.resize(cols, rows, record=False)
+        reason = await relay.run()
+        await send_json(
+            send,
+            {
+                "type": "exit",
+                "code": relay.exit_code,
+                "message": relay.exit_message,
+                "reason": reason,
+            },
+        )
+    except OSError:
+        reason = "connection lost"
+    finally:
+        await upstream.close()
+        if session is not None:
+            # Recorded before the browser sees the close: whoever reads the session
+            # afterwards finds it complete.
+            await database_sync_to_async(services.close_session)(
+                session,
+                exit_code=relay.exit_code if relay else None,
+                reason=reason,
+                recorder=recorder,
+                path=sock.path,
             )
-            relay = Relay(sock, upstream, receive, send, recorder, keepalive)
-            if tty:
-                await relay.resize(cols, rows, record=False)
-            reason = await relay.run()
-            await send_json(
-                send,
-                {
-                    "type": "exit",
-                    "code": relay.exit_code,
-                    "message": relay.exit_message,
-                    "reason": reason,
-                },
-            )
-        except OSError:
-            reason = "connection lost"
-        finally:
-            await upstream.close()
-            if session is not None:
-                # Recorded before the browser sees the close: whoever reads the session
-                # afterwards finds it complete.
-                await database_sync_to_async(services.close_session)(
-                    session,
-                    exit_code=relay.exit_code if relay else None,
-                    reason=reason,
-                    recorder=recorder,
-                    path=sock.path,
-                )
-        try:
-            await send({"type": "websocket.close", "code": 1000})
-        except OSError:
-            pass
+    try:
+        await send({"type": "websocket.close", "code": 1000})
+    except OSError:
+        pass
 
 
 class Relay:

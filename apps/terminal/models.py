@@ -32,8 +32,10 @@ class TerminalSettings(TenantScopedModel):
 
 
 class TerminalSession(TenantScopedModel):
-    """One web terminal session: a command run in a pod's container through the portal.
-    Written when it opens (after authorization) and completed when it closes."""
+    """One web terminal session: a command run in a pod's container through the portal, or a
+    node shell (``node`` set: a shell in the node's namespaces, through the privileged debug
+    pod ``namespace``/``pod`` made for it). Written when it opens (after authorization) and
+    completed when it closes."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
@@ -47,6 +49,9 @@ class TerminalSession(TenantScopedModel):
     namespace = models.CharField(max_length=253)
     pod = models.CharField(max_length=253)
     container = models.CharField(max_length=253, blank=True)
+    node = models.CharField(
+        max_length=253, blank=True, help_text=_("The node of a node shell (empty for a pod's).")
+    )
     command = models.JSONField(default=list)
     tty = models.BooleanField(default=True)
     protocol = models.CharField(max_length=32, blank=True)
@@ -76,8 +81,21 @@ class TerminalSession(TenantScopedModel):
         indexes = [models.Index(fields=["tenant", "-started_at"], name="terminal_tenant_started")]
 
     def __str__(self) -> str:
-        return f"{self.username} in {self.cluster_name}/{self.namespace}/{self.pod}"
+        return f"{self.username} in {self.place}"
+
+    @property
+    def place(self) -> str:
+        where = f"{self.cluster_name}/{self.namespace}/{self.pod}"
+        if self.node:
+            return f"node {self.cluster_name}/{self.node} (through pod {where})"
+        return where
+
+    @property
+    def action(self) -> str:
+        return "execNode" if self.node else "execPod"
 
     @property
     def resource(self) -> str:
+        if self.node:
+            return f"cluster:{self.cluster_name}/node:{self.node}"
         return f"cluster:{self.cluster_name}/namespace:{self.namespace}/pod:{self.pod}"

@@ -4,6 +4,7 @@ from django.urls import re_path
 
 from .exec import ExecConsumer
 from .logs import WORKLOAD_KINDS, LogsConsumer, WorkloadLogsConsumer
+from .nodeshell import NodeShellConsumer
 
 NAME = r"[a-z0-9](?:[-a-z0-9.]{0,251}[a-z0-9])?"
 NAMESPACE = rf"^ws/clusters/(?P<cluster>[-a-z0-9]{{1,64}})/namespaces/(?P<namespace>{NAME})"
@@ -14,4 +15,8 @@ websocket_urlpatterns = [
     re_path(POD + r"/exec$", ExecConsumer()),
     re_path(POD + r"/logs$", LogsConsumer()),
     re_path(WORKLOAD + r"/logs$", WorkloadLogsConsumer()),
+    re_path(
+        rf"^ws/clusters/(?P<cluster>[-a-z0-9]{{1,64}})/nodes/(?P<node>{NAME})/shell$",
+        NodeShellConsumer(),
+    ),
 ]

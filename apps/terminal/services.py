@@ -3,7 +3,9 @@
 Authorization is the kubectl proxy's for ``pods/<pod>/exec`` (``apps.clusters.proxy``): the
 cluster must be readable (``getCluster``, else it is answered as unknown), then ``execPod`` on
 ``cluster:<c>/namespace:<ns>/pod:<pod>``, judged by the permission layer in the domain of the
-project owning the namespace (the enforcer finds it) or the platform domain.
+project owning the namespace (the enforcer finds it) or the platform domain. A node shell
+(:mod:`.nodeshell`) is judged the same way with ``execNode`` on ``cluster:<c>/node:<n>``
+(:func:`authorize_on`), always in the platform domain.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from .recording import Recorder, recording_dir, write_file
 log = logging.getLogger(__name__)
 
 EXEC_ACTION = "execPod"
+NODE_SHELL_ACTION = "execNode"
 LOG_ACTION = "getPodLog"
 
 
@@ -74,6 +77,10 @@ def pod_resource(cluster_name: str, namespace: str, pod: str) -> str:
     return f"cluster:{cluster_name}/namespace:{namespace}/pod:{pod}"
 
 
+def node_resource(cluster_name: str, node: str) -> str:
+    return f"cluster:{cluster_name}/node:{node}"
+
+
 def _cluster_of(caller: Caller, cluster_name: str) -> Cluster:
     """The cluster as the caller may see it, or :class:`Refusal` (404 for a cluster the caller
     may not read or that is in another tenant; 403 for an API key issued for another one)."""
@@ -106,8 +113,15 @@ def authorize(caller: Caller, action: str, cluster_name: str, namespace: str, po
     """The grant for ``action`` on the pod, or :class:`Refusal` (404 for a cluster the caller
     may not see or that is in another tenant, 403 when the permission layer says no). Nothing
     here talks to the cluster."""
+    return authorize_on(
+        caller, action, cluster_name, lambda name: pod_resource(name, namespace, pod)
+    )
+
+
+def authorize_on(caller: Caller, action: str, cluster_name: str, resource_of) -> Grant:
+    """:func:`authorize` for any resource of the cluster (``resource_of(cluster name)``)."""
     cluster = _cluster_of(caller, cluster_name)
-    resource = pod_resource(cluster.name, namespace, pod)
+    resource = resource_of(cluster.name)
     _judge(caller.user, action, resource, cluster)
     return Grant(caller, cluster, connection_for(cluster), action, resource)
 
@@ -197,8 +211,10 @@ def open_session(
     protocol: str,
     path: str,
     source_ip: str | None,
+    node: str = "",
 ) -> TerminalSession:
-    """The session row and the audit event of its opening (the cluster accepted the exec)."""
+    """The session row and the audit event of its opening (the cluster accepted the exec).
+    ``node``: a node shell (``pod`` is then its debug pod)."""
     user = grant.caller.user
     with transaction.atomic():
         session = TerminalSession.objects.create(
@@ -210,6 +226,7 @@ def open_session(
             cluster_name=grant.cluster.name,
             namespace=namespace,
             pod=pod,
+            node=node,
             container=container,
             command=command,
             tty=tty,
@@ -230,7 +247,7 @@ def open_session(
             path=path[:1024],
             request_id=f"terminal-{session.pk}",
             message=(
-                f"terminal session {session.pk} opened in {grant.cluster.name}/{namespace}/{pod}: "
+                f"terminal session {session.pk} opened in {session.place}: "
                 f"{_describe(container, command)}, tty {'on' if tty else 'off'}, {protocol}"
             ),
         )
@@ -279,7 +296,7 @@ def close_session(
             ]
         )
         record_event(
-            action=EXEC_ACTION,
+            action=session.action,
             user=session.user,
             tenant=session.tenant,
             resource=session.resource,
@@ -294,7 +311,7 @@ def close_session(
             request_id=f"terminal-{session.pk}",
             message=(
                 f"terminal session {session.pk} closed after {seconds:.1f}s in "
-                f"{session.cluster_name}/{session.namespace}/{session.pod}: "
+                f"{session.place}: "
                 f"{_describe(session.container, session.command)}; {status}; {reason}"
                 + ("; recorded" if recorder is not None else "; not recorded")
             )[:2000],

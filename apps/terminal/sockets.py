@@ -213,10 +213,11 @@ async def refuse_handshake(send) -> None:
     await send({"type": "websocket.close", "code": 1008})
 
 
-async def refuse(sock: Socket, send, refusal: Refusal) -> None:
-    """Accept, say why in a control message (so the page can show it and offer to sign in
-    again), close with 4000 + the HTTP status."""
-    await send({"type": "websocket.accept", "subprotocol": sock.chosen_subprotocol()})
+async def refuse(sock: Socket, send, refusal: Refusal, accepted: bool = False) -> None:
+    """Accept (unless ``accepted`` already), say why in a control message (so the page can
+    show it and offer to sign in again), close with 4000 + the HTTP status."""
+    if not accepted:
+        await send({"type": "websocket.accept", "subprotocol": sock.chosen_subprotocol()})
     await send_json(
         send, {"type": "error", "code": refusal.code, "message": refusal.message, **refusal.extra}
     )

@@ -354,6 +354,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"queue": "cluster-ops"},
     },
+    "node-shell-cleanup": {
+        "task": "apps.terminal.tasks.clean_node_shells",
+        "schedule": 300.0,
+        "options": {"queue": "cluster-ops"},
+    },
 }
 # The project namespace reconcile (apps/projects/namespaces.py): seconds between runs on a
 # healthy cluster; a cluster that cannot be reached is retried after this, doubling per failure
@@ -432,6 +437,17 @@ TERMINAL_RECORDING_MAX_BYTES = env.int("TERMINAL_RECORDING_MAX_BYTES", default=8
 # gzip file per session under <dir>/tenant-<id>/ (mode 0600, directories 0700), the row keeping
 # only the file's relative path.
 TERMINAL_RECORDING_DIR = env.str("TERMINAL_RECORDING_DIR", default="")
+
+# Node shell (apps/terminal/nodeshell.py, action execNode): a privileged debug pod of image
+# TERMINAL_NODE_SHELL_IMAGE (it needs nsenter: busybox has it) in namespace
+# TERMINAL_NODE_SHELL_NAMESPACE, pinned to the node; it must be Running within
+# TERMINAL_NODE_SHELL_START_TIMEOUT seconds and is deleted when the session ends. Pods left
+# behind (a portal process that died mid-session) older than TERMINAL_NODE_SHELL_ORPHAN_AGE
+# seconds and held by no open session are deleted by the beat entry node-shell-cleanup.
+TERMINAL_NODE_SHELL_IMAGE = env.str("TERMINAL_NODE_SHELL_IMAGE", default="busybox:1.37")
+TERMINAL_NODE_SHELL_NAMESPACE = env.str("TERMINAL_NODE_SHELL_NAMESPACE", default="kube-system")
+TERMINAL_NODE_SHELL_START_TIMEOUT = env.int("TERMINAL_NODE_SHELL_START_TIMEOUT", default=60)
+TERMINAL_NODE_SHELL_ORPHAN_AGE = env.int("TERMINAL_NODE_SHELL_ORPHAN_AGE", default=15 * 60)
 # Live logs: lines queued per stream for a slow browser before newer ones are dropped (with a
 # marker saying how many).
 TERMINAL_LOG_QUEUE = env.int("TERMINAL_LOG_QUEUE", default=5000)

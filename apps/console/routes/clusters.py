@@ -34,6 +34,7 @@ urlpatterns = [
     path(f"{C}/rotate-credential/", views.ClusterRotateView.as_view(), name="cluster-rotate"),
     path(f"{C}/nodes/", views.NodesView.as_view(), name="nodes"),
     re_path(rf"{_CLUSTER}/nodes/{_NAME}/$", views.NodeView.as_view(), name="node"),
+    re_path(rf"{_CLUSTER}/nodes/{_NAME}/shell/$", views.NodeShellView.as_view(), name="node-shell"),
     re_path(
         rf"{_CLUSTER}/nodes/{_NAME}/(?P<op>cordon|uncordon|drain)/$",
         views.NodeOperationView.as_view(),
@@ -81,7 +82,12 @@ NAV = [
 _NS_MODEL = "projects.ProjectNamespace"
 CLUSTER_TABS = [
     nav.Entry(_("Overview"), "console:cluster", "getCluster", "clusters.Cluster"),
-    nav.Entry(_("Nodes"), "console:nodes", "listNodes", also=("console:node", "console:node-op")),
+    nav.Entry(
+        _("Nodes"),
+        "console:nodes",
+        "listNodes",
+        also=("console:node", "console:node-op", "console:node-shell"),
+    ),
     nav.Entry(_("Namespaces"), "console:namespaces", "listNamespaces", _NS_MODEL),
     nav.Entry(_("Pods"), "console:pods", "listPods", _NS_MODEL, also=("console:pod",)),
     nav.Entry(_("Services"), "console:services", "listServices", _NS_MODEL),

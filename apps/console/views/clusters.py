@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from apps.accounts.reauth import reauth_url, session_is_fresh
 from apps.authz import check, restrict
 from apps.clusters import k8s, resources, services, visibility
 from apps.clusters.api.serializers import ClusterImportSerializer, CredentialInputSerializer
@@ -438,6 +440,7 @@ class NodeView(NodeBase):
             conditions=((node or {}).get("status") or {}).get("conditions") or [],
             yaml=to_yaml(node) if node else "",
             may_update=self.allowed("updateNode", self.node_path(name)),
+            may_shell=self.allowed("execNode", self.node_path(name)),
             labels_text=kwargs.get("labels_text")
             or "\n".join(f"{k}={v}" for k, v in sorted((row or {}).get("labels", {}).items())),
             taints_text=kwargs.get("taints_text")
@@ -503,7 +506,31 @@ class NodeView(NodeBase):
         return render(request, self.template_name, context, status=status)
 
 
+class NodeShellView(NodeBase):
+    """A shell on the node (``execNode``, which no wildcard grants: in practice the platform
+    administrator's): the pod terminal's page and script on the node shell's websocket
+    (apps/terminal/nodeshell.py), which makes and removes the node's debug pod."""
+
+    template_name = "console/terminal/node.html"
+
+    def get_context_data(self, **kwargs):
+        name = self.kwargs["name"]
+        self.judge("execNode", self.node_path(name))
+        context = super().get_context_data(**kwargs)
+        context.update(
+            title=f"{name} · shell",
+            name=name,
+            fresh=session_is_fresh(self.request.session),
+            reauth_url=reauth_url(self.request.get_full_path()),
+            socket_path=f"/ws/clusters/{self.cluster.name}/nodes/{name}/shell",
+            namespace=settings.TERMINAL_NODE_SHELL_NAMESPACE,
+            image=settings.TERMINAL_NODE_SHELL_IMAGE,
+        )
+        return context
+
+
 __all__ = [
+    "NodeShellView",
     "ClusterHealthView",
     "ClusterRotateView",
     "ClusterView",

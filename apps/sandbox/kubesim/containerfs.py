@@ -5,6 +5,7 @@ from the container spec). Never the host's."""
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from typing import Any
 
 # Directories every simulated container has (in memory, never the host's).
@@ -39,6 +40,32 @@ class FileSystem:
         return sorted(n for n in names if n)
 
 
+@dataclass(frozen=True)
+class HostAccess:
+    """The node a container may enter (``nsenter -t 1``)."""
+
+    node: str
+
+
+def pod_hostname(pod: dict[str, Any]) -> str:
+    """A pod's hostname: its name, or its node's for a ``hostNetwork`` pod (which shares the
+    node's UTS namespace)."""
+    spec = pod.get("spec") or {}
+    if spec.get("hostNetwork") and spec.get("nodeName"):
+        return spec["nodeName"]
+    return pod["metadata"]["name"]
+
+
+def host_of(pod: dict[str, Any], container: dict[str, Any]) -> HostAccess | None:
+    """What a container may reach of its node (``nsenter -t 1``): the node's namespaces, for
+    a privileged container of a ``hostPID`` pod (``kubectl debug node/…``); None otherwise."""
+    spec = pod.get("spec") or {}
+    privileged = bool((container.get("securityContext") or {}).get("privileged"))
+    if not (privileged and spec.get("hostPID") and spec.get("nodeName")):
+        return None
+    return HostAccess(node=spec["nodeName"])
+
+
 def container_fs(cluster: Any, pod: dict[str, Any], container: dict[str, Any]) -> FileSystem:
     """The initial filesystem of a container, derived from its pod."""
     fs = FileSystem()
@@ -47,8 +74,9 @@ def container_fs(cluster: Any, pod: dict[str, Any], container: dict[str, Any]) -
     # Directories of the simulated container (in memory, never the host's).
     for d in SKELETON_DIRS:
         fs.mkdir(d)
-    fs.write("/etc/hostname", meta["name"] + "\n")
-    fs.write("/etc/hosts", f"127.0.0.1\tlocalhost\n{ip}\t{meta['name']}\n")
+    hostname = pod_hostname(pod)
+    fs.write("/etc/hostname", hostname + "\n")
+    fs.write("/etc/hosts", f"127.0.0.1\tlocalhost\n{ip}\t{hostname}\n")
     fs.write(
         "/etc/resolv.conf",
         f"search {meta.get('namespace')}.svc.cluster.local "
@@ -99,7 +127,7 @@ def container_env(cluster: Any, pod: dict[str, Any], container: dict[str, Any]) 
     meta = pod["metadata"]
     env = {
         "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-        "HOSTNAME": meta["name"],
+        "HOSTNAME": pod_hostname(pod),
         "HOME": "/root",
         "TERM": "xterm",
         "KUBERNETES_SERVICE_HOST": "10.96.0.1",

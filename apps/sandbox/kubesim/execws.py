@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
-from .containerfs import container_env, container_fs
+from .containerfs import container_env, container_fs, host_of, pod_hostname
 from .errors import ApiError
 from .podlogs import pick_container
 from .shell import Shell, ShellIO
@@ -131,7 +131,14 @@ async def handle(req: Request) -> web.StreamResponse:
     fs = cluster.shell_fs.get(key)
     if fs is None:
         fs = cluster.shell_fs[key] = container_fs(cluster, pod, container)
-    shell = Shell(fs, container_env(cluster, pod, container), io, name, container.get("image", ""))
+    shell = Shell(
+        fs,
+        container_env(cluster, pod, container),
+        io,
+        pod_hostname(pod),
+        container.get("image", ""),
+        host=host_of(pod, container),
+    )
 
     async def reader() -> None:
         async for msg in ws:

@@ -26,6 +26,8 @@ BACKOFF_INITIAL = 10.0
 BACKOFF_MAX = 300.0
 # A container that ran this long since its last start has its back-off forgotten.
 BACKOFF_RESET = 2 * BACKOFF_MAX
+# A pod bound to a node whose kubelet is down is looked at again this often (seconds).
+NODE_DOWN_RETRY = 0.5
 
 
 @dataclass
@@ -101,6 +103,12 @@ def start_pod(ctl: Controller, ns: str, name: str) -> None:
         or entry.obj["status"].get("phase") != "Pending"
         or entry.meta.get("deletionTimestamp")
     ):
+        return
+    if not _node_up(ctl, entry.obj["spec"]["nodeName"]):
+        # No kubelet runs there (the node is missing or NotReady): the pod stays Pending, bound
+        # to the node, as a pod created with ``nodeName`` does on a real cluster. Looked at
+        # again shortly, so it starts once the node is back.
+        ctl.starting[(ns, name)] = time.monotonic() + NODE_DOWN_RETRY
         return
     pod = entry.copy()
     spec, meta = pod["spec"], pod["metadata"]

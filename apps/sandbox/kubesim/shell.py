@@ -20,7 +20,7 @@ import shlex
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from .containerfs import FileSystem
+from .containerfs import FileSystem, HostAccess
 from .shellsyntax import (
     MARK,
     ArithmeticError_,
@@ -142,12 +142,20 @@ class Shell:
     """One shell session in one container."""
 
     def __init__(
-        self, fs: FileSystem, env: dict[str, str], io: ShellIO, hostname: str, image: str = ""
+        self,
+        fs: FileSystem,
+        env: dict[str, str],
+        io: ShellIO,
+        hostname: str,
+        image: str = "",
+        host: HostAccess | None = None,
     ):
         self.fs = fs
         self.env = dict(env)
         self.io = io
         self.hostname = hostname
+        # The node this container may enter with nsenter (privileged, hostPID), or None.
+        self.host = host
         self.cwd = "/"
         self.status = 0
         self.exited: int | None = None
@@ -573,6 +581,48 @@ class Shell:
     async def cmd_hostname(self, args, stdin, out) -> int:
         await out(self.hostname + "\n")
         return 0
+
+    async def cmd_nsenter(self, args, stdin, out) -> int:
+        """``nsenter -t 1 -m -u -i -n -p -- sh`` (``kubectl debug node/…``): the rest of the
+        command runs in the node's namespaces — here, the same sandbox, named as the node.
+        Only a privileged container of a hostPID pod may (anything else: EPERM, as the
+        kernel answers setns without CAP_SYS_ADMIN)."""
+        target, spaces, rest = None, [], list(args)
+        short = {"m": "mnt", "u": "uts", "i": "ipc", "n": "net", "p": "pid", "U": "user"}
+        while rest:
+            word = rest.pop(0)
+            if word == "--":
+                break
+            if word in ("-t", "--target"):
+                target = rest.pop(0) if rest else None
+            elif word.startswith("--target="):
+                target = word.split("=", 1)[1]
+            elif word.startswith("--") and word[2:].split("=")[0] in (
+                "mount", "uts", "ipc", "net", "pid", "user"
+            ):  # fmt: skip
+                spaces.append({"mount": "mnt"}.get(word[2:].split("=")[0], word[2:]))
+            elif word.startswith("-") and len(word) > 1 and all(c in short for c in word[1:]):
+                spaces.extend(short[c] for c in word[1:])
+            else:
+                rest.insert(0, word)
+                break
+        if target is None:
+            await self.err("nsenter: no target PID specified for --target\n")
+            return 1
+        if target != "1" and not (self.host and target.isdigit()):
+            await self.err(f"nsenter: cannot open /proc/{target}/ns/{(spaces or ['mnt'])[0]}: "
+                           "No such file or directory\n")  # fmt: skip
+            return 1
+        if self.host is None:
+            space = (spaces or ["mnt"])[0]
+            await self.err(
+                f"nsenter: reassociate to namespace 'ns/{space}' failed: Operation not permitted\n"
+            )
+            return 1
+        if "uts" in spaces:
+            self.hostname = self.host.node
+            self.env["HOSTNAME"] = self.host.node
+        return await self.exec(rest or ["sh"])
 
     async def cmd_whoami(self, args, stdin, out) -> int:
         await out("root\n")

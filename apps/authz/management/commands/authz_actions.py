@@ -6,7 +6,14 @@ is out of date: regenerate it with ``manage.py authz_actions --markdown > docs/a
 
 from django.core.management.base import BaseCommand
 
-from apps.authz.catalog import CLUSTER_ACCESS, KINDS, actions_of, area_of
+from apps.authz.catalog import (
+    CLUSTER_ACCESS,
+    EXPLICIT_ACTIONS,
+    KINDS,
+    NODE_SHELL,
+    actions_of,
+    area_of,
+)
 from apps.authz.routes import api_routes
 
 HEADER = ("Method", "Path", "Action", "Resource")
@@ -35,6 +42,10 @@ def render_markdown() -> str:
         "proxy's table is `apps/clusters/proxy/mapping.py`). Predefined policies grant whole",
         f"areas (in brackets); *{CLUSTER_ACCESS}* (privilege-bearing kinds and actions) is granted",
         "only by `administrator`, `project-owner` (in its project) and `cluster-access-full`.",
+        f"*{NODE_SHELL}* (the node shell) by none: "
+        + ", ".join(f"`{a}`" for a in sorted(EXPLICIT_ACTIONS))
+        + " is reached by no wildcard (not even `*`), only by a statement naming it, which only",
+        "the platform administrator (or a holder of it) may bind.",
         "",
     ]
     for kind in KINDS:

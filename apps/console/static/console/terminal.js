@@ -1,6 +1,7 @@
-/* The web terminal of a pod page (templates/console/terminal/pod.html): xterm.js on the
- * portal's exec websocket (apps/terminal/exec.py). Output arrives as binary frames; control
- * messages as JSON text ({type: opened|ping|exit|error}). Input and resizes go out as JSON.
+/* The web terminal of a pod page (templates/console/terminal/pod.html) and of a node's shell
+ * (node.html): xterm.js on the portal's exec websocket (apps/terminal/exec.py, nodeshell.py).
+ * Output arrives as binary frames; control messages as JSON text
+ * ({type: starting|opened|ping|exit|error}). Input and resizes go out as JSON.
  * After a close the Connect button offers to reconnect (a new session, re-authorized). */
 (function () {
   "use strict";
@@ -43,10 +44,13 @@
     function connect() {
       if (socket && socket.readyState <= WebSocket.OPEN) return;
       const query = new URLSearchParams();
-      query.set("container", form.elements.container.value);
-      form.elements.command.value.trim().split(/\s+/).filter(Boolean).forEach(function (word) {
-        query.append("command", word);
-      });
+      // (the node shell's page has neither: its command is fixed)
+      if (form.elements.container) query.set("container", form.elements.container.value);
+      if (form.elements.command) {
+        form.elements.command.value.trim().split(/\s+/).filter(Boolean).forEach(function (word) {
+          query.append("command", word);
+        });
+      }
       query.set("tty", "true");
       query.set("cols", String(term.cols));
       query.set("rows", String(term.rows));
@@ -66,7 +70,9 @@
         }
         let control;
         try { control = JSON.parse(event.data); } catch (e) { return; }
-        if (control.type === "opened") {
+        if (control.type === "starting") {
+          say(msg.msgStarting + " " + control.pod + "…");
+        } else if (control.type === "opened") {
           say(msg.msgConnected);
           box.dataset.session = String(control.session);
           term.focus();
