@@ -6,7 +6,7 @@ is out of date: regenerate it with ``manage.py authz_actions --markdown > docs/a
 
 from django.core.management.base import BaseCommand
 
-from apps.authz.catalog import CLUSTER_ACCESS, KINDS, actions_of, area_of
+from apps.authz.catalog import CLUSTER_ACCESS, GLOBAL_ACTIONS, KINDS, actions_of, area_of
 from apps.authz.routes import api_routes
 
 HEADER = ("Method", "Path", "Action", "Resource")
@@ -44,6 +44,7 @@ def render_markdown() -> str:
             mark = f" *{area}*" if area != KINDS[kind][1] else ""
             cells.append(f"`{action}`{mark}")
         lines.append(f"- **{kind}** [{KINDS[kind][1]}]: " + ", ".join(cells))
+    lines.append("- not about one kind: " + ", ".join(f"`{a}`" for a in GLOBAL_ACTIONS))
     return "\n".join(lines) + "\n"
 
 
