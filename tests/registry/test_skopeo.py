@@ -141,3 +141,13 @@ def test_catalog_is_the_platform_administrators(registry, spaces, member, platfo
     assert answer.status_code == 200, answer.text
     # every tenant's repositories (the storage is shared by the module's tests)
     assert "acme/team/app" in answer.json()["repositories"]
+
+
+def test_skopeo_login_with_tenant_username_and_key(registry, spaces, member):
+    """What ``docker login`` / ``skopeo login`` do: a token request with no scope."""
+    _, key = make_api_key(member)
+    host = registry.server.host
+    _ok(registry.run("login", "--tls-verify=false", "-u", "acme/bob", "-p", key, host))
+    wrong = registry.run("login", "--tls-verify=false", "-u", "acme/bob", "-p", key + "x", host)
+    assert wrong.returncode != 0
+    assert "invalid" in wrong.stderr.lower() or "unauthorized" in wrong.stderr.lower(), wrong.stderr
