@@ -6,7 +6,7 @@ has no tenant, gives the bare username); no credentials is the anonymous user, w
 pulls of public namespaces only. A bad, expired or disabled key, a disabled user or a kubeconfig
 key is refused with 401 in the registry's error shape, at every token request — the registry's
 own tokens live ``REGISTRY_TOKEN_TTL`` seconds. Every request is audited (what was asked and
-what was granted).
+what was granted). ``POST`` (the OAuth2 variant) answers 404, which makes docker use ``GET``.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import binascii
 
 from django.conf import settings
 from django.http import JsonResponse
-from django.views.decorators.http import require_GET
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework.exceptions import AuthenticationFailed
 
 from apps.accounts.authentication import authenticate_api_key
@@ -94,8 +94,16 @@ def _subject(user) -> str:
     return f"{user.tenant.slug}/{user.username}" if user.tenant_id else user.username
 
 
-@require_GET
+@csrf_exempt  # no session is used: credentials come with every request
 def token_view(request):
+    if request.method == "POST":
+        # The OAuth2 form of the protocol is not offered: a 404 to POST is what tells clients
+        # (docker) to fall back to GET with Basic credentials (distribution's oauth spec).
+        return registry_error(
+            404, "UNSUPPORTED", "OAuth2 token requests are not supported: use GET."
+        )
+    if request.method not in ("GET", "HEAD"):
+        return registry_error(405, "UNSUPPORTED", "Use GET.", Allow="GET")
     service = request.GET.get("service", "")
     scopes = parse_scopes(request.GET.getlist("scope"))
     requested = " ".join(request.GET.getlist("scope"))[:400]

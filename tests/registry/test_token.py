@@ -263,3 +263,17 @@ def test_kubeconfig_keys_and_unknown_services_are_refused(client, namespaces, te
     )
     assert response.status_code == 200
     assert _verify(response.json()["token"])["access"] == []
+
+
+def test_post_is_404_so_clients_fall_back_to_get(client, member):
+    """docker tries the OAuth2 POST first when it wants a refresh token; 404 means "use GET"."""
+    _, secret = make_api_key(member)
+    response = client.post(
+        URL,
+        {"grant_type": "password", "username": "acme/bob", "password": secret, "service": SERVICE},
+    )
+    assert response.status_code == 404
+    assert response.json()["errors"][0]["code"] == "UNSUPPORTED"
+    event = AuditEvent.objects.get(method="POST", path=URL)
+    assert secret not in str(event.request_body)
+    assert client.delete(URL).status_code == 405
