@@ -23,6 +23,10 @@ class RepositoryInline(admin.TabularInline):
     def has_change_permission(self, request, obj=None):
         return False
 
+    def has_view_permission(self, request, obj=None):
+        # Whoever may see the namespace (the parent admin decided) sees its repositories.
+        return True
+
 
 @admin.register(RegistryNamespace)
 class RegistryNamespaceAdmin(TenantScopedAdmin):
