@@ -17,7 +17,7 @@ from tests.factories import TenantFactory, UserFactory, bind, make_api_key
 PROJECT = "prj-test"
 
 # Real peers started by fixtures, shared by every test module (one server per session).
-pytest_plugins = ["tests.fixtures.ldap", "tests.fixtures.oidc"]
+pytest_plugins = ["tests.fixtures.ldap", "tests.fixtures.oidc", "tests.fixtures.registry"]
 
 
 @pytest.fixture(autouse=True)

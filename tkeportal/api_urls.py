@@ -11,5 +11,6 @@ urlpatterns = [
     path("", include("apps.authz.api.urls")),
     path("", include("apps.clusters.api.urls")),
     path("", include("apps.projects.api.urls")),
+    path("", include("apps.registry.api.urls")),
     path("", include("apps.clusters.proxy.urls")),
 ]

@@ -10,6 +10,7 @@ urlpatterns = [
     path("", include("apps.accounts.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("apps.console.urls")),
+    path("", include("apps.registry.urls")),
     path("healthz", core_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include("tkeportal.api_urls")),

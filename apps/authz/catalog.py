@@ -206,7 +206,10 @@ KINDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     ),
     # registry
     "RegistryNamespace": ("RegistryNamespaces", "registry", ()),
+    # ``registrynamespace:<ns>/repository:<repo>``: what the registry token service grants
+    # (pull, push); ``…/tag:<tag>`` for deleting an image (the registry's ``delete``).
     "Repository": ("Repositories", "registry", ("pullRepository", "pushRepository")),
+    "Tag": ("Tags", "registry", ()),
     "ChartGroup": ("ChartGroups", "registry", ()),
     "Chart": ("Charts", "registry", ("pullChart", "pushChart")),
     # ops
@@ -232,6 +235,8 @@ KIND_VERBS: dict[str, tuple[str, ...]] = {
     "SelfSubjectAccessReview": CREATE_ONLY,
     "SelfSubjectRulesReview": CREATE_ONLY,
     "SelfSubjectReview": CREATE_ONLY,
+    # Tags come from pushes (the registry), never from a create.
+    "Tag": ("list", "watch", "get", "delete"),
 }
 
 # Extra verbs whose area is not their kind's: the privilege-bearing verbs of ordinary kinds.
@@ -248,8 +253,15 @@ ACTION_AREAS: dict[str, str] = {
 # ``enforcer.holds``). A deny still reaches them through a wildcard.
 EXPLICIT_ACTIONS = frozenset({"execNode"})
 
-# Verbs that are not about one kind.
-GLOBAL_ACTIONS = ("listPortal", "checkAuthz", "explainAuthz", "applyManifest")
+# Verbs that are not about one kind. ``listRegistryCatalog`` (the registry's ``/v2/_catalog``,
+# every tenant's repositories) is judged at platform level: the platform administrator's only.
+GLOBAL_ACTIONS = (
+    "listPortal",
+    "checkAuthz",
+    "explainAuthz",
+    "applyManifest",
+    "listRegistryCatalog",
+)
 
 
 def actions_of(kind: str) -> list[str]:

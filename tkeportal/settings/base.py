@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "apps.audit",
     "apps.clusters",
     "apps.projects",
+    "apps.registry",
     "apps.sandbox",
     "apps.console",
     "apps.terminal",
@@ -272,6 +273,7 @@ SPECTACULAR_SETTINGS = {
         },
         {"name": "kubectl", "description": "Kubeconfigs for kubectl through the portal."},
         {"name": "projects", "description": "Projects, quotas, members, namespaces, portal."},
+        {"name": "registry", "description": "Image namespaces (the Docker registry)."},
         {"name": "audit", "description": "The audit trail."},
     ],
     # Every operation's error answers and the one error body (apps/core/api/schema.py).
@@ -380,6 +382,15 @@ PORTAL_NAMESPACE_RECONCILE_MAX_BACKOFF = env.int(
 # kubeconfigs when the portal's certificate is signed by a private CA.
 PORTAL_PROXY_CONNECT_TIMEOUT = env.float("PORTAL_PROXY_CONNECT_TIMEOUT", default=3.0)
 PORTAL_PROXY_READ_TIMEOUT = env.float("PORTAL_PROXY_READ_TIMEOUT", default=15.0)
+# The Docker registry's token service (/registry/token, apps.registry): the service name the
+# registry sends (its auth.token.service, the tokens' audience), the issuer it expects, and
+# how long a token lives (each request of a key past that asks again, so a disabled or expired
+# key stops working within this many seconds).
+REGISTRY_TOKEN_SERVICE = env.str("REGISTRY_TOKEN_SERVICE", default="tke-registry")
+REGISTRY_TOKEN_ISSUER = env.str("REGISTRY_TOKEN_ISSUER", default="tke-portal")
+REGISTRY_TOKEN_TTL = env.int("REGISTRY_TOKEN_TTL", default=300)
+# Where users push and pull (host[:port] of the registry), shown in the API and the README.
+REGISTRY_HOST = env.str("REGISTRY_HOST", default="")
 PORTAL_KUBECONFIG_MAX_LIFETIME = env.str("PORTAL_KUBECONFIG_MAX_LIFETIME", default="7d")
 PORTAL_KUBECONFIG_CA_DATA = env.str("PORTAL_KUBECONFIG_CA_DATA", default="")
 # The portal's TLS address (https://portal.example.com) put in downloaded kubeconfigs whatever

@@ -17,13 +17,10 @@ process recompiles. One-way: the reverse step does nothing (unknown actions matc
 
 from __future__ import annotations
 
-import secrets
-
 from django.db import migrations
 
-from ._predefined import refresh_predefined
-
-from apps.authz.engine import key_match
+from ._predefined import keep_meaning, refresh_predefined
+from ._predefined import rewrite as _rewrite
 
 # new action → the action that used to cover the same requests
 NEW = {
@@ -32,53 +29,12 @@ NEW = {
 }
 
 
-def _old_actions() -> list[str]:
-    from apps.authz.catalog import all_actions
-
-    return [a for a in all_actions() if a not in NEW]
-
-
-def _matches(patterns: list[str], action: str) -> bool:
-    return any(key_match(action, p) for p in patterns)
-
-
 def rewrite(statements: list[dict], old_actions: list[str]) -> list[dict]:
-    out = []
-    for st in statements:
-        st = dict(st)
-        actions = list(st.get("actions") or [])
-        if st.get("effect", "allow") == "deny":
-            extra = [
-                new
-                for new, old in NEW.items()
-                if _matches(actions, old) and not _matches(actions, new)
-            ]
-            st["actions"] = actions + extra
-        else:
-            kept: list[str] = []
-            for pattern in actions:
-                widened = [
-                    new
-                    for new, old in NEW.items()
-                    if key_match(new, pattern) and not _matches(actions, old)
-                ]
-                if widened:
-                    kept.extend(a for a in old_actions if key_match(a, pattern) and a not in kept)
-                elif pattern not in kept:
-                    kept.append(pattern)
-            st["actions"] = kept
-        out.append(st)
-    return out
+    return _rewrite(statements, old_actions, NEW)
 
 
 def forward(apps, schema_editor):
-    Policy = apps.get_model("authz", "Policy")
-    old_actions = _old_actions()
-    for policy in Policy.objects.filter(predefined=False):
-        statements = rewrite(policy.statements or [], old_actions)
-        if statements != policy.statements:
-            policy.statements = statements
-            policy.save(update_fields=["statements"])
+    keep_meaning(apps, NEW)
     refresh_predefined(apps)
 
 

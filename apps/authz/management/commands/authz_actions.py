@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand
 from apps.authz.catalog import (
     CLUSTER_ACCESS,
     EXPLICIT_ACTIONS,
+    GLOBAL_ACTIONS,
     KINDS,
     NODE_SHELL,
     actions_of,
@@ -55,6 +56,7 @@ def render_markdown() -> str:
             mark = f" *{area}*" if area != KINDS[kind][1] else ""
             cells.append(f"`{action}`{mark}")
         lines.append(f"- **{kind}** [{KINDS[kind][1]}]: " + ", ".join(cells))
+    lines.append("- not about one kind: " + ", ".join(f"`{a}`" for a in GLOBAL_ACTIONS))
     return "\n".join(lines) + "\n"
 
 

@@ -1,0 +1,8 @@
+from django.db import models
+
+
+class Visibility(models.TextChoices):
+    """Who may pull from an image namespace: everyone (anonymous too) or whom policy allows."""
+
+    PUBLIC = "public", "Public"
+    PRIVATE = "private", "Private"

@@ -1,0 +1,157 @@
+"""``GET /registry/token``: the Docker Registry v2 token service (docker/distribution's
+token authentication specification).
+
+Credentials are HTTP Basic ``<tenant>/<username>:<API key>`` (a platform administrator, who
+has no tenant, gives the bare username); no credentials is the anonymous user, who is granted
+pulls of public namespaces only. A bad, expired or disabled key, a disabled user or a kubeconfig
+key is refused with 401 in the registry's error shape, at every token request — the registry's
+own tokens live ``REGISTRY_TOKEN_TTL`` seconds. Every request is audited (what was asked and
+what was granted). ``POST`` (the OAuth2 variant) answers 404, which makes docker use ``GET``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from django.conf import settings
+from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework.exceptions import AuthenticationFailed
+
+from apps.accounts.authentication import authenticate_api_key
+from apps.audit.services import record_event
+
+from .token import grant, issue, parse_scopes
+
+AUDIT_ACTION = "getRegistryToken"
+
+
+def registry_error(status: int, code: str, message: str, **headers) -> JsonResponse:
+    """The registry's error JSON: ``{"errors": [{"code", "message", "detail"}]}``."""
+    response = JsonResponse(
+        {"errors": [{"code": code, "message": message, "detail": None}]}, status=status
+    )
+    for name, value in headers.items():
+        response[name.replace("_", "-")] = value
+    return response
+
+
+class _Refused(Exception):
+    def __init__(self, message: str, username: str = ""):
+        super().__init__(message)
+        self.message, self.username = message, username
+
+
+def _basic_credentials(request) -> tuple[str, str] | None:
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if not header:
+        return None
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        raise _Refused("Only HTTP Basic credentials are accepted: <tenant>/<username>:<API key>.")
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise _Refused("Malformed Basic credentials.") from exc
+    login, sep, secret = decoded.partition(":")
+    if not sep:
+        raise _Refused("Malformed Basic credentials.")
+    return login, secret
+
+
+def _authenticate(request):
+    """The user the credentials name (None: anonymous), or _Refused."""
+    credentials = _basic_credentials(request)
+    if credentials is None:
+        return None
+    login, secret = credentials
+    tenant_slug, sep, username = login.rpartition("/")
+    if not sep:
+        tenant_slug, username = "", login
+    try:
+        key = authenticate_api_key(secret, getattr(request, "client_ip", None))
+    except AuthenticationFailed as exc:
+        raise _Refused(str(exc.detail), login) from exc
+    user = key.user
+    own_tenant = user.tenant.slug if user.tenant_id else ""
+    if user.username != username or own_tenant != tenant_slug:
+        # The same answer as a wrong key: which user a key belongs to is not disclosed.
+        raise _Refused("Invalid API key.", login)
+    if key.cluster_id is not None:
+        raise _Refused(
+            f"API key {key.prefix}… was issued in a kubeconfig for one cluster; use a general "
+            "API key for the registry.",
+            login,
+        )
+    request.auth = key
+    return user
+
+
+def _subject(user) -> str:
+    if user is None:
+        return ""
+    return f"{user.tenant.slug}/{user.username}" if user.tenant_id else user.username
+
+
+@csrf_exempt  # no session is used: credentials come with every request
+def token_view(request):
+    if request.method == "POST":
+        # The OAuth2 form of the protocol is not offered: a 404 to POST is what tells clients
+        # (docker) to fall back to GET with Basic credentials (distribution's oauth spec).
+        return registry_error(
+            404, "UNSUPPORTED", "OAuth2 token requests are not supported: use GET."
+        )
+    if request.method not in ("GET", "HEAD"):
+        return registry_error(405, "UNSUPPORTED", "Use GET.", Allow="GET")
+    service = request.GET.get("service", "")
+    scopes = parse_scopes(request.GET.getlist("scope"))
+    requested = " ".join(request.GET.getlist("scope"))[:400]
+    try:
+        user = _authenticate(request)
+    except _Refused as refused:
+        record_event(
+            action=AUDIT_ACTION,
+            resource=requested,
+            status_code=401,
+            message=refused.message,
+            username=refused.username[:150],
+            method="GET",
+            path=request.get_full_path()[:1024],
+            source_ip=getattr(request, "client_ip", None),
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
+            request_id=getattr(request, "request_id", ""),
+        )
+        return registry_error(
+            401,
+            "UNAUTHORIZED",
+            refused.message,
+            WWW_Authenticate=f'Basic realm="{settings.REGISTRY_TOKEN_SERVICE}"',
+        )
+    if service != settings.REGISTRY_TOKEN_SERVICE:
+        return registry_error(
+            400,
+            "UNSUPPORTED",
+            f"Unknown service '{service[:100]}': this token service serves "
+            f"'{settings.REGISTRY_TOKEN_SERVICE}'.",
+        )
+    access = []
+    for scope in scopes:
+        actions = grant(user, scope)
+        access.append({"type": scope.type, "name": scope.name, "actions": actions})
+    body = issue(_subject(user), service, access)
+    granted = "; ".join(f"{a['type']}:{a['name']}:{','.join(a['actions'])}" for a in access)
+    record_event(
+        action=AUDIT_ACTION,
+        user=user,
+        resource=requested,
+        status_code=200,
+        message=f"granted: {granted}" if access else "login (no scope)",
+        api_key_id=getattr(getattr(request, "auth", None), "pk", None),
+        method="GET",
+        path=request.get_full_path()[:1024],
+        source_ip=getattr(request, "client_ip", None),
+        user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
+        request_id=getattr(request, "request_id", ""),
+    )
+    return JsonResponse(body)
