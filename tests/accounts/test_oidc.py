@@ -391,6 +391,37 @@ def test_two_tenants_with_their_own_providers_never_share_users(
     assert "not by the configured issuer" in message
 
 
+def test_the_host_name_chooses_the_tenant_of_the_sign_in_page(
+    settings, tenant, other_tenant, oidc_idp, second_oidc_idp
+):
+    """With ``PORTAL_TENANT_HOST_SUFFIX``, ``acme.portal.example.com/login/`` is acme's page:
+    the tenant field is filled in and acme's single sign-on is offered — never globex's; a
+    host outside the suffix (or the bare suffix) infers nothing."""
+    settings.PORTAL_TENANT_HOST_SUFFIX = ".portal.example.com"
+    settings.ALLOWED_HOSTS = [".portal.example.com", "testserver"]
+    make_oidc_provider(tenant, oidc_idp, display_name="Acme SSO")
+    make_oidc_provider(other_tenant, second_oidc_idp, display_name="Globex SSO")
+
+    page = Client(HTTP_HOST="acme.portal.example.com").get("/login/")
+    assert page.context["tenant"] == "acme"
+    body = page.content.decode()
+    assert 'name="tenant" autocomplete="organization" value="acme"' in body
+    assert "Sign in with Acme SSO" in body and "Globex SSO" not in body
+    assert "/login/oidc/acme/sso/" in body
+
+    globex = Client(HTTP_HOST="globex.portal.example.com").get("/login/").content.decode()
+    assert "Sign in with Globex SSO" in globex and "Acme SSO" not in globex
+
+    for host in ("portal.example.com", "testserver", "a.acme.portal.example.com"):
+        page = Client(HTTP_HOST=host).get("/login/")
+        assert page.context["tenant"] == "", host
+        assert "Sign in with" not in page.content.decode(), host
+
+    # typed wins over the host: globex/… on acme's host is a globex sign-in page
+    page = Client(HTTP_HOST="acme.portal.example.com").get("/login/", {"tenant": "globex"})
+    assert page.context["tenant"] == "globex"
+
+
 # -- revalidation ------------------------------------------------------------------------------
 def test_revoking_the_grant_at_the_provider_ends_sessions_and_api_keys(client, provider, oidc_idp):
     oidc_idp.set_user("sub-carol", **CAROL)
