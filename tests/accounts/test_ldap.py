@@ -117,6 +117,55 @@ def test_wrong_password_and_unknown_name_fail_alike_and_are_audited(client, tena
     assert not User.objects.filter(username__in=["bob", "zed"]).exists()
 
 
+def test_every_spelling_of_a_directory_name_is_the_one_account_the_directory_names(
+    tenant, ldap_dir
+):
+    """LDAP matches the typed name regardless of case and (with this filter) by uid or mail:
+    every way in is the same portal user, named by the entry's uid — not created twice, not
+    renamed to whatever was typed last."""
+    ldap_provider(
+        tenant, ldap_dir, user_search_filter="(|(uid=%(user)s)(mail=%(user)s))", username_attr=""
+    )
+    for typed in ("  BOB ", "bob@example.org", "Bob", "BOB@EXAMPLE.ORG"):
+        browser = Client()
+        response = sign_in(browser, typed, "bob-Pass-1")
+        assert response.status_code == 302, (typed, response.content.decode()[:500])
+        assert browser.get("/api/v1/me/").json()["username"] == "bob", typed
+        assert list(User.objects.filter(tenant=tenant).values_list("username", flat=True)) == [
+            "bob"
+        ], typed
+    # a case variant the first time round is the directory's spelling too
+    carol = Client()
+    assert sign_in(carol, "CAROL", "carol-Pass-1").status_code == 302
+    assert carol.get("/api/v1/me/").json()["username"] == "carol"
+
+
+def test_the_username_attribute_follows_the_dn_template_or_is_configured(client, tenant, ldap_dir):
+    from apps.accounts.identity.ldap import username_attribute
+
+    assert username_attribute({"user_dn_template": "cn=%(user)s,ou=people,dc=x"}) == "cn"
+    assert (
+        username_attribute(
+            {"user_search_filter": "(&(objectClass=person)(sAMAccountName=%(user)s))"}
+        )
+        == "samaccountname"
+    )
+    assert username_attribute({"user_search_filter": "(|(uid=%(user)s)(mail=%(user)s))"}) == "uid"
+    assert (
+        username_attribute({"username_attr": "mail", "user_search_filter": "(uid=%(user)s)"})
+        == "mail"
+    )
+    # configured: people sign in with their uid and are known by their mail address
+    ldap_provider(tenant, ldap_dir, username_attr="mail")
+    assert sign_in(client, "Bob", "bob-Pass-1").status_code == 302
+    assert client.get("/api/v1/me/").json()["username"] == "bob@example.org"
+    # an entry without the attribute is refused with the reason
+    ldap_dir.add_user("nomail", "nomail-Pass-1", cn="No Mail")
+    page = sign_in(Client(), "nomail", "nomail-Pass-1")
+    assert "has no 'mail' attribute" in html.unescape(page.content.decode())
+    assert "has no 'mail' attribute to take the portal username from" in last_failure().message
+
+
 def test_an_empty_password_is_never_an_anonymous_bind(tenant, ldap_dir):
     from django.contrib.auth import authenticate
 

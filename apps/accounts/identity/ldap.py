@@ -24,6 +24,7 @@ says what happened (``LDAP server ldap://… unreachable``); the page shows the 
 from __future__ import annotations
 
 import logging
+import re
 import ssl
 from collections import Counter
 from dataclasses import dataclass
@@ -312,9 +313,53 @@ def _group_name(group_type: LDAPGroupType, info) -> str:
     return name
 
 
-def read_identity(settings: LDAPSettings, config: dict, entry, username: str) -> Identity:
-    """What the directory says about ``entry``: profile (through ``attr_map``) and groups."""
+# ``attr=%(user)s`` in a search filter or DN template: the attribute the sign-in name is.
+_USER_COMPARISON = re.compile(r"([A-Za-z][A-Za-z0-9.-]*)\s*=\s*%\(user\)s")
+
+
+def username_attribute(config: dict) -> str:
+    """The entry attribute whose value is the portal username: ``username_attr`` when set,
+    else the one attribute the sign-in name is compared with (the DN template's, or the
+    search filter's single ``(attr=%(user)s)``), else ``uid``."""
+    if config.get("username_attr"):
+        return config["username_attr"]
+    pattern = config.get("user_dn_template") or config.get("user_search_filter") or ""
+    found = {name.lower() for name in _USER_COMPARISON.findall(pattern)}
+    return found.pop() if len(found) == 1 else "uid"
+
+
+def directory_username(config: dict, entry) -> str:
+    """The portal username of ``entry``: its ``username_attribute`` value as the directory
+    spells it — never the name as typed, which LDAP matches regardless of case, spaces or
+    (with a filter such as ``(|(uid=%(user)s)(mail=%(user)s))``) attribute, and which would
+    otherwise make one person several accounts or rename them at each sign-in. Of several
+    values, the one in the entry's RDN, else the alphabetically first (deterministic)."""
+    attr = username_attribute(config)
+    values = sorted(
+        {str(v).strip() for v in _attr_values(entry.attrs or {}, attr) if str(v).strip()},
+        key=lambda v: (v.lower(), v),
+    )
+    if not values:
+        raise ProvisioningRefused(
+            f"the directory entry {entry.dn} has no '{attr}' attribute to take the portal "
+            "username from (set username_attr)"
+        )
+    try:
+        rdn = {
+            value.lower()
+            for name, value, _ in ldap.dn.str2dn(entry.dn)[0]
+            if name.lower() == attr.lower()
+        }
+    except (ldap.DECODING_ERROR, IndexError):
+        rdn = set()
+    return next((v for v in values if v.lower() in rdn), values[0])
+
+
+def read_identity(settings: LDAPSettings, config: dict, entry) -> Identity:
+    """What the directory says about ``entry``: its username (:func:`directory_username`),
+    profile (through ``attr_map``) and groups."""
     attrs = entry.attrs or {}
+    username = directory_username(config, entry)
     attr_map = config.get("attr_map", {})
     groups = []
     if settings.GROUP_SEARCH is not None:
@@ -489,7 +534,7 @@ class PortalLDAPBackend(PortalBackendMixin, LDAPBackend):
         refusal = _refusal(settings, config, entry)
         if refusal:
             raise SignInFailed(refusal)
-        user, _ = self.get_or_build_user(self.ldap_to_django_username(self._name), ldap_user)
+        user, _ = self.get_or_build_user(self._name, ldap_user)
         if not may_act(user):
             raise SignInFailed(f"the portal account {user} is deactivated")
         return user
@@ -497,8 +542,9 @@ class PortalLDAPBackend(PortalBackendMixin, LDAPBackend):
     def get_or_build_user(self, username, ldap_user):
         """Every portal user django-auth-ldap would create or update goes through
         ``provision_user`` (tenant, source, takeover refusal, groups, admin flag)."""
+        # ``username`` is the name as typed; the directory's own spelling is what counts.
         entry = _Entry(ldap_user.dn, ldap_user.attrs, ldap_user.connection)
-        identity = read_identity(self.settings, self.provider.config, entry, username)
+        identity = read_identity(self.settings, self.provider.config, entry)
         user = provision_user(self.provider, identity, request=self._request)
         return user, False
 
@@ -690,9 +736,8 @@ def _check_user(provider, settings, conn, user: User, counts: Counter, notes: li
             user, DirectoryState.PRESENT, detail=f"{dn} is listed and enabled again"
         )
     before = _group_state(user)
-    identity = read_identity(settings, config, entry, user.username)
     try:
-        provision_user(provider, identity)
+        provision_user(provider, read_identity(settings, config, entry))
     except EntryReplaced:
         counts["missing"] += 1  # provision_user marked the account missing
         return
