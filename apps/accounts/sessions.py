@@ -62,15 +62,15 @@ def expiry_reason(session, at: int | None = None) -> str:
         return "the session predates sign-in time stamps"
     absolute = settings.PORTAL_SESSION_ABSOLUTE_TIMEOUT
     if at - auth_time > absolute:
-        return f"signed in more than {_duration(absolute)} ago (absolute session timeout)"
+        return f"signed in more than {describe_duration(absolute)} ago (absolute session timeout)"
     idle = settings.PORTAL_SESSION_IDLE_TIMEOUT
     last_seen = session.get(LAST_SEEN, auth_time)
     if isinstance(last_seen, int) and at - last_seen > idle:
-        return f"idle for more than {_duration(idle)} (idle session timeout)"
+        return f"idle for more than {describe_duration(idle)} (idle session timeout)"
     return ""
 
 
-def _duration(seconds: int) -> str:
+def describe_duration(seconds: int) -> str:
     if seconds % 3600 == 0:
         return f"{seconds // 3600} h"
     if seconds % 60 == 0:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import socket
 import time
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
@@ -20,11 +21,13 @@ import pytest
 import requests
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.accounts.choices import DirectoryState, UserSource
 from apps.accounts.identity import module_for, oidc
 from apps.accounts.identity.oidc import revalidate
 from apps.accounts.models import Group, User
+from apps.accounts.tasks import revalidate_directory_users
 from apps.accounts.views import END_SESSION_KEY
 from apps.audit.models import AuditEvent
 from tests.factories import UserFactory, bind, make_api_key
@@ -486,19 +489,65 @@ def test_provider_unreachable_keeps_access(client, provider, oidc_idp):
     assert client.get("/api/v1/me/").status_code == 200
 
 
-def test_users_without_a_grant_are_skipped_but_move_on(provider):
-    dora = UserFactory(
-        tenant=provider.tenant,
-        username="dora",
-        source=UserSource.OIDC,
-        identity_provider=provider,
-        external_id="sub-dora",
-        directory_state=DirectoryState.PRESENT,
+def test_without_a_refresh_token_access_lasts_a_bounded_time_after_sign_in(
+    client, provider, oidc_idp, settings
+):
+    """A provider that issues no refresh token cannot be asked whether the user was disabled
+    there: the portal trusts the sign-in for PORTAL_OIDC_UNVERIFIED_MAX_AGE, then the user's
+    sessions and API keys stop until they sign in through the provider again. The recheck
+    leaves such users out (nothing to ask with), so it cannot renew that trust."""
+    settings.PORTAL_OIDC_UNVERIFIED_MAX_AGE = 3600
+    oidc_idp.refresh_tokens = False
+    oidc_idp.set_user("sub-carol", **CAROL)
+    sign_in(client, oidc_idp, provider, "sub-carol")
+    carol = User.objects.get(username="carol")
+    assert carol.directory_grant == ""
+    _, key = make_api_key(carol)
+    bearer = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert client.get("/api/v1/me/").status_code == 200
+    assert bearer.get("/api/v1/me/").status_code == 200
+
+    # the periodic recheck has nothing to ask with: it neither picks carol nor renews her
+    signed_in_at = timezone.now() - timedelta(seconds=3500)
+    User.objects.filter(pk=carol.pk).update(directory_checked_at=signed_in_at)
+    assert revalidate_directory_users() == {}
+    carol.refresh_from_db()
+    assert carol.directory_checked_at == signed_in_at
+    assert bearer.get("/api/v1/me/").status_code == 200
+
+    # past the bound: the key and the session stop, saying why
+    User.objects.filter(pk=carol.pk).update(
+        directory_checked_at=timezone.now() - timedelta(seconds=3700)
     )
-    revalidate(provider, [dora])
-    dora.refresh_from_db()
-    assert dora.directory_state == DirectoryState.PRESENT
-    assert dora.directory_checked_at is not None
+    refused = bearer.get("/api/v1/me/")
+    assert refused.status_code == 401
+    assert refused.json()["code"] == "user_not_in_directory"
+    assert "issued no refresh token" in refused.json()["detail"]
+    assert "more than 1 h old: sign in through it again" in refused.json()["detail"]
+    assert client.get("/api/v1/me/").status_code in (401, 403)
+
+    # signing in through the provider again renews it
+    sign_in(Client(), oidc_idp, provider, "sub-carol")
+    assert bearer.get("/api/v1/me/").status_code == 200
+
+
+def test_users_with_a_grant_are_rechecked_and_unaffected_by_the_bound(
+    client, provider, oidc_idp, settings
+):
+    settings.PORTAL_OIDC_UNVERIFIED_MAX_AGE = 60
+    oidc_idp.set_user("sub-carol", **CAROL)
+    sign_in(client, oidc_idp, provider, "sub-carol")
+    carol = User.objects.get(username="carol")
+    assert carol.directory_grant
+    User.objects.filter(pk=carol.pk).update(
+        directory_checked_at=timezone.now() - timedelta(hours=2)
+    )
+    # overdue for its recheck, but the grant can be asked: still in, and the recheck renews
+    assert client.get("/api/v1/me/").status_code == 200
+    assert revalidate_directory_users() == {str(provider): 1}
+    carol.refresh_from_db()
+    assert timezone.now() - carol.directory_checked_at < timedelta(minutes=1)
+    assert carol.directory_state == DirectoryState.PRESENT
 
 
 # -- logout and re-authentication --------------------------------------------------------------

@@ -9,6 +9,7 @@ import pytest
 from axes.models import AccessAttempt
 from django.contrib.sessions.models import Session
 from django.test import Client
+from django.utils import timezone
 
 from apps.accounts import sessions
 from apps.accounts.models import APIKey
@@ -148,7 +149,12 @@ def test_single_sign_on_users_re_authenticate_at_their_provider(tenant):
 
     provider = make_identity_provider(tenant, "corp-sso", "oidc")
     user = UserFactory(
-        tenant=tenant, username="sso", source="oidc", identity_provider=provider, external_id="s1"
+        tenant=tenant,
+        username="sso",
+        source="oidc",
+        identity_provider=provider,
+        external_id="s1",
+        directory_checked_at=timezone.now(),  # signed in through the provider just now
     )
     client = Client()
     client.force_login(user)

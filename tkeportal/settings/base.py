@@ -440,6 +440,10 @@ CSRF_COOKIE_SAMESITE = "Lax"
 # how many users of one provider one run checks.
 PORTAL_DIRECTORY_RECHECK_SECONDS = env.int("PORTAL_DIRECTORY_RECHECK_SECONDS", default=300)
 PORTAL_DIRECTORY_RECHECK_BATCH = env.int("PORTAL_DIRECTORY_RECHECK_BATCH", default=500)
+# OIDC users whose provider issued no refresh token cannot be re-checked: their sessions and
+# API keys work for this long after their last sign-in through the provider, then stop until
+# they sign in there again (a disabled user is locked out within this bound at most).
+PORTAL_OIDC_UNVERIFIED_MAX_AGE = env.int("PORTAL_OIDC_UNVERIFIED_MAX_AGE", default=12 * 3600)
 # Sign-in page: a host name ``<tenant><suffix>`` (e.g. ``acme.portal.example.com`` with
 # suffix ``.portal.example.com``) selects the tenant; empty = no inference from the host.
 PORTAL_TENANT_HOST_SUFFIX = env.str("PORTAL_TENANT_HOST_SUFFIX", default="")
