@@ -24,10 +24,13 @@ says what happened (``LDAP server ldap://… unreachable``); the page shows the 
 from __future__ import annotations
 
 import logging
+import os
 import re
+import socket
 import ssl
 from collections import Counter
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import ldap
 import ldap.dn
@@ -226,11 +229,64 @@ def check_addresses(server_uri: str) -> None:
         network.check_host(host, port)
 
 
+def initialize(uri: str, timeout: float):
+    """An unbound LDAPObject for ``uri`` that reaches only an address the portal's policy
+    allows (``network``) — what every connection to a directory goes through (sign-in,
+    revalidation, "test connection").
+
+    - ``ldap://`` (plain or StartTLS): the portal resolves the host, checks the address and
+      connects the TCP socket itself; libldap is handed the connected descriptor
+      (``ldap_init_fd``), so there is no second resolution it could be rebound between.
+      StartTLS still verifies the certificate against the host name in ``uri`` (libldap
+      takes the name from the URI, not from the socket).
+    - ``ldaps://``: libldap cannot start TLS on a descriptor it is handed, so it connects by
+      itself; the host is checked just before. The one window left — DNS answering
+      differently for libldap than a moment earlier — reaches no further than a TCP connection
+      and a TLS handshake: no LDAP byte (and no password) is sent before the server's
+      certificate verified for the configured name.
+    """
+    if urlsplit(uri).scheme.lower() != "ldap":
+        check_addresses(uri)
+        return ldap.initialize(uri, bytes_mode=False)
+    ((host, port),) = network.ldap_hosts(uri)
+    try:
+        sock = network.connect(host, port, timeout)
+    except (network.AddressRefused, socket.gaierror):
+        raise
+    except OSError as exc:  # as libldap would say it, so every caller handles one error
+        raise ldap.SERVER_DOWN(
+            {
+                "result": -1,
+                "desc": "Can't contact LDAP server",
+                "info": probe.describe_os_error(exc),
+            }
+        ) from exc
+    sock.settimeout(None)  # libldap wants a blocking descriptor; OPT_TIMEOUT bounds each call
+    fd = sock.detach()
+    try:
+        return ldap.initialize(uri, bytes_mode=False, fileno=fd)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+class _CheckedLDAPModule:
+    """What django-auth-ldap asks of ``backend.ldap`` (``initialize``), through
+    :func:`initialize` with the provider's timeout."""
+
+    def __init__(self, timeout: float):
+        self.timeout = timeout
+
+    def initialize(self, uri, bytes_mode=False):
+        return initialize(uri, self.timeout)
+
+
 def open_connection(settings: LDAPSettings):
     """A connection bound with the provider's bind DN (anonymous when it has none), set up
     the way django-auth-ldap sets up its own (options, then StartTLS)."""
-    check_addresses(settings.SERVER_URI)
-    conn = ldap.initialize(settings.SERVER_URI, bytes_mode=False)
+    conn = initialize(
+        settings.SERVER_URI, settings.CONNECTION_OPTIONS.get(ldap.OPT_NETWORK_TIMEOUT, 5)
+    )
     for option, value in settings.CONNECTION_OPTIONS.items():
         conn.set_option(option, value)
     if settings.START_TLS:
@@ -430,6 +486,12 @@ class PortalLDAPBackend(PortalBackendMixin, LDAPBackend):
     @settings.setter
     def settings(self, value):
         self._settings = value
+
+    @property
+    def ldap(self):
+        """django-auth-ldap connects through ``self.ldap.initialize``: the portal's checked
+        connection (:func:`initialize`) instead of python-ldap's own."""
+        return _CheckedLDAPModule(self.settings.CONNECTION_OPTIONS.get(ldap.OPT_NETWORK_TIMEOUT, 5))
 
     def has_perm(self, user, perm, obj=None):
         return False
