@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -356,3 +357,24 @@ class IdentityProvider(TenantScopedModel):
     @staticmethod
     def authz_path_expression():
         return path_expression("identityprovider:", "name")
+
+
+class PortalSession(AbstractBaseSession):
+    """A console session (Django's database session plus whose it is). ``user`` is written
+    from the session's signed-in user at every save, so ending someone's sessions (password
+    change, administrator reset) is one indexed lookup instead of decoding every session in
+    the table; deleting the user deletes their sessions. ``SESSION_ENGINE`` is
+    ``apps.accounts.session_store``."""
+
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, null=True, blank=True, related_name="+", db_index=True
+    )
+
+    class Meta(AbstractBaseSession.Meta):
+        db_table = "accounts_session"
+
+    @classmethod
+    def get_session_store_class(cls):
+        from .session_store import SessionStore
+
+        return SessionStore

@@ -80,17 +80,18 @@ def describe_duration(seconds: int) -> str:
 
 def end_sessions(user, keep: str | None = None) -> int:
     """Delete every session of ``user`` except ``keep`` (a session key); returns how many.
-    Reads the session table (the database-backed engines, ``db`` and ``cached_db``)."""
-    from django.contrib.sessions.models import Session
-
+    One indexed lookup: the session engine (``apps.accounts.session_store``) records each
+    session's user."""
     store = import_module(settings.SESSION_ENGINE).SessionStore
-    ended = 0
-    live = Session.objects.filter(expire_date__gt=timezone.now()).exclude(session_key=keep or "")
-    for row in live.iterator():
-        if str(row.get_decoded().get(SESSION_KEY)) == str(user.pk):
-            store(session_key=row.session_key).delete()
-            ended += 1
-    return ended
+    keys = list(
+        store.get_model_class()
+        .objects.filter(user_id=user.pk, expire_date__gt=timezone.now())
+        .exclude(session_key=keep or "")
+        .values_list("session_key", flat=True)
+    )
+    for key in keys:
+        store(session_key=key).delete()  # through the store: a cached engine forgets it too
+    return len(keys)
 
 
 def _api_key_request(request) -> bool:

@@ -5,10 +5,10 @@ directory password."""
 import time
 
 import pytest
-from django.contrib.sessions.backends.db import SessionStore
 from django.test import Client
 
 from apps.accounts import sessions
+from apps.accounts.session_store import SessionStore
 from apps.audit.models import AuditEvent
 from tests.accounts.test_ldap import ldap_provider, sign_in
 

@@ -84,7 +84,7 @@ async def test_origin_mismatch_is_refused_at_the_handshake(cluster, sim, tenant_
 
 
 async def test_a_stale_sign_in_must_reauthenticate(cluster, sim, tenant_admin):
-    from django.contrib.sessions.backends.db import SessionStore
+    from apps.accounts.session_store import SessionStore
 
     cookie = await login(tenant_admin)
 
@@ -238,7 +238,7 @@ async def test_keepalive_pings_while_idle(cluster, sim, tenant_admin, settings):
 
 
 async def test_signing_out_ends_the_terminal(cluster, sim, tenant_admin, settings):
-    from django.contrib.sessions.backends.db import SessionStore
+    from apps.accounts.session_store import SessionStore
 
     settings.TERMINAL_SESSION_RECHECK = 0.2
     cookie = await login(tenant_admin)
@@ -316,8 +316,7 @@ async def test_unreachable_cluster_is_reported_and_audited(cluster, sim, tenant_
 async def test_typing_in_a_terminal_keeps_the_console_session_alive(
     cluster, sim, tenant_admin, settings
 ):
-    from django.contrib.sessions.backends.db import SessionStore
-
+    from apps.accounts.session_store import SessionStore
     from apps.accounts.sessions import LAST_SEEN
 
     settings.TERMINAL_SESSION_RECHECK = 0.2
@@ -350,8 +349,7 @@ async def test_typing_in_a_terminal_keeps_the_console_session_alive(
 async def test_an_idle_terminal_does_not_outlive_the_sessions_idle_timeout(
     cluster, sim, tenant_admin, settings
 ):
-    from django.contrib.sessions.backends.db import SessionStore
-
+    from apps.accounts.session_store import SessionStore
     from apps.accounts.sessions import LAST_SEEN
 
     settings.TERMINAL_SESSION_RECHECK = 0.2

@@ -417,6 +417,9 @@ PORTAL_SESSION_IDLE_TIMEOUT = env.int("PORTAL_SESSION_IDLE_TIMEOUT", default=360
 PORTAL_SESSION_ABSOLUTE_TIMEOUT = env.int("PORTAL_SESSION_ABSOLUTE_TIMEOUT", default=12 * 3600)
 PORTAL_REAUTH_MAX_AGE = env.int("PORTAL_REAUTH_MAX_AGE", default=15 * 60)
 SESSION_COOKIE_AGE = PORTAL_SESSION_ABSOLUTE_TIMEOUT
+# Database sessions that also record their user (apps.accounts.models.PortalSession), so a
+# user's sessions are ended through an index.
+SESSION_ENGINE = "apps.accounts.session_store"
 
 # Web terminal (apps/terminal): a session without input or output for TERMINAL_IDLE_TIMEOUT
 # seconds is closed; a keepalive message every TERMINAL_KEEPALIVE_INTERVAL seconds keeps
