@@ -542,6 +542,36 @@ def test_admin_shows_directory_state_and_syncs_selected_users(client, tenant, ld
     assert bob.directory_state == DirectoryState.MISSING
 
 
+def test_admin_syncs_a_whole_directory_on_demand(client, tenant, ldap_dir, boss):
+    """The admin's provider list has the on-demand sync too (as the API's
+    ``…/identity-providers/<name>/sync/``): every user of the directory is asked now, the
+    report is shown in the list, and a provider that cannot be synced says why."""
+    from tests.factories import make_identity_provider as make_provider
+
+    provider = ldap_provider(tenant, ldap_dir, mirror_groups=True)
+    sso = make_provider(tenant, name="sso", type="oidc")
+    assert sign_in(Client(), "bob", "bob-Pass-1").status_code == 302
+    assert sign_in(Client(), "carol", "carol-Pass-1").status_code == 302
+    ldap_dir.delete(ldap_dir.user_dn("bob"))
+    ldap_dir.remove_member("developers", "alice")
+    ldap_dir.add_member("developers", "carol")
+    client.force_login(boss)
+    response = client.post(
+        "/admin/accounts/identityprovider/",
+        {"action": "sync_directory", "_selected_action": [provider.pk, sso.pk]},
+        follow=True,
+    )
+    text = html.unescape(response.content.decode())
+    assert "Corp: sync queued" in text
+    assert "Sso: Only LDAP directories can be synced on demand." in text
+    assert User.objects.get(username="bob").directory_state == DirectoryState.MISSING
+    carol = User.objects.get(username="carol")
+    assert set(carol.portal_groups.values_list("name", flat=True)) == {"ops", "developers"}
+    assert "2 checked, 1 missing, 0 disabled, 0 unreachable, 0 errors" in text
+    revoked = AuditEvent.objects.get(action="identity.user_revoked")
+    assert revoked.user.username == "bob"
+
+
 def test_a_re_created_entry_does_not_inherit_the_old_account(client, tenant, ldap_dir, boss):
     """Deleting bob's entry and making a new one with the same DN (say, a new employee
     called Bob) is another person: the new entry's sign-in is refused, and the old account —
