@@ -394,6 +394,61 @@ def test_two_tenants_with_their_own_providers_never_share_users(
     assert "not by the configured issuer" in message
 
 
+def test_a_directory_tenant_and_a_single_sign_on_tenant_never_meet(
+    tenant, other_tenant, oidc_idp, ldap_dir
+):
+    """acme signs in through LDAP, globex through OIDC, and both have a carol: two accounts,
+    each provider reaches only its own tenant, and neither tenant sees the other's users."""
+    from tests.factories import make_identity_provider
+    from tests.fixtures.ldap import READER_PW, SUFFIXES
+
+    make_identity_provider(
+        tenant,
+        name="corp",
+        type="ldap",
+        config={
+            "server_uri": ldap_dir.uri,
+            "bind_dn": ldap_dir.reader_dn(),
+            "user_search_base": f"ou=people,{SUFFIXES[0]}",
+        },
+        secret=READER_PW,
+    )
+    globex_sso = make_oidc_provider(other_tenant, oidc_idp, name="globex-sso")
+    oidc_idp.set_user("sub-carol", **CAROL)
+
+    acme_browser = Client()
+    signed = acme_browser.post(
+        "/login/", {"tenant": "acme", "username": "carol", "password": "carol-Pass-1"}
+    )
+    assert signed.status_code == 302
+    globex_browser = Client()
+    assert sign_in(globex_browser, oidc_idp, globex_sso, "sub-carol")["Location"] == "/"
+    acme_carol = User.objects.get(tenant=tenant, username="carol")
+    globex_carol = User.objects.get(tenant=other_tenant, username="carol")
+    assert (acme_carol.source, globex_carol.source) == (UserSource.LDAP, UserSource.OIDC)
+    assert acme_carol.pk != globex_carol.pk
+
+    # globex's provider is not acme's: not offered, not startable, and acme's directory
+    # password is no way into globex
+    assert "globex-sso" not in Client().get("/login/", {"tenant": "acme"}).content.decode()
+    url = reverse("oidc-start", kwargs={"tenant": "acme", "provider": "globex-sso"})
+    stranger = Client()
+    page = stranger.get(stranger.get(url)["Location"]).content.decode()
+    assert "Single sign-on &#x27;globex-sso&#x27; is not available for tenant" in page
+    refused = Client().post(
+        "/login/", {"tenant": "globex", "username": "carol", "password": "carol-Pass-1"}
+    )
+    assert refused.status_code == 200 and "_auth_user_id" not in refused.wsgi_request.session
+
+    bind(acme_carol, "read-only")
+    bind(globex_carol, "read-only")
+    acme_listed = acme_browser.get("/api/v1/users/").json()["results"]
+    globex_listed = globex_browser.get("/api/v1/users/").json()["results"]
+    assert [row["id"] for row in acme_listed] == [acme_carol.pk]
+    assert [row["id"] for row in globex_listed] == [globex_carol.pk]
+    assert acme_browser.get("/api/v1/identity-providers/globex-sso/").status_code == 404
+
+
 def test_the_host_name_chooses_the_tenant_of_the_sign_in_page(
     settings, tenant, other_tenant, oidc_idp, second_oidc_idp
 ):
@@ -567,6 +622,8 @@ def test_logout_ends_the_provider_session_too(client, provider, oidc_idp):
     assert query["post_logout_redirect_uri"] == ["http://testserver/login/"]
     assert query["client_id"] == ["portal"]
     assert client.get("/api/v1/me/").status_code in (401, 403)
+    (logout,) = AuditEvent.objects.filter(action="auth.logout")
+    assert (logout.user.username, logout.outcome) == ("carol", "success")
     ended = requests.get(response["Location"], timeout=5)  # the provider takes the hint
     assert ended.status_code == 200 and query["id_token_hint"][0] in ended.text
 
