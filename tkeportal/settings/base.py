@@ -423,9 +423,10 @@ SESSION_ENGINE = "apps.accounts.session_store"
 
 # Web terminal (apps/terminal): a session without input or output for TERMINAL_IDLE_TIMEOUT
 # seconds is closed; a keepalive message every TERMINAL_KEEPALIVE_INTERVAL seconds keeps
-# proxies from dropping idle terminals; the browser session behind a terminal is re-checked
-# (signed out, absolute timeout) every TERMINAL_SESSION_RECHECK seconds; recordings (asciicast
-# v2, stored gzip-compressed) stop growing at TERMINAL_RECORDING_MAX_BYTES uncompressed.
+# proxies from dropping idle terminals; the session or API key behind a terminal is re-checked
+# (signed out, absolute timeout, user dropped, key disabled) every TERMINAL_SESSION_RECHECK s;
+# recordings (asciicast v2, stored gzip-compressed) stop growing at
+# TERMINAL_RECORDING_MAX_BYTES uncompressed.
 TERMINAL_IDLE_TIMEOUT = env.int("TERMINAL_IDLE_TIMEOUT", default=30 * 60)
 TERMINAL_KEEPALIVE_INTERVAL = env.int("TERMINAL_KEEPALIVE_INTERVAL", default=25)
 TERMINAL_SESSION_RECHECK = env.int("TERMINAL_SESSION_RECHECK", default=30)
