@@ -286,6 +286,43 @@ def test_member_of_attribute_groups(client, tenant, ldap_dir):
     assert set(alice.portal_groups.values_list("name", flat=True)) == {"developers", "admins"}
 
 
+@pytest.mark.parametrize(
+    ("group_type", "object_class", "members"),
+    [
+        ("posix_group", "posixGroup", lambda d: {"memberUid": ["bob"], "gidNumber": "5000"}),
+        (
+            "group_of_unique_names",
+            "groupOfUniqueNames",
+            lambda d: {"uniqueMember": [d.user_dn("bob")]},
+        ),
+    ],
+    ids=["posix_group", "group_of_unique_names"],
+)
+def test_the_other_group_types_are_read(
+    client, tenant, ldap_dir, boss, api, group_type, object_class, members
+):
+    """posixGroup (``memberUid``) and groupOfUniqueNames (``uniqueMember``) directories: the
+    user's groups of that kind are mirrored, and a group they leave is left at the next sync."""
+    ldap_dir.add(
+        ldap_dir.group_dn("builders"),
+        {"objectClass": [object_class, "top"], "cn": "builders", **members(ldap_dir)},
+    )
+    ldap_provider(
+        tenant,
+        ldap_dir,
+        mirror_groups=True,
+        group_type=group_type,
+        group_search_filter=f"(objectClass={object_class})",
+    )
+    assert sign_in(client, "bob", "bob-Pass-1").status_code == 302
+    bob = User.objects.get(username="bob")
+    # only groups of that kind: bob's groupOfNames "developers" is not one of them
+    assert set(bob.portal_groups.values_list("name", flat=True)) == {"builders"}
+    ldap_dir.delete(ldap_dir.group_dn("builders"))
+    assert api(boss).post("/api/v1/users/bob/sync/").status_code == 200
+    assert set(bob.portal_groups.values_list("name", flat=True)) == set()
+
+
 def test_admin_group_makes_and_unmakes_tenant_administrators(client, tenant, ldap_dir, boss, api):
     ldap_provider(tenant, ldap_dir, admin_groups=[ldap_dir.group_dn("admins")])
     ldap_dir.add_member("admins", "carol")
