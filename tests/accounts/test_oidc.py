@@ -122,6 +122,25 @@ def test_first_sign_in_creates_the_user_in_the_providers_tenant(client, provider
     assert provider.discovery["fetched_at"] >= before - 1
 
 
+def test_configured_scopes_are_asked_and_sign_in_rotates_the_session(client, tenant, oidc_idp):
+    """The provider's ``scopes`` are what the authorization request asks for; the session
+    that carried the sign-in's state (planted before it, say) is not the signed-in one."""
+    provider = make_oidc_provider(
+        tenant, oidc_idp, scopes=["openid", "email", "profile", "offline_access"]
+    )
+    oidc_idp.set_user("sub-carol", **CAROL)
+    authorize = start(client, provider)
+    assert parse_qs(urlsplit(authorize).query)["scope"] == ["openid email profile offline_access"]
+    before = client.cookies["sessionid"].value
+    assert client.get(oidc_idp.authorize(authorize, "sub-carol"))["Location"] == "/"
+    after = client.cookies["sessionid"].value
+    assert after != before
+    replay = Client()
+    replay.cookies["sessionid"] = before
+    assert replay.get("/api/v1/me/").status_code in (401, 403)
+    assert client.get("/api/v1/me/").json()["username"] == "carol"
+
+
 def test_second_sign_in_finds_the_user_by_subject_and_follows_renames(client, provider, oidc_idp):
     oidc_idp.set_user("sub-carol", **CAROL)
     sign_in(client, oidc_idp, provider, "sub-carol")
