@@ -424,10 +424,19 @@ class IdentityProviderAdmin(TenantScopedAdmin):
     configure them; the secret is encrypted and never shown)."""
 
     form = IdentityProviderForm
-    list_display = ["name", "tenant", "type", "display_name", "enabled", "priority", "tested"]
+    list_display = [
+        "name",
+        "tenant",
+        "type",
+        "display_name",
+        "enabled",
+        "priority",
+        "tested",
+        "synced",
+    ]
     list_filter = ["type", "enabled", "tenant"]
     search_fields = ["name", "display_name"]
-    actions = ["test_connection"]
+    actions = ["test_connection", "sync_directory"]
 
     def get_fieldsets(self, request, obj=None):
         return IdentityProviderForm.fieldsets(
@@ -446,6 +455,16 @@ class IdentityProviderAdmin(TenantScopedAdmin):
         if not report:
             return "never"
         return "ok" if report.get("ok") else f"failed at {report.get('failed_step')}"
+
+    @admin.display(description="Last sync")
+    def synced(self, obj) -> str:
+        report = obj.last_sync or {}
+        if not report:
+            return "never" if obj.type == "ldap" else "—"
+        return ", ".join(
+            f"{report.get(key, 0)} {key}"
+            for key in ("checked", "missing", "disabled", "unreachable", "errors")
+        )
 
     def save_model(self, request, obj, form, change):
         data = form.cleaned_data
@@ -494,6 +513,21 @@ class IdentityProviderAdmin(TenantScopedAdmin):
                     f"{provider.name}: {failed['name']} failed — {failed['detail']}",
                     messages.ERROR,
                 )
+
+    @admin.action(description="Sync every user of the selected LDAP directories now")
+    def sync_directory(self, request, queryset):
+        for provider in queryset:
+            try:
+                services.sync_identity_provider(actor=request.user, provider=provider)
+            except (ValidationError, PermissionDenied) as exc:
+                text = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+                self.message_user(request, f"{provider.name}: {text}", messages.ERROR)
+                continue
+            self.message_user(
+                request,
+                f"{provider.name}: sync queued (its report is the provider's last sync)",
+                messages.SUCCESS,
+            )
 
 
 @admin.register(AccessAttempt)

@@ -52,11 +52,10 @@ def authenticate_api_key(
     user = key.user
     if not user.is_active:
         raise exceptions.AuthenticationFailed("The key's user is disabled.", code="user_disabled")
-    if not user.vouched_for:
+    refusal = user.directory_refusal()
+    if refusal:
         raise exceptions.AuthenticationFailed(
-            f"The key's user is no longer vouched for by identity provider "
-            f"'{user.identity_provider.name}' (removed or disabled in the directory, or the "
-            "provider is disabled).",
+            f"The key's user is no longer vouched for: {refusal}.",
             code="user_not_in_directory",
         )
     if user.tenant_id is not None and not user.tenant.is_active:

@@ -24,6 +24,23 @@ def may_act(user) -> bool:
     return user.vouched_for
 
 
+def account_refusal(user_id) -> str:
+    """For code that holds only a session's user id (websockets, between requests): why that
+    user may no longer act, in words ('' when :func:`may_act`)."""
+    from .models import User
+
+    user = User.objects.select_related("tenant", "identity_provider").filter(pk=user_id).first()
+    if user is None:
+        return "your account was deleted"
+    if may_act(user):
+        return ""
+    if not user.is_active:
+        return "your account was disabled"
+    if user.tenant_id is not None and not user.tenant.is_active:
+        return f"tenant '{user.tenant.slug}' was disabled"
+    return f"your account is no longer vouched for: {user.directory_refusal()}"
+
+
 class PortalBackendMixin:
     """``get_user`` (the session's check on every request) loads the user with what
     :func:`may_act` reads, in one query, and refuses whoever may not act."""

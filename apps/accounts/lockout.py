@@ -125,6 +125,14 @@ def resolve(typed: str):
     if "/" in name:
         slug, _, bare = name.partition("/")
         found = list(users.filter(tenant__slug__iexact=slug, username__iexact=bare)[:2])
+        if not found and "@" in bare:
+            # A directory may match its people by mail too ((|(uid=…)(mail=…))): the address
+            # of a directory user is the same account, not a fresh counter to guess with.
+            found = list(
+                users.filter(tenant__slug__iexact=slug, email__iexact=bare.strip()).exclude(
+                    identity_provider=None
+                )[:2]
+            )
     else:
         found = list(users.filter(username__iexact=name, tenant__isnull=True)[:1])
         if not found:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import Q
@@ -116,13 +120,36 @@ class User(AbstractUser):
 
     @property
     def vouched_for(self) -> bool:
-        """May a directory-backed user act? False once their provider is disabled or the
-        directory said they are gone or disabled (local users: always True)."""
+        """May a directory-backed user act? (Local users: always.) See
+        :meth:`directory_refusal`."""
+        return not self.directory_refusal()
+
+    def directory_refusal(self) -> str:
+        """Why the user's identity provider no longer vouches for them ('' when it does, and
+        for local users): the directory said they are gone or disabled; the provider is
+        disabled; or — an OIDC provider that gave no refresh token to re-check them with —
+        their last sign-in through it is older than ``PORTAL_OIDC_UNVERIFIED_MAX_AGE``
+        (revalidation cannot see such a user disabled at the provider, so what they signed in
+        with is trusted for a bounded time only; signing in there again renews it)."""
         if self.identity_provider_id is None:
-            return True
+            return ""
+        provider = self.identity_provider
         if self.directory_state in (DirectoryState.MISSING, DirectoryState.DISABLED):
-            return False
-        return self.identity_provider.enabled
+            return f"removed or disabled in identity provider '{provider.name}'"
+        if not provider.enabled:
+            return f"identity provider '{provider.name}' is disabled"
+        if provider.type == ProviderType.OIDC and not self.directory_grant:
+            max_age = settings.PORTAL_OIDC_UNVERIFIED_MAX_AGE
+            confirmed = self.directory_checked_at
+            if confirmed is None or timezone.now() - confirmed > timedelta(seconds=max_age):
+                from .sessions import describe_duration
+
+                return (
+                    f"identity provider '{provider.name}' issued no refresh token to re-check "
+                    f"the user with, and their last sign-in through it is more than "
+                    f"{describe_duration(max_age)} old: sign in through it again"
+                )
+        return ""
 
     @property
     def authz_resource(self) -> str:
@@ -330,3 +357,24 @@ class IdentityProvider(TenantScopedModel):
     @staticmethod
     def authz_path_expression():
         return path_expression("identityprovider:", "name")
+
+
+class PortalSession(AbstractBaseSession):
+    """A console session (Django's database session plus whose it is). ``user`` is written
+    from the session's signed-in user at every save, so ending someone's sessions (password
+    change, administrator reset) is one indexed lookup instead of decoding every session in
+    the table; deleting the user deletes their sessions. ``SESSION_ENGINE`` is
+    ``apps.accounts.session_store``."""
+
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, null=True, blank=True, related_name="+", db_index=True
+    )
+
+    class Meta(AbstractBaseSession.Meta):
+        db_table = "accounts_session"
+
+    @classmethod
+    def get_session_store_class(cls):
+        from .session_store import SessionStore
+
+        return SessionStore

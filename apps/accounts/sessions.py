@@ -62,15 +62,15 @@ def expiry_reason(session, at: int | None = None) -> str:
         return "the session predates sign-in time stamps"
     absolute = settings.PORTAL_SESSION_ABSOLUTE_TIMEOUT
     if at - auth_time > absolute:
-        return f"signed in more than {_duration(absolute)} ago (absolute session timeout)"
+        return f"signed in more than {describe_duration(absolute)} ago (absolute session timeout)"
     idle = settings.PORTAL_SESSION_IDLE_TIMEOUT
     last_seen = session.get(LAST_SEEN, auth_time)
     if isinstance(last_seen, int) and at - last_seen > idle:
-        return f"idle for more than {_duration(idle)} (idle session timeout)"
+        return f"idle for more than {describe_duration(idle)} (idle session timeout)"
     return ""
 
 
-def _duration(seconds: int) -> str:
+def describe_duration(seconds: int) -> str:
     if seconds % 3600 == 0:
         return f"{seconds // 3600} h"
     if seconds % 60 == 0:
@@ -80,17 +80,18 @@ def _duration(seconds: int) -> str:
 
 def end_sessions(user, keep: str | None = None) -> int:
     """Delete every session of ``user`` except ``keep`` (a session key); returns how many.
-    Reads the session table (the database-backed engines, ``db`` and ``cached_db``)."""
-    from django.contrib.sessions.models import Session
-
+    One indexed lookup: the session engine (``apps.accounts.session_store``) records each
+    session's user."""
     store = import_module(settings.SESSION_ENGINE).SessionStore
-    ended = 0
-    live = Session.objects.filter(expire_date__gt=timezone.now()).exclude(session_key=keep or "")
-    for row in live.iterator():
-        if str(row.get_decoded().get(SESSION_KEY)) == str(user.pk):
-            store(session_key=row.session_key).delete()
-            ended += 1
-    return ended
+    keys = list(
+        store.get_model_class()
+        .objects.filter(user_id=user.pk, expire_date__gt=timezone.now())
+        .exclude(session_key=keep or "")
+        .values_list("session_key", flat=True)
+    )
+    for key in keys:
+        store(session_key=key).delete()  # through the store: a cached engine forgets it too
+    return len(keys)
 
 
 def _api_key_request(request) -> bool:

@@ -14,6 +14,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
 
+from apps.accounts.backends import account_refusal
 from apps.accounts.reauth import reauth_url, session_is_fresh
 from apps.accounts.sessions import AUTH_TIME, LAST_SEEN, LAST_SEEN_RESOLUTION, expiry_reason, now
 from apps.core import websocket
@@ -112,12 +113,22 @@ class Socket:
         return Caller(user)
 
     async def session_gone(self, active: bool = False) -> str:
-        """For a session-authenticated socket: why the session no longer holds ('' if it
-        does): signed out (its row is gone) or past the absolute timeout. ``active``: the user
-        typed or read since the last check, which counts as using the session (its
-        ``last_seen`` moves, as a request would move it), so working in a terminal does not
-        end the console session for idleness."""
+        """Why the socket's credential no longer holds ('' if it does). A session: signed out
+        (its row is gone), past the absolute timeout, or its user may no longer act
+        (disabled, or dropped by their identity provider: ``apps.accounts.backends.may_act``,
+        what every request asks). An API key: what the REST API would answer for it now
+        (disabled, expired, its user dropped). ``active``: the user typed or read since the
+        last check, which counts as using the session (its ``last_seen`` moves, as a request
+        would move it), so working in a terminal does not end the console session for
+        idleness."""
         if not self.session_auth:
+            token = self.bearer()
+            if not token:
+                return ""
+            try:
+                await database_sync_to_async(services.caller_from_api_key)(token, self.client_ip)
+            except Refusal as refusal:
+                return f"the API key no longer works: {refusal.message}"
             return ""
         session = self.scope["session"]
 
@@ -135,6 +146,9 @@ class Socket:
             if not active and isinstance(last_seen, int):
                 if now() - last_seen > settings.PORTAL_SESSION_IDLE_TIMEOUT:
                     return "idle session timeout reached"
+            refusal = account_refusal(data[SESSION_KEY])
+            if refusal:
+                return refusal
             if active and now() - data.get(LAST_SEEN, 0) >= LAST_SEEN_RESOLUTION:
                 store[LAST_SEEN] = now()
                 store.save()

@@ -210,3 +210,25 @@ def test_disabling_the_provider_stops_its_users(client, dora):
     from django.test import Client
 
     assert Client(HTTP_AUTHORIZATION=f"Bearer {key}").get("/api/v1/me/").status_code == 401
+
+
+def test_the_admin_shows_a_tenant_administrator_only_their_tenants_providers(
+    client, tenant, other_tenant, tenant_admin
+):
+    mine = make_identity_provider(tenant, name="acme-ldap")
+    theirs = make_identity_provider(other_tenant, name="globex-ldap", secret="globex-Secret-1")
+    client.force_login(tenant_admin)
+    page = client.get("/admin/accounts/identityprovider/").content.decode()
+    assert "acme-ldap" in page and "globex-ldap" not in page
+    assert client.get(f"/admin/accounts/identityprovider/{mine.pk}/change/").status_code == 200
+    # another tenant's provider does not exist for them (the admin's "not found" redirect)
+    other = client.get(f"/admin/accounts/identityprovider/{theirs.pk}/change/")
+    assert other.status_code == 302 and "globex" not in other.content.decode()
+    response = client.post(
+        "/admin/accounts/identityprovider/",
+        {"action": "test_connection", "_selected_action": [theirs.pk]},
+        follow=True,
+    )
+    assert "globex-ldap" not in response.content.decode()
+    theirs.refresh_from_db()
+    assert theirs.last_test == {}

@@ -117,6 +117,55 @@ def test_wrong_password_and_unknown_name_fail_alike_and_are_audited(client, tena
     assert not User.objects.filter(username__in=["bob", "zed"]).exists()
 
 
+def test_every_spelling_of_a_directory_name_is_the_one_account_the_directory_names(
+    tenant, ldap_dir
+):
+    """LDAP matches the typed name regardless of case and (with this filter) by uid or mail:
+    every way in is the same portal user, named by the entry's uid — not created twice, not
+    renamed to whatever was typed last."""
+    ldap_provider(
+        tenant, ldap_dir, user_search_filter="(|(uid=%(user)s)(mail=%(user)s))", username_attr=""
+    )
+    for typed in ("  BOB ", "bob@example.org", "Bob", "BOB@EXAMPLE.ORG"):
+        browser = Client()
+        response = sign_in(browser, typed, "bob-Pass-1")
+        assert response.status_code == 302, (typed, response.content.decode()[:500])
+        assert browser.get("/api/v1/me/").json()["username"] == "bob", typed
+        assert list(User.objects.filter(tenant=tenant).values_list("username", flat=True)) == [
+            "bob"
+        ], typed
+    # a case variant the first time round is the directory's spelling too
+    carol = Client()
+    assert sign_in(carol, "CAROL", "carol-Pass-1").status_code == 302
+    assert carol.get("/api/v1/me/").json()["username"] == "carol"
+
+
+def test_the_username_attribute_follows_the_dn_template_or_is_configured(client, tenant, ldap_dir):
+    from apps.accounts.identity.ldap import username_attribute
+
+    assert username_attribute({"user_dn_template": "cn=%(user)s,ou=people,dc=x"}) == "cn"
+    assert (
+        username_attribute(
+            {"user_search_filter": "(&(objectClass=person)(sAMAccountName=%(user)s))"}
+        )
+        == "samaccountname"
+    )
+    assert username_attribute({"user_search_filter": "(|(uid=%(user)s)(mail=%(user)s))"}) == "uid"
+    assert (
+        username_attribute({"username_attr": "mail", "user_search_filter": "(uid=%(user)s)"})
+        == "mail"
+    )
+    # configured: people sign in with their uid and are known by their mail address
+    ldap_provider(tenant, ldap_dir, username_attr="mail")
+    assert sign_in(client, "Bob", "bob-Pass-1").status_code == 302
+    assert client.get("/api/v1/me/").json()["username"] == "bob@example.org"
+    # an entry without the attribute is refused with the reason
+    ldap_dir.add_user("nomail", "nomail-Pass-1", cn="No Mail")
+    page = sign_in(Client(), "nomail", "nomail-Pass-1")
+    assert "has no 'mail' attribute" in html.unescape(page.content.decode())
+    assert "has no 'mail' attribute to take the portal username from" in last_failure().message
+
+
 def test_an_empty_password_is_never_an_anonymous_bind(tenant, ldap_dir):
     from django.contrib.auth import authenticate
 
@@ -235,6 +284,43 @@ def test_member_of_attribute_groups(client, tenant, ldap_dir):
     assert sign_in(client, "alice", "alice-Pass-1").status_code == 302
     alice = User.objects.get(username="alice")
     assert set(alice.portal_groups.values_list("name", flat=True)) == {"developers", "admins"}
+
+
+@pytest.mark.parametrize(
+    ("group_type", "object_class", "members"),
+    [
+        ("posix_group", "posixGroup", lambda d: {"memberUid": ["bob"], "gidNumber": "5000"}),
+        (
+            "group_of_unique_names",
+            "groupOfUniqueNames",
+            lambda d: {"uniqueMember": [d.user_dn("bob")]},
+        ),
+    ],
+    ids=["posix_group", "group_of_unique_names"],
+)
+def test_the_other_group_types_are_read(
+    client, tenant, ldap_dir, boss, api, group_type, object_class, members
+):
+    """posixGroup (``memberUid``) and groupOfUniqueNames (``uniqueMember``) directories: the
+    user's groups of that kind are mirrored, and a group they leave is left at the next sync."""
+    ldap_dir.add(
+        ldap_dir.group_dn("builders"),
+        {"objectClass": [object_class, "top"], "cn": "builders", **members(ldap_dir)},
+    )
+    ldap_provider(
+        tenant,
+        ldap_dir,
+        mirror_groups=True,
+        group_type=group_type,
+        group_search_filter=f"(objectClass={object_class})",
+    )
+    assert sign_in(client, "bob", "bob-Pass-1").status_code == 302
+    bob = User.objects.get(username="bob")
+    # only groups of that kind: bob's groupOfNames "developers" is not one of them
+    assert set(bob.portal_groups.values_list("name", flat=True)) == {"builders"}
+    ldap_dir.delete(ldap_dir.group_dn("builders"))
+    assert api(boss).post("/api/v1/users/bob/sync/").status_code == 200
+    assert set(bob.portal_groups.values_list("name", flat=True)) == set()
 
 
 def test_admin_group_makes_and_unmakes_tenant_administrators(client, tenant, ldap_dir, boss, api):
@@ -491,6 +577,36 @@ def test_admin_shows_directory_state_and_syncs_selected_users(client, tenant, ld
     assert "Lou: 'lou' is a local account." in text
     bob.refresh_from_db()
     assert bob.directory_state == DirectoryState.MISSING
+
+
+def test_admin_syncs_a_whole_directory_on_demand(client, tenant, ldap_dir, boss):
+    """The admin's provider list has the on-demand sync too (as the API's
+    ``…/identity-providers/<name>/sync/``): every user of the directory is asked now, the
+    report is shown in the list, and a provider that cannot be synced says why."""
+    from tests.factories import make_identity_provider as make_provider
+
+    provider = ldap_provider(tenant, ldap_dir, mirror_groups=True)
+    sso = make_provider(tenant, name="sso", type="oidc")
+    assert sign_in(Client(), "bob", "bob-Pass-1").status_code == 302
+    assert sign_in(Client(), "carol", "carol-Pass-1").status_code == 302
+    ldap_dir.delete(ldap_dir.user_dn("bob"))
+    ldap_dir.remove_member("developers", "alice")
+    ldap_dir.add_member("developers", "carol")
+    client.force_login(boss)
+    response = client.post(
+        "/admin/accounts/identityprovider/",
+        {"action": "sync_directory", "_selected_action": [provider.pk, sso.pk]},
+        follow=True,
+    )
+    text = html.unescape(response.content.decode())
+    assert "Corp: sync queued" in text
+    assert "Sso: Only LDAP directories can be synced on demand." in text
+    assert User.objects.get(username="bob").directory_state == DirectoryState.MISSING
+    carol = User.objects.get(username="carol")
+    assert set(carol.portal_groups.values_list("name", flat=True)) == {"ops", "developers"}
+    assert "2 checked, 1 missing, 0 disabled, 0 unreachable, 0 errors" in text
+    revoked = AuditEvent.objects.get(action="identity.user_revoked")
+    assert revoked.user.username == "bob"
 
 
 def test_a_re_created_entry_does_not_inherit_the_old_account(client, tenant, ldap_dir, boss):

@@ -5,10 +5,10 @@ directory password."""
 import time
 
 import pytest
-from django.contrib.sessions.backends.db import SessionStore
 from django.test import Client
 
 from apps.accounts import sessions
+from apps.accounts.session_store import SessionStore
 from apps.audit.models import AuditEvent
 from tests.accounts.test_ldap import ldap_provider, sign_in
 
@@ -28,6 +28,21 @@ def test_directory_passwords_go_through_the_lockout(client, tenant, ldap_dir, se
     assert "_auth_user_id" not in client.session
     event = AuditEvent.objects.filter(action="auth.login_failed").latest("id")
     assert event.message.startswith("refused without checking the password")
+
+
+def test_a_directory_users_mail_address_is_the_same_account_for_the_lockout(
+    client, tenant, ldap_dir, settings
+):
+    """With a directory that matches uid or mail, guesses typed as the address count against
+    the same account as guesses at the name (not a second counter to guess with)."""
+    ldap_provider(tenant, ldap_dir, user_search_filter="(|(uid=%(user)s)(mail=%(user)s))")
+    assert sign_in(Client(), "carol", "carol-Pass-1").status_code == 302
+    spellings = ["carol@example.org", "carol", "CAROL@example.org "]
+    for attempt in range(settings.PORTAL_LOGIN_MAX_FAILURES):
+        sign_in(client, spellings[attempt % len(spellings)], "not-her-password")
+    for typed in ("carol@example.org", "carol"):
+        refused = sign_in(Client(), typed, "carol-Pass-1")
+        assert "Too many failed sign-ins for this account" in refused.content.decode(), typed
 
 
 def test_a_directory_user_re_authenticates_with_the_directory_password(tenant, ldap_dir, settings):

@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import socket
 import time
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
@@ -20,11 +21,13 @@ import pytest
 import requests
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from apps.accounts.choices import DirectoryState, UserSource
 from apps.accounts.identity import module_for, oidc
 from apps.accounts.identity.oidc import revalidate
 from apps.accounts.models import Group, User
+from apps.accounts.tasks import revalidate_directory_users
 from apps.accounts.views import END_SESSION_KEY
 from apps.audit.models import AuditEvent
 from tests.factories import UserFactory, bind, make_api_key
@@ -117,6 +120,25 @@ def test_first_sign_in_creates_the_user_in_the_providers_tenant(client, provider
     provider.refresh_from_db()
     assert provider.discovery["document"]["issuer"] == oidc_idp.issuer
     assert provider.discovery["fetched_at"] >= before - 1
+
+
+def test_configured_scopes_are_asked_and_sign_in_rotates_the_session(client, tenant, oidc_idp):
+    """The provider's ``scopes`` are what the authorization request asks for; the session
+    that carried the sign-in's state (planted before it, say) is not the signed-in one."""
+    provider = make_oidc_provider(
+        tenant, oidc_idp, scopes=["openid", "email", "profile", "offline_access"]
+    )
+    oidc_idp.set_user("sub-carol", **CAROL)
+    authorize = start(client, provider)
+    assert parse_qs(urlsplit(authorize).query)["scope"] == ["openid email profile offline_access"]
+    before = client.cookies["sessionid"].value
+    assert client.get(oidc_idp.authorize(authorize, "sub-carol"))["Location"] == "/"
+    after = client.cookies["sessionid"].value
+    assert after != before
+    replay = Client()
+    replay.cookies["sessionid"] = before
+    assert replay.get("/api/v1/me/").status_code in (401, 403)
+    assert client.get("/api/v1/me/").json()["username"] == "carol"
 
 
 def test_second_sign_in_finds_the_user_by_subject_and_follows_renames(client, provider, oidc_idp):
@@ -391,6 +413,92 @@ def test_two_tenants_with_their_own_providers_never_share_users(
     assert "not by the configured issuer" in message
 
 
+def test_a_directory_tenant_and_a_single_sign_on_tenant_never_meet(
+    tenant, other_tenant, oidc_idp, ldap_dir
+):
+    """acme signs in through LDAP, globex through OIDC, and both have a carol: two accounts,
+    each provider reaches only its own tenant, and neither tenant sees the other's users."""
+    from tests.factories import make_identity_provider
+    from tests.fixtures.ldap import READER_PW, SUFFIXES
+
+    make_identity_provider(
+        tenant,
+        name="corp",
+        type="ldap",
+        config={
+            "server_uri": ldap_dir.uri,
+            "bind_dn": ldap_dir.reader_dn(),
+            "user_search_base": f"ou=people,{SUFFIXES[0]}",
+        },
+        secret=READER_PW,
+    )
+    globex_sso = make_oidc_provider(other_tenant, oidc_idp, name="globex-sso")
+    oidc_idp.set_user("sub-carol", **CAROL)
+
+    acme_browser = Client()
+    signed = acme_browser.post(
+        "/login/", {"tenant": "acme", "username": "carol", "password": "carol-Pass-1"}
+    )
+    assert signed.status_code == 302
+    globex_browser = Client()
+    assert sign_in(globex_browser, oidc_idp, globex_sso, "sub-carol")["Location"] == "/"
+    acme_carol = User.objects.get(tenant=tenant, username="carol")
+    globex_carol = User.objects.get(tenant=other_tenant, username="carol")
+    assert (acme_carol.source, globex_carol.source) == (UserSource.LDAP, UserSource.OIDC)
+    assert acme_carol.pk != globex_carol.pk
+
+    # globex's provider is not acme's: not offered, not startable, and acme's directory
+    # password is no way into globex
+    assert "globex-sso" not in Client().get("/login/", {"tenant": "acme"}).content.decode()
+    url = reverse("oidc-start", kwargs={"tenant": "acme", "provider": "globex-sso"})
+    stranger = Client()
+    page = stranger.get(stranger.get(url)["Location"]).content.decode()
+    assert "Single sign-on &#x27;globex-sso&#x27; is not available for tenant" in page
+    refused = Client().post(
+        "/login/", {"tenant": "globex", "username": "carol", "password": "carol-Pass-1"}
+    )
+    assert refused.status_code == 200 and "_auth_user_id" not in refused.wsgi_request.session
+
+    bind(acme_carol, "read-only")
+    bind(globex_carol, "read-only")
+    acme_listed = acme_browser.get("/api/v1/users/").json()["results"]
+    globex_listed = globex_browser.get("/api/v1/users/").json()["results"]
+    assert [row["id"] for row in acme_listed] == [acme_carol.pk]
+    assert [row["id"] for row in globex_listed] == [globex_carol.pk]
+    assert acme_browser.get("/api/v1/identity-providers/globex-sso/").status_code == 404
+
+
+def test_the_host_name_chooses_the_tenant_of_the_sign_in_page(
+    settings, tenant, other_tenant, oidc_idp, second_oidc_idp
+):
+    """With ``PORTAL_TENANT_HOST_SUFFIX``, ``acme.portal.example.com/login/`` is acme's page:
+    the tenant field is filled in and acme's single sign-on is offered — never globex's; a
+    host outside the suffix (or the bare suffix) infers nothing."""
+    settings.PORTAL_TENANT_HOST_SUFFIX = ".portal.example.com"
+    settings.ALLOWED_HOSTS = [".portal.example.com", "testserver"]
+    make_oidc_provider(tenant, oidc_idp, display_name="Acme SSO")
+    make_oidc_provider(other_tenant, second_oidc_idp, display_name="Globex SSO")
+
+    page = Client(HTTP_HOST="acme.portal.example.com").get("/login/")
+    assert page.context["tenant"] == "acme"
+    body = page.content.decode()
+    assert 'name="tenant" autocomplete="organization" value="acme"' in body
+    assert "Sign in with Acme SSO" in body and "Globex SSO" not in body
+    assert "/login/oidc/acme/sso/" in body
+
+    globex = Client(HTTP_HOST="globex.portal.example.com").get("/login/").content.decode()
+    assert "Sign in with Globex SSO" in globex and "Acme SSO" not in globex
+
+    for host in ("portal.example.com", "testserver", "a.acme.portal.example.com"):
+        page = Client(HTTP_HOST=host).get("/login/")
+        assert page.context["tenant"] == "", host
+        assert "Sign in with" not in page.content.decode(), host
+
+    # typed wins over the host: globex/… on acme's host is a globex sign-in page
+    page = Client(HTTP_HOST="acme.portal.example.com").get("/login/", {"tenant": "globex"})
+    assert page.context["tenant"] == "globex"
+
+
 # -- revalidation ------------------------------------------------------------------------------
 def test_revoking_the_grant_at_the_provider_ends_sessions_and_api_keys(client, provider, oidc_idp):
     oidc_idp.set_user("sub-carol", **CAROL)
@@ -455,19 +563,65 @@ def test_provider_unreachable_keeps_access(client, provider, oidc_idp):
     assert client.get("/api/v1/me/").status_code == 200
 
 
-def test_users_without_a_grant_are_skipped_but_move_on(provider):
-    dora = UserFactory(
-        tenant=provider.tenant,
-        username="dora",
-        source=UserSource.OIDC,
-        identity_provider=provider,
-        external_id="sub-dora",
-        directory_state=DirectoryState.PRESENT,
+def test_without_a_refresh_token_access_lasts_a_bounded_time_after_sign_in(
+    client, provider, oidc_idp, settings
+):
+    """A provider that issues no refresh token cannot be asked whether the user was disabled
+    there: the portal trusts the sign-in for PORTAL_OIDC_UNVERIFIED_MAX_AGE, then the user's
+    sessions and API keys stop until they sign in through the provider again. The recheck
+    leaves such users out (nothing to ask with), so it cannot renew that trust."""
+    settings.PORTAL_OIDC_UNVERIFIED_MAX_AGE = 3600
+    oidc_idp.refresh_tokens = False
+    oidc_idp.set_user("sub-carol", **CAROL)
+    sign_in(client, oidc_idp, provider, "sub-carol")
+    carol = User.objects.get(username="carol")
+    assert carol.directory_grant == ""
+    _, key = make_api_key(carol)
+    bearer = Client(HTTP_AUTHORIZATION=f"Bearer {key}")
+    assert client.get("/api/v1/me/").status_code == 200
+    assert bearer.get("/api/v1/me/").status_code == 200
+
+    # the periodic recheck has nothing to ask with: it neither picks carol nor renews her
+    signed_in_at = timezone.now() - timedelta(seconds=3500)
+    User.objects.filter(pk=carol.pk).update(directory_checked_at=signed_in_at)
+    assert revalidate_directory_users() == {}
+    carol.refresh_from_db()
+    assert carol.directory_checked_at == signed_in_at
+    assert bearer.get("/api/v1/me/").status_code == 200
+
+    # past the bound: the key and the session stop, saying why
+    User.objects.filter(pk=carol.pk).update(
+        directory_checked_at=timezone.now() - timedelta(seconds=3700)
     )
-    revalidate(provider, [dora])
-    dora.refresh_from_db()
-    assert dora.directory_state == DirectoryState.PRESENT
-    assert dora.directory_checked_at is not None
+    refused = bearer.get("/api/v1/me/")
+    assert refused.status_code == 401
+    assert refused.json()["code"] == "user_not_in_directory"
+    assert "issued no refresh token" in refused.json()["detail"]
+    assert "more than 1 h old: sign in through it again" in refused.json()["detail"]
+    assert client.get("/api/v1/me/").status_code in (401, 403)
+
+    # signing in through the provider again renews it
+    sign_in(Client(), oidc_idp, provider, "sub-carol")
+    assert bearer.get("/api/v1/me/").status_code == 200
+
+
+def test_users_with_a_grant_are_rechecked_and_unaffected_by_the_bound(
+    client, provider, oidc_idp, settings
+):
+    settings.PORTAL_OIDC_UNVERIFIED_MAX_AGE = 60
+    oidc_idp.set_user("sub-carol", **CAROL)
+    sign_in(client, oidc_idp, provider, "sub-carol")
+    carol = User.objects.get(username="carol")
+    assert carol.directory_grant
+    User.objects.filter(pk=carol.pk).update(
+        directory_checked_at=timezone.now() - timedelta(hours=2)
+    )
+    # overdue for its recheck, but the grant can be asked: still in, and the recheck renews
+    assert client.get("/api/v1/me/").status_code == 200
+    assert revalidate_directory_users() == {str(provider): 1}
+    carol.refresh_from_db()
+    assert timezone.now() - carol.directory_checked_at < timedelta(minutes=1)
+    assert carol.directory_state == DirectoryState.PRESENT
 
 
 # -- logout and re-authentication --------------------------------------------------------------
@@ -487,6 +641,8 @@ def test_logout_ends_the_provider_session_too(client, provider, oidc_idp):
     assert query["post_logout_redirect_uri"] == ["http://testserver/login/"]
     assert query["client_id"] == ["portal"]
     assert client.get("/api/v1/me/").status_code in (401, 403)
+    (logout,) = AuditEvent.objects.filter(action="auth.logout")
+    assert (logout.user.username, logout.outcome) == ("carol", "success")
     ended = requests.get(response["Location"], timeout=5)  # the provider takes the hint
     assert ended.status_code == 200 and query["id_token_hint"][0] in ended.text
 

@@ -4,9 +4,9 @@ who have no local password."""
 
 import pytest
 from axes.models import AccessAttempt
-from django.contrib.sessions.models import Session
 from django.test import Client
 
+from apps.accounts.models import PortalSession as Session
 from apps.accounts.models import User
 from apps.audit.models import AuditEvent
 from tests.factories import UserFactory, make_identity_provider

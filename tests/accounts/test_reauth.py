@@ -7,11 +7,12 @@ from urllib.parse import urlencode
 
 import pytest
 from axes.models import AccessAttempt
-from django.contrib.sessions.models import Session
 from django.test import Client
+from django.utils import timezone
 
 from apps.accounts import sessions
 from apps.accounts.models import APIKey
+from apps.accounts.models import PortalSession as Session
 from apps.audit.models import AuditEvent
 from tests.conftest import PROJECT
 from tests.factories import make_cluster
@@ -27,7 +28,7 @@ def session_client(user, *, age: int) -> Client:
     client = Client()
     assert client.post("/login/", {"username": str(user), "password": PASSWORD}).status_code == 302
     key = client.cookies["sessionid"].value
-    from django.contrib.sessions.backends.db import SessionStore
+    from apps.accounts.session_store import SessionStore
 
     session = SessionStore(session_key=key)
     session[sessions.AUTH_TIME] = int(time.time()) - age
@@ -148,7 +149,12 @@ def test_single_sign_on_users_re_authenticate_at_their_provider(tenant):
 
     provider = make_identity_provider(tenant, "corp-sso", "oidc")
     user = UserFactory(
-        tenant=tenant, username="sso", source="oidc", identity_provider=provider, external_id="s1"
+        tenant=tenant,
+        username="sso",
+        source="oidc",
+        identity_provider=provider,
+        external_id="s1",
+        directory_checked_at=timezone.now(),  # signed in through the provider just now
     )
     client = Client()
     client.force_login(user)

@@ -4,10 +4,10 @@ deletes the session, idle and absolute timeouts, and the production cookie setti
 import time
 
 import pytest
-from django.contrib.sessions.models import Session
 from django.test import Client
 
 from apps.accounts import sessions
+from apps.accounts.models import PortalSession as Session
 from apps.audit.models import AuditEvent
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +35,7 @@ def me(cookie: str):
 def edit_session(key: str, **values) -> None:
     store = Session.objects.get(session_key=key).get_decoded()
     store.update(values)
-    from django.contrib.sessions.backends.db import SessionStore
+    from apps.accounts.session_store import SessionStore
 
     session = SessionStore(session_key=key)
     session.update(store)
@@ -54,6 +54,63 @@ def test_sign_in_rotates_the_session_key(client, member):
     assert not Session.objects.filter(session_key=before).exists()
     assert me(before).status_code == 401
     assert me(after).json()["username"] == "bob"
+
+
+def test_sessions_record_their_user_and_end_by_an_index(member, tenant_admin):
+    """Ending a user's sessions reads only that user's rows (the session row carries the
+    user): the work does not grow with everyone else's sessions, and another user's sessions
+    and anonymous ones are untouched; deleting a user deletes their sessions."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    anonymous = Client()
+    anonymous.get("/login/")  # the sign-in page's CSRF cookie: no session row needed
+    planted = anonymous.session
+    planted["visited"] = True
+    planted.save()
+    assert Session.objects.get(session_key=planted.session_key).user_id is None
+
+    keys = [sign_in(Client()) for _ in range(3)]
+    assert set(Session.objects.filter(user=member).values_list("session_key", flat=True)) == set(
+        keys
+    )
+
+    def end(user, keep=None):
+        with CaptureQueriesContext(connection) as queries:
+            ended = sessions.end_sessions(user, keep=keep)
+        # reads other than the per-session delete's fetch by primary key
+        reads = [
+            q["sql"]
+            for q in queries
+            if q["sql"].lstrip().upper().startswith("SELECT")
+            and not q["sql"].rstrip().endswith("LIMIT 21")  # objects.get(session_key=…)
+        ]
+        return ended, reads
+
+    admin_browsers = []
+    for _ in range(2):
+        browser = Client()
+        assert browser.post("/login/", {"username": "acme/alice", "password": "Correct-horse-9"})
+        admin_browsers.append(browser)
+    ended, reads = end(member, keep=keys[0])
+    assert ended == 2
+    assert len(reads) == 1 and '"user_id" =' in reads[0] and "session_data" not in reads[0]
+    assert list(Session.objects.filter(user=member).values_list("session_key", flat=True)) == [
+        keys[0]
+    ]
+    assert me(keys[0]).status_code == 200 and me(keys[1]).status_code == 401
+    assert Session.objects.filter(user=tenant_admin).count() == 2
+    assert Session.objects.filter(session_key=planted.session_key).exists()
+
+    # the same single read with many more sessions of others around
+    for _ in range(5):
+        sign_in(Client())
+    _, more_reads = end(tenant_admin)
+    assert len(more_reads) == 1
+    assert Session.objects.filter(user=tenant_admin).count() == 0
+
+    member.delete()
+    assert not Session.objects.filter(session_key=keys[0]).exists()
 
 
 def test_sign_in_records_when(client, member):
@@ -124,7 +181,7 @@ def test_a_session_without_a_sign_in_time_is_ended(client, member):
     key = sign_in(client)
     data = Session.objects.get(session_key=key).get_decoded()
     data.pop(sessions.AUTH_TIME)
-    from django.contrib.sessions.backends.db import SessionStore
+    from apps.accounts.session_store import SessionStore
 
     session = SessionStore(session_key=key)
     session.clear()

@@ -8,6 +8,7 @@ import time
 
 import pytest
 from django.conf import settings
+from django.test import Client
 from django.urls import reverse
 
 from apps.accounts import sessions
@@ -32,6 +33,7 @@ NOT_PAGES = {
     "console:binding-create": _HERE + "test_bindings_are_created_and_removed_by_who_may",
     "console:binding-delete": _HERE + "test_bindings_are_created_and_removed_by_who_may",
     "console:identity-provider-test": _HERE + "test_identity_provider_test_shows_the_step_report",
+    "console:identity-provider-sync": _HERE + "test_an_ldap_directory_is_synced_from_its_page",
 }
 
 
@@ -677,6 +679,56 @@ def test_identity_provider_test_shows_the_step_report(client, tenant, tenant_adm
     assert AuditEvent.objects.filter(
         action="testIdentityProvider", resource="identityprovider:acme-ldap"
     ).exists()
+
+
+def test_an_ldap_directory_is_synced_from_its_page(client, tenant, tenant_admin, member, ldap_dir):
+    """ "Sync every user now" on an LDAP provider's page does what ``POST
+    /api/v1/identity-providers/<name>/sync/`` does: someone deleted from the directory loses
+    access, the page shows the report, members may not, and OIDC providers have no button."""
+    from tests.fixtures.ldap import READER_PW
+
+    make_identity_provider(
+        tenant,
+        name="corp",
+        config={
+            "server_uri": ldap_dir.uri,
+            "bind_dn": ldap_dir.reader_dn(),
+            "user_search_base": f"ou=people,{ldap_dir.base}",
+        },
+        secret=READER_PW,
+    )
+    make_identity_provider(tenant, name="sso", type="oidc")
+    login = {"tenant": "acme", "username": "carol", "password": "carol-Pass-1"}
+    assert Client().post("/login/", login).status_code == 302
+    carol = User.objects.get(username="carol")
+    page_url = reverse("console:identity-provider", args=["corp"])
+    sync_url = reverse("console:identity-provider-sync", args=["corp"])
+
+    client.force_login(member)
+    assert client.post(sync_url).status_code == 403
+    client.force_login(tenant_admin)
+    page = client.get(page_url).content.decode()
+    assert 'id="idp-sync-now"' in page and 'id="idp-sync-never"' in page
+    assert (
+        'id="idp-sync-now"'
+        not in client.get(reverse("console:identity-provider", args=["sso"])).content.decode()
+    )
+
+    ldap_dir.delete(ldap_dir.user_dn("carol"))
+    response = client.post(sync_url)
+    assert response.status_code == 303 and response["Location"] == page_url
+    carol.refresh_from_db()
+    assert carol.directory_state == "missing"
+    report = client.get(page_url).content.decode()
+    assert 'id="idp-sync-report"' in report
+    assert '<dt class="col-sm-2">Removed</dt><dd class="col-sm-10">1</dd>' in report
+    assert AuditEvent.objects.filter(
+        action="syncIdentityProvider", resource="identityprovider:corp", outcome="success"
+    ).exists()
+    # an OIDC provider cannot be synced: refused with the reason
+    refused = client.post(reverse("console:identity-provider-sync", args=["sso"]))
+    assert refused.status_code == 400
+    assert "Only LDAP directories can be synced on demand." in refused.content.decode()
 
 
 # -- query counts ----------------------------------------------------------------------------

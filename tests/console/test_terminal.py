@@ -4,9 +4,9 @@ authorized like the websocket (execPod on the pod)."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.sessions.backends.db import SessionStore
 from django.urls import reverse
 
+from apps.accounts.session_store import SessionStore
 from apps.accounts.sessions import AUTH_TIME
 from apps.authz.models import Binding, Policy
 from tests.console.matrix import ConsoleMatrix

@@ -317,6 +317,67 @@ def test_loopback_follows_the_portals_loopback_policy(tenant, oidc_idp, ldap_dir
         assert "PORTAL_ALLOW_LOOPBACK_CLUSTERS" in report.steps[-1].detail
 
 
+def test_libldap_connects_where_the_portal_checked_not_where_it_would_resolve(
+    client, tenant, ldap_dir, monkeypatch
+):
+    """ldap:// connections are made by the portal to the address its policy checked and
+    handed to libldap (no second resolution a rebinding DNS could answer differently). Shown
+    with a name only the portal's resolver knows: libldap resolving it itself would fail.
+    StartTLS still verifies the certificate against that name (the directory's certificate
+    is for 127.0.0.1 and localhost, so it is refused), and the same name answering with the
+    metadata address is refused before any connection."""
+    real = socket.getaddrinfo
+    answers = {"directory.test": "127.0.0.1"}
+
+    def portal_resolver(host, *args, **kwargs):
+        if host in answers:
+            return real(answers[host], *args, **kwargs)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", portal_resolver)
+    uri = f"ldap://directory.test:{ldap_dir.port}"
+    provider = ldap_provider(tenant, ldap_dir, server_uri=uri)
+    assert password_sign_in(client, "bob", "bob-Pass-1").status_code == 302
+    assert signed_in_user(client).username == "bob"
+    assert module_for("ldap").test_connection(provider).ok
+
+    provider.config = {**provider.config, "start_tls": True, "ca_cert": ldap_dir.ca_pem}
+    provider.save()
+    refused = password_sign_in(Client(), "bob", "bob-Pass-1")
+    assert GENERIC in refused.content.decode()
+    failure = AuditEvent.objects.filter(action="auth.login_failed").latest("id")
+    assert f"LDAP server {uri} unreachable: Connect error" in failure.message
+
+    answers["directory.test"] = "169.254.169.254"
+    provider.config = {**provider.config, "start_tls": False}
+    provider.save()
+    started = time.monotonic()
+    assert GENERIC in password_sign_in(Client(), "bob", "bob-Pass-1").content.decode()
+    assert time.monotonic() - started < 2, "the portal tried to connect"
+    failure = AuditEvent.objects.filter(action="auth.login_failed").latest("id")
+    assert "resolves to cloud metadata address 169.254.169.254" in failure.message
+
+    # a rebinding answer: allowed while checked, the metadata address for whoever asks next —
+    # the connection is made to what was checked, so the later answer reaches nothing
+    calls = {"n": 0}
+
+    def rebinding(host, *args, **kwargs):
+        if host == "directory.test":
+            calls["n"] += 1
+            target = "127.0.0.1" if calls["n"] % 2 else "169.254.169.254"
+            return real(target, *args, **kwargs)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    from apps.accounts.identity.ldap import initialize
+
+    conn = initialize(uri, 3)
+    conn.simple_bind_s(ldap_dir.reader_dn(), READER_PW)
+    assert conn.whoami_s() == f"dn:{ldap_dir.reader_dn()}"
+    conn.unbind_s()
+    assert calls["n"] == 1  # one resolution, checked and used
+
+
 # -- hostile discovery and key answers ------------------------------------------------------------
 def test_a_huge_discovery_document_is_not_read_whole(tenant, oidc_idp, hostile):
     sent = {"bytes": 0}

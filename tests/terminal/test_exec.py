@@ -88,7 +88,7 @@ async def test_origin_mismatch_is_refused_at_the_handshake(cluster, sim, tenant_
 
 
 async def test_a_stale_sign_in_must_reauthenticate(cluster, sim, tenant_admin):
-    from django.contrib.sessions.backends.db import SessionStore
+    from apps.accounts.session_store import SessionStore
 
     cookie = await login(tenant_admin)
 
@@ -258,7 +258,7 @@ async def test_keepalive_pings_while_idle(cluster, sim, tenant_admin, settings):
 
 
 async def test_signing_out_ends_the_terminal(cluster, sim, tenant_admin, settings):
-    from django.contrib.sessions.backends.db import SessionStore
+    from apps.accounts.session_store import SessionStore
 
     settings.TERMINAL_SESSION_RECHECK = 0.2
     cookie = await login(tenant_admin)
@@ -267,6 +267,51 @@ async def test_signing_out_ends_the_terminal(cluster, sim, tenant_admin, setting
     await sync_to_async(lambda: SessionStore(session_key=cookie).delete())()
     assert await term.until_closed(5) == 1000
     assert term.control("exit")["reason"] == "you signed out (or the session was ended)"
+
+
+async def test_a_user_their_directory_drops_loses_an_open_terminal(
+    cluster, sim, tenant_admin, settings
+):
+    """A terminal is a use of the session: when the user's identity provider drops them
+    (the recheck marks them missing), the open terminal ends at its next re-check."""
+    from apps.accounts.choices import DirectoryState
+    from apps.accounts.identity.provisioning import set_directory_state
+    from tests.factories import make_identity_provider
+
+    def make_directory_user():
+        provider = make_identity_provider(tenant_admin.tenant, name="corp")
+        tenant_admin.source, tenant_admin.identity_provider = "ldap", provider
+        tenant_admin.external_id, tenant_admin.directory_state = "uid=alice,dc=x", "present"
+        tenant_admin.save()
+
+    await sync_to_async(make_directory_user)()
+    settings.TERMINAL_SESSION_RECHECK = 0.2
+    connected, term = await open_term(exec_path(cluster), await login(tenant_admin))
+    await term.until_output(b"# ")
+    await term.type("hostname\n")
+    await term.until_output(b"\r\nweb\r\n")
+    await sync_to_async(set_directory_state)(tenant_admin, DirectoryState.MISSING)
+    assert await term.until_closed(5) == 1000
+    assert term.control("exit")["reason"] == (
+        "your account is no longer vouched for: removed or disabled in identity provider 'corp'"
+    )
+
+
+async def test_an_api_key_disabled_while_its_terminal_is_open_ends_it(
+    cluster, sim, member, settings
+):
+    from apps.accounts.models import APIKey
+
+    settings.TERMINAL_SESSION_RECHECK = 0.2
+    key, token = await sync_to_async(make_api_key)(member)
+    bearer = [(b"authorization", f"Bearer {token}".encode())]
+    connected, term = await open_term(exec_path(cluster), headers=bearer)
+    await term.until_output(b"# ")
+    await sync_to_async(APIKey.objects.filter(pk=key.pk).update)(disabled=True)
+    assert await term.until_closed(5) == 1000
+    assert term.control("exit")["reason"] == (
+        f"the API key no longer works: API key {key.prefix}… has been disabled."
+    )
 
 
 async def test_recording_disabled_for_the_tenant(cluster, sim, tenant_admin, tenant):
@@ -336,8 +381,7 @@ async def test_unreachable_cluster_is_reported_and_audited(cluster, sim, tenant_
 async def test_typing_in_a_terminal_keeps_the_console_session_alive(
     cluster, sim, tenant_admin, settings
 ):
-    from django.contrib.sessions.backends.db import SessionStore
-
+    from apps.accounts.session_store import SessionStore
     from apps.accounts.sessions import LAST_SEEN
 
     settings.TERMINAL_SESSION_RECHECK = 0.2
@@ -370,8 +414,7 @@ async def test_typing_in_a_terminal_keeps_the_console_session_alive(
 async def test_an_idle_terminal_does_not_outlive_the_sessions_idle_timeout(
     cluster, sim, tenant_admin, settings
 ):
-    from django.contrib.sessions.backends.db import SessionStore
-
+    from apps.accounts.session_store import SessionStore
     from apps.accounts.sessions import LAST_SEEN
 
     settings.TERMINAL_SESSION_RECHECK = 0.2

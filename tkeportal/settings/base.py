@@ -433,12 +433,16 @@ PORTAL_SESSION_IDLE_TIMEOUT = env.int("PORTAL_SESSION_IDLE_TIMEOUT", default=360
 PORTAL_SESSION_ABSOLUTE_TIMEOUT = env.int("PORTAL_SESSION_ABSOLUTE_TIMEOUT", default=12 * 3600)
 PORTAL_REAUTH_MAX_AGE = env.int("PORTAL_REAUTH_MAX_AGE", default=15 * 60)
 SESSION_COOKIE_AGE = PORTAL_SESSION_ABSOLUTE_TIMEOUT
+# Database sessions that also record their user (apps.accounts.models.PortalSession), so a
+# user's sessions are ended through an index.
+SESSION_ENGINE = "apps.accounts.session_store"
 
 # Web terminal (apps/terminal): a session without input or output for TERMINAL_IDLE_TIMEOUT
 # seconds is closed; a keepalive message every TERMINAL_KEEPALIVE_INTERVAL seconds keeps
-# proxies from dropping idle terminals; the browser session behind a terminal is re-checked
-# (signed out, absolute timeout) every TERMINAL_SESSION_RECHECK seconds; recordings (asciicast
-# v2, stored gzip-compressed) stop growing at TERMINAL_RECORDING_MAX_BYTES uncompressed.
+# proxies from dropping idle terminals; the session or API key behind a terminal is re-checked
+# (signed out, absolute timeout, user dropped, key disabled) every TERMINAL_SESSION_RECHECK s;
+# recordings (asciicast v2, stored gzip-compressed) stop growing at
+# TERMINAL_RECORDING_MAX_BYTES uncompressed.
 TERMINAL_IDLE_TIMEOUT = env.int("TERMINAL_IDLE_TIMEOUT", default=30 * 60)
 TERMINAL_KEEPALIVE_INTERVAL = env.int("TERMINAL_KEEPALIVE_INTERVAL", default=25)
 TERMINAL_SESSION_RECHECK = env.int("TERMINAL_SESSION_RECHECK", default=30)
@@ -474,6 +478,10 @@ CSRF_COOKIE_SAMESITE = "Lax"
 # how many users of one provider one run checks.
 PORTAL_DIRECTORY_RECHECK_SECONDS = env.int("PORTAL_DIRECTORY_RECHECK_SECONDS", default=300)
 PORTAL_DIRECTORY_RECHECK_BATCH = env.int("PORTAL_DIRECTORY_RECHECK_BATCH", default=500)
+# OIDC users whose provider issued no refresh token cannot be re-checked: their sessions and
+# API keys work for this long after their last sign-in through the provider, then stop until
+# they sign in there again (a disabled user is locked out within this bound at most).
+PORTAL_OIDC_UNVERIFIED_MAX_AGE = env.int("PORTAL_OIDC_UNVERIFIED_MAX_AGE", default=12 * 3600)
 # Sign-in page: a host name ``<tenant><suffix>`` (e.g. ``acme.portal.example.com`` with
 # suffix ``.portal.example.com``) selects the tenant; empty = no inference from the host.
 PORTAL_TENANT_HOST_SUFFIX = env.str("PORTAL_TENANT_HOST_SUFFIX", default="")

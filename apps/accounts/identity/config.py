@@ -85,6 +85,13 @@ class LDAPConfig(GroupSyncConfig):
         max_length=512,
         help_text="Users matching this filter count as disabled, e.g. (pwdAccountLockedTime=*).",
     )
+    username_attr = serializers.RegexField(
+        r"^[A-Za-z][A-Za-z0-9-]{0,63}$",
+        default="",
+        allow_blank=True,
+        help_text="Entry attribute holding the portal username (empty: the attribute "
+        "compared with %(user)s in the filter or DN template, else uid).",
+    )
     attr_map = serializers.DictField(
         child=serializers.CharField(max_length=128),
         default=lambda: {"display_name": "cn", "email": "mail"},

@@ -24,9 +24,13 @@ says what happened (``LDAP server ldap://… unreachable``); the page shows the 
 from __future__ import annotations
 
 import logging
+import os
+import re
+import socket
 import ssl
 from collections import Counter
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import ldap
 import ldap.dn
@@ -225,11 +229,64 @@ def check_addresses(server_uri: str) -> None:
         network.check_host(host, port)
 
 
+def initialize(uri: str, timeout: float):
+    """An unbound LDAPObject for ``uri`` that reaches only an address the portal's policy
+    allows (``network``) — what every connection to a directory goes through (sign-in,
+    revalidation, "test connection").
+
+    - ``ldap://`` (plain or StartTLS): the portal resolves the host, checks the address and
+      connects the TCP socket itself; libldap is handed the connected descriptor
+      (``ldap_init_fd``), so there is no second resolution it could be rebound between.
+      StartTLS still verifies the certificate against the host name in ``uri`` (libldap
+      takes the name from the URI, not from the socket).
+    - ``ldaps://``: libldap cannot start TLS on a descriptor it is handed, so it connects by
+      itself; the host is checked just before. The one window left — DNS answering
+      differently for libldap than a moment earlier — reaches no further than a TCP connection
+      and a TLS handshake: no LDAP byte (and no password) is sent before the server's
+      certificate verified for the configured name.
+    """
+    if urlsplit(uri).scheme.lower() != "ldap":
+        check_addresses(uri)
+        return ldap.initialize(uri, bytes_mode=False)
+    ((host, port),) = network.ldap_hosts(uri)
+    try:
+        sock = network.connect(host, port, timeout)
+    except (network.AddressRefused, socket.gaierror):
+        raise
+    except OSError as exc:  # as libldap would say it, so every caller handles one error
+        raise ldap.SERVER_DOWN(
+            {
+                "result": -1,
+                "desc": "Can't contact LDAP server",
+                "info": probe.describe_os_error(exc),
+            }
+        ) from exc
+    sock.settimeout(None)  # libldap wants a blocking descriptor; OPT_TIMEOUT bounds each call
+    fd = sock.detach()
+    try:
+        return ldap.initialize(uri, bytes_mode=False, fileno=fd)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+class _CheckedLDAPModule:
+    """What django-auth-ldap asks of ``backend.ldap`` (``initialize``), through
+    :func:`initialize` with the provider's timeout."""
+
+    def __init__(self, timeout: float):
+        self.timeout = timeout
+
+    def initialize(self, uri, bytes_mode=False):
+        return initialize(uri, self.timeout)
+
+
 def open_connection(settings: LDAPSettings):
     """A connection bound with the provider's bind DN (anonymous when it has none), set up
     the way django-auth-ldap sets up its own (options, then StartTLS)."""
-    check_addresses(settings.SERVER_URI)
-    conn = ldap.initialize(settings.SERVER_URI, bytes_mode=False)
+    conn = initialize(
+        settings.SERVER_URI, settings.CONNECTION_OPTIONS.get(ldap.OPT_NETWORK_TIMEOUT, 5)
+    )
     for option, value in settings.CONNECTION_OPTIONS.items():
         conn.set_option(option, value)
     if settings.START_TLS:
@@ -312,9 +369,53 @@ def _group_name(group_type: LDAPGroupType, info) -> str:
     return name
 
 
-def read_identity(settings: LDAPSettings, config: dict, entry, username: str) -> Identity:
-    """What the directory says about ``entry``: profile (through ``attr_map``) and groups."""
+# ``attr=%(user)s`` in a search filter or DN template: the attribute the sign-in name is.
+_USER_COMPARISON = re.compile(r"([A-Za-z][A-Za-z0-9.-]*)\s*=\s*%\(user\)s")
+
+
+def username_attribute(config: dict) -> str:
+    """The entry attribute whose value is the portal username: ``username_attr`` when set,
+    else the one attribute the sign-in name is compared with (the DN template's, or the
+    search filter's single ``(attr=%(user)s)``), else ``uid``."""
+    if config.get("username_attr"):
+        return config["username_attr"]
+    pattern = config.get("user_dn_template") or config.get("user_search_filter") or ""
+    found = {name.lower() for name in _USER_COMPARISON.findall(pattern)}
+    return found.pop() if len(found) == 1 else "uid"
+
+
+def directory_username(config: dict, entry) -> str:
+    """The portal username of ``entry``: its ``username_attribute`` value as the directory
+    spells it — never the name as typed, which LDAP matches regardless of case, spaces or
+    (with a filter such as ``(|(uid=%(user)s)(mail=%(user)s))``) attribute, and which would
+    otherwise make one person several accounts or rename them at each sign-in. Of several
+    values, the one in the entry's RDN, else the alphabetically first (deterministic)."""
+    attr = username_attribute(config)
+    values = sorted(
+        {str(v).strip() for v in _attr_values(entry.attrs or {}, attr) if str(v).strip()},
+        key=lambda v: (v.lower(), v),
+    )
+    if not values:
+        raise ProvisioningRefused(
+            f"the directory entry {entry.dn} has no '{attr}' attribute to take the portal "
+            "username from (set username_attr)"
+        )
+    try:
+        rdn = {
+            value.lower()
+            for name, value, _ in ldap.dn.str2dn(entry.dn)[0]
+            if name.lower() == attr.lower()
+        }
+    except (ldap.DECODING_ERROR, IndexError):
+        rdn = set()
+    return next((v for v in values if v.lower() in rdn), values[0])
+
+
+def read_identity(settings: LDAPSettings, config: dict, entry) -> Identity:
+    """What the directory says about ``entry``: its username (:func:`directory_username`),
+    profile (through ``attr_map``) and groups."""
     attrs = entry.attrs or {}
+    username = directory_username(config, entry)
     attr_map = config.get("attr_map", {})
     groups = []
     if settings.GROUP_SEARCH is not None:
@@ -385,6 +486,12 @@ class PortalLDAPBackend(PortalBackendMixin, LDAPBackend):
     @settings.setter
     def settings(self, value):
         self._settings = value
+
+    @property
+    def ldap(self):
+        """django-auth-ldap connects through ``self.ldap.initialize``: the portal's checked
+        connection (:func:`initialize`) instead of python-ldap's own."""
+        return _CheckedLDAPModule(self.settings.CONNECTION_OPTIONS.get(ldap.OPT_NETWORK_TIMEOUT, 5))
 
     def has_perm(self, user, perm, obj=None):
         return False
@@ -489,7 +596,7 @@ class PortalLDAPBackend(PortalBackendMixin, LDAPBackend):
         refusal = _refusal(settings, config, entry)
         if refusal:
             raise SignInFailed(refusal)
-        user, _ = self.get_or_build_user(self.ldap_to_django_username(self._name), ldap_user)
+        user, _ = self.get_or_build_user(self._name, ldap_user)
         if not may_act(user):
             raise SignInFailed(f"the portal account {user} is deactivated")
         return user
@@ -497,8 +604,9 @@ class PortalLDAPBackend(PortalBackendMixin, LDAPBackend):
     def get_or_build_user(self, username, ldap_user):
         """Every portal user django-auth-ldap would create or update goes through
         ``provision_user`` (tenant, source, takeover refusal, groups, admin flag)."""
+        # ``username`` is the name as typed; the directory's own spelling is what counts.
         entry = _Entry(ldap_user.dn, ldap_user.attrs, ldap_user.connection)
-        identity = read_identity(self.settings, self.provider.config, entry, username)
+        identity = read_identity(self.settings, self.provider.config, entry)
         user = provision_user(self.provider, identity, request=self._request)
         return user, False
 
@@ -690,9 +798,8 @@ def _check_user(provider, settings, conn, user: User, counts: Counter, notes: li
             user, DirectoryState.PRESENT, detail=f"{dn} is listed and enabled again"
         )
     before = _group_state(user)
-    identity = read_identity(settings, config, entry, user.username)
     try:
-        provision_user(provider, identity)
+        provision_user(provider, read_identity(settings, config, entry))
     except EntryReplaced:
         counts["missing"] += 1  # provision_user marked the account missing
         return

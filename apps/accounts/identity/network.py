@@ -11,8 +11,9 @@ So, for every connection made for a provider:
   reserved addresses are refused always; loopback only while
   ``PORTAL_ALLOW_LOOPBACK_CLUSTERS`` is on (the portal's one switch for "connect to my own
   host on a tenant's behalf"; off in production). HTTP requests check the address they
-  actually connect to (no DNS rebinding between check and connect); libldap resolves names
-  itself, so LDAP hosts are checked just before each connection.
+  actually connect to (no DNS rebinding between check and connect); so do ``ldap://``
+  connections, whose socket the portal opens and hands to libldap; for ``ldaps://`` libldap
+  connects by itself, so the host is checked just before (``identity.ldap.initialize``).
 - **HTTP answers** are read up to :data:`MAX_RESPONSE_BYTES`, and the whole request —
   connecting, headers and body — must finish within the provider's ``timeout``: a per-read
   timeout alone lets a server drip one byte at a time for ever.

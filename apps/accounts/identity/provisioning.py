@@ -34,7 +34,7 @@ from django.utils import timezone
 from apps.audit.choices import Channel, Outcome
 from apps.audit.services import record_event
 
-from ..choices import DirectoryState, UserSource
+from ..choices import DirectoryState, ProviderType, UserSource
 from ..models import Group, IdentityProvider, User, username_validator
 
 logger = logging.getLogger("tkeportal.identity")
@@ -307,10 +307,15 @@ def set_directory_state(user: User, state: str, *, detail: str = "") -> None:
 
 
 def users_due(provider: IdentityProvider, older_than) -> Iterable[User]:
-    """The provider's users whose last directory check is older than ``older_than``."""
+    """The provider's users whose last directory check is older than ``older_than``. OIDC
+    users without a refresh grant cannot be asked about and are left out: their
+    ``directory_checked_at`` stays the time of their last sign-in, which bounds how long
+    they are trusted (``User.directory_refusal``)."""
+    users = User.objects.filter(identity_provider=provider, is_active=True)
+    if provider.type == ProviderType.OIDC:
+        users = users.exclude(directory_grant="")  # empty is stored empty, not encrypted
     return (
-        User.objects.filter(identity_provider=provider, is_active=True)
-        .filter(Q(directory_checked_at__isnull=True) | Q(directory_checked_at__lt=older_than))
+        users.filter(Q(directory_checked_at__isnull=True) | Q(directory_checked_at__lt=older_than))
         .select_related("tenant", "identity_provider")
         .order_by("directory_checked_at", "pk")
     )

@@ -75,6 +75,11 @@ urlpatterns = [
         identity.IdentityProviderTestView.as_view(),
         name="identity-provider-test",
     ),
+    path(
+        "access/identity-providers/<str:name>/sync/",
+        identity.IdentityProviderSyncView.as_view(),
+        name="identity-provider-sync",
+    ),
 ]
 NAV = [
     Section(

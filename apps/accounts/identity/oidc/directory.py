@@ -5,9 +5,10 @@ Revalidation uses the refresh token kept from each user's last sign-in
 (``User.directory_grant``, encrypted): the provider refusing it with ``invalid_grant``
 means the grant was revoked or the user disabled or deleted there, and the user loses
 access at once (sessions and API keys ask ``User.vouched_for``). Users without a stored
-grant (the provider issues no refresh tokens, or they have not signed in since) cannot be
-re-checked: their access ends when the provider is disabled in the portal or an
-administrator disables them, and their groups change at their next sign-in.
+grant (the provider issues no refresh tokens) cannot be re-checked: the portal trusts their
+last sign-in for ``PORTAL_OIDC_UNVERIFIED_MAX_AGE`` only (``User.directory_refusal``: their
+sessions and API keys stop after it until they sign in through the provider again), and
+their groups change at their next sign-in.
 
 Some providers bind refresh tokens to their own session (Keycloak's "SSO Session Idle"):
 request the ``offline_access`` scope there, or an idle user reads as disabled until they
@@ -19,7 +20,6 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from django.db import transaction
-from django.utils import timezone
 from requests.auth import HTTPBasicAuth
 
 from ...choices import DirectoryState
@@ -115,8 +115,8 @@ def revalidate(provider, users) -> None:
         if user.identity_provider_id != provider.pk:
             continue
         if not user.directory_grant:
-            # Nothing to ask with: move the check time on so the batch reaches the others.
-            User.objects.filter(pk=user.pk).update(directory_checked_at=timezone.now())
+            # Nothing to ask with (users_due leaves them out): their check time stays their
+            # last sign-in, which bounds their access (User.directory_refusal).
             continue
         _revalidate_user(provider, document, user)
 

@@ -1,11 +1,14 @@
-"""Identity providers: list, detail (configuration without its secret) and "test connection"
+"""Identity providers: list, detail (configuration without its secret), "test connection"
 with the probe's step report — ``IdentityProviderViewSet.test`` through the same service
-(``services.test_identity_provider``, which runs ``apps/accounts/identity/probe.py``)."""
+(``services.test_identity_provider``, which runs ``apps/accounts/identity/probe.py``) — and,
+for LDAP directories, "sync now" (``…/sync/``: ``services.sync_identity_provider``) with the
+last sync's report."""
 
 from __future__ import annotations
 
 from django.core.paginator import Paginator
 from django.db.models import Count
+from django.urls import reverse
 from django.utils.translation import gettext_lazy
 
 from apps.accounts import services
@@ -57,17 +60,22 @@ class IdentityProviderView(AccessView):
             has_secret=bool(provider.secret),
             config=sorted(redact(provider.config or {}).items()),
             report=kwargs.get("report") or provider.last_test or None,
-            may_test=bool(
-                check(
-                    self.request.user,
-                    "testIdentityProvider",
-                    provider.authz_resource,
-                    tenant=provider.tenant,
-                    obj=provider,
-                )
-            ),
+            may_test=self.may(provider, "testIdentityProvider"),
+            may_sync=provider.type == "ldap" and self.may(provider, "syncIdentityProvider"),
+            sync=provider.last_sync or None,
         )
         return context
+
+    def may(self, provider, action: str) -> bool:
+        return bool(
+            check(
+                self.request.user,
+                action,
+                provider.authz_resource,
+                tenant=provider.tenant,
+                obj=provider,
+            )
+        )
 
     def get_template_names(self):
         if self.request.htmx and self.request.htmx.target == "idp-report":
@@ -88,3 +96,19 @@ class IdentityProviderTestView(IdentityProviderView):
         except (ValidationError, PermissionDenied) as exc:
             return self.failed(exc, provider=provider)
         return self.render_to_response(self.get_context_data(provider=provider, report=report))
+
+
+class IdentityProviderSyncView(IdentityProviderView):
+    """POST: ask an LDAP directory about every one of its users now (presence, profile,
+    groups); back to the provider's page, which shows the report."""
+
+    http_method_names = ["post"]
+
+    def post(self, request, *args, **kwargs):
+        provider = self.provider()
+        self.authorize_object("syncIdentityProvider", provider)
+        try:
+            services.sync_identity_provider(actor=request.user, provider=provider)
+        except (ValidationError, PermissionDenied) as exc:
+            return self.failed(exc, provider=provider)
+        return self.redirect(reverse("console:identity-provider", args=[provider.name]))
