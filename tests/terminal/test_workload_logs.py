@@ -368,7 +368,6 @@ async def test_a_browser_that_does_not_read_costs_at_most_the_queue(
 # -- the console session -----------------------------------------------------------------------
 async def test_reading_logs_keeps_the_console_session_alive(quiet, cluster, sim, member, settings):
     from apps.accounts.session_store import SessionStore
-
     from apps.accounts.sessions import LAST_SEEN
 
     settings.TERMINAL_SESSION_RECHECK = 0.2
