@@ -37,6 +37,16 @@ def revalidate_directory_users() -> dict:
 
 
 @shared_task(acks_late=True)
+def purge_expired_sessions() -> int:
+    """Beat task: delete session rows past their expiry (what ``manage.py clearsessions``
+    does; nothing else removes a session nobody signed out of). Returns how many went."""
+    from .models import PortalSession
+
+    deleted, _ = PortalSession.objects.filter(expire_date__lt=timezone.now()).delete()
+    return deleted
+
+
+@shared_task(acks_late=True)
 def sync_identity_provider(provider_id: int) -> dict:
     provider = IdentityProvider.objects.select_related("tenant").filter(pk=provider_id).first()
     if provider is None or not provider.enabled:

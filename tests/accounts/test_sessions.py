@@ -212,3 +212,20 @@ def test_production_cookies_are_secure_httponly_lax_and_host_prefixed(client, me
     assert cookie["secure"] and cookie["httponly"] and cookie["samesite"] == "Lax"
     assert cookie["path"] == "/" and not cookie["domain"]
     assert "sessionid" not in response.cookies
+
+
+def test_the_hourly_purge_deletes_expired_sessions_only(member):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.core.periodic import Periodic
+
+    live = sign_in(Client())
+    gone = sign_in(Client())
+    Session.objects.filter(session_key=gone).update(
+        expire_date=timezone.now() - timedelta(seconds=1)
+    )
+    assert Periodic().run("session-purge") is True
+    assert set(Session.objects.values_list("session_key", flat=True)) == {live}
+    assert me(live).status_code == 200

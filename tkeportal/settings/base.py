@@ -356,6 +356,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"queue": "cluster-ops"},
     },
+    "session-purge": {
+        "task": "apps.accounts.tasks.purge_expired_sessions",
+        "schedule": 3600.0,
+    },
     "node-shell-cleanup": {
         "task": "apps.terminal.tasks.clean_node_shells",
         "schedule": 300.0,
