@@ -63,6 +63,17 @@ def busy(kube_sim, tenant):
             body={"spec": {"unschedulable": True}},
             content_type="application/strategic-merge-patch+json",
         )
+    # node-2 goes NotReady once its pod runs (a pod bound to a NotReady node never starts:
+    # its kubelet is not there to start it)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with services.client_for(cluster) as client:
+            b = client.get("/api/v1/namespaces/data/pods/b")
+        if b.get("status", {}).get("phase") == "Running":
+            break
+        time.sleep(0.05)
+    else:
+        raise AssertionError(f"pod b never ran: {b.get('status')}")
     handle.set_node_ready("node-2", False)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
