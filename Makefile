@@ -38,10 +38,10 @@ run: install $(VENV)/.installed-demo
 	scripts/run.sh
 
 ## Run the whole test suite against PostgreSQL and Redis (found or started), on
-## PYTEST_WORKERS pytest-xdist workers (0: one process), a test module to a worker.
+## PYTEST_WORKERS pytest-xdist workers (0: one process); idle workers take tests from busy ones.
 PYTEST_WORKERS ?= 3
 test: install-dev
-	$(PY) scripts/with_services.py -- $(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(PY) scripts/with_services.py -- $(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
