@@ -35,7 +35,9 @@ def test_webtty_benchmark_runs_with_tiny_parameters(tenant, tenant_admin):
         assert 0 < p50 <= p95 <= p99 < 10_000, figures
     added = figures["keystroke_portal_p99_ms"] - figures["keystroke_direct_p99_ms"]
     assert figures["keystroke_added_p99_ms"] == pytest.approx(added, abs=0.002)
-    assert figures["keystroke_portal_cpu_ms"] > 0
+    # Measured, but not necessarily moved: the process's CPU time counts in clock ticks
+    # (10 ms), more than 8 tiny keystrokes cost (~0.6 ms each).
+    assert figures["keystroke_portal_cpu_ms"] >= 0
     # Each followed container writes 100 lines a second: both routes see about that many.
     for route in ("direct", "portal"):
         per_stream = figures[f"log_{route}_lines_per_s_per_stream_p50"]
