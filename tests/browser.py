@@ -31,7 +31,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 
-__all__ = ["CHROMIUM", "http_portal", "page"]
+__all__ = ["CHROMIUM", "http_portal", "page", "sign_in_at"]
 
 
 @pytest.fixture(scope="module")
@@ -79,3 +79,15 @@ def page(monkeypatch):
         finally:
             context.close()
             browser.close()
+
+
+def sign_in_at(page, base: str, path: str, username: str, tenant: str = "") -> None:
+    """Sign in through the console's form on the way to ``path`` (the personas' password) and
+    wait until the browser is there."""
+    page.goto(f"{base}/login/?next={path}")
+    if tenant:
+        page.fill("#id_tenant", tenant)
+    page.fill("#id_username", username)
+    page.fill("#id_password", "Correct-horse-9")
+    page.click("#sign-in button[type=submit]")
+    page.wait_for_url(f"{base}{path}")

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from apps.terminal import nodeshell
 from apps.terminal.models import TerminalSession
 from tests.browser import *  # noqa: F403
+from tests.browser import sign_in_at
 from tests.console.test_console_browser import serious_violations
 from tests.terminal.conftest import cluster, sim  # noqa: F401  (fixtures)
 
@@ -38,11 +39,7 @@ def test_the_platform_admin_opens_a_node_shell_from_the_node_page(
 ):
     base = http_portal.url
     node_path = f"/clusters/{cluster.name}/nodes/node-1/"
-    page.goto(f"{base}/login/?next={node_path}")
-    page.fill("#id_username", "operator")
-    page.fill("#id_password", "Correct-horse-9")
-    page.click("#sign-in button[type=submit]")
-    page.wait_for_url(f"{base}{node_path}")
+    sign_in_at(page, base, node_path, "operator")
     page.click("#node-shell")
     page.wait_for_url(f"{base}{node_path}shell/")
     assert serious_violations(page, f"{base}/static/vendor/axe-core/axe.min.js") == []

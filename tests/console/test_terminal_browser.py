@@ -10,6 +10,7 @@ from playwright.sync_api import expect
 
 from apps.terminal.models import TerminalSession
 from tests.browser import *  # noqa: F403
+from tests.browser import sign_in_at
 from tests.console.test_console_browser import serious_violations
 from tests.terminal.conftest import cluster, deployment, sim  # noqa: F401  (fixtures)
 
@@ -25,12 +26,7 @@ def test_open_a_terminal_from_the_pod_page_run_a_command_and_exit(
 ):
     base = http_portal.url
     pod_path = f"/clusters/{cluster.name}/namespaces/team-a/pods/web/"
-    page.goto(f"{base}/login/?next={pod_path}")
-    page.fill("#id_tenant", "acme")
-    page.fill("#id_username", "alice")
-    page.fill("#id_password", "Correct-horse-9")
-    page.click("#sign-in button[type=submit]")
-    page.wait_for_url(f"{base}{pod_path}")
+    sign_in_at(page, base, pod_path, "alice", tenant="acme")
     page.click("#pod-terminal-link")
     page.wait_for_url(f"{base}{pod_path}terminal/")
     assert serious_violations(page, f"{base}/static/vendor/axe-core/axe.min.js") == []
@@ -68,12 +64,7 @@ def test_follow_logs_from_the_pod_page_pause_and_resume(
     sim.set_controller(False)  # only the test's lines are written from now on
     base = http_portal.url
     pod_path = f"/clusters/{cluster.name}/namespaces/team-a/pods/web/"
-    page.goto(f"{base}/login/?next={pod_path}")
-    page.fill("#id_tenant", "acme")
-    page.fill("#id_username", "rhea")
-    page.fill("#id_password", "Correct-horse-9")
-    page.click("#sign-in button[type=submit]")
-    page.wait_for_url(f"{base}{pod_path}")
+    sign_in_at(page, base, pod_path, "rhea", tenant="acme")
     assert page.locator("#pod-terminal-link").count() == 0  # read-only: logs, no shell
     assert serious_violations(page, f"{base}/static/vendor/axe-core/axe.min.js") == []
     page.click("#pod-logs-link")
@@ -123,12 +114,7 @@ def test_follow_a_workloads_logs_and_pick_a_pod_for_a_terminal(
     sim.set_controller(False)  # only the test's lines are written from now on
     base = http_portal.url
     workload_path = f"/clusters/{cluster.name}/workloads/team-a/deployments/api/"
-    page.goto(f"{base}/login/?next={workload_path}")
-    page.fill("#id_tenant", "acme")
-    page.fill("#id_username", "alice")
-    page.fill("#id_password", "Correct-horse-9")
-    page.click("#sign-in button[type=submit]")
-    page.wait_for_url(f"{base}{workload_path}")
+    sign_in_at(page, base, workload_path, "alice", tenant="acme")
     page.click("#workload-logs-link")
     page.wait_for_url(f"{base}{workload_path}logs/")
     assert serious_violations(page, f"{base}/static/vendor/axe-core/axe.min.js") == []
@@ -178,12 +164,7 @@ def test_an_auditor_replays_a_recorded_session(
     page.on("console", lambda m: errors.append(m.text) if "Security Policy" in m.text else None)
     page.on("response", lambda r: errors.append(r.url) if r.status >= 400 else None)
     base = http_portal.url
-    page.goto(f"{base}/login/?next=/audit/terminal-sessions/")
-    page.fill("#id_tenant", "acme")
-    page.fill("#id_username", "alice")
-    page.fill("#id_password", "Correct-horse-9")
-    page.click("#sign-in button[type=submit]")
-    page.wait_for_url(f"{base}/audit/terminal-sessions/")
+    sign_in_at(page, base, "/audit/terminal-sessions/", "alice", tenant="acme")
     assert serious_violations(page, f"{base}/static/vendor/axe-core/axe.min.js") == []
     page.click(f'tr[data-session="{session.pk}"] a')
     page.wait_for_url(f"{base}/audit/terminal-sessions/{session.pk}/")
