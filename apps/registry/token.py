@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -116,8 +117,19 @@ def parse_scopes(values: list[str]) -> list[Scope]:
     return out
 
 
+# A repository name as Docker's distribution grammar has it: lowercase path components joined
+# by ``/``, each separated inside by ``.``, ``_``, ``__`` or dashes — no ``..``, no ``:``, no
+# empty component. Anything else is granted nothing (never judged as some other resource).
+COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+REPOSITORY_NAME = re.compile(rf"{COMPONENT}(?:/{COMPONENT})*")
+MAX_REPOSITORY_NAME = 255
+
+
 def split_repository(name: str) -> tuple[str, str, str] | None:
-    """``acme/team/app`` → ("acme", "team", "app"); None when not tenant/namespace/repo."""
+    """``acme/team/app`` → ("acme", "team", "app"); None when not tenant/namespace/repo or not
+    a valid repository name."""
+    if len(name) > MAX_REPOSITORY_NAME or not REPOSITORY_NAME.fullmatch(name):
+        return None
     parts = name.split("/", 2)
     if len(parts) != 3 or not all(parts):
         return None

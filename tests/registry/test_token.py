@@ -129,6 +129,30 @@ def test_grants_are_requested_and_permitted(
     assert grant(platform_admin, _scope("acme/team/app")) == everything
 
 
+@pytest.mark.parametrize(
+    "name",
+    [
+        "acme/team/../other/app",  # path walking
+        "acme/team/app/..",
+        "acme/team//app",  # empty component
+        "acme/team/App",  # not lowercase
+        "acme/team/app:tag",  # a tag is not part of the name
+        "acme/team/app%2fx",  # encoded separator
+        "acme/team/" + "a" * 300,  # longer than the registry takes
+        "acme/team/app\n",
+    ],
+)
+def test_a_name_outside_dockers_grammar_is_granted_nothing(namespaces, member, name):
+    """A hostile name never reaches the permission layer as some other resource: the
+    member holds every action on acme/team, yet gets nothing for these."""
+    assert grant(member, _scope("acme/team/app")) == ["pull", "push", "delete"]
+    assert grant(member, _scope(name)) == []
+
+
+def test_nested_repository_names_are_valid(namespaces, member):
+    assert grant(member, _scope("acme/team/app/sub.v2__x-y")) == ["pull", "push", "delete"]
+
+
 def test_a_project_namespace_is_reached_through_the_project(tenant, namespaces):
     from apps.projects.models import Project
 
