@@ -211,7 +211,10 @@ KINDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "Repository": ("Repositories", "registry", ("pullRepository", "pushRepository")),
     "Tag": ("Tags", "registry", ()),
     "ChartGroup": ("ChartGroups", "registry", ()),
+    # ``chartgroup:<g>/chart:<c>``: pullChart reads a chart's index entries and archives,
+    # pushChart uploads versions; ``…/version:<v>`` for one version (deleted like a tag).
     "Chart": ("Charts", "registry", ("pullChart", "pushChart")),
+    "ChartVersion": ("ChartVersions", "registry", ()),
     # ops
     "AlarmPolicy": ("AlarmPolicies", "monitor", ()),
     "AlarmRecord": ("AlarmRecords", "monitor", ()),
@@ -222,6 +225,9 @@ KINDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "ReceiverGroup": ("ReceiverGroups", "notify", ()),
     "Message": ("Messages", "notify", ()),
     "LogCollector": ("LogCollectors", "logagent", ()),
+    # applications: ``cluster:<c>/namespace:<ns>/release:<name>``, a chart installed by the
+    # portal; its objects are applied with the installer's own rights checked per object.
+    "Release": ("Releases", "cluster", ("rollbackRelease",)),
 }
 
 # Kinds Kubernetes serves with fewer verbs than the six: no actions for the verbs it lacks.
@@ -237,6 +243,8 @@ KIND_VERBS: dict[str, tuple[str, ...]] = {
     "SelfSubjectReview": CREATE_ONLY,
     # Tags come from pushes (the registry), never from a create.
     "Tag": ("list", "watch", "get", "delete"),
+    # Versions come from uploads (pushChart), never from a create.
+    "ChartVersion": ("list", "watch", "get", "delete"),
 }
 
 # Extra verbs whose area is not their kind's: the privilege-bearing verbs of ordinary kinds.
@@ -254,13 +262,15 @@ ACTION_AREAS: dict[str, str] = {
 EXPLICIT_ACTIONS = frozenset({"execNode"})
 
 # Verbs that are not about one kind. ``listRegistryCatalog`` (the registry's ``/v2/_catalog``,
-# every tenant's repositories) is judged at platform level: the platform administrator's only.
+# every tenant's repositories) and ``garbageCollectRegistry`` (the registry's storage, shared by
+# every tenant) are judged at platform level: the platform administrator's only.
 GLOBAL_ACTIONS = (
     "listPortal",
     "checkAuthz",
     "explainAuthz",
     "applyManifest",
     "listRegistryCatalog",
+    "garbageCollectRegistry",
 )
 
 

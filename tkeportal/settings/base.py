@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "apps.clusters",
     "apps.projects",
     "apps.registry",
+    "apps.charts",
     "apps.sandbox",
     "apps.console",
     "apps.terminal",
