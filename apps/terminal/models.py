@@ -75,6 +75,15 @@ class TerminalSession(TenantScopedModel):
     )
     recording_bytes = models.PositiveBigIntegerField(default=0)
     recording_capped = models.BooleanField(default=False)
+    recording_purged_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "When the recording was removed at the end of its retention "
+            "(TERMINAL_RECORDING_RETENTION_DAYS); the session row stays."
+        ),
+    )
 
     class Meta:
         ordering = ["-started_at", "-id"]

@@ -367,6 +367,13 @@ class TerminalCastView(SessionAccess, ConsoleView):
                 content_type="text/plain; charset=utf-8",
             )
         if blob is None:
+            if session.recording_purged_at:
+                return HttpResponse(
+                    f"The recording of terminal session {session.pk} was removed on "
+                    f"{session.recording_purged_at:%Y-%m-%d} at the end of its retention.\n",
+                    status=404,
+                    content_type="text/plain; charset=utf-8",
+                )
             raise Http404("This session was not recorded.")
         text = gzip.decompress(blob)
         response = HttpResponse(text, content_type="application/x-asciicast; charset=utf-8")

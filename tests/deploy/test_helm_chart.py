@@ -296,6 +296,37 @@ def test_web_pods_spool_audit_rows_on_their_scratch_volume(chart):
     assert "emptyDir" in volumes[mounts["/tmp"]]
 
 
+def test_recordings_go_to_the_claim_mounted_in_web_and_worker(chart):
+    """With recordings.existingClaim the web pods write recordings to the claim and the worker
+    (which purges old ones) mounts it too; without it nothing is mounted and they stay in the
+    database."""
+
+    def objects(values):
+        return {(o["kind"], o["metadata"]["name"]): o for _, o in render(chart, values, "p", "t")}
+
+    def mounts(deployment):
+        container = deployment["spec"]["template"]["spec"]["containers"][0]
+        return {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+
+    plain = objects(REQUIRED)
+    assert "TERMINAL_RECORDING_DIR" not in plain[("ConfigMap", "p-tke-portal")]["data"]
+    assert "/var/lib/tke-portal/recordings" not in mounts(plain[("Deployment", "p-tke-portal-web")])
+
+    values = {**REQUIRED, "recordings": {"existingClaim": "recs", "retentionDays": 30}}
+    claimed = objects(values)
+    data = claimed[("ConfigMap", "p-tke-portal")]["data"]
+    assert data["TERMINAL_RECORDING_DIR"] == "/var/lib/tke-portal/recordings"
+    assert data["TERMINAL_RECORDING_RETENTION_DAYS"] == "30"
+    for name in ("p-tke-portal-web", "p-tke-portal-worker"):
+        deployment = claimed[("Deployment", name)]
+        assert mounts(deployment)["/var/lib/tke-portal/recordings"] == "recordings"
+        volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+        assert volumes["recordings"]["persistentVolumeClaim"] == {"claimName": "recs"}
+    for kind, name in (("Deployment", "p-tke-portal-beat"), ("Job", "p-tke-portal-migrate")):
+        volumes = claimed[(kind, name)]["spec"]["template"]["spec"]["volumes"]
+        assert [v["name"] for v in volumes] == ["tmp"]  # never holds the claim
+
+
 # -- applied to kubesim -----------------------------------------------------------------------
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 def test_rendered_manifests_are_accepted_and_stored_as_rendered(chart, target, variant):

@@ -366,6 +366,10 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 300.0,
         "options": {"queue": "cluster-ops"},
     },
+    "terminal-recording-purge": {
+        "task": "apps.terminal.tasks.purge_recordings",
+        "schedule": 3600.0,
+    },
 }
 # The project namespace reconcile (apps/projects/namespaces.py): seconds between runs on a
 # healthy cluster; a cluster that cannot be reached is retried after this, doubling per failure
@@ -457,6 +461,10 @@ TERMINAL_RECORDING_MAX_BYTES = env.int("TERMINAL_RECORDING_MAX_BYTES", default=8
 # gzip file per session under <dir>/tenant-<id>/ (mode 0600, directories 0700), the row keeping
 # only the file's relative path.
 TERMINAL_RECORDING_DIR = env.str("TERMINAL_RECORDING_DIR", default="")
+# Recordings of sessions that ended more than this many days ago are removed (file or row data)
+# by the beat entry terminal-recording-purge; the session rows and their audit events stay.
+# 0 keeps recordings forever.
+TERMINAL_RECORDING_RETENTION_DAYS = env.int("TERMINAL_RECORDING_RETENTION_DAYS", default=180)
 
 # Node shell (apps/terminal/nodeshell.py, action execNode): a privileged debug pod of image
 # TERMINAL_NODE_SHELL_IMAGE (it needs nsenter: busybox has it) in namespace

@@ -111,6 +111,25 @@ volumes:
       sizeLimit: 256Mi
 {{- end -}}
 
+{{/* More items of podSpecCommon's volumes (included right after it): terminal recordings
+(TERMINAL_RECORDING_DIR), in the web pods that write them and the worker that purges old ones
+only, so the beat and migrate pods never hold the claim. */}}
+{{- define "tke-portal.recordingsVolume" -}}
+{{- if .Values.recordings.existingClaim }}
+  - name: recordings
+    persistentVolumeClaim:
+      claimName: {{ .Values.recordings.existingClaim }}
+{{- end }}
+{{- end -}}
+
+{{/* The recordings volume's mount, in the web and worker containers (when a claim is set). */}}
+{{- define "tke-portal.recordingsMount" -}}
+{{- if .Values.recordings.existingClaim }}
+- name: recordings
+  mountPath: {{ .Values.recordings.mountPath }}
+{{- end }}
+{{- end -}}
+
 {{/* Pod annotations that roll the pods when configuration changes. */}}
 {{- define "tke-portal.podAnnotations" -}}
 checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}
