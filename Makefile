@@ -14,8 +14,10 @@ $(VENV)/.installed: requirements.txt requirements-lock.txt
 	$(PIP) install $(PIP_FLAGS) -r requirements.txt -c requirements-lock.txt
 	touch $@
 
-# The demo's extras (requirements-demo.txt: kubectl, so the commands `make run` prints work).
+# The demo's extras (requirements-demo.txt: kubectl, so the commands `make run` prints work;
+# Debian's docker-registry, the image registry `make run` starts).
 $(VENV)/.installed-demo: $(VENV)/.installed requirements-demo.txt
+	scripts/apt-deps.sh docker-registry
 	$(PIP) install $(PIP_FLAGS) -r requirements-demo.txt -c requirements-lock.txt
 	touch $@
 

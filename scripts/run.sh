@@ -94,6 +94,34 @@ TLS_HOST="$HOST"; [ "$TLS_HOST" = "0.0.0.0" ] && TLS_HOST=127.0.0.1
 PORTAL_KUBECONFIG_SERVER="${PORTAL_KUBECONFIG_SERVER:-https://$TLS_HOST:$TLS_PORT}"
 export PORTAL_KUBECONFIG_CA_DATA PORTAL_KUBECONFIG_SERVER
 
+# The image registry (PORTAL_REGISTRY=0 to skip): Debian's docker-registry on
+# REGISTRY_PORT (5000), the portal its token service (/registry/token) and the receiver of its
+# notifications (/registry/events, with a shared secret kept in var/registry). Images are kept
+# in var/registry/storage across restarts.
+if [ "${PORTAL_REGISTRY:-1}" = "1" ]; then
+  if command -v docker-registry >/dev/null; then
+    mkdir -p var/registry
+    if [ ! -s var/registry/events.secret ]; then
+      (umask 077; $PY -c 'import secrets; print(secrets.token_urlsafe(32))' > var/registry/events.secret)
+    fi
+    REGISTRY_EVENTS_SECRET=$(cat var/registry/events.secret)
+    REGISTRY_HOST="${REGISTRY_HOST:-$TLS_HOST:${REGISTRY_PORT:-5000}}"
+    REGISTRY_URL="${REGISTRY_URL:-http://$REGISTRY_HOST}"
+    REGISTRY_CONFIG_PATH="$PWD/var/registry/config.yml"
+    REGISTRY_STORAGE_DIR="$PWD/var/registry/storage"
+    export REGISTRY_EVENTS_SECRET REGISTRY_HOST REGISTRY_URL REGISTRY_CONFIG_PATH REGISTRY_STORAGE_DIR
+    (umask 077; $PY manage.py registry_config --certbundle var/registry/rootcert.pem \
+      --realm "http://$TLS_HOST:$PORT/registry/token" --listen "$REGISTRY_HOST" \
+      --storage var/registry/storage > var/registry/config.yml)
+    docker-registry serve var/registry/config.yml > var/registry/registry.log 2>&1 &
+    pids+=($!)
+    echo "Registry on $REGISTRY_HOST (plain HTTP, loopback): skopeo login --tls-verify=false" \
+      "$REGISTRY_HOST -u <tenant>/<user> -p <API key>"
+  else
+    echo "docker-registry is not installed (apt-get install docker-registry): no image registry"
+  fi
+fi
+
 echo "Portal on http://$HOST:$PORT/  (admin: /admin/, API docs: /api/docs/)"
 .venv/bin/uvicorn tkeportal.asgi:application --host "$HOST" --port "$PORT" --lifespan on --ws wsproto &
 pids+=($!)
