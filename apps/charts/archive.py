@@ -201,7 +201,10 @@ def read_archive(data: bytes) -> ChartInfo:
     chart_yaml: bytes | None = None
     values_yaml: bytes | None = None
     try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r|gz") as tar:
+        # gzip.GzipFile, not tarfile's "r|gz": Python 3.11's stream reader mis-reads the gzip
+        # header's extra field, which Helm writes. Inflated lazily, as the tar is read.
+        inflated = gzip.GzipFile(fileobj=io.BytesIO(data), mode="rb")
+        with inflated, tarfile.open(fileobj=inflated, mode="r|") as tar:
             for member in tar:
                 if len(seen) >= max_members:
                     raise ArchiveError(f"archive: more than {max_members} members")
