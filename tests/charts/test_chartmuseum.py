@@ -87,6 +87,12 @@ def test_upload_raw_body_like_curl_data_binary(client, groups, member, tmp_path)
     response = client.post(API, data, content_type="application/octet-stream", **basic(member))
     assert response.status_code == 201, response.content
     assert ChartVersion.objects.filter(chart__name="raw-chart", version="2.0.0-beta.1").exists()
+    event = AuditEvent.objects.get(action="pushChart")
+    assert event.user == member and event.status_code == 201
+    assert event.resource == "chartgroup:private/chart:raw-chart/version:2.0.0-beta.1"
+    assert event.request_body == {
+        "_omitted": f"{len(data)} bytes of binary application/octet-stream"
+    }
 
 
 def test_version_exists_is_409_unless_forced(client, groups, member, tmp_path):
