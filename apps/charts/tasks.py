@@ -8,6 +8,9 @@ import logging
 
 from celery import shared_task
 
+from apps.audit.choices import Channel
+from apps.audit.services import record_event
+
 from .models import ChartGroup
 
 logger = logging.getLogger("tkeportal.charts")
@@ -25,6 +28,18 @@ def sync_chart_group(group_id: int) -> dict:
     if group is None or not group.import_url:
         return {"skipped": "no such importing group"}
     report = services.sync_group(group)
+    # The task's own audit row (a resync from beat has no request to be audited by).
+    summary = report.get("error") or report.get("message", "")
+    if report.get("added"):
+        summary += "; added: " + ", ".join(report["added"])
+    record_event(
+        action="syncChartGroup",
+        tenant=group.tenant,
+        resource=group.authz_resource,
+        channel=Channel.TASK,
+        status_code=502 if report.get("error") else 200,
+        message=summary[:4000],
+    )
     logger.info(
         "chart group %s/%s resync: %s",
         group.tenant.slug,

@@ -66,6 +66,12 @@ def _user(request):
     try:
         user = authenticate_basic(request, "chart repositories")
     except BasicRefused as refused:
+        if request.method not in READ_METHODS:
+            # A write is audited by the audit middleware (one row per request): name who
+            # was claimed and why they were refused on that row.
+            request.audit_username = refused.login[:150]
+            request.audit_message = refused.message
+            raise _unauthorized(refused.message) from None
         record_event(
             action="authenticateChartRepository",
             resource=request.path[:512],

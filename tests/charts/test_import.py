@@ -14,6 +14,7 @@ import helm_python
 import pytest
 import yaml
 
+from apps.audit.models import AuditEvent
 from apps.charts import services
 from apps.charts.models import ChartGroup, ChartVersion
 from apps.charts.tasks import dispatch_chart_group_resyncs
@@ -186,6 +187,10 @@ def test_beat_dispatches_one_task_per_importing_group(tenant, upstream):
     ChartGroup.objects.create(tenant=tenant, name="plain")
     assert dispatch_chart_group_resyncs() == 1  # eager in tests: it ran
     assert ChartVersion.objects.filter(chart__group__name="m").count() == 1
+    event = AuditEvent.objects.get(action="syncChartGroup")
+    assert event.channel == "task" and event.resource == "chartgroup:m"
+    assert event.tenant == tenant and event.status_code == 200
+    assert event.message.endswith("added: alpha-1.0.0")
 
 
 def test_sync_of_a_group_without_import_url_is_400(api, member, tenant):
