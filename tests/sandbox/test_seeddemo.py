@@ -17,6 +17,31 @@ def test_seeddemo_is_idempotent_and_uses_the_given_password(monkeypatch, client)
     assert client.login(username="demo/admin", password="demo-pass-123")
 
 
+def test_seeddemo_gives_image_namespaces_and_a_chart_to_install(monkeypatch):
+    """A public image namespace and a public chart group holding hello-web, whose archive
+    passes the portal's own upload checks and renders with Helm; seeded once."""
+    import helm_python as helm
+
+    from apps.charts.models import ChartVersion
+    from apps.registry.models import RegistryNamespace
+
+    monkeypatch.setenv("PORTAL_ADMIN_PASSWORD", "demo-pass-123")
+    call_command("seeddemo")
+    call_command("seeddemo")
+    library = RegistryNamespace.objects.get(tenant__slug="demo", name="library")
+    assert library.visibility == "public"
+    version = ChartVersion.objects.select_related("chart__group", "archive").get()
+    assert (version.chart.group.name, version.chart.name, version.version) == (
+        "demo-charts",
+        "hello-web",
+        "0.1.0",
+    )
+    with helm.Chart.load_archive(bytes(version.archive.data)) as chart:
+        rendered = chart.render({"replicaCount": 3}, name="shop", namespace="web")
+    deployment = rendered["hello-web/templates/deployment.yaml"]
+    assert "name: shop" in deployment and "replicas: 3" in deployment
+
+
 def test_seeddemo_keeps_an_existing_password_unless_one_is_given(monkeypatch, client, capsys):
     monkeypatch.setenv("PORTAL_ADMIN_PASSWORD", "first-pass-123")
     call_command("seeddemo")

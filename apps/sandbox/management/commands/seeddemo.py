@@ -38,6 +38,44 @@ class Command(BaseCommand):
         if kubeconfig:
             self._clusters(obj, Path(kubeconfig))
             self._projects(obj)
+        self._registry(obj)
+
+    # The demo's image namespaces (name, visibility, project) and its public chart group with
+    # one chart ("hello-web": a Deployment and a Service) ready to install.
+    REGISTRY_NAMESPACES = (
+        ("library", "public", None),
+        ("webshop", "private", "prj-webshop"),
+    )
+    CHART_GROUP = "demo-charts"
+
+    def _registry(self, tenant) -> None:
+        """Image namespaces and a chart group with a chart to install (idempotent)."""
+        from apps.charts import services as charts
+        from apps.charts.models import ChartGroup, ChartVersion
+        from apps.projects.models import Project
+        from apps.registry import services as registry
+        from apps.registry.models import RegistryNamespace
+
+        for name, visibility, project_name in self.REGISTRY_NAMESPACES:
+            if RegistryNamespace.objects.filter(tenant=tenant, name=name).exists():
+                continue
+            project = Project.objects.filter(tenant=tenant, name=project_name).first()
+            if project_name and project is None:
+                continue  # the demo projects come with the clusters (--kubeconfig)
+            registry.create_namespace(
+                actor=None, tenant=tenant, name=name, visibility=visibility, project=project
+            )
+        group = ChartGroup.objects.filter(tenant=tenant, name=self.CHART_GROUP).first()
+        if group is None:
+            group = charts.create_group(
+                actor=None,
+                tenant=tenant,
+                name=self.CHART_GROUP,
+                display_name="Demo charts",
+                visibility="public",
+            )
+        if not ChartVersion.objects.filter(chart__group=group).exists():
+            charts.upload_chart(actor=None, group=group, archive=demo_chart())
 
     # Demo projects: (name, display name, namespaces to import as (cluster, namespace)),
     # and the demo users bound in them (username, project, role).
@@ -192,3 +230,36 @@ class Command(BaseCommand):
             )
         )
         return obj
+
+
+def demo_chart() -> bytes:
+    """``hello-web-0.1.0.tgz``: a Deployment and a Service, replicas and image from values."""
+    import io
+    import tarfile
+
+    files = {
+        "Chart.yaml": "apiVersion: v2\nname: hello-web\nversion: 0.1.0\nappVersion: '1.27'\n"
+        "description: A web server and its Service (the TKE Portal demo chart).\n",
+        "values.yaml": "replicaCount: 2\nimage: nginx:1.27\nservice:\n  port: 80\n",
+        "templates/deployment.yaml": (
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}\n"
+            "spec:\n  replicas: {{ .Values.replicaCount }}\n  selector:\n    matchLabels:\n"
+            "      app: {{ .Release.Name }}\n  template:\n    metadata:\n      labels:\n"
+            "        app: {{ .Release.Name }}\n    spec:\n      containers:\n"
+            "        - name: web\n          image: {{ .Values.image | quote }}\n"
+            "          ports:\n            - containerPort: 80\n"
+        ),
+        "templates/service.yaml": (
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: {{ .Release.Name }}\n"
+            "spec:\n  selector:\n    app: {{ .Release.Name }}\n  ports:\n"
+            "    - port: {{ .Values.service.port }}\n      targetPort: 80\n"
+        ),
+    }
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as tar:
+        for name, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"hello-web/{name}")
+            info.size, info.mode, info.mtime = len(data), 0o644, 0
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
