@@ -32,7 +32,8 @@ from apps.clusters import k8s, services
 from apps.clusters.masking import MASK
 from apps.projects.models import Project, ProjectCluster, ProjectNamespace
 from tests.conftest import PROJECT
-from tests.factories import UserFactory
+from tests.factories import UserFactory, make_cluster
+from tests.matrix import APIMatrix
 
 pytestmark = pytest.mark.django_db
 
@@ -383,10 +384,20 @@ def test_install_upgrade_failed_upgrade_rollback_and_uninstall(
     assert deployment(cluster)["spec"]["replicas"] == 1  # the chart's default
 
 
-def test_dry_run_renders_and_diffs_without_changing_anything(
-    api, project_member, cluster, chart_version
-):
-    response = api(project_member).post(
+def test_dry_run_renders_and_diffs_without_changing_anything(api, tenant, cluster, chart_version):
+    """A dry run by a user who may install but not revealSecret: the rendered objects and
+    the server's dry-run diffs, the Secret's value masked; nothing applied or recorded."""
+    user = UserFactory(tenant=tenant, username="erin")
+    policy = Policy.objects.create(
+        tenant=tenant,
+        name="installer-no-secrets",
+        statements=[
+            {"actions": ["*"], "resources": ["cluster:*", "chartgroup:*"], "effect": "allow"},
+            {"actions": ["revealSecret"], "resources": ["cluster:*"], "effect": "deny"},
+        ],
+    )
+    Binding.objects.create(tenant=tenant, user=user, policy=policy)
+    response = api(user).post(
         f"{base(cluster)}?dry_run=true",
         {"name": "demo", "chart": CHART, "values": {"replicas": 4}},
         format="json",
@@ -398,7 +409,6 @@ def test_dry_run_renders_and_diffs_without_changing_anything(
     assert kinds == ["Secret", "ConfigMap", "Service", "Deployment"]  # Helm's install order
     assert [r["action"] for r in body["results"]] == ["created"] * 4
     assert "replicas: 4" in body["results"][3]["diff"]
-    # project members hold no revealSecret: the Secret's value is masked in the answer
     secret = body["objects"][0]
     assert secret["stringData"] == {"password": MASK}
     assert "s3cret-default" not in response.content.decode()
@@ -609,6 +619,80 @@ def test_an_operation_in_progress_makes_others_wait(api, project_member, cluster
 
 
 # -- permissions -----------------------------------------------------------------------------------
+@pytest.fixture
+def cluster_only_user(tenant):
+    """Sees the cluster, holds nothing on releases."""
+    user = UserFactory(tenant=tenant, username="cleo")
+    policy = Policy.objects.create(
+        tenant=tenant,
+        name="cluster-only",
+        statements=[{"actions": ["getCluster"], "resources": ["cluster:*"], "effect": "allow"}],
+    )
+    Binding.objects.create(tenant=tenant, user=user, policy=policy)
+    return user
+
+
+class TestReleaseMatrix(APIMatrix):
+    """Anonymous 401; seeing the cluster without release rights 403; another tenant (or a
+    cluster the user cannot see) 404; a reader lists and reads, cannot write; the
+    administrator installs, upgrades and uninstalls (the release stays as history)."""
+
+    view_url = "/api/v1/clusters/cls-abc/namespaces/team-a/releases/"
+    no_permission = "cluster_only_user"
+    reader = "read_only_user"
+    non_writer = "read_only_user"
+    writer = "tenant_admin"
+
+    @pytest.fixture(autouse=True)
+    def _cluster(self, request, chart_version):
+        self.cluster = request.getfixturevalue("cluster")
+        self.chart_version = chart_version
+        self.list_url = base(self.cluster)
+
+    def make_object(self, tenant):
+        """A release row (no objects behind it: reads and refusals need none); another
+        tenant's is in a cluster of theirs."""
+        cluster = self.cluster if tenant == self.cluster.tenant else make_cluster(tenant)
+        return Release.objects.create(
+            tenant=tenant,
+            cluster=cluster,
+            namespace=NAMESPACE,
+            name=f"rel-{tenant.slug}-{Release.objects.count()}",
+            chart_version=self.chart_version if cluster is self.cluster else None,
+            chart_name="web",
+            chart_version_name="1.0.0",
+            status=ReleaseStatus.DEPLOYED,
+            revision=1,
+        )
+
+    def detail_url(self, obj):
+        return f"{self.list_url}{obj.name}/"
+
+    def lookup(self, obj):
+        return obj.name
+
+    def lookup_from_json(self, row):
+        return row["name"]
+
+    def create_data(self, tenant):
+        return {"name": "made", "chart": CHART}
+
+    def update_data(self, obj):
+        return {"values": {"replicas": 2}}
+
+    def test_writer_creates_updates_deletes(self, api, tenant_admin):
+        client = api(tenant_admin)
+        created = client.post(self.list_url, self.create_data(None))
+        assert created.status_code == 201, created.content
+        url = f"{self.list_url}made/"
+        updated = client.patch(url, self.update_data(None))
+        assert updated.status_code == 200, updated.content
+        assert deployment(self.cluster, "made-web")["spec"]["replicas"] == 2
+        assert client.delete(url).status_code == 204
+        assert deployment(self.cluster, "made-web") is None
+        assert client.get(url).json()["status"] == "uninstalled"  # kept as history
+
+
 def test_permission_matrix(
     api, anon_client, tenant_admin, read_only_user, viewer, other_user, cluster, chart_version
 ):

@@ -257,7 +257,16 @@ class ReleaseViewSet(viewsets.ViewSet):
         name = body.validated_data["name"]
         path = releases.release_path(cluster, namespace, name)
         dry_run = request.query_params.get("dry_run") in ("true", "1", "True")
-        self._audit("createRelease", path)
+        action = "createRelease"
+        if (
+            dry_run
+            and Release.objects.filter(
+                cluster=cluster, namespace=namespace, name=name, revision__gt=0
+            ).exists()
+        ):
+            action = "updateRelease"  # the dry run of an upgrade
+        # The release action first: who may not install hears so, not whether a chart exists.
+        self.judge(action, path)
         chart_version = self.chart_version(body.validated_data["chart"])
         values = body.validated_data["values"]
         if dry_run:
@@ -297,7 +306,7 @@ class ReleaseViewSet(viewsets.ViewSet):
     @extend_schema(request=ReleaseUpgradeSerializer, responses=ReleaseDetailSerializer)
     def upgrade(self, request, name=None, **kwargs):
         release = self.release(name)
-        self._audit("updateRelease", release.authz_resource)
+        self.judge("updateRelease", release.authz_resource)
         body = ReleaseUpgradeSerializer(data=request.data)
         body.is_valid(raise_exception=True)
         reference = body.validated_data.get("chart")
