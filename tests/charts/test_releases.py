@@ -152,7 +152,7 @@ TEMPLATES = {
 }
 
 
-def package_chart(root: Path, name="web", extra_templates=None) -> bytes:
+def package_chart(root: Path, name="web", extra_templates=None, crds=None) -> bytes:
     """A chart directory written out and packaged by the Helm v4 SDK: the .tgz bytes."""
     source = root / name
     (source / "templates" / "tests").mkdir(parents=True)
@@ -161,6 +161,10 @@ def package_chart(root: Path, name="web", extra_templates=None) -> bytes:
     (source / "values.schema.json").write_text(json.dumps(SCHEMA))
     for path, text in {**TEMPLATES, **(extra_templates or {})}.items():
         (source / "templates" / path).write_text(textwrap.dedent(text))
+    if crds:
+        (source / "crds").mkdir()
+        for path, text in crds.items():
+            (source / "crds" / path).write_text(text)
     return Path(helm_python.package(source, destination=root)).read_bytes()
 
 
@@ -765,3 +769,48 @@ def test_listing_releases_takes_the_same_queries_for_any_number(
     with CaptureQueriesContext(connection) as ten:
         assert len(client.get(base(cluster)).json()["results"]) == 10
     assert len(ten.captured_queries) == len(one.captured_queries)
+
+
+CRD = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+"""
+
+
+def test_crds_are_applied_first_need_their_own_right_and_stay(
+    api, tenant, tenant_admin, project_member, cluster, project, tmp_path
+):
+    packaged = package_chart(tmp_path, name="widgets", crds={"widgets.yaml": CRD})
+    store_chart(tenant, packaged, name="widgets", project=project)
+    chart = {**CHART, "chart": "widgets"}
+    crd_path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com"
+
+    # a project member may write the namespace's objects, not a CRD (privilege-bearing)
+    refused = api(project_member).post(
+        base(cluster), {"name": "demo", "chart": chart}, format="json"
+    )
+    assert refused.status_code == 403, refused.content
+    assert "createCustomResourceDefinition" in refused.json()["detail"]
+    assert live(cluster, crd_path) is None
+
+    client = api(tenant_admin)
+    installed = client.post(base(cluster), {"name": "demo", "chart": chart}, format="json")
+    assert installed.status_code == 201, installed.content
+    assert live(cluster, crd_path)["spec"]["names"]["kind"] == "Widget"
+    kinds = [o["kind"] for o in client.get(f"{base(cluster)}demo/manifest/").json()["objects"]]
+    assert "CustomResourceDefinition" not in kinds  # not part of the release's manifest
+    assert client.delete(f"{base(cluster)}demo/").status_code == 204
+    assert deployment(cluster) is None
+    assert live(cluster, crd_path) is not None  # Helm never deletes CRDs
