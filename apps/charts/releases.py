@@ -523,6 +523,9 @@ def _run(actor, release: Release, plan: _Plan) -> Release:
                 problems = _delete(client, plan.pruned)
     except (k8s.ClusterError, Conflict) as exc:
         failure = exc
+    except BaseException:
+        _release_claim(release)  # nothing recorded: the release is as before, not left busy
+        raise
     return _record(actor, release, plan, failure, problems)
 
 

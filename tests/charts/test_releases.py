@@ -13,6 +13,7 @@ from pathlib import Path
 
 import helm_python
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -30,6 +31,7 @@ from apps.charts.models import (
 )
 from apps.clusters import k8s, services
 from apps.clusters.masking import MASK
+from apps.core.errors import Conflict
 from apps.projects.models import Project, ProjectCluster, ProjectNamespace
 from tests.conftest import PROJECT
 from tests.factories import UserFactory, make_cluster
@@ -543,7 +545,7 @@ def test_charts_with_install_hooks_are_refused(tenant, project, tmp_path):
         },
     )
     version = store_chart(tenant, hooked, name="hooked", project=project)
-    with pytest.raises(Exception) as refused:
+    with pytest.raises(ValidationError) as refused:
         releases.render(chart_version=version, name="demo", namespace=NAMESPACE, values={})
     assert "hooked/templates/migrate.yaml is a Helm hook" in str(refused.value)
     assert "pre-install,pre-upgrade" in str(refused.value)
@@ -814,3 +816,49 @@ def test_crds_are_applied_first_need_their_own_right_and_stay(
     assert client.delete(f"{base(cluster)}demo/").status_code == 204
     assert deployment(cluster) is None
     assert live(cluster, crd_path) is not None  # Helm never deletes CRDs
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_upgrades_of_one_release_are_serialized(
+    tenant, tenant_admin, cluster, chart_version, sim
+):
+    """While one upgrade is applying (the cluster slow to answer its Deployment patch), a
+    second one is refused with 409 and records nothing; the first completes."""
+    import threading
+
+    from django.db import connections
+
+    release = releases.install(
+        actor=tenant_admin,
+        cluster=cluster,
+        namespace=NAMESPACE,
+        name="demo",
+        chart_version=chart_version,
+    )
+    sim.faults.delay(1.5, method="PATCH", path="/deployments/demo-web", times=1)
+    outcome = {}
+
+    def first():
+        try:
+            outcome["first"] = releases.upgrade(
+                actor=tenant_admin, release=release, values={"replicas": 2}
+            )
+        finally:
+            connections.close_all()
+
+    worker = threading.Thread(target=first)
+    worker.start()
+    wait_for(
+        lambda: Release.objects.get(pk=release.pk).status == ReleaseStatus.PENDING_UPGRADE,
+        "the first upgrade to claim the release",
+    )
+    with pytest.raises(Conflict) as second:
+        releases.upgrade(actor=tenant_admin, release=release, values={"replicas": 5})
+    worker.join(15)
+    assert "busy (pending-upgrade)" in str(second.value)
+    assert outcome["first"].revision == 2
+    assert dict(release.revisions.values_list("revision", "status")) == {
+        1: "superseded",
+        2: "deployed",
+    }
+    assert deployment(cluster)["spec"]["replicas"] == 2
