@@ -312,6 +312,8 @@ def test_install_upgrade_failed_upgrade_rollback_and_uninstall(
     install_audit = AuditEvent.objects.get(action="createRelease")
     assert install_audit.resource == f"cluster:{cluster.name}/namespace:{NAMESPACE}/release:demo"
     assert install_audit.status_code == 201
+    assert install_audit.request_body["values"] == "[redacted]"  # values may hold passwords
+    assert install_audit.request_body["name"] == "demo"
 
     # when: upgraded with new values, the Service's template rendering nothing now
     upgraded = client.patch(

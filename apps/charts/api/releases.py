@@ -155,6 +155,11 @@ class ReleaseViewSet(viewsets.ViewSet):
             f"{self.kwargs.get('namespace', '<ns>')}/release:{name}"
         )
 
+    def initial(self, request, *args, **kwargs):
+        # Chart values may hold passwords under any key: never kept in the audit trail.
+        request._request.audit_redact_keys = ("values",)
+        super().initial(request, *args, **kwargs)
+
     def _audit(self, action: str, resource: str) -> None:
         raw = self.request._request
         raw.audit_action, raw.audit_resource = action, resource
