@@ -864,3 +864,39 @@ def test_concurrent_upgrades_of_one_release_are_serialized(
         2: "deployed",
     }
     assert deployment(cluster)["spec"]["replicas"] == 2
+
+
+def test_pruning_and_uninstalling_need_delete_on_each_object(api, tenant, cluster, chart_version):
+    """A user who may install, upgrade and delete releases and create and update objects,
+    but delete none: the upgrade that would delete the Service and the uninstall are refused
+    before anything changes."""
+    user = UserFactory(tenant=tenant, username="fern")
+    policy = Policy.objects.create(
+        tenant=tenant,
+        name="releases-no-object-deletes",
+        statements=[
+            {"actions": ["getCluster"], "resources": ["cluster:*"], "effect": "allow"},
+            {"actions": ["pullChart"], "resources": ["chartgroup:*"], "effect": "allow"},
+            {
+                "actions": ["*Release", "rollbackRelease", "create*", "update*", "get*"],
+                "resources": ["cluster:*/namespace:*"],
+                "effect": "allow",
+            },
+        ],
+    )
+    Binding.objects.create(tenant=tenant, user=user, policy=policy)
+    client = api(user)
+    assert client.post(base(cluster), {"name": "demo", "chart": CHART}).status_code == 201
+    upgrade = client.patch(
+        f"{base(cluster)}demo/", {"values": {"service": {"enabled": False}}}, format="json"
+    )
+    assert upgrade.status_code == 403, upgrade.content
+    assert "deleteService" in upgrade.json()["detail"]
+    assert service(cluster) is not None
+    uninstall = client.delete(f"{base(cluster)}demo/")
+    assert uninstall.status_code == 403, uninstall.content
+    assert "deleteSecret" in uninstall.json()["detail"]
+    assert deployment(cluster) is not None and configmap(cluster) is not None
+    release = Release.objects.get()
+    assert (release.status, release.revision) == (ReleaseStatus.DEPLOYED, 1)
+    assert release.revisions.count() == 1
