@@ -609,6 +609,9 @@ def test_an_operation_in_progress_makes_others_wait(api, project_member, cluster
         client.post(base(cluster), {"name": "demo", "chart": CHART}, format="json").status_code
         == 201
     )
+    taken = client.post(base(cluster), {"name": "demo", "chart": CHART}, format="json")
+    assert taken.status_code == 409, taken.content
+    assert "already exists (deployed, revision 1 deployed)" in taken.json()["detail"]
     Release.objects.update(status=ReleaseStatus.PENDING_UPGRADE)
     busy = client.patch(f"{base(cluster)}demo/", {"values": {"replicas": 2}}, format="json")
     assert busy.status_code == 409, busy.content

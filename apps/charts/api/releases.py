@@ -83,7 +83,7 @@ class ReleaseRevisionSerializer(serializers.ModelSerializer):
     def get_values(self, obj) -> dict | None:
         if not self.context.get("show_values"):
             return None
-        return releases._values_of(obj)
+        return releases.values_of(obj)
 
 
 class ReleaseSerializer(serializers.ModelSerializer):
@@ -373,7 +373,7 @@ class ReleaseViewSet(viewsets.ViewSet):
             {
                 "revision": revision.revision,
                 "status": revision.status,
-                "manifest": releases._manifest(docs),
+                "manifest": releases.manifest_text(docs),
                 "objects": docs,
             }
         )
