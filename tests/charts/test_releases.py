@@ -154,7 +154,9 @@ TEMPLATES = {
 }
 
 
-def package_chart(root: Path, name="web", extra_templates=None, crds=None) -> bytes:
+def package_chart(
+    root: Path, name="web", extra_templates=None, crds=None, version=None, without=()
+) -> bytes:
     """A chart directory written out and packaged by the Helm v4 SDK: the .tgz bytes."""
     source = root / name
     (source / "templates" / "tests").mkdir(parents=True)
@@ -162,12 +164,15 @@ def package_chart(root: Path, name="web", extra_templates=None, crds=None) -> by
     (source / "values.yaml").write_text(VALUES_YAML)
     (source / "values.schema.json").write_text(json.dumps(SCHEMA))
     for path, text in {**TEMPLATES, **(extra_templates or {})}.items():
+        if path in without:
+            continue
         (source / "templates" / path).write_text(textwrap.dedent(text))
     if crds:
         (source / "crds").mkdir()
         for path, text in crds.items():
             (source / "crds" / path).write_text(text)
-    return Path(helm_python.package(source, destination=root)).read_bytes()
+    packaged = helm_python.package(source, destination=root, version=version)
+    return Path(packaged).read_bytes()
 
 
 @pytest.fixture(scope="module")
@@ -903,3 +908,38 @@ def test_pruning_and_uninstalling_need_delete_on_each_object(api, tenant, cluste
     release = Release.objects.get()
     assert (release.status, release.revision) == (ReleaseStatus.DEPLOYED, 1)
     assert release.revisions.count() == 1
+
+
+def test_upgrade_to_another_chart_version_and_roll_back_to_the_first(
+    api, tenant, tenant_admin, cluster, project, chart_version, tmp_path
+):
+    """Version 1.1.0 has no Secret: upgrading to it deletes the Secret; rolling back to
+    revision 1 brings it back and the release names version 1.0.0 again."""
+    newer = store_chart(
+        tenant,
+        package_chart(tmp_path, version="1.1.0", without=("secret.yaml",)),
+        project=project,
+    )
+    client = api(tenant_admin)
+    secret = f"/api/v1/namespaces/{NAMESPACE}/secrets/demo-auth"
+    assert client.post(base(cluster), {"name": "demo", "chart": CHART}).status_code == 201
+    assert live(cluster, secret) is not None
+    upgraded = client.post(
+        f"{base(cluster)}demo/upgrade/", {"chart": {**CHART, "version": "1.1.0"}}, format="json"
+    )
+    assert upgraded.status_code == 200, upgraded.content
+    body = upgraded.json()
+    assert (body["chart_version_name"], body["revisions"][0]["chart_version_name"]) == (
+        "1.1.0",
+        "1.1.0",
+    )
+    assert Release.objects.get().chart_version == newer
+    assert live(cluster, secret) is None
+    rolled = client.post(f"{base(cluster)}demo/rollback/", {"revision": 1}, format="json")
+    assert rolled.status_code == 200, rolled.content
+    assert (rolled.json()["revision"], rolled.json()["chart_version_name"]) == (3, "1.0.0")
+    assert Release.objects.get().chart_version == chart_version
+    assert live(cluster, secret) is not None
+    missing = client.post(f"{base(cluster)}demo/rollback/", {"revision": 9}, format="json")
+    assert missing.status_code == 400
+    assert "has no revision 9" in missing.json()["fields"]["revision"][0]
