@@ -943,3 +943,34 @@ def test_upgrade_to_another_chart_version_and_roll_back_to_the_first(
     missing = client.post(f"{base(cluster)}demo/rollback/", {"revision": 9}, format="json")
     assert missing.status_code == 400
     assert "has no revision 9" in missing.json()["fields"]["revision"][0]
+
+
+def test_helms_own_starter_chart_installs(api, tenant, tenant_admin, cluster, project, tmp_path):
+    """The chart `helm create` scaffolds (Deployment, Service, a ServiceAccount, a test hook):
+    its ServiceAccount is a kind the portal does not apply (nor does YAML apply), named in
+    the refusal; without it the chart installs and its Deployment runs."""
+    with helm_python.Chart.create("starter", tmp_path):
+        pass
+    archive = Path(helm_python.package(tmp_path / "starter", destination=tmp_path)).read_bytes()
+    store_chart(tenant, archive, name="starter", project=project)
+    chart = {**CHART, "chart": "starter", "version": "0.1.0"}
+    client = api(tenant_admin)
+    refused = client.post(base(cluster), {"name": "demo", "chart": chart}, format="json")
+    assert refused.status_code == 400, refused.content
+    assert "v1/ServiceAccount is not a kind the portal applies" in str(refused.json()["fields"])
+    installed = client.post(
+        base(cluster),
+        {"name": "demo", "chart": chart, "values": {"serviceAccount": {"create": False}}},
+        format="json",
+    )
+    assert installed.status_code == 201, installed.content
+    dep = wait_for(
+        lambda: (
+            (d := deployment(cluster, "demo-starter"))
+            and d.get("status", {}).get("readyReplicas")
+            and d
+        ),
+        "the starter Deployment to run",
+    )
+    assert dep["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "tke-portal"
+    assert service(cluster, "demo-starter") is not None
