@@ -781,6 +781,8 @@ def test_listing_releases_takes_the_same_queries_for_any_number(
     with CaptureQueriesContext(connection) as ten:
         assert len(client.get(base(cluster)).json()["results"]) == 10
     assert len(ten.captured_queries) == len(one.captured_queries)
+    page = client.get(base(cluster), {"limit": 3, "offset": 3}).json()
+    assert page["count"] == 10 and len(page["results"]) == 3
 
 
 CRD = """\

@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from apps.authz import check, check_collection, restrict
 from apps.clusters import resources
 from apps.clusters.models import Cluster
+from apps.core.api.pagination import PortalPagination
 from apps.tenants.scope import resolve_scope
 
 from .. import releases
@@ -234,16 +235,25 @@ class ReleaseViewSet(viewsets.ViewSet):
         return Response(data)
 
     # -- endpoints ----------------------------------------------------------------------------
-    @extend_schema(responses=ReleaseSerializer(many=True))
+    @extend_schema(
+        responses=ReleaseSerializer(many=True),
+        parameters=[
+            OpenApiParameter("limit", OpenApiTypes.INT, description="Page size (at most 500)"),
+            OpenApiParameter("offset", OpenApiTypes.INT),
+        ],
+    )
     def list(self, request, **kwargs):
         cluster = self.cluster()
         namespace = kwargs["namespace"]
         self.judge("listReleases", releases.release_path(cluster, namespace, "*"))
-        rows = Release.objects.select_related(
-            "cluster", "project", "chart_version__chart__group"
-        ).filter(cluster=cluster, namespace=namespace)
-        data = ReleaseSerializer(rows, many=True).data
-        return Response({"count": len(data), "results": data})
+        rows = (
+            Release.objects.select_related("cluster", "project", "chart_version__chart__group")
+            .filter(cluster=cluster, namespace=namespace)
+            .order_by("name")
+        )
+        paginator = PortalPagination()
+        page = paginator.paginate_queryset(rows, request, view=self)
+        return paginator.get_paginated_response(ReleaseSerializer(page, many=True).data)
 
     @extend_schema(
         request=ReleaseInstallSerializer,
