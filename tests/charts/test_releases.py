@@ -976,3 +976,21 @@ def test_helms_own_starter_chart_installs(api, tenant, tenant_admin, cluster, pr
     )
     assert dep["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "tke-portal"
     assert service(cluster, "demo-starter") is not None
+
+
+def test_a_project_member_installs_only_into_the_projects_namespaces(
+    api, tenant, project_member, cluster, chart_version
+):
+    other = Project.objects.create(tenant=tenant, name="prj-other", display_name="Other")
+    ProjectCluster.objects.create(project=other, cluster=cluster, hard={})
+    ProjectNamespace.objects.create(
+        tenant=tenant, project=other, cluster=cluster, namespace="team-b", hard={}
+    )
+    with services.client_for(cluster) as client:
+        client.request("POST", "/api/v1/namespaces", body={"metadata": {"name": "team-b"}})
+    response = api(project_member).post(
+        base(cluster, "team-b"), {"name": "demo", "chart": CHART}, format="json"
+    )
+    assert response.status_code == 403, response.content
+    assert "createRelease" in response.json()["detail"]
+    assert not Release.objects.exists()
