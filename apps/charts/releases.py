@@ -821,7 +821,7 @@ def uninstall(*, actor, release) -> None:
     if failure is not None:
         raise failure
     if problems:
-        raise Conflict(f"Uninstall failed: {'; '.join(problems)}")
+        raise k8s.ClusterError(f"Uninstall failed: {'; '.join(problems)}")
 
 
 def preview(*, actor, cluster, namespace: str, name: str, chart_version, values=None) -> dict:

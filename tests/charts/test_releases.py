@@ -994,3 +994,23 @@ def test_a_project_member_installs_only_into_the_projects_namespaces(
     assert response.status_code == 403, response.content
     assert "createRelease" in response.json()["detail"]
     assert not Release.objects.exists()
+
+
+def test_an_uninstall_the_cluster_half_refuses_is_failed_and_retryable(
+    api, tenant_admin, cluster, chart_version, sim
+):
+    client = api(tenant_admin)
+    assert client.post(base(cluster), {"name": "demo", "chart": CHART}).status_code == 201
+    sim.faults.fail(500, method="DELETE", path="/deployments/demo-web", times=1)
+    first = client.delete(f"{base(cluster)}demo/")
+    assert first.status_code == 502, first.content
+    assert first.json()["code"] == "cluster_error"
+    assert "Deployment/team-a/demo-web" in first.json()["detail"]
+    state = client.get(f"{base(cluster)}demo/").json()
+    assert (state["status"], state["revision"]) == ("failed", 1)
+    assert state["message"].startswith("Uninstall failed: Deployment/team-a/demo-web")
+    assert deployment(cluster) is not None and configmap(cluster) is None  # the rest went
+    again = client.delete(f"{base(cluster)}demo/")
+    assert again.status_code == 204, again.content
+    assert deployment(cluster) is None
+    assert client.get(f"{base(cluster)}demo/").json()["status"] == "uninstalled"
