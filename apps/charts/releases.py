@@ -15,7 +15,7 @@ rollback prunes needs ``delete<Kind>``, and an uninstall needs ``delete<Kind>`` 
 Pod Security is the cluster's: the namespace's labels, which members cannot change, make the
 API server refuse what they forbid, and that refusal fails the revision like any other.
 
-Semantics, as Helm:
+Semantics, as Helm (the rendering half in :mod:`apps.charts.rendering`):
 
 - rendered with the release's name, namespace and revision (``.Release.*``) and Helm's default
   Capabilities (the SDK renders offline: ``lookup`` returns nothing); ``NOTES.txt`` and empty
@@ -56,12 +56,10 @@ them inside ``transaction.atomic()``.
 from __future__ import annotations
 
 import json
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 import helm_python
-import yaml
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -72,275 +70,40 @@ from apps.authz import check
 from apps.clusters import k8s, resources
 from apps.clusters.privileged import write_denial
 from apps.clusters.services import client_for
-from apps.core import safeyaml
 from apps.core.errors import Conflict
 
 from .choices import ChartVisibility, ReleaseStatus, RevisionStatus
-from .models import ChartArchive, ChartVersion, Release, ReleaseRevision, release_name_validator
+from .models import ChartVersion, Release, ReleaseRevision, release_name_validator
+from .rendering import (
+    INSTALL_RANK,
+    NAME_ANNOTATION,
+    NAMESPACE_ANNOTATION,
+    Rendered,
+    check_values,
+    manifest_documents,
+    manifest_text,
+    object_ident,
+    object_key,
+    render_chart,
+)
 
 FIELD_MANAGER = "tke-portal-release"
-MANAGED_BY = "tke-portal"
-NAME_ANNOTATION = "meta.helm.sh/release-name"
-NAMESPACE_ANNOTATION = "meta.helm.sh/release-namespace"
-HOOK_ANNOTATION = "helm.sh/hook"
 PENDING = (
     ReleaseStatus.PENDING_INSTALL,
     ReleaseStatus.PENDING_UPGRADE,
     ReleaseStatus.PENDING_ROLLBACK,
     ReleaseStatus.UNINSTALLING,
 )
-# Helm's InstallOrder (pkg/release/util/kind_sorter.go); unknown kinds go last.
-INSTALL_ORDER = (
-    "PriorityClass",
-    "Namespace",
-    "NetworkPolicy",
-    "ResourceQuota",
-    "LimitRange",
-    "PodSecurityPolicy",
-    "PodDisruptionBudget",
-    "ServiceAccount",
-    "Secret",
-    "SecretList",
-    "ConfigMap",
-    "StorageClass",
-    "PersistentVolume",
-    "PersistentVolumeClaim",
-    "CustomResourceDefinition",
-    "ClusterRole",
-    "ClusterRoleList",
-    "ClusterRoleBinding",
-    "ClusterRoleBindingList",
-    "Role",
-    "RoleList",
-    "RoleBinding",
-    "RoleBindingList",
-    "Service",
-    "DaemonSet",
-    "Pod",
-    "ReplicationController",
-    "ReplicaSet",
-    "Deployment",
-    "HorizontalPodAutoscaler",
-    "StatefulSet",
-    "Job",
-    "CronJob",
-    "IngressClass",
-    "Ingress",
-    "APIService",
-    "MutatingWebhookConfiguration",
-    "ValidatingWebhookConfiguration",
-)
-_ORDER = {kind: index for index, kind in enumerate(INSTALL_ORDER)}
-_SCHEMA_LINE = re.compile(r"^- at '(?P<path>[^']*)': (?P<message>.+)$")
-_MISSING = re.compile(r"missing propert(?:y|ies) '(?P<name>[^']+)'")
 
 
-# -- rendering -----------------------------------------------------------------------------------
-@dataclass
-class Rendered:
-    """A chart rendered for a release: ``crds`` (from ``crds/``, applied first, never pruned)
-    and ``docs`` (the templates' objects, labelled, in install order), with the chart's
-    identity for the revision."""
-
-    chart_name: str
-    chart_version_name: str
-    app_version: str
-    crds: list[dict] = field(default_factory=list)
-    docs: list[dict] = field(default_factory=list)
-
-
+# -- rendering ------------------------------------------------------------------------------------
 def render(*, chart_version: ChartVersion, name: str, namespace: str, values) -> list[dict]:
     """The objects an install of ``chart_version`` as release ``name`` in ``namespace`` with
     ``values`` would apply, in order: the chart's CRDs, then its templates' objects, labelled
     and annotated as the portal applies them. Offline: nothing is asked of a cluster.
     ValidationError naming the field when the values, the chart or a template is refused."""
-    rendered = _render(chart_version, name, namespace, values, revision=1, upgrade=False)
+    rendered = render_chart(chart_version, name, namespace, values, revision=1, upgrade=False)
     return [*rendered.crds, *rendered.docs]
-
-
-def _archive(chart_version: ChartVersion) -> bytes:
-    try:
-        data = chart_version.archive.data
-    except ChartArchive.DoesNotExist:
-        raise ValidationError(
-            {"chart": f"Chart version {chart_version} has no archive stored."}
-        ) from None
-    return bytes(data)
-
-
-def _check_values(values) -> dict:
-    if values is None:
-        return {}
-    if not isinstance(values, dict):
-        raise ValidationError({"values": "A mapping (a JSON object) of chart values."})
-    return values
-
-
-def _schema_error(chart_name: str, exc: helm_python.HelmError) -> ValidationError:
-    """The chart's values.schema.json refusal, by field: ``values.replicas``."""
-    text = str(exc)
-    fields: dict[str, list[str]] = {}
-    for line in text.splitlines():
-        found = _SCHEMA_LINE.match(line.strip())
-        if not found:
-            continue
-        path = [p for p in found["path"].split("/") if p]
-        message = found["message"]
-        missing = _MISSING.search(message)
-        if missing and not path:
-            path = [missing["name"]]
-        key = ".".join(["values", *path])
-        fields.setdefault(key, []).append(f"{message} (values.schema.json of {chart_name})")
-    if not fields:
-        fields["values"] = [text.strip()]
-    return ValidationError(fields)
-
-
-def _render(
-    chart_version: ChartVersion, name: str, namespace: str, values, *, revision: int, upgrade: bool
-) -> Rendered:
-    values = _check_values(values)
-    try:
-        chart = helm_python.Chart.load_archive(_archive(chart_version))
-    except helm_python.HelmError as exc:
-        raise ValidationError({"chart": f"The chart archive cannot be loaded: {exc}"}) from None
-    with chart:
-        metadata = chart.metadata
-        chart_name = str(metadata.get("name") or chart_version.chart.name)
-        try:
-            chart.validate_schema(chart.merge_values(values))
-        except helm_python.HelmValuesError as exc:
-            raise _schema_error(chart_name, exc) from None
-        try:
-            manifests = chart.render(
-                values,
-                name=name,
-                namespace=namespace,
-                revision=revision,
-                is_install=not upgrade,
-                is_upgrade=upgrade,
-            )
-        except helm_python.HelmValuesError as exc:
-            raise _schema_error(chart_name, exc) from None
-        except helm_python.HelmError as exc:
-            raise ValidationError({"chart": f"The chart does not render: {exc}"}) from None
-        crd_sources = chart.crds
-    rendered = Rendered(
-        chart_name=chart_name,
-        chart_version_name=str(metadata.get("version") or chart_version.version),
-        app_version=str(metadata.get("appVersion") or ""),
-    )
-    for source in crd_sources:
-        where = f"crds/{source.get('filename') or source.get('name')}"
-        for doc in _documents(where, source.get("data", "")):
-            if doc.get("kind") != "CustomResourceDefinition":
-                raise ValidationError(
-                    {"chart": f"{where}: only CustomResourceDefinitions belong in crds/."}
-                )
-            doc.get("metadata", {}).pop("namespace", None)
-            rendered.crds.append(doc)
-    docs: list[dict] = []
-    for path in sorted(manifests):
-        if path.endswith("NOTES.txt"):
-            continue
-        for doc in _documents(path, manifests[path]):
-            hook = _hook(doc)
-            if hook is not None:
-                kinds = {k.strip() for k in hook.split(",")}
-                if kinds <= {"test", "test-success", "test-failure"}:
-                    continue  # run only by `helm test`, never on install
-                raise ValidationError(
-                    {
-                        "chart": f"{path} is a Helm hook ({HOOK_ANNOTATION}: {hook}); the portal "
-                        "does not run hooks, so charts with install, upgrade, rollback or "
-                        "delete hooks cannot be installed through it."
-                    }
-                )
-            docs.append(_owned(doc, name, namespace, path))
-    docs.sort(key=lambda d: _ORDER.get(d["kind"], len(_ORDER)))
-    _refuse_duplicates(docs, namespace)
-    rendered.docs = docs
-    return rendered
-
-
-def _documents(where: str, text: str) -> list[dict]:
-    """The objects of one rendered template (``kind: List`` spread out), shape-checked."""
-    out: list[dict] = []
-    for doc in safeyaml.load_all(text, field=where):
-        if doc is None:
-            continue
-        items = doc.get("items") if isinstance(doc, dict) and doc.get("kind") == "List" else None
-        for item in items if isinstance(items, list) else [doc]:
-            errors = resources.object_shape_errors(item, where, identity=True)
-            if errors:
-                raise ValidationError({"chart": [f"{k}: {v}" for k, v in errors.items()]})
-            try:
-                resources.kind_of_document(item)
-            except ValidationError:
-                raise ValidationError(
-                    {
-                        "chart": f"{where}: {item['apiVersion']}/{item['kind']} is not a kind "
-                        "the portal applies."
-                    }
-                ) from None
-            out.append(item)
-    return out
-
-
-def _hook(doc: dict) -> str | None:
-    annotations = (doc.get("metadata") or {}).get("annotations") or {}
-    hook = annotations.get(HOOK_ANNOTATION)
-    return hook if isinstance(hook, str) and hook.strip() else None
-
-
-def _owned(doc: dict, name: str, namespace: str, where: str) -> dict:
-    """The object as the release applies it: in the release's namespace unless cluster-scoped,
-    labelled and annotated with the release (Helm's ownership metadata)."""
-    kind = resources.kind_of_document(doc)
-    meta = doc.setdefault("metadata", {})
-    if kind.namespaced:
-        meta["namespace"] = namespace
-    else:
-        meta.pop("namespace", None)
-    labels = meta.get("labels") or {}
-    labels["app.kubernetes.io/managed-by"] = MANAGED_BY
-    meta["labels"] = labels
-    annotations = meta.get("annotations") or {}
-    annotations[NAME_ANNOTATION] = name
-    annotations[NAMESPACE_ANNOTATION] = namespace
-    meta["annotations"] = annotations
-    return doc
-
-
-def _key(doc: dict) -> tuple[str, str, str, str]:
-    kind = resources.kind_of_document(doc)
-    meta = doc.get("metadata") or {}
-    return (kind.group, kind.plural, meta.get("namespace") or "", meta["name"])
-
-
-def _ident(doc: dict) -> str:
-    meta = doc.get("metadata") or {}
-    namespace = meta.get("namespace")
-    return f"{doc['kind']}/{namespace + '/' if namespace else ''}{meta['name']}"
-
-
-def _refuse_duplicates(docs: list[dict], namespace: str) -> None:
-    seen: set = set()
-    for doc in docs:
-        key = _key(doc)
-        if key in seen:
-            raise ValidationError({"chart": f"{_ident(doc)} is rendered twice."})
-        seen.add(key)
-
-
-def manifest_text(docs: list[dict]) -> str:
-    """Objects as the YAML text a revision stores."""
-    return yaml.safe_dump_all(docs, sort_keys=False) if docs else ""
-
-
-def manifest_documents(text: str) -> list[dict]:
-    """The objects of a stored revision manifest."""
-    return [d for d in safeyaml.load_all(text, field="manifest") if d] if text else []
 
 
 # -- authorization -------------------------------------------------------------------------------
@@ -395,7 +158,7 @@ def _authorize_objects(actor, cluster, namespace, docs, pruned=()) -> None:
             _judge(actor, action, path, cluster.tenant)
         reason = write_denial(actor, cluster, kind.kind, ns, doc)
         if reason:
-            raise PermissionDenied(f"You are not allowed to write {_ident(doc)}: {reason}.")
+            raise PermissionDenied(f"You are not allowed to write {object_ident(doc)}: {reason}.")
     for doc in pruned:
         kind = resources.kind_of_document(doc)
         ns = namespace if kind.namespaced else None
@@ -472,7 +235,7 @@ def _refuse_foreign(client, release: Release, docs: list[dict]) -> None:
         if owner != (release.name, release.namespace):
             said = f"release {owner[1]}/{owner[0]}" if owner[0] else "no release"
             raise Conflict(
-                f"{_ident(doc)} already exists and belongs to {said}; it is not taken over "
+                f"{object_ident(doc)} already exists and belongs to {said}; it is not taken over "
                 f"by release {release.namespace}/{release.name}."
             )
 
@@ -481,7 +244,9 @@ def _delete(client, docs: list[dict]) -> list[str]:
     """Delete the objects (reverse install order); those already gone are fine. Returns what
     could not be deleted, with why."""
     problems = []
-    ordered = sorted(docs, key=lambda d: _ORDER.get(d["kind"], len(_ORDER)), reverse=True)
+    ordered = sorted(
+        docs, key=lambda d: INSTALL_RANK.get(d["kind"], len(INSTALL_RANK)), reverse=True
+    )
     for doc in ordered:
         kind = resources.kind_of_document(doc)
         meta = doc["metadata"]
@@ -490,7 +255,7 @@ def _delete(client, docs: list[dict]) -> list[str]:
         except k8s.ClusterNotFound:
             continue
         except k8s.ClusterError as exc:
-            problems.append(f"{_ident(doc)}: {exc.detail}")
+            problems.append(f"{object_ident(doc)}: {exc.detail}")
     return problems
 
 
@@ -509,8 +274,8 @@ class _Plan:
 def _pruned(previous: ReleaseRevision | None, docs: list[dict]) -> list[dict]:
     if previous is None:
         return []
-    keep = {_key(d) for d in docs}
-    return [d for d in manifest_documents(previous.manifest) if _key(d) not in keep]
+    keep = {object_key(d) for d in docs}
+    return [d for d in manifest_documents(previous.manifest) if object_key(d) not in keep]
 
 
 def _run(actor, release: Release, plan: _Plan) -> Release:
@@ -648,10 +413,10 @@ def install(*, actor, cluster, namespace: str, name: str, chart_version, values=
     path = release_path(cluster, namespace, name)
     _judge(actor, "createRelease", path, cluster.tenant)
     _authorize_chart(actor, cluster, chart_version)
-    values = _check_values(values)
+    values = check_values(values)
     existing = Release.objects.filter(cluster=cluster, namespace=namespace, name=name).first()
     revision_hint = _next_revision(existing) if existing else 1
-    rendered = _render(
+    rendered = render_chart(
         chart_version, name, namespace, values, revision=revision_hint, upgrade=False
     )
     _authorize_objects(actor, cluster, namespace, [*rendered.crds, *rendered.docs])
@@ -660,7 +425,9 @@ def install(*, actor, cluster, namespace: str, name: str, chart_version, values=
     release = _claim_install(actor, cluster, namespace, name, chart_version, rendered, project)
     revision = _next_revision(release)
     if revision != revision_hint:  # another install got in between: render for this number
-        rendered = _render(chart_version, name, namespace, values, revision=revision, upgrade=False)
+        rendered = render_chart(
+            chart_version, name, namespace, values, revision=revision, upgrade=False
+        )
     plan = _Plan("Install", revision, rendered, values, chart_version, None, [])
     return _run(actor, release, plan)
 
@@ -716,11 +483,11 @@ def upgrade(*, actor, release, chart_version=None, values=None, reuse_values=Fal
     if values is None:
         values = values_of(live)
     else:
-        values = _check_values(values)
+        values = check_values(values)
         if reuse_values:
             values = _merged(values_of(live), values)
     revision = _next_revision(release)
-    rendered = _render(
+    rendered = render_chart(
         chart_version, release.name, release.namespace, values, revision=revision, upgrade=True
     )
     pruned = _pruned(live, rendered.docs)
@@ -837,9 +604,11 @@ def preview(*, actor, cluster, namespace: str, name: str, chart_version, values=
     action = "updateRelease" if upgrading else "createRelease"
     _judge(actor, action, release_path(cluster, namespace, name), cluster.tenant)
     _authorize_chart(actor, cluster, chart_version)
-    values = _check_values(values)
+    values = check_values(values)
     revision = _next_revision(existing) if existing is not None else 1
-    rendered = _render(chart_version, name, namespace, values, revision=revision, upgrade=upgrading)
+    rendered = render_chart(
+        chart_version, name, namespace, values, revision=revision, upgrade=upgrading
+    )
     pruned = _pruned(live, rendered.docs)
     objects = [*rendered.crds, *rendered.docs]
     _authorize_objects(actor, cluster, namespace, objects, pruned)
@@ -854,5 +623,5 @@ def preview(*, actor, cluster, namespace: str, name: str, chart_version, values=
         "revision": revision,
         "objects": objects,
         "results": results,
-        "deleted": [_ident(d) for d in pruned],
+        "deleted": [object_ident(d) for d in pruned],
     }
