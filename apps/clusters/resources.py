@@ -94,6 +94,13 @@ KINDS: dict[str, Kind] = {
         Kind("ResourceQuota", "resourcequotas"),
         Kind("LimitRange", "limitranges"),
         Kind("Event", "events"),
+        # What charts commonly hold besides workloads (releases apply through this table);
+        # RBAC writes are the privilege-bearing kinds (area clusteraccess, authz RBACRole).
+        Kind("ServiceAccount", "serviceaccounts"),
+        Kind("PodDisruptionBudget", "poddisruptionbudgets", "policy"),
+        Kind("NetworkPolicy", "networkpolicies", "networking.k8s.io"),
+        Kind("Role", "roles", "rbac.authorization.k8s.io", authz_kind="RBACRole"),
+        Kind("RoleBinding", "rolebindings", "rbac.authorization.k8s.io"),
         Kind(
             "CustomResourceDefinition",
             "customresourcedefinitions",

@@ -948,23 +948,15 @@ def test_upgrade_to_another_chart_version_and_roll_back_to_the_first(
 
 
 def test_helms_own_starter_chart_installs(api, tenant, tenant_admin, cluster, project, tmp_path):
-    """The chart `helm create` scaffolds (Deployment, Service, a ServiceAccount, a test hook):
-    its ServiceAccount is a kind the portal does not apply (nor does YAML apply), named in
-    the refusal; without it the chart installs and its Deployment runs."""
+    """The chart `helm create` scaffolds (Deployment, Service, a ServiceAccount, a test hook)
+    installs as it is: its Deployment runs under the chart's own ServiceAccount."""
     with helm_python.Chart.create("starter", tmp_path):
         pass
     archive = Path(helm_python.package(tmp_path / "starter", destination=tmp_path)).read_bytes()
     store_chart(tenant, archive, name="starter", project=project)
     chart = {**CHART, "chart": "starter", "version": "0.1.0"}
     client = api(tenant_admin)
-    refused = client.post(base(cluster), {"name": "demo", "chart": chart}, format="json")
-    assert refused.status_code == 400, refused.content
-    assert "v1/ServiceAccount is not a kind the portal applies" in str(refused.json()["fields"])
-    installed = client.post(
-        base(cluster),
-        {"name": "demo", "chart": chart, "values": {"serviceAccount": {"create": False}}},
-        format="json",
-    )
+    installed = client.post(base(cluster), {"name": "demo", "chart": chart}, format="json")
     assert installed.status_code == 201, installed.content
     dep = wait_for(
         lambda: (
@@ -975,7 +967,11 @@ def test_helms_own_starter_chart_installs(api, tenant, tenant_admin, cluster, pr
         "the starter Deployment to run",
     )
     assert dep["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "tke-portal"
+    assert dep["spec"]["template"]["spec"]["serviceAccountName"] == "demo-starter"
     assert service(cluster, "demo-starter") is not None
+    with services.client_for(cluster) as kube:
+        account = kube.get("/api/v1/namespaces/team-a/serviceaccounts/demo-starter")
+    assert account["metadata"]["annotations"]["meta.helm.sh/release-name"] == "demo"
 
 
 def test_a_project_member_installs_only_into_the_projects_namespaces(
@@ -1014,3 +1010,52 @@ def test_an_uninstall_the_cluster_half_refuses_is_failed_and_retryable(
     assert again.status_code == 204, again.content
     assert deployment(cluster) is None
     assert client.get(f"{base(cluster)}demo/").json()["status"] == "uninstalled"
+
+
+def test_rbac_in_a_chart_is_the_privilege_it_is(
+    api, tenant, project_member, cluster, project, tmp_path
+):
+    """A chart may hold a Role and a RoleBinding, but writing them is a cluster-access grant
+    (area clusteraccess): a project member is refused, naming the action, and nothing is
+    applied; the tenant administrator installs the same chart."""
+    rbac = {
+        "rbac.yaml": """\
+            apiVersion: rbac.authorization.k8s.io/v1
+            kind: Role
+            metadata:
+              name: {{ .Release.Name }}-reader
+            rules:
+              - apiGroups: [""]
+                resources: ["configmaps"]
+                verbs: ["get"]
+            ---
+            apiVersion: rbac.authorization.k8s.io/v1
+            kind: RoleBinding
+            metadata:
+              name: {{ .Release.Name }}-reader
+            roleRef:
+              apiGroup: rbac.authorization.k8s.io
+              kind: Role
+              name: {{ .Release.Name }}-reader
+            subjects:
+              - kind: ServiceAccount
+                name: default
+            """,
+    }
+    store_chart(tenant, package_chart(tmp_path, name="rbac", extra_templates=rbac), name="rbac",
+                project=project)  # fmt: skip
+    chart = {**CHART, "chart": "rbac"}
+    refused = api(project_member).post(
+        base(cluster), {"name": "demo", "chart": chart}, format="json"
+    )
+    assert refused.status_code == 403, refused.content
+    assert "createRBACRole" in refused.json()["detail"], refused.json()  # the first RBAC object
+    assert not Release.objects.exists() and deployment(cluster) is None
+    from tests.conftest import persona
+
+    admin = persona(tenant, "root", "administrator")
+    installed = api(admin).post(base(cluster), {"name": "demo", "chart": chart}, format="json")
+    assert installed.status_code == 201, installed.content
+    assert live(
+        cluster, "/apis/rbac.authorization.k8s.io/v1/namespaces/team-a/rolebindings/demo-reader"
+    )
