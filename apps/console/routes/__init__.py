@@ -13,7 +13,16 @@ from __future__ import annotations
 import importlib
 
 # The order of the platform menu and of a cluster's tabs.
-AREAS = ("clusters", "workloads", "config", "projects", "access", "audit", "terminal")
+AREAS = (
+    "clusters",
+    "workloads",
+    "config",
+    "projects",
+    "registry",
+    "access",
+    "audit",
+    "terminal",
+)
 
 
 def modules():
