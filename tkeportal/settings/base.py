@@ -342,6 +342,16 @@ PORTAL_TRUSTED_PROXIES = env.int("PORTAL_TRUSTED_PROXIES", default=0)
 # (the demo and tests run kubesim on 127.0.0.1; production should not reach its own host).
 PORTAL_ALLOW_LOOPBACK_CLUSTERS = env.bool("PORTAL_ALLOW_LOOPBACK_CLUSTERS", default=True)
 
+# Helm chart archives (apps.charts.archive): the most an upload or an imported archive may
+# weigh (under PORTAL_MAX_REQUEST_BYTES, which caps the whole upload request), unpack to, and
+# hold; an imported repository's index.yaml is read up to CHART_IMPORT_MAX_INDEX_BYTES, each
+# download within CHART_IMPORT_TIMEOUT seconds.
+CHART_MAX_ARCHIVE_BYTES = env.int("CHART_MAX_ARCHIVE_BYTES", default=2 * 1024 * 1024)
+CHART_MAX_UNPACKED_BYTES = env.int("CHART_MAX_UNPACKED_BYTES", default=20 * 1024 * 1024)
+CHART_MAX_ARCHIVE_MEMBERS = env.int("CHART_MAX_ARCHIVE_MEMBERS", default=1000)
+CHART_IMPORT_MAX_INDEX_BYTES = env.int("CHART_IMPORT_MAX_INDEX_BYTES", default=8 * 1024 * 1024)
+CHART_IMPORT_TIMEOUT = env.float("CHART_IMPORT_TIMEOUT", default=30.0)
+
 CELERY_BEAT_SCHEDULE = {
     "cluster-health": {
         "task": "apps.clusters.tasks.dispatch_health_checks",
@@ -365,6 +375,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.terminal.tasks.clean_node_shells",
         "schedule": 300.0,
         "options": {"queue": "cluster-ops"},
+    },
+    "chart-group-resync": {
+        "task": "apps.charts.tasks.dispatch_chart_group_resyncs",
+        "schedule": 3600.0,
     },
 }
 # The project namespace reconcile (apps/projects/namespaces.py): seconds between runs on a

@@ -205,9 +205,12 @@ class _CheckedAdapter(HTTPAdapter):
         return manager
 
 
-def request(method: str, url: str, *, timeout: float, **kwargs) -> requests.Response:
+def request(
+    method: str, url: str, *, timeout: float, max_bytes: int = MAX_RESPONSE_BYTES, **kwargs
+) -> requests.Response:
     """``requests.request`` under the rules of the module docstring; the answer's body is
-    read (at most :data:`MAX_RESPONSE_BYTES`) before it returns. Raises
+    read (at most ``max_bytes``, :data:`MAX_RESPONSE_BYTES` unless told; chart imports read
+    archives through it too) before it returns. Raises
     :class:`AddressRefused` or a ``requests.RequestException``."""
     parts = urlsplit(url)
     if parts.hostname:
@@ -223,7 +226,7 @@ def request(method: str, url: str, *, timeout: float, **kwargs) -> requests.Resp
                 method, url, allow_redirects=False, timeout=timeout, stream=True, **kwargs
             )
             with response:
-                response._content = _read_capped(response, url)
+                response._content = _read_capped(response, url, max_bytes)
         except requests.RequestException:
             if deadline.expired:
                 raise DeadlineExceeded(
@@ -241,15 +244,17 @@ def _timed_out(url: str, timeout: float) -> str:
     return f"{url}: timed out (no complete answer within {timeout:g}s)"
 
 
-def _read_capped(response: requests.Response, url: str) -> bytes:
+def _read_capped(
+    response: requests.Response, url: str, max_bytes: int = MAX_RESPONSE_BYTES
+) -> bytes:
     declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > MAX_RESPONSE_BYTES:
-        raise ResponseTooLarge(f"answer larger than {MAX_RESPONSE_BYTES // 1024} KiB")
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise ResponseTooLarge(f"answer larger than {max_bytes // 1024} KiB")
     body = bytearray()
     for chunk in response.iter_content(64 * 1024):
         body += chunk
-        if len(body) > MAX_RESPONSE_BYTES:
-            raise ResponseTooLarge(f"answer larger than {MAX_RESPONSE_BYTES // 1024} KiB")
+        if len(body) > max_bytes:
+            raise ResponseTooLarge(f"answer larger than {max_bytes // 1024} KiB")
     return bytes(body)
 
 
