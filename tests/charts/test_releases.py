@@ -1,0 +1,683 @@
+"""Releases: a real chart (packaged with the Helm v4 SDK) installed into a project namespace of
+a kubesim cluster through the portal's API, upgraded, failed, rolled back and uninstalled; the
+authorization of the release and of every object it writes; values validated by the chart's
+schema; other tenants 404; an unreachable cluster."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+import time
+import uuid
+from pathlib import Path
+
+import helm_python
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from apps.audit.models import AuditEvent
+from apps.authz.models import Binding, Policy
+from apps.charts import releases
+from apps.charts.choices import ReleaseStatus
+from apps.charts.models import (
+    Chart,
+    ChartArchive,
+    ChartGroup,
+    ChartVersion,
+    Release,
+    ReleaseRevision,
+)
+from apps.clusters import k8s, services
+from apps.clusters.masking import MASK
+from apps.projects.models import Project, ProjectCluster, ProjectNamespace
+from tests.conftest import PROJECT
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+NAMESPACE = "team-a"
+
+CHART_YAML = """\
+apiVersion: v2
+name: web
+description: A web server with its page, for the release tests
+type: application
+version: 1.0.0
+appVersion: "2.0"
+"""
+VALUES_YAML = """\
+replicas: 1
+image: nginx:1.27
+message: hello
+tier: frontend
+password: s3cret-default
+service:
+  enabled: true
+  port: 80
+"""
+SCHEMA = {
+    "$schema": "http://json-schema.org/draft-07/schema#",
+    "type": "object",
+    "properties": {
+        "replicas": {"type": "integer", "minimum": 0, "maximum": 20},
+        "image": {"type": "string"},
+        "message": {"type": "string"},
+        "tier": {"type": "string"},
+        "password": {"type": "string"},
+        "service": {
+            "type": "object",
+            "properties": {"enabled": {"type": "boolean"}, "port": {"type": "integer"}},
+        },
+    },
+    "required": ["replicas", "image"],
+}
+TEMPLATES = {
+    "configmap.yaml": """\
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: {{ .Release.Name }}-page
+          labels:
+            app.kubernetes.io/instance: {{ .Release.Name }}
+        data:
+          index.html: {{ printf "<h1>%s</h1>" .Values.message | quote }}
+          revision: {{ .Release.Revision | quote }}
+        """,
+    "secret.yaml": """\
+        apiVersion: v1
+        kind: Secret
+        metadata:
+          name: {{ .Release.Name }}-auth
+        type: Opaque
+        stringData:
+          password: {{ .Values.password | quote }}
+        """,
+    "deployment.yaml": """\
+        apiVersion: apps/v1
+        kind: Deployment
+        metadata:
+          name: {{ .Release.Name }}-web
+          namespace: somewhere-else
+          labels:
+            app.kubernetes.io/instance: {{ .Release.Name }}
+            app.kubernetes.io/managed-by: {{ .Release.Service }}
+            tier: {{ .Values.tier | quote }}
+        spec:
+          replicas: {{ .Values.replicas }}
+          selector:
+            matchLabels:
+              app.kubernetes.io/instance: {{ .Release.Name }}
+          template:
+            metadata:
+              labels:
+                app.kubernetes.io/instance: {{ .Release.Name }}
+            spec:
+              containers:
+                - name: web
+                  image: {{ .Values.image | quote }}
+                  ports:
+                    - name: http
+                      containerPort: 80
+        """,
+    "service.yaml": """\
+        {{- if .Values.service.enabled }}
+        apiVersion: v1
+        kind: Service
+        metadata:
+          name: {{ .Release.Name }}
+        spec:
+          selector:
+            app.kubernetes.io/instance: {{ .Release.Name }}
+          ports:
+            - name: http
+              port: {{ .Values.service.port }}
+              targetPort: http
+        {{- end }}
+        """,
+    "NOTES.txt": "{{ .Release.Name }} is installed; open its Service.\n",
+    "tests/test-connection.yaml": """\
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: {{ .Release.Name }}-test
+          annotations:
+            "helm.sh/hook": test
+        spec:
+          containers:
+            - name: wget
+              image: busybox
+        """,
+}
+
+
+def package_chart(root: Path, name="web", extra_templates=None) -> bytes:
+    """A chart directory written out and packaged by the Helm v4 SDK: the .tgz bytes."""
+    source = root / name
+    (source / "templates" / "tests").mkdir(parents=True)
+    (source / "Chart.yaml").write_text(CHART_YAML.replace("name: web", f"name: {name}"))
+    (source / "values.yaml").write_text(VALUES_YAML)
+    (source / "values.schema.json").write_text(json.dumps(SCHEMA))
+    for path, text in {**TEMPLATES, **(extra_templates or {})}.items():
+        (source / "templates" / path).write_text(textwrap.dedent(text))
+    return Path(helm_python.package(source, destination=root)).read_bytes()
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory) -> bytes:
+    return package_chart(tmp_path_factory.mktemp("chart"))
+
+
+def store_chart(tenant, archive: bytes, *, group="apps", name="web", project=None, **fields):
+    """A chart group, chart, version and archive as the charts app stores an upload."""
+    with helm_python.Chart.load_archive(archive) as chart:
+        metadata = chart.metadata
+    group_row, _ = ChartGroup.objects.get_or_create(
+        tenant=tenant,
+        name=group,
+        defaults={"visibility": "project" if project else "user", "project": project, **fields},
+    )
+    chart_row, _ = Chart.objects.get_or_create(group=group_row, name=name)
+    version = ChartVersion.objects.create(
+        chart=chart_row,
+        version=metadata["version"],
+        app_version=metadata.get("appVersion", ""),
+        metadata=metadata,
+        digest="0" * 64,
+        size=len(archive),
+    )
+    ChartArchive.objects.create(version=version, data=archive)
+    return version
+
+
+@pytest.fixture
+def sim(kube_sim):
+    handle = kube_sim.add_cluster(f"h{uuid.uuid4().hex[:8]}", nodes=2, controller=True)
+    handle.ca_data = open(handle.ca_file).read()  # noqa: SIM115
+    yield handle
+    kube_sim.remove_cluster(handle.name)
+
+
+@pytest.fixture
+def cluster(tenant, sim):
+    spec = k8s.Connection(server=sim.url, token=sim.token, ca_data=sim.ca_data)
+    cluster = services.import_cluster(actor=None, tenant=tenant, display_name="sim", spec=spec)
+    with services.client_for(cluster) as client:
+        client.request("POST", "/api/v1/namespaces", body={"metadata": {"name": NAMESPACE}})
+    return cluster
+
+
+@pytest.fixture
+def project(tenant, cluster):
+    project = Project.objects.create(tenant=tenant, name=PROJECT, display_name="Test")
+    ProjectCluster.objects.create(project=project, cluster=cluster, hard={})
+    ProjectNamespace.objects.create(
+        tenant=tenant, project=project, cluster=cluster, namespace=NAMESPACE, hard={}
+    )
+    return project
+
+
+@pytest.fixture
+def chart_version(tenant, project, archive):
+    return store_chart(tenant, archive, project=project)
+
+
+def base(cluster, namespace=NAMESPACE):
+    return f"/api/v1/clusters/{cluster.name}/namespaces/{namespace}/releases/"
+
+
+CHART = {"chart_group": "apps", "chart": "web", "version": "1.0.0"}
+
+
+def live(cluster, path):
+    """The object as the cluster holds it, or None (asked directly, not through the API)."""
+    with services.client_for(cluster) as client:
+        try:
+            return client.get(path)
+        except k8s.ClusterNotFound:
+            return None
+
+
+def deployment(cluster, name="demo-web"):
+    return live(cluster, f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{name}")
+
+
+def configmap(cluster, name="demo-page"):
+    return live(cluster, f"/api/v1/namespaces/{NAMESPACE}/configmaps/{name}")
+
+
+def service(cluster, name="demo"):
+    return live(cluster, f"/api/v1/namespaces/{NAMESPACE}/services/{name}")
+
+
+def wait_for(predicate, what, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def statuses(release_json):
+    return {r["revision"]: r["status"] for r in release_json["revisions"]}
+
+
+# -- the life of a release -----------------------------------------------------------------------
+def test_install_upgrade_failed_upgrade_rollback_and_uninstall(
+    api, project_member, cluster, chart_version
+):
+    client = api(project_member)
+    # given / when: installed into the project namespace with values
+    created = client.post(
+        base(cluster),
+        {"name": "demo", "chart": CHART, "values": {"replicas": 2, "message": "hi"}},
+        format="json",
+    )
+    # then
+    assert created.status_code == 201, created.content
+    body = created.json()
+    assert (body["status"], body["revision"], body["project"]) == ("deployed", 1, PROJECT)
+    assert (body["chart_group"], body["chart_name"], body["chart_version_name"]) == (
+        "apps",
+        "web",
+        "1.0.0",
+    )
+    assert statuses(body) == {1: "deployed"}
+    assert body["values_visible"] is True
+    assert body["revisions"][0]["values"] == {"replicas": 2, "message": "hi"}
+    dep = deployment(cluster)
+    assert dep["spec"]["replicas"] == 2
+    meta = dep["metadata"]
+    assert meta["namespace"] == NAMESPACE  # forced out of the template's "somewhere-else"
+    assert meta["labels"]["app.kubernetes.io/managed-by"] == "tke-portal"
+    assert meta["annotations"]["meta.helm.sh/release-name"] == "demo"
+    assert meta["annotations"]["meta.helm.sh/release-namespace"] == NAMESPACE
+    assert configmap(cluster)["data"] == {"index.html": "<h1>hi</h1>", "revision": "1"}
+    assert service(cluster)["spec"]["ports"][0]["port"] == 80
+    # the test hook is left for `helm test`, NOTES.txt is not an object
+    assert live(cluster, f"/api/v1/namespaces/{NAMESPACE}/pods/demo-test") is None
+    wait_for(
+        lambda: (deployment(cluster).get("status") or {}).get("readyReplicas") == 2,
+        "the Deployment's two pods to run",
+    )
+    install_audit = AuditEvent.objects.get(action="createRelease")
+    assert install_audit.resource == f"cluster:{cluster.name}/namespace:{NAMESPACE}/release:demo"
+    assert install_audit.status_code == 201
+
+    # when: upgraded with new values, the Service's template rendering nothing now
+    upgraded = client.patch(
+        f"{base(cluster)}demo/",
+        {"values": {"replicas": 3, "message": "bye", "service": {"enabled": False}}},
+        format="json",
+    )
+    # then
+    assert upgraded.status_code == 200, upgraded.content
+    assert statuses(upgraded.json()) == {2: "deployed", 1: "superseded"}
+    assert upgraded.json()["revision"] == 2
+    assert deployment(cluster)["spec"]["replicas"] == 3
+    assert configmap(cluster)["data"] == {"index.html": "<h1>bye</h1>", "revision": "2"}
+    assert service(cluster) is None  # no longer rendered: deleted
+    assert AuditEvent.objects.get(action="updateRelease").resource.endswith("/release:demo")
+
+    # when: an upgrade the cluster refuses (an invalid label value on the Deployment, applied
+    # after the ConfigMap, which it changes too)
+    failed = client.post(
+        f"{base(cluster)}demo/upgrade/",
+        {"values": {"message": "never", "tier": "not valid!"}, "reuse_values": True},
+        format="json",
+    )
+    # then: revision 3 failed with the cluster's message; revision 2 still live
+    assert failed.status_code == 422, failed.content
+    assert "Deployment/team-a/demo-web" in failed.json()["detail"]
+    state = client.get(f"{base(cluster)}demo/").json()
+    assert statuses(state) == {3: "failed", 2: "deployed", 1: "superseded"}
+    assert (state["status"], state["revision"]) == ("failed", 2)
+    third = next(r for r in state["revisions"] if r["revision"] == 3)
+    assert third["description"].startswith("Upgrade failed: Deployment/team-a/demo-web")
+    assert "not valid!" in third["description"]
+    assert third["values"] == {
+        "replicas": 3,
+        "message": "never",
+        "service": {"enabled": False},
+        "tier": "not valid!",
+    }
+    assert configmap(cluster)["data"] == {"index.html": "<h1>bye</h1>", "revision": "2"}
+    assert deployment(cluster)["metadata"]["labels"]["tier"] == "frontend"
+    assert deployment(cluster)["spec"]["replicas"] == 3
+
+    # when: rolled back to revision 1
+    rolled = client.post(f"{base(cluster)}demo/rollback/", {"revision": 1}, format="json")
+    # then: revision 4 holds revision 1's manifest and values
+    assert rolled.status_code == 200, rolled.content
+    assert statuses(rolled.json()) == {4: "deployed", 3: "failed", 2: "superseded", 1: "superseded"}
+    assert (rolled.json()["status"], rolled.json()["revision"]) == ("deployed", 4)
+    fourth = rolled.json()["revisions"][0]
+    assert fourth["description"] == "Rollback to 1 complete"
+    assert fourth["values"] == {"replicas": 2, "message": "hi"}
+    manifests = {
+        n: client.get(f"{base(cluster)}demo/manifest/?revision={n}").json() for n in (1, 4)
+    }
+    assert manifests[4]["objects"] == manifests[1]["objects"]
+    assert deployment(cluster)["spec"]["replicas"] == 2
+    assert configmap(cluster)["data"] == {"index.html": "<h1>hi</h1>", "revision": "1"}
+    assert service(cluster) is not None  # revision 1 had it: back
+    assert AuditEvent.objects.get(action="rollbackRelease").resource.endswith("/release:demo")
+
+    # when: uninstalled
+    gone = client.delete(f"{base(cluster)}demo/")
+    # then: the objects are deleted; the release stays as history
+    assert gone.status_code == 204, gone.content
+    assert deployment(cluster) is None and configmap(cluster) is None and service(cluster) is None
+    assert live(cluster, f"/api/v1/namespaces/{NAMESPACE}/secrets/demo-auth") is None
+    history = client.get(f"{base(cluster)}demo/").json()
+    assert (history["status"], history["revision"]) == ("uninstalled", 0)
+    assert "deployed" not in statuses(history).values() and len(history["revisions"]) == 4
+    assert AuditEvent.objects.get(action="deleteRelease").status_code == 204
+
+    # and installed again: the next revision number
+    again = client.post(base(cluster), {"name": "demo", "chart": CHART}, format="json")
+    assert again.status_code == 201, again.content
+    assert (again.json()["revision"], again.json()["status"]) == (5, "deployed")
+    assert deployment(cluster)["spec"]["replicas"] == 1  # the chart's default
+
+
+def test_dry_run_renders_and_diffs_without_changing_anything(
+    api, project_member, cluster, chart_version
+):
+    response = api(project_member).post(
+        f"{base(cluster)}?dry_run=true",
+        {"name": "demo", "chart": CHART, "values": {"replicas": 4}},
+        format="json",
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["dry_run"] is True and body["operation"] == "install"
+    kinds = [o["kind"] for o in body["objects"]]
+    assert kinds == ["Secret", "ConfigMap", "Service", "Deployment"]  # Helm's install order
+    assert [r["action"] for r in body["results"]] == ["created"] * 4
+    assert "replicas: 4" in body["results"][3]["diff"]
+    # project members hold no revealSecret: the Secret's value is masked in the answer
+    secret = body["objects"][0]
+    assert secret["stringData"] == {"password": MASK}
+    assert "s3cret-default" not in response.content.decode()
+    assert deployment(cluster) is None
+    assert not Release.objects.exists()
+
+
+def test_values_failing_the_schema_are_400_naming_the_field(
+    api, project_member, cluster, chart_version
+):
+    response = api(project_member).post(
+        base(cluster),
+        {"name": "demo", "chart": CHART, "values": {"replicas": "many"}},
+        format="json",
+    )
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["code"] == "validation_error"
+    assert "values.replicas" in body["fields"]
+    assert "want integer" in body["fields"]["values.replicas"][0]
+    assert not Release.objects.exists() and deployment(cluster) is None
+
+
+def test_release_names_are_dns_labels_of_at_most_53(api, project_member, cluster, chart_version):
+    client = api(project_member)
+    for name in ("Demo", "a" * 54, "dots.are.not"):
+        response = client.post(base(cluster), {"name": name, "chart": CHART}, format="json")
+        assert response.status_code == 400, (name, response.content)
+        assert "name" in response.json()["fields"]
+    assert not Release.objects.exists()
+
+
+def test_the_namespace_must_exist(api, tenant_admin, cluster, chart_version):
+    response = api(tenant_admin).post(
+        base(cluster, "nowhere"), {"name": "demo", "chart": CHART}, format="json"
+    )
+    assert response.status_code == 400, response.content
+    assert "does not exist" in response.json()["fields"]["namespace"][0]
+    assert not Release.objects.exists()
+
+
+def test_a_user_who_may_not_create_deployments_cannot_install(api, tenant, cluster, chart_version):
+    """Releases, ConfigMaps, Secrets and Services allowed, Deployments not: refused before
+    anything is applied, naming what is missing."""
+    user = UserFactory(tenant=tenant, username="cara")
+    policy = Policy.objects.create(
+        tenant=tenant,
+        name="releases-without-deployments",
+        statements=[
+            {"actions": ["getCluster"], "resources": ["cluster:*"], "effect": "allow"},
+            {"actions": ["pullChart"], "resources": ["chartgroup:*"], "effect": "allow"},
+            {
+                "actions": ["*Release", "*ConfigMap", "*Secret", "*Service"],
+                "resources": ["cluster:*/namespace:*"],
+                "effect": "allow",
+            },
+        ],
+    )
+    Binding.objects.create(tenant=tenant, user=user, policy=policy)
+    response = api(user).post(base(cluster), {"name": "demo", "chart": CHART}, format="json")
+    assert response.status_code == 403, response.content
+    assert "createDeployment" in response.json()["detail"]
+    assert not Release.objects.exists()
+    assert configmap(cluster) is None and deployment(cluster) is None
+
+
+def test_a_chart_the_user_may_not_pull_is_not_found(api, tenant, cluster, project, archive):
+    """A group of visibility user owned by someone else, and no pullChart: as if missing."""
+    store_chart(tenant, archive, group="private")
+    user = UserFactory(tenant=tenant, username="dora")
+    policy = Policy.objects.create(
+        tenant=tenant,
+        name="releases-only",
+        statements=[
+            {"actions": ["getCluster"], "resources": ["cluster:*"], "effect": "allow"},
+            {"actions": ["*"], "resources": ["cluster:*/namespace:*"], "effect": "allow"},
+        ],
+    )
+    Binding.objects.create(tenant=tenant, user=user, policy=policy)
+    chart = {**CHART, "chart_group": "private"}
+    response = api(user).post(base(cluster), {"name": "demo", "chart": chart}, format="json")
+    assert response.status_code == 400, response.content
+    assert "not found" in response.json()["fields"]["chart"][0]
+    assert not Release.objects.exists()
+
+
+def test_an_existing_object_of_no_release_is_not_taken_over(
+    api, project_member, cluster, chart_version
+):
+    with services.client_for(cluster) as client:
+        client.request(
+            "POST",
+            f"/api/v1/namespaces/{NAMESPACE}/configmaps",
+            body={"metadata": {"name": "demo-page"}, "data": {"mine": "yes"}},
+        )
+    response = api(project_member).post(
+        base(cluster), {"name": "demo", "chart": CHART}, format="json"
+    )
+    assert response.status_code == 409, response.content
+    assert (
+        "ConfigMap/team-a/demo-page already exists and belongs to no release"
+        in (response.json()["detail"])
+    )
+    assert configmap(cluster)["data"] == {"mine": "yes"}
+    release = Release.objects.get()
+    assert (release.status, release.revision) == (ReleaseStatus.FAILED, 0)
+    assert deployment(cluster) is None
+
+
+def test_charts_with_install_hooks_are_refused(tenant, project, tmp_path):
+    hooked = package_chart(
+        tmp_path,
+        name="hooked",
+        extra_templates={
+            "migrate.yaml": """\
+                apiVersion: batch/v1
+                kind: Job
+                metadata:
+                  name: migrate
+                  annotations:
+                    "helm.sh/hook": pre-install,pre-upgrade
+                spec:
+                  template:
+                    spec:
+                      restartPolicy: Never
+                      containers: [{name: m, image: busybox}]
+                """
+        },
+    )
+    version = store_chart(tenant, hooked, name="hooked", project=project)
+    with pytest.raises(Exception) as refused:
+        releases.render(chart_version=version, name="demo", namespace=NAMESPACE, values={})
+    assert "hooked/templates/migrate.yaml is a Helm hook" in str(refused.value)
+    assert "pre-install,pre-upgrade" in str(refused.value)
+
+
+def test_render_labels_orders_and_places_objects(chart_version):
+    docs = releases.render(
+        chart_version=chart_version, name="demo", namespace=NAMESPACE, values={"replicas": 5}
+    )
+    assert [d["kind"] for d in docs] == ["Secret", "ConfigMap", "Service", "Deployment"]
+    for doc in docs:
+        assert doc["metadata"]["namespace"] == NAMESPACE
+        assert doc["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "tke-portal"
+        assert doc["metadata"]["annotations"]["meta.helm.sh/release-name"] == "demo"
+    assert docs[3]["spec"]["replicas"] == 5
+
+
+# -- unreachable cluster ---------------------------------------------------------------------------
+def test_an_unreachable_cluster_records_nothing_deployed(
+    api, project_member, cluster, chart_version, sim
+):
+    client = api(project_member)
+    sim.faults.down()
+    try:
+        refused = client.post(base(cluster), {"name": "demo", "chart": CHART}, format="json")
+    finally:
+        sim.faults.up()
+    assert refused.status_code == 503, refused.content
+    assert refused.json()["code"] == "cluster_unreachable"
+    assert f"Cluster {cluster.name} is unreachable" in refused.json()["detail"]
+    assert not Release.objects.exists()
+
+    installed = client.post(base(cluster), {"name": "demo", "chart": CHART}, format="json")
+    assert installed.status_code == 201, installed.content
+    sim.faults.down()
+    try:
+        upgrade = client.patch(f"{base(cluster)}demo/", {"values": {"replicas": 3}}, format="json")
+    finally:
+        sim.faults.up()
+    assert upgrade.status_code == 503, upgrade.content
+    assert "is unreachable" in upgrade.json()["detail"]
+    release = Release.objects.get()
+    assert (release.status, release.revision) == (ReleaseStatus.FAILED, 1)
+    rows = dict(release.revisions.values_list("revision", "status"))
+    assert rows == {1: "deployed", 2: "failed"}
+    assert "is unreachable" in release.revisions.get(revision=2).description
+    assert deployment(cluster)["spec"]["replicas"] == 1
+    # and retryable once the cluster is back
+    retried = client.patch(f"{base(cluster)}demo/", {"values": {"replicas": 3}}, format="json")
+    assert retried.status_code == 200, retried.content
+    assert statuses(retried.json()) == {3: "deployed", 2: "failed", 1: "superseded"}
+    assert deployment(cluster)["spec"]["replicas"] == 3
+
+
+# -- serialization ---------------------------------------------------------------------------------
+def test_an_operation_in_progress_makes_others_wait(api, project_member, cluster, chart_version):
+    client = api(project_member)
+    assert (
+        client.post(base(cluster), {"name": "demo", "chart": CHART}, format="json").status_code
+        == 201
+    )
+    Release.objects.update(status=ReleaseStatus.PENDING_UPGRADE)
+    busy = client.patch(f"{base(cluster)}demo/", {"values": {"replicas": 2}}, format="json")
+    assert busy.status_code == 409, busy.content
+    assert "busy (pending-upgrade)" in busy.json()["detail"]
+    assert ReleaseRevision.objects.count() == 1
+    # a pending mark older than the lease is a dead operation: the release is usable again
+    Release.objects.update(status=ReleaseStatus.PENDING_UPGRADE)
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    Release.objects.update(updated_at=timezone.now() - timedelta(hours=1))
+    recovered = client.patch(f"{base(cluster)}demo/", {"values": {"replicas": 2}}, format="json")
+    assert recovered.status_code == 200, recovered.content
+    assert recovered.json()["revision"] == 2
+
+
+# -- permissions -----------------------------------------------------------------------------------
+def test_permission_matrix(
+    api, anon_client, tenant_admin, read_only_user, viewer, other_user, cluster, chart_version
+):
+    admin = api(tenant_admin)
+    assert (
+        admin.post(base(cluster), {"name": "demo", "chart": CHART}, format="json").status_code
+        == 201
+    )
+    detail = f"{base(cluster)}demo/"
+    # anonymous: 401
+    for response in (anon_client.get(base(cluster)), anon_client.get(detail)):
+        assert response.status_code == 401
+    # another tenant (and a user who cannot see the cluster): 404 for everything
+    for user in (other_user, viewer):
+        client = api(user)
+        assert client.get(base(cluster)).status_code == 404
+        assert client.get(detail).status_code == 404
+        assert client.get(f"{detail}manifest/").status_code == 404
+        assert (
+            client.post(base(cluster), {"name": "x", "chart": CHART}, format="json").status_code
+            == 404
+        )
+        assert client.patch(detail, {"values": {}}, format="json").status_code == 404
+        assert client.post(f"{detail}rollback/", {"revision": 1}, format="json").status_code == 404
+        assert client.delete(detail).status_code == 404
+    # a reader: lists and reads (values hidden, Secret masked), writes nothing
+    reader = api(read_only_user)
+    rows = reader.get(base(cluster)).json()["results"]
+    assert [r["name"] for r in rows] == ["demo"]
+    shown = reader.get(detail).json()
+    assert shown["values_visible"] is False and shown["revisions"][0]["values"] is None
+    manifest = reader.get(f"{detail}manifest/").json()
+    assert "s3cret-default" not in json.dumps(manifest)
+    assert MASK in manifest["manifest"]
+    assert (
+        reader.post(base(cluster), {"name": "x", "chart": CHART}, format="json").status_code == 403
+    )
+    assert reader.patch(detail, {"values": {"replicas": 2}}, format="json").status_code == 403
+    assert reader.post(f"{detail}rollback/", {"revision": 1}, format="json").status_code == 403
+    assert reader.delete(detail).status_code == 403
+    assert Release.objects.get().revision == 1 and deployment(cluster) is not None
+    # the administrator sees values and the Secret as it is
+    assert admin.get(detail).json()["revisions"][0]["values"] == {}
+    assert "s3cret-default" in admin.get(f"{detail}manifest/").json()["manifest"]
+
+
+def test_listing_releases_takes_the_same_queries_for_any_number(
+    api, member, tenant, cluster, chart_version
+):
+    def add(count):
+        for index in range(count):
+            Release.objects.create(
+                tenant=tenant,
+                cluster=cluster,
+                namespace=NAMESPACE,
+                name=f"r{Release.objects.count()}-{index}",
+                chart_version=chart_version,
+                chart_name="web",
+                chart_version_name="1.0.0",
+                status=ReleaseStatus.DEPLOYED,
+                revision=1,
+            )
+
+    client = api(member)
+    client.get(base(cluster))  # warm the authorization index
+    add(1)
+    with CaptureQueriesContext(connection) as one:
+        assert len(client.get(base(cluster)).json()["results"]) == 1
+    add(9)
+    with CaptureQueriesContext(connection) as ten:
+        assert len(client.get(base(cluster)).json()["results"]) == 10
+    assert len(ten.captured_queries) == len(one.captured_queries)
