@@ -19,6 +19,7 @@ AREAS = (
     "config",
     "projects",
     "registry",
+    "charts",
     "access",
     "audit",
     "terminal",
