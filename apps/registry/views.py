@@ -148,15 +148,18 @@ def token_view(request):
         access.append({"type": scope.type, "name": scope.name, "actions": actions})
     granted = "; ".join(f"{a['type']}:{a['name']}:{','.join(a['actions'])}" for a in access)
     if refusals:
-        # Push was permitted but the namespace is over its quota: a token without push would
-        # make the registry answer a bare 401 ("authentication required"); this 403 with the
-        # reason is what the client prints. Pulls (a scope without push) are not refused.
+        # Push was permitted but the namespace is over its quota. A token without push would
+        # make the registry answer its bare "authentication required"; a 403 here is printed
+        # by skopeo (containers/image) as "invalid status code from registry 403 (Forbidden)",
+        # the body unread. A 401 body is read and printed ("…: denied: <message>"), and
+        # docker prints it too: so 401 with code DENIED and the reason. Pulls (a scope
+        # without push) are not refused.
         message = " ".join(refusals)
         record_event(
             action=AUDIT_ACTION,
             user=user,
             resource=requested,
-            status_code=403,
+            status_code=401,
             message=message,
             api_key_id=getattr(getattr(request, "auth", None), "pk", None),
             method="GET",
@@ -165,7 +168,7 @@ def token_view(request):
             user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
             request_id=getattr(request, "request_id", ""),
         )
-        return registry_error(403, "DENIED", message)
+        return registry_error(401, "DENIED", message)
     body = issue(_subject(user), service, access)
     record_event(
         action=AUDIT_ACTION,

@@ -6,6 +6,7 @@ from apps.core.api.serializers import TenantSlugField
 from apps.projects.models import Project
 
 from ..models import RegistryNamespace, namespace_name_validator
+from ..token import namespace_usage
 
 
 class RegistryNamespaceSerializer(serializers.ModelSerializer):
@@ -28,6 +29,11 @@ class RegistryNamespaceSerializer(serializers.ModelSerializer):
         help_text="What image names start with: <registry host>/<tenant>/<namespace>/."
     )
     repository_count = serializers.SerializerMethodField()
+    storage_used_bytes = serializers.SerializerMethodField(
+        help_text="Bytes of its repositories' tagged images, each image counted whole (layers "
+        "shared between images count once per image: an upper bound). Pushes are refused once "
+        "this reaches storage_quota_bytes."
+    )
 
     class Meta:
         model = RegistryNamespace
@@ -42,6 +48,7 @@ class RegistryNamespaceSerializer(serializers.ModelSerializer):
             "storage_quota_bytes",
             "repository_prefix",
             "repository_count",
+            "storage_used_bytes",
             "created_at",
             "updated_at",
         ]
@@ -54,6 +61,11 @@ class RegistryNamespaceSerializer(serializers.ModelSerializer):
     def get_repository_count(self, obj) -> int:
         count = getattr(obj, "repository_total", None)
         return count if count is not None else obj.repositories.count()
+
+    def get_storage_used_bytes(self, obj) -> int:
+        if hasattr(obj, "storage_used"):
+            return int(obj.storage_used or 0)
+        return namespace_usage(obj)
 
     def validate_name(self, value):
         if self.instance is not None and value != self.instance.name:
