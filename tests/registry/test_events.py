@@ -227,3 +227,70 @@ def test_a_multi_arch_index_lists_its_architectures(registry, team, member, tmp_
     assert tag.size == expected
     # the child manifests pushed by digest made no tags
     assert list(Tag.objects.values_list("name", flat=True)) == ["multi"]
+
+
+def test_a_manifest_delete_event_removes_its_tags(registry, team, member, tmp_path):
+    """A user deleting a manifest through the registry API: distribution sends the digest
+    (no tag); every tag naming it goes, the delete is audited as that user."""
+    layout = tmp_path / "image"
+    digest = oci_image(layout, "v1")
+    creds = f"acme/bob:{make_api_key(member)[1]}"
+    _ok(registry.push(layout, "v1", registry.ref("acme/team/app"), creds))
+    eventually(lambda: _tag("app", "v1"), "the pushed tag")
+    _ok(
+        registry.run(
+            "copy",
+            "--src-tls-verify=false",
+            "--dest-tls-verify=false",
+            "--src-creds",
+            creds,
+            "--dest-creds",
+            creds,
+            f"docker://{registry.ref('acme/team/app', 'v1')}",
+            f"docker://{registry.ref('acme/team/app', 'latest')}",
+        )
+    )
+    eventually(lambda: _tag("app", "latest"), "the second tag")
+    # when: skopeo deletes the manifest (a DELETE by digest in the registry API)
+    _ok(
+        registry.run(
+            "delete",
+            "--tls-verify=false",
+            "--creds",
+            creds,
+            f"docker://{registry.ref('acme/team/app', 'v1')}",
+        )
+    )
+    # then
+    eventually(lambda: not Tag.objects.exists(), "the tags of the deleted digest to go")
+    assert Repository.objects.get(name="app").size == 0
+    deleted = eventually(
+        lambda: AuditEvent.objects.filter(action="deleteTag").first(), "the delete's audit"
+    )
+    assert deleted.user == member and deleted.resource.endswith(f"repository:app@{digest}")
+    assert "latest, v1" in deleted.message and deleted.source_ip == "127.0.0.1"
+    # a delete naming no known tag (a blob's, or an untagged manifest's) is ignored
+    blob = {
+        "id": "evt-blob-delete",
+        "action": "delete",
+        "target": {"repository": "acme/team/app", "digest": "sha256:" + "d" * 64},
+        "actor": {"name": "acme/bob"},
+    }
+    assert _post(registry, {"events": [blob]}).json()["ignored"] == 1
+
+
+def test_seen_event_ids_are_purged_after_the_retention(registry, team, settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from apps.registry.events import purge_seen
+
+    settings.REGISTRY_EVENTS_RETENTION = 3600
+    old = RegistryEvent.objects.create(event_id="old", action="push")
+    RegistryEvent.objects.filter(pk=old.pk).update(
+        received_at=timezone.now() - timedelta(seconds=3601)
+    )
+    RegistryEvent.objects.create(event_id="new", action="push")
+    assert purge_seen() == 1
+    assert list(RegistryEvent.objects.values_list("event_id", flat=True)) == ["new"]
