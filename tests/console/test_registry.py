@@ -337,3 +337,62 @@ def test_namespace_and_repository_queries_do_not_grow(client, tenant, member):
     assert page.count("data-tag=") == 8
     assert len(many_repos.captured_queries) <= len(few_repos.captured_queries)
     assert len(many_tags.captured_queries) <= len(few_tags.captured_queries)
+
+
+# -- deleting tags and repositories --------------------------------------------------------------
+def test_a_reader_sees_no_delete_buttons_and_is_refused(client, tenant, read_only_user):
+    image(team(tenant), "web/api", tags=("1.0",))
+    client.force_login(read_only_user)
+    url = "/registry/namespaces/team/repositories/web/api"
+    page = client.get(url).content.decode()
+    assert "tag-delete" not in page and 'id="repository-delete"' not in page
+    assert client.post(url, {"operation": "delete-tag", "tag": "1.0"}).status_code == 403
+    assert client.post(url, {"operation": "delete-repository"}).status_code == 403
+    assert Tag.objects.filter(name="1.0").exists()
+    events = AuditEvent.objects.filter(outcome="denied")
+    assert set(events.values_list("action", flat=True)) == {"deleteTag", "deleteRepository"}
+
+
+def test_another_tenant_cannot_delete(client, tenant, other_user):
+    image(team(tenant), "web/api", tags=("1.0",))
+    client.force_login(other_user)
+    url = "/registry/namespaces/team/repositories/web/api"
+    assert client.post(url, {"operation": "delete-repository"}).status_code == 404
+    assert Repository.objects.filter(name="web/api").exists()
+
+
+def test_an_unreachable_registry_is_said_and_keeps_the_rows(client, tenant, member, settings):
+    settings.REGISTRY_URL = "http://127.0.0.1:9"  # nothing listens on the discard port
+    image(team(tenant), "web/api", tags=("1.0",))
+    client.force_login(member)
+    url = "/registry/namespaces/team/repositories/web/api"
+    assert "tag-delete" in client.get(url).content.decode()
+    response = client.post(url, {"operation": "delete-tag", "tag": "1.0"})
+    assert response.status_code == 503
+    assert "registry unreachable" in response.content.decode().split('id="registry-error"')[1]
+    assert Tag.objects.filter(name="1.0").exists()
+    event = AuditEvent.objects.get(action="deleteTag")
+    assert event.outcome == "failure"
+
+
+def test_a_shared_digest_asks_before_deleting_every_tag(client, tenant, member, settings):
+    settings.REGISTRY_URL = "http://127.0.0.1:9"
+    image(team(tenant), "web/api", tags=("1.0", "latest"))  # both the same digest
+    client.force_login(member)
+    url = "/registry/namespaces/team/repositories/web/api"
+    response = client.post(url, {"operation": "delete-tag", "tag": "1.0"})
+    assert response.status_code == 409
+    error = response.content.decode().split('id="registry-error"')[1]
+    assert "latest" in error and 'id="force-delete"' in error and 'name="force"' in error
+    assert Tag.objects.count() == 2
+
+
+def test_a_repository_without_tags_is_deleted(client, tenant, member):
+    image(team(tenant), "empty", tags=())
+    client.force_login(member)
+    url = "/registry/namespaces/team/repositories/empty"
+    assert 'id="repository-delete"' in client.get(url).content.decode()
+    response = client.post(url, {"operation": "delete-repository"})
+    assert response.status_code == 303 and response["Location"] == "/registry/namespaces/team/"
+    assert not Repository.objects.filter(name="empty").exists()
+    assert AuditEvent.objects.get(action="deleteRepository").outcome == "success"

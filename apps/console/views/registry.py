@@ -13,6 +13,7 @@ like the API's (``request.audit_action`` / ``audit_resource``).
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, Sum
 from django.http import Http404, HttpResponse, HttpResponseRedirect
@@ -23,6 +24,7 @@ from apps.audit.choices import Outcome
 from apps.authz.enforcer import check, restrict
 from apps.projects.models import Project
 from apps.registry import services
+from apps.registry.client import RegistryError, RegistryUnreachable
 from apps.registry.models import RegistryNamespace, Repository, Tag
 
 from ..forms.images import RegistryNamespaceForm, quota_initial
@@ -269,11 +271,11 @@ class NamespaceView(RegistryAreaView):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         namespace = visible_namespace(self, kwargs["namespace"])
-        self.authorize_on(
-            "listRepositories", f"{namespace.authz_resource}/repository:*", namespace.tenant
-        )
         query = (self.request.GET.get("q") or "").strip()[:255].replace("\x00", "")
-        repositories = namespace.repositories.annotate(tag_total=Count("tags"))
+        # The repositories the user may list, restricted in SQL like the API's list.
+        repositories = restrict(
+            namespace.repositories.all(), self.request.user, "listRepositories"
+        ).annotate(tag_total=Count("tags"))
         if query:
             repositories = repositories.filter(
                 Q(name__icontains=query) | Q(description__icontains=query)
@@ -306,34 +308,95 @@ class NamespaceView(RegistryAreaView):
 
 
 class RepositoryView(RegistryAreaView):
-    """One repository: its tags, each with its ``docker pull`` command."""
+    """One repository: its tags, each with its ``docker pull`` command; deleting a tag
+    (``deleteTag``) or the repository (``deleteRepository``) when allowed (POST
+    ``operation``)."""
 
     template_name = "console/registry/repository.html"
     authz_action = "getRegistryNamespace"
 
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        namespace = visible_namespace(self, kwargs["namespace"])
-        name = kwargs["repository"]
+    def load(self) -> Repository:
+        namespace = visible_namespace(self, self.kwargs["namespace"])
+        name = self.kwargs["repository"]
         if "\x00" in name:
             raise Http404
-        repository = Repository.objects.filter(namespace=namespace, name=name).first()
-        if repository is None or not self.allowed(
-            "getRepository", f"{namespace.authz_resource}/repository:{name}", namespace.tenant
-        ):
+        repository = (
+            restrict(
+                Repository.objects.filter(namespace=namespace), self.request.user, "getRepository"
+            )  # fmt: skip
+            .filter(name=name)
+            .first()
+        )
+        if repository is None:
             raise Http404(_("No repository %(name)s in this namespace.") % {"name": name})
         repository.namespace = namespace
-        self.authorize_on("listTags", f"{repository.authz_resource}/tag:*", namespace.tenant)
+        self.request.audit_tenant = namespace.tenant
+        return repository
+
+    def get(self, request, *args, **kwargs):
+        self.repository = self.load()
+        return self.render_to_response(self.get_context_data())
+
+    def post(self, request, *args, **kwargs):
+        repository = self.repository = self.load()
+        namespace = repository.namespace
+        operation = request.POST.get("operation", "")
+        try:
+            if operation == "delete-tag":
+                name = (request.POST.get("tag") or "").replace("\x00", "")[:128]
+                tag = (
+                    restrict(Tag.objects.filter(repository=repository), request.user, "getTag")
+                    .filter(name=name)
+                    .first()
+                )
+                if tag is None:
+                    raise Http404(_("No tag %(name)s.") % {"name": name})
+                tag.repository = repository
+                self.authorize_on("deleteTag", tag.authz_resource, namespace.tenant)
+                force = request.POST.get("force") == "true"
+                deleted = services.delete_tag(actor=request.user, tag=tag, force=force)
+                messages.success(request, _("Deleted: %(tags)s.") % {"tags": ", ".join(deleted)})
+                return self.redirect(self.request.path)
+            if operation == "delete-repository":
+                self.authorize_on("deleteRepository", repository.authz_resource, namespace.tenant)
+                services.delete_repository(actor=request.user, repository=repository)
+                messages.success(
+                    request, _("Repository %(name)s deleted.") % {"name": repository.name}
+                )
+                return self.redirect(reverse("console:registry-namespace", args=[namespace.name]))
+        except services.TagShared as exc:
+            self.note_failure(str(exc.detail))
+            context = self.get_context_data(
+                error=str(exc.detail), shared_tag=request.POST.get("tag", "")
+            )
+            return self.render_to_response(context, status=200 if request.htmx else 409)
+        except (RegistryError, RegistryUnreachable) as exc:
+            message = _("The registry refused or could not be reached: %(detail)s") % {
+                "detail": exc.detail
+            }
+            self.note_failure(message)
+            return self.render_to_response(
+                self.get_context_data(error=message), status=200 if request.htmx else 503
+            )
+        raise Http404
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        repository = self.repository
+        namespace = repository.namespace
+        user = self.request.user
         tags = list(
-            Tag.objects.filter(repository=repository)
+            restrict(Tag.objects.filter(repository=repository), user, "listTags")
             .select_related("pushed_by")
             .order_by("-pushed_at", "name")[:PAGE_SIZE]
         )
         host = registry_host()
         image = f"{host}/{namespace.registry_path()}/{repository.name}"
         for tag in tags:
+            tag.repository = repository
             tag.pull = f"docker pull {image}:{tag.name}"
             tag.short_digest = tag.digest.split(":", 1)[-1][:12]
+            tag.may_delete = self.allowed("deleteTag", tag.authz_resource, namespace.tenant)
         context.update(
             title=f"{namespace.name}/{repository.name}",
             namespace=namespace,
@@ -342,7 +405,9 @@ class RepositoryView(RegistryAreaView):
             truncated=len(tags) == PAGE_SIZE,
             image=image,
             registry_host=host,
-            login_name=docker_login_name(self.request.user),
-            may_push=self.allowed("pushRepository", repository.authz_resource, namespace.tenant),
+            login_name=docker_login_name(user),
+            may_delete_repository=self.allowed(
+                "deleteRepository", repository.authz_resource, namespace.tenant
+            ),
         )
         return context
