@@ -338,6 +338,14 @@ def test_install_preview_then_install_upgrade_rollback_uninstall(
     listed = client.get(f"/releases/?cluster={cluster.name}").content.decode()
     assert f'data-release="{cluster.name}/{NAMESPACE}/demo"' in listed
 
+    # the upgrade's preview: a dry run, each object's diff, nothing changed
+    page = client.post(
+        release_url, {"operation": "preview", "version": "1.0.0", "values": "replicas: 3"}
+    ).content.decode()
+    plan = page.split('id="plan-table"')[1].split("</table>")[0]
+    assert "demo-web" in plan and "replicas: 3" in plan
+    assert deployment(cluster)["spec"]["replicas"] == 2
+    assert Release.objects.get().revision == 1
     response = client.post(
         release_url, {"operation": "upgrade", "version": "1.0.0", "values": "replicas: 3"}
     )
@@ -396,3 +404,37 @@ def test_a_viewer_of_the_project_may_read_a_release_but_not_change_it(
     assert client.post(url, {"operation": "uninstall"}).status_code == 403
     release.refresh_from_db()
     assert release.status == "deployed"
+
+
+def test_releases_list_filters_and_keeps_its_queries(client, tenant, tenant_admin):
+    from tests.factories import make_cluster
+
+    c = make_cluster(tenant)
+    shop = Project.objects.create(tenant=tenant, name="prj-shop")
+
+    def add(i, project=None):
+        Release.objects.create(
+            tenant=tenant,
+            cluster=c,
+            namespace="default",
+            name=f"r{i}",
+            project=project,
+            chart_name="web",
+            chart_version_name="1.0.0",
+            status="deployed",
+            revision=1,
+        )
+
+    add(0, shop)
+    client.force_login(tenant_admin)
+    client.get("/releases/")
+    with CaptureQueriesContext(connection) as few:
+        client.get("/releases/")
+    for i in range(1, 8):
+        add(i)
+    with CaptureQueriesContext(connection) as many:
+        page = client.get("/releases/").content.decode()
+    assert page.count("data-release=") == 8
+    assert len(many.captured_queries) <= len(few.captured_queries)
+    page = client.get("/releases/?project=prj-shop").content.decode()
+    assert page.count("data-release=") == 1 and f'data-release="{c.name}/default/r0"' in page

@@ -480,20 +480,29 @@ class ReleaseListView(ChartsAreaView):
         context = super().get_context_data(**kwargs)
         user = self.request.user
         clusters = restrict(Cluster.objects.in_scope(self.scope), user, "getCluster")
-        rows = Release.objects.filter(cluster__in=clusters).select_related("cluster", "tenant")
+        rows = Release.objects.filter(cluster__in=clusters).select_related(
+            "cluster", "tenant", "project"
+        )
         wanted_cluster = (self.request.GET.get("cluster") or "").replace("\x00", "")[:63]
         wanted_ns = (self.request.GET.get("namespace") or "").replace("\x00", "")[:63]
         if wanted_cluster:
             rows = rows.filter(cluster__name=wanted_cluster)
         if wanted_ns:
             rows = rows.filter(namespace=wanted_ns)
+        wanted_project = (self.request.GET.get("project") or "").replace("\x00", "")[:63]
+        if wanted_project:
+            rows = rows.filter(project__name=wanted_project)
         rows = [
             r
             for r in rows.order_by("cluster__name", "namespace", "name")[:PAGE_SIZE]
             if check(user, "getRelease", r.authz_resource, tenant=r.tenant)
         ]
         context.update(
-            title=_("Releases"), releases=rows, cluster=wanted_cluster, namespace=wanted_ns
+            title=_("Releases"),
+            releases=rows,
+            cluster=wanted_cluster,
+            namespace=wanted_ns,
+            project=wanted_project,
         )
         return context
 
@@ -563,9 +572,10 @@ class ReleaseView(ChartsAreaView):
     def post(self, request, *args, **kwargs):
         release = self.load()
         operation = request.POST.get("operation", "")
-        form = self.upgrade_form(request.POST if operation == "upgrade" else None)
+        form = self.upgrade_form(request.POST if operation in ("upgrade", "preview") else None)
         user = request.user
         action = {
+            "preview": "updateRelease",
             "upgrade": "updateRelease",
             "rollback": "rollbackRelease",
             "uninstall": "deleteRelease",
@@ -574,7 +584,7 @@ class ReleaseView(ChartsAreaView):
             raise Http404
         self.authorize_on(action, release.authz_resource, release.tenant)
         try:
-            if operation == "upgrade":
+            if operation in ("upgrade", "preview"):
                 if not form.is_valid():
                     self.note_failure(
                         _("Invalid form: %(fields)s") % {"fields": ", ".join(form.errors)}
@@ -586,12 +596,21 @@ class ReleaseView(ChartsAreaView):
                     .select_related("chart__group__tenant", "chart__group__project")
                     .first()
                 )
-                releases.upgrade(
-                    actor=user,
-                    release=release,
-                    chart_version=version,
-                    values=_values(form.cleaned_data.get("values", "")),
-                )
+                values = _values(form.cleaned_data.get("values", ""))
+                if operation == "preview":
+                    # A dry run on the cluster: each object's diff against the live one.
+                    request.audit_message = "preview: dry run, nothing applied"
+                    planned = releases.preview(
+                        actor=user,
+                        cluster=release.cluster,
+                        namespace=release.namespace,
+                        name=release.name,
+                        chart_version=version,
+                        values=values,
+                    )
+                    context = self.get_context_data(form=form, planned=planned)
+                    return self.render_to_response(context)
+                releases.upgrade(actor=user, release=release, chart_version=version, values=values)
             elif operation == "rollback":
                 try:
                     number = int(request.POST.get("revision", ""))
