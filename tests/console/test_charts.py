@@ -438,3 +438,27 @@ def test_releases_list_filters_and_keeps_its_queries(client, tenant, tenant_admi
     assert len(many.captured_queries) <= len(few.captured_queries)
     page = client.get("/releases/?project=prj-shop").content.decode()
     assert page.count("data-release=") == 1 and f'data-release="{c.name}/default/r0"' in page
+
+
+def test_delete_a_version_needs_deleteChartVersion(client, tenant, member, read_only_user):
+    g = group(tenant, visibility="user")
+    chart = Chart.objects.create(group=g, name="web", latest_version="1.1.0")
+    for number in ("1.0.0", "1.1.0"):
+        ChartVersion.objects.create(chart=chart, version=number, digest="0" * 64)
+    url = "/charts/apps/charts/web/"
+    client.force_login(read_only_user)
+    assert "version-delete" not in client.get(url).content.decode()
+    assert client.post(url, {"version": "1.1.0"}).status_code == 403
+    client.force_login(member)
+    assert "version-delete" in client.get(url).content.decode()
+    response = client.post(url, {"version": "1.1.0"})
+    assert response.status_code == 303 and response["Location"] == url
+    assert list(ChartVersion.objects.values_list("version", flat=True)) == ["1.0.0"]
+    assert Chart.objects.get().latest_version == "1.0.0"
+    # the last version takes the chart with it: back to the group
+    response = client.post(url, {"version": "1.0.0"})
+    assert response["Location"] == "/charts/apps/" and not Chart.objects.exists()
+    outcomes = list(
+        AuditEvent.objects.filter(action="deleteChartVersion").values_list("outcome", flat=True)
+    )
+    assert sorted(outcomes) == ["denied", "success", "success"]

@@ -310,9 +310,23 @@ class GroupView(ChartsAreaView):
 
 
 class ChartView(ChartsAreaView):
-    """One chart: its versions, each with its values.yaml and an install link."""
+    """One chart: its versions, each with its values.yaml and an install link; deleting a
+    version (``deleteChartVersion``, POST) when allowed."""
 
     template_name = "console/charts/chart.html"
+
+    def post(self, request, *args, **kwargs):
+        group = self.readable_group(kwargs["group"])
+        chart = self.chart_of(group, kwargs["chart"])
+        number = (request.POST.get("version") or "").replace("\x00", "")[:64]
+        version = self.version_of(chart, number)
+        self.require_group(
+            "deleteChartVersion", group, access.chart_resource(group, chart.name, number)
+        )
+        services.delete_version(actor=request.user, version=version)
+        if Chart.objects.filter(pk=chart.pk).exists():
+            return self.redirect(reverse("console:chart", args=[group.name, chart.name]))
+        return self.redirect(reverse("console:chart-group", args=[group.name]))
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -323,6 +337,10 @@ class ChartView(ChartsAreaView):
             .select_related("pushed_by")
             .order_by("-created_at")[:PAGE_SIZE]
         )
+        for version in versions:
+            version.may_delete = access.can_delete(
+                self.request.user, group, chart.name, version.version
+            )
         context.update(
             title=f"{group.name}/{chart.name}",
             group=group,
