@@ -217,3 +217,44 @@ def test_garbage_collection_is_the_platform_administrators(
     listed = admin.get(GC_URL).json()["results"]
     assert [row["id"] for row in listed] == [run.pk] and listed[0]["status"] == "failed"
     assert AuditEvent.objects.filter(action="garbageCollectRegistry", status_code=202).exists()
+
+
+class TestGarbageCollectionMatrix(APIMatrix):
+    """Garbage collections are not a tenant's: every tenant user, administrators included, is
+    refused (403, the action is judged at platform level); the platform administrator lists
+    and reads every run. Starting one: test_garbage_collection_is_the_platform_administrators."""
+
+    list_url = GC_URL
+    read_only = True
+    reader = "platform_admin"
+    no_permission = "tenant_admin"
+
+    def make_object(self, tenant):
+        return GarbageCollection.objects.create()
+
+    def test_reader_lists_own_tenant_only(self, api, platform_admin, tenant, other_tenant):
+        runs = [self.make_object(tenant), self.make_object(other_tenant)]
+        response = api(platform_admin).get(self.list_url)
+        assert response.status_code == 200, response.content
+        assert {row["id"] for row in response.json()["results"]} == {r.pk for r in runs}
+
+    def test_other_tenant_object_is_404(self, api, other_user, tenant):
+        run = self.make_object(tenant)
+        client = api(other_user)
+        assert client.get(self.detail_url(run)).status_code == 403
+        assert client.delete(self.detail_url(run)).status_code in (403, 405)
+        assert GarbageCollection.objects.filter(pk=run.pk).exists()
+
+    def test_non_writer_create_is_403(self, api, member, tenant):
+        assert api(member).post(self.list_url, {}).status_code == 403
+        assert not GarbageCollection.objects.exists()
+
+    def test_non_writer_delete_is_403(self, api, platform_admin, tenant):
+        run = self.make_object(tenant)
+        assert api(platform_admin).delete(self.detail_url(run)).status_code == 405
+
+    def test_writer_creates_updates_deletes(self, api, platform_admin, tenant):
+        run = self.make_object(tenant)
+        client = api(platform_admin)
+        assert client.patch(self.detail_url(run), {}).status_code == 405
+        assert client.delete(self.detail_url(run)).status_code == 405
