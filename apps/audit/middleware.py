@@ -16,7 +16,7 @@ from django.http.request import RawPostDataException
 from apps.core.middleware import body_size
 
 from .choices import Channel
-from .redaction import redact, redact_body, storable
+from .redaction import REDACTED, redact, redact_body, storable
 from .services import record_event
 
 logger = logging.getLogger("tkeportal.audit")
@@ -71,6 +71,10 @@ class AuditMiddleware:
         response = self.get_response(request)
         if multipart:
             body = self._multipart_body(request)
+        # Fields a view knows to be secret whatever their keys (a release's chart values).
+        hidden = getattr(request, "audit_redact_keys", ())
+        if hidden and isinstance(body, dict):
+            body = {key: REDACTED if key in hidden else item for key, item in body.items()}
         self._record(request, response, body, started)
         return response
 

@@ -42,6 +42,15 @@ Operations on one release are serialized: a short transaction locks the Release 
 (``select_for_update``) and marks it pending; the cluster work happens after it commits (no
 network I/O inside a transaction, k8s.py); another operation meanwhile gets 409, unless the
 pending mark is older than ``RELEASE_OPERATION_LEASE_S`` (a crashed worker).
+
+Errors, for every caller (API, console, tasks): ``django.core.exceptions.ValidationError``
+naming the field (``name``, ``namespace``, ``chart``, ``values.<key>``, ``revision``) before
+anything is recorded; ``PermissionDenied`` naming the action and path that are missing;
+:class:`apps.core.errors.Conflict` (409) for a busy release, a name in use, or an object of
+another release; the cluster's :class:`apps.clusters.k8s.ClusterError` (``ClusterUnreachable``:
+"Cluster X is unreachable …", ``ClusterInvalid`` with its fields …) once the revision is
+recorded as failed. The services run in the caller's thread and make cluster calls: never call
+them inside ``transaction.atomic()``.
 """
 
 from __future__ import annotations
@@ -324,7 +333,8 @@ def _refuse_duplicates(docs: list[dict], namespace: str) -> None:
         seen.add(key)
 
 
-def _manifest(docs: list[dict]) -> str:
+def manifest_text(docs: list[dict]) -> str:
+    """Objects as the YAML text a revision stores."""
     return yaml.safe_dump_all(docs, sort_keys=False) if docs else ""
 
 
@@ -429,7 +439,8 @@ def _live_revision(release: Release) -> ReleaseRevision | None:
     return release.revisions.filter(status=RevisionStatus.DEPLOYED).order_by("-revision").first()
 
 
-def _values_of(revision: ReleaseRevision | None) -> dict:
+def values_of(revision: ReleaseRevision | None) -> dict:
+    """The user-supplied values of a revision (decrypted), {} for none."""
     if revision is None or not revision.values:
         return {}
     return json.loads(revision.values)
@@ -523,6 +534,9 @@ def _run(actor, release: Release, plan: _Plan) -> Release:
                 problems = _delete(client, plan.pruned)
     except (k8s.ClusterError, Conflict) as exc:
         failure = exc
+    except BaseException:
+        _release_claim(release)  # nothing recorded: the release is as before, not left busy
+        raise
     return _record(actor, release, plan, failure, problems)
 
 
@@ -551,7 +565,7 @@ def _record(actor, release, plan: _Plan, failure, problems) -> Release:
             chart_version_name=rendered.chart_version_name,
             app_version=rendered.app_version,
             values=json.dumps(plan.values, sort_keys=True),
-            manifest=_manifest(rendered.docs),
+            manifest=manifest_text(rendered.docs),
             created_by=actor if getattr(actor, "pk", None) else None,
         )
         if failure is not None:
@@ -673,14 +687,10 @@ def _claim_install(actor, cluster, namespace, name, chart_version, rendered, pro
         raise Conflict(f"Release {namespace}/{name} is being installed by someone else.") from None
     if created:
         return release
-    if release.status == ReleaseStatus.FAILED and release.revision != 0:
+    if release.revision != 0:  # a revision is live: installing again would orphan objects
         raise Conflict(
-            f"Release {namespace}/{name} exists (its last upgrade failed); upgrade or roll it "
-            "back instead."
-        )
-    if release.status not in (*reinstallable, *PENDING):
-        raise Conflict(
-            f"Release {namespace}/{name} already exists ({release.status}); upgrade it instead."
+            f"Release {namespace}/{name} already exists ({release.status}, revision "
+            f"{release.revision} deployed); upgrade it, roll it back or uninstall it instead."
         )
     release = _claim(release, ReleaseStatus.PENDING_INSTALL, allow=reinstallable)
     if release.project_id != getattr(project, "pk", None):
@@ -704,11 +714,11 @@ def upgrade(*, actor, release, chart_version=None, values=None, reuse_values=Fal
     _authorize_chart(actor, cluster, chart_version)
     live = _live_revision(release)
     if values is None:
-        values = _values_of(live)
+        values = values_of(live)
     else:
         values = _check_values(values)
         if reuse_values:
-            values = _merged(_values_of(live), values)
+            values = _merged(values_of(live), values)
     revision = _next_revision(release)
     rendered = _render(
         chart_version, release.name, release.namespace, values, revision=revision, upgrade=True
@@ -759,7 +769,7 @@ def rollback(*, actor, release, revision: int) -> Release:
             version=target.chart_version_name
         ).first()
     plan = _Plan(
-        "Rollback", number, rendered, _values_of(target), chart_version, live, pruned, revision
+        "Rollback", number, rendered, values_of(target), chart_version, live, pruned, revision
     )
     return _run(actor, release, plan)
 

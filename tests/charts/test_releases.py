@@ -13,6 +13,7 @@ from pathlib import Path
 
 import helm_python
 import pytest
+from django.core.exceptions import ValidationError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -30,9 +31,11 @@ from apps.charts.models import (
 )
 from apps.clusters import k8s, services
 from apps.clusters.masking import MASK
+from apps.core.errors import Conflict
 from apps.projects.models import Project, ProjectCluster, ProjectNamespace
 from tests.conftest import PROJECT
-from tests.factories import UserFactory
+from tests.factories import UserFactory, make_cluster
+from tests.matrix import APIMatrix
 
 pytestmark = pytest.mark.django_db
 
@@ -151,7 +154,7 @@ TEMPLATES = {
 }
 
 
-def package_chart(root: Path, name="web", extra_templates=None) -> bytes:
+def package_chart(root: Path, name="web", extra_templates=None, crds=None) -> bytes:
     """A chart directory written out and packaged by the Helm v4 SDK: the .tgz bytes."""
     source = root / name
     (source / "templates" / "tests").mkdir(parents=True)
@@ -160,6 +163,10 @@ def package_chart(root: Path, name="web", extra_templates=None) -> bytes:
     (source / "values.schema.json").write_text(json.dumps(SCHEMA))
     for path, text in {**TEMPLATES, **(extra_templates or {})}.items():
         (source / "templates" / path).write_text(textwrap.dedent(text))
+    if crds:
+        (source / "crds").mkdir()
+        for path, text in crds.items():
+            (source / "crds" / path).write_text(text)
     return Path(helm_python.package(source, destination=root)).read_bytes()
 
 
@@ -305,6 +312,8 @@ def test_install_upgrade_failed_upgrade_rollback_and_uninstall(
     install_audit = AuditEvent.objects.get(action="createRelease")
     assert install_audit.resource == f"cluster:{cluster.name}/namespace:{NAMESPACE}/release:demo"
     assert install_audit.status_code == 201
+    assert install_audit.request_body["values"] == "[redacted]"  # values may hold passwords
+    assert install_audit.request_body["name"] == "demo"
 
     # when: upgraded with new values, the Service's template rendering nothing now
     upgraded = client.patch(
@@ -383,10 +392,20 @@ def test_install_upgrade_failed_upgrade_rollback_and_uninstall(
     assert deployment(cluster)["spec"]["replicas"] == 1  # the chart's default
 
 
-def test_dry_run_renders_and_diffs_without_changing_anything(
-    api, project_member, cluster, chart_version
-):
-    response = api(project_member).post(
+def test_dry_run_renders_and_diffs_without_changing_anything(api, tenant, cluster, chart_version):
+    """A dry run by a user who may install but not revealSecret: the rendered objects and
+    the server's dry-run diffs, the Secret's value masked; nothing applied or recorded."""
+    user = UserFactory(tenant=tenant, username="erin")
+    policy = Policy.objects.create(
+        tenant=tenant,
+        name="installer-no-secrets",
+        statements=[
+            {"actions": ["*"], "resources": ["cluster:*", "chartgroup:*"], "effect": "allow"},
+            {"actions": ["revealSecret"], "resources": ["cluster:*"], "effect": "deny"},
+        ],
+    )
+    Binding.objects.create(tenant=tenant, user=user, policy=policy)
+    response = api(user).post(
         f"{base(cluster)}?dry_run=true",
         {"name": "demo", "chart": CHART, "values": {"replicas": 4}},
         format="json",
@@ -398,7 +417,6 @@ def test_dry_run_renders_and_diffs_without_changing_anything(
     assert kinds == ["Secret", "ConfigMap", "Service", "Deployment"]  # Helm's install order
     assert [r["action"] for r in body["results"]] == ["created"] * 4
     assert "replicas: 4" in body["results"][3]["diff"]
-    # project members hold no revealSecret: the Secret's value is masked in the answer
     secret = body["objects"][0]
     assert secret["stringData"] == {"password": MASK}
     assert "s3cret-default" not in response.content.decode()
@@ -529,7 +547,7 @@ def test_charts_with_install_hooks_are_refused(tenant, project, tmp_path):
         },
     )
     version = store_chart(tenant, hooked, name="hooked", project=project)
-    with pytest.raises(Exception) as refused:
+    with pytest.raises(ValidationError) as refused:
         releases.render(chart_version=version, name="demo", namespace=NAMESPACE, values={})
     assert "hooked/templates/migrate.yaml is a Helm hook" in str(refused.value)
     assert "pre-install,pre-upgrade" in str(refused.value)
@@ -591,6 +609,9 @@ def test_an_operation_in_progress_makes_others_wait(api, project_member, cluster
         client.post(base(cluster), {"name": "demo", "chart": CHART}, format="json").status_code
         == 201
     )
+    taken = client.post(base(cluster), {"name": "demo", "chart": CHART}, format="json")
+    assert taken.status_code == 409, taken.content
+    assert "already exists (deployed, revision 1 deployed)" in taken.json()["detail"]
     Release.objects.update(status=ReleaseStatus.PENDING_UPGRADE)
     busy = client.patch(f"{base(cluster)}demo/", {"values": {"replicas": 2}}, format="json")
     assert busy.status_code == 409, busy.content
@@ -609,6 +630,80 @@ def test_an_operation_in_progress_makes_others_wait(api, project_member, cluster
 
 
 # -- permissions -----------------------------------------------------------------------------------
+@pytest.fixture
+def cluster_only_user(tenant):
+    """Sees the cluster, holds nothing on releases."""
+    user = UserFactory(tenant=tenant, username="cleo")
+    policy = Policy.objects.create(
+        tenant=tenant,
+        name="cluster-only",
+        statements=[{"actions": ["getCluster"], "resources": ["cluster:*"], "effect": "allow"}],
+    )
+    Binding.objects.create(tenant=tenant, user=user, policy=policy)
+    return user
+
+
+class TestReleaseMatrix(APIMatrix):
+    """Anonymous 401; seeing the cluster without release rights 403; another tenant (or a
+    cluster the user cannot see) 404; a reader lists and reads, cannot write; the
+    administrator installs, upgrades and uninstalls (the release stays as history)."""
+
+    view_url = "/api/v1/clusters/cls-abc/namespaces/team-a/releases/"
+    no_permission = "cluster_only_user"
+    reader = "read_only_user"
+    non_writer = "read_only_user"
+    writer = "tenant_admin"
+
+    @pytest.fixture(autouse=True)
+    def _cluster(self, request, chart_version):
+        self.cluster = request.getfixturevalue("cluster")
+        self.chart_version = chart_version
+        self.list_url = base(self.cluster)
+
+    def make_object(self, tenant):
+        """A release row (no objects behind it: reads and refusals need none); another
+        tenant's is in a cluster of theirs."""
+        cluster = self.cluster if tenant == self.cluster.tenant else make_cluster(tenant)
+        return Release.objects.create(
+            tenant=tenant,
+            cluster=cluster,
+            namespace=NAMESPACE,
+            name=f"rel-{tenant.slug}-{Release.objects.count()}",
+            chart_version=self.chart_version if cluster is self.cluster else None,
+            chart_name="web",
+            chart_version_name="1.0.0",
+            status=ReleaseStatus.DEPLOYED,
+            revision=1,
+        )
+
+    def detail_url(self, obj):
+        return f"{self.list_url}{obj.name}/"
+
+    def lookup(self, obj):
+        return obj.name
+
+    def lookup_from_json(self, row):
+        return row["name"]
+
+    def create_data(self, tenant):
+        return {"name": "made", "chart": CHART}
+
+    def update_data(self, obj):
+        return {"values": {"replicas": 2}}
+
+    def test_writer_creates_updates_deletes(self, api, tenant_admin):
+        client = api(tenant_admin)
+        created = client.post(self.list_url, self.create_data(None))
+        assert created.status_code == 201, created.content
+        url = f"{self.list_url}made/"
+        updated = client.patch(url, self.update_data(None))
+        assert updated.status_code == 200, updated.content
+        assert deployment(self.cluster, "made-web")["spec"]["replicas"] == 2
+        assert client.delete(url).status_code == 204
+        assert deployment(self.cluster, "made-web") is None
+        assert client.get(url).json()["status"] == "uninstalled"  # kept as history
+
+
 def test_permission_matrix(
     api, anon_client, tenant_admin, read_only_user, viewer, other_user, cluster, chart_version
 ):
@@ -681,3 +776,130 @@ def test_listing_releases_takes_the_same_queries_for_any_number(
     with CaptureQueriesContext(connection) as ten:
         assert len(client.get(base(cluster)).json()["results"]) == 10
     assert len(ten.captured_queries) == len(one.captured_queries)
+
+
+CRD = """\
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget}
+  versions:
+    - name: v1
+      served: true
+      storage: true
+      schema:
+        openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+"""
+
+
+def test_crds_are_applied_first_need_their_own_right_and_stay(
+    api, tenant, tenant_admin, project_member, cluster, project, tmp_path
+):
+    packaged = package_chart(tmp_path, name="widgets", crds={"widgets.yaml": CRD})
+    store_chart(tenant, packaged, name="widgets", project=project)
+    chart = {**CHART, "chart": "widgets"}
+    crd_path = "/apis/apiextensions.k8s.io/v1/customresourcedefinitions/widgets.example.com"
+
+    # a project member may write the namespace's objects, not a CRD (privilege-bearing)
+    refused = api(project_member).post(
+        base(cluster), {"name": "demo", "chart": chart}, format="json"
+    )
+    assert refused.status_code == 403, refused.content
+    assert "createCustomResourceDefinition" in refused.json()["detail"]
+    assert live(cluster, crd_path) is None
+
+    client = api(tenant_admin)
+    installed = client.post(base(cluster), {"name": "demo", "chart": chart}, format="json")
+    assert installed.status_code == 201, installed.content
+    assert live(cluster, crd_path)["spec"]["names"]["kind"] == "Widget"
+    kinds = [o["kind"] for o in client.get(f"{base(cluster)}demo/manifest/").json()["objects"]]
+    assert "CustomResourceDefinition" not in kinds  # not part of the release's manifest
+    assert client.delete(f"{base(cluster)}demo/").status_code == 204
+    assert deployment(cluster) is None
+    assert live(cluster, crd_path) is not None  # Helm never deletes CRDs
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_upgrades_of_one_release_are_serialized(
+    tenant, tenant_admin, cluster, chart_version, sim
+):
+    """While one upgrade is applying (the cluster slow to answer its Deployment patch), a
+    second one is refused with 409 and records nothing; the first completes."""
+    import threading
+
+    from django.db import connections
+
+    release = releases.install(
+        actor=tenant_admin,
+        cluster=cluster,
+        namespace=NAMESPACE,
+        name="demo",
+        chart_version=chart_version,
+    )
+    sim.faults.delay(1.5, method="PATCH", path="/deployments/demo-web", times=1)
+    outcome = {}
+
+    def first():
+        try:
+            outcome["first"] = releases.upgrade(
+                actor=tenant_admin, release=release, values={"replicas": 2}
+            )
+        finally:
+            connections.close_all()
+
+    worker = threading.Thread(target=first)
+    worker.start()
+    wait_for(
+        lambda: Release.objects.get(pk=release.pk).status == ReleaseStatus.PENDING_UPGRADE,
+        "the first upgrade to claim the release",
+    )
+    with pytest.raises(Conflict) as second:
+        releases.upgrade(actor=tenant_admin, release=release, values={"replicas": 5})
+    worker.join(15)
+    assert "busy (pending-upgrade)" in str(second.value)
+    assert outcome["first"].revision == 2
+    assert dict(release.revisions.values_list("revision", "status")) == {
+        1: "superseded",
+        2: "deployed",
+    }
+    assert deployment(cluster)["spec"]["replicas"] == 2
+
+
+def test_pruning_and_uninstalling_need_delete_on_each_object(api, tenant, cluster, chart_version):
+    """A user who may install, upgrade and delete releases and create and update objects,
+    but delete none: the upgrade that would delete the Service and the uninstall are refused
+    before anything changes."""
+    user = UserFactory(tenant=tenant, username="fern")
+    policy = Policy.objects.create(
+        tenant=tenant,
+        name="releases-no-object-deletes",
+        statements=[
+            {"actions": ["getCluster"], "resources": ["cluster:*"], "effect": "allow"},
+            {"actions": ["pullChart"], "resources": ["chartgroup:*"], "effect": "allow"},
+            {
+                "actions": ["*Release", "rollbackRelease", "create*", "update*", "get*"],
+                "resources": ["cluster:*/namespace:*"],
+                "effect": "allow",
+            },
+        ],
+    )
+    Binding.objects.create(tenant=tenant, user=user, policy=policy)
+    client = api(user)
+    assert client.post(base(cluster), {"name": "demo", "chart": CHART}).status_code == 201
+    upgrade = client.patch(
+        f"{base(cluster)}demo/", {"values": {"service": {"enabled": False}}}, format="json"
+    )
+    assert upgrade.status_code == 403, upgrade.content
+    assert "deleteService" in upgrade.json()["detail"]
+    assert service(cluster) is not None
+    uninstall = client.delete(f"{base(cluster)}demo/")
+    assert uninstall.status_code == 403, uninstall.content
+    assert "deleteSecret" in uninstall.json()["detail"]
+    assert deployment(cluster) is not None and configmap(cluster) is not None
+    release = Release.objects.get()
+    assert (release.status, release.revision) == (ReleaseStatus.DEPLOYED, 1)
+    assert release.revisions.count() == 1

@@ -275,7 +275,11 @@ SPECTACULAR_SETTINGS = {
         {"name": "kubectl", "description": "Kubeconfigs for kubectl through the portal."},
         {"name": "projects", "description": "Projects, quotas, members, namespaces, portal."},
         {"name": "registry", "description": "Image namespaces (the Docker registry)."},
-        {"name": "charts", "description": "Helm chart groups, their charts and versions."},
+        {
+            "name": "charts",
+            "description": "Helm chart groups, their charts and versions, and releases (charts "
+            "installed into namespaces).",
+        },
         {"name": "audit", "description": "The audit trail."},
     ],
     # Every operation's error answers and the one error body (apps/core/api/schema.py).
