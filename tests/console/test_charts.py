@@ -328,7 +328,9 @@ def test_install_preview_then_install_upgrade_rollback_uninstall(
     response = client.post(url, {**form, "values": "replicas: many", "install": "1"})
     assert response.status_code == 400
     assert 'id="id_values_error"' in response.content.decode()
-    response = client.post(url, {**form, "values": "replicas: 2", "install": "1"})
+    response = client.post(
+        url, {**form, "values": "replicas: 2\npassword: hunter2-secret", "install": "1"}
+    )
     assert response.status_code == 303, response.content[:3000]
     assert response["Location"] == f"/releases/{cluster.name}/{NAMESPACE}/demo/"
     assert deployment(cluster)["spec"]["replicas"] == 2
@@ -367,6 +369,9 @@ def test_install_preview_then_install_upgrade_rollback_uninstall(
     )
     for action in ("createRelease", "updateRelease", "rollbackRelease", "deleteRelease"):
         assert action in actions
+    # the values (a password among them) are not in the audit trail
+    for event in AuditEvent.objects.all():
+        assert "hunter2-secret" not in str(event.__dict__)
 
 
 def test_an_unreachable_cluster_is_said_so(client, tenant, project_member, cluster,

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 
 import yaml
+from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.http import Http404
@@ -46,13 +47,13 @@ def portal_base(request) -> str:
 def _field_errors(form, exc: ValidationError, aliases: dict | None = None) -> None:
     """The service's errors next to the form's fields (the others above the form)."""
     errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
-    for field, messages in errors.items():
+    for field, said in errors.items():
         field = (aliases or {}).get(field, field)
         target = field if field in form.fields else None
         if target is None and field.startswith("values.") and "values" in form.fields:
             # the chart's schema names the value (values.replicas): said on the values field
-            target, messages = "values", [f"{field[7:]}: {m}" for m in messages]
-        for message in messages:
+            target, said = "values", [f"{field[7:]}: {m}" for m in said]
+        for message in said:
             form.add_error(target, message)
 
 
@@ -250,7 +251,11 @@ class GroupSyncView(ChartsAreaView):
         if not found.import_url:
             self.note_failure(_("Only an imported group can be synced."))
         else:
-            services.sync_group(found)
+            from apps.charts.tasks import sync_chart_group
+
+            # As the API does: a Celery task; the group page shows its report when done.
+            sync_chart_group.delay(found.pk)
+            messages.info(request, _("Sync started: reload the page for its report."))
         return self.redirect(reverse("console:chart-group", args=[found.name]))
 
 
@@ -409,6 +414,8 @@ class InstallView(ChartsAreaView):
         return self.render_to_response(self.get_context_data(form=self.form()))
 
     def post(self, request, *args, **kwargs):
+        # Chart values may hold passwords under any key: kept out of the audit trail whole.
+        request.audit_redact_keys = ("values",)
         self.load()
         form = self.form(request.POST)
         previewing = "preview" in request.POST
@@ -588,6 +595,7 @@ class ReleaseView(ChartsAreaView):
         return self.render_to_response(self.get_context_data(form=self.upgrade_form()))
 
     def post(self, request, *args, **kwargs):
+        request.audit_redact_keys = ("values",)  # they may hold passwords under any key
         release = self.load()
         operation = request.POST.get("operation", "")
         form = self.upgrade_form(request.POST if operation in ("upgrade", "preview") else None)

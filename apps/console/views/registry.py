@@ -230,11 +230,11 @@ class NamespaceFormView(RegistryAreaView):
         except ValidationError as exc:
             self.note_failure(exc)
             errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
-            for field, messages in errors.items():
+            for field, said in errors.items():
                 target = field if field in form.fields else None
                 if field == "storage_quota_bytes":
                     target = "quota"
-                for message in messages:
+                for message in said:
                     form.add_error(target, message)
             return self.render_to_response(self.get_context_data(form=form), status=400)
         return self.redirect(reverse("console:registry-namespace", args=[namespace.name]))
