@@ -467,3 +467,26 @@ def test_delete_a_version_needs_deleteChartVersion(client, tenant, member, read_
         AuditEvent.objects.filter(action="deleteChartVersion").values_list("outcome", flat=True)
     )
     assert sorted(outcomes) == ["denied", "success", "success"]
+
+
+def test_group_and_chart_pages_keep_their_queries(client, tenant, member):
+    g = group(tenant, visibility="user")
+    first = Chart.objects.create(group=g, name="c0", latest_version="0.0.0")
+    ChartVersion.objects.create(chart=first, version="0.0.0", pushed_by=member)
+    client.force_login(member)
+    client.get("/charts/apps/")
+    with CaptureQueriesContext(connection) as few_charts:
+        client.get("/charts/apps/")
+    with CaptureQueriesContext(connection) as few_versions:
+        client.get("/charts/apps/charts/c0/")
+    for i in range(1, 8):
+        Chart.objects.create(group=g, name=f"c{i}")
+        ChartVersion.objects.create(chart=first, version=f"0.0.{i}", pushed_by=member)
+    with CaptureQueriesContext(connection) as many_charts:
+        page = client.get("/charts/apps/").content.decode()
+    assert page.count("data-chart=") == 8
+    with CaptureQueriesContext(connection) as many_versions:
+        page = client.get("/charts/apps/charts/c0/").content.decode()
+    assert page.count("data-version=") == 8 and 'id="upload-form"' in page
+    assert len(many_charts.captured_queries) <= len(few_charts.captured_queries)
+    assert len(many_versions.captured_queries) <= len(few_versions.captured_queries)

@@ -355,6 +355,10 @@ class ChartView(ChartsAreaView):
             repo_alias=f"{group.tenant.slug}-{group.name}",
             # installing somewhere: a platform right, or one held in a project
             may_install=can_any(self.request.user, "createRelease", model=ProjectNamespace),
+            may_push=self.group_allowed(
+                "pushChart", group, access.chart_resource(group, chart.name)
+            ),
+            upload=ChartUploadForm(),
         )
         return context
 
