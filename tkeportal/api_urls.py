@@ -12,7 +12,7 @@ urlpatterns = [
     path("", include("apps.clusters.api.urls")),
     path("", include("apps.projects.api.urls")),
     path("", include("apps.registry.api.urls")),
-    path("", include("apps.charts.api.urls")),
     path("", include("apps.charts.api.release_urls")),
+    path("", include("apps.charts.api.urls")),
     path("", include("apps.clusters.proxy.urls")),
 ]

@@ -6,3 +6,10 @@ class Visibility(models.TextChoices):
 
     PUBLIC = "public", "Public"
     PRIVATE = "private", "Private"
+
+
+class GarbageCollectionStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    SUCCEEDED = "succeeded", "Succeeded"
+    FAILED = "failed", "Failed"

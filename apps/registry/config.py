@@ -11,11 +11,18 @@ from django.conf import settings
 
 
 def registry_config(
-    *, listen: str, realm: str, storage_dir: str, certbundle: str, log_level: str = "warn"
+    *,
+    listen: str,
+    realm: str,
+    storage_dir: str,
+    certbundle: str,
+    log_level: str = "warn",
+    events_url: str | None = None,
 ) -> str:
     """The YAML of a registry on ``listen`` (host:port) storing under ``storage_dir`` and
     trusting tokens from ``realm`` (the portal's ``/registry/token``) signed by the key whose
-    certificate is in ``certbundle``."""
+    certificate is in ``certbundle``, posting its notifications to ``events_url`` (default:
+    the realm's ``/registry/events``) with ``REGISTRY_EVENTS_SECRET`` when that is set."""
     config = {
         "version": 0.1,
         "log": {"level": log_level, "accesslog": {"disabled": True}},
@@ -34,4 +41,23 @@ def registry_config(
             }
         },
     }
+    if settings.REGISTRY_EVENTS_SECRET:
+        url = events_url or realm.rsplit("/registry/token", 1)[0] + "/registry/events"
+        config["notifications"] = {
+            "events": {"includereferences": True},
+            "endpoints": [
+                {
+                    "name": "tke-portal",
+                    "url": url,
+                    "headers": {"Authorization": [f"Bearer {settings.REGISTRY_EVENTS_SECRET}"]},
+                    # The portal reads the pushed manifest before answering: a few requests.
+                    "timeout": "15s",
+                    # After 3 failures in a row the registry waits 2 s between retries (the
+                    # queue is in memory: events are lost if the registry stops meanwhile).
+                    "threshold": 3,
+                    "backoff": "2s",
+                    "ignoredmediatypes": ["application/octet-stream"],
+                }
+            ],
+        }
     return yaml.safe_dump(config, sort_keys=False)

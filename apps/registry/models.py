@@ -18,10 +18,10 @@ from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 
 from apps.core.crypto import EncryptedTextField
-from apps.core.models import TenantScopedManager, TenantScopedModel
+from apps.core.models import TenantScopedManager, TenantScopedModel, TenantScopedQuerySet
 from apps.core.paths import path_expression
 
-from .choices import Visibility
+from .choices import GarbageCollectionStatus, Visibility
 
 # One path component of a Docker repository name (distribution's reference grammar), without
 # the separators a tenant slug cannot hold: lowercase letters and digits, joined by . _ -.
@@ -97,9 +97,18 @@ class RegistryNamespace(TenantScopedModel):
         return f"{self.tenant.slug}/{self.name}"
 
 
+class RepositoryQuerySet(TenantScopedQuerySet):
+    tenant_field = "namespace__tenant"
+
+
+class TagQuerySet(TenantScopedQuerySet):
+    tenant_field = "repository__namespace__tenant"
+
+
 class Repository(models.Model):
     """One image repository in a registry namespace, with its pull and push counts and the
-    bytes its tags take."""
+    bytes its tags take (the sum over its distinct tag digests; layers shared between images
+    are counted once per image, so this is an upper bound of the storage it holds)."""
 
     namespace = models.ForeignKey(
         RegistryNamespace, on_delete=models.CASCADE, related_name="repositories"
@@ -108,9 +117,13 @@ class Repository(models.Model):
     description = models.TextField(blank=True)
     pull_count = models.PositiveBigIntegerField(default=0)
     push_count = models.PositiveBigIntegerField(default=0)
-    size = models.PositiveBigIntegerField(default=0, help_text="Bytes of its tags' layers.")
+    size = models.PositiveBigIntegerField(
+        default=0, help_text="Bytes of its distinct tagged images (manifest, config, layers)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = models.Manager.from_queryset(RepositoryQuerySet)()
 
     class Meta:
         ordering = ["namespace", "name"]
@@ -127,6 +140,14 @@ class Repository(models.Model):
     @property
     def authz_resource(self) -> str:
         return f"registrynamespace:{self.namespace.name}/repository:{self.name}"
+
+    @staticmethod
+    def authz_path_expression():
+        return path_expression("registrynamespace:", "namespace__name", "/repository:", "name")
+
+    def registry_name(self) -> str:
+        """The repository's name in the registry: ``<tenant>/<namespace>/<repository>``."""
+        return f"{self.namespace.registry_path()}/{self.name}"
 
 
 class Tag(models.Model):
@@ -145,6 +166,8 @@ class Tag(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
 
+    objects = models.Manager.from_queryset(TagQuerySet)()
+
     class Meta:
         ordering = ["repository", "name"]
         constraints = [
@@ -155,6 +178,21 @@ class Tag(models.Model):
 
     def __str__(self) -> str:
         return f"{self.repository}:{self.name}"
+
+    @property
+    def authz_resource(self) -> str:
+        return f"{self.repository.authz_resource}/tag:{self.name}"
+
+    @staticmethod
+    def authz_path_expression():
+        return path_expression(
+            "registrynamespace:",
+            "repository__namespace__name",
+            "/repository:",
+            "repository__name",
+            "/tag:",
+            "name",
+        )
 
 
 class SigningKey(models.Model):
@@ -173,3 +211,57 @@ class SigningKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kid})"
+
+
+class RegistryEvent(models.Model):
+    """The id of a registry notification event already applied: the registry redelivers an
+    envelope until it is acknowledged, and a redelivered event must not count twice. Rows older
+    than ``REGISTRY_EVENTS_RETENTION`` seconds are purged as new envelopes arrive."""
+
+    event_id = models.CharField(max_length=64, unique=True)
+    action = models.CharField(max_length=16)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.event_id}"
+
+
+class GarbageCollection(models.Model):
+    """One run of the registry's garbage collector (``docker-registry garbage-collect
+    --delete-untagged``) over the storage every tenant shares, with what it reported."""
+
+    status = models.CharField(
+        max_length=16,
+        choices=GarbageCollectionStatus.choices,
+        default=GarbageCollectionStatus.PENDING,
+    )
+    triggered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    manifests_deleted = models.PositiveIntegerField(default=0)
+    blobs_marked = models.PositiveIntegerField(default=0)
+    blobs_deleted = models.PositiveIntegerField(default=0)
+    bytes_before = models.PositiveBigIntegerField(null=True, blank=True)
+    bytes_after = models.PositiveBigIntegerField(null=True, blank=True)
+    bytes_freed = models.BigIntegerField(
+        null=True, blank=True, help_text="Storage size before minus after (REGISTRY_STORAGE_DIR)."
+    )
+    output = models.TextField(blank=True, help_text="What the garbage collector printed.")
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "garbage collection"
+
+    def __str__(self) -> str:
+        return f"garbage collection {self.pk} ({self.status})"
+
+    @property
+    def authz_resource(self) -> str:
+        return "*"

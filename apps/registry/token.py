@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from cryptography.x509.oid import NameOID
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Sum
 
 from apps.authz import check
 
@@ -145,11 +146,35 @@ def _allowed(user, action: str, resource: str, namespace: RegistryNamespace) -> 
     )
 
 
-def grant(user, scope: Scope) -> list[str]:
+def namespace_usage(namespace: RegistryNamespace) -> int:
+    """Bytes the namespace's repositories take (each image counted whole: layers shared
+    between images are counted once per image, an upper bound of the storage)."""
+    total = namespace.repositories.aggregate(total=Sum("size"))["total"]
+    return int(total or 0)
+
+
+def quota_refusal(namespace: RegistryNamespace) -> str | None:
+    """Why a push to ``namespace`` is refused for its quota, or None."""
+    quota = namespace.storage_quota_bytes
+    if quota is None:
+        return None
+    used = namespace_usage(namespace)
+    if used < quota:
+        return None
+    return (
+        f"registry namespace {namespace.registry_path()} is over its storage quota: "
+        f"{used} bytes used of {quota} allowed; delete tags (then garbage-collect) or raise "
+        f"the quota to push again."
+    )
+
+
+def grant(user, scope: Scope, refusals: list[str] | None = None) -> list[str]:
     """The actions of ``scope`` that ``user`` (None: anonymous) is granted: requested ∩
-    permitted. Pull: a public namespace, or ``pullRepository``; push: ``pushRepository``;
-    delete: ``deleteTag``; ``*`` stands for all three. The catalog is the platform
-    administrator's (``listRegistryCatalog`` at platform level): it lists every tenant."""
+    permitted. Pull: a public namespace, or ``pullRepository``; push: ``pushRepository``,
+    while the namespace's usage is under its storage quota (a push permitted but refused for
+    the quota is explained in ``refusals``); delete: ``deleteTag``; ``*`` stands for all
+    three. The catalog is the platform administrator's (``listRegistryCatalog`` at platform
+    level): it lists every tenant."""
     if scope.type == "registry":
         if scope.name == "catalog" and user is not None and check(user, CATALOG_ACTION, "*"):
             return [a for a in scope.actions if a == "*"]
@@ -181,7 +206,11 @@ def grant(user, scope: Scope) -> list[str]:
         elif user is not None:
             target = f"{resource}/tag:*" if docker_action == "delete" else resource
             if _allowed(user, action, target, namespace):
-                granted.append(docker_action)
+                refusal = quota_refusal(namespace) if docker_action == "push" else None
+                if refusal is None:
+                    granted.append(docker_action)
+                elif refusals is not None:
+                    refusals.append(refusal)
     return granted
 
 

@@ -1,5 +1,5 @@
 """``GET /registry/token``: the Docker Registry v2 token service (docker/distribution's
-token authentication specification).
+token authentication specification); ``POST /registry/events``: the registry's notifications.
 
 Credentials are HTTP Basic ``<tenant>/<username>:<API key>`` (a platform administrator, who
 has no tenant, gives the bare username); no credentials is the anonymous user, who is granted
@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hmac
+import json
 
 from django.conf import settings
 from django.http import JsonResponse
@@ -22,7 +24,12 @@ from rest_framework.exceptions import AuthenticationFailed
 from apps.accounts.authentication import authenticate_api_key
 from apps.audit.services import record_event
 
+from .events import apply_envelope
 from .token import grant, issue, parse_scopes
+
+EVENTS_MEDIA_TYPE = "application/vnd.docker.distribution.events.v1+json"
+# The registry sends envelopes of a few events; anything much larger is not one.
+MAX_ENVELOPE_BYTES = 1024 * 1024
 
 AUDIT_ACTION = "getRegistryToken"
 
@@ -135,12 +142,34 @@ def token_view(request):
             f"Unknown service '{service[:100]}': this token service serves "
             f"'{settings.REGISTRY_TOKEN_SERVICE}'.",
         )
-    access = []
+    access, refusals = [], []
     for scope in scopes:
-        actions = grant(user, scope)
+        actions = grant(user, scope, refusals=refusals)
         access.append({"type": scope.type, "name": scope.name, "actions": actions})
-    body = issue(_subject(user), service, access)
     granted = "; ".join(f"{a['type']}:{a['name']}:{','.join(a['actions'])}" for a in access)
+    if refusals:
+        # Push was permitted but the namespace is over its quota. A token without push would
+        # make the registry answer its bare "authentication required"; a 403 here is printed
+        # by skopeo (containers/image) as "invalid status code from registry 403 (Forbidden)",
+        # the body unread. A 401 body is read and printed ("…: denied: <message>"), and
+        # docker prints it too: so 401 with code DENIED and the reason. Pulls (a scope
+        # without push) are not refused.
+        message = " ".join(refusals)
+        record_event(
+            action=AUDIT_ACTION,
+            user=user,
+            resource=requested,
+            status_code=401,
+            message=message,
+            api_key_id=getattr(getattr(request, "auth", None), "pk", None),
+            method="GET",
+            path=request.get_full_path()[:1024],
+            source_ip=getattr(request, "client_ip", None),
+            user_agent=request.META.get("HTTP_USER_AGENT", "")[:512],
+            request_id=getattr(request, "request_id", ""),
+        )
+        return registry_error(401, "DENIED", message)
+    body = issue(_subject(user), service, access)
     record_event(
         action=AUDIT_ACTION,
         user=user,
@@ -155,3 +184,36 @@ def token_view(request):
         request_id=getattr(request, "request_id", ""),
     )
     return JsonResponse(body)
+
+
+def _events_secret_ok(request) -> bool:
+    secret = settings.REGISTRY_EVENTS_SECRET
+    if not secret:
+        return False  # not configured: nobody may post events
+    expected = f"Bearer {secret}".encode()
+    given = request.META.get("HTTP_AUTHORIZATION", "").encode()
+    return hmac.compare_digest(given, expected)
+
+
+@csrf_exempt  # the registry authenticates with the shared secret, not a session
+def events_view(request):
+    """The registry's notification endpoint (``notifications.endpoints`` in its configuration,
+    ``manage.py registry_config`` writes it): an envelope ``{"events": [...]}`` authenticated
+    by ``Authorization: Bearer <REGISTRY_EVENTS_SECRET>``. Answers what was applied, seen
+    before and ignored; a 2xx tells the registry not to deliver the envelope again."""
+    if request.method != "POST":
+        return registry_error(405, "UNSUPPORTED", "Use POST.", Allow="POST")
+    if not _events_secret_ok(request):
+        return registry_error(
+            401, "UNAUTHORIZED", "Registry notifications need the shared secret (Bearer)."
+        )
+    if len(request.body) > MAX_ENVELOPE_BYTES:
+        return registry_error(413, "SIZE_INVALID", "The envelope is too large.")
+    try:
+        envelope = json.loads(request.body)
+    except ValueError:
+        return registry_error(400, "UNSUPPORTED", "The envelope is not JSON.")
+    events = envelope.get("events") if isinstance(envelope, dict) else None
+    if not isinstance(events, list):
+        return registry_error(400, "UNSUPPORTED", 'The envelope has no "events" list.')
+    return JsonResponse(apply_envelope(events).as_dict())

@@ -40,3 +40,36 @@ def test_registry_config_writes_the_signing_certificate(tmp_path, settings):
     cert = x509.load_pem_x509_certificate(bundle.read_bytes())
     assert libtrust_kid(cert.public_key()) == signing_key().kid
     assert "PRIVATE" not in bundle.read_text()
+
+
+def test_notifications_endpoint_carries_the_shared_secret(tmp_path, settings):
+    settings.REGISTRY_EVENTS_SECRET = "s3cret"
+    out = io.StringIO()
+    call_command(
+        "registry_config",
+        certbundle=str(tmp_path / "root.pem"),
+        realm="https://portal.test/registry/token",
+        stdout=out,
+    )
+    endpoint = yaml.safe_load(out.getvalue())["notifications"]["endpoints"][0]
+    assert endpoint["url"] == "https://portal.test/registry/events"
+    assert endpoint["headers"] == {"Authorization": ["Bearer s3cret"]}
+    assert endpoint["timeout"] == "15s" and endpoint["threshold"] == 3
+    assert endpoint["backoff"] == "2s"
+    other = io.StringIO()
+    call_command(
+        "registry_config",
+        certbundle=str(tmp_path / "root.pem"),
+        realm="https://portal.test/registry/token",
+        events_url="https://portal.internal:8443/registry/events",
+        stdout=other,
+    )
+    config = yaml.safe_load(other.getvalue())
+    assert config["notifications"]["endpoints"][0]["url"] == (
+        "https://portal.internal:8443/registry/events"
+    )
+    # without a secret no endpoint is written (the portal would refuse its events)
+    settings.REGISTRY_EVENTS_SECRET = ""
+    bare = io.StringIO()
+    call_command("registry_config", certbundle=str(tmp_path / "root.pem"), stdout=bare)
+    assert "notifications" not in yaml.safe_load(bare.getvalue())

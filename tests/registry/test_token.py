@@ -301,3 +301,58 @@ def test_post_is_404_so_clients_fall_back_to_get(client, member):
     event = AuditEvent.objects.get(method="POST", path=URL)
     assert secret not in str(event.request_body)
     assert client.delete(URL).status_code == 405
+
+
+def _filled(namespace, used: int, quota: int | None):
+    from apps.registry.models import Repository
+
+    Repository.objects.create(namespace=namespace, name="app", size=used)
+    namespace.storage_quota_bytes = quota
+    namespace.save()
+
+
+def test_quota_drops_push_and_says_why(namespaces, member, tenant_admin):
+    # given: 100 bytes used of a 100-byte quota
+    _filled(namespaces["private"], 100, 100)
+    refusals: list[str] = []
+    # then: push is dropped for the quota, and only push
+    assert grant(member, _scope("acme/team/app"), refusals) == ["pull", "delete"]
+    assert refusals == [
+        "registry namespace acme/team is over its storage quota: 100 bytes used of 100 "
+        "allowed; delete tags (then garbage-collect) or raise the quota to push again."
+    ]
+    # a user who may not push anyway is not told about the quota
+    rhea = persona(member.tenant, "rhea", "read-only")
+    quiet: list[str] = []
+    assert "push" not in grant(rhea, _scope("acme/team/app"), quiet) and quiet == []
+    # under the quota, or without one, push is granted
+    namespaces["private"].storage_quota_bytes = 101
+    namespaces["private"].save()
+    assert grant(member, _scope("acme/team/app")) == ["pull", "push", "delete"]
+    namespaces["private"].storage_quota_bytes = None
+    namespaces["private"].save()
+    assert grant(member, _scope("acme/team/app")) == ["pull", "push", "delete"]
+
+
+def test_quota_refusal_is_401_denied_with_the_message_and_audited(client, namespaces, member):
+    _filled(namespaces["private"], 2048, 1024)
+    _, secret = make_api_key(member)
+    pushing = client.get(
+        URL,
+        {"service": SERVICE, "scope": "repository:acme/team/app:pull,push"},
+        HTTP_AUTHORIZATION=_basic("acme/bob", secret),
+    )
+    assert pushing.status_code == 401, pushing.content
+    error = pushing.json()["errors"][0]
+    assert error["code"] == "DENIED"
+    assert "acme/team is over its storage quota: 2048 bytes used of 1024" in error["message"]
+    event = AuditEvent.objects.filter(action="getRegistryToken").latest("id")
+    assert event.user == member and event.status_code == 401 and "quota" in event.message
+    # a pull of the same repository is granted
+    pulling = client.get(
+        URL,
+        {"service": SERVICE, "scope": "repository:acme/team/app:pull"},
+        HTTP_AUTHORIZATION=_basic("acme/bob", secret),
+    )
+    assert pulling.status_code == 200
+    assert _verify(pulling.json()["token"])["access"][0]["actions"] == ["pull"]

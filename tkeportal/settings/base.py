@@ -277,7 +277,7 @@ SPECTACULAR_SETTINGS = {
         {"name": "registry", "description": "Image namespaces (the Docker registry)."},
         {
             "name": "charts",
-            "description": "Chart groups, their charts and versions, and releases (charts "
+            "description": "Helm chart groups, their charts and versions, and releases (charts "
             "installed into namespaces).",
         },
         {"name": "audit", "description": "The audit trail."},
@@ -419,6 +419,23 @@ REGISTRY_TOKEN_ISSUER = env.str("REGISTRY_TOKEN_ISSUER", default="tke-portal")
 REGISTRY_TOKEN_TTL = env.int("REGISTRY_TOKEN_TTL", default=300)
 # Where users push and pull (host[:port] of the registry), shown in the API and the README.
 REGISTRY_HOST = env.str("REGISTRY_HOST", default="")
+# How the portal itself reaches the registry's API (fetching manifests for notifications,
+# deleting manifests): scheme://host:port. Empty: the URL in each notification event.
+REGISTRY_URL = env.str("REGISTRY_URL", default="")
+# The registry's notifications (POST /registry/events) carry "Authorization: Bearer <secret>";
+# empty refuses every notification. Seen event ids are kept this many seconds (redeliveries).
+REGISTRY_EVENTS_SECRET = env.str("REGISTRY_EVENTS_SECRET", default="")
+REGISTRY_EVENTS_RETENTION = env.int("REGISTRY_EVENTS_RETENTION", default=7 * 24 * 3600)
+# Bounds of the portal's own requests to the registry: seconds, and the largest manifest read.
+REGISTRY_REQUEST_TIMEOUT = env.float("REGISTRY_REQUEST_TIMEOUT", default=5.0)
+REGISTRY_MANIFEST_MAX_BYTES = env.int("REGISTRY_MANIFEST_MAX_BYTES", default=4 * 1024 * 1024)
+# Garbage collection (apps.registry.tasks.garbage_collect): the registry binary, the
+# configuration file it serves with, its storage directory (to measure the bytes freed;
+# optional) and the longest run in seconds.
+REGISTRY_BINARY = env.str("REGISTRY_BINARY", default="/usr/bin/docker-registry")
+REGISTRY_CONFIG_PATH = env.str("REGISTRY_CONFIG_PATH", default="")
+REGISTRY_STORAGE_DIR = env.str("REGISTRY_STORAGE_DIR", default="")
+REGISTRY_GC_TIMEOUT = env.int("REGISTRY_GC_TIMEOUT", default=1800)
 PORTAL_KUBECONFIG_MAX_LIFETIME = env.str("PORTAL_KUBECONFIG_MAX_LIFETIME", default="7d")
 PORTAL_KUBECONFIG_CA_DATA = env.str("PORTAL_KUBECONFIG_CA_DATA", default="")
 # The portal's TLS address (https://portal.example.com) put in downloaded kubeconfigs whatever

@@ -13,7 +13,17 @@ from __future__ import annotations
 import importlib
 
 # The order of the platform menu and of a cluster's tabs.
-AREAS = ("clusters", "workloads", "config", "projects", "access", "audit", "terminal")
+AREAS = (
+    "clusters",
+    "workloads",
+    "config",
+    "projects",
+    "registry",
+    "charts",
+    "access",
+    "audit",
+    "terminal",
+)
 
 
 def modules():

@@ -7,7 +7,7 @@ Authorization (``manage.py authz_actions``): ``listRegistryNamespaces``,
 
 from __future__ import annotations
 
-from django.db.models import Count
+from django.db.models import Count, Sum
 
 from apps.core.api.viewsets import PortalModelViewSet
 
@@ -22,7 +22,7 @@ class RegistryNamespaceViewSet(PortalModelViewSet):
     policy allows (the token service decides, ``/registry/token``)."""
 
     queryset = RegistryNamespace.objects.select_related("tenant", "project").annotate(
-        repository_total=Count("repositories")
+        repository_total=Count("repositories"), storage_used=Sum("repositories__size")
     )
     serializer_class = RegistryNamespaceSerializer
     lookup_field = "name"

@@ -22,6 +22,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--listen", default="127.0.0.1:5000", help="the registry's host:port")
         parser.add_argument("--storage", default="var/registry", help="where images are stored")
+        parser.add_argument(
+            "--events-url",
+            default=None,
+            help="the portal's /registry/events as the registry reaches it (default: next to "
+            "the realm); written only when REGISTRY_EVENTS_SECRET is set",
+        )
 
     def handle(self, *args, **options):
         bundle = Path(options["certbundle"])
@@ -33,5 +39,6 @@ class Command(BaseCommand):
                 realm=options["realm"],
                 storage_dir=str(Path(options["storage"]).resolve()),
                 certbundle=str(bundle.resolve()),
+                events_url=options["events_url"],
             )
         )
