@@ -22,10 +22,11 @@ from apps.core.api.viewsets import PortalViewSetMixin
 
 from .. import services
 from ..models import RegistryNamespace, Repository, Tag
-from ..token import COMPONENT
 from .serializers import RepositorySerializer, TagSerializer
 
-REPOSITORY_REGEX = rf"{COMPONENT}(?:/{COMPONENT})*"
+# Permissive on purpose (no groups: the route table in docs/ reads them plainly); a name
+# outside Docker's grammar matches no row and is 404.
+REPOSITORY_REGEX = r"[a-z0-9][a-z0-9._/-]*"
 TAG_REGEX = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 
 
