@@ -201,6 +201,9 @@ def events_view(request):
     ``manage.py registry_config`` writes it): an envelope ``{"events": [...]}`` authenticated
     by ``Authorization: Bearer <REGISTRY_EVENTS_SECRET>``. Answers what was applied, seen
     before and ignored; a 2xx tells the registry not to deliver the envelope again."""
+    # The audit middleware records each delivery (refused ones too) under this name; the
+    # pushes, pulls and deletes it carries are audited one by one (apps.registry.events).
+    request.audit_action, request.audit_resource = "receiveRegistryEvents", "registry:events"
     if request.method != "POST":
         return registry_error(405, "UNSUPPORTED", "Use POST.", Allow="POST")
     if not _events_secret_ok(request):
