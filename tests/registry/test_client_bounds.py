@@ -1,7 +1,8 @@
-"""The portal's reads of the registry are bounded: a registry that accepts and never answers
+"""The portal's requests to the registry are bounded: a registry that accepts and never answers
 costs REGISTRY_REQUEST_TIMEOUT, one that answers an endless manifest is cut at
-REGISTRY_MANIFEST_MAX_BYTES — and in both cases the pushed tag keeps what the event said.
-(Fault injection on a loopback socket, like kubesim's slow cluster: no registry code faked.)"""
+REGISTRY_MANIFEST_MAX_BYTES — and the pushed tag keeps what the event said; a repository
+delete the registry fails midway keeps the rows of what is still there. (Fault injection on
+a loopback socket, like kubesim's slow cluster: no registry code faked.)"""
 
 from __future__ import annotations
 
@@ -96,3 +97,63 @@ def test_an_endless_manifest_is_cut_at_the_cap(misbehaving, tenant, settings):
     settings.REGISTRY_MANIFEST_MAX_BYTES = 64 * 1024
     with pytest.raises(client.RegistryError, match="more than 65536 bytes"):
         client.inspect_manifest("acme/team/app", "sha256:" + "3" * 64)
+
+
+@pytest.fixture
+def fails_after_one():
+    """A loopback server that accepts one DELETE (202) and then drops every connection."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    stop, seen = threading.Event(), []
+
+    def serve():
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                continue
+            with conn:
+                request = conn.recv(65536)
+                seen.append(request.split(b"\r\n", 1)[0].decode())
+                if len(seen) == 1:
+                    conn.sendall(b"HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}", seen
+    stop.set()
+    thread.join(2)
+    server.close()
+
+
+def test_a_repository_delete_that_fails_midway_keeps_what_is_still_there(
+    fails_after_one, api, tenant_admin, tenant, settings
+):
+    from django.utils import timezone
+
+    from apps.registry.models import Repository
+
+    url, seen = fails_after_one
+    settings.REGISTRY_URL = url
+    namespace = RegistryNamespace.objects.create(tenant=tenant, name="team")
+    repository = Repository.objects.create(namespace=namespace, name="app", size=30)
+    first, second = "sha256:" + "a" * 64, "sha256:" + "b" * 64
+    for name, digest in (("v1", first), ("v1-alias", first), ("v2", second)):
+        Tag.objects.create(
+            repository=repository,
+            name=name,
+            digest=digest,
+            media_type="application/vnd.oci.image.manifest.v1+json",
+            size=10 if digest == first else 20,
+            pushed_at=timezone.now(),
+        )
+    response = api(tenant_admin).delete("/api/v1/registry/namespaces/team/repositories/app/")
+    assert response.status_code == 503, response.content
+    assert "registry unreachable" in response.json()["detail"]
+    assert seen[0] == f"DELETE /v2/acme/team/app/manifests/{first} HTTP/1.1"
+    # the image the registry deleted lost its rows; the other and the repository stay
+    assert list(Tag.objects.values_list("name", flat=True)) == ["v2"]
+    repository.refresh_from_db()
+    assert repository.size == 20
