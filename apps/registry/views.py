@@ -27,7 +27,6 @@ from apps.audit.services import record_event
 from .events import apply_envelope
 from .token import grant, issue, parse_scopes
 
-EVENTS_MEDIA_TYPE = "application/vnd.docker.distribution.events.v1+json"
 # The registry sends envelopes of a few events; anything much larger is not one.
 MAX_ENVELOPE_BYTES = 1024 * 1024
 
@@ -198,9 +197,13 @@ def _events_secret_ok(request) -> bool:
 @csrf_exempt  # the registry authenticates with the shared secret, not a session
 def events_view(request):
     """The registry's notification endpoint (``notifications.endpoints`` in its configuration,
-    ``manage.py registry_config`` writes it): an envelope ``{"events": [...]}`` authenticated
+    ``manage.py registry_config`` writes it): an envelope ``{"events": [...]}`` (media type
+    ``application/vnd.docker.distribution.events.v1+json``, not insisted on) authenticated
     by ``Authorization: Bearer <REGISTRY_EVENTS_SECRET>``. Answers what was applied, seen
     before and ignored; a 2xx tells the registry not to deliver the envelope again."""
+    # The audit middleware records each delivery (refused ones too) under this name; the
+    # pushes, pulls and deletes it carries are audited one by one (apps.registry.events).
+    request.audit_action, request.audit_resource = "receiveRegistryEvents", "registry:events"
     if request.method != "POST":
         return registry_error(405, "UNSUPPORTED", "Use POST.", Allow="POST")
     if not _events_secret_ok(request):

@@ -161,6 +161,9 @@ def test_a_bad_secret_is_401_and_changes_nothing(registry, team):
         assert answer.json()["errors"][0]["code"] == "UNAUTHORIZED"
     assert not Repository.objects.exists() and not Tag.objects.exists()
     assert not RegistryEvent.objects.exists()
+    refused = AuditEvent.objects.filter(action="receiveRegistryEvents")
+    assert refused.count() == 4 and {e.status_code for e in refused} == {401}
+    assert not AuditEvent.objects.filter(action="pushRepository").exists()
 
 
 def test_foreign_and_malformed_events_are_ignored(registry, team):

@@ -4,6 +4,7 @@ storage (shared by every tenant) and read the reports — the platform administr
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, mixins, status, viewsets
 from rest_framework.response import Response
 
@@ -52,7 +53,10 @@ class GarbageCollectionViewSet(
     def get_queryset(self):
         return self.queryset.all()
 
+    @extend_schema(request=None, responses={202: GarbageCollectionSerializer})
     def create(self, request, *args, **kwargs):
+        """Queue a garbage collection of the whole registry storage (no body); its row is the
+        report. Run it in a maintenance window or with the registry read-only (README)."""
         run = services.start_garbage_collection(actor=request.user)
         run.refresh_from_db()
         return Response(self.get_serializer(run).data, status=status.HTTP_202_ACCEPTED)

@@ -14,18 +14,19 @@ Authorization: ``listRepositories`` / ``getRepository`` / ``deleteRepository`` o
 from __future__ import annotations
 
 from django.db.models import Count
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import exceptions, mixins, status, viewsets
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import exceptions, mixins, serializers, status, viewsets
 from rest_framework.response import Response
 
 from apps.core.api.viewsets import PortalViewSetMixin
 
 from .. import services
 from ..models import RegistryNamespace, Repository, Tag
-from ..token import COMPONENT
 from .serializers import RepositorySerializer, TagSerializer
 
-REPOSITORY_REGEX = rf"{COMPONENT}(?:/{COMPONENT})*"
+# Permissive on purpose (no groups: the route table in docs/ reads them plainly); a name
+# outside Docker's grammar matches no row and is 404.
+REPOSITORY_REGEX = r"[a-z0-9][a-z0-9._/-]*"
 TAG_REGEX = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}"
 
 
@@ -139,7 +140,17 @@ class TagViewSet(
                 description="Delete although other tags name the same image (they go too).",
             )
         ],
-        responses={200: None},
+        responses={
+            200: inline_serializer(
+                "RegistryTagDeleted",
+                {
+                    "digest": serializers.CharField(help_text="The image deleted."),
+                    "deleted_tags": serializers.ListField(
+                        child=serializers.CharField(), help_text="Every tag that named it."
+                    ),
+                },
+            )
+        },
     )
     def destroy(self, request, *args, **kwargs):
         """Delete the tag's image (its manifest) from the registry, then the row. The registry
