@@ -1,6 +1,5 @@
 """HTTP Basic ``<tenant>/<username>:<API key>`` for clients that speak nothing else: Helm
-(chart repositories, apps.charts.views) and, by the same rules, Docker's token service
-(apps.registry.views keeps its own copy for now; it can call :func:`authenticate_basic`).
+(chart repositories, apps.charts.views) and Docker's token service (apps.registry.views).
 
 A platform administrator, who has no tenant, gives the bare username. The key must belong to
 the user named (a mismatch is answered like a wrong key: whose key it is is not disclosed), be

@@ -72,7 +72,8 @@ from apps.clusters.privileged import write_denial
 from apps.clusters.services import client_for
 from apps.core.errors import Conflict
 
-from .choices import ChartVisibility, ReleaseStatus, RevisionStatus
+from .access import can_read
+from .choices import ReleaseStatus, RevisionStatus
 from .models import ChartVersion, Release, ReleaseRevision, release_name_validator
 from .rendering import (
     INSTALL_RANK,
@@ -118,25 +119,10 @@ def release_path(cluster, namespace: str, name: str) -> str:
 
 
 def may_pull(actor, chart_version: ChartVersion) -> bool:
-    """May ``actor`` read this chart version: a public group, the owner of a user group, or
-    ``pullChart`` on the chart (judged in the group's project domain for a project group).
-    (The charts app holds the full read rule of chart groups; this is the same decision for
-    the one chart an install names.)"""
+    """May ``actor`` read this chart version: the chart groups' one read rule
+    (:func:`apps.charts.access.can_read`) for the chart an install names."""
     chart = chart_version.chart
-    group = chart.group
-    if group.visibility == ChartVisibility.PUBLIC:
-        return True
-    if group.visibility == ChartVisibility.USER and group.owner_id == getattr(actor, "pk", None):
-        return True
-    project = None
-    if group.visibility == ChartVisibility.PROJECT and group.project_id:
-        project = group.project.name
-    resource = chart.authz_resource
-    if check(actor, "pullChart", resource, tenant=group.tenant):
-        return True
-    return bool(
-        project and check(actor, "pullChart", resource, tenant=group.tenant, project=project)
-    )
+    return can_read(actor, chart.group, chart.name)
 
 
 def _authorize_chart(actor, cluster, chart_version: ChartVersion) -> None:

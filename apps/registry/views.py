@@ -11,17 +11,14 @@ what was granted). ``POST`` (the OAuth2 variant) answers 404, which makes docker
 
 from __future__ import annotations
 
-import base64
-import binascii
 import hmac
 import json
 
 from django.conf import settings
 from django.http import JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework.exceptions import AuthenticationFailed
 
-from apps.accounts.authentication import authenticate_api_key
+from apps.accounts.basic import BasicRefused, authenticate_basic, login_name
 from apps.audit.services import record_event
 
 from .events import apply_envelope
@@ -43,61 +40,8 @@ def registry_error(status: int, code: str, message: str, **headers) -> JsonRespo
     return response
 
 
-class _Refused(Exception):
-    def __init__(self, message: str, username: str = ""):
-        super().__init__(message)
-        self.message, self.username = message, username
-
-
-def _basic_credentials(request) -> tuple[str, str] | None:
-    header = request.META.get("HTTP_AUTHORIZATION", "")
-    if not header:
-        return None
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic":
-        raise _Refused("Only HTTP Basic credentials are accepted: <tenant>/<username>:<API key>.")
-    try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError) as exc:
-        raise _Refused("Malformed Basic credentials.") from exc
-    login, sep, secret = decoded.partition(":")
-    if not sep:
-        raise _Refused("Malformed Basic credentials.")
-    return login, secret
-
-
-def _authenticate(request):
-    """The user the credentials name (None: anonymous), or _Refused."""
-    credentials = _basic_credentials(request)
-    if credentials is None:
-        return None
-    login, secret = credentials
-    tenant_slug, sep, username = login.rpartition("/")
-    if not sep:
-        tenant_slug, username = "", login
-    try:
-        key = authenticate_api_key(secret, getattr(request, "client_ip", None))
-    except AuthenticationFailed as exc:
-        raise _Refused(str(exc.detail), login) from exc
-    user = key.user
-    own_tenant = user.tenant.slug if user.tenant_id else ""
-    if user.username != username or own_tenant != tenant_slug:
-        # The same answer as a wrong key: which user a key belongs to is not disclosed.
-        raise _Refused("Invalid API key.", login)
-    if key.cluster_id is not None:
-        raise _Refused(
-            f"API key {key.prefix}… was issued in a kubeconfig for one cluster; use a general "
-            "API key for the registry.",
-            login,
-        )
-    request.auth = key
-    return user
-
-
 def _subject(user) -> str:
-    if user is None:
-        return ""
-    return f"{user.tenant.slug}/{user.username}" if user.tenant_id else user.username
+    return "" if user is None else login_name(user)
 
 
 @csrf_exempt  # no session is used: credentials come with every request
@@ -114,14 +58,14 @@ def token_view(request):
     scopes = parse_scopes(request.GET.getlist("scope"))
     requested = " ".join(request.GET.getlist("scope"))[:400]
     try:
-        user = _authenticate(request)
-    except _Refused as refused:
+        user = authenticate_basic(request, "the registry")
+    except BasicRefused as refused:
         record_event(
             action=AUDIT_ACTION,
             resource=requested,
             status_code=401,
             message=refused.message,
-            username=refused.username[:150],
+            username=refused.login[:150],
             method="GET",
             path=request.get_full_path()[:1024],
             source_ip=getattr(request, "client_ip", None),
