@@ -1,6 +1,8 @@
 """Chart groups in the admin (tenant-scoped; the permission layer decides), with their charts
 and versions read-only (they come from uploads and imports, not from forms). Archives are never
-shown; the import password is write-only (the form never shows the stored one)."""
+shown; the import password is write-only (the form never shows the stored one). Releases are
+read-only with their revisions (installs, upgrades, rollbacks and uninstalls touch a cluster:
+they go through the API or the console); their values and manifests are never shown here."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from apps.authz import check, restrict
 from apps.core.admin import TenantScopedAdmin
 
 from . import services
-from .models import Chart, ChartGroup, ChartVersion
+from .models import Chart, ChartGroup, ChartVersion, Release, ReleaseRevision
 
 
 class ChartInline(admin.TabularInline):
@@ -191,3 +193,76 @@ class ChartVersionAdmin(_InGroupAdmin):
     def delete_queryset(self, request, queryset):
         for version in queryset:
             services.delete_version(actor=request.user, version=version)
+
+
+class ReleaseRevisionInline(admin.TabularInline):
+    model = ReleaseRevision
+    extra = 0
+    fields = [
+        "revision",
+        "chart_name",
+        "chart_version_name",
+        "status",
+        "description",
+        "created_by",
+        "created_at",
+    ]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_view_permission(self, request, obj=None):
+        return True  # whoever may see the release (the parent admin decided) sees its history
+
+
+@admin.register(Release)
+class ReleaseAdmin(TenantScopedAdmin):
+    list_display = [
+        "name",
+        "namespace",
+        "cluster",
+        "chart_name",
+        "chart_version_name",
+        "status",
+        "revision",
+        "updated_at",
+    ]
+    list_filter = ["status", "tenant"]
+    search_fields = ["name", "namespace", "chart_name"]
+    list_select_related = ["tenant", "cluster", "project"]
+    fields = [
+        "tenant",
+        "cluster",
+        "namespace",
+        "name",
+        "project",
+        "chart_name",
+        "chart_version_name",
+        "status",
+        "revision",
+        "message",
+        "created_by",
+        "created_at",
+        "updated_at",
+    ]
+    readonly_fields = fields
+    inlines = [ReleaseRevisionInline]
+
+    def resource_of(self, obj=None) -> str:
+        if obj is None:
+            return "cluster:*/namespace:*/release:*"
+        return obj.authz_resource
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

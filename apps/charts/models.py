@@ -242,6 +242,12 @@ class Release(TenantScopedModel):
     def authz_resource(self) -> str:
         return f"cluster:{self.cluster.name}/namespace:{self.namespace}/release:{self.name}"
 
+    @staticmethod
+    def authz_path_expression():
+        return path_expression(
+            "cluster:", "cluster__name", "/namespace:", "namespace", "/release:", "name"
+        )
+
 
 class ReleaseRevision(models.Model):
     """One install, upgrade or rollback of a release: the values given, the rendered manifest

@@ -96,3 +96,51 @@ def test_version_delete_goes_through_the_service(client, tenant_admin, seeded):
     assert not ChartVersion.objects.filter(pk=version.pk).exists()
     # the chart went with its last version (the service's rule)
     assert not Chart.objects.filter(name="demo").exists()
+
+
+def test_releases_are_read_only_in_the_admin_without_values_or_manifest(
+    client, tenant, other_tenant, tenant_admin
+):
+    """A tenant's releases and their revisions, another tenant's invisible; nothing to add,
+    change or delete (those touch a cluster); the encrypted values and manifest never shown."""
+    from apps.charts.models import Release, ReleaseRevision
+    from tests.factories import make_cluster
+
+    def release(owner, name):
+        cluster = make_cluster(owner)
+        row = Release.objects.create(
+            tenant=owner,
+            cluster=cluster,
+            namespace="web",
+            name=name,
+            chart_name="hello",
+            chart_version_name="0.1.0",
+            status="deployed",
+            revision=1,
+        )
+        ReleaseRevision.objects.create(
+            release=row,
+            revision=1,
+            chart_name="hello",
+            chart_version_name="0.1.0",
+            values='{"password": "values-never-shown"}',
+            manifest="kind: Secret  # manifest-never-shown",
+            status="deployed",
+            description="Install complete",
+        )
+        return row
+
+    mine = release(tenant, "shop")
+    theirs = release(other_tenant, "zzhidden")
+    client.force_login(tenant_admin)
+    listing = client.get(reverse("admin:charts_release_changelist")).content.decode()
+    assert ">shop<" in listing and "zzhidden" not in listing
+    page = client.get(reverse("admin:charts_release_change", args=[mine.pk]))
+    body = page.content.decode()
+    assert page.status_code == 200 and "Install complete" in body
+    assert "values-never-shown" not in body and "manifest-never-shown" not in body
+    assert 'name="_save"' not in body  # read-only
+    assert client.get(reverse("admin:charts_release_change", args=[theirs.pk])).status_code != 200
+    assert client.get(reverse("admin:charts_release_add")).status_code == 403
+    assert client.post(reverse("admin:charts_release_delete", args=[mine.pk])).status_code == 403
+    assert Release.objects.filter(pk=mine.pk).exists()
