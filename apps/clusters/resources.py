@@ -94,13 +94,12 @@ KINDS: dict[str, Kind] = {
         Kind("ResourceQuota", "resourcequotas"),
         Kind("LimitRange", "limitranges"),
         Kind("Event", "events"),
-        # What charts commonly hold besides workloads (releases apply through this table);
-        # RBAC writes are the privilege-bearing kinds (area clusteraccess, authz RBACRole).
+        # What charts commonly hold besides workloads (releases apply through this table).
+        # No RBAC kind: Role and binding writes must pass the escalation guard that only the
+        # kubectl proxy runs (apps.clusters.rbacguard), so the REST doors serve none of them.
         Kind("ServiceAccount", "serviceaccounts"),
         Kind("PodDisruptionBudget", "poddisruptionbudgets", "policy"),
         Kind("NetworkPolicy", "networkpolicies", "networking.k8s.io"),
-        Kind("Role", "roles", "rbac.authorization.k8s.io", authz_kind="RBACRole"),
-        Kind("RoleBinding", "rolebindings", "rbac.authorization.k8s.io"),
         Kind(
             "CustomResourceDefinition",
             "customresourcedefinitions",

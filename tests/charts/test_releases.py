@@ -33,7 +33,7 @@ from apps.clusters import k8s, services
 from apps.clusters.masking import MASK
 from apps.core.errors import Conflict
 from apps.projects.models import Project, ProjectCluster, ProjectNamespace
-from tests.conftest import PROJECT
+from tests.conftest import PROJECT, persona
 from tests.factories import UserFactory, make_cluster
 from tests.matrix import APIMatrix
 
@@ -1012,12 +1012,12 @@ def test_an_uninstall_the_cluster_half_refuses_is_failed_and_retryable(
     assert client.get(f"{base(cluster)}demo/").json()["status"] == "uninstalled"
 
 
-def test_rbac_in_a_chart_is_the_privilege_it_is(
+def test_rbac_in_a_chart_is_refused_to_everyone(
     api, tenant, project_member, cluster, project, tmp_path
 ):
-    """A chart may hold a Role and a RoleBinding, but writing them is a cluster-access grant
-    (area clusteraccess): a project member is refused, naming the action, and nothing is
-    applied; the tenant administrator installs the same chart."""
+    """Roles and bindings are written only through the kubectl proxy, whose escalation guard
+    judges the rules they grant (apps.clusters.rbacguard): a chart holding them is refused
+    before anything is applied, to a member and to the tenant administrator alike."""
     rbac = {
         "rbac.yaml": """\
             apiVersion: rbac.authorization.k8s.io/v1
@@ -1045,17 +1045,11 @@ def test_rbac_in_a_chart_is_the_privilege_it_is(
     store_chart(tenant, package_chart(tmp_path, name="rbac", extra_templates=rbac), name="rbac",
                 project=project)  # fmt: skip
     chart = {**CHART, "chart": "rbac"}
-    refused = api(project_member).post(
-        base(cluster), {"name": "demo", "chart": chart}, format="json"
-    )
-    assert refused.status_code == 403, refused.content
-    assert "createRBACRole" in refused.json()["detail"], refused.json()  # the first RBAC object
-    assert not Release.objects.exists() and deployment(cluster) is None
-    from tests.conftest import persona
-
     admin = persona(tenant, "root", "administrator")
-    installed = api(admin).post(base(cluster), {"name": "demo", "chart": chart}, format="json")
-    assert installed.status_code == 201, installed.content
-    assert live(
-        cluster, "/apis/rbac.authorization.k8s.io/v1/namespaces/team-a/rolebindings/demo-reader"
-    )
+    for who in (project_member, admin):
+        refused = api(who).post(base(cluster), {"name": "demo", "chart": chart}, format="json")
+        assert refused.status_code == 400, refused.content
+        assert "Role is not a kind the portal applies" in str(refused.json())
+    assert not Release.objects.exists() and deployment(cluster) is None
+    roles = live(cluster, f"/apis/rbac.authorization.k8s.io/v1/namespaces/{NAMESPACE}/roles")
+    assert roles["items"] == []

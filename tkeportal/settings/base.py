@@ -261,6 +261,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a "status" of their own choices: each enum named after its choices.
+    "ENUM_NAME_OVERRIDES": {
+        "ReleaseStatusEnum": "apps.charts.choices.ReleaseStatus",
+        "RevisionStatusEnum": "apps.charts.choices.RevisionStatus",
+        "GarbageCollectionStatusEnum": "apps.registry.choices.GarbageCollectionStatus",
+    },
     # Operations grouped by area, in this order (apps/core/api/tags.py).
     "TAGS": [
         {"name": "accounts", "description": "You, users, groups and API keys."},

@@ -132,6 +132,8 @@ class ReleaseViewSet(viewsets.ViewSet):
     answers with them and their diffs, changing nothing."""
 
     permission_classes = [IsAuthenticated]
+    # (a plain ViewSet: drf-spectacular documents the list as paginated from this)
+    pagination_class = PortalPagination
     lookup_field = "name"
     lookup_url_kwarg = None
     authz_names = {
@@ -251,7 +253,7 @@ class ReleaseViewSet(viewsets.ViewSet):
             .filter(cluster=cluster, namespace=namespace)
             .order_by("name")
         )
-        paginator = PortalPagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(rows, request, view=self)
         return paginator.get_paginated_response(ReleaseSerializer(page, many=True).data)
 
