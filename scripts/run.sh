@@ -113,7 +113,9 @@ if [ "${PORTAL_REGISTRY:-1}" = "1" ]; then
     (umask 077; $PY manage.py registry_config --certbundle var/registry/rootcert.pem \
       --realm "http://$TLS_HOST:$PORT/registry/token" --listen "$REGISTRY_HOST" \
       --storage var/registry/storage > var/registry/config.yml)
-    docker-registry serve var/registry/config.yml > var/registry/registry.log 2>&1 &
+    # Its own environment: distribution reads REGISTRY_* variables as configuration overrides
+    # (REGISTRY_STORAGE_DIR would be storage.dir), and the portal's settings share the prefix.
+    env -i PATH="$PATH" docker-registry serve var/registry/config.yml > var/registry/registry.log 2>&1 &
     pids+=($!)
     echo "Registry on $REGISTRY_HOST (plain HTTP, loopback): skopeo login --tls-verify=false" \
       "$REGISTRY_HOST -u <tenant>/<user> -p <API key>"
