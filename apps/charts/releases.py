@@ -270,6 +270,7 @@ def _run(actor, release: Release, plan: _Plan) -> Release:
     rendered = plan.rendered
     failure: Exception | None = None
     problems: list[str] = []
+    finished = False
     try:
         with client_for(release.cluster) as client:
             _refuse_foreign(client, release, rendered.docs)
@@ -283,11 +284,12 @@ def _run(actor, release: Release, plan: _Plan) -> Release:
                 failure = _failed_apply(error, results)
             else:
                 problems = _delete(client, plan.pruned)
+        finished = True
     except (k8s.ClusterError, Conflict) as exc:
-        failure = exc
-    except BaseException:
-        _release_claim(release)  # nothing recorded: the release is as before, not left busy
-        raise
+        failure, finished = exc, True
+    finally:
+        if not finished:  # an unexpected error goes on up, the release as before, not busy
+            _release_claim(release)
     return _record(actor, release, plan, failure, problems)
 
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -124,8 +124,16 @@ def apply_envelope(events) -> Outcome:
     for event in events if isinstance(events, list) else []:
         try:
             applied = apply_event(event)
-        except Exception:  # one event must not lose the envelope's others (logged, counted)
-            logger.exception("registry event %r could not be applied", _dict(event).get("id"))
+        # One event must not lose the envelope's others: a database failure, the registry
+        # failing a read, or a field of an unexpected shape is logged and the event counted
+        # as ignored (a programming error still fails the delivery, which the registry retries).
+        except (DatabaseError, client.RegistryError, ValueError, TypeError, KeyError) as exc:
+            logger.warning(
+                "registry event %r could not be applied: %s: %s",
+                _dict(event).get("id"),
+                type(exc).__name__,
+                exc,
+            )
             outcome.ignored += 1
             continue
         if applied is None:

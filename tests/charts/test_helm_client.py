@@ -32,7 +32,7 @@ import helm_python
 op, kwargs = sys.argv[1], json.loads(sys.argv[2])
 try:
     out = helm_python.repo_index(**kwargs) if op == "index" else helm_python.pull(**kwargs)
-except Exception as exc:
+except helm_python.HelmError as exc:  # the SDK's refusals; anything else is a traceback
     print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
     sys.exit(1)
 print(json.dumps(out))

@@ -37,7 +37,7 @@ try:
             args["ref"], client=client, version=args["version"],
             destination=args["destination"], plain_http=True,
         )
-except Exception as exc:
+except helm_python.HelmError as exc:  # the SDK's refusals; anything else is a traceback
     print(f"{type(exc).__name__}: {exc}", file=sys.stderr)
     sys.exit(1)
 print(json.dumps(out))

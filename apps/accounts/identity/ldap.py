@@ -265,8 +265,8 @@ def initialize(uri: str, timeout: float):
     fd = sock.detach()
     try:
         return ldap.initialize(uri, bytes_mode=False, fileno=fd)
-    except BaseException:
-        os.close(fd)
+    except (ldap.LDAPError, OSError, ValueError, TypeError):
+        os.close(fd)  # libldap did not take the descriptor
         raise
 
 
