@@ -32,9 +32,10 @@ import tarfile
 import zlib
 from dataclasses import dataclass, field
 
-import yaml
 from django.conf import settings
 from django.core.exceptions import ValidationError
+
+from apps.core import safeyaml
 
 from .models import chart_name_validator
 
@@ -121,13 +122,25 @@ def _kind(member: tarfile.TarInfo) -> str:
     return "not a regular file or directory"
 
 
+def _yaml(text: str, where: str):
+    """One YAML document of the archive, through the portal's loader for untrusted YAML
+    (apps.core.safeyaml: no aliases, bounded depth and size — a billion-laughs Chart.yaml
+    would otherwise be stored as gigabytes of JSON, and deep nesting crash the parser)."""
+    try:
+        return safeyaml.load(text, field=where)
+    except safeyaml.YAMLInputError as exc:
+        reason = exc.reason.splitlines()[0]
+        if reason[1:2].islower():  # "Not valid YAML" → "not valid YAML"; "YAML aliases" stays
+            reason = reason[:1].lower() + reason[1:]
+        raise ArchiveError(f"{where}: {reason}") from None
+
+
 def _parse_chart_yaml(text: bytes) -> dict:
     try:
-        data = yaml.safe_load(text.decode("utf-8"))
+        decoded = text.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ArchiveError("Chart.yaml: not UTF-8 text") from exc
-    except yaml.YAMLError as exc:
-        raise ArchiveError(f"Chart.yaml: not valid YAML ({str(exc).splitlines()[0]})") from exc
+    data = _yaml(decoded, "Chart.yaml")
     if not isinstance(data, dict):
         raise ArchiveError("Chart.yaml: must be a mapping of fields")
     return data
@@ -174,11 +187,9 @@ def validate_chart_metadata(metadata: dict, directory: str) -> tuple[str, str, s
 def _parse_values(text: bytes) -> str:
     try:
         decoded = text.decode("utf-8")
-        data = yaml.safe_load(decoded)
     except UnicodeDecodeError as exc:
         raise ArchiveError("values.yaml: not UTF-8 text") from exc
-    except yaml.YAMLError as exc:
-        raise ArchiveError(f"values.yaml: not valid YAML ({str(exc).splitlines()[0]})") from exc
+    data = _yaml(decoded, "values.yaml")
     if data is not None and not isinstance(data, dict):
         raise ArchiveError("values.yaml: must be a mapping of values")
     return decoded
@@ -304,11 +315,8 @@ def read_provenance(data: bytes) -> Provenance:
     chart_part, sep, files_part = body.partition("\n...\n")
     if not sep:
         raise ArchiveError("prov: the signed body has no '...' between metadata and files")
-    try:
-        chart = yaml.safe_load(chart_part)
-        files = yaml.safe_load(files_part)
-    except yaml.YAMLError as exc:
-        raise ArchiveError(f"prov: the signed body is not YAML ({exc})") from exc
+    chart = _yaml(chart_part, "prov")
+    files = _yaml(files_part, "prov")
     if not isinstance(chart, dict) or not isinstance(chart.get("name"), str):
         raise ArchiveError("prov: the signed body names no chart")
     if not isinstance(chart.get("version"), str):

@@ -21,11 +21,11 @@ import logging
 from urllib.parse import urljoin, urlsplit
 
 import requests
-import yaml
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from apps.accounts.identity.network import AddressRefused, request
+from apps.core import safeyaml
 
 from .archive import SEMVER, ArchiveError, digest_of, read_archive
 from .models import ChartGroup, ChartVersion
@@ -70,10 +70,13 @@ def index_url(group: ChartGroup) -> str:
 def read_index(group: ChartGroup) -> dict:
     url = index_url(group)
     body = _get(url, group, settings.CHART_IMPORT_MAX_INDEX_BYTES)
-    try:
-        index = yaml.safe_load(body)
-    except yaml.YAMLError as exc:
-        raise ImportFailed(f"{url}: not a Helm repository index ({exc})") from None
+    try:  # untrusted YAML: no aliases, bounded depth and size (apps.core.safeyaml)
+        index = safeyaml.load(body if isinstance(body, str) else body.decode("utf-8"),
+                              field="index.yaml")  # fmt: skip
+    except UnicodeDecodeError:
+        raise ImportFailed(f"{url}: not a Helm repository index (not UTF-8 text)") from None
+    except safeyaml.YAMLInputError as exc:
+        raise ImportFailed(f"{url}: not a Helm repository index ({exc.reason})") from None
     if not isinstance(index, dict) or not isinstance(index.get("entries"), dict):
         raise ImportFailed(f"{url}: not a Helm repository index (no entries)")
     return index

@@ -118,6 +118,27 @@ def test_chart_yaml_and_values_yaml_must_parse():
     assert read_archive(tgz([("demo/Chart.yaml", chart_yaml()), ("demo/values.yaml", b"")]))
 
 
+LAUGHS = "a: &a [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{', '.join([f'*{chr(97 + i)}'] * 9)}]\n" for i in range(8)
+)
+
+
+@pytest.mark.parametrize("member", ["Chart.yaml", "values.yaml"])
+def test_yaml_bombs_are_refused_before_anything_is_built(member):
+    """Nine nested aliases would make a Chart.yaml stored as gigabytes of JSON (it took a
+    minute and 2.3 GB before the archive reader used the portal's untrusted-YAML loader);
+    50,000 nested brackets crashed the parser with a RecursionError (a 500)."""
+    chart = chart_yaml().decode()
+
+    def archive(text: str) -> bytes:
+        if member == "Chart.yaml":
+            return tgz([("demo/Chart.yaml", (chart + text).encode())])
+        return tgz([("demo/Chart.yaml", chart.encode()), ("demo/values.yaml", text.encode())])
+
+    assert f"{member}: YAML aliases (*a) are not accepted" in refused(archive(LAUGHS))
+    assert f"{member}: nested deeper than" in refused(archive("x: " + "[" * 50_000 + "]" * 50_000))
+
+
 def test_not_a_tgz():
     assert "not a gzip-compressed tar file" in refused(b"PK\x03\x04 a zip")
     assert "not a readable .tgz" in refused(gzip.compress(b"not a tar at all" * 100))
