@@ -35,26 +35,13 @@ from apps.projects.models import Project, ProjectNamespace
 
 from ..forms.charts import ChartGroupForm, ChartUploadForm, ReleaseForm, UpgradeForm
 from .base import ConsoleDenied
-from .registry import RegistryAreaView
+from .registry import RegistryAreaView, field_errors
 
 PAGE_SIZE = 200
 
 
 def portal_base(request) -> str:
     return request.build_absolute_uri("/").rstrip("/")
-
-
-def _field_errors(form, exc: ValidationError, aliases: dict | None = None) -> None:
-    """The service's errors next to the form's fields (the others above the form)."""
-    errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
-    for field, said in errors.items():
-        field = (aliases or {}).get(field, field)
-        target = field if field in form.fields else None
-        if target is None and field.startswith("values.") and "values" in form.fields:
-            # the chart's schema names the value (values.replicas): said on the values field
-            target, said = "values", [f"{field[7:]}: {m}" for m in said]
-        for message in said:
-            form.add_error(target, message)
 
 
 class ChartsAreaView(RegistryAreaView):
@@ -214,7 +201,7 @@ class GroupFormView(ChartsAreaView):
                 group = services.update_group(actor=request.user, group=group, **fields)
         except ValidationError as exc:
             self.note_failure(exc)
-            _field_errors(form, exc)
+            field_errors(form, exc)
             return self.render_to_response(self.get_context_data(form=form), status=400)
         return self.redirect(reverse("console:chart-group", args=[group.name]))
 
@@ -288,7 +275,7 @@ class GroupView(ChartsAreaView):
             )
         except ValidationError as exc:
             self.note_failure(exc)
-            _field_errors(form, exc, {"version": "chart"})
+            field_errors(form, exc, {"version": "chart"})
             return self.render_to_response(self.get_context_data(upload=form), status=400)
         request.audit_resource = access.chart_resource(group, version.chart.name, version.version)
         return self.redirect(
@@ -454,7 +441,7 @@ class InstallView(ChartsAreaView):
             )
         except ValidationError as exc:
             self.note_failure(exc)
-            _field_errors(form, exc, {"chart": "__all__"})
+            field_errors(form, exc, {"chart": "__all__"})
             return self.render_to_response(self.get_context_data(form=form), status=400)
         except PermissionDenied as exc:
             self.note_failure(exc, denied=True)
@@ -651,7 +638,7 @@ class ReleaseView(ChartsAreaView):
                 releases.uninstall(actor=user, release=release)
         except ValidationError as exc:
             self.note_failure(exc)
-            _field_errors(form, exc, {"chart": "version"})
+            field_errors(form, exc, {"chart": "version"})
             return self.render_to_response(self.get_context_data(form=form), status=400)
         except PermissionDenied as exc:
             self.note_failure(exc, denied=True)

@@ -57,6 +57,20 @@ def level(percent: int | None) -> str:
     return "danger" if percent >= 90 else "warning" if percent >= 70 else "success"
 
 
+def field_errors(form, exc: ValidationError, aliases: dict | None = None) -> None:
+    """The service's errors next to the form's fields (the others above the form);
+    ``aliases`` maps a service field to the form's (``storage_quota_bytes`` → ``quota``)."""
+    errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
+    for field, said in errors.items():
+        field = (aliases or {}).get(field, field)
+        target = field if field in form.fields else None
+        if target is None and field.startswith("values.") and "values" in form.fields:
+            # the chart's schema names the value (values.replicas): said on the values field
+            target, said = "values", [f"{field[7:]}: {m}" for m in said]
+        for message in said:
+            form.add_error(target, message)
+
+
 class RegistryAreaView(ConsoleView):
     """A page or action of the registry area: rows restricted like the API's viewsets, one
     object authorized like its object check, a write's refusal or error shown in the page."""
@@ -229,13 +243,7 @@ class NamespaceFormView(RegistryAreaView):
                 )
         except ValidationError as exc:
             self.note_failure(exc)
-            errors = exc.message_dict if hasattr(exc, "error_dict") else {"__all__": exc.messages}
-            for field, said in errors.items():
-                target = field if field in form.fields else None
-                if field == "storage_quota_bytes":
-                    target = "quota"
-                for message in said:
-                    form.add_error(target, message)
+            field_errors(form, exc, {"storage_quota_bytes": "quota"})
             return self.render_to_response(self.get_context_data(form=form), status=400)
         return self.redirect(reverse("console:registry-namespace", args=[namespace.name]))
 
