@@ -266,6 +266,18 @@ def _named_only(decision: Decision, action: str) -> Decision:
     )
 
 
+def check_here_or_in_project(user, action: str, resource: str, owner) -> bool:
+    """``check`` in the tenant's domain of ``owner`` (a row with ``tenant`` and an optional
+    ``project``), then, when it serves a project, in that project's domain, where the
+    project's roles are bound (registry namespaces, chart groups)."""
+    if check(user, action, resource, tenant=owner.tenant):
+        return True
+    project = owner.project.name if owner.project_id else None
+    return bool(project) and bool(
+        check(user, action, resource, tenant=owner.tenant, project=project)
+    )
+
+
 def can_any(user, action: str, project: str | None = None, model=None) -> bool:
     """Is ``action`` allowed for the user on at least some resource (list endpoints: the rows
     are then filtered by :func:`restrict`)? For a ``model`` whose rows belong to projects,

@@ -11,7 +11,7 @@ project's domain as well as the tenant's, like registry namespaces (apps.registr
 
 from __future__ import annotations
 
-from apps.authz import check
+from apps.authz import check_here_or_in_project
 
 from .choices import ChartVisibility
 from .models import ChartGroup
@@ -20,12 +20,7 @@ from .models import ChartGroup
 def allowed(user, action: str, resource: str, group: ChartGroup) -> bool:
     if user is None or not user.is_authenticated:
         return False
-    if check(user, action, resource, tenant=group.tenant):
-        return True
-    project = group.project.name if group.project_id else None
-    return bool(project) and bool(
-        check(user, action, resource, tenant=group.tenant, project=project)
-    )
+    return check_here_or_in_project(user, action, resource, group)
 
 
 def chart_resource(group: ChartGroup, chart: str = "*", version: str | None = None) -> str:

@@ -29,7 +29,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Sum
 
-from apps.authz import check
+from apps.authz import check, check_here_or_in_project
 
 from .choices import Visibility
 from .models import RegistryNamespace, SigningKey
@@ -138,12 +138,7 @@ def split_repository(name: str) -> tuple[str, str, str] | None:
 
 
 def _allowed(user, action: str, resource: str, namespace: RegistryNamespace) -> bool:
-    if check(user, action, resource, tenant=namespace.tenant):
-        return True
-    project = namespace.project.name if namespace.project_id else None
-    return bool(project) and bool(
-        check(user, action, resource, tenant=namespace.tenant, project=project)
-    )
+    return check_here_or_in_project(user, action, resource, namespace)
 
 
 def namespace_usage(namespace: RegistryNamespace) -> int:
