@@ -14,5 +14,7 @@ urlpatterns = [
     path("", include("apps.registry.api.urls")),
     path("", include("apps.charts.api.release_urls")),
     path("", include("apps.charts.api.urls")),
+    path("", include("apps.monitoring.api.urls")),
+    path("", include("apps.notify.api.urls")),
     path("", include("apps.clusters.proxy.urls")),
 ]

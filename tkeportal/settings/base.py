@@ -47,6 +47,8 @@ INSTALLED_APPS = [
     "apps.projects",
     "apps.registry",
     "apps.charts",
+    "apps.monitoring",
+    "apps.notify",
     "apps.sandbox",
     "apps.console",
     "apps.terminal",
@@ -396,6 +398,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 3600.0,
     },
 }
+# Metric storage (apps.monitoring.store): how long raw 1-minute points, 5-minute and 1-hour
+# rollups are kept. On PostgreSQL retention drops whole daily partitions, so data is kept for
+# at least this long and at most a day more.
+METRICS_RAW_RETENTION_HOURS = env.int("METRICS_RAW_RETENTION_HOURS", default=48)
+METRICS_5M_RETENTION_DAYS = env.int("METRICS_5M_RETENTION_DAYS", default=8)
+METRICS_1H_RETENTION_DAYS = env.int("METRICS_1H_RETENTION_DAYS", default=35)
 # The project namespace reconcile (apps/projects/namespaces.py): seconds between runs on a
 # healthy cluster; a cluster that cannot be reached is retried after this, doubling per failure
 # up to the maximum.
