@@ -170,6 +170,7 @@ VENDOR_ASSETS = {
     "vendor/xterm": NODE_MODULES / "@xterm" / "xterm",
     "vendor/xterm-addon-fit": NODE_MODULES / "@xterm" / "addon-fit" / "lib",
     "vendor/asciinema-player": NODE_MODULES / "asciinema-player" / "dist" / "bundle",
+    "vendor/uplot": NODE_MODULES / "uplot" / "dist",
 }
 STATICFILES_DIRS = [(prefix, path) for prefix, path in VENDOR_ASSETS.items() if path.is_dir()]
 STORAGES = {
