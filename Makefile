@@ -22,7 +22,7 @@ $(VENV)/.installed-demo: $(VENV)/.installed requirements-demo.txt
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
-	scripts/apt-deps.sh slapd ldap-utils chromium fonts-wqy-microhei docker-registry skopeo
+	scripts/apt-deps.sh slapd ldap-utils chromium fonts-wqy-microhei docker-registry skopeo prometheus
 	$(PIP) install $(PIP_FLAGS) -r requirements-dev.txt -c requirements-lock.txt
 	touch $@
 
