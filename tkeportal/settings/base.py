@@ -398,6 +398,18 @@ CELERY_BEAT_SCHEDULE = {
         "task": "apps.charts.tasks.dispatch_chart_group_resyncs",
         "schedule": 3600.0,
     },
+    # Metrics (apps.monitoring.tasks): one collection per cluster a minute, spread over it;
+    # retention hourly.
+    "metrics-collect": {
+        "task": "apps.monitoring.tasks.dispatch_collections",
+        "schedule": 60.0,
+        "options": {"queue": "metrics"},
+    },
+    "metrics-prune": {
+        "task": "apps.monitoring.tasks.prune_metrics",
+        "schedule": 3600.0,
+        "options": {"queue": "metrics"},
+    },
 }
 # Metric storage (apps.monitoring.store): how long raw 1-minute points, 5-minute and 1-hour
 # rollups are kept. On PostgreSQL retention drops whole daily partitions, so data is kept for

@@ -428,6 +428,38 @@ class Cluster(Operations):
             obj["spec"].pop("taints", None)
         self.store.write(rt, obj, entry)
 
+    def restart_container(self, namespace: str, pod: str, container: str, times: int = 1) -> int:
+        rt = self.rt("", "pods")
+        entry = self.get_entry(rt, namespace, pod)
+        obj = entry.copy()
+        for cs in obj["status"].get("containerStatuses") or []:
+            if cs["name"] == container:
+                cs["restartCount"] = cs.get("restartCount", 0) + times
+                cs["lastState"] = {
+                    "terminated": {
+                        "exitCode": 137,
+                        "reason": "Error",
+                        "startedAt": now_iso(),
+                        "finishedAt": now_iso(),
+                    }
+                }
+                self.store.write(rt, obj, entry)
+                return cs["restartCount"]
+        raise ApiError(404, f'container "{container}" not found in pod "{pod}"', "NotFound")
+
+    def set_pod_phase(self, namespace: str, pod: str, phase: str) -> None:
+        rt = self.rt("", "pods")
+        entry = self.get_entry(rt, namespace, pod)
+        obj = entry.copy()
+        obj["status"]["phase"] = phase
+        if phase != "Running":
+            for cond in obj["status"].get("conditions") or []:
+                if cond["type"] in ("Ready", "ContainersReady"):
+                    cond["status"] = "False"
+            for cs in obj["status"].get("containerStatuses") or []:
+                cs["ready"] = False
+        self.store.write(rt, obj, entry)
+
     def close_watches(self) -> None:
         """End every open watch (the cluster is going away or being rebuilt)."""
         for ks in self.store.kinds.values():

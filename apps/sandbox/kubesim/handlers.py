@@ -23,6 +23,7 @@ from . import (
     convert,
     discovery,
     execws,
+    exposition,
     fieldcheck,
     metrics,
     negotiate,
@@ -246,6 +247,8 @@ class ClusterApi:
             return json_response(discovery.VERSION_INFO)
         if head == "openapi":
             return self._openapi(parts)
+        if head == "metrics":
+            return exposition.handle(self.cluster, parts)
         if head == "api":
             if len(parts) == 1:
                 host = http.host or "127.0.0.1"

@@ -123,6 +123,15 @@ class ClusterHandle:
         """Flip a node's Ready condition (the kubelet stopped/started posting status)."""
         self.call(lambda c: c.set_node_ready(node, ready))
 
+    def restart_container(self, namespace: str, pod: str, container: str, times: int = 1) -> int:
+        """Count ``times`` more restarts of a container (as if it crashed and the kubelet
+        started it again); its new restartCount."""
+        return self.call(lambda c: c.restart_container(namespace, pod, container, times))
+
+    def set_pod_phase(self, namespace: str, pod: str, phase: str) -> None:
+        """Put a pod in ``phase`` (Failed, Succeeded, Pending …), as its kubelet would report."""
+        self.call(lambda c: c.set_pod_phase(namespace, pod, phase))
+
     def reset(self) -> None:
         """Throw the cluster's state away and rebuild it as add_cluster first made it."""
         self.sim.run(self.sim._rebuild(self))

@@ -1,0 +1,167 @@
+"""The Kubernetes API and ``metrics.k8s.io`` as a metric source (through apps.clusters.k8s).
+
+Per collection: nodes, pods (all namespaces), and — only when some pod is owned by one —
+ReplicaSets and Jobs to follow a pod to its Deployment or CronJob, each listed in pages of
+PAGE_SIZE (1,000 pods are two requests); then NodeMetrics and PodMetrics. A cluster without
+metrics-server still gives capacity, requests, limits, restarts and phases: usage is absent.
+Network is not in this source.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from apps.clusters import k8s
+from apps.core import quantity
+
+from . import Container, Node, Pod, Snapshot, SourceError, gpus
+
+PAGE_SIZE = 500
+
+
+def _num(value: Any) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        return float(quantity.parse(value))
+    except (ValueError, ArithmeticError):
+        return None
+
+
+def _pages(client: k8s.KubeClient, path: str, counter: list[int]) -> Iterator[dict]:
+    token = None
+    while True:
+        page = client.get(path, query={"limit": PAGE_SIZE, "continue": token}) or {}
+        counter[0] += 1
+        yield from page.get("items") or []
+        token = (page.get("metadata") or {}).get("continue")
+        if not token:
+            return
+
+
+def _controller(meta: dict) -> tuple[str, str]:
+    for ref in meta.get("ownerReferences") or []:
+        if ref.get("controller"):
+            return ref.get("kind", ""), ref.get("name", "")
+    return "", ""
+
+
+def _condition(status: dict, type_: str) -> bool | None:
+    for cond in status.get("conditions") or []:
+        if cond.get("type") == type_:
+            return cond.get("status") == "True"
+    return None
+
+
+def node_from(obj: dict) -> Node:
+    status = obj.get("status") or {}
+    capacity, allocatable = status.get("capacity") or {}, status.get("allocatable") or {}
+    return Node(
+        name=obj["metadata"]["name"],
+        ready=bool(_condition(status, "Ready")),
+        cpu_capacity=_num(capacity.get("cpu")),
+        cpu_allocatable=_num(allocatable.get("cpu")),
+        mem_capacity=_num(capacity.get("memory")),
+        mem_allocatable=_num(allocatable.get("memory")),
+        gpu_capacity=gpus(capacity),
+    )
+
+
+def pod_from(obj: dict, owners: dict[tuple[str, str, str], tuple[str, str]]) -> Pod:
+    meta, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
+    ns = meta.get("namespace", "")
+    kind, name = _controller(meta)
+    # ReplicaSet → Deployment, Job → CronJob (a ReplicaSet or Job of its own stays itself).
+    kind, name = owners.get((ns, kind, name), (kind, name))
+    statuses = {cs.get("name"): cs for cs in status.get("containerStatuses") or []}
+    containers = []
+    for c in spec.get("containers") or []:
+        res = c.get("resources") or {}
+        requests, limits = res.get("requests") or {}, res.get("limits") or {}
+        cs = statuses.get(c.get("name")) or {}
+        containers.append(
+            Container(
+                name=c.get("name", ""),
+                cpu_request=_num(requests.get("cpu")),
+                cpu_limit=_num(limits.get("cpu")),
+                mem_request=_num(requests.get("memory")),
+                mem_limit=_num(limits.get("memory")),
+                gpu_request=gpus(requests) or gpus(limits),
+                restarts=float(cs.get("restartCount") or 0),
+                ready=bool(cs.get("ready")),
+            )
+        )
+    return Pod(
+        namespace=ns,
+        name=meta["name"],
+        node=spec.get("nodeName") or "",
+        phase=status.get("phase") or "Unknown",
+        ready=bool(_condition(status, "Ready")),
+        workload_kind=kind,
+        workload_name=name,
+        containers=containers,
+    )
+
+
+def fetch(client: k8s.KubeClient, cluster_name: str) -> Snapshot:
+    """One snapshot of the cluster; SourceError when it cannot be reached or read."""
+    counter = [0]
+    try:
+        nodes = [node_from(n) for n in _pages(client, "/api/v1/nodes", counter)]
+        raw_pods = list(_pages(client, "/api/v1/pods", counter))
+        kinds = {_controller(p["metadata"])[0] for p in raw_pods}
+        owners: dict[tuple[str, str, str], tuple[str, str]] = {}
+        for kind, path in (
+            ("ReplicaSet", "/apis/apps/v1/replicasets"),
+            ("Job", "/apis/batch/v1/jobs"),
+        ):
+            if kind not in kinds:
+                continue
+            for obj in _pages(client, path, counter):
+                top = _controller(obj["metadata"])
+                if top[0]:
+                    owners[
+                        (obj["metadata"].get("namespace", ""), kind, obj["metadata"]["name"])
+                    ] = top
+    except k8s.ClusterError as exc:
+        raise SourceError(_unreachable(cluster_name, exc)) from None
+    pods = [pod_from(p, owners) for p in raw_pods]
+    snapshot = Snapshot(nodes=nodes, pods=pods)
+    try:
+        _usage(client, snapshot, counter)
+    except k8s.ClusterUnreachable as exc:
+        raise SourceError(_unreachable(cluster_name, exc)) from None
+    snapshot.requests = counter[0]
+    return snapshot
+
+
+def _unreachable(cluster_name: str, exc: k8s.ClusterError) -> str:
+    return f"cluster {cluster_name} unreachable: {exc.detail}"
+
+
+def _usage(client: k8s.KubeClient, snapshot: Snapshot, counter: list[int]) -> None:
+    """Fill usage from metrics.k8s.io; absent when the cluster does not serve it."""
+    by_node = {n.name: n for n in snapshot.nodes}
+    by_pod = {(p.namespace, p.name): p for p in snapshot.pods}
+    try:
+        for item in _pages(client, "/apis/metrics.k8s.io/v1beta1/nodes", counter):
+            node = by_node.get(item["metadata"]["name"])
+            if node is not None:
+                usage = item.get("usage") or {}
+                node.cpu_used, node.mem_used = _num(usage.get("cpu")), _num(usage.get("memory"))
+        for item in _pages(client, "/apis/metrics.k8s.io/v1beta1/pods", counter):
+            meta = item["metadata"]
+            pod = by_pod.get((meta.get("namespace", ""), meta["name"]))
+            if pod is None:
+                continue
+            containers = {c.name: c for c in pod.containers}
+            for used in item.get("containers") or []:
+                c = containers.get(used.get("name"))
+                if c is not None:
+                    usage = used.get("usage") or {}
+                    c.cpu_used, c.mem_used = _num(usage.get("cpu")), _num(usage.get("memory"))
+    except k8s.ClusterUnreachable:
+        raise
+    except k8s.ClusterError:  # no metrics-server (404), or it failed: usage stays absent
+        return
