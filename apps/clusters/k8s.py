@@ -332,6 +332,27 @@ class _CheckedHTTPSConnectionPool(HTTPSConnectionPool):
     ConnectionCls = _CheckedHTTPSConnection
 
 
+def checked_pool_manager(
+    ssl_context: ssl.SSLContext | None = None, *, verify: bool = True, maxsize: int = POOL_MAXSIZE
+) -> urllib3.PoolManager:
+    """A pool manager for other HTTP peers the portal reaches on a cluster's behalf (its
+    Prometheus): every connection through the address policy, no retries, no redirects."""
+    manager = urllib3.PoolManager(
+        num_pools=4,
+        maxsize=maxsize,
+        ssl_context=ssl_context,
+        cert_reqs=ssl.CERT_REQUIRED if verify else ssl.CERT_NONE,
+        retries=urllib3.Retry(
+            total=0, connect=0, read=0, redirect=0, raise_on_redirect=False, status=0
+        ),
+    )
+    manager.pool_classes_by_scheme = {
+        "http": _CheckedHTTPConnectionPool,
+        "https": _CheckedHTTPSConnectionPool,
+    }
+    return manager
+
+
 class _Transport:
     """The kubernetes ``ApiClient`` and connection pool of one connection: thread-safe,
     shared by every call to the cluster while its credential stays the same."""

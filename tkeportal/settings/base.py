@@ -417,6 +417,8 @@ CELERY_BEAT_SCHEDULE = {
 METRICS_RAW_RETENTION_HOURS = env.int("METRICS_RAW_RETENTION_HOURS", default=48)
 METRICS_5M_RETENTION_DAYS = env.int("METRICS_5M_RETENTION_DAYS", default=8)
 METRICS_1H_RETENTION_DAYS = env.int("METRICS_1H_RETENTION_DAYS", default=35)
+# The range of rate() in queries to a cluster's own Prometheus (a few of its scrape intervals).
+METRICS_PROMETHEUS_RATE_WINDOW = env.str("METRICS_PROMETHEUS_RATE_WINDOW", default="2m")
 # The project namespace reconcile (apps/projects/namespaces.py): seconds between runs on a
 # healthy cluster; a cluster that cannot be reached is retried after this, doubling per failure
 # up to the maximum.
