@@ -118,3 +118,28 @@ def test_seeddemo_gives_the_demo_projects_and_business_users(
     assert reach(dev, cluster, "listPods", "pod:*").namespaces == ("web",)
     assert not check(dev, "getPod", f"cluster:{cluster.name}/namespace:ml/pod:x", tenant=dev.tenant)
     assert client.login(username="demo/dev", password="demo-pass-123")
+
+
+def test_seeddemo_leaves_the_demo_clusters_collecting_metrics(kube_sim, tmp_path, capsys):
+    """make run's charts have data from the start: each demo cluster has an enabled monitor
+    and a first collection stored; beat (or runperiodic) goes on from there."""
+    import uuid
+
+    from apps.clusters.models import Cluster
+    from apps.monitoring.models import ClusterMonitor, Series
+
+    name = f"demo{uuid.uuid4().hex[:6]}"
+    handle = kube_sim.add_cluster(name, nodes=2, controller=False)
+    path = tmp_path / "kubeconfig"
+    handle.kubeconfig(path)
+    try:
+        call_command("seeddemo", "--kubeconfig", str(path))
+    finally:
+        kube_sim.remove_cluster(name)
+    cluster = Cluster.objects.get(tenant__slug="demo")
+    monitor = ClusterMonitor.objects.get(cluster=cluster)
+    assert monitor.enabled and monitor.source == "api" and monitor.last_error == ""
+    assert monitor.last_collected_at is not None and monitor.last_series > 0
+    nodes = set(Series.objects.filter(cluster=cluster, level="node").values_list("key", flat=True))
+    assert nodes == {"node-1", "node-2"}
+    assert f"metrics: {monitor.last_series} series collected" in capsys.readouterr().out

@@ -195,6 +195,23 @@ class Command(BaseCommand):
                 f"Cluster {context} ({cluster.name}): {cluster.node_count} nodes, "
                 f"{', '.join(cluster.architectures)}, {cluster.gpu_summary.get('gpus', 0)} GPUs"
             )
+            self._monitoring(cluster)
+
+    def _monitoring(self, cluster) -> None:
+        """Leave the cluster collecting metrics (the beat entry "metrics-collect" — or
+        ``runperiodic`` without a broker — goes on every minute) with a first point now, so
+        the console's charts have data from the start."""
+        from apps.monitoring import collect, monitors, partitions
+
+        partitions.ensure_partitions()
+        monitor = monitors.monitor_for(cluster)
+        if not monitor.enabled:
+            monitor = monitors.update_monitor(actor=None, monitor=monitor, enabled=True)
+        result = collect.collect(monitor)
+        if result["ok"]:
+            self.stdout.write(f"  metrics: {result['series']} series collected")
+        else:
+            self.stderr.write(f"  metrics: {result['error']}")
 
     @transaction.atomic
     def _seed(self, tenant, admin):
