@@ -10,6 +10,7 @@ Network is not in this source.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from apps.clusters import k8s
@@ -23,6 +24,13 @@ PAGE_SIZE = 500
 def _num(value: Any) -> float | None:
     if value in (None, ""):
         return None
+    return _parse(str(value))
+
+
+@lru_cache(maxsize=8192)
+def _parse(value: str) -> float | None:
+    """A quantity as a float (cached: a cluster's pods repeat a few request sizes, and usage
+    figures repeat across collections less but cheaply)."""
     try:
         return float(quantity.parse(value))
     except (ValueError, ArithmeticError):
