@@ -23,7 +23,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -320,14 +319,13 @@ def collect(monitor: ClusterMonitor, now: datetime | None = None) -> dict:
     rows = compute(snapshot, monitor.cluster.name)
     written = store.write(monitor.cluster, now, rows)
     elapsed = int((time.monotonic() - started) * 1000)
-    with transaction.atomic():
-        ClusterMonitor.objects.filter(pk=monitor.pk).update(
-            last_collected_at=timezone.now(),
-            last_duration_ms=elapsed,
-            last_series=len(rows),
-            last_error="",
-            consecutive_failures=0,
-        )
+    ClusterMonitor.objects.filter(pk=monitor.pk).update(
+        last_collected_at=timezone.now(),
+        last_duration_ms=elapsed,
+        last_series=len(rows),
+        last_error="",
+        consecutive_failures=0,
+    )
     return {
         "ok": True,
         "series": len(rows),

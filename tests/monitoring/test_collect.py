@@ -175,3 +175,81 @@ def test_a_dead_cluster_is_recorded_and_retried(cluster, live):
     assert result["ok"] is True
     monitor.refresh_from_db()
     assert monitor.consecutive_failures == 0 and monitor.last_error == ""
+
+
+def test_a_cronjobs_pods_roll_up_to_the_cronjob(cluster, live):
+    """Job → CronJob: a pod of a Job that a CronJob owns is summed under the CronJob."""
+
+    def make(c):
+        cronjob = c.create(
+            c.rt("batch", "cronjobs"),
+            "ml",
+            {
+                "metadata": {"name": "nightly"},
+                "spec": {
+                    "schedule": "0 3 * * *",
+                    "suspend": True,
+                    "jobTemplate": {
+                        "spec": {
+                            "template": {
+                                "spec": {
+                                    "restartPolicy": "Never",
+                                    "containers": [{"name": "etl", "image": "python:3.12"}],
+                                }
+                            }
+                        }
+                    },
+                },
+            },
+        )
+        c.create(
+            c.rt("batch", "jobs"),
+            "ml",
+            {
+                "metadata": {
+                    "name": "nightly-29000000",
+                    "ownerReferences": [
+                        {
+                            "apiVersion": "batch/v1",
+                            "kind": "CronJob",
+                            "name": "nightly",
+                            "uid": cronjob["metadata"]["uid"],
+                            "controller": True,
+                        }
+                    ],
+                },
+                "spec": {
+                    "template": {
+                        "metadata": {"annotations": {"kubesim.io/run-seconds": "600"}},
+                        "spec": {
+                            "restartPolicy": "Never",
+                            "containers": [
+                                {
+                                    "name": "etl",
+                                    "image": "python:3.12",
+                                    "resources": {"requests": {"cpu": "300m"}},
+                                }
+                            ],
+                        },
+                    }
+                },
+            },
+        )
+
+    live.call(make)
+
+    def job_pod_running():
+        pods = live.call(lambda c: c.objects("", "pods", "ml"))
+        return any(
+            p["metadata"]["name"].startswith("nightly-29000000")
+            and p["status"].get("phase") == "Running"
+            for p in pods
+        )
+
+    wait_for(job_pod_running)
+    rows = rows_by(collect.compute(collect.fetch(monitor_of(cluster)), cluster.name))
+    workload = rows[("workload", "ml/CronJob/nightly")]
+    assert value(workload, "cpu_core_request") == pytest.approx(0.3)
+    assert value(workload, "pod_running") == 1
+    assert ("workload", "ml/Job/nightly-29000000") not in rows
+    assert ("workload", "ml/Job/preprocess") in rows  # a Job of its own stays a Job

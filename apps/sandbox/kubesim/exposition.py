@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import re
 import time
+import weakref
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -37,6 +38,10 @@ CONTAINER_PERIOD = 90.0  # the wave periods of metrics.py
 NODE_PERIOD = 120.0
 NETWORK_PERIOD = 150.0
 PHASES = ("Pending", "Running", "Succeeded", "Failed", "Unknown")
+# Per cluster and node: (time, value) of the root cgroup's CPU counter last served.
+_ROOT_COUNTERS: weakref.WeakKeyDictionary[Cluster, dict[str, tuple[float, float]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def _wave_integral(name: str, period: float, t: float) -> float:
@@ -119,13 +124,15 @@ def cadvisor(cluster: Cluster, t: float | None = None) -> str:
         "counter",
         "Cumulative count of bytes transmitted",
     )
-    node_cpu: dict[str, float] = {}
+    node_cpu: dict[str, float] = {}  # the root cgroup's counter as integrals would give it
+    node_rate: dict[str, float] = {}  # cores in use right now
     node_mem: dict[str, float] = {}
     for node in cluster.objects("", "nodes"):
         name = node["metadata"]["name"]
-        system = 0.12 * (t - START) + 0.08 * _wave_integral(name, NODE_PERIOD, t)
         w = (math.sin(t / NODE_PERIOD * 2 * math.pi + _phase(name)) + 1) / 2
-        node_cpu[name], node_mem[name] = system, 700 * 2**20 + 200 * 2**20 * w
+        node_cpu[name] = 0.12 * (t - START) + 0.08 * _wave_integral(name, NODE_PERIOD, t)
+        node_rate[name] = 0.12 + 0.08 * w
+        node_mem[name] = 700 * 2**20 + 200 * 2**20 * w
     for pod in cluster.objects("", "pods"):
         if not _running(pod):
             continue
@@ -134,7 +141,7 @@ def cadvisor(cluster: Cluster, t: float | None = None) -> str:
         base = {"namespace": ns, "pod": pod_name, "node": node}
         for c in spec.get("containers") or []:
             seconds = container_cpu_seconds(pod_name, c, t)
-            _, used = container_usage(pod_name, c)
+            cores, used = container_usage(pod_name, c)
             labels = {
                 **base,
                 "container": c["name"],
@@ -145,11 +152,20 @@ def cadvisor(cluster: Cluster, t: float | None = None) -> str:
             mem.add(labels, float(used))
             if node in node_cpu:
                 node_cpu[node] += seconds
+                node_rate[node] += float(cores)
                 node_mem[node] += float(used)
         pod_labels = {**base, "interface": "eth0", "id": f"/kubepods/pod{meta.get('uid', '')}"}
         rx.add(pod_labels, network_bytes(ns, pod_name, "receive", t))
         tx.add(pod_labels, network_bytes(ns, pod_name, "transmit", t))
+    # A node's root counter must never go back when a pod stops (its container's counter
+    # goes with it): after the first scrape it grows by what the node uses now.
+    seen = _ROOT_COUNTERS.setdefault(cluster, {})
     for name in node_cpu:
+        before = seen.get(name)
+        if before is not None:
+            last_t, last_value = before
+            node_cpu[name] = last_value + node_rate[name] * max(0.0, t - last_t)
+        seen[name] = (t, node_cpu[name])
         cpu.add({"id": "/", "node": name}, node_cpu[name])
         mem.add({"id": "/", "node": name}, node_mem[name])
     return _render([cpu, mem, rx, tx])
