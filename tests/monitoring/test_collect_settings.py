@@ -168,3 +168,30 @@ def test_dispatch_skips_disabled_clusters(cluster, tenant):
     ClusterMonitor.objects.create(tenant=tenant, cluster=other, enabled=False)
     assert tasks.dispatch_collections.apply().get() == 1
     assert ClusterMonitor.objects.get(cluster=other).consecutive_failures == 0
+
+
+def test_a_deleted_cluster_takes_its_points_with_it(tenant):
+    from datetime import UTC, datetime, timedelta
+
+    from apps.clusters import services
+    from apps.monitoring import partitions, store
+    from apps.monitoring.catalog import CATALOG
+    from apps.monitoring.models import Series
+
+    doomed = make_cluster(tenant, display_name="doomed")
+    kept = make_cluster(tenant, display_name="kept")
+    now = datetime.now(UTC)
+    partitions.ensure_partitions(now - timedelta(days=1))
+    values = [1.0] * len(CATALOG["cluster"])
+    for cluster in (doomed, kept):
+        store.write(cluster, now, [store.Row("cluster", "", values, {"cluster": cluster.name})])
+    services.delete_cluster(actor=None, cluster=doomed)
+    assert not Series.objects.filter(cluster_id=doomed.pk).exists()
+    window = (now - timedelta(minutes=2), now + timedelta(minutes=2))
+    assert store.window(doomed.pk, "cluster", "node_total", *window) == {}
+    assert store.window(kept.pk, "cluster", "node_total", *window) == {"": [1.0]}
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM {partitions.RAW}")  # noqa: S608
+        assert cursor.fetchone()[0] == 1
