@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import html
 import json
 import re
 import smtplib
@@ -343,7 +344,7 @@ def _send_smtp(channel, out: Outgoing) -> None:
     mail["Date"] = formatdate(localtime=False)
     mail["Message-ID"] = make_msgid(idstring=out.message_id, domain="tkeportal")
     mail["X-TKE-Message-Id"] = out.message_id
-    mail.set_content(strip_tags(out.body))
+    mail.set_content(html.unescape(strip_tags(out.body)))
     mail.add_alternative(out.body, subtype="html")
     host, port, security = config["host"], config["port"], config.get("security", "none")
     timeout = settings.NOTIFY_SMTP_TIMEOUT
