@@ -269,6 +269,9 @@ SPECTACULAR_SETTINGS = {
         "ReleaseStatusEnum": "apps.charts.choices.ReleaseStatus",
         "RevisionStatusEnum": "apps.charts.choices.RevisionStatus",
         "GarbageCollectionStatusEnum": "apps.registry.choices.GarbageCollectionStatus",
+        "MessageStatusEnum": "apps.notify.choices.MessageStatus",
+        "ChannelKindEnum": "apps.notify.choices.ChannelKind",
+        "MessageRequestStatusEnum": "apps.notify.choices.RequestStatus",
     },
     # Operations grouped by area, in this order (apps/core/api/tags.py).
     "TAGS": [
@@ -288,6 +291,11 @@ SPECTACULAR_SETTINGS = {
             "name": "charts",
             "description": "Helm chart groups, their charts and versions, and releases (charts "
             "installed into namespaces).",
+        },
+        {
+            "name": "notify",
+            "description": "Notification channels (email, SMS, WeChat Work, webhook), their "
+            "templates, receivers and groups, messages and what was asked.",
         },
         {"name": "audit", "description": "The audit trail."},
     ],
