@@ -42,7 +42,9 @@ class NotifyChannelForm(forms.ModelForm):
         cleaned = super().clean()
         try:
             cleaned["config"] = senders.validate_config(
-                cleaned.get("kind"), cleaned.get("config") or {}, cleaned.get("secret") or ""
+                cleaned.get("kind") or self.instance.kind,  # read-only once created
+                cleaned.get("config") or {},
+                cleaned.get("secret") or "",
             )
         except ValidationError as exc:
             for field, messages in exc.message_dict.items():
