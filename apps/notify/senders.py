@@ -222,9 +222,9 @@ def _post(url: str, body: bytes, headers: dict) -> requests.Response:
     except network.AddressRefused as exc:
         raise DeliveryError(f"{_safe_url(url)}: {exc}") from None
     except requests.RequestException as exc:
-        raise DeliveryError(f"{_safe_url(url)}: {_describe(exc)}") from None
+        raise DeliveryError(f"{_safe_url(url)}: {_describe(exc, url)}") from None
     except OSError as exc:  # the name does not resolve
-        raise DeliveryError(f"{_safe_url(url)}: {exc}") from None
+        raise DeliveryError(f"{_safe_url(url)}: {_describe(exc, url)}") from None
     if not 200 <= response.status_code < 300:
         raise DeliveryError(
             f"{_safe_url(url)} answered HTTP {response.status_code}: {response.text[:200].strip()}"
@@ -232,9 +232,14 @@ def _post(url: str, body: bytes, headers: dict) -> requests.Response:
     return response
 
 
-def _describe(exc: requests.RequestException) -> str:
-    text = str(exc)
-    return text.replace("\n", " ")[:300]
+def _describe(exc: Exception, url: str) -> str:
+    """The error in one line, without the URL's query (urllib3 names the URL it tried, and a
+    WeChat robot's key is in its query): the message's last error is shown to its readers."""
+    text = str(exc).replace("\n", " ")
+    query = urlsplit(url).query
+    if query:
+        text = text.replace(query, "…")
+    return text[:300]
 
 
 def _safe_url(url: str) -> str:

@@ -165,6 +165,25 @@ def test_wechat_errcode_is_a_failure(
     assert "robot-key" not in message.last_error and "key=k" not in message.last_error
 
 
+def test_unreachable_robot_error_does_not_reveal_its_key(
+    tenant, settings, django_capture_on_commit_callbacks
+):
+    from .conftest import free_port
+
+    settings.NOTIFY_MAX_ATTEMPTS = 1
+    url = f"http://127.0.0.1:{free_port()}/cgi-bin/webhook/send?key=robot-secret-key"
+    channel = services.create_channel(
+        actor=None, tenant=tenant, name="robot", kind="wechat", config={}, secret=url
+    )
+    template(channel)
+    receiver(tenant, wechat_id="zhangsan")
+    request = _notify(tenant, ("robot", "default"), capture=django_capture_on_commit_callbacks)
+    message = Message.objects.get(request=request)
+    assert message.status == "failed"
+    assert "Connection refused" in message.last_error or "refused" in message.last_error
+    assert "robot-secret-key" not in message.last_error
+
+
 def test_webhook_is_signed_over_timestamp_and_body(
     tenant, http_receiver, django_capture_on_commit_callbacks
 ):
