@@ -122,7 +122,15 @@ class Receiver(TenantScopedModel):
         blank=True,
         validators=[RegexValidator(r"^\+?[0-9]{5,20}$", "A phone number: digits, optional +.")],
     )
-    wechat_id = models.CharField(max_length=64, blank=True)
+    wechat_id = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[
+            RegexValidator(
+                r"^[A-Za-z0-9_.@-]+$", "A WeChat id: letters, digits, '-', '_', '.' and '@'."
+            )
+        ],
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -76,6 +76,12 @@ def plain(variables) -> dict:
 
 
 def render(source: str, variables: dict, *, autoescape: bool, field: str = "body") -> str:
+    """The text, or a ValidationError naming ``field`` (syntax, or a filter that failed on
+    these variables: a value of the wrong type, nesting too deep)."""
     template = compile_template(source, field)
-    text = template.render(Context(plain(variables), autoescape=autoescape))
+    try:
+        text = template.render(Context(plain(variables), autoescape=autoescape))
+    except (TemplateSyntaxError, ValueError, TypeError, ArithmeticError, RecursionError) as exc:
+        message = _("The template failed with these variables: %(error)s") % {"error": exc}
+        raise ValidationError({field: [message]}) from None
     return text[:MAX_OUTPUT_CHARS]

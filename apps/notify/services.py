@@ -268,6 +268,8 @@ def notify(
     templates, disabled channels and receivers without the address a channel needs go in the
     request's ``errors``; this never raises for them."""
     errors: list[str] = []
+    receivers = [receivers] if isinstance(receivers, str) else receivers
+    receiver_groups = [receiver_groups] if isinstance(receiver_groups, str) else receiver_groups
     ways = _ways(ways)
     variables = rendering.plain(variables or {})
     with transaction.atomic():
@@ -332,6 +334,11 @@ def send_test(*, channel: NotifyChannel, actor, to: str = "", template: str = ""
     field = senders.destination_field(channel.kind)
     if field and not to:
         raise ValidationError({"to": [_("Where to send the test message is required.")]})
+    if field:
+        try:  # the receivers' own rules for the field (an email address, a phone number…)
+            Receiver._meta.get_field(field).clean(to, None)
+        except ValidationError as exc:
+            raise ValidationError({"to": exc.messages}) from None
     variables = {**SAMPLE_VARIABLES, "channel": channel.name}
     subject_source, body_source = TEST_SUBJECT, TEST_BODY
     if template:

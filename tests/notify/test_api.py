@@ -245,3 +245,22 @@ def test_list_query_counts_are_constant(api, member, tenant):
     }  # fmt: skip
     for path, make in makers.items():
         assert queries(path, 2, make) == queries(path, 10, make), path
+
+
+@pytest.mark.parametrize(
+    "kind, config, to",
+    [
+        ("smtp", {"host": "127.0.0.1", "from_address": "a@b.example"}, "x@y.z\r\nBcc: e@vil"),
+        ("sms", {"url": HOOK}, "not-a-number"),
+        ("wechat", {}, "zhang san\n"),
+    ],
+)
+def test_test_send_destination_is_validated(api, tenant_admin, tenant, kind, config, to):
+    secret = HOOK if kind == "wechat" else "s"
+    services.create_channel(
+        actor=None, tenant=tenant, name="c", kind=kind, config=config, secret=secret
+    )
+    response = api(tenant_admin).post(f"{URL}channels/c/test/", {"to": to})
+    assert response.status_code == 400, response.content
+    assert "to" in response.json()["fields"]
+    assert not Message.objects.exists()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from django.core.exceptions import ValidationError
 
@@ -73,3 +75,37 @@ def test_invalid_syntax_is_a_validation_error_naming_the_field(tenant):
     with pytest.raises(ValidationError) as caught:
         template(channel, body="{% include 'x' %}")
     assert "include" in caught.value.message_dict["body"][0]
+
+
+def test_doubling_with_nested_with_blocks_gives_up_instead_of_growing():
+    """Each nested {% with %} doubles the text through add: it stops at the bound."""
+    source = "{% with a=summary|add:summary %}"
+    for level in range(1, 40):
+        source += (
+            f"{{% with a{level}=a|add:a %}}"
+            if level == 1
+            else (f"{{% with a{level}=a{level - 1}|add:a{level - 1} %}}")
+        )
+    source += "[{{ a39|length }}]" + "{% endwith %}" * 40
+    started = time.monotonic()
+    assert render(source) == "[0]"
+    assert time.monotonic() - started < 2
+
+
+def test_stringformat_and_join_are_bounded():
+    assert render('{{ value|stringformat:"1000000000s" }}') == ""
+    assert render('{{ value|stringformat:".2s" }}') == "0."
+    many = {"items": ["x"] * 1000, "sep": "y" * 1000}
+    assert rendering.render("{{ items|join:sep }}", many, autoescape=False) == ""
+    assert render("{{ alertName|make_list|join:'-' }}") == "c-p-u---h-i-g-h"
+
+
+def test_a_filter_failing_on_the_variables_is_a_validation_error():
+    deep: list = []
+    node = deep
+    for _ in range(5000):
+        node.append([])
+        node = node[0]
+    with pytest.raises(ValidationError) as caught:
+        rendering.render("{{ deep|unordered_list }}", {"deep": deep}, autoescape=True)
+    assert "failed with these variables" in caught.value.message_dict["body"][0]
