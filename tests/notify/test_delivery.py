@@ -188,3 +188,35 @@ def test_send_test_sends_now_and_records_the_outcome(tenant, http_receiver, hook
     failed = services.send_test(channel=hook, actor=tenant_admin, template="default")
     assert failed.status == "failed" and "HTTP 500" in failed.last_error
     assert http_receiver.received[1].json()["subject"] == "[firing] test-alert"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_claims_give_the_message_to_one_worker(tenant, hook):
+    """Eight workers asking for the same message at once: one claim succeeds."""
+    import threading
+
+    from django.db import connection
+
+    ops = receiver(tenant)
+    message = Message.objects.create(
+        tenant=tenant, receiver=ops, receiver_name="ops", channel=hook, channel_name="hook",
+        channel_kind="webhook", destination=hook.config["url"], next_attempt_at=timezone.now(),
+    )  # fmt: skip
+    barrier = threading.Barrier(8)
+    won: list = []
+
+    def worker():
+        try:
+            barrier.wait(5)
+            won.append(delivery.claim(message.pk) is not None)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(won) == [False] * 7 + [True]
+    message.refresh_from_db()
+    assert (message.status, message.attempts) == ("sending", 1)
