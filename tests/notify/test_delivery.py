@@ -220,3 +220,23 @@ def test_concurrent_claims_give_the_message_to_one_worker(tenant, hook):
     assert sorted(won) == [False] * 7 + [True]
     message.refresh_from_db()
     assert (message.status, message.attempts) == ("sending", 1)
+
+
+def test_the_sweep_is_scheduled_and_the_timeouts_fit_together():
+    """Beat runs the sweep on the notify queue; a live worker's claim outlives the task's hard
+    time limit; the longest retry countdown stays under the broker's visibility timeout (or
+    Redis would hand a waiting retry to a second worker)."""
+    from django.conf import settings
+
+    from tkeportal.celery import app
+
+    entry = settings.CELERY_BEAT_SCHEDULE["notify-redeliver"]
+    assert entry["task"] == "apps.notify.tasks.redeliver_messages"
+    assert entry["task"] in app.tasks and entry["options"]["queue"] == "notify"
+    assert app.tasks["apps.notify.tasks.deliver_message"].acks_late
+    assert app.tasks["apps.notify.tasks.deliver_message"].reject_on_worker_lost
+    assert settings.NOTIFY_CLAIM_TIMEOUT > tasks.TIME_LIMIT
+    visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
+    assert settings.NOTIFY_RETRY_MAX_SECONDS < visibility
+    route = settings.CELERY_TASK_ROUTES["apps.notify.tasks.*"]
+    assert route == {"queue": "notify"}
