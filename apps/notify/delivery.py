@@ -51,8 +51,16 @@ def _claimable(now) -> Q:
     pending = Q(status=MessageStatus.PENDING) & (
         Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now)
     )
-    stale = Q(status=MessageStatus.SENDING, claim_expires_at__lt=now)
-    return pending | stale
+    return pending | _stale(now)
+
+
+def _stale(now) -> Q:
+    """Claims of dead workers that may be taken over (attempts left)."""
+    return Q(
+        status=MessageStatus.SENDING,
+        claim_expires_at__lt=now,
+        attempts__lt=settings.NOTIFY_MAX_ATTEMPTS,
+    )
 
 
 def claim(message_id: int) -> Message | None:
@@ -177,7 +185,31 @@ def due_message_ids(now=None, grace: float | None = None, limit: int = 1000) -> 
     pending = Q(status=MessageStatus.PENDING) & (
         Q(next_attempt_at__lte=overdue) | Q(next_attempt_at__isnull=True, created_at__lte=overdue)
     )
-    stale = Q(status=MessageStatus.SENDING, claim_expires_at__lt=now)
     return list(
-        Message.objects.filter(pending | stale).order_by("id").values_list("id", flat=True)[:limit]
+        Message.objects.filter(pending | _stale(now))
+        .order_by("id")
+        .values_list("id", flat=True)[:limit]
     )
+
+
+def fail_abandoned(now=None) -> int:
+    """Messages whose last attempt's worker died or was stopped by its time limit (the claim
+    expired with no attempt left): failed, with that said, instead of claimed for ever."""
+    now = now or timezone.now()
+    abandoned = Message.objects.filter(
+        status=MessageStatus.SENDING,
+        claim_expires_at__lt=now,
+        attempts__gte=settings.NOTIFY_MAX_ATTEMPTS,
+    )
+    rows = list(abandoned.values_list("id", "request_id", "attempts"))
+    for message_id, request_id, attempts in rows:
+        error = (
+            f"attempt {attempts} of {settings.NOTIFY_MAX_ATTEMPTS} did not finish (its worker "
+            "died or ran out of time)"
+        )
+        updated = abandoned.filter(pk=message_id).update(
+            status=MessageStatus.FAILED, last_error=error, claim_expires_at=None
+        )
+        if updated:
+            refresh_request(request_id)
+    return len(rows)

@@ -37,7 +37,9 @@ def deliver_message(message_id: int) -> str:
 
 @shared_task(ignore_result=True)
 def redeliver_messages() -> int:
-    """Queue messages whose retry is overdue or whose claim expired (their worker died)."""
+    """Queue messages whose retry is overdue or whose claim expired (their worker died);
+    fail those whose last attempt's claim expired."""
+    delivery.fail_abandoned()
     ids = delivery.due_message_ids()
     for message_id in ids:
         deliver_message.delay(message_id)

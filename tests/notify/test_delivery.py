@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from apps.notify import delivery, services, tasks
-from apps.notify.models import Message
+from apps.notify.models import Message, MessageRequest
 
 from .conftest import VARIABLES, receiver, template, webhook_channel
 
@@ -240,3 +240,25 @@ def test_the_sweep_is_scheduled_and_the_timeouts_fit_together():
     assert settings.NOTIFY_RETRY_MAX_SECONDS < visibility
     route = settings.CELERY_TASK_ROUTES["apps.notify.tasks.*"]
     assert route == {"queue": "notify"}
+
+
+def test_a_claim_expired_on_the_last_attempt_is_a_final_failure(
+    tenant, http_receiver, hook, settings
+):
+    settings.NOTIFY_MAX_ATTEMPTS = 2
+    ops = receiver(tenant)
+    past = timezone.now() - timedelta(seconds=5)
+    request = MessageRequest.objects.create(tenant=tenant)
+    message = Message.objects.create(
+        tenant=tenant, request=request, receiver=ops, receiver_name="ops", channel=hook,
+        channel_name="hook", channel_kind="webhook", destination=hook.config["url"],
+        status="sending", attempts=2, claimed_at=past, claim_expires_at=past,
+    )  # fmt: skip
+    assert delivery.claim(message.pk) is None
+    assert tasks.redeliver_messages() == 0
+    message.refresh_from_db()
+    assert message.status == "failed"
+    assert message.last_error.startswith("attempt 2 of 2 did not finish")
+    assert http_receiver.received == []
+    request.refresh_from_db()
+    assert request.status == "Failed"
