@@ -7,7 +7,9 @@ A range query is evaluated at ``start, start + step, … ≤ end``. A selector's
   step allows) — Prometheus would take the last sample at or before ``t``, so a smoothly
   moving gauge reads alike and a spiky one reads smoother here;
 - step under a minute, and instant queries: the latest 1-minute point at or before ``t`` and
-  no older than five minutes (Prometheus' lookback delta), as Prometheus does.
+  no older than five minutes (Prometheus' lookback delta), as Prometheus does — a point taken
+  as of the start of its minute (a collection at 10:00:05 is the point of 10:00, so an
+  instant query for 10:00:02 already sees it where Prometheus would not yet).
 
 Series are those of the catalogue metric the selector names, in the clusters the caller may
 see, whose labels (``cluster`` — the cluster's name —, ``namespace``, ``node``, ``pod``,
@@ -154,12 +156,12 @@ class Evaluator:
                 sid: {round((ts - grid.start) / grid.step): query.clean(v) for ts, v in points}
                 for sid, points in found.items()
             }
-        base = store.range_query(
-            ids, level, metric, grid.start - LOOKBACK, grid.end, MINUTE, now=self.now
-        )
+        # Minute points, each taken as of the start of its minute (when it was collected).
+        first = store.floor_to(grid.start - LOOKBACK, MINUTE)
+        base = store.range_query(ids, level, metric, first, grid.end + MINUTE, MINUTE, now=self.now)
         out: dict[int, dict[int, float]] = {}
         for sid, points in base.items():
-            stamps = [ts for ts, _v in points]
+            stamps = [ts - MINUTE for ts, _v in points]
             values: dict[int, float] = {}
             for index in range(grid.count):
                 at = grid.time(index)

@@ -101,7 +101,7 @@ def _run(request, text: str | None, grid: Grid):
     try:
         node = promql.parse(text)
     except promql.ParseError as problem:
-        raise BadData(f'invalid parameter "query": {problem}') from None
+        raise BadData(str(problem)) from None
     evaluator = Evaluator(request.user, resolve_scope(request), grid)
     return evaluator.evaluate(node)
 
