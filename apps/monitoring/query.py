@@ -303,8 +303,10 @@ def range_points(cluster_id, ids, level, metric, start, end, step, now=None):
             out[sid].extend((t, v) for t, v in found if t <= boundary)
         first_raw = int((boundary - start) / step) + 1
     if first_raw <= last:
-        since = start + (first_raw - 1) * step
-        if since >= now - store.raw_retention():
+        # (raw points older than their retention are gone: start the tail where they begin)
+        oldest = now - store.raw_retention() + MINUTE
+        since = store.floor_to(max(start + (first_raw - 1) * step, oldest), MINUTE)
+        if since < end:
             sums: dict[int, dict[int, list[float]]] = defaultdict(dict)
             minutes = store.range_query(ids, level, metric, since, end, MINUTE, now=now)
             for sid, found in minutes.items():

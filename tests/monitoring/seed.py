@@ -57,7 +57,21 @@ def seed(tenant, minutes: int = 60, start: datetime | None = None, cluster=None)
     for minute in range(minutes):
         rows = [
             store.Row(
-                "cluster", "", values("cluster", cpu_core_used=1.0 + minute / 100, node_total=2)
+                "cluster",
+                "",
+                values(
+                    "cluster",
+                    cpu_core_used=1.0 + minute / 100,
+                    cpu_core_request=1.5,
+                    cpu_allocatable=4.0,
+                    mem_usage_bytes=6e9 + minute * 1e7,
+                    mem_request_bytes=4e9,
+                    mem_allocatable_bytes=16e9,
+                    node_total=2,
+                    pod_running=3,
+                    pod_pending=minute % 2,
+                    restart_total=float(minute // 10),
+                ),
             ),
             store.Row("node", "node-a", values("node", cpu_usage=40.0 + minute % 7)),
             store.Row("namespace", "web", values("namespace", pod_running=2.0)),

@@ -237,3 +237,27 @@ def test_parse_helpers():
     assert query.parse_time("1764583200").timestamp() == 1764583200
     assert query.parse_time("2026-12-01T10:00:00+01:00").hour == 9
     assert query.clean(0.30000001192092896) == 0.3
+
+
+def test_a_week_at_hourly_steps_before_any_roll_up_reads_the_raw_points(
+    api, member, cluster, start
+):
+    end = start + timedelta(hours=1)
+    response = api(member).get(
+        URL,
+        params(
+            cluster,
+            start,
+            start=int((end - timedelta(days=7)).timestamp()),
+            end=int(end.timestamp()),
+            step="1h",
+        ),
+    )
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["resolution"] == "1h"
+    [series] = body["series"]
+    # One hourly step, ending at start+1h: the average of the 30 minutes written.
+    assert series["points"] == [
+        [int(end.timestamp()), pytest.approx(sum(pod_cpu("web/api-1", i) for i in range(30)) / 30)]
+    ]
