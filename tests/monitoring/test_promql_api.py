@@ -307,3 +307,35 @@ def test_permission_matrix(
     assert (
         len(query_range(api(member), start, "k8s_cluster_node_total").json()["data"]["result"]) == 1
     )
+
+
+def test_random_queries_through_the_api_answer_success_or_an_error_shape(
+    api, member, cluster, start
+):
+    """Whatever the query text, the API answers 200 with data, or 400/422 in Prometheus' error
+    shape — never a 500 (hypothesis, over the seeded store)."""
+    from hypothesis import HealthCheck, given, settings
+
+    from tests.monitoring.test_promql import queries
+
+    client = api(member)
+
+    @settings(
+        max_examples=120,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    @given(queries)
+    def check(text):
+        response = query_range(client, start, text)
+        body = response.json()
+        if response.status_code == 200:
+            assert body["status"] == "success"
+            assert body["data"]["resultType"] == "matrix"
+        else:
+            assert response.status_code in (400, 422), (text, response.status_code)
+            assert body["status"] == "error"
+            assert body["errorType"] == ("bad_data" if response.status_code == 400 else "execution")
+            assert body["error"]
+
+    check()
