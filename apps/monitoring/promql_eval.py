@@ -33,8 +33,10 @@ from .promql import COMPARISONS, Aggregate, Binary, Number, Selector, Unary
 
 MINUTE = timedelta(minutes=1)
 LOOKBACK = timedelta(minutes=5)
-# Series one query may touch (selectors, before aggregation).
+# Series one query may touch (selectors, before aggregation), and samples (series × steps):
+# Prometheus' --query.max-samples is 50 million; one Python process holds far fewer.
 MAX_SERIES = 2_000
+MAX_SAMPLES = 2_000_000
 
 
 class ExecutionError(Exception):
@@ -134,6 +136,11 @@ class Evaluator:
                     raise ExecutionError(
                         f"the query selects more than {MAX_SERIES} series: narrow it with label "
                         "matchers (cluster, namespace, pod …)"
+                    )
+                if self.touched * self.grid.count > MAX_SAMPLES:
+                    raise ExecutionError(
+                        "query processing would load too many samples into memory in query "
+                        "execution: narrow the selection, shorten the range or widen the step"
                     )
                 ids = [s.pk for s, _l in found]
                 for full in fulls:

@@ -242,6 +242,12 @@ def test_too_many_series_is_an_execution_error(api, member, cluster, start, monk
     assert response.status_code == 422
     assert response.json()["errorType"] == "execution"
     assert "more than 2 series" in response.json()["error"]
+    monkeypatch.setattr(promql_eval, "MAX_SERIES", 2_000)
+    monkeypatch.setattr(promql_eval, "MAX_SAMPLES", 30)  # 3 pods × 11 steps = 33
+    samples = query_range(api(member), start, "k8s_pod_cpu_core_used")
+    assert samples.status_code == 422
+    assert "too many samples" in samples.json()["error"]
+    assert query_range(api(member), start, 'k8s_pod_cpu_core_used{pod="pg-0"}').status_code == 200
 
 
 def test_labels_values_series_and_metadata(api, member, project_member, cluster, start):
