@@ -161,9 +161,10 @@
   function start() {
     var panel = document.getElementById("monitoring");
     var source = document.getElementById("monitoring-config");
-    if (!panel || !source || typeof uPlot === "undefined") {
+    if (!panel || !source || typeof uPlot === "undefined" || panel.dataset.started) {
       return;
     }
+    panel.dataset.started = "1";
     var config = JSON.parse(source.textContent);
     var buttons = panel.querySelectorAll("[data-range]");
     buttons.forEach(function (button) {
@@ -183,4 +184,7 @@
   } else {
     start();
   }
+  // A page part swapped by HTMX (the node page's label form swaps the whole page) brings a
+  // fresh, not yet started panel.
+  document.addEventListener("htmx:afterSettle", start);
 })();
