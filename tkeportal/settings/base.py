@@ -298,6 +298,10 @@ SPECTACULAR_SETTINGS = {
             "templates, receivers and groups, messages and what was asked.",
         },
         {"name": "audit", "description": "The audit trail."},
+        {
+            "name": "monitoring",
+            "description": "Metrics, and a Prometheus-compatible query API (for Grafana).",
+        },
     ],
     # Every operation's error answers and the one error body (apps/core/api/schema.py).
     "POSTPROCESSING_HOOKS": [
