@@ -58,6 +58,7 @@ class ClusterMonitorView(APIView):
 
     permission_classes = [IsAuthenticated]
     serializer_class = ClusterMonitorSerializer
+    authz_doc = "getCluster (GET) / updateCluster (PUT, PATCH) on cluster:<cluster>"
 
     def _cluster(self, request, name: str) -> Cluster:
         visible = restrict(
