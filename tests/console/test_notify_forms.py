@@ -417,7 +417,12 @@ def test_preview_errors_are_on_the_field(client, tenant, tenant_admin):
     client.force_login(tenant_admin)
     response = client.post(
         "/notify/channels/team-hook/templates/new/",
-        {"name": "t", "subject": "{% include 'x.html' %}", "body": "{{ value|add }}", "preview": ""},
+        {
+            "name": "t",
+            "subject": "{% include 'x.html' %}",
+            "body": "{{ value|add }}",
+            "preview": "",
+        },
     )
     assert response.status_code == 400
     page = response.content.decode()
