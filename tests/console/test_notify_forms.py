@@ -210,6 +210,8 @@ def test_create_a_webhook_channel_audited_secret_never_shown(client, tenant, ten
     assert channel.config == {"url": HOOK, "headers": {"X-Team": "ops", "X-Env": "prod"}}
     event = AuditEvent.objects.get(action="createNotifyChannel")
     assert event.resource == "notifychannel:ops-hook" and event.outcome == "success"
+    assert event.request_body["webhook_secret"] == "[redacted]"
+    assert SECRET not in str(event.request_body)
     page = client.get("/notify/channels/ops-hook/").content.decode()
     assert "Set (never shown)" in page and SECRET not in page
     edit = client.get("/notify/channels/ops-hook/edit/").content.decode()
@@ -301,6 +303,8 @@ def test_every_kind_round_trips(client, tenant, tenant_admin, kind, fields, conf
     channel = NotifyChannel.objects.get(tenant=tenant, name="c1")
     assert channel.secret == secret
     assert config.items() <= channel.config.items()
+    event = AuditEvent.objects.get(action="createNotifyChannel")
+    assert secret not in str(event.request_body)  # the robot's URL too
     edit = client.get("/notify/channels/c1/edit/").content.decode()
     assert secret not in edit and f'data-kind="{kind}"' in edit
     # saving the edit form as shown (secret empty) keeps everything
@@ -410,6 +414,8 @@ def test_preview_renders_sample_variables_and_saves_nothing(client, tenant, tena
     assert '<strong id="preview-subject">[FIRING] test-alert</strong>' in page
     assert "Test cluster at 1.5core" in page.split('id="preview-body"')[1]
     assert not NotifyTemplate.objects.exists()
+    assert not AuditEvent.objects.filter(action="createNotifyTemplate").exists()
+    assert AuditEvent.objects.filter(action="previewNotifyTemplate").count() == 1
 
 
 def test_preview_errors_are_on_the_field(client, tenant, tenant_admin):

@@ -24,6 +24,7 @@ from apps.notify.models import NotifyChannel, NotifyTemplate, Receiver, Receiver
 
 from ..forms.notify import (
     CHANNEL_ERROR_FIELDS,
+    SECRET_FIELD,
     ChannelForm,
     GroupForm,
     ReceiverForm,
@@ -97,6 +98,8 @@ class ChannelFormView(NotifyFormArea):
         return self.render_to_response(self.get_context_data(form=form))
 
     def post(self, request, *args, **kwargs):
+        # The secrets are kept out of the audit row's body (the robot's URL holds its key).
+        request.audit_redact_keys = tuple(SECRET_FIELD.values())
         self.object = channel = self.load()
         form = ChannelForm(request.POST, channel=channel)
         if not form.is_valid():
@@ -225,7 +228,9 @@ class TemplateFormView(NotifyFormArea):
         return self.redirect(reverse("console:notify-channel", args=[channel.name]))
 
     def preview(self, form, fields):
-        """The subject and body rendered with the sample variables, like the test send."""
+        """The subject and body rendered with the sample variables, like the test send.
+        Nothing is written: the POST's audit row says it was a preview."""
+        self.request.audit_action = "previewNotifyTemplate"
         variables = {**services.SAMPLE_VARIABLES, "channel": self.channel.name}
         autoescape = rendering.autoescape_for(self.channel.kind)
         errors: dict[str, list[str]] = {}
