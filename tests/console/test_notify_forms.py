@@ -15,6 +15,14 @@ from tests.notify.conftest import HTTPReceiver, receiver, template, webhook_chan
 
 pytestmark = pytest.mark.django_db
 
+NOT_PAGES = {
+    "console:notify-channel-enable": (
+        "tests.console.test_notify_forms.test_enable_disable_needs_updateNotifyChannel"
+    ),
+    "console:notify-channel-disable": (
+        "tests.console.test_notify_forms.test_enable_disable_needs_updateNotifyChannel"
+    ),
+}
 HOOK = "http://127.0.0.1:9/hook"
 SECRET = "hmac-key-never-shown-7f3a"
 
@@ -237,6 +245,31 @@ def test_edit_keeps_the_secret_when_left_empty_and_disables(client, tenant, tena
     )
     channel.refresh_from_db()
     assert channel.secret == "new-key" and channel.enabled is True
+
+
+def test_enable_disable_needs_updateNotifyChannel(
+    client, tenant, tenant_admin, read_only_user, other_user
+):
+    channel = _channel(tenant)
+    client.force_login(read_only_user)
+    refused = client.post("/notify/channels/team-hook/disable/")
+    assert refused.status_code == 403 and "updateNotifyChannel" in refused.content.decode()
+    assert 'id="channel-switch"' not in client.get("/notify/channels/team-hook/").content.decode()
+    client.force_login(other_user)
+    assert client.post("/notify/channels/team-hook/disable/").status_code == 404
+    channel.refresh_from_db()
+    assert channel.enabled is True
+    client.force_login(tenant_admin)
+    page = client.post("/notify/channels/team-hook/disable/", follow=True).content.decode()
+    channel.refresh_from_db()
+    assert channel.enabled is False and channel.secret == SECRET
+    assert "Channel team-hook disabled." in page and "/notify/channels/team-hook/enable/" in page
+    client.post("/notify/channels/team-hook/enable/")
+    channel.refresh_from_db()
+    assert channel.enabled is True
+    events = AuditEvent.objects.filter(action="updateNotifyChannel", outcome="success")
+    assert events.count() == 2
+    assert AuditEvent.objects.filter(action="updateNotifyChannel", outcome="denied").count() == 1
 
 
 def test_service_errors_are_next_to_the_fields_of_the_kind(client, tenant, tenant_admin):

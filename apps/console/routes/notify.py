@@ -20,6 +20,16 @@ urlpatterns: list = [
         name="notify-channel-edit",
     ),
     path(
+        "notify/channels/<str:channel>/enable/",
+        forms.ChannelSwitchView.as_view(enabled=True),
+        name="notify-channel-enable",
+    ),
+    path(
+        "notify/channels/<str:channel>/disable/",
+        forms.ChannelSwitchView.as_view(enabled=False),
+        name="notify-channel-disable",
+    ),
+    path(
         "notify/channels/<str:channel>/delete/",
         forms.ChannelDeleteView.as_view(),
         name="notify-channel-delete",

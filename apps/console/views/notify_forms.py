@@ -171,6 +171,24 @@ class ChannelView(NotifyFormArea):
         return context
 
 
+class ChannelSwitchView(NotifyFormArea):
+    """POST: enable or disable a channel (``updateNotifyChannel``) without its form."""
+
+    http_method_names = ["post"]
+    authz_action = "getNotifyChannel"
+    enabled = True
+
+    def post(self, request, channel: str):
+        found = visible_channel(self, channel)
+        self.authorize_on("updateNotifyChannel", found.authz_resource, found.tenant)
+        services.update_channel(actor=request.user, channel=found, enabled=self.enabled)
+        if self.enabled:
+            flash.success(request, _("Channel %(name)s enabled.") % {"name": found.name})
+        else:
+            flash.success(request, _("Channel %(name)s disabled.") % {"name": found.name})
+        return self.redirect(reverse("console:notify-channel", args=[found.name]))
+
+
 # -- templates ---------------------------------------------------------------------------------
 class TemplateFormView(NotifyFormArea):
     """Create (``createNotifyTemplate``) or edit (``updateNotifyTemplate``) a channel's
