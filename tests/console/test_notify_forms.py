@@ -222,6 +222,8 @@ def test_create_a_webhook_channel_audited_secret_never_shown(client, tenant, ten
     assert SECRET not in str(event.request_body)
     page = client.get("/notify/channels/ops-hook/").content.decode()
     assert "Set (never shown)" in page and SECRET not in page
+    settings_list = page.split('id="channel-settings"')[1].split("</dl>")[0]
+    assert "X-Team: ops" in settings_list and "X-Env: prod" in settings_list
     edit = client.get("/notify/channels/ops-hook/edit/").content.decode()
     assert SECRET not in edit and 'data-kind="smtp"' not in edit
     assert "X-Team: ops" in edit and f'value="{HOOK}"' in edit

@@ -154,7 +154,12 @@ class ChannelView(NotifyFormArea):
         context.update(
             title=channel.display_name or channel.name,
             channel=channel,
-            config=sorted(config.items()),
+            config=[
+                (key, "; ".join(f"{k}: {v}" for k, v in value.items()))
+                if isinstance(value, dict)
+                else (key, value)
+                for key, value in sorted(config.items())
+            ],
             templates=list(templates.order_by("name")),
             may_update=self.allowed("updateNotifyChannel", resource, tenant),
             may_delete=self.allowed("deleteNotifyChannel", resource, tenant),
