@@ -25,6 +25,8 @@ from apps.notify.models import Message, NotifyChannel, Receiver, ReceiverGroup
 from .base import ConsoleView
 
 PAGE_SIZE = 200
+# The last test send's outcome, shown in its channel's row of the list once.
+TEST_RESULT_KEY = "notify_test_result"
 
 
 class NotifyAreaView(ConsoleView):
@@ -52,7 +54,21 @@ class ChannelListView(NotifyAreaView):
             )
             row.needs_to = senders.destination_field(row.kind) is not None
             row.templates_list = [t.name for t in row.templates.all()]
-        context.update(title=_("Notification channels"), channels=rows)
+        tested = self.request.session.pop(TEST_RESULT_KEY, None)
+        for row in rows:
+            if (
+                tested
+                and tested.get("channel") == row.name
+                and tested.get("tenant") == row.tenant_id
+            ):
+                row.test_result = tested
+        tenant = self.scope.tenant
+        context.update(
+            title=_("Notification channels"),
+            channels=rows,
+            may_create=tenant is not None
+            and bool(check(self.request.user, "createNotifyChannel", "notifychannel:*", tenant)),
+        )
         return context
 
 
@@ -76,8 +92,10 @@ class ChannelTestView(NotifyAreaView):
                 template=request.POST.get("template", ""),
             )
         except ValidationError as exc:
-            flash.error(request, " ".join(exc.messages))
+            result = {"status": "invalid", "error": " ".join(exc.messages)}
+            flash.error(request, result["error"])
         else:
+            result = {"status": message.status, "error": message.last_error}
             if message.status == "sent":
                 flash.success(
                     request, _("Test message sent through %(name)s.") % {"name": channel_obj.name}
@@ -88,7 +106,14 @@ class ChannelTestView(NotifyAreaView):
                     _("The test message through %(name)s failed: %(error)s")
                     % {"name": channel_obj.name, "error": message.last_error},
                 )
-        return HttpResponseRedirect(reverse("console:notify-channels"), status=303)
+        request.session[TEST_RESULT_KEY] = {
+            **result,
+            "channel": channel_obj.name,
+            "tenant": channel_obj.tenant_id,
+            "to": request.POST.get("to", "").strip()[:254],
+        }
+        target = reverse("console:notify-channels") + f"#channel-{channel_obj.name}"
+        return HttpResponseRedirect(target, status=303)
 
 
 class ReceiverListView(NotifyAreaView):
@@ -101,9 +126,29 @@ class ReceiverListView(NotifyAreaView):
         context = super().get_context_data(**kwargs)
         receivers = self.visible(Receiver.objects.select_related("tenant", "user"), "listReceivers")
         groups = self.visible(
-            ReceiverGroup.objects.prefetch_related("receivers"), "listReceiverGroups"
+            ReceiverGroup.objects.select_related("tenant").prefetch_related("receivers"),
+            "listReceiverGroups",
         )
-        context.update(title=_("Receivers"), receivers=list(receivers), groups=list(groups))
+        user, tenant = self.request.user, self.scope.tenant
+
+        def may(action: str, resource: str, on=None) -> bool:
+            on = on if on is not None else tenant
+            return on is not None and bool(check(user, action, resource, on))
+
+        receivers, groups = list(receivers), list(groups)
+        for row in receivers:
+            row.may_update = may("updateReceiver", row.authz_resource, row.tenant)
+            row.may_delete = may("deleteReceiver", row.authz_resource, row.tenant)
+        for row in groups:
+            row.may_update = may("updateReceiverGroup", row.authz_resource, row.tenant)
+            row.may_delete = may("deleteReceiverGroup", row.authz_resource, row.tenant)
+        context.update(
+            title=_("Receivers"),
+            receivers=receivers,
+            groups=groups,
+            may_create_receiver=may("createReceiver", "receiver:*"),
+            may_create_group=may("createReceiverGroup", "receivergroup:*"),
+        )
         return context
 
 
