@@ -221,6 +221,7 @@ CELERY_TASK_ROUTES = {
     "apps.clusters.tasks.*": {"queue": "cluster-ops"},
     "apps.projects.tasks.*": {"queue": "cluster-ops"},
     "apps.monitoring.tasks.*": {"queue": "metrics"},
+    "apps.monitoring.alerts.tasks.*": {"queue": "metrics"},
     "apps.notify.tasks.*": {"queue": "notify"},
 }
 
@@ -397,6 +398,12 @@ CELERY_BEAT_SCHEDULE = {
     "chart-group-resync": {
         "task": "apps.charts.tasks.dispatch_chart_group_resyncs",
         "schedule": 3600.0,
+    },
+    # Alarm policies: one evaluation task per cluster; each policy runs per its period.
+    "alarm-evaluate": {
+        "task": "apps.monitoring.alerts.tasks.dispatch_alarm_evaluations",
+        "schedule": 60.0,
+        "options": {"queue": "metrics"},
     },
 }
 # Metric storage (apps.monitoring.store): how long raw 1-minute points, 5-minute and 1-hour
