@@ -314,10 +314,11 @@ def test_dispatch_evaluates_every_cluster_with_policies(tenant_admin, tenant, cl
     quiet = monitored_cluster(tenant, display_name="quiet")
     pod_policy(tenant_admin, cluster)
     pod_policy(tenant_admin, quiet, enabled=False)
-    # the beat entry evaluates at the real "now": a point in the minute before it
+    # the beat entry evaluates at the real "now": a point of the current minute (stored at
+    # its start, inside the last 60 s)
     now = timezone.now()
     partitions.ensure_partitions(now)
-    store.write(cluster, now - timedelta(seconds=30), [pod_row("web/api-1", cpu_core_used=0.9)])
+    store.write(cluster, now, [pod_row("web/api-1", cpu_core_used=0.9)])
     assert dispatch_alarm_evaluations.delay().get() == 1
     assert AlarmRecord.objects.get().state == "firing"
 

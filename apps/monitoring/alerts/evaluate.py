@@ -7,9 +7,11 @@ transaction with every record change and notice: a second evaluator running at t
 skips them, and a task that dies half-way leaves nothing behind — its retry evaluates again
 and notifies once (notify delivers after commit).
 
-Reads are grouped: every (level, metric, period, namespace, workload kind) the due policies
-need is read once with ``store.window_average`` over [now - period, now), and each policy picks
-its objects out of that (``objects_type`` part: the named ones).
+Reads are grouped: each level the due policies need is read once for the cluster with
+``store.window_points`` (every metric of the level) over the longest period any of them has;
+each (metric, period) average over [now - period, now) is computed from that once (the same
+as ``store.window_average``), and each policy picks its objects out of it: its namespace, its
+workload kind, and with ``objects_type`` part the named ones.
 
 Per (policy, metric, object), with ``holds`` = the period average compared with the threshold:
 
@@ -38,6 +40,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import catalog, store
+from ..models import Series
 from .choices import (
     COMPARE,
     OPEN_STATES,
@@ -115,55 +118,96 @@ def evaluate_cluster(cluster_id: int, now: datetime | None = None) -> Report:
     return report
 
 
-def _read_key(policy: AlarmPolicy, short: str) -> tuple:
-    labels: tuple = ()
-    if policy.namespace:
-        labels += (("namespace", policy.namespace),)
-    if policy.type == PolicyType.POD and policy.workload_kind:
-        labels += (("workload_kind", policy.workload_kind),)
-    return (policy.type, short, policy.statistics_period, labels)
+class _Reads:
+    """Each level of the cluster read once (every metric, over the longest period any due
+    policy of that level has); each (level, metric, period) average computed once from that.
+    Policies then pick their namespace, workload kind and objects out of the averages."""
+
+    def __init__(self, cluster_id: int, policies: list[AlarmPolicy], now: datetime):
+        self.cluster_id, self.now = cluster_id, now
+        self.longest: dict[str, int] = {}
+        for policy in policies:
+            level = policy.type
+            self.longest[level] = max(self.longest.get(level, 0), policy.statistics_period)
+        self.points: dict[str, dict] = {}
+        self.averages: dict[tuple, dict[str, float]] = {}
+        self._pod_kinds: dict[str, str] | None = None
+
+    def average(self, level: str, short: str, period: int) -> dict[str, float]:
+        cached = self.averages.get((level, short, period))
+        if cached is not None:
+            return cached
+        if level not in self.points:
+            self.points[level] = store.window_points(
+                self.cluster_id,
+                level,
+                self.now - timedelta(seconds=self.longest[level]),
+                self.now,
+            )
+        position = catalog.POSITION[(level, short)]
+        start = self.now - timedelta(seconds=period)
+        out = {}
+        for key, points in self.points[level].items():
+            total, count = 0.0, 0
+            for ts, values in points:
+                if ts >= start and position < len(values):
+                    value = values[position]
+                    if value == value:  # NaN: absent
+                        total += value
+                        count += 1
+            if count:
+                out[key] = total / count
+        self.averages[(level, short, period)] = out
+        return out
+
+    def keys(self, level: str):
+        """The objects of the level that have points in the longest window."""
+        if level not in self.points:
+            self.average(level, catalog.CATALOG[level][0].name, self.longest[level])
+        return self.points[level].keys()
+
+    def pod_kinds(self) -> dict[str, str]:
+        """Pod key → its workload kind (the series labels the collector keeps)."""
+        if self._pod_kinds is None:
+            rows = Series.objects.filter(cluster_id=self.cluster_id, level="pod").values_list(
+                "key", "labels"
+            )
+            self._pod_kinds = {key: (labels or {}).get("workload_kind", "") for key, labels in rows}
+        return self._pod_kinds
 
 
-def _candidates(policy: AlarmPolicy, values: dict[str, float]) -> dict[str, float]:
-    """The policy's objects among the values read (by object key)."""
+def _candidates(policy: AlarmPolicy, keys, reads: _Reads) -> list[str]:
+    """The policy's objects among the keys read: its namespace, its workload kind, and the
+    named ones when ``objects_type`` is part."""
     kind = policy.type
     if kind == PolicyType.CLUSTER:
-        return {k: v for k, v in values.items() if k == ""}
+        return [k for k in keys if k == ""]
     wanted = set(policy.object_names) if policy.objects_type == ObjectsType.PART else None
-    out = {}
-    for key, value in values.items():
+    prefix = f"{policy.namespace}/"
+    kinds = reads.pod_kinds() if kind == PolicyType.POD and policy.workload_kind else None
+    out = []
+    for key in keys:
         if kind == PolicyType.NODE:
             name = key
+        elif not key.startswith(prefix):
+            continue
         elif kind == PolicyType.WORKLOAD:
             _ns, workload_kind, name = key.split("/", 2)
             if workload_kind != policy.workload_kind:
                 continue
         else:  # pod: <ns>/<pod>
-            name = key.split("/", 1)[1]
+            name = key[len(prefix) :]
+            if kinds is not None and kinds.get(key) != policy.workload_kind:
+                continue
         if wanted is None or name in wanted:
-            out[key] = value
+            out.append(key)
     return out
 
 
 def _evaluate(policies: list[AlarmPolicy], now: datetime, report: Report) -> None:
     cluster_id = policies[0].cluster_id
-    # 1. reads, once per (level, metric, period, selector)
-    reads: dict[tuple, dict[str, float]] = {}
-    for policy in policies:
-        for condition in policy.metrics.all():
-            _level, short = catalog.resolve(condition.metric, level=policy.type)
-            key = _read_key(policy, short)
-            if key not in reads:
-                level, metric, period, labels = key
-                reads[key] = store.window_average(
-                    cluster_id,
-                    level,
-                    metric,
-                    now - timedelta(seconds=period),
-                    now,
-                    labels=dict(labels) or None,
-                )
-    report.reads = len(reads)
+    # 1. reads: once per selection (see _Reads)
+    reads = _Reads(cluster_id, policies, now)
     # 2. open records and active silences of these policies
     ids = [p.pk for p in policies]
     open_records: dict[tuple, AlarmRecord] = {
@@ -180,10 +224,15 @@ def _evaluate(policies: list[AlarmPolicy], now: datetime, report: Report) -> Non
         silences[silence.policy_id].append(silence)
     # 3. the state machine
     work = _Work()
+    selected: dict[int, list[str]] = {}  # policy → its objects among those read
     for policy in policies:
         for condition in policy.metrics.all():
             _level, short = catalog.resolve(condition.metric, level=policy.type)
-            values = _candidates(policy, reads[_read_key(policy, short)])
+            averages = reads.average(policy.type, short, policy.statistics_period)
+            chosen = selected.get(policy.pk)
+            if chosen is None:
+                chosen = selected[policy.pk] = _candidates(policy, reads.keys(policy.type), reads)
+            values = {k: averages[k] for k in chosen if k in averages}
             compare = COMPARE[condition.evaluator]
             keys = set(values)
             for record in by_condition.get((policy.pk, condition.pk), ()):
@@ -197,6 +246,7 @@ def _evaluate(policies: list[AlarmPolicy], now: datetime, report: Report) -> Non
                 report.evaluated += 1
                 holds = value is not None and compare(value, condition.threshold)
                 _step(policy, condition, key, value, holds, record, now, work, report)
+    report.reads = len(reads.points)
     # 4. writes, then notices (in the same transaction)
     if work.create:
         AlarmRecord.objects.bulk_create(work.create)
