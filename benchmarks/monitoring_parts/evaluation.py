@@ -86,7 +86,7 @@ def _rows(cluster_index: int, minute: int, rng: random.Random):
         )
     for p in range(PODS):
         ns = f"ns-{p % NAMESPACES}"
-        hot = p % 100 == 7  # about 1% of pods run hot
+        hot = p % 97 == 7  # about 1% of pods run hot, across namespaces
         rows.append(
             store.Row(
                 "pod",

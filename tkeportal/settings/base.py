@@ -290,6 +290,11 @@ SPECTACULAR_SETTINGS = {
             "description": "Helm chart groups, their charts and versions, and releases (charts "
             "installed into namespaces).",
         },
+        {
+            "name": "monitoring",
+            "description": "Metrics, alarm policies, alarm records, silences and the "
+            "Alertmanager webhook.",
+        },
         {"name": "audit", "description": "The audit trail."},
     ],
     # Every operation's error answers and the one error body (apps/core/api/schema.py).

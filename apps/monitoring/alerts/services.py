@@ -1,6 +1,6 @@
 """Every write to alarm policies, silences and Alertmanager webhooks (atomic, taking the acting
 user). Writes over HTTP are audited by the audit middleware, one row per request, named by the
-view. Validation errors name the field (``metrics[0].metric``, ``namespace`` …)."""
+view. Validation errors name the field as DRF names nested ones (``metrics.0.metric``)."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def clean_notify_ways(value, field: str, errors: dict) -> list[dict]:
             or not way["channel"].strip()
             or not way["template"].strip()
         ):
-            errors[f"{field}[{i}]"] = [_("Give a channel name and a template name.")]
+            errors[f"{field}.{i}"] = [_("Give a channel name and a template name.")]
             continue
         ways.append({"channel": way["channel"].strip(), "template": way["template"].strip()})
     return ways
@@ -123,7 +123,7 @@ def _clean_metrics(kind: str, metrics: list[dict], errors: dict) -> list[dict]:
     out = []
     seen = set()
     for i, spec in enumerate(metrics):
-        field = f"metrics[{i}]"
+        field = f"metrics.{i}"
         name = spec.get("metric") or ""
         try:
             _level, short = catalog.resolve(name, level=level)

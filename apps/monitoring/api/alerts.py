@@ -255,7 +255,8 @@ class AlarmPolicyViewSet(_InCluster, viewsets.ModelViewSet):
     ordering_fields = ["name", "type", "created_at"]
 
     def authz_resource_path(self) -> str:
-        data = self.request.data if getattr(self, "action", None) == "create" else {}
+        request = getattr(self, "request", None)
+        data = request.data if request is not None and self.action == "create" else {}
         data = data if isinstance(data, dict) else {}
         name = self.kwargs.get("name") or "*"
         return _policy_path(
@@ -439,7 +440,8 @@ class AlarmSilenceViewSet(_InCluster, viewsets.ModelViewSet):
 
     def authz_resource_path(self) -> str:
         pk = self.kwargs.get("pk") or "*"
-        if getattr(self, "action", None) == "create" and isinstance(self.request.data, dict):
+        request = getattr(self, "request", None)
+        if request is not None and self.action == "create" and isinstance(request.data, dict):
             name = self.request.data.get("policy")
             policy = (
                 AlarmPolicy.objects.filter(cluster__name=self.kwargs.get("cluster"), name=name)
