@@ -315,6 +315,28 @@ def test_project_member_manages_policies_of_its_own_namespace_only(
     assert client.get(f"{policies_url(cluster)}node-wide/").status_code == 404
     moved = client.patch(f"{policies_url(cluster)}web-cpu/", {"namespace": "other"})
     assert moved.status_code == 403
+    # records and silences follow their policy's namespace
+    for policy in AlarmPolicy.objects.filter(name__in=["web-cpu", "theirs"]):
+        AlarmRecord.objects.create(
+            tenant=tenant,
+            cluster=cluster,
+            policy=policy,
+            metric=policy.metrics.first(),
+            object_key=f"{policy.namespace}/pod",
+            state="firing",
+        )
+        AlarmSilence.objects.create(
+            tenant=tenant, policy=policy, ends_at=timezone.now() + timedelta(hours=1)
+        )
+    records = client.get(f"/api/v1/clusters/{cluster.name}/alarm-records/").json()["results"]
+    assert [r["object_key"] for r in records] == ["web/pod"]
+    silences = client.get(f"/api/v1/clusters/{cluster.name}/alarm-silences/").json()["results"]
+    assert [s["policy"] for s in silences] == ["web-cpu"]
+    made = client.post(
+        f"/api/v1/clusters/{cluster.name}/alarm-silences/",
+        {"policy": "web-cpu", "ends_at": (timezone.now() + timedelta(hours=1)).isoformat()},
+    )
+    assert made.status_code == 201, made.content
 
 
 def test_policy_list_query_count_is_constant(api, tenant_admin, cluster):

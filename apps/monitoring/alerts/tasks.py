@@ -9,6 +9,8 @@ notice is written in the same transaction as the record change it tells of.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from celery import shared_task
 from django.utils import timezone
 
@@ -35,5 +37,5 @@ def dispatch_alarm_evaluations() -> int:
 def evaluate_cluster_alarms(cluster_id: int, now: str | None = None) -> dict:
     """Evaluate one cluster's due policies at ``now`` (ISO time; the dispatch time, so every
     cluster of one round reads the same window); the counts of what happened."""
-    when = timezone.datetime.fromisoformat(now) if now else timezone.now()
+    when = datetime.fromisoformat(now) if now else timezone.now()
     return evaluate_cluster(cluster_id, when).__dict__
