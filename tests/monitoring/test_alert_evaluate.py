@@ -346,3 +346,29 @@ def test_concurrent_evaluations_notify_once(tenant_admin, tenant):
     assert sorted(r.policies for r in reports) == [0, 1]
     assert AlarmRecord.objects.filter(cluster=cluster).count() == 1
     assert AlarmNotice.objects.filter(record__cluster=cluster).count() == 1
+
+
+def test_disabling_or_removing_a_condition_closes_open_records_silently(tenant_admin, cluster):
+    policy = pod_policy(
+        tenant_admin,
+        cluster,
+        metrics=[
+            {"metric": "k8s_pod_cpu_core_used", "evaluator": "gt", "threshold": 0.5},
+            {"metric": "k8s_pod_restart_total", "evaluator": "ge", "threshold": 1},
+        ],
+    )
+    write(cluster, 0, [pod_row("web/api-1", cpu_core_used=0.9, restart_total=3.0)])
+    run(cluster, 1)
+    assert AlarmRecord.objects.filter(state="firing").count() == 2
+    # the restart condition goes: its record is resolved and kept (history), unnotified
+    services.update_policy(
+        actor=tenant_admin,
+        policy=policy,
+        metrics=[{"metric": "k8s_pod_cpu_core_used", "evaluator": "gt", "threshold": 0.5}],
+    )
+    gone = AlarmRecord.objects.get(metric_name="k8s_pod_restart_total")
+    assert gone.state == "resolved" and gone.metric is None
+    assert [n.kind for n in AlarmNotice.objects.filter(record=gone)] == ["firing"]
+    services.update_policy(actor=tenant_admin, policy=policy, enabled=False)
+    assert not AlarmRecord.objects.filter(state__in=["pending", "firing"]).exists()
+    assert run(cluster, 2).policies == 0

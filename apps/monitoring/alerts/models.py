@@ -186,8 +186,9 @@ class AlarmRecord(TenantScopedModel):
     policy = models.ForeignKey(
         AlarmPolicy, on_delete=models.CASCADE, null=True, blank=True, related_name="records"
     )
+    # A removed condition leaves its records as history (its open ones are closed first).
     metric = models.ForeignKey(
-        AlarmMetric, on_delete=models.CASCADE, null=True, blank=True, related_name="records"
+        AlarmMetric, on_delete=models.SET_NULL, null=True, blank=True, related_name="records"
     )
     source = models.CharField(
         max_length=16, choices=RecordSource.choices, default=RecordSource.EVALUATION

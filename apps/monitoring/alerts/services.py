@@ -14,8 +14,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .. import catalog
-from .choices import NAMESPACED_TYPES, ObjectsType, PolicyType
-from .models import AlarmMetric, AlarmPolicy, AlarmSilence, AlertmanagerWebhook
+from .choices import NAMESPACED_TYPES, OPEN_STATES, ObjectsType, PolicyType, RecordState
+from .models import AlarmMetric, AlarmPolicy, AlarmRecord, AlarmSilence, AlertmanagerWebhook
 
 POLICY_FIELDS = (
     "type",
@@ -180,19 +180,22 @@ def create_policy(*, actor, tenant, cluster, name: str, metrics: list[dict], **f
 @transaction.atomic
 def update_policy(*, actor, policy: AlarmPolicy, metrics: list[dict] | None = None, **changes):
     """Change a policy; ``metrics`` (when given) replaces its conditions. A condition that
-    stays (same metric, evaluator and threshold) keeps its open records; the records of a
-    removed condition go with it."""
+    stays (same metric, evaluator and threshold) keeps its open records; a removed condition's
+    open records, and a disabled policy's, are closed silently (kept as history)."""
+    was_enabled = policy.enabled
     for name, value in changes.items():
         if name in POLICY_FIELDS:
             setattr(policy, name, value)
     metrics = clean_policy(policy, metrics)
     policy.save()
+    if was_enabled and not policy.enabled:
+        close_open_records(AlarmRecord.objects.filter(policy=policy))
     if metrics is not None:
         kept = {(m.metric, m.evaluator, m.threshold): m for m in policy.metrics.all()}
         wanted = {(m["metric"], m["evaluator"], m["threshold"]): m for m in metrics}
-        AlarmMetric.objects.filter(
-            pk__in=[m.pk for key, m in kept.items() if key not in wanted]
-        ).delete()
+        removed = [m.pk for key, m in kept.items() if key not in wanted]
+        close_open_records(AlarmRecord.objects.filter(metric_id__in=removed))
+        AlarmMetric.objects.filter(pk__in=removed).delete()
         for key, spec in wanted.items():
             if key in kept:
                 row = kept[key]
@@ -202,6 +205,13 @@ def update_policy(*, actor, policy: AlarmPolicy, metrics: list[dict] | None = No
             else:
                 AlarmMetric.objects.create(policy=policy, **spec)
     return policy
+
+
+def close_open_records(records) -> int:
+    """Resolve, without a notice, the open records of what is no longer evaluated (a disabled
+    policy, a removed condition): history keeps them, nothing stays firing forever."""
+    now = timezone.now()
+    return records.filter(state__in=OPEN_STATES).update(state=RecordState.RESOLVED, resolved_at=now)
 
 
 @transaction.atomic
