@@ -21,6 +21,7 @@ AREAS = (
     "registry",
     "charts",
     "access",
+    "alerts",
     "audit",
     "terminal",
 )
