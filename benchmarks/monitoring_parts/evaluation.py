@@ -224,20 +224,24 @@ def _run() -> dict:
         clusters.append(cluster)
     seed_s = time.perf_counter() - started
 
-    def round_at(now) -> tuple[float, Report]:
+    cpu: dict[str, float] = {}
+
+    def round_at(now, name) -> tuple[float, Report]:
         total = Report()
-        began = time.perf_counter()
+        began, began_cpu = time.perf_counter(), time.process_time()
         for cluster in clusters:
             total.add(evaluate_cluster(cluster.pk, now))
+        cpu[name] = time.process_time() - began_cpu
         return time.perf_counter() - began, total
 
-    first_s, first = round_at(T0 + timedelta(minutes=MINUTES))
+    load_before = os.getloadavg()[0]
+    first_s, first = round_at(T0 + timedelta(minutes=MINUTES), "first")
     # one period later (a fresh minute of points): 60 s policies are due again
     for cluster_index, cluster in enumerate(clusters):
         store.write(
             cluster, T0 + timedelta(minutes=MINUTES, seconds=5), _rows(cluster_index, MINUTES, rng)
         )
-    second_s, second = round_at(T0 + timedelta(minutes=MINUTES + 1))
+    second_s, second = round_at(T0 + timedelta(minutes=MINUTES + 1), "second")
     series = CLUSTERS * (1 + NODES + WORKLOADS + PODS)
     return {
         "clusters": CLUSTERS,
@@ -247,12 +251,18 @@ def _run() -> dict:
         "points_seeded": points,
         "seed_seconds": round(seed_s, 1),
         "round_seconds": round(first_s, 2),
+        # The worker process's own CPU time (the database's is not in it), and the machine's
+        # 1-minute load average when the round began (2 cores; other work shares them).
+        "round_worker_cpu_seconds": round(cpu["first"], 2),
+        "load_average_at_start": round(load_before, 2),
+        "notices_sent": first.notices,
         "round_rules_per_second": round(rules / first_s),
         "round_window_reads": first.reads,
         "round_objects_evaluated": first.evaluated,
         "round_records_opened": first.pending,
         "round_fired": first.fired,
         "second_round_seconds": round(second_s, 2),
+        "second_round_worker_cpu_seconds": round(cpu["second"], 2),
         "second_round_policies": second.policies,
         "second_round_objects_evaluated": second.evaluated,
         "second_round_fired": second.fired,
