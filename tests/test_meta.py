@@ -36,6 +36,15 @@ PLAIN_ENDPOINTS = {
     "/api/v1/authz/explain/": (
         "tests.authz.test_api.test_checking_others_needs_permission_and_stays_in_tenant"
     ),
+    # monitoring: metrics and the Prometheus-compatible API (c-query)
+    "/api/v1/metrics/": "tests.monitoring.test_query.test_permission_matrix",
+    "/api/v1/query_range": "tests.monitoring.test_promql_api.test_permission_matrix",
+    "/api/v1/query": "tests.monitoring.test_promql_api.test_permission_matrix",
+    "/api/v1/labels": "tests.monitoring.test_promql_api.test_permission_matrix",
+    "/api/v1/label/<str:name>/values": "tests.monitoring.test_promql_api.test_permission_matrix",
+    "/api/v1/series": "tests.monitoring.test_promql_api.test_permission_matrix",
+    "/api/v1/metadata": "tests.monitoring.test_promql_api.test_permission_matrix",
+    "/api/v1/status/buildinfo": "tests.monitoring.test_promql_api.test_permission_matrix",
 }
 
 

@@ -221,11 +221,14 @@ KINDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     # ``<alarm policy path>/alarmsilence:<id>``: silences of a policy's notices.
     "AlarmSilence": ("AlarmSilences", "monitor", ()),
     "Metric": ("Metrics", "monitor", ()),
-    "NotifyChannel": ("NotifyChannels", "notify", ()),
+    # ``notifychannel:<name>``; testNotifyChannel sends a test message (the test-send button).
+    "NotifyChannel": ("NotifyChannels", "notify", ("testNotifyChannel",)),
     "NotifyTemplate": ("NotifyTemplates", "notify", ()),
     "Receiver": ("Receivers", "notify", ()),
     "ReceiverGroup": ("ReceiverGroups", "notify", ()),
     "Message": ("Messages", "notify", ()),
+    # ``messagerequest:<id>``: what was asked of apps.notify (read-only; notify() makes them).
+    "MessageRequest": ("MessageRequests", "notify", ()),
     "LogCollector": ("LogCollectors", "logagent", ()),
     # applications: ``cluster:<c>/namespace:<ns>/release:<name>``, a chart installed by the
     # portal; its objects are applied with the installer's own rights checked per object.
@@ -247,6 +250,7 @@ KIND_VERBS: dict[str, tuple[str, ...]] = {
     "Tag": ("list", "watch", "get", "delete"),
     # Versions come from uploads (pushChart), never from a create.
     "ChartVersion": ("list", "watch", "get", "delete"),
+    "MessageRequest": READ_ONLY,
 }
 
 # Extra verbs whose area is not their kind's: the privilege-bearing verbs of ordinary kinds.

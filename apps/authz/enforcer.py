@@ -52,10 +52,20 @@ SELF_ACTIONS = frozenset(
         "getUser",
         "listUsers",
         "listUserPermissions",
+        # notifications addressed to a receiver linked to the user (the console's inbox):
+        # read them and mark them read or unread
+        "listMessages",
+        "getMessage",
+        "updateMessage",
     }
 )
 # model label → field naming the owner ("pk": the row is the user itself)
-OWNED_BY = {"accounts.apikey": "user", "audit.auditevent": "user", "accounts.user": "pk"}
+OWNED_BY = {
+    "accounts.apikey": "user",
+    "audit.auditevent": "user",
+    "accounts.user": "pk",
+    "notify.message": "receiver__user",
+}
 
 _GUARDIAN_VERBS = (
     ("get", "view"),

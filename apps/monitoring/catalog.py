@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.utils.translation import gettext_noop
+
 LEVELS = ("cluster", "node", "namespace", "workload", "pod", "container")
 
 # Workload kinds whose pods are summed at the workload level (a pod's owner, followed through
@@ -32,12 +34,12 @@ LEVELS = ("cluster", "node", "namespace", "workload", "pod", "container")
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet")
 
 UNITS = {
-    "core": "CPU cores",
-    "bytes": "bytes",
-    "bytes/s": "bytes per second",
-    "percent": "percent",
-    "count": "count",
-    "bool": "1 (yes) or 0 (no)",
+    "core": gettext_noop("CPU cores"),
+    "bytes": gettext_noop("bytes"),
+    "bytes/s": gettext_noop("bytes per second"),
+    "percent": gettext_noop("percent"),
+    "count": gettext_noop("count"),
+    "bool": gettext_noop("1 (yes) or 0 (no)"),
 }
 
 
@@ -57,77 +59,87 @@ def _m(name: str, unit: str, display: str) -> Metric:
 
 # Resource use and reservations: shared by pod, container, workload, namespace.
 _USAGE = [
-    _m("cpu_core_used", "core", "CPU used"),
-    _m("mem_usage_bytes", "bytes", "Memory used"),
-    _m("cpu_core_request", "core", "CPU requested"),
-    _m("cpu_core_limit", "core", "CPU limit"),
-    _m("mem_request_bytes", "bytes", "Memory requested"),
-    _m("mem_limit_bytes", "bytes", "Memory limit"),
-    _m("restart_total", "count", "Container restarts"),
-    _m("rate_cpu_core_used_request", "percent", "CPU used / requested"),
-    _m("rate_cpu_core_used_limit", "percent", "CPU used / limit"),
-    _m("rate_mem_usage_request", "percent", "Memory used / requested"),
-    _m("rate_mem_usage_limit", "percent", "Memory used / limit"),
-    _m("gpu_used", "count", "GPUs used"),
-    _m("gpu_request", "count", "GPUs requested"),
+    _m("cpu_core_used", "core", gettext_noop("CPU used")),
+    _m("mem_usage_bytes", "bytes", gettext_noop("Memory used")),
+    _m("cpu_core_request", "core", gettext_noop("CPU requested")),
+    _m("cpu_core_limit", "core", gettext_noop("CPU limit")),
+    _m("mem_request_bytes", "bytes", gettext_noop("Memory requested")),
+    _m("mem_limit_bytes", "bytes", gettext_noop("Memory limit")),
+    _m("restart_total", "count", gettext_noop("Container restarts")),
+    _m("rate_cpu_core_used_request", "percent", gettext_noop("CPU used / requested")),
+    _m("rate_cpu_core_used_limit", "percent", gettext_noop("CPU used / limit")),
+    _m("rate_mem_usage_request", "percent", gettext_noop("Memory used / requested")),
+    _m("rate_mem_usage_limit", "percent", gettext_noop("Memory used / limit")),
+    _m("gpu_used", "count", gettext_noop("GPUs used")),
+    _m("gpu_request", "count", gettext_noop("GPUs requested")),
 ]
 _NETWORK = [
-    _m("network_receive_bytes_bw", "bytes/s", "Network received"),
-    _m("network_transmit_bytes_bw", "bytes/s", "Network transmitted"),
+    _m("network_receive_bytes_bw", "bytes/s", gettext_noop("Network received")),
+    _m("network_transmit_bytes_bw", "bytes/s", gettext_noop("Network transmitted")),
 ]
 _PHASES = [
-    _m("pod_total", "count", "Pods"),
-    _m("pod_running", "count", "Pods running"),
-    _m("pod_pending", "count", "Pods pending"),
-    _m("pod_succeeded", "count", "Pods succeeded"),
-    _m("pod_failed", "count", "Pods failed"),
-    _m("pod_unknown", "count", "Pods unknown"),
+    _m("pod_total", "count", gettext_noop("Pods")),
+    _m("pod_running", "count", gettext_noop("Pods running")),
+    _m("pod_pending", "count", gettext_noop("Pods pending")),
+    _m("pod_succeeded", "count", gettext_noop("Pods succeeded")),
+    _m("pod_failed", "count", gettext_noop("Pods failed")),
+    _m("pod_unknown", "count", gettext_noop("Pods unknown")),
 ]
 _CAPACITY = [
-    _m("cpu_capacity", "core", "CPU capacity"),
-    _m("cpu_allocatable", "core", "CPU allocatable"),
-    _m("mem_capacity_bytes", "bytes", "Memory capacity"),
-    _m("mem_allocatable_bytes", "bytes", "Memory allocatable"),
-    _m("gpu_capacity", "count", "GPU capacity"),
+    _m("cpu_capacity", "core", gettext_noop("CPU capacity")),
+    _m("cpu_allocatable", "core", gettext_noop("CPU allocatable")),
+    _m("mem_capacity_bytes", "bytes", gettext_noop("Memory capacity")),
+    _m("mem_allocatable_bytes", "bytes", gettext_noop("Memory allocatable")),
+    _m("gpu_capacity", "count", gettext_noop("GPU capacity")),
 ]
 
 CATALOG: dict[str, tuple[Metric, ...]] = {
     "cluster": tuple(
         [
-            _m("cpu_core_used", "core", "CPU used"),
-            _m("mem_usage_bytes", "bytes", "Memory used"),
-            _m("cpu_core_request", "core", "CPU requested"),
-            _m("mem_request_bytes", "bytes", "Memory requested"),
+            _m("cpu_core_used", "core", gettext_noop("CPU used")),
+            _m("mem_usage_bytes", "bytes", gettext_noop("Memory used")),
+            _m("cpu_core_request", "core", gettext_noop("CPU requested")),
+            _m("mem_request_bytes", "bytes", gettext_noop("Memory requested")),
             *_CAPACITY,
-            _m("rate_cpu_core_used_cluster", "percent", "CPU used / allocatable"),
-            _m("rate_mem_usage_bytes_cluster", "percent", "Memory used / allocatable"),
-            _m("rate_cpu_core_request_cluster", "percent", "CPU requested / allocatable"),
-            _m("rate_mem_request_bytes_cluster", "percent", "Memory requested / allocatable"),
-            _m("node_total", "count", "Nodes"),
-            _m("node_not_ready", "count", "Nodes not ready"),
+            _m("rate_cpu_core_used_cluster", "percent", gettext_noop("CPU used / allocatable")),
+            _m(
+                "rate_mem_usage_bytes_cluster", "percent", gettext_noop("Memory used / allocatable")
+            ),
+            _m(
+                "rate_cpu_core_request_cluster",
+                "percent",
+                gettext_noop("CPU requested / allocatable"),
+            ),
+            _m(
+                "rate_mem_request_bytes_cluster",
+                "percent",
+                gettext_noop("Memory requested / allocatable"),
+            ),
+            _m("node_total", "count", gettext_noop("Nodes")),
+            _m("node_not_ready", "count", gettext_noop("Nodes not ready")),
             *_PHASES,
-            _m("restart_total", "count", "Container restarts"),
-            _m("gpu_used", "count", "GPUs used"),
-            _m("gpu_request", "count", "GPUs requested"),
+            _m("restart_total", "count", gettext_noop("Container restarts")),
+            _m("gpu_used", "count", gettext_noop("GPUs used")),
+            _m("gpu_request", "count", gettext_noop("GPUs requested")),
             *_NETWORK,
         ]
     ),
     "node": tuple(
         [
-            _m("cpu_core_used", "core", "CPU used"),
-            _m("mem_usage_bytes", "bytes", "Memory used"),
-            _m("cpu_core_request", "core", "CPU requested"),
-            _m("mem_request_bytes", "bytes", "Memory requested"),
+            _m("cpu_core_used", "core", gettext_noop("CPU used")),
+            _m("mem_usage_bytes", "bytes", gettext_noop("Memory used")),
+            _m("cpu_core_request", "core", gettext_noop("CPU requested")),
+            _m("mem_request_bytes", "bytes", gettext_noop("Memory requested")),
             *_CAPACITY,
-            _m("cpu_usage", "percent", "CPU used / capacity"),
-            _m("mem_usage", "percent", "Memory used / capacity"),
-            _m("rate_cpu_core_request", "percent", "CPU requested / allocatable"),
-            _m("rate_mem_request", "percent", "Memory requested / allocatable"),
-            _m("pod_num", "count", "Pods"),
-            _m("pod_restart_total", "count", "Container restarts"),
-            _m("status_ready", "bool", "Ready"),
-            _m("gpu_request", "count", "GPUs requested"),
-            _m("gpu_used", "count", "GPUs used"),
+            _m("cpu_usage", "percent", gettext_noop("CPU used / capacity")),
+            _m("mem_usage", "percent", gettext_noop("Memory used / capacity")),
+            _m("rate_cpu_core_request", "percent", gettext_noop("CPU requested / allocatable")),
+            _m("rate_mem_request", "percent", gettext_noop("Memory requested / allocatable")),
+            _m("pod_num", "count", gettext_noop("Pods")),
+            _m("pod_restart_total", "count", gettext_noop("Container restarts")),
+            _m("status_ready", "bool", gettext_noop("Ready")),
+            _m("gpu_request", "count", gettext_noop("GPUs requested")),
+            _m("gpu_used", "count", gettext_noop("GPUs used")),
             *_NETWORK,
         ]
     ),
@@ -136,16 +148,16 @@ CATALOG: dict[str, tuple[Metric, ...]] = {
     "pod": tuple(
         [
             *_USAGE,
-            _m("status_ready", "bool", "Ready"),
-            _m("rate_cpu_core_used_node", "percent", "CPU used / node capacity"),
-            _m("rate_mem_usage_node", "percent", "Memory used / node capacity"),
+            _m("status_ready", "bool", gettext_noop("Ready")),
+            _m("rate_cpu_core_used_node", "percent", gettext_noop("CPU used / node capacity")),
+            _m("rate_mem_usage_node", "percent", gettext_noop("Memory used / node capacity")),
             *_NETWORK,
         ]
     ),
     "container": tuple(
         [
             *_USAGE,
-            _m("status_ready", "bool", "Ready"),
+            _m("status_ready", "bool", gettext_noop("Ready")),
         ]
     ),
 }

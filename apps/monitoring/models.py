@@ -7,6 +7,10 @@ points, 5-minute and 1-hour rollups (average and maximum). On PostgreSQL each is
 day on ``ts`` so retention drops whole partitions (apps.monitoring.partitions); elsewhere
 (SQLite, the embedded demo) they are plain tables pruned with DELETE. apps.monitoring.store is
 the only code that reads or writes them.
+
+Points have no foreign key to their series (a constraint would cost every COPY and every
+partition drop). When a cluster is deleted its series go with it, and its points — which no
+query can reach any more, series ids never being reused — are removed by retention.
 """
 
 from __future__ import annotations

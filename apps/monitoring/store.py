@@ -432,15 +432,3 @@ def prune(now: datetime | None = None) -> dict[str, object]:
     longest = max(raw_retention(), rollup_5m_retention(), rollup_1h_retention())
     report["series_deleted"] = Series.objects.filter(last_seen__lt=now - longest - HOUR).delete()[0]
     return report
-
-
-def forget_cluster(cluster_id: int) -> None:
-    """Delete a cluster's points and series (the point tables have no foreign key)."""
-    ids = list(Series.objects.filter(cluster_id=cluster_id).values_list("pk", flat=True))
-    with transaction.atomic(), connection.cursor() as cursor:
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            marks = ", ".join(["%s"] * len(chunk))
-            for table in partitions.TABLES:
-                cursor.execute(f"DELETE FROM {table} WHERE series_id IN ({marks})", chunk)
-        Series.objects.filter(cluster_id=cluster_id).delete()

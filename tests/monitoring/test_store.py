@@ -167,12 +167,3 @@ def test_prune_drops_whole_old_partitions_and_keeps_recent_points(cluster, setti
     left = store.window(cluster.pk, "pod", "cpu_core_used", old_day, T0 + timedelta(hours=1))
     assert left == {"web/api-1": [0.0, 1.0, 2.0]}
     assert not math.isnan(left["web/api-1"][0])
-
-
-def test_forget_cluster_removes_points_and_series(cluster):
-    write_minutes(cluster, 3)
-    store.forget_cluster(cluster.pk)
-    assert not Series.objects.filter(cluster=cluster).exists()
-    with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM {partitions.RAW}")  # noqa: S608
-        assert cursor.fetchone()[0] == 0

@@ -270,6 +270,9 @@ SPECTACULAR_SETTINGS = {
         "ReleaseStatusEnum": "apps.charts.choices.ReleaseStatus",
         "RevisionStatusEnum": "apps.charts.choices.RevisionStatus",
         "GarbageCollectionStatusEnum": "apps.registry.choices.GarbageCollectionStatus",
+        "MessageStatusEnum": "apps.notify.choices.MessageStatus",
+        "ChannelKindEnum": "apps.notify.choices.ChannelKind",
+        "MessageRequestStatusEnum": "apps.notify.choices.RequestStatus",
     },
     # Operations grouped by area, in this order (apps/core/api/tags.py).
     "TAGS": [
@@ -291,11 +294,16 @@ SPECTACULAR_SETTINGS = {
             "installed into namespaces).",
         },
         {
-            "name": "monitoring",
-            "description": "Metrics, alarm policies, alarm records, silences and the "
-            "Alertmanager webhook.",
+            "name": "notify",
+            "description": "Notification channels (email, SMS, WeChat Work, webhook), their "
+            "templates, receivers and groups, messages and what was asked.",
         },
         {"name": "audit", "description": "The audit trail."},
+        {
+            "name": "monitoring",
+            "description": "Metrics, a Prometheus-compatible query API (for Grafana), alarm "
+            "policies, alarm records, silences and the Alertmanager webhook.",
+        },
     ],
     # Every operation's error answers and the one error body (apps/core/api/schema.py).
     "POSTPROCESSING_HOOKS": [
@@ -410,7 +418,33 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"queue": "metrics"},
     },
+    "notify-redeliver": {
+        "task": "apps.notify.tasks.redeliver_messages",
+        "schedule": 30.0,
+        "options": {"queue": "notify"},
+    },
 }
+# Redis broker: a task taken by a worker and not acknowledged (acks_late) goes back to the
+# queue only after the visibility timeout. It is one value for every queue, and it must
+# exceed the longest task run plus the longest countdown, or a running (or waiting) task is
+# handed to a second worker: cluster operations run for minutes, notify retries wait up to
+# NOTIFY_RETRY_MAX_SECONDS. So it stays long (an hour, Celery's default, said explicitly),
+# and notify does not rely on it to survive a dead worker: the message row's claim expires
+# after NOTIFY_CLAIM_TIMEOUT and the notify-redeliver sweep queues it again (apps.notify.
+# delivery); a redelivered duplicate task finds the message sent and does nothing.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# Notifications (apps.notify.delivery): attempts per message; the back-off before attempt n+1
+# (base × 2^(n-1) seconds, at most the maximum, which stays under the visibility timeout
+# above); how long a worker's claim on a message lasts (more than the delivery task's hard
+# time limit, 90 s); how overdue a pending message is before the sweep queues it again; the
+# timeouts of one HTTP request (SMS, WeChat, webhook) and of one SMTP session.
+NOTIFY_MAX_ATTEMPTS = env.int("NOTIFY_MAX_ATTEMPTS", default=5)
+NOTIFY_RETRY_BASE_SECONDS = env.float("NOTIFY_RETRY_BASE_SECONDS", default=30.0)
+NOTIFY_RETRY_MAX_SECONDS = env.float("NOTIFY_RETRY_MAX_SECONDS", default=1800.0)
+NOTIFY_CLAIM_TIMEOUT = env.float("NOTIFY_CLAIM_TIMEOUT", default=120.0)
+NOTIFY_REDELIVER_GRACE = env.float("NOTIFY_REDELIVER_GRACE", default=30.0)
+NOTIFY_HTTP_TIMEOUT = env.float("NOTIFY_HTTP_TIMEOUT", default=10.0)
+NOTIFY_SMTP_TIMEOUT = env.float("NOTIFY_SMTP_TIMEOUT", default=15.0)
 # Metric storage (apps.monitoring.store): how long raw 1-minute points, 5-minute and 1-hour
 # rollups are kept. On PostgreSQL retention drops whole daily partitions, so data is kept for
 # at least this long and at most a day more.

@@ -20,6 +20,7 @@ AREAS = (
     "projects",
     "registry",
     "charts",
+    "notify",
     "access",
     "alerts",
     "audit",

@@ -29,6 +29,6 @@ def forward(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("authz", "0007_chart_release_actions")]
+    dependencies = [("authz", "0008_notify_actions")]
 
     operations = [migrations.RunPython(forward, migrations.RunPython.noop)]
