@@ -19,6 +19,7 @@ VIEW_TESTS = {
     "NodeOperationViewSet": "tests.clusters.test_resources.test_operation_permission_matrix",
     "ApplyViewSet": "tests.clusters.test_resources.test_operation_permission_matrix",
     "OverviewViewSet": "tests.clusters.test_resources.test_overview_permission_matrix",
+    "AlertmanagerWebhookViewSet": "tests.monitoring.test_alert_api.test_webhook_settings_matrix",
 }
 # Plain (non-viewset) endpoints and the tests that cover their authorization.
 PLAIN_ENDPOINTS = {

@@ -218,6 +218,8 @@ KINDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     # ops
     "AlarmPolicy": ("AlarmPolicies", "monitor", ()),
     "AlarmRecord": ("AlarmRecords", "monitor", ()),
+    # ``<alarm policy path>/alarmsilence:<id>``: silences of a policy's notices.
+    "AlarmSilence": ("AlarmSilences", "monitor", ()),
     "Metric": ("Metrics", "monitor", ()),
     # ``notifychannel:<name>``; testNotifyChannel sends a test message (the test-send button).
     "NotifyChannel": ("NotifyChannels", "notify", ("testNotifyChannel",)),

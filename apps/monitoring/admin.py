@@ -124,3 +124,7 @@ class ClusterMonitorAdmin(TenantScopedAdmin):
         monitors.update_monitor(
             actor=request.user, monitor=ClusterMonitor.objects.get(pk=obj.pk), **changes
         )
+
+
+# -- alerting (apps.monitoring.alerts) ---------------------------------------------------------
+from .alerts import admin as alerts_admin  # noqa: E402, F401  (registers the alerting admins)

@@ -133,3 +133,30 @@ class Rollup1h(_Points):
 
     class Meta(_Points.Meta):
         db_table = "monitoring_rollup_1h"
+
+
+# Alerting (apps.monitoring.alerts): defined there, imported here so Django sees them.
+from .alerts.models import (  # noqa: E402
+    AlarmMetric,
+    AlarmNotice,
+    AlarmPolicy,
+    AlarmRecord,
+    AlarmSilence,
+    AlertmanagerWebhook,
+)
+
+__all__ = [
+    "AlarmMetric",
+    "AlarmNotice",
+    "AlarmPolicy",
+    "AlarmRecord",
+    "AlarmSilence",
+    "AlertmanagerWebhook",
+    "ClusterMonitor",
+    "Level",
+    "Point",
+    "Rollup1h",
+    "Rollup5m",
+    "Series",
+    "Source",
+]

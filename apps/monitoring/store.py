@@ -256,6 +256,30 @@ def window(
     return dict(out)
 
 
+def window_points(
+    cluster_id: int,
+    level: str,
+    start: datetime,
+    end: datetime,
+    *,
+    keys: Iterable[str] | None = None,
+    labels: dict[str, str] | None = None,
+) -> dict[str, list[tuple[datetime, array]]]:
+    """Every metric of the level at once: per object key, its points in [start, end) as
+    (minute, unpacked values), oldest first. For readers that need several metrics or
+    windows of the same objects (alarm evaluation reads each selection once)."""
+    series = Series.objects.filter(cluster_id=cluster_id, level=level)
+    if keys is not None:
+        series = series.filter(key__in=list(keys))
+    for name, value in (labels or {}).items():
+        series = series.filter(**{f"labels__{name}": value})
+    key_of = dict(series.values_list("pk", "key"))
+    out: dict[str, list[tuple[datetime, array]]] = defaultdict(list)
+    for sid, ts, blob in _rows(partitions.RAW, list(key_of), start, end):
+        out[key_of[sid]].append((_aware(ts), unpack(blob)))
+    return dict(out)
+
+
 def window_average(cluster_id, level, metric, start, end, **filters) -> dict[str, float]:
     """The average of ``window``'s values per object."""
     return {

@@ -221,6 +221,7 @@ CELERY_TASK_ROUTES = {
     "apps.clusters.tasks.*": {"queue": "cluster-ops"},
     "apps.projects.tasks.*": {"queue": "cluster-ops"},
     "apps.monitoring.tasks.*": {"queue": "metrics"},
+    "apps.monitoring.alerts.tasks.*": {"queue": "metrics"},
     "apps.notify.tasks.*": {"queue": "notify"},
 }
 
@@ -300,7 +301,8 @@ SPECTACULAR_SETTINGS = {
         {"name": "audit", "description": "The audit trail."},
         {
             "name": "monitoring",
-            "description": "Metrics, and a Prometheus-compatible query API (for Grafana).",
+            "description": "Metrics, a Prometheus-compatible query API (for Grafana), alarm "
+            "policies, alarm records, silences and the Alertmanager webhook.",
         },
     ],
     # Every operation's error answers and the one error body (apps/core/api/schema.py).
@@ -409,6 +411,12 @@ CELERY_BEAT_SCHEDULE = {
     "chart-group-resync": {
         "task": "apps.charts.tasks.dispatch_chart_group_resyncs",
         "schedule": 3600.0,
+    },
+    # Alarm policies: one evaluation task per cluster; each policy runs per its period.
+    "alarm-evaluate": {
+        "task": "apps.monitoring.alerts.tasks.dispatch_alarm_evaluations",
+        "schedule": 60.0,
+        "options": {"queue": "metrics"},
     },
     "notify-redeliver": {
         "task": "apps.notify.tasks.redeliver_messages",

@@ -22,6 +22,7 @@ AREAS = (
     "charts",
     "notify",
     "access",
+    "alerts",
     "audit",
     "terminal",
 )

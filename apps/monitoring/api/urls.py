@@ -31,3 +31,83 @@ urlpatterns: list = [
         name="cluster-monitoring",
     ),
 ]
+
+# -- alerting (apps.monitoring.alerts) ---------------------------------------------------------
+from apps.monitoring.alerts.alertmanager import alertmanager_webhook  # noqa: E402
+
+from .alerts import (  # noqa: E402
+    NAME_LOOKUP,
+    AlarmPolicyViewSet,
+    AlarmRecordViewSet,
+    AlarmSilenceViewSet,
+    AlertmanagerWebhookViewSet,
+)
+
+_C = "clusters/<str:cluster>"
+_P = f"{_C}/alarm-policies"
+_R = f"{_C}/alarm-records"
+_S = f"{_C}/alarm-silences"
+_W = f"{_C}/alertmanager-webhook"
+urlpatterns += [
+    path(
+        f"{_P}/",
+        AlarmPolicyViewSet.as_view({"get": "list", "post": "create"}),
+        name="alarmpolicy-list",
+    ),
+    path(
+        f"{_P}/batch-delete/",
+        AlarmPolicyViewSet.as_view({"post": "batch_delete"}),
+        name="alarmpolicy-batch-delete",
+    ),
+    path(
+        f"{_P}/<str:name>/",
+        AlarmPolicyViewSet.as_view(
+            {"get": "retrieve", "put": "update", "patch": "partial_update", "delete": "destroy"}
+        ),
+        name="alarmpolicy-detail",
+    ),
+    path(
+        f"{_P}/<str:name>/copy/",
+        AlarmPolicyViewSet.as_view({"post": "copy"}),
+        name="alarmpolicy-copy",
+    ),
+    path(f"{_R}/", AlarmRecordViewSet.as_view({"get": "list"}), name="alarmrecord-list"),
+    path(
+        f"{_R}/<int:pk>/",
+        AlarmRecordViewSet.as_view({"get": "retrieve"}),
+        name="alarmrecord-detail",
+    ),
+    path(
+        f"{_S}/",
+        AlarmSilenceViewSet.as_view({"get": "list", "post": "create"}),
+        name="alarmsilence-list",
+    ),
+    path(
+        f"{_S}/<int:pk>/",
+        AlarmSilenceViewSet.as_view(
+            {"get": "retrieve", "put": "update", "patch": "partial_update", "delete": "destroy"}
+        ),
+        name="alarmsilence-detail",
+    ),
+    path(
+        f"{_S}/<int:pk>/expire/",
+        AlarmSilenceViewSet.as_view({"post": "expire"}),
+        name="alarmsilence-expire",
+    ),
+    path(
+        f"{_W}/",
+        AlertmanagerWebhookViewSet.as_view({"get": "retrieve", "patch": "partial_update"}),
+        name="alertmanagerwebhook-detail",
+    ),
+    path(
+        f"{_W}/rotate/",
+        AlertmanagerWebhookViewSet.as_view({"post": "rotate"}),
+        name="alertmanagerwebhook-rotate",
+    ),
+    path(
+        "monitor/alertmanager/<str:cluster>/",
+        alertmanager_webhook,
+        name="alertmanager-webhook",
+    ),
+]
+assert NAME_LOOKUP  # policy names in paths: validated by the model, looked up as given

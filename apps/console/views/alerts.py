@@ -1,0 +1,102 @@
+"""Alerting in the console: alarm policies, alarm records (history) and silences across the
+tenant's clusters — the rows the API's ``…/alarm-policies/``, ``…/alarm-records/`` and
+``…/alarm-silences/`` would give the same person (``restrict`` on the list actions: workload
+and pod policies, and their records and silences, are judged in the namespace's project).
+Policies and silences are written through the API (and the admin); these pages read."""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy
+
+from apps.authz.enforcer import restrict
+from apps.monitoring.alerts.choices import RecordState
+from apps.monitoring.alerts.models import AlarmPolicy, AlarmRecord, AlarmSilence
+
+from .base import ConsoleView
+
+PAGE_SIZE = 50
+
+
+class _AlertList(ConsoleView):
+    model = None
+    context_name = ""
+
+    def rows(self):
+        queryset = self.model.objects.in_scope(self.scope)
+        return restrict(queryset, self.request.user, self.authz_action)
+
+    def filtered(self, queryset):
+        return queryset
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        page = Paginator(self.filtered(self.rows()), PAGE_SIZE).get_page(
+            self.request.GET.get("page")
+        )
+        params = self.request.GET.copy()
+        params.pop("page", None)
+        context.update(
+            {self.context_name: page.object_list, "page": page, "query": params.urlencode()}
+        )
+        return context
+
+
+class AlarmPolicyListView(_AlertList):
+    template_name = "console/alerts/policies.html"
+    authz_action = "listAlarmPolicies"
+    authz_model = AlarmPolicy
+    title = gettext_lazy("Alarm policies")
+    model = AlarmPolicy
+    context_name = "policies"
+
+    def filtered(self, queryset):
+        return (
+            queryset.select_related("cluster")
+            .prefetch_related("metrics")
+            .annotate(firing=Count("records", filter=Q(records__state=RecordState.FIRING)))
+            .order_by("cluster__display_name", "name")
+        )
+
+
+class AlarmRecordListView(_AlertList):
+    template_name = "console/alerts/records.html"
+    authz_action = "listAlarmRecords"
+    authz_model = AlarmRecord
+    title = gettext_lazy("Alarm records")
+    model = AlarmRecord
+    context_name = "records"
+
+    def filtered(self, queryset):
+        state = self.request.GET.get("state", "")
+        if state in RecordState.values:
+            queryset = queryset.filter(state=state)
+        policy = self.request.GET.get("policy", "").strip()
+        if policy:
+            queryset = queryset.filter(policy__name=policy)
+        return queryset.select_related("cluster", "policy").order_by("-started_at", "-id")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["states"] = RecordState.choices
+        context["params"] = self.request.GET
+        return context
+
+
+class AlarmSilenceListView(_AlertList):
+    template_name = "console/alerts/silences.html"
+    authz_action = "listAlarmSilences"
+    authz_model = AlarmSilence
+    title = gettext_lazy("Alarm silences")
+    model = AlarmSilence
+    context_name = "silences"
+
+    def filtered(self, queryset):
+        return queryset.select_related("policy__cluster", "created_by").order_by("-ends_at")
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["now"] = timezone.now()
+        return context
