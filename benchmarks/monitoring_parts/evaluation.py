@@ -10,20 +10,16 @@ one round of ``evaluate_cluster`` over the 100 clusters is timed (the work the b
 ``alarm-evaluate`` queues in one minute), then a second round one period later (records now
 open: pending ones advance or fire).
 
-Figures go to ``benchmarks/results/monitoring.json`` under ``"evaluation"`` (read, merge,
-write: the collection and query benchmarks add their own keys). Run:
-``.venv/bin/python -m benchmarks.monitoring_parts.evaluation``.
+Figures go to ``benchmarks/results/monitoring.json`` under ``"evaluation"`` (benchmarks/
+monitoring.py; ``MONITORING_PARTS=evaluation make bench BENCH=monitoring`` runs this part only).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import random
-import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 CLUSTERS = int(os.environ.get("BENCH_ALARM_CLUSTERS", 100))
 NAMESPACES = 10
@@ -31,7 +27,6 @@ PODS = int(os.environ.get("BENCH_ALARM_PODS", 1000))
 NODES = 10
 WORKLOADS = 20
 MINUTES = 5
-RESULTS = Path(__file__).resolve().parents[1] / "results" / "monitoring.json"
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
@@ -191,7 +186,10 @@ def _policies(actor, cluster) -> int:
     return made
 
 
-def run() -> dict:
+KEY = "evaluation"
+
+
+def measure() -> dict:
     from benchmarks.support.testdb import test_database
 
     with test_database():
@@ -269,17 +267,3 @@ def _run() -> dict:
         "open_records": AlarmRecord.objects.filter(state__in=["pending", "firing"]).count(),
         "within_one_minute": first_s < 60,
     }
-
-
-def write_result(figures: dict) -> None:
-    RESULTS.parent.mkdir(exist_ok=True)
-    current = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    current["evaluation"] = figures
-    RESULTS.write_text(json.dumps(current, indent=2) + "\n")
-
-
-if __name__ == "__main__":
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-    result = run()
-    write_result(result)
-    print(json.dumps(result, indent=2))

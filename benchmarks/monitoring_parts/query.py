@@ -14,16 +14,14 @@ authorization checks), sequential requests after a warm-up, each for a random po
 * ``promql_60s``: ``/api/v1/query_range`` of ``k8s_pod_cpu_core_used{namespace, pod}``, 24 h
   at 60 s (the label match runs over the cluster's 1,000 pod series).
 
-Figures go to ``benchmarks/results/monitoring.json`` under ``"query"`` (read-modify-write:
-the collection and evaluation benchmarks keep their own keys there).
+Figures go to ``benchmarks/results/monitoring.json`` under ``"query"`` (benchmarks/
+monitoring.py; ``MONITORING_PARTS=query`` runs this part only).
 """
 
 from __future__ import annotations
 
-import json
 import random
 import time
-from pathlib import Path
 
 from benchmarks.support.stats import percentile
 from benchmarks.support.testdb import test_database
@@ -35,23 +33,12 @@ PODS = 1000
 MINUTES = 24 * 60
 SAMPLES = 100
 WARM_UP = 10
-RESULTS = Path(__file__).resolve().parent / "results" / "monitoring.json"
+KEY = "query"
 
 
-def run() -> dict:
+def measure() -> dict:
     with test_database():
-        figures = _run()
-    _merge(figures)
-    return figures
-
-
-def _merge(figures: dict) -> None:
-    RESULTS.parent.mkdir(exist_ok=True)
-    current = {}
-    if RESULTS.exists():
-        current = json.loads(RESULTS.read_text() or "{}")
-    current["query"] = figures
-    RESULTS.write_text(json.dumps(current, indent=2) + "\n")
+        return _run()
 
 
 def _rows(minute: int):
