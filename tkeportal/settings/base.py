@@ -273,6 +273,9 @@ SPECTACULAR_SETTINGS = {
         "MessageStatusEnum": "apps.notify.choices.MessageStatus",
         "ChannelKindEnum": "apps.notify.choices.ChannelKind",
         "MessageRequestStatusEnum": "apps.notify.choices.RequestStatus",
+        "UserSourceEnum": "apps.accounts.choices.UserSource",
+        "MetricSourceEnum": "apps.monitoring.models.Source",
+        "AlarmRecordSourceEnum": "apps.monitoring.alerts.choices.RecordSource",
     },
     # Operations grouped by area, in this order (apps/core/api/tags.py).
     "TAGS": [

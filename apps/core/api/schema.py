@@ -91,11 +91,21 @@ def describe_errors(result, generator, request, public):
                 continue
             _anchor_alternations(operation)
             responses = operation["responses"]
+            # A view that declares its own error body (the Prometheus-compatible API answers
+            # in Prometheus' shape) gets that body for the statuses added here too.
+            own = next(
+                (
+                    response["content"]
+                    for status, response in sorted(responses.items())
+                    if status[0] in "45" and "content" in response
+                ),
+                None,
+            )
             for status in _error_statuses(path, method, operation):
                 responses.setdefault(status, {"description": _DESCRIPTIONS[status]})
             # A view may name an extra error status (``OpenApiResponse(description=...)``);
-            # its body is the same Error as everywhere.
+            # its body is the same Error as everywhere (or the view's own).
             for status, response in responses.items():
                 if status[0] in "45" and "content" not in response:
-                    response["content"] = {"application/json": {"schema": reference}}
+                    response["content"] = own or {"application/json": {"schema": reference}}
     return result

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from drf_spectacular.utils import extend_schema
-from rest_framework import exceptions
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import exceptions, serializers
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.renderers import JSONRenderer
@@ -40,6 +40,39 @@ LABELS = (
 )
 # Label values listed at most (label/<name>/values).
 MAX_VALUES = 10_000
+
+
+# OpenAPI: Prometheus' own shapes, for successes and for every error (not the portal's Error).
+PROMETHEUS_SUCCESS = inline_serializer(
+    "PrometheusSuccess",
+    {
+        "status": serializers.ChoiceField(choices=["success"]),
+        "data": serializers.JSONField(),
+        "warnings": serializers.ListField(child=serializers.CharField(), required=False),
+    },
+)
+PROMETHEUS_ERROR = inline_serializer(
+    "PrometheusError",
+    {
+        "status": serializers.ChoiceField(choices=["error"]),
+        "errorType": serializers.CharField(),
+        "error": serializers.CharField(),
+    },
+)
+RESPONSES = {
+    200: PROMETHEUS_SUCCESS,
+    **{status: PROMETHEUS_ERROR for status in (400, 401, 403, 404, 405, 415, 422, 429, 503)},
+}
+
+
+def _form(name: str, fields: tuple[str, ...]):
+    """The parameters of a POST, as Prometheus takes them: a form (the query string works
+    too)."""
+    return {
+        "application/x-www-form-urlencoded": inline_serializer(
+            name, {field: serializers.CharField(required=False) for field in fields}
+        )
+    }
 
 
 def error(kind: str, message: str, status: int) -> Response:
@@ -109,11 +142,14 @@ def _run(request, text: str | None, grid: Grid):
 class RangeQueryView(PrometheusView):
     """``query``, ``start``, ``end``, ``step``: a matrix."""
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses=RESPONSES)
     def get(self, request):
         return self.answer(request)
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(
+        request=_form("PrometheusRangeQueryForm", ("query", "start", "end", "step", "timeout")),
+        responses=RESPONSES,
+    )
     def post(self, request):
         return self.answer(request)
 
@@ -148,11 +184,14 @@ class RangeQueryView(PrometheusView):
 class InstantQueryView(PrometheusView):
     """``query`` at ``time`` (now by default): a vector or a scalar."""
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses=RESPONSES)
     def get(self, request):
         return self.answer(request)
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(
+        request=_form("PrometheusInstantQueryForm", ("query", "time", "timeout")),
+        responses=RESPONSES,
+    )
     def post(self, request):
         return self.answer(request)
 
@@ -192,11 +231,13 @@ def _matched_labels(request, view, matches: list[str]) -> list[dict]:
 class SeriesView(PrometheusView):
     """``match[]`` (one or more selectors): the label sets of the matching series."""
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses=RESPONSES)
     def get(self, request):
         return self.answer(request)
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(
+        request=_form("PrometheusSeriesForm", ("match[]", "start", "end")), responses=RESPONSES
+    )
     def post(self, request):
         return self.answer(request)
 
@@ -215,11 +256,13 @@ class SeriesView(PrometheusView):
 class LabelsView(PrometheusView):
     """The label names (of the ``match[]`` series when given)."""
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses=RESPONSES)
     def get(self, request):
         return self.answer(request)
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(
+        request=_form("PrometheusLabelsForm", ("match[]", "start", "end")), responses=RESPONSES
+    )
     def post(self, request):
         return self.answer(request)
 
@@ -240,7 +283,7 @@ class LabelValuesView(PrometheusView):
     """The values of one label: metric names (``__name__``), the caller's cluster names, or
     the values in the series they may read."""
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses=RESPONSES)
     def get(self, request, name: str):
         matches = self.params(request, "match[]")
         try:
@@ -279,7 +322,7 @@ class MetadataView(PrometheusView):
 
     authz_doc = "authenticated (the metric catalogue)"
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses=RESPONSES)
     def get(self, request):
         wanted = self.param(request, "metric")
         data = {}
@@ -303,7 +346,7 @@ class BuildInfoView(PrometheusView):
 
     authz_doc = "authenticated"
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses=RESPONSES)
     def get(self, request):
         return success(
             {
