@@ -10,6 +10,7 @@ tenant's admin), anonymous.
 from __future__ import annotations
 
 import pytest
+from django.core.management.commands import flush as _flush_command
 from rest_framework.test import APIClient
 
 from tests.factories import TenantFactory, UserFactory, bind, make_api_key
@@ -18,6 +19,11 @@ PROJECT = "prj-test"
 
 # Real peers started by fixtures, shared by every test module (one server per session).
 pytest_plugins = ["tests.fixtures.ldap", "tests.fixtures.oidc", "tests.fixtures.registry"]
+
+# The flush after each transactional test keeps the content types and permissions that
+# ``migrate`` wrote (tests/postgresql/base.py), so it need not emit ``post_migrate`` to write
+# them again. ``migrate`` itself (making the test database) still emits it.
+_flush_command.emit_post_migrate_signal = lambda *args, **kwargs: None
 
 
 @pytest.fixture(autouse=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 
 from . import enforcer
 from .catalog import validate_action, validate_resource
@@ -303,20 +304,42 @@ def guard_change(*, actor, tenant, affected, apply, what: str):
 # -- predefined ------------------------------------------------------------------------------
 @transaction.atomic
 def ensure_predefined_policies(tenant) -> None:
-    """Create (or bring up to date) the tenant's predefined policies. Idempotent."""
-    for spec in PREDEFINED:
-        Policy.objects.update_or_create(
-            tenant=tenant,
-            name=spec["name"],
-            defaults={
-                "display_name": spec["display_name"],
-                "description": spec["description"],
-                "category": spec["category"],
-                "scope": spec.get("scope", PolicyScope.PLATFORM),
-                "statements": spec["statements"],
-                "predefined": True,
-            },
-        )
+    """Create (or bring up to date) the tenant's predefined policies. Idempotent: one read,
+    then one insert of those missing and one update of those that differ (a new tenant costs
+    two statements, not a read-and-write per policy), and one version bump if anything
+    changed (bulk writes send no ``post_save``)."""
+    wanted = {
+        spec["name"]: {
+            "display_name": spec["display_name"],
+            "description": spec["description"],
+            "category": spec["category"],
+            "scope": spec.get("scope", PolicyScope.PLATFORM),
+            "statements": spec["statements"],
+            "predefined": True,
+        }
+        for spec in PREDEFINED
+    }
+    existing = {
+        policy.name: policy
+        for policy in Policy.objects.select_for_update().filter(tenant=tenant, name__in=wanted)
+    }
+    missing = [
+        Policy(tenant=tenant, name=name, **fields)
+        for name, fields in wanted.items()
+        if name not in existing
+    ]
+    changed = []
+    for name, policy in existing.items():
+        fields = wanted[name]
+        if any(getattr(policy, field) != value for field, value in fields.items()):
+            for field, value in fields.items():
+                setattr(policy, field, value)
+            policy.updated_at = timezone.now()
+            changed.append(policy)
+    Policy.objects.bulk_create(missing)
+    Policy.objects.bulk_update(changed, [*wanted[PREDEFINED[0]["name"]], "updated_at"])
+    if missing or changed:
+        enforcer.bump_version(tenant.pk)
 
 
 def predefined(tenant, name: str) -> Policy:

@@ -464,7 +464,8 @@ def test_overview_shows_a_slow_cluster_stale_with_its_last_known_inventory(
     down_row = rows[down_cluster.name]
     assert (down_row["reachable"], down_row["stale"]) == (False, False)
     assert "unreachable" in down_row["error"] and down_cluster.name in down_row["error"]
-    assert elapsed < 4.5  # the overview budget (3 s) plus slack, not the 30 s delay
+    # the overview budget (3 s), not the 30 s delay; loose enough for a loaded machine
+    assert elapsed < 20
 
 
 def test_overview_max_age_answers_from_recent_inventory_without_asking(

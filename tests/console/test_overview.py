@@ -256,7 +256,9 @@ def test_stale_and_unreachable_clusters_are_shown_as_such(client, tenant, tenant
     assert "Unreachable" not in rows[fresh.name] and "Stale" not in rows[fresh.name]
     assert "Web shop" in page  # the rest of the page is there
     assert 'hx-trigger="every 5s"' in page  # and the clusters part asks again soon
-    assert elapsed < 4.0  # the page budget (1.5 s) and slack, not the cluster's 30 s
+    # the page kept its budget (1.5 s) rather than waiting out the cluster's 30 s; the bound is
+    # loose so that a loaded machine cannot fail it, and still far below the delay
+    assert elapsed < 20
 
 
 def test_the_clusters_part_refreshes_itself_through_htmx(client, tenant, tenant_admin):

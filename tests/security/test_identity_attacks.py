@@ -238,7 +238,8 @@ def test_a_hung_ldap_server_does_not_hang_the_sign_in(client, tenant, silent, mo
     page = password_sign_in(client, "bob", "bob-Pass-1")
     elapsed = time.monotonic() - started
     assert page.status_code == 200 and GENERIC in page.content.decode()
-    assert elapsed < 8, f"sign-in held the worker for {elapsed:.1f}s"
+    # without the timeout the sign-in would wait for ever; the bound is loose for a busy machine
+    assert elapsed < 30, f"sign-in held the worker for {elapsed:.1f}s"
     event = AuditEvent.objects.filter(action="auth.login_failed").latest("id")
     assert "127.0.0.1" in event.message
 
@@ -423,7 +424,8 @@ def test_a_slowly_dripping_discovery_document_times_out_as_a_whole(tenant, oidc_
     started = time.monotonic()
     report = module_for("oidc").test_connection(provider)
     elapsed = time.monotonic() - started
-    assert elapsed < 6, f"the discovery request took {elapsed:.1f}s with a 2s timeout"
+    # the drip lasts 20 s; the bound is loose for a busy machine and still below it
+    assert elapsed < 15, f"the discovery request took {elapsed:.1f}s with a 2s timeout"
     assert report.failed_step == "discovery", report.as_dict()
     assert "timed out" in report.steps[-1].detail
 
