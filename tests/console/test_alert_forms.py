@@ -215,6 +215,7 @@ def test_service_errors_beside_their_fields_nothing_written(client, tenant, tena
     data = {k: v for k, v in _form(cluster).items() if not k.startswith("metrics-")}
     response = client.post("/alarms/policies/new/", data)
     assert "at least one metric" in _error(_page(response), "id_metrics")
+    assert 'name="metrics-0-metric"' in _page(response)  # a row to fill comes back
     # a name the cluster has
     policy_of_cluster = client.post("/alarms/policies/new/", _form(cluster))
     assert policy_of_cluster.status_code == 303

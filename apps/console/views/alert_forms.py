@@ -33,7 +33,7 @@ from apps.monitoring.alerts.models import AlarmPolicy, AlarmRecord, AlarmSilence
 from apps.notify.models import NotifyTemplate, Receiver, ReceiverGroup
 from apps.projects.models import ProjectNamespace
 
-from ..forms.alerts import CopyForm, PolicyForm, SilenceForm
+from ..forms.alerts import CopyForm, MetricRowForm, PolicyForm, SilenceForm
 from .base import ConsoleDenied
 from .registry import RegistryAreaView
 
@@ -224,6 +224,11 @@ class PolicyFormView(AlertArea):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         policy = self.object
+        rows = kwargs["form"].metrics
+        if not rows.forms:
+            # Every row was removed (or left blank): the form comes back with one to fill.
+            rows.forms.append(MetricRowForm(prefix=f"{rows.prefix}-{rows.next}"))
+            rows.next += 1
         context.update(
             policy=policy,
             namespaces=sorted(
