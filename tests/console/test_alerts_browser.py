@@ -26,7 +26,7 @@ def test_policies_to_records_filtered_by_state(http_portal, page, tenant, member
     row = page.inner_text("tr[data-policy='acme-pod-cpu']")
     assert "k8s_pod_cpu_core_used" in row and "1" in row  # one firing record
     assert serious_violations(page, axe) == []
-    page.click("tr[data-policy='acme-pod-cpu'] a")
+    page.click("tr[data-policy='acme-pod-cpu'] a.records-link")
     page.wait_for_url(f"{base}/alarms/records/?policy=acme-pod-cpu")
     table = page.inner_text("#alarm-records-table")
     assert "web/hot" in table and "web/cooled" in table

@@ -2,7 +2,8 @@
 tenant's clusters — the rows the API's ``…/alarm-policies/``, ``…/alarm-records/`` and
 ``…/alarm-silences/`` would give the same person (``restrict`` on the list actions: workload
 and pod policies, and their records and silences, are judged in the namespace's project).
-Policies and silences are written through the API (and the admin); these pages read."""
+Each row carries what the user may do with it (the buttons shown); the writes themselves are
+in :mod:`.alert_forms`, which check again."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
-from apps.authz.enforcer import restrict
+from apps.authz.enforcer import can_any, check, restrict
 from apps.monitoring.alerts.choices import RecordState
 from apps.monitoring.alerts.models import AlarmPolicy, AlarmRecord, AlarmSilence
 
+from .alert_forms import copy_pattern, mark_silence
 from .base import ConsoleView
 
 PAGE_SIZE = 50
@@ -60,6 +62,23 @@ class AlarmPolicyListView(_AlertList):
             .order_by("cluster__display_name", "name")
         )
 
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        user = self.request.user
+        for policy in context["policies"]:
+            resource, tenant = policy.authz_resource, policy.tenant_id
+            policy.may_update = bool(check(user, "updateAlarmPolicy", resource, tenant))
+            policy.may_delete = bool(check(user, "deleteAlarmPolicy", resource, tenant))
+            policy.may_copy = bool(check(user, "createAlarmPolicy", copy_pattern(policy), tenant))
+            policy.may_silence = bool(
+                check(user, "createAlarmSilence", f"{resource}/alarmsilence:*", tenant)
+            )
+        context["may_create"] = self.scope.tenant is not None and can_any(
+            user, "createAlarmPolicy", model=AlarmPolicy
+        )
+        context["may_delete_any"] = any(p.may_delete for p in context["policies"])
+        return context
+
 
 class AlarmRecordListView(_AlertList):
     template_name = "console/alerts/records.html"
@@ -99,4 +118,6 @@ class AlarmSilenceListView(_AlertList):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["now"] = timezone.now()
+        for silence in context["silences"]:
+            mark_silence(self.request.user, silence)
         return context
