@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import re
 
+from django.utils import translation
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.response import Response
+
 ERROR_COMPONENT = "Error"
 
 ERROR_SCHEMA = {
@@ -109,3 +113,28 @@ def describe_errors(result, generator, request, public):
                 if status[0] in "45" and "content" not in response:
                     response["content"] = own or {"application/json": {"schema": reference}}
     return result
+
+
+class SchemaView(SpectacularAPIView):
+    """``/api/schema/``: the OpenAPI document, generated once per process, API version and
+    language. It is public (``SERVE_PUBLIC``: every caller gets the same document) and depends
+    on the code alone, while generating it walks every view and serializer (seconds)."""
+
+    _documents: dict[tuple[str | None, str | None], dict] = {}
+
+    def _get_schema_response(self, request):
+        version = self.api_version or request.version or self._get_version_parameter(request)
+        key = (version, translation.get_language())
+        document = self._documents.get(key)
+        if document is None:
+            generator = self.generator_class(
+                urlconf=self.urlconf, api_version=version, patterns=self.patterns
+            )
+            document = generator.get_schema(request=request, public=self.serve_public)
+            self._documents[key] = document
+        return Response(
+            data=document,
+            headers={
+                "Content-Disposition": f'inline; filename="{self._get_filename(request, version)}"'
+            },
+        )
