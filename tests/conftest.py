@@ -9,6 +9,8 @@ tenant's admin), anonymous.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from django.core.management.commands import flush as _flush_command
 from rest_framework.test import APIClient
@@ -24,6 +26,40 @@ pytest_plugins = ["tests.fixtures.ldap", "tests.fixtures.oidc", "tests.fixtures.
 # ``migrate`` wrote (tests/postgresql/base.py), so it need not emit ``post_migrate`` to write
 # them again. ``migrate`` itself (making the test database) still emits it.
 _flush_command.emit_post_migrate_signal = lambda *args, **kwargs: None
+
+# Modules with single tests of tens of seconds. They run first, with the browser tests (several
+# seconds each), so that the run ends on short tests spread over every pytest-xdist worker
+# rather than on one worker busy with a long test collected last (worksteal hands each worker
+# a contiguous share of the collection and can steal only tests that have not started).
+SLOW_FIRST = (
+    "tests/security/test_openapi_fuzz.py",
+    "tests/test_demo_commands.py",
+    "tests/console/test_screenshots.py",
+    "tests/security/test_path_confusion.py",
+    "tests/sandbox/test_kubesim_state.py",
+    "tests/authz/test_differential.py",
+    "tests/notify/test_worker_killed.py",
+    "tests/security/test_collections.py",
+    "tests/terminal/test_webtty_benchmark.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """After pytest-django's own ordering (it runs first): the slow modules, then the browser
+    tests, then the rest, each in the order it had."""
+    root = Path(__file__).resolve().parents[1]
+    for path in SLOW_FIRST:
+        if not (root / path).is_file():
+            raise pytest.UsageError(f"tests/conftest.py SLOW_FIRST names a missing file: {path}")
+    rank = {path: index for index, path in enumerate(SLOW_FIRST)}
+
+    def order(item) -> int:
+        module = item.nodeid.split("::")[0]
+        if module in rank:
+            return rank[module]
+        return len(rank) if "page" in getattr(item, "fixturenames", ()) else len(rank) + 1
+
+    items.sort(key=order)
 
 
 @pytest.fixture(autouse=True)
