@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from array import array
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -90,10 +90,9 @@ def write(cluster, when: datetime, rows: Iterable[Row]) -> int:
         if len(row.values) > len(CATALOG[row.level]):
             raise ValueError(f"{row.level} {row.key!r}: more values than the catalogue has")
     with transaction.atomic():
-        ids = _series_ids(cluster, ts, rows)
+        ids, done = _series_ids(cluster, ts, rows)
         if not ids:
             return 0
-        done = _stored_at(list(ids.values()), ts)
         records = [
             (ids[(row.level, row.key)], ts, pack(row.values))
             for row in rows
@@ -103,61 +102,201 @@ def write(cluster, when: datetime, rows: Iterable[Row]) -> int:
     return len(records)
 
 
-def _series_ids(cluster, ts: datetime, rows: list[Row]) -> dict[tuple[str, str], int]:
+# -- series ids --------------------------------------------------------------------------------
+class SeriesCache:
+    """What this process knows of the series of each cluster's last write: cluster id →
+    {(level, key): (series id, mark of its labels, last_seen)}, so that a steady collection
+    does not read thousands of series rows (and decode their labels) every minute.
+
+    Bounded: at most ``limit`` entries, whole clusters forgotten least recently written first;
+    a cluster holds only the series of its last write (pods that went away drop out). An entry
+    is a hint, never trusted as it is: prune deletes series, and a rolled-back transaction
+    takes the rows it created with it, so ``write`` checks every cached id against the table
+    (same cluster, level and key) in the query it needs anyway for the minute's points."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._clusters: OrderedDict[int, dict] = OrderedDict()
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def get(self, cluster_id: int) -> dict:
+        return self._clusters.get(cluster_id) or {}
+
+    def put(self, cluster_id: int, entries: dict) -> None:
+        self.forget(cluster_id)
+        if len(entries) > self.limit:
+            return
+        self._clusters[cluster_id] = entries
+        self._size += len(entries)
+        while self._size > self.limit:
+            _, dropped = self._clusters.popitem(last=False)
+            self._size -= len(dropped)
+
+    def forget(self, cluster_id: int) -> None:
+        dropped = self._clusters.pop(cluster_id, None)
+        if dropped:
+            self._size -= len(dropped)
+
+    def clear(self) -> None:
+        self._clusters.clear()
+        self._size = 0
+
+
+# 100 clusters of 1,000 pods are ~312,000 series; an entry is ~300 bytes.
+series_cache = SeriesCache(limit=500_000)
+
+
+def _mark(labels: dict) -> int:
+    """Stands for a series' labels in the cache (a hash: the labels themselves would keep
+    every label string of every series alive). Labels are flat str → str."""
+    return hash(frozenset(labels.items()))
+
+
+def _series_ids(
+    cluster, ts: datetime, rows: list[Row]
+) -> tuple[dict[tuple[str, str], int], set[int]]:
+    """The series id of every row (creating the series that do not exist yet), and the ids
+    that already have a point at ``ts``. Labels that changed are stored; last_seen moves once
+    an hour per series (enough for pruning, and no write per point)."""
     wanted = {(row.level, row.key): row for row in rows}
-    known = {
-        (level, key): (pk, labels, last_seen)
-        for pk, level, key, labels, last_seen in Series.objects.filter(cluster=cluster).values_list(
-            "pk", "level", "key", "labels", "last_seen"
-        )
-    }
-    missing = [
-        Series(
-            cluster=cluster,
-            level=level,
-            key=key,
-            labels=row.labels,
-            first_seen=ts,
-            last_seen=ts,
-        )
-        for (level, key), row in wanted.items()
-        if (level, key) not in known
-    ]
+    cached = series_cache.get(cluster.pk)
+    known: dict[tuple[str, str], tuple[int, int, datetime]] = {}
+    done: set[int] = set()
+    hits = {ident: cached[ident] for ident in wanted if ident in cached}
+    if hits:
+        gone, done = _check_ids(cluster.pk, ts, {ident: entry[0] for ident, entry in hits.items()})
+        known = {ident: entry for ident, entry in hits.items() if ident not in gone}
+    missing = [ident for ident in wanted if ident not in known]
     if missing:
-        Series.objects.bulk_create(missing, ignore_conflicts=True)
-        created = Series.objects.filter(
-            cluster=cluster, key__in=[s.key for s in missing]
-        ).values_list("pk", "level", "key", "labels", "last_seen")
-        for pk, level, key, labels, last_seen in created:
-            known.setdefault((level, key), (pk, labels, last_seen))
-    ids = {}
+        found = _series_rows(cluster, missing, whole=not cached)
+        absent = [ident for ident in missing if ident not in found]
+        if absent:
+            Series.objects.bulk_create(
+                [
+                    Series(
+                        cluster=cluster,
+                        level=level,
+                        key=key,
+                        labels=wanted[(level, key)].labels,
+                        first_seen=ts,
+                        last_seen=ts,
+                    )
+                    for level, key in absent
+                ],
+                ignore_conflicts=True,  # another worker may create the same series meanwhile
+            )
+            found.update(_series_rows(cluster, absent, whole=False))
+        known.update(found)
+        done |= _stored_at([found[ident][0] for ident in missing], ts)
+    entries = {}
     stale = []
     for ident, row in wanted.items():
-        pk, labels, last_seen = known[ident]
-        ids[ident] = pk
-        if labels != row.labels:
+        pk, mark, last_seen = known[ident]
+        new_mark = _mark(row.labels)
+        if new_mark != mark:
             Series.objects.filter(pk=pk).update(labels=row.labels, last_seen=ts)
+            last_seen = ts
         elif last_seen < ts - HOUR:
             stale.append(pk)
-    # last_seen moves once an hour per series: enough for pruning, and no write per point.
+            last_seen = ts
+        entries[ident] = (pk, new_mark, last_seen)
     if stale:
         Series.objects.filter(pk__in=stale).update(last_seen=ts)
-    return ids
+    # Remembered once the rows are committed (a rolled-back write leaves the cache as it was).
+    transaction.on_commit(lambda: series_cache.put(cluster.pk, entries))
+    return {ident: entry[0] for ident, entry in entries.items()}, done
+
+
+def _series_rows(
+    cluster, idents: list[tuple[str, str]], whole: bool
+) -> dict[tuple[str, str], tuple[int, int, datetime]]:
+    """(id, labels mark, last_seen) of those of ``idents`` that exist; ``whole`` reads the
+    cluster's series in one pass (the first write in this process), else by key."""
+    series = Series.objects.filter(cluster=cluster)
+    if not whole and len(idents) <= 1000:  # else one pass costs less than a long key list
+        series = series.filter(key__in=sorted({key for _, key in idents}))
+    wanted = set(idents)
+    return {
+        (level, key): (pk, _mark(labels), last_seen)
+        for pk, level, key, labels, last_seen in series.values_list(
+            "pk", "level", "key", "labels", "last_seen"
+        )
+        if (level, key) in wanted
+    }
+
+
+def _by_ids(sql: str, ids: list[int], params: list) -> list[tuple]:
+    """Run ``sql`` (whose ``{ids}`` is a placeholder for a list of ids, after ``params``) for
+    ``ids``: as one array on PostgreSQL, in chunks under SQLite's host-parameter limit."""
+    if not ids:
+        return []
+    out: list[tuple] = []
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(sql.format(ids="= ANY(%s::bigint[])"), [*params, ids])
+            return cursor.fetchall()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            cursor.execute(
+                sql.format(ids=f"IN ({', '.join(['%s'] * len(chunk))})"), [*params, *chunk]
+            )
+            out.extend(cursor.fetchall())
+    return out
+
+
+def _check_ids(
+    cluster_id: int, ts: datetime, remembered: dict[tuple[str, str], int]
+) -> tuple[set[tuple[str, str]], set[int]]:
+    """Of the series remembered for the cluster ((level, key) → id), those whose id is not
+    that series any more (pruned since, or a database restored or rebuilt under the process),
+    and the ids that already have a point at ``ts``."""
+    if connection.vendor != "postgresql":
+        present = {
+            (pk, level, key)
+            for pk, level, key in _by_ids(
+                f"SELECT id, level, key FROM {Series._meta.db_table} "  # noqa: S608
+                "WHERE cluster_id = %s AND id {ids}",
+                sorted(set(remembered.values())),
+                [cluster_id],
+            )
+        }
+        gone = {ident for ident, pk in remembered.items() if (pk, *ident) not in present}
+        return gone, _stored_at(list(remembered.values()), ts)
+    # One round trip that returns only the exceptions (usually no row at all); the arrays are
+    # joined (a hash join), not compared element by element.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT u.id, u.level, u.key, s.id IS NULL "  # noqa: S608
+            "FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS u(id, level, key) "
+            f"LEFT JOIN {Series._meta.db_table} s ON s.id = u.id AND s.cluster_id = %s "
+            "AND s.level = u.level AND s.key = u.key "
+            f"WHERE s.id IS NULL OR EXISTS (SELECT 1 FROM {partitions.RAW} p "
+            "WHERE p.series_id = u.id AND p.ts = %s)",
+            [
+                list(remembered.values()),
+                [level for level, _ in remembered],
+                [key for _, key in remembered],
+                cluster_id,
+                ts,
+            ],
+        )
+        rows = cursor.fetchall()
+    return {(level, key) for _, level, key, gone in rows if gone}, {
+        pk for pk, _, _, gone in rows if not gone
+    }
 
 
 def _stored_at(series_ids: list[int], ts: datetime) -> set[int]:
     """The series that already have a point at ``ts`` (a retried collection)."""
-    found: set[int] = set()
-    with connection.cursor() as cursor:
-        for i in range(0, len(series_ids), 500):
-            chunk = series_ids[i : i + 500]
-            marks = ", ".join(["%s"] * len(chunk))
-            cursor.execute(
-                f"SELECT series_id FROM {partitions.RAW} WHERE ts = %s AND series_id IN ({marks})",
-                [ts, *chunk],
-            )
-            found.update(row[0] for row in cursor.fetchall())
-    return found
+    rows = _by_ids(
+        f"SELECT series_id FROM {partitions.RAW} WHERE ts = %s AND series_id {{ids}}",  # noqa: S608
+        series_ids,
+        [ts],
+    )
+    return {row[0] for row in rows}
 
 
 def _insert(table: str, records: list[tuple], conflict_safe: bool = False) -> None:
