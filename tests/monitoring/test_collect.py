@@ -4,6 +4,7 @@ idempotent retries."""
 
 from __future__ import annotations
 
+import gc
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -155,6 +156,28 @@ def test_a_retried_collection_does_not_duplicate(cluster):
     assert first["written"] == first["series"] > 0
     assert again["ok"] and again["written"] == 0
     assert len(latest(cluster, "cluster", "", "pod_total")) == 1
+
+
+def test_a_collection_times_its_stages_and_leaves_the_garbage_collector_as_it_was(cluster, live):
+    monitor = monitor_of(cluster)
+    assert gc.isenabled()
+    result = collect.collect(monitor, now=T0)
+    assert gc.isenabled()
+    assert set(result["seconds"]) == set(result["cpu_seconds"]) == {"fetch", "compute", "write"}
+    assert all(v >= 0 for v in [*result["seconds"].values(), *result["cpu_seconds"].values()])
+    assert result["ms"] >= int(sum(result["seconds"].values()) * 1000) - 3
+    live.faults.down()
+    try:
+        assert collect.collect(monitor, now=T0 + timedelta(minutes=1))["ok"] is False
+        assert gc.isenabled()
+        gc.disable()  # a caller that keeps the collector off keeps it off
+        try:
+            collect.collect(monitor, now=T0 + timedelta(minutes=2))
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
+    finally:
+        live.faults.up()
 
 
 def test_a_dead_cluster_is_recorded_and_retried(cluster, live):
