@@ -55,10 +55,19 @@ def flag(value: bool | None) -> float | None:
     return None if value is None else (1.0 if value else 0.0)
 
 
+# Per level, short name → position (POSITION without a tuple built per value: compute places
+# some 60,000 values per 1,000 pods).
+_POSITIONS = {
+    level: {name: POSITION[(level, name)] for name in (m.name for m in metrics)}
+    for level, metrics in CATALOG.items()
+}
+
+
 def values(level: str, named: dict[str, float | None]) -> list[float | None]:
-    out: list[float | None] = [None] * len(CATALOG[level])
+    positions = _POSITIONS[level]
+    out: list[float | None] = [None] * len(positions)
     for name, value in named.items():
-        out[POSITION[(level, name)]] = value
+        out[positions[name]] = value
     return out
 
 
