@@ -246,3 +246,26 @@ def test_the_cache_is_bounded_and_forgets_the_least_recently_written_cluster():
     cache.put(1, {("pod", "a"): (1, 0, T0)})
     assert set(cache.get(1)) == {("pod", "a")}
     assert len(cache) == 3
+
+
+def test_series_created_meanwhile_by_another_worker_are_read_not_created_twice(cluster):
+    """The create step returns only what it created; write reads the rest."""
+    theirs = Series.objects.create(
+        cluster=cluster,
+        level="pod",
+        key="web/b",
+        labels={"namespace": "web", "node": "n1"},
+        first_seen=T0,
+        last_seen=T0,
+    )
+    created = store._create_series(cluster, T0, [row("web/a", 1.0), row("web/b", 2.0)])
+    assert set(created) == {("pod", "web/a")}
+    assert created[("pod", "web/a")][0] == Series.objects.get(cluster=cluster, key="web/a").pk
+    assert Series.objects.get(cluster=cluster, key="web/a").labels == {
+        "namespace": "web",
+        "node": "n1",
+    }
+    assert store.write(cluster, T0, [row("web/a", 1.0), row("web/b", 2.0)]) == 2
+    assert Series.objects.filter(cluster=cluster).count() == 2
+    assert ("web/b", T0, 2.0) in points(cluster)
+    assert Series.objects.get(cluster=cluster, key="web/b").pk == theirs.pk
