@@ -9,6 +9,7 @@ Network is not in this source.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
@@ -30,12 +31,47 @@ def _num(value: Any) -> float | None:
 
 @lru_cache(maxsize=8192)
 def _parse(value: str) -> float | None:
-    """A quantity as a float (cached: a cluster's pods repeat a few request sizes, and usage
-    figures repeat across collections less but cheaply)."""
+    """A quantity as a float (cached: a cluster's pods repeat a few request, limit and
+    capacity sizes)."""
     try:
         return float(quantity.parse(value))
     except (ValueError, ArithmeticError):
         return None
+
+
+# Usage figures (``61148000n``, ``101491Ki``) are new numbers every collection: a cache only
+# churns. Digits with a suffix are scaled here, exactly as the Decimal parser then float()
+# would (integer arithmetic, one correctly rounded division); anything else goes through it.
+_PLAIN = re.compile(r"([0-9]+)(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]?)")
+_SCALE = {
+    "": (1, 1),
+    "n": (1, 10**9),
+    "u": (1, 10**6),
+    "m": (1, 10**3),
+    "k": (10**3, 1),
+    "M": (10**6, 1),
+    "G": (10**9, 1),
+    "T": (10**12, 1),
+    "P": (10**15, 1),
+    "E": (10**18, 1),
+    "Ki": (2**10, 1),
+    "Mi": (2**20, 1),
+    "Gi": (2**30, 1),
+    "Ti": (2**40, 1),
+    "Pi": (2**50, 1),
+    "Ei": (2**60, 1),
+}
+
+
+def _usage_num(value: Any) -> float | None:
+    if value in (None, ""):
+        return None
+    text = str(value)
+    plain = _PLAIN.fullmatch(text)
+    if plain is None:
+        return _parse(text)
+    multiplier, divisor = _SCALE[plain[2]]
+    return int(plain[1]) * multiplier / divisor
 
 
 def _pages(client: k8s.KubeClient, path: str, counter: list[int]) -> Iterator[dict]:
@@ -182,7 +218,8 @@ def _apply_usage(snapshot: Snapshot, node_usage: list[dict], pod_usage: list[dic
         node = by_node.get(item["metadata"]["name"])
         if node is not None:
             usage = item.get("usage") or {}
-            node.cpu_used, node.mem_used = _num(usage.get("cpu")), _num(usage.get("memory"))
+            node.cpu_used = _usage_num(usage.get("cpu"))
+            node.mem_used = _usage_num(usage.get("memory"))
     for item in pod_usage:
         meta = item["metadata"]
         pod = by_pod.get((meta.get("namespace", ""), meta["name"]))
@@ -193,4 +230,5 @@ def _apply_usage(snapshot: Snapshot, node_usage: list[dict], pod_usage: list[dic
             c = containers.get(used.get("name"))
             if c is not None:
                 usage = used.get("usage") or {}
-                c.cpu_used, c.mem_used = _num(usage.get("cpu")), _num(usage.get("memory"))
+                c.cpu_used = _usage_num(usage.get("cpu"))
+                c.mem_used = _usage_num(usage.get("memory"))
