@@ -269,3 +269,24 @@ def test_series_created_meanwhile_by_another_worker_are_read_not_created_twice(c
     assert Series.objects.filter(cluster=cluster).count() == 2
     assert ("web/b", T0, 2.0) in points(cluster)
     assert Series.objects.get(cluster=cluster, key="web/b").pk == theirs.pk
+
+
+def test_keys_and_labels_with_array_syntax_characters_round_trip(
+    cluster, django_capture_on_commit_callbacks
+):
+    """Keys and labels go to PostgreSQL as array literals: quotes, backslashes, commas,
+    braces, spaces, NULL and the empty key come back as they were, and are found again."""
+    keys = ['ns/a"b', "ns/c\\d", "ns/e,f", "ns/{g}", "ns/h i", "ns/NULL", "ns/ü"]
+    rows = [
+        store.Row("pod", key, pod_values(float(i)), {"namespace": "ns", "pod": key[3:]})
+        for i, key in enumerate(keys)
+    ]
+    rows.append(store.Row("cluster", "", [], {"cluster": 'c"1\\'}))
+    assert write(cluster, T0, rows, django_capture_on_commit_callbacks) == len(rows)
+    stored = {(s.level, s.key): s.labels for s in Series.objects.filter(cluster=cluster)}
+    assert stored == {(r.level, r.key): r.labels for r in rows}
+    # Found again through the cache's check: nothing created twice, every point written.
+    assert set(store.series_cache.get(cluster.pk)) == {(r.level, r.key) for r in rows}
+    assert write(cluster, T0 + MINUTE, rows, django_capture_on_commit_callbacks) == len(rows)
+    assert Series.objects.filter(cluster=cluster).count() == len(rows)
+    assert orphans() == 0
