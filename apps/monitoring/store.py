@@ -253,15 +253,37 @@ def _series_rows(
 ) -> dict[tuple[str, str], tuple[int, int, datetime]]:
     """(id, labels mark, last_seen) of those of ``idents`` that exist; ``whole`` reads the
     cluster's series in one pass (the first write in this process), else by key."""
-    series = Series.objects.filter(cluster=cluster)
-    if not whole and len(idents) <= 1000:  # else one pass costs less than a long key list
-        series = series.filter(key__in=sorted({key for _, key in idents}))
+    by_key = not whole and len(idents) <= 1000  # else one pass costs less than a long list
+    keys = sorted({key for _, key in idents})
     wanted = set(idents)
+    if connection.vendor != "postgresql":
+        series = Series.objects.filter(cluster=cluster)
+        if by_key:
+            series = series.filter(key__in=keys)
+        return {
+            (level, key): (pk, _mark(labels), last_seen)
+            for pk, level, key, labels, last_seen in series.values_list(
+                "pk", "level", "key", "labels", "last_seen"
+            )
+            if (level, key) in wanted
+        }
+    # Raw on PostgreSQL (the first write of each cluster after a worker starts reads all of
+    # them): labels as text and last_seen as epoch seconds decode several times faster than
+    # the model fields' conversions.
+    sql = (
+        "SELECT id, level, key, labels::text, extract(epoch FROM last_seen)::float8 "  # noqa: S608
+        f"FROM {Series._meta.db_table} WHERE cluster_id = %s"
+    )
+    params: list = [cluster.pk]
+    if by_key:
+        sql += " AND key = ANY(%s::text[])"
+        params.append(_text_array(keys))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
     return {
-        (level, key): (pk, _mark(labels), last_seen)
-        for pk, level, key, labels, last_seen in series.values_list(
-            "pk", "level", "key", "labels", "last_seen"
-        )
+        (level, key): (pk, _mark(json.loads(labels)), datetime.fromtimestamp(seen, UTC))
+        for pk, level, key, labels, seen in rows
         if (level, key) in wanted
     }
 

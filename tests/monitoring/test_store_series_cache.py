@@ -290,3 +290,33 @@ def test_keys_and_labels_with_array_syntax_characters_round_trip(
     assert write(cluster, T0 + MINUTE, rows, django_capture_on_commit_callbacks) == len(rows)
     assert Series.objects.filter(cluster=cluster).count() == len(rows)
     assert orphans() == 0
+
+
+def test_a_fresh_process_reads_existing_series_once_and_updates_only_what_changed(
+    cluster, django_capture_on_commit_callbacks
+):
+    """Empty cache, series in the table (a worker just started): labels compared with the
+    stored ones, last_seen moved only when an hour old, the same ids used."""
+    write(cluster, T0, [row("web/a", 1.0), row("web/b", 2.0)], django_capture_on_commit_callbacks)
+    ids = dict(Series.objects.filter(cluster=cluster).values_list("key", "pk"))
+    Series.objects.filter(pk=ids["web/b"]).update(last_seen=T0 - timedelta(hours=2))
+    store.series_cache.clear()
+
+    later = T0 + 30 * MINUTE
+    with CaptureQueriesContext(connection) as queries:
+        written = write(
+            cluster,
+            later,
+            [row("web/a", 3.0, node="n2"), row("web/b", 4.0)],
+            django_capture_on_commit_callbacks,
+        )
+    assert written == 2
+    assert dict(Series.objects.filter(cluster=cluster).values_list("key", "pk")) == ids
+    a, b = Series.objects.get(pk=ids["web/a"]), Series.objects.get(pk=ids["web/b"])
+    assert a.labels == {"namespace": "web", "node": "n2"} and a.last_seen == later
+    assert b.labels == {"namespace": "web", "node": "n1"} and b.last_seen == later
+    updates = [q["sql"] for q in queries.captured_queries if q["sql"].startswith("UPDATE")]
+    assert len(updates) == 2  # a's labels, b's last_seen; nothing for what did not change
+    cached = store.series_cache.get(cluster.pk)
+    assert cached[("pod", "web/a")][0] == ids["web/a"]
+    assert cached[("pod", "web/b")][2] == later
