@@ -177,14 +177,17 @@ def _series_ids(
     if missing:
         found = _series_rows(cluster, missing, whole=not cached)
         absent = [ident for ident in missing if ident not in found]
+        created: dict = {}
         if absent:
-            found.update(_create_series(cluster, ts, [wanted[ident] for ident in absent]))
+            created = _create_series(cluster, ts, [wanted[ident] for ident in absent])
+            found.update(created)
             # Another worker may have created some of them meanwhile: read those.
             raced = [ident for ident in absent if ident not in found]
             if raced:
                 found.update(_series_rows(cluster, raced, whole=False))
         known.update(found)
-        done |= _stored_at([found[ident][0] for ident in missing], ts)
+        # A series created just now has no point yet (its id is new).
+        done |= _stored_at([found[i][0] for i in missing if i not in created], ts)
     entries = {}
     stale = []
     for ident, row in wanted.items():
@@ -208,7 +211,8 @@ def _create_series(
     cluster, ts: datetime, rows: list[Row]
 ) -> dict[tuple[str, str], tuple[int, int, datetime]]:
     """Create the series of ``rows`` (first and last seen at ``ts``); (id, labels mark,
-    last_seen) of those created here (one that another worker created meanwhile is left out).
+    last_seen) of those created here (one that another worker created meanwhile is left out,
+    and all of them where the database does not say which it created).
     On PostgreSQL one INSERT from arrays: a thousands-row bulk_create spends most of its time
     binding its tens of thousands of parameters."""
     if connection.vendor != "postgresql":
@@ -226,7 +230,7 @@ def _create_series(
             ],
             ignore_conflicts=True,
         )
-        return _series_rows(cluster, [(row.level, row.key) for row in rows], whole=False)
+        return {}  # which of them it created is not known here: the caller reads them all
     table = Series._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
