@@ -433,12 +433,21 @@ def _rows(table: str, series_ids: Sequence[int], start: datetime, end: datetime)
         return []
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # ts as epoch seconds: psycopg's timestamptz parsing was most of a read's CPU
+            # (~10 µs a row); the few distinct minutes are turned into datetimes once each.
             cursor.execute(
-                f'SELECT series_id, ts, "values" FROM {table} '
-                "WHERE series_id = ANY(%s) AND ts >= %s AND ts < %s ORDER BY ts",
-                [list(series_ids), start, end],
+                f'SELECT series_id, extract(epoch FROM ts)::float8, "values" FROM {table} '
+                "WHERE series_id = ANY(%s::bigint[]) AND ts >= %s AND ts < %s ORDER BY ts",
+                [_id_array(series_ids), start, end],
             )
-            return cursor.fetchall()
+            stamps: dict[float, datetime] = {}
+            out = []
+            for sid, epoch, blob in cursor.fetchall():
+                ts = stamps.get(epoch)
+                if ts is None:
+                    ts = stamps[epoch] = datetime.fromtimestamp(epoch, UTC)
+                out.append((sid, ts, blob))
+            return out
         out = []
         ids = list(series_ids)
         for i in range(0, len(ids), 500):  # SQLite's host-parameter limit
