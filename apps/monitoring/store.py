@@ -9,9 +9,10 @@ answers the step; ``roll_up`` and ``prune`` keep the bound (settings METRICS_*_R
 
 from __future__ import annotations
 
+import json
 import math
 from array import array
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -38,7 +39,10 @@ RESOLUTIONS = {
 
 # -- packing ---------------------------------------------------------------------------------
 def pack(values: Sequence[float | None]) -> bytes:
-    packed = array("f", (NAN if v is None else float(v) for v in values))
+    try:  # floats and ints as they are (the collector's values)
+        packed = array("f", [NAN if v is None else v for v in values])
+    except TypeError:  # a Decimal, say
+        packed = array("f", [NAN if v is None else float(v) for v in values])
     if byteorder != "little":  # pragma: no cover - every machine we run on is little-endian
         packed.byteswap()
     return packed.tobytes()
@@ -90,10 +94,9 @@ def write(cluster, when: datetime, rows: Iterable[Row]) -> int:
         if len(row.values) > len(CATALOG[row.level]):
             raise ValueError(f"{row.level} {row.key!r}: more values than the catalogue has")
     with transaction.atomic():
-        ids = _series_ids(cluster, ts, rows)
+        ids, done = _series_ids(cluster, ts, rows)
         if not ids:
             return 0
-        done = _stored_at(list(ids.values()), ts)
         records = [
             (ids[(row.level, row.key)], ts, pack(row.values))
             for row in rows
@@ -103,61 +106,275 @@ def write(cluster, when: datetime, rows: Iterable[Row]) -> int:
     return len(records)
 
 
-def _series_ids(cluster, ts: datetime, rows: list[Row]) -> dict[tuple[str, str], int]:
+# -- series ids --------------------------------------------------------------------------------
+class SeriesCache:
+    """What this process knows of the series of each cluster's last write: cluster id →
+    {(level, key): (series id, mark of its labels, last_seen)}, so that a steady collection
+    does not read thousands of series rows (and decode their labels) every minute.
+
+    Bounded: at most ``limit`` entries, whole clusters forgotten least recently written first;
+    a cluster holds only the series of its last write (pods that went away drop out). An entry
+    is a hint, never trusted as it is: prune deletes series, and a rolled-back transaction
+    takes the rows it created with it, so ``write`` checks every cached id against the table
+    (same cluster, level and key) in the query it needs anyway for the minute's points."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._clusters: OrderedDict[int, dict] = OrderedDict()
+        self._size = 0
+
+    def __len__(self) -> int:
+        return self._size
+
+    def get(self, cluster_id: int) -> dict:
+        return self._clusters.get(cluster_id) or {}
+
+    def put(self, cluster_id: int, entries: dict) -> None:
+        self.forget(cluster_id)
+        if len(entries) > self.limit:
+            return
+        self._clusters[cluster_id] = entries
+        self._size += len(entries)
+        while self._size > self.limit:
+            _, dropped = self._clusters.popitem(last=False)
+            self._size -= len(dropped)
+
+    def forget(self, cluster_id: int) -> None:
+        dropped = self._clusters.pop(cluster_id, None)
+        if dropped:
+            self._size -= len(dropped)
+
+    def clear(self) -> None:
+        self._clusters.clear()
+        self._size = 0
+
+
+# 100 clusters of 1,000 pods are ~312,000 series; an entry is ~300 bytes.
+series_cache = SeriesCache(limit=500_000)
+
+
+def _mark(labels: dict) -> int:
+    """Stands for a series' labels in the cache (a hash: the labels themselves would keep
+    every label string of every series alive). Labels are flat str → str."""
+    return hash(frozenset(labels.items()))
+
+
+def _series_ids(
+    cluster, ts: datetime, rows: list[Row]
+) -> tuple[dict[tuple[str, str], int], set[int]]:
+    """The series id of every row (creating the series that do not exist yet), and the ids
+    that already have a point at ``ts``. Labels that changed are stored; last_seen moves once
+    an hour per series (enough for pruning, and no write per point)."""
     wanted = {(row.level, row.key): row for row in rows}
-    known = {
-        (level, key): (pk, labels, last_seen)
-        for pk, level, key, labels, last_seen in Series.objects.filter(cluster=cluster).values_list(
-            "pk", "level", "key", "labels", "last_seen"
-        )
-    }
-    missing = [
-        Series(
-            cluster=cluster,
-            level=level,
-            key=key,
-            labels=row.labels,
-            first_seen=ts,
-            last_seen=ts,
-        )
-        for (level, key), row in wanted.items()
-        if (level, key) not in known
-    ]
+    cached = series_cache.get(cluster.pk)
+    known: dict[tuple[str, str], tuple[int, int, datetime]] = {}
+    done: set[int] = set()
+    hits = {ident: cached[ident] for ident in wanted if ident in cached}
+    if hits:
+        gone, done = _check_ids(cluster.pk, ts, {ident: entry[0] for ident, entry in hits.items()})
+        known = {ident: entry for ident, entry in hits.items() if ident not in gone}
+    missing = [ident for ident in wanted if ident not in known]
     if missing:
-        Series.objects.bulk_create(missing, ignore_conflicts=True)
-        created = Series.objects.filter(
-            cluster=cluster, key__in=[s.key for s in missing]
-        ).values_list("pk", "level", "key", "labels", "last_seen")
-        for pk, level, key, labels, last_seen in created:
-            known.setdefault((level, key), (pk, labels, last_seen))
-    ids = {}
+        found = _series_rows(cluster, missing, whole=not cached)
+        absent = [ident for ident in missing if ident not in found]
+        created: dict = {}
+        if absent:
+            created = _create_series(cluster, ts, [wanted[ident] for ident in absent])
+            found.update(created)
+            # Another worker may have created some of them meanwhile: read those.
+            raced = [ident for ident in absent if ident not in found]
+            if raced:
+                found.update(_series_rows(cluster, raced, whole=False))
+        known.update(found)
+        # A series created just now has no point yet (its id is new).
+        done |= _stored_at([found[i][0] for i in missing if i not in created], ts)
+    entries = {}
     stale = []
     for ident, row in wanted.items():
-        pk, labels, last_seen = known[ident]
-        ids[ident] = pk
-        if labels != row.labels:
+        pk, mark, last_seen = known[ident]
+        new_mark = _mark(row.labels)
+        if new_mark != mark:
             Series.objects.filter(pk=pk).update(labels=row.labels, last_seen=ts)
+            last_seen = ts
         elif last_seen < ts - HOUR:
             stale.append(pk)
-    # last_seen moves once an hour per series: enough for pruning, and no write per point.
+            last_seen = ts
+        entries[ident] = (pk, new_mark, last_seen)
     if stale:
         Series.objects.filter(pk__in=stale).update(last_seen=ts)
-    return ids
+    # Remembered once the rows are committed (a rolled-back write leaves the cache as it was).
+    transaction.on_commit(lambda: series_cache.put(cluster.pk, entries))
+    return {ident: entry[0] for ident, entry in entries.items()}, done
+
+
+def _create_series(
+    cluster, ts: datetime, rows: list[Row]
+) -> dict[tuple[str, str], tuple[int, int, datetime]]:
+    """Create the series of ``rows`` (first and last seen at ``ts``); (id, labels mark,
+    last_seen) of those created here (one that another worker created meanwhile is left out,
+    and all of them where the database does not say which it created).
+    On PostgreSQL one INSERT from arrays: a thousands-row bulk_create spends most of its time
+    binding its tens of thousands of parameters."""
+    if connection.vendor != "postgresql":
+        Series.objects.bulk_create(
+            [
+                Series(
+                    cluster=cluster,
+                    level=row.level,
+                    key=row.key,
+                    labels=row.labels,
+                    first_seen=ts,
+                    last_seen=ts,
+                )
+                for row in rows
+            ],
+            ignore_conflicts=True,
+        )
+        return {}  # which of them it created is not known here: the caller reads them all
+    table = Series._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (cluster_id, level, key, labels, first_seen, last_seen) "  # noqa: S608
+            "SELECT %s, u.level, u.key, u.labels::jsonb, %s, %s "
+            "FROM unnest(%s::text[], %s::text[], %s::text[]) AS u(level, key, labels) "
+            "ON CONFLICT (cluster_id, level, key) DO NOTHING RETURNING id, level, key",
+            [
+                cluster.pk,
+                ts,
+                ts,
+                _text_array(row.level for row in rows),
+                _text_array(row.key for row in rows),
+                _text_array(json.dumps(row.labels) for row in rows),
+            ],
+        )
+        created = cursor.fetchall()
+    marks = {(row.level, row.key): _mark(row.labels) for row in rows}
+    return {(level, key): (pk, marks[(level, key)], ts) for pk, level, key in created}
+
+
+def _series_rows(
+    cluster, idents: list[tuple[str, str]], whole: bool
+) -> dict[tuple[str, str], tuple[int, int, datetime]]:
+    """(id, labels mark, last_seen) of those of ``idents`` that exist; ``whole`` reads the
+    cluster's series in one pass (the first write in this process), else by key."""
+    by_key = not whole and len(idents) <= 1000  # else one pass costs less than a long list
+    keys = sorted({key for _, key in idents})
+    wanted = set(idents)
+    if connection.vendor != "postgresql":
+        series = Series.objects.filter(cluster=cluster)
+        if by_key:
+            series = series.filter(key__in=keys)
+        return {
+            (level, key): (pk, _mark(labels), last_seen)
+            for pk, level, key, labels, last_seen in series.values_list(
+                "pk", "level", "key", "labels", "last_seen"
+            )
+            if (level, key) in wanted
+        }
+    # Raw on PostgreSQL (the first write of each cluster after a worker starts reads all of
+    # them): labels as text and last_seen as epoch seconds decode several times faster than
+    # the model fields' conversions.
+    sql = (
+        "SELECT id, level, key, labels::text, extract(epoch FROM last_seen)::float8 "  # noqa: S608
+        f"FROM {Series._meta.db_table} WHERE cluster_id = %s"
+    )
+    params: list = [cluster.pk]
+    if by_key:
+        sql += " AND key = ANY(%s::text[])"
+        params.append(_text_array(keys))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return {
+        (level, key): (pk, _mark(json.loads(labels)), datetime.fromtimestamp(seen, UTC))
+        for pk, level, key, labels, seen in rows
+        if (level, key) in wanted
+    }
+
+
+# PostgreSQL array literals (cast them: ``%s::bigint[]``, ``%s::text[]``) of the thousands of
+# ids or keys of one write: psycopg adapts a list element by element, several times slower.
+def _id_array(ids: Iterable[int]) -> str:
+    return "{" + ",".join(map(str, ids)) + "}"
+
+
+def _text_array(items: Iterable[str]) -> str:
+    return (
+        "{"
+        + ",".join(['"' + s.replace("\\", "\\\\").replace('"', '\\"') + '"' for s in items])
+        + "}"
+    )
+
+
+def _by_ids(sql: str, ids: list[int], params: list) -> list[tuple]:
+    """Run ``sql`` (whose ``{ids}`` is a placeholder for a list of ids, after ``params``) for
+    ``ids``: as one array on PostgreSQL, in chunks under SQLite's host-parameter limit."""
+    if not ids:
+        return []
+    out: list[tuple] = []
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(sql.format(ids="= ANY(%s::bigint[])"), [*params, _id_array(ids)])
+            return cursor.fetchall()
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            cursor.execute(
+                sql.format(ids=f"IN ({', '.join(['%s'] * len(chunk))})"), [*params, *chunk]
+            )
+            out.extend(cursor.fetchall())
+    return out
+
+
+def _check_ids(
+    cluster_id: int, ts: datetime, remembered: dict[tuple[str, str], int]
+) -> tuple[set[tuple[str, str]], set[int]]:
+    """Of the series remembered for the cluster ((level, key) → id), those whose id is not
+    that series any more (pruned since, or a database restored or rebuilt under the process),
+    and the ids that already have a point at ``ts``."""
+    if connection.vendor != "postgresql":
+        present = {
+            (pk, level, key)
+            for pk, level, key in _by_ids(
+                f"SELECT id, level, key FROM {Series._meta.db_table} "  # noqa: S608
+                "WHERE cluster_id = %s AND id {ids}",
+                sorted(set(remembered.values())),
+                [cluster_id],
+            )
+        }
+        gone = {ident for ident, pk in remembered.items() if (pk, *ident) not in present}
+        return gone, _stored_at(list(remembered.values()), ts)
+    # One round trip that returns only the exceptions (usually no row at all); the arrays are
+    # joined (a hash join), not compared element by element.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT u.id, u.level, u.key, s.id IS NULL "  # noqa: S608
+            "FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS u(id, level, key) "
+            f"LEFT JOIN {Series._meta.db_table} s ON s.id = u.id AND s.cluster_id = %s "
+            "AND s.level = u.level AND s.key = u.key "
+            f"WHERE s.id IS NULL OR EXISTS (SELECT 1 FROM {partitions.RAW} p "
+            "WHERE p.series_id = u.id AND p.ts = %s)",
+            [
+                _id_array(remembered.values()),
+                _text_array(level for level, _ in remembered),
+                _text_array(key for _, key in remembered),
+                cluster_id,
+                ts,
+            ],
+        )
+        rows = cursor.fetchall()
+    return {(level, key) for _, level, key, gone in rows if gone}, {
+        pk for pk, _, _, gone in rows if not gone
+    }
 
 
 def _stored_at(series_ids: list[int], ts: datetime) -> set[int]:
     """The series that already have a point at ``ts`` (a retried collection)."""
-    found: set[int] = set()
-    with connection.cursor() as cursor:
-        for i in range(0, len(series_ids), 500):
-            chunk = series_ids[i : i + 500]
-            marks = ", ".join(["%s"] * len(chunk))
-            cursor.execute(
-                f"SELECT series_id FROM {partitions.RAW} WHERE ts = %s AND series_id IN ({marks})",
-                [ts, *chunk],
-            )
-            found.update(row[0] for row in cursor.fetchall())
-    return found
+    rows = _by_ids(
+        f"SELECT series_id FROM {partitions.RAW} WHERE ts = %s AND series_id {{ids}}",  # noqa: S608
+        series_ids,
+        [ts],
+    )
+    return {row[0] for row in rows}
 
 
 def _insert(table: str, records: list[tuple], conflict_safe: bool = False) -> None:
@@ -176,8 +393,7 @@ def _insert(table: str, records: list[tuple], conflict_safe: bool = False) -> No
                     f"(LIKE {table} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
                 )
             with cursor.cursor.copy(f"COPY {target} ({columns}) FROM STDIN") as copy:
-                for record in records:
-                    copy.write_row(record)
+                copy.write(_copy_text(records))
             if conflict_safe:
                 cursor.execute(
                     f"INSERT INTO {table} ({columns}) SELECT {columns} FROM {target} "
@@ -194,6 +410,22 @@ def _insert(table: str, records: list[tuple], conflict_safe: bool = False) -> No
         )
 
 
+def _copy_text(records: list[tuple]) -> str:
+    """(series_id, ts, blob[, blob]) records in COPY's text format, formatted here in one
+    pass: psycopg's ``write_row`` adapts value by value, several times slower for the
+    thousands of rows of one collection (whose rows share one minute)."""
+    stamps: dict[datetime, str] = {}
+    lines = []
+    for series_id, ts, *blobs in records:
+        stamp = stamps.get(ts)
+        if stamp is None:
+            stamp = stamps[ts] = ts.isoformat()
+        # bytea as hex; the backslash doubled, as COPY's text format escapes it
+        values = "\t".join(["\\\\x" + blob.hex() for blob in blobs])
+        lines.append(f"{int(series_id)}\t{stamp}\t{values}\n")
+    return "".join(lines)
+
+
 # -- reading ---------------------------------------------------------------------------------
 def _rows(table: str, series_ids: Sequence[int], start: datetime, end: datetime):
     """(series_id, ts, values blob) of the series in [start, end), in time order."""
@@ -201,12 +433,21 @@ def _rows(table: str, series_ids: Sequence[int], start: datetime, end: datetime)
         return []
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
+            # ts as epoch seconds: psycopg's timestamptz parsing was most of a read's CPU
+            # (~10 µs a row); the few distinct minutes are turned into datetimes once each.
             cursor.execute(
-                f'SELECT series_id, ts, "values" FROM {table} '
-                "WHERE series_id = ANY(%s) AND ts >= %s AND ts < %s ORDER BY ts",
-                [list(series_ids), start, end],
+                f'SELECT series_id, extract(epoch FROM ts)::float8, "values" FROM {table} '
+                "WHERE series_id = ANY(%s::bigint[]) AND ts >= %s AND ts < %s ORDER BY ts",
+                [_id_array(series_ids), start, end],
             )
-            return cursor.fetchall()
+            stamps: dict[float, datetime] = {}
+            out = []
+            for sid, epoch, blob in cursor.fetchall():
+                ts = stamps.get(epoch)
+                if ts is None:
+                    ts = stamps[epoch] = datetime.fromtimestamp(epoch, UTC)
+                out.append((sid, ts, blob))
+            return out
         out = []
         ids = list(series_ids)
         for i in range(0, len(ids), 500):  # SQLite's host-parameter limit

@@ -4,6 +4,7 @@ idempotent retries."""
 
 from __future__ import annotations
 
+import gc
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -157,6 +158,28 @@ def test_a_retried_collection_does_not_duplicate(cluster):
     assert len(latest(cluster, "cluster", "", "pod_total")) == 1
 
 
+def test_a_collection_times_its_stages_and_leaves_the_garbage_collector_as_it_was(cluster, live):
+    monitor = monitor_of(cluster)
+    assert gc.isenabled()
+    result = collect.collect(monitor, now=T0)
+    assert gc.isenabled()
+    assert set(result["seconds"]) == set(result["cpu_seconds"]) == {"fetch", "compute", "write"}
+    assert all(v >= 0 for v in [*result["seconds"].values(), *result["cpu_seconds"].values()])
+    assert result["ms"] >= int(sum(result["seconds"].values()) * 1000) - 3
+    live.faults.down()
+    try:
+        assert collect.collect(monitor, now=T0 + timedelta(minutes=1))["ok"] is False
+        assert gc.isenabled()
+        gc.disable()  # a caller that keeps the collector off keeps it off
+        try:
+            collect.collect(monitor, now=T0 + timedelta(minutes=2))
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
+    finally:
+        live.faults.up()
+
+
 def test_a_dead_cluster_is_recorded_and_retried(cluster, live):
     monitor = monitor_of(cluster)
     live.faults.down()
@@ -253,3 +276,39 @@ def test_a_cronjobs_pods_roll_up_to_the_cronjob(cluster, live):
     assert value(workload, "pod_running") == 1
     assert ("workload", "ml/Job/nightly-29000000") not in rows
     assert ("workload", "ml/Job/preprocess") in rows  # a Job of its own stays a Job
+
+
+def test_without_metrics_server_usage_is_absent_and_the_rest_is_collected(cluster, live):
+    """metrics.k8s.io is read alongside the lists: its 404 leaves usage absent only."""
+    monitor = monitor_of(cluster)
+    live.faults.fail(404, path="/apis/metrics.k8s.io/")
+    snapshot = collect.fetch(monitor)
+    assert snapshot.pods and snapshot.nodes
+    assert {c.cpu_used for p in snapshot.pods for c in p.containers} == {None}
+    assert {n.cpu_used for n in snapshot.nodes} == {None}
+    assert {n.cpu_capacity for n in snapshot.nodes} != {None}
+    assert sum(c.cpu_request or 0 for p in snapshot.pods for c in p.containers) > 0
+
+
+def test_pod_metrics_failing_after_node_metrics_keeps_the_node_usage(cluster, live):
+    monitor = monitor_of(cluster)
+    live.faults.fail(503, path="/apis/metrics.k8s.io/v1beta1/pods")
+    snapshot = collect.fetch(monitor)
+    assert None not in {n.cpu_used for n in snapshot.nodes}
+    assert {c.cpu_used for p in snapshot.pods for c in p.containers} == {None}
+
+
+def test_a_failing_pod_list_fails_the_collection_whatever_the_usage_side_read(cluster, live):
+    monitor = monitor_of(cluster)
+    live.faults.fail(500, path="^/api/v1/pods", times=1)
+    result = collect.collect(monitor, now=T0)
+    assert result["ok"] is False
+    assert result["error"].startswith(f"cluster {cluster.name} unreachable: ")
+    monitor.refresh_from_db()
+    assert monitor.consecutive_failures == 1
+    assert not Series.objects.filter(cluster=cluster).exists()
+    # The next collection (the fault was for one request) counts both sides' requests: the
+    # lists' and metrics.k8s.io's two.
+    listed = len(live.call(lambda c: c.objects("", "pods"))) // 500 + 1
+    snapshot = collect.fetch(monitor)
+    assert snapshot.requests >= 1 + listed + 2

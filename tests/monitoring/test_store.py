@@ -4,6 +4,7 @@ every resolution, roll-ups and retention by partition."""
 from __future__ import annotations
 
 import math
+import struct
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -63,6 +64,18 @@ def test_write_is_idempotent_per_minute_and_creates_series_once(cluster):
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM {partitions.RAW}")  # noqa: S608
         assert cursor.fetchone()[0] == 2
+
+
+def test_written_blobs_round_trip_bytes_that_copy_text_escapes(cluster):
+    """Points go in as COPY text: tab, newline and backslash bytes in a blob come back."""
+    (awkward,) = struct.unpack("<f", b"\t\n\\?")
+    write_minutes(cluster, 1, cpu=lambda i: awkward)
+    with connection.cursor() as cursor:
+        cursor.execute(f'SELECT "values" FROM {partitions.RAW}')  # noqa: S608
+        blob = bytes(cursor.fetchone()[0])
+    at = POSITION[("pod", "cpu_core_used")]
+    assert blob[at * 4 : at * 4 + 4] == b"\t\n\\?"
+    assert store.value_at(blob, at) == awkward
 
 
 def test_write_refuses_more_values_than_the_catalogue(cluster):
