@@ -13,6 +13,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from apps.authz.enforcer import check
+from apps.notify.models import NotifyChannel, Receiver, ReceiverGroup
+
 from .. import catalog
 from .choices import NAMESPACED_TYPES, OPEN_STATES, ObjectsType, PolicyType, RecordState
 from .models import AlarmMetric, AlarmPolicy, AlarmRecord, AlarmSilence, AlertmanagerWebhook
@@ -161,6 +164,58 @@ def _clean_metrics(kind: str, metrics: list[dict], errors: dict) -> list[dict]:
     return out
 
 
+def _recipients(policy: AlarmPolicy) -> dict[str, set[str]]:
+    return {
+        "receivers": set(policy.receivers),
+        "receiver_groups": set(policy.receiver_groups),
+        "notify_ways": {way["channel"] for way in policy.notify_ways},
+    }
+
+
+# field → (model, action, resource prefix) of what a policy names to send its notices to
+_RECIPIENT_KINDS = {
+    "receivers": (Receiver, "getReceiver", "receiver"),
+    "receiver_groups": (ReceiverGroup, "getReceiverGroup", "receivergroup"),
+    "notify_ways": (NotifyChannel, "getNotifyChannel", "notifychannel"),
+}
+
+
+def check_recipients(actor, policy: AlarmPolicy, before: dict[str, set[str]]) -> None:
+    """A policy sends to receivers, receiver groups and through channels of its tenant: the
+    writer may add only those that exist and that they may read. Else a project member could
+    page anyone in the tenant, or run up the SMS gateway, with a policy on their own pods.
+    Names the policy already had stay (an edit of a threshold is not refused because an
+    administrator chose the receivers). One message for "missing" and "not yours": the answer
+    does not tell which names exist. ValidationError naming the field."""
+    user = _actor(actor)
+    errors: dict[str, list[str]] = {}
+    for field, names in _recipients(policy).items():
+        added = sorted(names - before.get(field, set()))
+        if not added:
+            continue
+        model, action, prefix = _RECIPIENT_KINDS[field]
+        found = set(
+            model.objects.filter(tenant_id=policy.tenant_id, name__in=added).values_list(
+                "name", flat=True
+            )
+        )
+        refused = [
+            name
+            for name in added
+            if name not in found
+            or (
+                user is not None
+                and not check(user, action, f"{prefix}:{name}", tenant=policy.tenant)
+            )
+        ]
+        if refused:
+            errors[field] = [
+                _("Nothing named %(names)s that you may send to.") % {"names": ", ".join(refused)}
+            ]
+    if errors:
+        raise ValidationError(errors)
+
+
 # -- policies --------------------------------------------------------------------------------
 @transaction.atomic
 def create_policy(*, actor, tenant, cluster, name: str, metrics: list[dict], **fields):
@@ -172,6 +227,7 @@ def create_policy(*, actor, tenant, cluster, name: str, metrics: list[dict], **f
         **{k: v for k, v in fields.items() if k in POLICY_FIELDS},
     )
     metrics = clean_policy(policy, metrics)
+    check_recipients(actor, policy, before={})
     policy.save()
     AlarmMetric.objects.bulk_create(AlarmMetric(policy=policy, **m) for m in metrics)
     return policy
@@ -183,10 +239,12 @@ def update_policy(*, actor, policy: AlarmPolicy, metrics: list[dict] | None = No
     stays (same metric, evaluator and threshold) keeps its open records; a removed condition's
     open records, and a disabled policy's, are closed silently (kept as history)."""
     was_enabled = policy.enabled
+    before = _recipients(policy)
     for name, value in changes.items():
         if name in POLICY_FIELDS:
             setattr(policy, name, value)
     metrics = clean_policy(policy, metrics)
+    check_recipients(actor, policy, before)
     policy.save()
     if was_enabled and not policy.enabled:
         close_open_records(AlarmRecord.objects.filter(policy=policy))
