@@ -200,16 +200,21 @@ def _run() -> dict:
     from django.db import connection
 
     from apps.accounts.models import User
+    from apps.authz.services import ensure_predefined_policies
     from apps.monitoring import partitions, store
     from apps.monitoring.alerts.evaluate import Report, evaluate_cluster
     from apps.monitoring.alerts.models import AlarmRecord
     from apps.monitoring.models import ClusterMonitor
     from apps.tenants.models import Tenant
-    from tests.factories import make_cluster
+    from tests.factories import bind, make_cluster
+    from tests.monitoring.alerting import recipients
 
     rng = random.Random(15)
     tenant = Tenant.objects.create(slug="bench", display_name="Bench")
     actor = User.objects.create(tenant=tenant, username="bench")
+    ensure_predefined_policies(tenant)
+    bind(actor, "administrator")  # who may send to the tenant's receivers
+    recipients(tenant)  # the receiver and channel the pod policies name
     partitions.ensure_partitions(T0 - timedelta(days=1))
     started = time.perf_counter()
     clusters, rules, points = [], 0, 0

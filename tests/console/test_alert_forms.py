@@ -190,6 +190,7 @@ def test_create_a_policy_with_two_conditions_audited(client, tenant, tenant_admi
 
 def test_service_errors_beside_their_fields_nothing_written(client, tenant, tenant_admin):
     cluster = monitored_cluster(tenant, display_name="prod")
+    _notify_setup(tenant)
     client.force_login(tenant_admin)
     # a pod policy without its namespace, with a node metric, watching no named object
     data = _form(cluster, name="pod-hot", type="pod", object_names="")

@@ -11,14 +11,17 @@ from django.utils import timezone
 
 from apps.monitoring.alerts.models import AlarmRecord, AlarmSilence
 from tests.console.matrix import ConsoleMatrix
-from tests.factories import UserFactory
+from tests.factories import UserFactory, bind
 from tests.monitoring.alerting import monitored_cluster, pod_policy
 
 pytestmark = pytest.mark.django_db
 
 
 def policy_of(tenant, name="acme-pod-cpu"):
+    """A pod policy of a new cluster, written by an administrator of the tenant (who may send
+    to its receivers)."""
     actor = UserFactory(tenant=tenant)
+    bind(actor, "administrator")
     return pod_policy(actor, monitored_cluster(tenant, display_name=f"{name}-c"), name=name)
 
 

@@ -13,7 +13,7 @@ import pytest
 from apps.monitoring.alerts import services
 from apps.monitoring.alerts.models import AlarmNotice, AlarmRecord, AlertmanagerWebhook
 from apps.monitoring.alerts.notices import routing, variables
-from tests.monitoring.alerting import monitored_cluster, pod_policy
+from tests.monitoring.alerting import monitored_cluster, pod_policy, recipients
 
 pytestmark = pytest.mark.django_db
 
@@ -200,6 +200,7 @@ def test_without_a_policy_annotations_then_cluster_defaults_route(
         [{"channel": "wechat", "template": "short"}],
     )
     webhook = AlertmanagerWebhook.objects.get(cluster=cluster)
+    recipients(cluster.tenant)
     services.update_webhook(
         actor=tenant_admin,
         webhook=webhook,

@@ -17,7 +17,7 @@ from apps.monitoring.alerts.models import AlarmPolicy, AlarmRecord, AlarmSilence
 from apps.projects.models import Project, ProjectCluster, ProjectNamespace
 from tests.conftest import PROJECT
 from tests.matrix import APIMatrix
-from tests.monitoring.alerting import monitored_cluster, pod_policy
+from tests.monitoring.alerting import monitored_cluster, pod_policy, recipients
 
 pytestmark = pytest.mark.django_db
 
@@ -48,6 +48,7 @@ class _OnCluster(APIMatrix):
     @pytest.fixture(autouse=True)
     def _cluster(self, tenant, tenant_admin):
         self.cluster = monitored_cluster(tenant, display_name="prod")
+        recipients(tenant)
         self.actor = tenant_admin
         self.list_url = self.url(self.cluster)
 
@@ -59,7 +60,9 @@ class _OnCluster(APIMatrix):
     def policy_in(self, tenant, name=None):
         cluster = self.cluster_of(tenant)
         name = name or f"p{AlarmPolicy.objects.count()}"
-        return pod_policy(self.actor, cluster, name=name)
+        # another tenant's policy is written by the system (the actor may not send there)
+        actor = self.actor if tenant == self.cluster.tenant else None
+        return pod_policy(actor, cluster, name=name)
 
 
 class TestAlarmPolicyMatrix(_OnCluster):
@@ -136,6 +139,7 @@ class TestAlarmSilenceMatrix(_OnCluster):
 # -- policies ---------------------------------------------------------------------------------
 @pytest.fixture
 def cluster(tenant):
+    recipients(tenant)
     return monitored_cluster(tenant, display_name="prod")
 
 

@@ -12,7 +12,15 @@ import pytest
 from apps.monitoring.alerts import services
 from apps.monitoring.alerts.evaluate import evaluate_cluster
 from apps.monitoring.alerts.models import AlarmNotice, AlarmRecord
-from tests.monitoring.alerting import minute, monitored_cluster, pod_policy, pod_row, write
+from apps.notify.models import NotifyChannel, Receiver
+from tests.monitoring.alerting import (
+    minute,
+    monitored_cluster,
+    pod_policy,
+    pod_row,
+    recipients,
+    write,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -107,11 +115,22 @@ def test_a_silenced_notice_creates_no_request(tenant_admin, cluster, channel, no
 
 
 def test_unknown_names_are_the_requests_errors_not_a_crash(tenant_admin, cluster, channel, notify):
+    """A policy whose receiver and channel were deleted after it was written."""
+    recipients(
+        cluster.tenant, receivers=["ghost"], groups=(), channels=["nowhere"], templates=["x"]
+    )
     pod_policy(
         tenant_admin,
         cluster,
         receivers=["ghost"],
         notify_ways=[{"channel": "nowhere", "template": "x"}],
+    )
+    notify.services.delete_receiver(
+        actor=tenant_admin, receiver=Receiver.objects.get(tenant=cluster.tenant, name="ghost")
+    )
+    notify.services.delete_channel(
+        actor=tenant_admin,
+        channel=NotifyChannel.objects.get(tenant=cluster.tenant, name="nowhere"),
     )
     write(cluster, 0, [pod_row("web/api-1", cpu_core_used=0.9)])
     evaluate_cluster(cluster.pk, minute(1))

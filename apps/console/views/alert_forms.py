@@ -11,7 +11,9 @@ the namespace, and a policy moved to another namespace is judged there too — a
 ``createAlarmSilence`` / ``updateAlarmSilence`` (expire) / ``deleteAlarmSilence`` on
 ``<policy path>/alarmsilence:…`` (the console's 403 page). Every write goes through
 :mod:`apps.monitoring.alerts.services`, whose validation errors are shown beside their fields;
-the audit middleware records it under the action and resource named here.
+the audit middleware records it under the action and resource named here. The policy form
+offers the receivers, groups and channels the user may add (``services.sendable``) and those
+the policy has; a copy's recipients it may not add are shown on top of the copy's form.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from apps.clusters.models import Cluster
 from apps.monitoring.alerts import services
 from apps.monitoring.alerts.choices import NAMESPACED_TYPES
 from apps.monitoring.alerts.models import AlarmPolicy, AlarmRecord, AlarmSilence
-from apps.notify.models import NotifyTemplate, Receiver, ReceiverGroup
+from apps.notify.models import NotifyTemplate
 from apps.projects.models import ProjectNamespace
 
 from ..forms.alerts import CopyForm, MetricRowForm, PolicyForm, SilenceForm
@@ -50,6 +52,15 @@ def policy_path(cluster: str, policy_type: str, namespace: str, name: str) -> st
 
 def policy_url(policy: AlarmPolicy, suffix: str = "") -> str:
     return reverse(f"console:alarm-policy{suffix}", args=[policy.cluster.name, policy.name])
+
+
+def _labelled(field: str, message: str) -> str:
+    """An error of a policy field a smaller form does not have (a copy's receivers: the copy
+    page asks only for a name) with the field's label, shown on top of the form."""
+    policy_field = PolicyForm.base_fields.get({"objects": "object_names"}.get(field, field))
+    if policy_field is None:
+        return message
+    return _("%(field)s: %(message)s") % {"field": policy_field.label, "message": message}
 
 
 class AlertArea(RegistryAreaView):
@@ -84,8 +95,9 @@ class AlertArea(RegistryAreaView):
                 form.add_service_errors(exc)
             else:
                 for field, said in exc.message_dict.items():
+                    target = field if field in form.fields else None
                     for message in said:
-                        form.add_error(field if field in form.fields else None, message)
+                        form.add_error(target, message if target else _labelled(field, message))
         else:
             self.note_failure(_("Invalid form: %(fields)s") % {"fields": ", ".join(form.errors)})
         return self.render_to_response(self.get_context_data(form=form, **context), status=400)
@@ -152,10 +164,14 @@ class PolicyFormView(AlertArea):
         policy = self.object
         tenant = policy.tenant if policy is not None else self.scope.tenant
         user = self.request.user
-        receivers = restrict(Receiver.objects.filter(tenant=tenant), user, "getReceiver")
-        groups = restrict(ReceiverGroup.objects.filter(tenant=tenant), user, "getReceiverGroup")
+        # What the service lets the user add (those they may read), and what the policy has.
+        receivers = services.sendable(user, tenant.pk, "receivers")
+        groups = services.sendable(user, tenant.pk, "receiver_groups")
+        channels = services.sendable(user, tenant.pk, "notify_ways")
         templates = restrict(
-            NotifyTemplate.objects.filter(channel__tenant=tenant), user, "getNotifyTemplate"
+            NotifyTemplate.objects.filter(channel__in=channels.values("pk")),
+            user,
+            "getNotifyTemplate",
         )
         clusters: list[Cluster] = []
         self.namespaces: dict[str, list[str]] = {}

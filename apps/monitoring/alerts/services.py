@@ -7,11 +7,15 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime
+from types import SimpleNamespace
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+
+from apps.authz.enforcer import restrict
+from apps.notify.models import NotifyChannel, Receiver, ReceiverGroup
 
 from .. import catalog
 from .choices import NAMESPACED_TYPES, OPEN_STATES, ObjectsType, PolicyType, RecordState
@@ -161,6 +165,78 @@ def _clean_metrics(kind: str, metrics: list[dict], errors: dict) -> list[dict]:
     return out
 
 
+def _recipients(target) -> dict[str, set[str]]:
+    """What a policy (or a cluster's Alertmanager webhook) names to send its notices to."""
+    return {
+        "receivers": set(target.receivers),
+        "receiver_groups": set(target.receiver_groups),
+        "notify_ways": {way["channel"] for way in target.notify_ways},
+    }
+
+
+def _stored_recipients(target: AlarmPolicy | AlertmanagerWebhook) -> dict[str, set[str]]:
+    """What the row holds in the database: the instance may already carry the changes (the
+    admin's form sets them before it saves), which are not what the policy "already had"."""
+    stored = (
+        type(target)
+        ._base_manager.filter(pk=target.pk)
+        .values("receivers", "receiver_groups", "notify_ways")
+        .first()
+    )
+    return _recipients(SimpleNamespace(**stored)) if stored else {}
+
+
+# field → (model, action) of what a policy names to send its notices to; the model's resource
+# path is ``receiver:<name>``, ``receivergroup:<name>``, ``notifychannel:<name>``
+RECIPIENT_KINDS = {
+    "receivers": (Receiver, "getReceiver"),
+    "receiver_groups": (ReceiverGroup, "getReceiverGroup"),
+    "notify_ways": (NotifyChannel, "getNotifyChannel"),
+}
+
+
+def sendable(actor, tenant_id: int, field: str):
+    """The receivers, receiver groups or channels (``field`` of a policy) of the tenant that
+    ``actor`` may name in a policy: those they may read, in SQL (``restrict``: the rules and
+    the object grants a list of them shows); every one for the system (``actor`` None) and
+    the platform administrator; none for a user of another tenant."""
+    model, action = RECIPIENT_KINDS[field]
+    queryset = model.objects.filter(tenant_id=tenant_id)
+    if actor is None:
+        return queryset
+    if not actor.is_superuser and getattr(actor, "tenant_id", None) != tenant_id:
+        return queryset.none()
+    return restrict(queryset, actor, action)
+
+
+def check_recipients(actor, target: AlarmPolicy | AlertmanagerWebhook, before: dict) -> None:
+    """A policy sends to receivers, receiver groups and through channels of its tenant: the
+    writer may add only those that exist and that they may read. Else a project member could
+    page anyone in the tenant, or run up the SMS gateway, with a policy on their own pods.
+    Names the policy already had (``before``, of :func:`_recipients`) stay: an edit of a
+    threshold is not refused because an administrator chose the receivers; a copy is a new
+    policy, all its names are added. The same holds for a cluster's Alertmanager webhook
+    defaults. One message for "missing" and "not yours": the answer does not tell which names
+    exist. One query per kind that adds names. ValidationError naming the field."""
+    errors: dict[str, list[str]] = {}
+    for field, names in _recipients(target).items():
+        added = sorted(names - before.get(field, set()))
+        if not added:
+            continue
+        found = set(
+            sendable(actor, target.tenant_id, field)
+            .filter(name__in=added)
+            .values_list("name", flat=True)
+        )
+        refused = [name for name in added if name not in found]
+        if refused:
+            errors[field] = [
+                _("Nothing named %(names)s that you may send to.") % {"names": ", ".join(refused)}
+            ]
+    if errors:
+        raise ValidationError(errors)
+
+
 # -- policies --------------------------------------------------------------------------------
 @transaction.atomic
 def create_policy(*, actor, tenant, cluster, name: str, metrics: list[dict], **fields):
@@ -172,6 +248,7 @@ def create_policy(*, actor, tenant, cluster, name: str, metrics: list[dict], **f
         **{k: v for k, v in fields.items() if k in POLICY_FIELDS},
     )
     metrics = clean_policy(policy, metrics)
+    check_recipients(actor, policy, before={})
     policy.save()
     AlarmMetric.objects.bulk_create(AlarmMetric(policy=policy, **m) for m in metrics)
     return policy
@@ -183,10 +260,12 @@ def update_policy(*, actor, policy: AlarmPolicy, metrics: list[dict] | None = No
     stays (same metric, evaluator and threshold) keeps its open records; a removed condition's
     open records, and a disabled policy's, are closed silently (kept as history)."""
     was_enabled = policy.enabled
+    before = _stored_recipients(policy)
     for name, value in changes.items():
         if name in POLICY_FIELDS:
             setattr(policy, name, value)
     metrics = clean_policy(policy, metrics)
+    check_recipients(actor, policy, before)
     policy.save()
     if was_enabled and not policy.enabled:
         close_open_records(AlarmRecord.objects.filter(policy=policy))
@@ -327,7 +406,10 @@ def rotate_webhook_token(*, actor, cluster) -> tuple[AlertmanagerWebhook, str]:
 
 @transaction.atomic
 def update_webhook(*, actor, webhook: AlertmanagerWebhook, **changes) -> AlertmanagerWebhook:
+    """Where alerts naming no policy go; the writer adds only what :func:`check_recipients`
+    lets them."""
     errors: dict[str, list[str]] = {}
+    before = _stored_recipients(webhook)
     if "receivers" in changes:
         webhook.receivers = _names(changes["receivers"], "receivers", errors)
     if "receiver_groups" in changes:
@@ -339,5 +421,6 @@ def update_webhook(*, actor, webhook: AlertmanagerWebhook, **changes) -> Alertma
     if errors:
         raise ValidationError(errors)
     webhook.full_clean(exclude=["tenant", "cluster", "token_hash"])
+    check_recipients(actor, webhook, before)
     webhook.save()
     return webhook

@@ -8,7 +8,9 @@ Authorization (``manage.py authz_actions``): ``listAlarmPolicies`` … ``deleteA
 ``cluster:<c>/namespace:<ns>/alarmpolicy:<name>`` (decided in the project owning the
 namespace); records ``…/alarmrecord:<id>``; silences ``…/alarmsilence:<id>``; the webhook's
 settings ``getCluster`` / ``updateCluster`` on ``cluster:<c>``. A cluster the user may not
-read, and other tenants' objects, are 404.
+read, and other tenants' objects, are 404. A policy's (and the webhook's) writer may add only
+the receivers, receiver groups and channels they may read (``services.check_recipients``):
+else 400 on that field, for a copy too.
 """
 
 from __future__ import annotations
