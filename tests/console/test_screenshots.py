@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from django.urls import NoReverseMatch, reverse
 
+from apps.accounts.models import User
 from tests.browser import *  # noqa: F403
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,7 +37,7 @@ def demo_sim():
 
 
 def test_screenshots_of_every_menu_page_in_both_languages(
-    http_portal, demo_sim, tmp_path, monkeypatch
+    http_portal, demo_sim, tmp_path, monkeypatch, client
 ):
     from apps.console import nav
 
@@ -55,13 +56,16 @@ def test_screenshots_of_every_menu_page_in_both_languages(
                 continue
             assert url in paths, entry.url_name
     assert "overview" in {shot.name for shot in shots}
-    # when
+    # when: every page in English and the overview in Chinese, through Chromium (the browser's
+    # cost is per page; `make screenshots` takes every page in both)
     out = tmp_path / "shots"
-    written = screenshots.capture(http_portal.url, demo, out, shots)
+    overview = [shot for shot in shots if shot.name == "overview"]
+    written = screenshots.capture(http_portal.url, demo, out, shots, ("en",))
+    written += screenshots.capture(http_portal.url, demo, out, overview, ("zh-hans",))
     # then: one PNG per page and language, each a real picture, and the languages differ
-    assert len(written) == 2 * len(shots)
-    for language in ("en", "zh-hans"):
-        for shot in shots:
+    assert len(written) == len(shots) + 1
+    for language, taken in (("en", shots), ("zh-hans", overview)):
+        for shot in taken:
             png = out / language / f"{shot.name}.png"
             data = png.read_bytes()
             assert data[:8] == b"\x89PNG\r\n\x1a\n", png
@@ -71,3 +75,10 @@ def test_screenshots_of_every_menu_page_in_both_languages(
     english = (out / "en" / "overview.png").read_bytes()
     chinese = (out / "zh-hans" / "overview.png").read_bytes()
     assert english != chinese
+    # and every page answers in Chinese too (rendered by the server, as the browser would get it)
+    client.force_login(User.objects.get(tenant__slug=demo.tenant, username=demo.username))
+    client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/"})
+    for shot in shots:
+        page = client.get(shot.path, follow=True)
+        assert page.status_code == 200, (shot.path, page.status_code)
+        assert '<html lang="zh-hans"' in page.content.decode(), shot.path
