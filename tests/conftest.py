@@ -16,6 +16,7 @@ from django.core.management.commands import flush as _flush_command
 from rest_framework.test import APIClient
 
 from tests.factories import TenantFactory, UserFactory, bind, make_api_key
+from tests.ordering import spread
 
 PROJECT = "prj-test"
 
@@ -27,39 +28,38 @@ pytest_plugins = ["tests.fixtures.ldap", "tests.fixtures.oidc", "tests.fixtures.
 # them again. ``migrate`` itself (making the test database) still emits it.
 _flush_command.emit_post_migrate_signal = lambda *args, **kwargs: None
 
-# Modules with single tests of tens of seconds. They run first, with the browser tests (several
-# seconds each), so that the run ends on short tests spread over every pytest-xdist worker
-# rather than on one worker busy with a long test collected last (worksteal hands each worker
-# a contiguous share of the collection and can steal only tests that have not started).
+# Modules with single tests of tens of seconds, slowest first. With the browser tests (several
+# seconds each) they start every worker's share of the run (tests/ordering.py).
 SLOW_FIRST = (
     "tests/security/test_openapi_fuzz.py",
     "tests/test_demo_commands.py",
     "tests/console/test_screenshots.py",
-    "tests/security/test_path_confusion.py",
     "tests/sandbox/test_kubesim_state.py",
-    "tests/authz/test_differential.py",
-    "tests/notify/test_worker_killed.py",
-    "tests/security/test_collections.py",
+    "tests/security/test_path_confusion.py",
     "tests/terminal/test_webtty_benchmark.py",
+    "tests/authz/test_differential.py",
+    "tests/security/test_collections.py",
+    "tests/notify/test_worker_killed.py",
 )
 
 
 def pytest_collection_modifyitems(config, items):
-    """After pytest-django's own ordering (it runs first): the slow modules, then the browser
-    tests, then the rest, each in the order it had."""
+    """After pytest-django's own ordering (it runs first): the slow modules and the browser
+    tests spread over the workers' shares (every worker collects and orders alike)."""
     root = Path(__file__).resolve().parents[1]
     for path in SLOW_FIRST:
         if not (root / path).is_file():
             raise pytest.UsageError(f"tests/conftest.py SLOW_FIRST names a missing file: {path}")
-    rank = {path: index for index, path in enumerate(SLOW_FIRST)}
+    position = {path: index for index, path in enumerate(SLOW_FIRST)}
 
-    def order(item) -> int:
+    def rank(item) -> int | None:
         module = item.nodeid.split("::")[0]
-        if module in rank:
-            return rank[module]
-        return len(rank) if "page" in getattr(item, "fixturenames", ()) else len(rank) + 1
+        if module in position:
+            return position[module]
+        return len(position) if "page" in getattr(item, "fixturenames", ()) else None
 
-    items.sort(key=order)
+    workers = getattr(config, "workerinput", {}).get("workercount", 1)
+    items[:] = spread(items, rank, workers)
 
 
 @pytest.fixture(autouse=True)
