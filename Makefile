@@ -41,9 +41,13 @@ run: install $(VENV)/.installed-demo
 
 ## Run the whole test suite against PostgreSQL and Redis (found or started), on
 ## PYTEST_WORKERS pytest-xdist workers (0: one process); idle workers take tests from busy ones.
+## The portal's modules are byte-compiled first (both cores) and .pyc files are written even
+## where PYTHONDONTWRITEBYTECODE is set: the workers and the many Python subprocesses the tests
+## start (manage.py, Celery, uvicorn) then read them instead of compiling every module again.
 PYTEST_WORKERS ?= 3
 test: install-dev
-	$(PY) scripts/with_services.py -- $(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
+	$(PY) -m compileall -q -j 0 apps tkeportal scripts
+	PYTHONDONTWRITEBYTECODE= $(PY) scripts/with_services.py -- $(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
