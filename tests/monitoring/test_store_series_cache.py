@@ -107,12 +107,9 @@ def test_a_retried_minute_with_a_warm_cache_writes_nothing_twice(
     assert [(k, ts) for k, ts, _ in points(cluster)] == [("web/a", T0), ("web/b", T0)]
 
 
-def test_a_series_another_process_created_is_found_not_duplicated(
-    cluster, django_capture_on_commit_callbacks
-):
-    write(cluster, T0, [row("web/a", 1.0)], django_capture_on_commit_callbacks)
-    # Another worker's collection created web/b (and wrote its minute) meanwhile.
-    other = Series.objects.create(
+def made_elsewhere(cluster) -> Series:
+    """Series ``web/b``, as another worker's collection creates it (not through this cache)."""
+    return Series.objects.create(
         cluster=cluster,
         level="pod",
         key="web/b",
@@ -120,6 +117,14 @@ def test_a_series_another_process_created_is_found_not_duplicated(
         first_seen=T0,
         last_seen=T0,
     )
+
+
+def test_a_series_another_process_created_is_found_not_duplicated(
+    cluster, django_capture_on_commit_callbacks
+):
+    write(cluster, T0, [row("web/a", 1.0)], django_capture_on_commit_callbacks)
+    # Another worker's collection created web/b (and wrote its minute) meanwhile.
+    other = made_elsewhere(cluster)
     store._insert(partitions.RAW, [(other.pk, T0 + MINUTE, store.pack(pod_values(9.0)))])
 
     written = write(
@@ -250,14 +255,7 @@ def test_the_cache_is_bounded_and_forgets_the_least_recently_written_cluster():
 
 def test_series_created_meanwhile_by_another_worker_are_read_not_created_twice(cluster):
     """The create step returns only what it created; write reads the rest."""
-    theirs = Series.objects.create(
-        cluster=cluster,
-        level="pod",
-        key="web/b",
-        labels={"namespace": "web", "node": "n1"},
-        first_seen=T0,
-        last_seen=T0,
-    )
+    theirs = made_elsewhere(cluster)
     created = store._create_series(cluster, T0, [row("web/a", 1.0), row("web/b", 2.0)])
     assert set(created) == {("pod", "web/a")}
     assert created[("pod", "web/a")][0] == Series.objects.get(cluster=cluster, key="web/a").pk
