@@ -35,6 +35,33 @@ def test_flush_empties_every_table_and_keeps_sequences(tenant, other_tenant):
     assert Tenant.objects.create(display_name="after", slug="after").pk > last_id
 
 
+@pytest.mark.django_db(transaction=True)
+def test_flush_empties_the_metric_point_tables(tenant):
+    """The point tables belong to unmanaged models (partitioned by raw SQL): Django's flush
+    alone skips them."""
+    from datetime import UTC, datetime, timedelta
+
+    from apps.monitoring import partitions, store
+    from apps.monitoring.models import ClusterMonitor
+    from tests.factories import make_cluster
+    from tests.monitoring.test_store import pod_values
+
+    when = datetime(2026, 12, 1, 10, 0, tzinfo=UTC)
+    cluster = make_cluster(tenant)
+    ClusterMonitor.objects.create(tenant=tenant, cluster=cluster)
+    partitions.ensure_partitions(when - timedelta(days=1))
+    store.write(cluster, when, [store.Row("pod", "web/a", pod_values(1.0), {})])
+
+    def count(table: str) -> int:
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608
+            return cursor.fetchone()[0]
+
+    assert count(partitions.RAW) == 1
+    call_command("flush", interactive=False, verbosity=0, reset_sequences=False)
+    assert [count(table) for table in (partitions.RAW, *partitions.ROLLUPS)] == [0, 0, 0]
+
+
 @pytest.mark.django_db
 def test_commits_do_not_wait_for_the_disk():
     with connection.cursor() as cursor:

@@ -12,6 +12,11 @@ foreign keys are ``DEFERRABLE INITIALLY DEFERRED``, so the order of the DELETEs 
 A constraint that is not deferrable (a table created by raw SQL) makes the DELETEs fail: the
 flush then falls back to Django's TRUNCATE.
 
+Django's flush leaves the tables of unmanaged models alone: the metric point tables
+(apps.monitoring, partitioned by raw SQL in a migration) kept one transactional test's points
+for the next, whose series ids the following tests reused (a point "of" a new series, orphans
+where a test counted none). This flush empties them too.
+
 Both ways the flush keeps the rows of ``KEPT``, the content types and permissions that
 ``migrate`` wrote when the test database was made, and ``tests/conftest.py`` stops the flush
 command from emitting ``post_migrate`` (whose receivers would only write those rows again).
@@ -23,6 +28,7 @@ Django's content-type cache between tests.
 
 from __future__ import annotations
 
+from django.apps import apps
 from django.db import IntegrityError
 from django.db.backends.postgresql import base, operations
 
@@ -32,8 +38,21 @@ KEPT = frozenset({"django_content_type", "auth_permission"})
 class DatabaseOperations(operations.DatabaseOperations):
     _flush_fallback: list[str] = []
 
+    def _unmanaged_tables(self) -> list[str]:
+        """The existing tables (not views) of unmanaged models."""
+        existing = set(self.connection.introspection.table_names())
+        return sorted(
+            {
+                model._meta.db_table
+                for model in apps.get_models()
+                if not model._meta.managed and not model._meta.proxy
+            }
+            & existing
+        )
+
     def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
         tables = [table for table in tables if table not in KEPT]
+        tables += [table for table in self._unmanaged_tables() if table not in tables]
         truncate = super().sql_flush(
             style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade
         )
