@@ -8,7 +8,8 @@ per request, named by the view. Validation errors name the field (``config.url``
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -267,52 +268,96 @@ def notify(
     delivery on the ``notify`` queue after commit. Unknown receivers, groups, channels and
     templates, disabled channels and receivers without the address a channel needs go in the
     request's ``errors``; this never raises for them."""
-    errors: list[str] = []
-    receivers = [receivers] if isinstance(receivers, str) else receivers
-    receiver_groups = [receiver_groups] if isinstance(receiver_groups, str) else receiver_groups
+    (request,) = notify_many(
+        tenant=tenant,
+        receivers=receivers,
+        receiver_groups=receiver_groups,
+        ways=ways,
+        alerts=[Alert(variables or {}, alert_status, source)],
+        actor=actor,
+    )
+    return request
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One notice of :func:`notify_many`: its variables, ``firing`` / ``resolved`` (or
+    empty), and where it came from (``alarmrecord:<id>``…)."""
+
+    variables: dict
+    status: str = ""
+    source: str = ""
+
+
+def notify_many(
+    *,
+    tenant,
+    receivers: Iterable[str] = (),
+    receiver_groups: Iterable[str] = (),
+    ways: Iterable = (),
+    alerts: Sequence[Alert],
+    actor=None,
+) -> list[MessageRequest]:
+    """:func:`notify` for several alerts sent to the same receivers the same ways (an alarm
+    policy's notices of one evaluation): the receivers, groups, channels and templates are
+    looked up once, and the requests and messages written in one statement each. One
+    request per alert, in order."""
+    receivers = [receivers] if isinstance(receivers, str) else list(receivers or ())
+    groups = [receiver_groups] if isinstance(receiver_groups, str) else list(receiver_groups or ())
     ways = _ways(ways)
-    variables = rendering.plain(variables or {})
+    if not alerts:
+        return []
     with transaction.atomic():
-        request = MessageRequest.objects.create(
-            tenant=tenant,
-            receivers=list(receivers or ()),
-            receiver_groups=list(receiver_groups or ()),
-            ways=[list(w) for w in ways],
-            variables=variables,
-            alert_status=alert_status or "",
-            source=(source or "")[:255],
-            created_by=_actor(actor),
-        )
-        people = _receivers(tenant, request.receivers, request.receiver_groups, errors)
+        routing_errors: list[str] = []
+        people = _receivers(tenant, receivers, groups, routing_errors)
         channels = {
             c.name: c
             for c in NotifyChannel.objects.filter(
                 tenant=tenant, name__in=[c for c, _t in ways]
             ).prefetch_related("templates")
         }
-        messages: list[Message] = []
+        usable = []
         for channel_name, template_name in ways:
             channel = channels.get(channel_name)
             if channel is None:
-                errors.append(f"channel {channel_name}: not found")
+                routing_errors.append(f"channel {channel_name}: not found")
                 continue
             if not channel.enabled:
-                errors.append(f"channel {channel_name}: disabled")
+                routing_errors.append(f"channel {channel_name}: disabled")
                 continue
             template = next((t for t in channel.templates.all() if t.name == template_name), None)
             if template is None:
-                errors.append(f"template {channel_name}/{template_name}: not found")
+                routing_errors.append(f"template {channel_name}/{template_name}: not found")
                 continue
-            messages.extend(_build(request, people, channel, template, variables, errors))
-        if not people and not errors:
-            errors.append("no receiver")
-        Message.objects.bulk_create(messages)
-        request.errors = errors
-        request.status = RequestStatus.PENDING if messages else RequestStatus.FAILED
-        request.save(update_fields=["errors", "status"])
+            usable.append((channel, template))
+        requests: list[MessageRequest] = []
+        messages: list[Message] = []
+        for alert in alerts:
+            request = MessageRequest(
+                tenant=tenant,
+                receivers=list(receivers),
+                receiver_groups=list(groups),
+                ways=[list(w) for w in ways],
+                variables=rendering.plain(alert.variables),
+                alert_status=alert.status or "",
+                source=(alert.source or "")[:255],
+                created_by=_actor(actor),
+            )
+            errors = list(routing_errors)
+            made: list[Message] = []
+            for channel, template in usable:
+                made.extend(_build(request, people, channel, template, request.variables, errors))
+            if not people and not errors:
+                errors.append("no receiver")
+            request.errors = errors
+            request.status = RequestStatus.PENDING if made else RequestStatus.FAILED
+            requests.append(request)
+            messages.extend(made)
+        MessageRequest.objects.bulk_create(requests)
+        Message.objects.bulk_create(messages)  # (each message's request now has its id)
         ids = [m.pk for m in messages]
         transaction.on_commit(lambda: _enqueue(ids))
-    return request
+    return requests
 
 
 def _enqueue(ids: list[int]) -> None:

@@ -372,3 +372,29 @@ def test_disabling_or_removing_a_condition_closes_open_records_silently(tenant_a
     services.update_policy(actor=tenant_admin, policy=policy, enabled=False)
     assert not AlarmRecord.objects.filter(state__in=["pending", "firing"]).exists()
     assert run(cluster, 2).policies == 0
+
+
+def test_the_evaluators_averages_are_the_stores_window_averages(tenant_admin, cluster):
+    """_Reads averages columns of the points read once; store.window_average reads each
+    metric on its own. Absent values (NaN) and objects without a value in the period are
+    left out by both."""
+    from apps.monitoring.alerts.evaluate import _Reads
+
+    write(cluster, 0, [pod_row("web/a", cpu_core_used=0.2), pod_row("web/b", cpu_core_used=0.4),
+                       pod_row("web/c", cpu_core_used=0.9)])  # fmt: skip
+    write(cluster, 1, [pod_row("web/a", cpu_core_used=0.3), pod_row("web/b", mem_usage_bytes=1e6)])
+    write(cluster, 2, [pod_row("web/a", cpu_core_used=0.7), pod_row("web/b", cpu_core_used=0.8)])
+    policies = [
+        pod_policy(tenant_admin, cluster, name="long", statistics_period=180),
+        pod_policy(tenant_admin, cluster, name="short", statistics_period=60),
+    ]
+    now = minute(3)
+    reads = _Reads(cluster.pk, policies, now)
+    expected = {180: {"web/a": 0.4, "web/b": 0.6, "web/c": 0.9}, 60: {"web/a": 0.7, "web/b": 0.8}}
+    for period, averages in expected.items():
+        got = reads.average("pod", "cpu_core_used", period)
+        start = now - timedelta(seconds=period)
+        stored = store.window_average(cluster.pk, "pod", "cpu_core_used", start, now)
+        assert got == pytest.approx(averages, rel=1e-6)
+        assert got == pytest.approx(stored, rel=1e-9)
+    assert reads.average("pod", "mem_usage_bytes", 180) == pytest.approx({"web/b": 1e6})

@@ -262,3 +262,38 @@ def test_a_claim_expired_on_the_last_attempt_is_a_final_failure(
     assert http_receiver.received == []
     request.refresh_from_db()
     assert request.status == "Failed"
+
+
+def _many(tenant, count):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    alerts = [
+        services.Alert({**VARIABLES, "alertName": f"alert-{i}"}, "firing", f"alarmrecord:{i}")
+        for i in range(count)
+    ]
+    with CaptureQueriesContext(connection) as queries:
+        requests = services.notify_many(
+            tenant=tenant,
+            receivers=["ops", "nobody"],
+            ways=[("hook", "default")],
+            alerts=alerts,
+        )
+    return requests, len(queries)
+
+
+def test_notify_many_makes_one_request_per_alert_in_a_constant_number_of_queries(tenant, hook):
+    receiver(tenant)
+    one, queries_for_one = _many(tenant, 1)
+    six, queries_for_six = _many(tenant, 6)
+    assert queries_for_six == queries_for_one
+    assert len(six) == 6
+    for i, request in enumerate(six):
+        request.refresh_from_db()
+        assert request.source == f"alarmrecord:{i}"
+        assert request.variables["alertName"] == f"alert-{i}"
+        assert request.errors == ["receiver nobody: not found"]  # each keeps the routing's
+        (message,) = Message.objects.filter(request=request)
+        assert message.receiver_name == "ops"
+        assert f"alert-{i}" in message.subject  # rendered with its own variables
+    assert MessageRequest.objects.count() == 7

@@ -35,6 +35,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import zip_longest
 
 from django.db import transaction
 from django.utils import timezone
@@ -57,6 +58,7 @@ logger = logging.getLogger("tkeportal.alerts")
 
 SLACK = timedelta(seconds=15)
 HISTORY = 10  # evaluations kept on a record
+NAN = float("nan")
 
 
 @dataclass
@@ -120,8 +122,11 @@ def evaluate_cluster(cluster_id: int, now: datetime | None = None) -> Report:
 
 class _Reads:
     """Each level of the cluster read once (every metric, over the longest period any due
-    policy of that level has); each (level, metric, period) average computed once from that.
-    Policies then pick their namespace, workload kind and objects out of the averages."""
+    policy of that level has). Per (level, period) each object's points in the period are
+    turned into columns once (one per metric); each (level, metric, period) average is then
+    a sum over one column per object. Policies pick their namespace, workload kind and
+    objects out of the averages; the objects a (type, namespace, workload kind) selects are
+    found once."""
 
     def __init__(self, cluster_id: int, policies: list[AlarmPolicy], now: datetime):
         self.cluster_id, self.now = cluster_id, now
@@ -130,41 +135,92 @@ class _Reads:
             level = policy.type
             self.longest[level] = max(self.longest.get(level, 0), policy.statistics_period)
         self.points: dict[str, dict] = {}
+        self.columns: dict[tuple[str, int], dict[str, list[tuple]]] = {}
         self.averages: dict[tuple, dict[str, float]] = {}
+        self.selections: dict[tuple, list[tuple[str, str]]] = {}
         self._pod_kinds: dict[str, str] | None = None
 
-    def average(self, level: str, short: str, period: int) -> dict[str, float]:
-        cached = self.averages.get((level, short, period))
-        if cached is not None:
-            return cached
-        if level not in self.points:
-            self.points[level] = store.window_points(
+    def _points(self, level: str) -> dict:
+        points = self.points.get(level)
+        if points is None:
+            points = self.points[level] = store.window_points(
                 self.cluster_id,
                 level,
                 self.now - timedelta(seconds=self.longest[level]),
                 self.now,
             )
+        return points
+
+    def _columns(self, level: str, period: int) -> dict[str, list[tuple]]:
+        columns = self.columns.get((level, period))
+        if columns is None:
+            start = self.now - timedelta(seconds=period)
+            columns = self.columns[(level, period)] = {}
+            for key, points in self._points(level).items():
+                rows = [values for ts, values in points if ts >= start]
+                if rows:
+                    # (a point written before the catalogue grew is shorter: NaN, absent)
+                    columns[key] = list(zip_longest(*rows, fillvalue=NAN))
+        return columns
+
+    def average(self, level: str, short: str, period: int) -> dict[str, float]:
+        """Per object, the average of the metric's values over [now - period, now) (NaN,
+        absent, left out; objects with no value left out)."""
+        cached = self.averages.get((level, short, period))
+        if cached is not None:
+            return cached
         position = catalog.POSITION[(level, short)]
-        start = self.now - timedelta(seconds=period)
         out = {}
-        for key, points in self.points[level].items():
-            total, count = 0.0, 0
-            for ts, values in points:
-                if ts >= start and position < len(values):
-                    value = values[position]
-                    if value == value:  # NaN: absent
-                        total += value
-                        count += 1
-            if count:
-                out[key] = total / count
+        for key, columns in self._columns(level, period).items():
+            if position >= len(columns):
+                continue
+            column = columns[position]
+            total = sum(column)
+            if total == total:  # no NaN among them
+                out[key] = total / len(column)
+                continue
+            present = [value for value in column if value == value]
+            if present:
+                out[key] = sum(present) / len(present)
         self.averages[(level, short, period)] = out
         return out
 
-    def keys(self, level: str):
-        """The objects of the level that have points in the longest window."""
-        if level not in self.points:
-            self.average(level, catalog.CATALOG[level][0].name, self.longest[level])
-        return self.points[level].keys()
+    def candidates(self, policy: AlarmPolicy) -> list[str]:
+        """The policy's objects among those read: its namespace, its workload kind, and the
+        named ones when ``objects_type`` is part."""
+        kind = policy.type
+        selection = (kind, policy.namespace, policy.workload_kind)
+        chosen = self.selections.get(selection)
+        if chosen is None:
+            chosen = self.selections[selection] = self._select(policy)
+        if policy.objects_type != ObjectsType.PART or kind == PolicyType.CLUSTER:
+            return [key for key, _name in chosen]
+        wanted = set(policy.object_names)
+        return [key for key, name in chosen if name in wanted]
+
+    def _select(self, policy: AlarmPolicy) -> list[tuple[str, str]]:
+        """(key, object name) of the objects read in the policy's namespace and workload
+        kind."""
+        kind = policy.type
+        keys = self._points(kind).keys()
+        if kind == PolicyType.CLUSTER:
+            return [(key, key) for key in keys if key == ""]
+        if kind == PolicyType.NODE:
+            return [(key, key) for key in keys]
+        prefix = f"{policy.namespace}/"
+        out = []
+        if kind == PolicyType.WORKLOAD:
+            for key in keys:
+                if key.startswith(prefix):
+                    _ns, workload_kind, name = key.split("/", 2)
+                    if workload_kind == policy.workload_kind:
+                        out.append((key, name))
+            return out
+        kinds = self.pod_kinds() if policy.workload_kind else None  # pod: <ns>/<pod>
+        for key in keys:
+            if key.startswith(prefix) and (kinds is None or kinds.get(key) == policy.workload_kind):
+                out.append((key, key[len(prefix) :]))
+        return out
 
     def pod_kinds(self) -> dict[str, str]:
         """Pod key → its workload kind (the series labels the collector keeps)."""
@@ -176,47 +232,15 @@ class _Reads:
         return self._pod_kinds
 
 
-def _candidates(policy: AlarmPolicy, keys, reads: _Reads) -> list[str]:
-    """The policy's objects among the keys read: its namespace, its workload kind, and the
-    named ones when ``objects_type`` is part."""
-    kind = policy.type
-    if kind == PolicyType.CLUSTER:
-        return [k for k in keys if k == ""]
-    wanted = set(policy.object_names) if policy.objects_type == ObjectsType.PART else None
-    prefix = f"{policy.namespace}/"
-    kinds = reads.pod_kinds() if kind == PolicyType.POD and policy.workload_kind else None
-    out = []
-    for key in keys:
-        if kind == PolicyType.NODE:
-            name = key
-        elif not key.startswith(prefix):
-            continue
-        elif kind == PolicyType.WORKLOAD:
-            _ns, workload_kind, name = key.split("/", 2)
-            if workload_kind != policy.workload_kind:
-                continue
-        else:  # pod: <ns>/<pod>
-            name = key[len(prefix) :]
-            if kinds is not None and kinds.get(key) != policy.workload_kind:
-                continue
-        if wanted is None or name in wanted:
-            out.append(key)
-    return out
-
-
 def _evaluate(policies: list[AlarmPolicy], now: datetime, report: Report) -> None:
     cluster_id = policies[0].cluster_id
     # 1. reads: once per selection (see _Reads)
     reads = _Reads(cluster_id, policies, now)
     # 2. open records and active silences of these policies
     ids = [p.pk for p in policies]
-    open_records: dict[tuple, AlarmRecord] = {
-        (r.policy_id, r.metric_id, r.object_key): r
-        for r in AlarmRecord.objects.filter(policy_id__in=ids, state__in=OPEN_STATES)
-    }
     by_condition: dict[tuple, list[AlarmRecord]] = defaultdict(list)
-    for (policy_id, metric_id, _key), record in open_records.items():
-        by_condition[(policy_id, metric_id)].append(record)
+    for record in AlarmRecord.objects.filter(policy_id__in=ids, state__in=OPEN_STATES):
+        by_condition[(record.policy_id, record.metric_id)].append(record)
     silences: dict[int, list[AlarmSilence]] = defaultdict(list)
     for silence in AlarmSilence.objects.filter(
         policy_id__in=ids, starts_at__lte=now, ends_at__gt=now
@@ -224,28 +248,29 @@ def _evaluate(policies: list[AlarmPolicy], now: datetime, report: Report) -> Non
         silences[silence.policy_id].append(silence)
     # 3. the state machine
     work = _Work()
-    selected: dict[int, list[str]] = {}  # policy → its objects among those read
     for policy in policies:
+        chosen: list[str] | None = None  # its objects among those read
         for condition in policy.metrics.all():
             _level, short = catalog.resolve(condition.metric, level=policy.type)
             averages = reads.average(policy.type, short, policy.statistics_period)
-            chosen = selected.get(policy.pk)
             if chosen is None:
-                chosen = selected[policy.pk] = _candidates(policy, reads.keys(policy.type), reads)
+                chosen = reads.candidates(policy)
             values = {k: averages[k] for k in chosen if k in averages}
-            compare = COMPARE[condition.evaluator]
-            keys = set(values)
-            for record in by_condition.get((policy.pk, condition.pk), ()):
-                keys.add(record.object_key)
-            for key in keys:
-                record = open_records.get((policy.pk, condition.pk, key))
-                value = values.get(key)
-                if value is None and not values:
-                    report.held_no_data += 1
-                    continue
+            records = {r.object_key: r for r in by_condition.get((policy.pk, condition.pk), ())}
+            if not values:
+                report.held_no_data += len(records)
+                continue
+            compare, threshold = COMPARE[condition.evaluator], condition.threshold
+            for key, value in values.items():
+                record = records.pop(key, None)
+                holds = compare(value, threshold)
                 report.evaluated += 1
-                holds = value is not None and compare(value, condition.threshold)
+                if record is None and not holds:
+                    continue  # (most objects: nothing open, nothing to open)
                 _step(policy, condition, key, value, holds, record, now, work, report)
+            for key, record in records.items():  # open, without a value now: gone
+                report.evaluated += 1
+                _step(policy, condition, key, None, False, record, now, work, report)
     report.reads = len(reads.points)
     # 4. writes, then notices (in the same transaction)
     if work.create:

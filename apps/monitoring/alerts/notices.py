@@ -139,17 +139,19 @@ def summary(record: AlarmRecord, kind: str, v: dict) -> str:
     return "\n".join(lines)
 
 
-def _notify():
-    """apps.notify's ``notify`` (None while that app has no services module)."""
+def _notify_many():
+    """apps.notify's ``notify_many`` and ``Alert`` (None while that app has no services
+    module)."""
     try:
-        from apps.notify.services import notify
+        from apps.notify.services import Alert, notify_many
     except ImportError:
         return None
-    return notify
+    return notify_many, Alert
 
 
 def send_notices(notices: list[Notice], now: datetime) -> Sent:
-    """Record each notice and notify for the unsilenced ones; updates the records'
+    """Record each notice and notify for the unsilenced ones (one ``notify_many`` per
+    routing: a policy's notices of one evaluation go together); updates the records'
     ``last_notified_at`` / ``notify_count``. Call inside the transaction that changed the
     records."""
     out = Sent()
@@ -157,7 +159,7 @@ def send_notices(notices: list[Notice], now: datetime) -> Sent:
         return out
     rows = []
     changed = []
-    notify = _notify()
+    routed: dict[tuple, list[tuple[AlarmNotice, Notice]]] = {}
     for notice in notices:
         record = notice.record
         row = AlarmNotice(
@@ -176,21 +178,37 @@ def send_notices(notices: list[Notice], now: datetime) -> Sent:
         record.notify_count += 1
         changed.append(record)
         receivers, groups, ways, _repeat = routing(record)
-        if notify is None:
-            row.error = "apps.notify is not installed"
+        key = (
+            record.tenant_id,
+            tuple(receivers),
+            tuple(groups),
+            tuple((w["channel"], w["template"]) for w in ways),
+        )
+        routed.setdefault(key, []).append((row, notice))
+    notifier = _notify_many()
+    for (_tenant, receivers, groups, ways), pairs in routed.items():
+        if notifier is None:
+            for row, _notice in pairs:
+                row.error = "apps.notify is not installed"
             continue
-        request = notify(
-            tenant=record.tenant,
+        notify_many, Alert = notifier
+        requests = notify_many(
+            tenant=pairs[0][1].record.tenant,
             receivers=receivers,
             receiver_groups=groups,
-            ways=[(w["channel"], w["template"]) for w in ways],
-            variables=variables(record, notice.kind),
-            alert_status="resolved" if record.state == RecordState.RESOLVED else "firing",
-            source=f"alarmrecord:{record.pk}",
-            actor=None,
+            ways=ways,
+            alerts=[
+                Alert(
+                    variables(n.record, n.kind),
+                    "resolved" if n.record.state == RecordState.RESOLVED else "firing",
+                    f"alarmrecord:{n.record.pk}",
+                )
+                for _row, n in pairs
+            ],
         )
-        row.message_request = str(request.pk)
-        row.error = "; ".join(getattr(request, "errors", None) or [])
+        for (row, _notice), request in zip(pairs, requests, strict=True):
+            row.message_request = str(request.pk)
+            row.error = "; ".join(request.errors or [])
     AlarmNotice.objects.bulk_create(rows)
     if changed:
         AlarmRecord.objects.bulk_update(changed, ["last_notified_at", "notify_count"])
