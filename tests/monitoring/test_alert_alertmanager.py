@@ -183,22 +183,12 @@ def test_variables_carry_tkestacks_names_and_a_summary(client, cluster, token, t
     assert "0.93 CPU cores (threshold > 0.5 CPU cores)" in v["summary"]
 
 
-def test_without_a_policy_annotations_then_cluster_defaults_route(
+def test_without_a_policy_the_webhooks_receivers_then_annotations_when_honoured(
     client, cluster, token, tenant_admin
 ):
-    body = copy.deepcopy(FIRING)
-    body["alerts"][0]["labels"]["alarmPolicyName"] = "unknown-policy"
-    body["alerts"][0]["annotations"].update(
-        {"receivers": "alice,bob", "receiverGroups": "oncall", "notifyWay": "wechat:short"}
-    )
-    post(client, cluster, body, token)
-    record = AlarmRecord.objects.get()
-    assert record.policy is None
-    assert routing(record)[:3] == (
-        ["alice", "bob"],
-        ["oncall"],
-        [{"channel": "wechat", "template": "short"}],
-    )
+    """An alert naming no policy goes to the webhook's receivers; its annotations choose
+    (TKEStack's ``receivers``, ``receiverGroups``, ``notifyWay``) only once a tenant
+    administrator turned ``annotation_routing`` on."""
     webhook = AlertmanagerWebhook.objects.get(cluster=cluster)
     recipients(cluster.tenant)
     services.update_webhook(
@@ -207,13 +197,29 @@ def test_without_a_policy_annotations_then_cluster_defaults_route(
         receivers=["ops"],
         notify_ways=[{"channel": "mail", "template": "alarm"}],
     )
+    defaults = (["ops"], [], [{"channel": "mail", "template": "alarm"}])
+    body = copy.deepcopy(FIRING)
+    body["alerts"][0]["labels"]["alarmPolicyName"] = "unknown-policy"
+    body["alerts"][0]["annotations"].update(
+        {"receivers": "alice,bob", "receiverGroups": "oncall", "notifyWay": "wechat:short"}
+    )
+    post(client, cluster, body, token)
+    record = AlarmRecord.objects.get()
+    assert record.policy is None
+    assert routing(record)[:3] == defaults  # the annotations are not honoured by default
+    services.update_webhook(actor=tenant_admin, webhook=webhook, annotation_routing=True)
+    assert routing(record)[:3] == (
+        ["alice", "bob"],
+        ["oncall"],
+        [{"channel": "wechat", "template": "short"}],
+    )
     plain = copy.deepcopy(FIRING)
     plain["alerts"][0]["labels"] = {"alertname": "NodeDown", "node": "n1"}
     plain["alerts"][0]["fingerprint"] = "aaaabbbbccccdddd"
     post(client, cluster, plain, token)
     node_record = AlarmRecord.objects.get(fingerprint="aaaabbbbccccdddd")
     assert node_record.object_key == "n1"
-    assert routing(node_record)[:3] == (["ops"], [], [{"channel": "mail", "template": "alarm"}])
+    assert routing(node_record)[:3] == defaults  # no annotation names anyone
 
 
 def test_a_silence_on_the_named_policy_mutes_the_notice(client, cluster, token, tenant_admin):

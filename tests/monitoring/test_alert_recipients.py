@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.authz import services as authz
 from apps.monitoring.alerts import services
-from apps.monitoring.alerts.models import AlarmPolicy
+from apps.monitoring.alerts.models import AlarmPolicy, AlertmanagerWebhook
 from apps.projects.models import Project, ProjectCluster, ProjectNamespace
 from tests.conftest import PROJECT
 from tests.console.test_alert_forms import _error, _page
@@ -166,6 +166,47 @@ def test_webhook_defaults_follow_the_same_rule(api, tenant, tenant_admin, cluste
     # what the administrator chose stays when the operator changes something else
     kept = api(operator).patch(url, {"repeat_interval": 600}, format="json")
     assert kept.status_code == 200 and kept.json()["receivers"] == ["ops"]
+
+
+def test_only_a_tenant_administrator_lets_alerts_choose_their_receivers(
+    api, tenant, tenant_admin, cluster
+):
+    """With ``annotation_routing`` an alert's annotations name its receivers: whoever writes
+    the cluster's alerting rules could page anyone in the tenant. A writer of the cluster
+    may turn it off, not on."""
+    services.rotate_webhook_token(actor=tenant_admin, cluster=cluster)
+    url = f"/api/v1/clusters/{cluster.name}/alertmanager-webhook/"
+    operator = UserFactory(tenant=tenant, username="cora")
+    bind(operator, "clusters-full")
+    refused = api(operator).patch(url, {"annotation_routing": True}, format="json")
+    assert refused.status_code == 400
+    assert list(refused.json()["fields"]) == ["annotation_routing"]
+    assert "tenant administrator" in refused.json()["fields"]["annotation_routing"][0]
+    assert AlertmanagerWebhook.objects.get(cluster=cluster).annotation_routing is False
+    turned_on = api(tenant_admin).patch(url, {"annotation_routing": True}, format="json")
+    assert turned_on.status_code == 200 and turned_on.json()["annotation_routing"] is True
+    # left on when the operator changes something else; the operator may turn it off
+    kept = api(operator).patch(url, {"repeat_interval": 600, "annotation_routing": True})
+    assert kept.status_code == 200, kept.content
+    assert AlertmanagerWebhook.objects.get(cluster=cluster).annotation_routing is True
+    off = api(operator).patch(url, {"annotation_routing": False}, format="json")
+    assert off.status_code == 200 and off.json()["annotation_routing"] is False
+    assert AlertmanagerWebhook.objects.get(cluster=cluster).annotation_routing is False
+
+
+def test_annotation_routing_set_on_the_instance_before_the_update_is_judged(
+    tenant, tenant_admin, cluster
+):
+    """The admin's form sets the field on the instance before it calls the service: whether
+    it was on is what the database holds."""
+    webhook, _token = services.rotate_webhook_token(actor=tenant_admin, cluster=cluster)
+    operator = UserFactory(tenant=tenant, username="cora")
+    bind(operator, "clusters-full")
+    webhook.annotation_routing = True
+    with pytest.raises(ValidationError) as refused:
+        services.update_webhook(actor=operator, webhook=webhook, annotation_routing=True)
+    assert list(refused.value.message_dict) == ["annotation_routing"]
+    assert AlertmanagerWebhook.objects.get(cluster=cluster).annotation_routing is False
 
 
 # -- the service -------------------------------------------------------------------------------

@@ -184,7 +184,13 @@ class AlertmanagerWebhookAdmin(TenantScopedAdmin):
 
     list_display = ["cluster", "token_prefix", "rotated_at", "last_used_at"]
     list_select_related = ["cluster", "tenant"]
-    fields = ["receivers", "receiver_groups", "notify_ways", "repeat_interval"]
+    fields = [
+        "receivers",
+        "receiver_groups",
+        "notify_ways",
+        "repeat_interval",
+        "annotation_routing",
+    ]
     readonly_fields = ["cluster", "token_prefix", "rotated_at", "last_used_at"]
     actions = ["rotate"]
 

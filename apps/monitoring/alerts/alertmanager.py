@@ -11,9 +11,14 @@ firing alert opens a firing record and notifies; the same alert again updates it
 again once the repeat interval has passed (Alertmanager resends every ``repeat_interval`` of
 its own); a resolved alert resolves the record and sends the recovery notice. Who is notified
 (as TKEStack's notify webhook does): label ``alarmPolicyName`` naming a policy of the cluster →
-that policy's receivers and ways (and its silences apply); else the alert's annotations
-``receivers``, ``receiverGroups``, ``notifyWay`` (``channel:template,…``); else the cluster
-webhook's defaults.
+that policy's receivers and ways (and its silences apply); else, when the webhook has
+``annotation_routing`` on, the alert's annotations ``receivers``, ``receiverGroups``,
+``notifyWay`` (``channel:template,…``); else the cluster webhook's defaults.
+
+Annotation routing is off by default: whoever may write the cluster's alerting rules (a
+PrometheusRule in their namespace, say) would otherwise choose who in the tenant is paged
+and run up its SMS gateway. Only a tenant administrator may turn it on
+(services.update_webhook).
 """
 
 from __future__ import annotations
@@ -56,16 +61,18 @@ def _split(value) -> list[str]:
 
 def annotation_routing(record: AlarmRecord) -> tuple[list[str], list[str], list[dict], int]:
     """Receivers, groups, ways and repeat interval of a record without a policy: TKEStack's
-    annotations when they name any, else the cluster webhook's defaults."""
+    annotations when they name any and the webhook honours them (``annotation_routing``),
+    else the cluster webhook's defaults."""
     webhook = AlertmanagerWebhook.objects.filter(cluster_id=record.cluster_id).first()
-    repeat = webhook.repeat_interval if webhook else 3600
-    notes = record.annotations
-    receivers, groups = _split(notes.get("receivers")), _split(notes.get("receiverGroups"))
-    ways = clean_notify_ways(_split(notes.get("notifyWay")), "notifyWay", {})
-    if (receivers or groups) and ways:
-        return receivers, groups, ways, repeat
     if webhook is None:
-        return [], [], [], repeat
+        return [], [], [], 3600
+    repeat = webhook.repeat_interval
+    if webhook.annotation_routing:
+        notes = record.annotations
+        receivers, groups = _split(notes.get("receivers")), _split(notes.get("receiverGroups"))
+        ways = clean_notify_ways(_split(notes.get("notifyWay")), "notifyWay", {})
+        if (receivers or groups) and ways:
+            return receivers, groups, ways, repeat
     return webhook.receivers, webhook.receiver_groups, webhook.notify_ways, repeat
 
 

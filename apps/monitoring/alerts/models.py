@@ -327,7 +327,8 @@ class AlarmNotice(models.Model):
 class AlertmanagerWebhook(TenantScopedModel):
     """The endpoint a cluster's own Alertmanager posts to
     (``/api/v1/monitor/alertmanager/<cluster>/``): its bearer token, stored as a SHA-256 hash
-    and shown once, and where alerts that name no policy go."""
+    and shown once, and where alerts that name no policy go (its receivers, or with
+    ``annotation_routing`` the ones an alert's annotations name)."""
 
     cluster = models.OneToOneField(
         "clusters.Cluster", on_delete=models.CASCADE, related_name="alertmanager_webhook"
@@ -338,6 +339,14 @@ class AlertmanagerWebhook(TenantScopedModel):
     receiver_groups = models.JSONField(default=list, blank=True)
     notify_ways = models.JSONField(default=list, blank=True)
     repeat_interval = models.PositiveIntegerField(default=3600, validators=[MinValueValidator(60)])
+    annotation_routing = models.BooleanField(
+        default=False,
+        help_text=_(
+            "Let an alert's annotations (receivers, receiverGroups, notifyWay) choose who is "
+            "notified. Whoever writes the cluster's alerting rules can then reach any receiver "
+            "of the tenant: only a tenant administrator may turn it on."
+        ),
+    )
     rotated_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(null=True, blank=True)
 

@@ -404,10 +404,21 @@ def rotate_webhook_token(*, actor, cluster) -> tuple[AlertmanagerWebhook, str]:
     return webhook, token
 
 
+def may_route_anywhere(actor, tenant) -> bool:
+    """Whether ``actor`` may let alerts name their own receivers in ``tenant``: the system,
+    the platform administrator and the tenant's administrators (who may send to every
+    receiver, group and channel of it)."""
+    if actor is None or getattr(actor, "is_superuser", False):
+        return True
+    from apps.authz.services import is_administrator
+
+    return actor.tenant_id == tenant.pk and is_administrator(actor)
+
+
 @transaction.atomic
 def update_webhook(*, actor, webhook: AlertmanagerWebhook, **changes) -> AlertmanagerWebhook:
     """Where alerts naming no policy go; the writer adds only what :func:`check_recipients`
-    lets them."""
+    lets them, and turns ``annotation_routing`` on only when :func:`may_route_anywhere`."""
     errors: dict[str, list[str]] = {}
     before = _stored_recipients(webhook)
     if "receivers" in changes:
@@ -418,6 +429,18 @@ def update_webhook(*, actor, webhook: AlertmanagerWebhook, **changes) -> Alertma
         webhook.notify_ways = clean_notify_ways(changes["notify_ways"], "notify_ways", errors)
     if "repeat_interval" in changes:
         webhook.repeat_interval = changes["repeat_interval"]
+    if "annotation_routing" in changes:
+        # (what the row holds: the admin's form has already set the instance's field)
+        was_on = AlertmanagerWebhook.objects.filter(pk=webhook.pk, annotation_routing=True)
+        turned_on = bool(changes["annotation_routing"]) and not was_on.exists()
+        webhook.annotation_routing = bool(changes["annotation_routing"])
+        if turned_on and not may_route_anywhere(actor, webhook.tenant):
+            errors["annotation_routing"] = [
+                _(
+                    "Only a tenant administrator may let the cluster's alerts choose their "
+                    "receivers: they could name any receiver of the tenant."
+                )
+            ]
     if errors:
         raise ValidationError(errors)
     webhook.full_clean(exclude=["tenant", "cluster", "token_hash"])

@@ -194,6 +194,7 @@ class AlertmanagerWebhookSerializer(serializers.ModelSerializer):
             "receiver_groups",
             "notify_ways",
             "repeat_interval",
+            "annotation_routing",
             "rotated_at",
             "last_used_at",
         ]
