@@ -102,6 +102,30 @@ def test_a_member_granted_a_receiver_may_name_it(api, tenant, project_member, cl
     assert group.json()["fields"] == {"receiver_groups": [refusal("oncall")]}
 
 
+def test_a_way_names_a_template_that_exists_and_the_writer_may_read(
+    api, tenant, tenant_admin, project_member, cluster
+):
+    """A message through a channel is one of its templates: the channel alone is not enough,
+    and a template that does not exist is refused when the policy is written, not when its
+    first notice fails."""
+    grant(tenant, project_member, "getNotifyChannel", "notifychannel:sms")
+    client = api(project_member)
+    way = {"notify_ways": [{"channel": "sms", "template": "alarm"}]}
+    refused = client.post(policies_url(cluster), mine(**way), format="json")
+    assert refused.json()["fields"] == {"notify_ways": [refusal("sms/alarm")]}
+    grant(tenant, project_member, "getNotifyTemplate", "notifychannel:sms/notifytemplate:alarm")
+    allowed = client.post(policies_url(cluster), mine(**way), format="json")
+    assert allowed.status_code == 201, allowed.content
+    assert AlarmPolicy.objects.get(name="web-cpu").notify_ways == way["notify_ways"]
+    missing = api(tenant_admin).post(
+        policies_url(cluster),
+        mine(name="b", notify_ways=[{"channel": "sms", "template": "nope"}]),
+        format="json",
+    )
+    assert missing.json()["fields"] == {"notify_ways": [refusal("sms/nope")]}
+    assert not AlarmPolicy.objects.filter(name="b").exists()
+
+
 def test_a_member_edits_the_threshold_of_a_policy_an_administrator_routed(
     api, tenant_admin, project_member, cluster
 ):

@@ -11,11 +11,12 @@ from types import SimpleNamespace
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from apps.authz.enforcer import restrict
-from apps.notify.models import NotifyChannel, Receiver, ReceiverGroup
+from apps.notify.models import NotifyChannel, NotifyTemplate, Receiver, ReceiverGroup
 
 from .. import catalog
 from .choices import NAMESPACED_TYPES, OPEN_STATES, ObjectsType, PolicyType, RecordState
@@ -165,12 +166,15 @@ def _clean_metrics(kind: str, metrics: list[dict], errors: dict) -> list[dict]:
     return out
 
 
-def _recipients(target) -> dict[str, set[str]]:
-    """What a policy (or a cluster's Alertmanager webhook) names to send its notices to."""
+def _recipients(target) -> dict[str, set]:
+    """What a policy (or a cluster's Alertmanager webhook) names to send its notices to: the
+    receivers, groups and channels by name, and ``templates``, the (channel, template)
+    pairs."""
     return {
         "receivers": set(target.receivers),
         "receiver_groups": set(target.receiver_groups),
         "notify_ways": {way["channel"] for way in target.notify_ways},
+        "templates": {(way["channel"], way["template"]) for way in target.notify_ways},
     }
 
 
@@ -219,7 +223,9 @@ def check_recipients(actor, target: AlarmPolicy | AlertmanagerWebhook, before: d
     defaults. One message for "missing" and "not yours": the answer does not tell which names
     exist. One query per kind that adds names. ValidationError naming the field."""
     errors: dict[str, list[str]] = {}
-    for field, names in _recipients(target).items():
+    named = _recipients(target)
+    pairs = named.pop("templates")
+    for field, names in named.items():
         added = sorted(names - before.get(field, set()))
         if not added:
             continue
@@ -233,8 +239,31 @@ def check_recipients(actor, target: AlarmPolicy | AlertmanagerWebhook, before: d
             errors[field] = [
                 _("Nothing named %(names)s that you may send to.") % {"names": ", ".join(refused)}
             ]
+    added_pairs = sorted(pairs - before.get("templates", set()))
+    if added_pairs and "notify_ways" not in errors:
+        refused = _unusable_templates(actor, target.tenant_id, added_pairs)
+        if refused:
+            errors["notify_ways"] = [
+                _("Nothing named %(names)s that you may send to.")
+                % {"names": ", ".join(f"{c}/{t}" for c, t in refused)}
+            ]
     if errors:
         raise ValidationError(errors)
+
+
+def _unusable_templates(actor, tenant_id: int, pairs: list[tuple[str, str]]) -> list:
+    """The (channel, template) pairs that do not exist or that ``actor`` may not read
+    (``getNotifyTemplate``): a message through a channel uses one of its templates."""
+    lookup = Q()
+    for channel, template in pairs:
+        lookup |= Q(channel__name=channel, name=template)
+    templates = NotifyTemplate.objects.filter(lookup, channel__tenant_id=tenant_id)
+    if actor is not None and not actor.is_superuser:
+        if getattr(actor, "tenant_id", None) != tenant_id:
+            return pairs
+        templates = restrict(templates, actor, "getNotifyTemplate")
+    found = set(templates.values_list("channel__name", "name"))
+    return [pair for pair in pairs if pair not in found]
 
 
 # -- policies --------------------------------------------------------------------------------
