@@ -50,8 +50,14 @@ WIDGETS = {
 
 @pytest.fixture
 def objects(core, apps_api, namespace):
+    """A pod and a Deployment; the pod running, so its container statuses are on the wire
+    (``lastState``, a struct and never null, is in both encodings)."""
     core.create_namespaced_pod(namespace, pod("web"))
     apps_api.create_namespaced_deployment(namespace, deployment("api", replicas=1))
+    wait_for(
+        lambda: core.read_namespaced_pod("web", namespace).status.container_statuses,
+        "web running",
+    )
     return namespace
 
 

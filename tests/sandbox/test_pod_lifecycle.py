@@ -7,6 +7,7 @@ simulated minutes; the assertions are on what the API shows, as a real cluster w
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -41,6 +42,9 @@ def test_kubectl_run_sleep_stays_running(kubectl, core):
     assert status.state.running is not None and status.restart_count == 0
     out = kubectl("get", "pod", "napper", "--no-headers").stdout.split()
     assert out[:4] == ["napper", "1/1", "Running", "0"]
+    # the API server's JSON: lastState is a struct, present and empty before any termination
+    wire = json.loads(kubectl("get", "pod", "napper", "-o", "json").stdout)
+    assert wire["status"]["containerStatuses"][0]["lastState"] == {}
 
 
 def test_exit_code_is_recorded_and_fails_the_pod(core, namespace, kubectl):

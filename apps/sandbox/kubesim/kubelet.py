@@ -135,6 +135,9 @@ def start_pod(ctl: Controller, ns: str, name: str) -> None:
             "name": ct["name"],
             "image": image,
             "imageID": f"docker.io/library/{image}@sha256:" + "0" * 64,
+            # ContainerStatus.lastState is a struct, not a pointer: the API server's JSON
+            # always has it ({} before any termination), as protobuf does.
+            "lastState": {},
             "restartCount": 0,
             "started": not bad_pull,
             "ready": not bad_pull,
