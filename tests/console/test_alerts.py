@@ -89,3 +89,47 @@ def test_records_filter_by_state_and_policy(client, member, tenant):
     assert 'id="alarm-records-empty"' in by_policy
     policies = client.get("/alarms/policies/").content.decode()
     assert "k8s_pod_cpu_core_used" in policies and "?policy=acme-pod-cpu" in policies
+
+
+def test_records_filter_by_cluster_source_metric_object_and_window(client, member, tenant):
+    """Each filter narrows the rows; the time window keeps the records open at some moment in
+    it; an invalid value is named beside its field and the other filters still apply."""
+    hot = record_of(policy_of(tenant), key="web/hot")
+    other = record_of(policy_of(tenant, name="batch-cpu"), key="batch/job-1", state="resolved")
+    now = timezone.now()
+    AlarmRecord.objects.filter(pk=hot.pk).update(started_at=now - timedelta(hours=1))
+    AlarmRecord.objects.filter(pk=other.pk).update(
+        started_at=now - timedelta(days=2),
+        resolved_at=now - timedelta(days=1),
+        source="alertmanager",
+        metric_name="KubeJobFailed",
+    )
+    client.force_login(member)
+
+    def shown(**params) -> tuple[bool, bool]:
+        page = client.get("/alarms/records/", params).content.decode()
+        return "web/hot" in page, "batch/job-1" in page
+
+    assert shown() == (True, True)
+    assert shown(cluster=other.cluster.name) == (False, True)
+    assert shown(source="alertmanager") == (False, True)
+    assert shown(metric="jobfail") == (False, True)
+    assert shown(object="HOT") == (True, False)
+    local = timezone.localtime
+    assert shown(since=local(now - timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M")) == (
+        True,
+        False,
+    )  # the other closed a day ago
+    window = {
+        "since": local(now - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M"),
+        "until": local(now - timedelta(days=1, hours=12)).strftime("%Y-%m-%dT%H:%M"),
+    }
+    assert shown(**window) == (False, True)  # the hot one opened after the window
+    page = client.get("/alarms/records/", {"since": "yesterday", "object": "hot"})
+    text = page.content.decode()
+    assert 'id="record-since_error"' in text and "web/hot" in text and "batch/job-1" not in text
+    backwards = client.get("/alarms/records/", {**window, "until": window["since"][:10] + "T00:00",
+                                                "since": window["until"]})  # fmt: skip
+    assert "The end of the window is before its start." in backwards.content.decode()
+    # the cluster choices are the clusters of the records the person may see
+    assert f'value="{other.cluster.name}"' in page.content.decode()

@@ -16,6 +16,7 @@ from apps.authz.enforcer import can_any, check, restrict
 from apps.monitoring.alerts.choices import RecordState
 from apps.monitoring.alerts.models import AlarmPolicy, AlarmRecord, AlarmSilence
 
+from ..forms.alert_filters import RecordFilterForm
 from .alert_forms import copy_pattern, mark_silence
 from .base import ConsoleView
 
@@ -89,18 +90,20 @@ class AlarmRecordListView(_AlertList):
     context_name = "records"
 
     def filtered(self, queryset):
-        state = self.request.GET.get("state", "")
-        if state in RecordState.values:
-            queryset = queryset.filter(state=state)
-        policy = self.request.GET.get("policy", "").strip()
-        if policy:
-            queryset = queryset.filter(policy__name=policy)
+        clusters = list(
+            queryset.order_by("cluster__display_name", "cluster__name")
+            .values_list("cluster__name", "cluster__display_name")
+            .distinct()
+        )
+        self.filters = RecordFilterForm(self.request.GET, clusters)
+        # An invalid field is shown beside it and left out of cleaned_data; the rest apply.
+        self.filters.is_valid()
+        queryset = self.filters.apply(queryset)
         return queryset.select_related("cluster", "policy").order_by("-started_at", "-id")
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        context["states"] = RecordState.choices
-        context["params"] = self.request.GET
+        context["filters"] = self.filters
         return context
 
 
