@@ -145,7 +145,10 @@ def test_what_is_missing_is_said(client, tenant_admin, cluster):
         ({"type": "pod"}, "namespace_required"),
         ({"type": "pod", "namespace": "Not_A/Name"}, "invalid_namespace"),
         ({"type": "workload", "namespace": "default"}, "workload_kind_required"),
-        ({"type": "workload", "namespace": "default", "workload_kind": "Pod"}, "workload_kind_required"),
+        (
+            {"type": "workload", "namespace": "default", "workload_kind": "Pod"},
+            "workload_kind_required",
+        ),
         ({"type": "cluster"}, "no_objects"),
     ):
         response = ask(client, cluster, **query)

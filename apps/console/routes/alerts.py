@@ -9,8 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..nav import Entry, Section
 from ..views import alert_forms as forms
-from ..views import alert_objects
-from ..views import alerts
+from ..views import alert_objects, alerts
 
 POLICY = "alarms/policies/<str:cluster>/<str:name>/"
 

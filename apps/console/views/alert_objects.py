@@ -58,7 +58,9 @@ class PolicyObjectsView(ClusterPage):
                 return problem(400, "namespace_required", _("Give the policy's namespace first."))
             if not resources.DNS_LABEL.match(namespace):
                 return problem(
-                    400, "invalid_namespace", _("%(name)s is not a namespace name.") % {"name": namespace}
+                    400,
+                    "invalid_namespace",
+                    _("%(name)s is not a namespace name.") % {"name": namespace},
                 )
             if policy_type == PolicyType.POD:
                 kind = resources.KINDS["pods"]
