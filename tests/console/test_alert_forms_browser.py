@@ -113,6 +113,7 @@ def test_pick_two_pods_from_the_cluster_and_save(
     page.check("#object-picker-list input[value='web-1']")
     page.check("#object-picker-list input[value='web-3']")
     assert page.input_value("#id_object_names").split("\n") == ["later-1", "web-1", "web-3"]
+    assert serious_violations(page, f"{base}/static/vendor/axe-core/axe.min.js") == []
     page.select_option("[name='metrics-0-metric']", "k8s_pod_cpu_core_used")
     page.select_option("[name='metrics-0-evaluator']", "gt")
     page.fill("[name='metrics-0-threshold']", "0.9")

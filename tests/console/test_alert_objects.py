@@ -12,6 +12,7 @@ from django.urls import reverse
 
 from apps.authz.services import create_policy
 from apps.clusters import resources, services
+from apps.console.views import alert_objects
 from apps.projects.models import Project, ProjectCluster, ProjectNamespace
 from tests.conftest import PROJECT, persona
 from tests.console.matrix import ConsoleMatrix
@@ -137,6 +138,14 @@ def test_workloads_are_those_of_the_kind(client, tenant_admin, cluster):
         client, cluster, type="workload", namespace="default", workload_kind="StatefulSet"
     ).json()["names"]
     assert "db" in statefulsets and "api" not in statefulsets
+
+
+def test_a_long_list_says_it_is_cut(client, tenant_admin, cluster, monkeypatch):
+    monkeypatch.setattr(alert_objects, "LIMIT", 2)
+    client.force_login(tenant_admin)
+    body = ask(client, cluster, type="node").json()
+    assert body["truncated"] is True
+    assert body["names"] == listed(cluster, "nodes")[:2]
 
 
 def test_what_is_missing_is_said(client, tenant_admin, cluster):
