@@ -413,9 +413,27 @@ def test_silence_expire_and_validation(api, tenant_admin, cluster):
     )
     assert made.status_code == 201, made.content
     assert made.json()["active"] is True and made.json()["created_by"] == "alice"
+    extended = client.patch(
+        f"{url}{made.json()['id']}/",
+        {"ends_at": (timezone.now() + timedelta(hours=2)).isoformat(), "comment": "longer"},
+        format="json",
+    )
+    assert extended.status_code == 200 and extended.json()["comment"] == "longer"
     expired = client.post(f"{url}{made.json()['id']}/expire/")
     assert expired.status_code == 200 and expired.json()["active"] is False
     assert client.get(url, {"active": "true"}).json()["results"] == []
+    # an ended silence is history: not reopened nor changed
+    reopened = client.patch(
+        f"{url}{made.json()['id']}/",
+        {"ends_at": (timezone.now() + timedelta(hours=1)).isoformat(), "comment": "again"},
+        format="json",
+    )
+    assert reopened.status_code == 400
+    assert reopened.json()["fields"] == {
+        "ends_at": ["The silence has ended; an ended silence is not changed."]
+    }
+    row = AlarmSilence.objects.get(pk=made.json()["id"])
+    assert row.comment == "longer" and not row.active()
 
 
 # -- the Alertmanager webhook settings -----------------------------------------------------------

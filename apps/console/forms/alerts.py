@@ -1,5 +1,5 @@
 """Forms of the alarm console: an alarm policy (its metric conditions a repeating group that
-gains and loses rows in the browser), a policy's copy and a silence.
+gains and loses rows in the browser), a policy's copy and a silence (created, or edited).
 
 The forms only shape what was typed; :mod:`apps.monitoring.alerts.services` validates (the
 metric's level and unit, the namespace a type needs, a unique name, a silence that ends after
@@ -48,7 +48,8 @@ DURATION_CHOICES = [
     ("1d", _("1 day")),
     ("custom", _("Until the end below")),
 ]
-DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M")
+LOCAL_MINUTE = "%Y-%m-%dT%H:%M"
+DATETIME_INPUT = forms.DateTimeInput(attrs={"type": "datetime-local"}, format=LOCAL_MINUTE)
 
 
 def metric_choices() -> list:
@@ -314,3 +315,22 @@ class SilenceForm(forms.Form):
         return {k: data[k] for k in ("object_key", "metric", "starts_at", "ends_at", "comment")} | {
             "object_key": data["object_key"].strip()
         }
+
+
+class SilenceEditForm(SilenceForm):
+    """A silence that has not ended, changed: what it covers, its start and end (given, no
+    preset length) and its comment."""
+
+    def __init__(self, data=None, *, silence, **kwargs):
+        initial = {name: getattr(silence, name) for name in ("object_key", "metric", "comment")}
+        for name in ("starts_at", "ends_at"):
+            # As the browser's datetime-local input shows it, in the viewer's time zone.
+            initial[name] = timezone.localtime(getattr(silence, name)).strftime(LOCAL_MINUTE)
+        super().__init__(data, policy=silence.policy, initial=initial, **kwargs)
+        del self.fields["duration"]
+        for name in ("starts_at", "ends_at"):
+            self.fields[name].required = True
+
+    def clean(self):
+        # The end is given: none of the create form's presets.
+        return forms.Form.clean(self)

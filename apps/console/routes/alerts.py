@@ -1,6 +1,6 @@
 """Console routes and menu entries of this area (``apps/console/routes/__init__.py``):
-alarm policies (create, edit, copy, delete, one policy's page), alarm records and silences
-(create from a policy, expire, delete)."""
+alarm policies (create, edit, copy, delete, one policy's page, the cluster objects a policy may
+name), alarm records and silences (create from a policy, edit, expire, delete)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from ..nav import Entry, Section
 from ..views import alert_forms as forms
-from ..views import alerts
+from ..views import alert_objects, alerts
 
 POLICY = "alarms/policies/<str:cluster>/<str:name>/"
 
@@ -30,8 +30,18 @@ urlpatterns = [
     path(f"{POLICY}copy/", forms.PolicyCopyView.as_view(), name="alarm-policy-copy"),
     path(f"{POLICY}delete/", forms.PolicyDeleteView.as_view(), name="alarm-policy-delete"),
     path(f"{POLICY}silences/new/", forms.SilenceFormView.as_view(), name="alarm-policy-silence"),
+    path(
+        "alarms/objects/<str:cluster>/",
+        alert_objects.PolicyObjectsView.as_view(),
+        name="alarm-policy-objects",
+    ),
     path("alarms/records/", alerts.AlarmRecordListView.as_view(), name="alarm-records"),
     path("alarms/silences/", alerts.AlarmSilenceListView.as_view(), name="alarm-silences"),
+    path(
+        "alarms/silences/<int:pk>/edit/",
+        forms.SilenceEditView.as_view(),
+        name="alarm-silence-edit",
+    ),
     path(
         "alarms/silences/<int:pk>/expire/",
         forms.SilenceExpireView.as_view(),

@@ -1,6 +1,6 @@
 """The alarm console's writes: create, edit, copy and delete alarm policies (one or several),
 a policy's page (its conditions, recent records and silences), and silences made from a
-policy, expired and deleted.
+policy, edited (until they end), expired and deleted.
 
 Authorized like the REST API (``apps/monitoring/api/alerts.py``) with its action names and
 resource paths: a policy the user may not get (``getAlarmPolicy``), on a cluster they may not
@@ -8,7 +8,7 @@ read (``getCluster``), or another tenant's, is 404; then ``createAlarmPolicy`` /
 ``updateAlarmPolicy`` / ``deleteAlarmPolicy`` on the policy's path — for workload and pod
 policies ``cluster:<c>/namespace:<ns>/alarmpolicy:<name>``, decided in the project owning
 the namespace, and a policy moved to another namespace is judged there too — and
-``createAlarmSilence`` / ``updateAlarmSilence`` (expire) / ``deleteAlarmSilence`` on
+``createAlarmSilence`` / ``updateAlarmSilence`` (edit, expire) / ``deleteAlarmSilence`` on
 ``<policy path>/alarmsilence:…`` (the console's 403 page). Every write goes through
 :mod:`apps.monitoring.alerts.services`, whose validation errors are shown beside their fields;
 the audit middleware records it under the action and resource named here. The policy form
@@ -35,7 +35,7 @@ from apps.monitoring.alerts.models import AlarmPolicy, AlarmRecord, AlarmSilence
 from apps.notify.models import NotifyTemplate
 from apps.projects.models import ProjectNamespace
 
-from ..forms.alerts import CopyForm, MetricRowForm, PolicyForm, SilenceForm
+from ..forms.alerts import CopyForm, MetricRowForm, PolicyForm, SilenceEditForm, SilenceForm
 from .base import ConsoleDenied
 from .registry import RegistryAreaView
 
@@ -300,7 +300,9 @@ def copy_pattern(policy: AlarmPolicy) -> str:
 def mark_silence(user, silence: AlarmSilence) -> None:
     """What ``user`` may do with the silence (for its buttons)."""
     resource, tenant = silence.authz_resource, silence.tenant_id
-    silence.may_expire = bool(check(user, "updateAlarmSilence", resource, tenant))
+    # Editing and expiring are both the API's update.
+    silence.may_update = bool(check(user, "updateAlarmSilence", resource, tenant))
+    silence.may_expire = silence.may_update
     silence.may_delete = bool(check(user, "deleteAlarmSilence", resource, tenant))
 
 
@@ -457,17 +459,85 @@ class SilenceFormView(AlertArea):
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         policy = self.object
-        keys = (
-            AlarmRecord.objects.filter(policy=policy)
-            .exclude(object_key="")
-            .order_by("object_key")
-            .values_list("object_key", flat=True)
-            .distinct()[:200]
-        )
         context.update(
             policy=policy,
-            object_keys=list(keys),
+            object_keys=recorded_objects(policy),
             title=_("Silence alarm policy %(name)s") % {"name": policy.name},
+        )
+        return context
+
+
+def recorded_objects(policy: AlarmPolicy) -> list[str]:
+    """The objects the policy has records of (the silence form's suggestions)."""
+    return list(
+        AlarmRecord.objects.filter(policy=policy)
+        .exclude(object_key="")
+        .order_by("object_key")
+        .values_list("object_key", flat=True)
+        .distinct()[:200]
+    )
+
+
+class SilenceEditView(AlertArea):
+    """Change a silence that has not ended — what it covers, its start, end and comment —
+    with ``updateAlarmSilence`` on the silence (the API's update). An ended silence is history
+    and is not changed: the page says so (409)."""
+
+    template_name = "console/alerts/silence_form.html"
+    authz_action = "updateAlarmSilence"
+    authz_model = AlarmSilence
+
+    def load(self) -> AlarmSilence:
+        silence = self.get_silence(self.kwargs["pk"])
+        self.authorize_on("updateAlarmSilence", silence.authz_resource, silence.tenant)
+        return silence
+
+    def ended(self, silence: AlarmSilence):
+        """The page without its form when the silence has ended, else None."""
+        if silence.ends_at > timezone.now():
+            return None
+        self.note_failure(_("The silence has ended; an ended silence is not changed."))
+        return self.render_to_response(self.get_context_data(form=None), status=409)
+
+    def get(self, request, *args, **kwargs):
+        self.object = silence = self.load()
+        refused = self.ended(silence)
+        if refused is not None:
+            return refused
+        return self.render_to_response(self.get_context_data(form=SilenceEditForm(silence=silence)))
+
+    def post(self, request, *args, **kwargs):
+        self.object = silence = self.load()
+        refused = self.ended(silence)
+        if refused is not None:
+            return refused
+        form = SilenceEditForm(request.POST, silence=silence)
+        if not form.is_valid():
+            return self.invalid(form)
+        try:
+            services.update_silence(actor=request.user, silence=silence, **form.service_fields())
+        except ValidationError as exc:
+            return self.invalid(form, exc)
+        flash.success(
+            request,
+            _("The silence of %(name)s now ends at %(end)s.")
+            % {
+                "name": silence.policy.name,
+                "end": timezone.localtime(silence.ends_at).strftime("%Y-%m-%d %H:%M"),
+            },
+        )
+        return self.redirect(self.back(policy_url(silence.policy)))
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        silence = self.object
+        policy = silence.policy
+        context.update(
+            policy=policy,
+            silence=silence,
+            object_keys=recorded_objects(policy),
+            back=self.back(policy_url(policy)),
+            title=_("Edit the silence of %(name)s") % {"name": policy.name},
         )
         return context
 

@@ -385,6 +385,14 @@ def create_silence(*, actor, policy: AlarmPolicy, **fields) -> AlarmSilence:
 
 @transaction.atomic
 def update_silence(*, actor, silence: AlarmSilence, **changes) -> AlarmSilence:
+    """Change a silence that has not ended (what the row holds: the admin's form sets the
+    instance's fields first). An ended silence is history: make a new one (as Alertmanager
+    does)."""
+    stored = AlarmSilence.objects.filter(pk=silence.pk).values_list("ends_at", flat=True).first()
+    if stored is not None and stored <= timezone.now():
+        raise ValidationError(
+            {"ends_at": [_("The silence has ended; an ended silence is not changed.")]}
+        )
     for name in ("object_key", "metric", "comment", "starts_at", "ends_at"):
         if name in changes:
             setattr(silence, name, changes[name])
