@@ -92,6 +92,22 @@ def persona(tenant, username, policy, domain="*", **fields):
 
 
 @pytest.fixture
+def cluster_only(tenant):
+    """Sees the tenant's clusters (getCluster, listClusters) and holds nothing inside them."""
+    from apps.authz.services import create_policy
+
+    create_policy(
+        actor=None,
+        tenant=tenant,
+        name="cluster-only",
+        statements=[
+            {"actions": ["getCluster", "listClusters"], "resources": ["*"], "effect": "allow"}
+        ],
+    )
+    return persona(tenant, "cora", "cluster-only")
+
+
+@pytest.fixture
 def tenant_admin(tenant):
     return persona(tenant, "alice", "administrator", is_staff=True)
 

@@ -635,17 +635,6 @@ def test_an_operation_in_progress_makes_others_wait(api, project_member, cluster
 
 
 # -- permissions -----------------------------------------------------------------------------------
-@pytest.fixture
-def cluster_only_user(tenant):
-    """Sees the cluster, holds nothing on releases."""
-    user = UserFactory(tenant=tenant, username="cleo")
-    policy = Policy.objects.create(
-        tenant=tenant,
-        name="cluster-only",
-        statements=[{"actions": ["getCluster"], "resources": ["cluster:*"], "effect": "allow"}],
-    )
-    Binding.objects.create(tenant=tenant, user=user, policy=policy)
-    return user
 
 
 class TestReleaseMatrix(APIMatrix):
@@ -654,7 +643,7 @@ class TestReleaseMatrix(APIMatrix):
     administrator installs, upgrades and uninstalls (the release stays as history)."""
 
     view_url = "/api/v1/clusters/cls-abc/namespaces/team-a/releases/"
-    no_permission = "cluster_only_user"
+    no_permission = "cluster_only"
     reader = "read_only_user"
     non_writer = "read_only_user"
     writer = "tenant_admin"

@@ -10,30 +10,15 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from apps.authz.services import create_policy
 from apps.clusters import resources, services
 from apps.console.views import alert_objects
 from apps.projects.models import Project, ProjectCluster, ProjectNamespace
-from tests.conftest import PROJECT, persona
+from tests.conftest import PROJECT
 from tests.console.matrix import ConsoleMatrix
 from tests.console.test_forms import import_cluster
 from tests.factories import make_cluster
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def cluster_only(tenant):
-    """Sees clusters (getCluster, listClusters) and nothing inside them."""
-    create_policy(
-        actor=None,
-        tenant=tenant,
-        name="cluster-only",
-        statements=[
-            {"actions": ["getCluster", "listClusters"], "resources": ["*"], "effect": "allow"}
-        ],
-    )
-    return persona(tenant, "cora", "cluster-only")
 
 
 def pod(name: str) -> dict:

@@ -60,19 +60,6 @@ def kube(sim_cluster):
         yield kclient.CoreV1Api(api_client)
 
 
-@pytest.fixture
-def cluster_only(tenant):
-    """Sees clusters (getCluster) and nothing in them."""
-    policy = Policy.objects.create(
-        tenant=tenant,
-        name="cluster-only",
-        statements=[{"actions": ["getCluster"], "resources": ["cluster:*"], "effect": "allow"}],
-    )
-    user = UserFactory(tenant=tenant, username="cleo")
-    Binding.objects.create(tenant=tenant, user=user, policy=policy)
-    return user
-
-
 def make_pod(kube, namespace, name, labels=None, node="node-1"):
     body = {
         "metadata": {"name": name, "labels": labels or {"app": "demo"}},

@@ -425,26 +425,12 @@ def test_without_reveal_secret_no_mode_shows_a_value(client, cluster, no_reveal)
 
 
 # -- HPA targets -------------------------------------------------------------------------------
-@pytest.fixture
-def cluster_only_user(tenant):
-    """Sees clusters, may list no workload."""
-    from apps.authz.models import Binding, Policy
-    from tests.factories import UserFactory
-
-    policy = Policy.objects.create(
-        tenant=tenant,
-        name="cluster-only",
-        statements=[{"actions": ["getCluster"], "resources": ["cluster:*"], "effect": "allow"}],
-    )
-    user = UserFactory(tenant=tenant, username="cleo")
-    Binding.objects.create(tenant=tenant, user=user, policy=policy)
-    return user
 
 
 class TestHPATargetsMatrix(ConsoleMatrix):
     url_name = "console:config-hpa-targets"
     expect = "data-hpa-targets"
-    no_permission = "cluster_only_user"
+    no_permission = "cluster_only"
     object_page = True
 
     def make_object(self, tenant):

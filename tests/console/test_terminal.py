@@ -8,9 +8,7 @@ from django.urls import reverse
 
 from apps.accounts.session_store import SessionStore
 from apps.accounts.sessions import AUTH_TIME
-from apps.authz.models import Binding, Policy
 from tests.console.matrix import ConsoleMatrix
-from tests.factories import UserFactory
 from tests.terminal.conftest import cluster, sim  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
@@ -27,19 +25,6 @@ def logs_url(cluster, namespace="team-a", name="web") -> str:  # noqa: F811
     return reverse(
         "console:pod-logs", kwargs={"cluster": cluster.name, "namespace": namespace, "name": name}
     )
-
-
-@pytest.fixture
-def cluster_only(tenant):
-    """Sees clusters (getCluster) and nothing in them."""
-    policy = Policy.objects.create(
-        tenant=tenant,
-        name="cluster-only",
-        statements=[{"actions": ["getCluster"], "resources": ["cluster:*"], "effect": "allow"}],
-    )
-    user = UserFactory(tenant=tenant, username="cleo")
-    Binding.objects.create(tenant=tenant, user=user, policy=policy)
-    return user
 
 
 def pod_url(cluster, namespace="team-a", name="web") -> str:  # noqa: F811

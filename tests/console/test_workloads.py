@@ -11,10 +11,9 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apps.audit.models import AuditEvent
-from apps.authz.services import create_policy
 from apps.clusters import resources, services
 from apps.projects.models import Project, ProjectCluster, ProjectNamespace
-from tests.conftest import PROJECT, persona
+from tests.conftest import PROJECT
 from tests.console.matrix import ConsoleMatrix
 from tests.console.test_forms import fetch, import_cluster
 
@@ -41,20 +40,6 @@ def live(kube_sim):
 @pytest.fixture
 def cluster(tenant, live):
     return import_cluster(tenant, live)
-
-
-@pytest.fixture
-def cluster_only(tenant):
-    """Sees clusters (getCluster, listClusters) and nothing inside them."""
-    create_policy(
-        actor=None,
-        tenant=tenant,
-        name="cluster-only",
-        statements=[
-            {"actions": ["getCluster", "listClusters"], "resources": ["*"], "effect": "allow"}
-        ],
-    )
-    return persona(tenant, "cora", "cluster-only")
 
 
 def deployment(name: str, image="nginx:1.25", replicas=2, labels=None) -> dict:

@@ -87,6 +87,12 @@ class AlertArea(RegistryAreaView):
             raise Http404(_("Not found."))
         return silence
 
+    def silence_for(self, action: str, pk: int) -> AlarmSilence:
+        """The silence, when the user may ``action`` it (else 404 / the console's 403)."""
+        silence = self.get_silence(pk)
+        self.authorize_on(action, silence.authz_resource, silence.tenant)
+        return silence
+
     def invalid(self, form, exc: ValidationError | None = None, **context):
         """The form again with its errors (400); the audit row says what was wrong."""
         if exc is not None:
@@ -488,9 +494,7 @@ class SilenceEditView(AlertArea):
     authz_model = AlarmSilence
 
     def load(self) -> AlarmSilence:
-        silence = self.get_silence(self.kwargs["pk"])
-        self.authorize_on("updateAlarmSilence", silence.authz_resource, silence.tenant)
-        return silence
+        return self.silence_for("updateAlarmSilence", self.kwargs["pk"])
 
     def ended(self, silence: AlarmSilence):
         """The page without its form when the silence has ended, else None."""
@@ -550,8 +554,7 @@ class SilenceExpireView(AlertArea):
     authz_model = AlarmSilence
 
     def post(self, request, pk: int):
-        silence = self.get_silence(pk)
-        self.authorize_on("updateAlarmSilence", silence.authz_resource, silence.tenant)
+        silence = self.silence_for("updateAlarmSilence", pk)
         services.expire_silence(actor=request.user, silence=silence)
         flash.success(
             request, _("The silence of %(name)s has ended.") % {"name": silence.policy.name}
@@ -567,9 +570,7 @@ class SilenceDeleteView(AlertArea):
     authz_model = AlarmSilence
 
     def load(self) -> AlarmSilence:
-        silence = self.get_silence(self.kwargs["pk"])
-        self.authorize_on("deleteAlarmSilence", silence.authz_resource, silence.tenant)
-        return silence
+        return self.silence_for("deleteAlarmSilence", self.kwargs["pk"])
 
     def get(self, request, *args, **kwargs):
         return self.render_to_response(self.get_context_data(silence=self.load()))
