@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from apps.authz import services as authz
-from tests.console.test_clusters import ClusterPageMatrix, cluster, cluster_only  # noqa: F401
+from tests.console.test_clusters import ClusterPageMatrix, cluster  # noqa: F401
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db

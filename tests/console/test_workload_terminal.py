@@ -9,7 +9,6 @@ from django.urls import reverse
 
 from apps.authz.models import Binding, Policy
 from tests.console.matrix import ConsoleMatrix
-from tests.console.test_terminal import cluster_only  # noqa: F401  (fixture)
 from tests.terminal.conftest import DUO, _api, cluster, deployment, running_pods, sim  # noqa: F401  (fixtures)
 
 pytestmark = pytest.mark.django_db
