@@ -125,6 +125,43 @@ def test_workloads_are_those_of_the_kind(client, tenant_admin, cluster):
     assert "db" in statefulsets and "api" not in statefulsets
 
 
+def test_pods_of_a_workload_kind_are_those_the_evaluator_would_watch(client, tenant_admin, cluster):
+    """A pod policy naming a workload kind watches the pods the collector filed under that
+    kind (their series' label); pods not collected yet go by their controller."""
+    from django.utils import timezone
+
+    from apps.monitoring.models import Series
+
+    client.force_login(tenant_admin)
+
+    def pods(kind: str) -> list[str]:
+        return ask(client, cluster, type="pod", namespace="default", workload_kind=kind).json()[
+            "names"
+        ]
+
+    for name, owner in (("api-7d9f-x2", "ReplicaSet"), ("db-0", "StatefulSet")):
+        owned = pod(name)
+        owned["metadata"]["ownerReferences"] = [
+            {"apiVersion": "apps/v1", "kind": owner, "name": name.rsplit("-", 1)[0],
+             "uid": f"uid-{name}", "controller": True},
+        ]  # fmt: skip
+        create(cluster, "pods", owned)
+    assert pods("Deployment") == ["api-7d9f-x2"]  # a ReplicaSet's pod
+    assert pods("StatefulSet") == ["db-0"]
+    assert pods("DaemonSet") == []  # web-1 and web-2 have no controller
+    # collected: the label the evaluator reads wins over the controller
+    Series.objects.create(
+        cluster=cluster,
+        level="pod",
+        key="default/web-1",
+        labels={"namespace": "default", "pod": "web-1", "workload_kind": "DaemonSet"},
+        first_seen=timezone.now(),
+        last_seen=timezone.now(),
+    )
+    assert pods("DaemonSet") == ["web-1"]
+    assert pods("") == listed(cluster, "pods", "default")  # no kind: every pod
+
+
 def test_a_long_list_says_it_is_cut(client, tenant_admin, cluster, monkeypatch):
     monkeypatch.setattr(alert_objects, "LIMIT", 2)
     client.force_login(tenant_admin)
