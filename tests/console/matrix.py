@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+import pytest
+
 
 class ConsoleMatrix:
     url: str = ""
@@ -82,3 +84,19 @@ class ConsoleMatrix:
         """Text only this tenant's page contains (its object's name, say): a page class that
         is not an ``object_page`` must say what it is."""
         raise TypeError(f"{type(self).__name__} must define expect_of_tenant(tenant)")
+
+
+class LiveClusterMatrix(ConsoleMatrix):
+    """A matrix whose object lives in a kubesim cluster imported into the tenant
+    (``self.cluster``); subclasses create the object in it after ``super().make_object``."""
+
+    object_page = True
+
+    @pytest.fixture(autouse=True)
+    def _sim(self, sim_cluster):
+        self.sim = sim_cluster
+
+    def make_object(self, tenant):
+        from tests.console.test_forms import import_cluster
+
+        self.cluster = import_cluster(tenant, self.sim)

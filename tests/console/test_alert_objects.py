@@ -14,7 +14,7 @@ from apps.clusters import resources, services
 from apps.console.views import alert_objects
 from apps.projects.models import Project, ProjectCluster, ProjectNamespace
 from tests.conftest import PROJECT
-from tests.console.matrix import ConsoleMatrix
+from tests.console.matrix import LiveClusterMatrix
 from tests.console.test_forms import import_cluster
 from tests.factories import make_cluster
 
@@ -74,19 +74,14 @@ def cluster(tenant, sim_cluster):
 
 
 # -- matrix ------------------------------------------------------------------------------------
-class TestPolicyObjectsMatrix(ConsoleMatrix):
+class TestPolicyObjectsMatrix(LiveClusterMatrix):
     url_name = "console:alarm-policy-objects"
     expect = '"web-1"'
     reader = "tenant_admin"
     no_permission = "cluster_only"  # reads the cluster, may not list its pods
-    object_page = True
-
-    @pytest.fixture(autouse=True)
-    def _sim(self, sim_cluster):
-        self.sim = sim_cluster
 
     def make_object(self, tenant):
-        self.cluster = import_cluster(tenant, self.sim)
+        super().make_object(tenant)
         create(self.cluster, "pods", pod("web-1"))
 
     def url_for(self, tenant):

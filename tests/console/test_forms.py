@@ -17,7 +17,7 @@ from apps.console.forms.base import digest, dotted, get_in, merge_rows, put
 from apps.console.forms.registry import form_for, has_form
 from apps.projects.models import Project, ProjectCluster, ProjectNamespace
 from tests.conftest import PROJECT
-from tests.console.matrix import ConsoleMatrix
+from tests.console.matrix import LiveClusterMatrix
 from tests.console.test_forms_html import form_data
 
 pytestmark = pytest.mark.django_db
@@ -688,18 +688,13 @@ def test_an_unknown_kind_or_one_without_a_form_is_404(client, tenant_admin, clus
     assert client.get(new_url(cluster, "pods")).status_code == 404
 
 
-class _LiveFormMatrix(ConsoleMatrix):
+class _LiveFormMatrix(LiveClusterMatrix):
     reader = "member"
     # a viewer cannot see the cluster at all (404, like the API); read-only sees, not writes
     no_permission = "read_only_user"
-    object_page = True
-
-    @pytest.fixture(autouse=True)
-    def _sim(self, sim_cluster):
-        self.sim = sim_cluster
 
     def make_object(self, tenant):
-        self.cluster = import_cluster(tenant, self.sim)
+        super().make_object(tenant)
         create(self.cluster, "deployments", rich("deployments", "shop"))
 
 
