@@ -210,6 +210,42 @@ def test_a_project_member_lists_its_projects_namespace_only(
     assert ask(client, cluster, type="node").status_code == 403
 
 
+def test_path_tricks_and_repeated_namespaces_do_not_reach_another_namespace(
+    client, tenant, project_member, cluster
+):
+    """The namespace judged is the one read: a repeated parameter is judged on the value
+    used (the last), and a name that is not a namespace name is refused before any read."""
+    project = Project.objects.create(tenant=tenant, name=PROJECT, display_name="Shop")
+    ProjectCluster.objects.create(project=project, cluster=cluster, hard={})
+    ProjectNamespace.objects.create(
+        tenant=tenant, project=project, cluster=cluster, namespace="default"
+    )
+    client.force_login(project_member)
+    base = url(cluster, type="pod")
+    answers = {
+        tail: client.get(base + tail, HTTP_ACCEPT="application/json")
+        for tail in (
+            "&namespace=../kube-system",
+            "&namespace=default/../kube-system",
+            "&namespace=%2e%2e",
+            "&namespace=kube-system%00",
+            "&namespace=default&namespace=kube-system",
+            "&namespace=" + "a" * 20000,
+        )
+    }
+    assert {tail: r.status_code for tail, r in answers.items()} == {
+        "&namespace=../kube-system": 400,
+        "&namespace=default/../kube-system": 400,
+        "&namespace=%2e%2e": 400,
+        "&namespace=kube-system%00": 400,
+        "&namespace=default&namespace=kube-system": 403,
+        "&namespace=" + "a" * 20000: 400,
+    }
+    assert not any(b"dns-1" in r.content for r in answers.values())
+    used = client.get(base + "&namespace=kube-system&namespace=default")
+    assert used.status_code == 200 and "web-1" in used.json()["names"]
+
+
 def test_another_tenants_cluster_is_404(client, other_user, cluster):
     client.force_login(other_user)
     response = ask(client, cluster, type="node")
